@@ -1,0 +1,64 @@
+"""privaudit: was this data used to train this model?
+
+Membership inference audits with honest statistics. Data flows one way::
+
+    data → target → signals → attacks → metrics / audit → report
+
+``import privaudit`` imports neither torch, transformers, ray nor httpx.
+"""
+
+from privaudit._version import __version__
+from privaudit.attacks import ATTACKS, ClasswiseThresholdAttack, ThresholdAttack, build_attack
+from privaudit.audit import AttackResult, AuditResult, audit, run_audit
+from privaudit.config import AuditConfig, load_config
+from privaudit.data import AuditData, RecordSet, load_audit_data
+from privaudit.datasets import load_adult, make_synthetic_tabular
+from privaudit.exceptions import (
+    CapabilityError,
+    ConfigError,
+    DataError,
+    MissingDependencyError,
+    NotFittedError,
+    PrivauditError,
+    TargetError,
+    UnknownNameError,
+)
+from privaudit.metrics import evaluate_scores, roc_auc, roc_curve, tpr_at_fpr
+from privaudit.signals import SIGNALS, compute_signals
+from privaudit.targets import PrecomputedTarget, SklearnTarget, TorchTarget
+
+__all__ = [
+    "__version__",
+    "ATTACKS",
+    "SIGNALS",
+    "AttackResult",
+    "AuditConfig",
+    "AuditData",
+    "AuditResult",
+    "CapabilityError",
+    "ClasswiseThresholdAttack",
+    "ConfigError",
+    "DataError",
+    "MissingDependencyError",
+    "NotFittedError",
+    "PrecomputedTarget",
+    "PrivauditError",
+    "RecordSet",
+    "SklearnTarget",
+    "TargetError",
+    "ThresholdAttack",
+    "TorchTarget",
+    "UnknownNameError",
+    "audit",
+    "build_attack",
+    "compute_signals",
+    "evaluate_scores",
+    "load_adult",
+    "load_audit_data",
+    "load_config",
+    "make_synthetic_tabular",
+    "roc_auc",
+    "roc_curve",
+    "run_audit",
+    "tpr_at_fpr",
+]

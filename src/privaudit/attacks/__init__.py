@@ -1,0 +1,43 @@
+"""Membership inference attacks. Higher score = more likely a member, always.
+
+Register a new attack with one file here plus ``@ATTACKS.register("name")``
+and one import line below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from privaudit.attacks.base import ATTACKS, SignalAttack, check_signal
+from privaudit.attacks.classwise import ClasswiseThresholdAttack
+from privaudit.attacks.threshold import ThresholdAttack
+from privaudit.exceptions import ConfigError
+
+__all__ = ["ATTACKS", "SignalAttack", "ThresholdAttack", "ClasswiseThresholdAttack", "check_signal", "build_attack"]
+
+
+def build_attack(spec: str | dict[str, Any]):
+    """Build an attack from a config entry.
+
+    ``"loss"`` (any signal name) means a global threshold attack on that
+    signal; ``{"name": "classwise_threshold", "signal": "loss"}`` names the
+    attack and its parameters explicitly.
+    """
+    from privaudit.signals import SIGNALS
+
+    if isinstance(spec, str):
+        if spec in SIGNALS:
+            return ThresholdAttack(signal=spec)
+        spec = {"name": spec}
+    params = dict(spec)
+    name = params.pop("name", None)
+    if name is None:
+        raise ConfigError("an attack entry needs a 'name'")
+    cls = ATTACKS.get(name)
+    valid = set(cls().get_params())
+    unknown = set(params) - valid
+    if unknown:
+        raise ConfigError(f"attack '{name}' has no parameter {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(valid)) or 'none'}")
+    if "signal" in params and params["signal"] not in SIGNALS:
+        raise ConfigError(f"attack '{name}': unknown signal '{params['signal']}'; known signals: {', '.join(SIGNALS.names())}")
+    return cls(**params)

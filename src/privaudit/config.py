@@ -1,0 +1,215 @@
+"""Typed, validated audit configuration (YAML, read with ``yaml.safe_load``).
+
+Example ``audit.yaml``::
+
+    seed: 0
+    data:
+      path: records.csv          # CSV or Parquet; paths are relative to this file
+      label: income
+      id_column: record_id       # optional; row numbers otherwise
+      membership:
+        column: split            # member / nonmember / population
+        # or index files of record ids, one per line:
+        # members: members.txt
+        # nonmembers: nonmembers.txt
+        # population: population.txt
+    targets:
+      - name: my_model
+        type: sklearn            # sklearn | torch | precomputed
+        path: model.skops
+    attacks: [loss, entropy, {name: classwise_threshold, signal: loss}]
+    metrics: {fprs: [0.1, 0.01, 0.001], bootstrap: 1000, confidence: 0.95}
+    output: report/
+
+Every key is checked: an unknown key is an error that lists the allowed ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from privaudit.exceptions import ConfigError
+from privaudit.metrics import DEFAULT_FPRS
+
+__all__ = ["AuditConfig", "DataConfig", "MembershipConfig", "TargetConfig", "MetricsConfig", "load_config", "config_hash"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MembershipConfig(_Strict):
+    """Membership as a column, or as files of record ids (one per line)."""
+
+    column: str | None = None
+    members: str | None = None
+    nonmembers: str | None = None
+    population: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        files = self.members or self.nonmembers or self.population
+        if self.column and files:
+            raise ValueError("give either 'column' or the files 'members'/'nonmembers'/'population', not both")
+        if not self.column and not (self.members and self.nonmembers):
+            raise ValueError("needs 'column', or both 'members' and 'nonmembers' files")
+        return self
+
+
+class DataConfig(_Strict):
+    path: str
+    label: str
+    id_column: str | None = None
+    features: list[str] | None = None
+    classes: list[Union[int, str]] | None = None
+    membership: MembershipConfig
+
+
+class TargetConfig(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    type: Literal["sklearn", "torch", "precomputed"]
+    path: str | None = None
+    weights: str | None = None
+    factory: str | None = None
+    factory_kwargs: dict[str, Any] | None = None
+    transform: str | None = None
+    trusted_types: list[str] | None = None
+    outputs: Literal["logits", "probabilities", "labels"] | None = None
+    id_column: str | None = None
+    columns: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_type(self):
+        needed = {"sklearn": ("path",), "torch": ("weights", "factory"), "precomputed": ("path",)}[self.type]
+        missing = [k for k in needed if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"a {self.type} target needs {', '.join(missing)}")
+        return self
+
+
+class MetricsConfig(_Strict):
+    fprs: list[float] = Field(default_factory=lambda: list(DEFAULT_FPRS))
+    bootstrap: int = Field(default=1000, ge=50, le=100_000)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+
+    @field_validator("fprs")
+    @classmethod
+    def _in_unit_interval(cls, value):
+        if not value or any(not 0 < f < 1 for f in value):
+            raise ValueError("every FPR must lie strictly between 0 and 1")
+        return sorted(set(value), reverse=True)
+
+
+class AuditConfig(_Strict):
+    seed: int = 0
+    data: DataConfig
+    targets: list[TargetConfig] = Field(min_length=1)
+    attacks: list[Union[str, dict[str, Any]]] | None = None
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    output: str = "privaudit-report"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_target(cls, values):
+        if isinstance(values, dict) and "target" in values:
+            if "targets" in values:
+                raise ValueError("give 'target' or 'targets', not both")
+            values = dict(values)
+            target = values.pop("target")
+            if isinstance(target, dict):
+                target = {"name": "target", **target}
+            values["targets"] = [target]
+        return values
+
+    @model_validator(mode="after")
+    def _unique_target_names(self):
+        names = [t.name for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"target names must be unique, got {names}")
+        return self
+
+    @field_validator("attacks")
+    @classmethod
+    def _known_attacks(cls, value):
+        if value is None:
+            return value
+        from privaudit.attacks import build_attack
+
+        for spec in value:
+            build_attack(spec)  # raises ConfigError naming the attack
+        return value
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Allowed keys of the sub-model at ``loc`` (for 'unknown key' messages)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or current is None:
+            continue
+        field = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        current = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        keys = list(current.model_fields)
+        return keys + (["target"] if current is AuditConfig else [])
+    return []
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    parts = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            allowed = _allowed_keys(AuditConfig, loc)
+            parts.append(f"unknown key '{where}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else ""))
+        elif error["type"] == "missing":
+            parts.append(f"missing required key '{where}'")
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            parts.append(f"{where}: {message}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def parse_config(raw: Any, source: str = "<config>") -> AuditConfig:
+    """Validate a loaded mapping; raise :class:`ConfigError` with one readable line."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the config must be a mapping of keys (data, targets, ...), got {type(raw).__name__}")
+    try:
+        return AuditConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def load_config(path: str | Path) -> tuple[AuditConfig, Path]:
+    """Read and validate a YAML config; returns ``(config, folder it lives in)``."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file") from None
+    return parse_config(raw, str(path)), path.resolve().parent
+
+
+def config_hash(config: AuditConfig) -> str:
+    """SHA-256 of the validated config in canonical JSON (keys sorted)."""
+    canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

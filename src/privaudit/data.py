@@ -1,0 +1,235 @@
+"""Records and membership sets: the first stage of every audit.
+
+A :class:`RecordSet` holds records with stable ids, their feature table and
+integer labels (class indices into ``classes``). :class:`AuditData` adds the
+index sets that matter — members, non-members and population (records the
+attacker may use, known not to be in training).
+
+User data comes from CSV or Parquet: a label column, an optional record-id
+column, and membership given either as a column or as index files (one
+record id per line).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from privaudit.exceptions import DataError
+
+__all__ = ["RecordSet", "AuditData", "read_table", "load_audit_data", "MEMBERSHIP_VALUES"]
+
+#: Accepted values in a membership column (case-insensitive), mapped to a role.
+MEMBERSHIP_VALUES = {
+    "member": "member", "in": "member", "1": "member", "true": "member", "train": "member",
+    "nonmember": "nonmember", "non-member": "nonmember", "out": "nonmember", "0": "nonmember",
+    "false": "nonmember", "holdout": "nonmember", "test": "nonmember",
+    "population": "population", "reference": "population",
+    "": "unused", "none": "unused", "unused": "unused", "nan": "unused",
+}
+
+
+@dataclass(frozen=True)
+class RecordSet:
+    """Records a target can be queried on.
+
+    Attributes
+    ----------
+    ids : ndarray of str, shape (n,)
+        Stable record ids.
+    features : DataFrame, n rows
+        Feature columns as the target expects them (may have no columns for
+        precomputed targets).
+    labels : ndarray of int, shape (n,)
+        Class index of each record into ``classes``.
+    classes : tuple
+        Class values in index order.
+    """
+
+    ids: np.ndarray
+    features: pd.DataFrame
+    labels: np.ndarray
+    classes: tuple
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    def subset(self, index: np.ndarray) -> "RecordSet":
+        """Records at integer positions ``index``."""
+        index = np.asarray(index)
+        return RecordSet(self.ids[index], self.features.iloc[index].reset_index(drop=True), self.labels[index], self.classes)
+
+
+@dataclass(frozen=True)
+class AuditData:
+    """All records plus integer positions of members, non-members and population."""
+
+    records: RecordSet
+    members: np.ndarray
+    nonmembers: np.ndarray
+    population: np.ndarray
+    source: str = "<memory>"
+
+    def __post_init__(self) -> None:
+        n = len(self.records)
+        for role in ("members", "nonmembers", "population"):
+            idx = getattr(self, role)
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                raise DataError(f"{self.source}: {role} index out of range")
+        for a, b in (("members", "nonmembers"), ("members", "population"), ("nonmembers", "population")):
+            both = np.intersect1d(getattr(self, a), getattr(self, b))
+            if both.size:
+                ids = ", ".join(map(str, self.records.ids[both[:5]]))
+                raise DataError(
+                    f"{self.source}: {both.size} records are both {a} and {b} (e.g. {ids}); "
+                    "each record may have one role only: fix the membership column or index files"
+                )
+        if self.members.size == 0 or self.nonmembers.size == 0:
+            raise DataError(f"{self.source}: an audit needs at least one member and one non-member (have {self.members.size} and {self.nonmembers.size})")
+
+    @property
+    def audited(self) -> np.ndarray:
+        """Positions of members then non-members."""
+        return np.concatenate([self.members, self.nonmembers])
+
+    @property
+    def audited_is_member(self) -> np.ndarray:
+        return np.r_[np.ones(self.members.size, bool), np.zeros(self.nonmembers.size, bool)]
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV (optionally gzipped) or Parquet file, with a clear error if it is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    try:
+        if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
+            return pd.read_parquet(path)
+        if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
+            return pd.read_csv(path, sep="\t" if ".tsv" in suffixes else ",", keep_default_na=True)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: could not be read ({exc})") from None
+    raise DataError(f"{path}: unsupported file type; use .csv, .csv.gz, .tsv or .parquet")
+
+
+def _read_id_file(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DataError(f"{path}: membership index file not found")
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _positions(ids_wanted: Sequence[str], id_to_pos: dict[str, int], path: Path, role: str) -> np.ndarray:
+    missing = [i for i in ids_wanted if i not in id_to_pos]
+    if missing:
+        raise DataError(f"{path}: {len(missing)} {role} ids are not in the data (e.g. {', '.join(missing[:5])}); ids must match the id column")
+    pos = np.fromiter((id_to_pos[i] for i in ids_wanted), dtype=np.intp, count=len(ids_wanted))
+    if np.unique(pos).size != pos.size:
+        raise DataError(f"{path}: {role} file lists some ids more than once")
+    return pos
+
+
+def load_audit_data(
+    path: str | Path,
+    *,
+    label: str,
+    id_column: str | None = None,
+    features: Sequence[str] | None = None,
+    membership_column: str | None = None,
+    members_file: str | Path | None = None,
+    nonmembers_file: str | Path | None = None,
+    population_file: str | Path | None = None,
+    classes: Sequence | None = None,
+    require_features: bool = True,
+) -> AuditData:
+    """Load records and membership sets from a table file.
+
+    Membership comes either from ``membership_column`` (values listed in
+    ``MEMBERSHIP_VALUES``) or from index files of record ids (row numbers
+    when there is no id column). Errors name the file and column and say how
+    to fix them.
+    """
+    path = Path(path)
+    table = read_table(path)
+    columns = list(table.columns)
+    if label not in table.columns:
+        raise DataError(f"{path}: label column '{label}' not found; columns are: {', '.join(map(str, columns))}")
+    if table[label].isna().any():
+        raise DataError(f"{path}: label column '{label}' has {int(table[label].isna().sum())} missing values; drop or fill those rows")
+    if id_column is not None:
+        if id_column not in table.columns:
+            raise DataError(f"{path}: id column '{id_column}' not found; columns are: {', '.join(map(str, columns))}")
+        ids = table[id_column].astype(str).to_numpy()
+        if pd.Series(ids).duplicated().any():
+            dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
+            raise DataError(f"{path}: id column '{id_column}' has duplicate ids (e.g. '{dup}'); record ids must be unique")
+    else:
+        ids = np.arange(len(table)).astype(str)
+
+    reserved = {label, id_column, membership_column} - {None}
+    if features is None:
+        features = [c for c in columns if c not in reserved]
+    else:
+        absent = [f for f in features if f not in table.columns]
+        if absent:
+            raise DataError(f"{path}: feature columns not found: {', '.join(absent)}")
+        clash = reserved & set(features)
+        if clash:
+            raise DataError(f"{path}: {', '.join(clash)} cannot be both a feature and the label/id/membership column")
+    feature_table = table[list(features)].reset_index(drop=True)
+    if require_features:
+        nan_counts = feature_table.isna().sum()
+        bad = nan_counts[nan_counts > 0]
+        if len(bad):
+            detail = ", ".join(f"'{c}' ({n} rows)" for c, n in bad.items())
+            raise DataError(f"{path}: missing values (NaN) in feature columns {detail}; fill or drop them before auditing")
+
+    raw_labels = table[label].to_numpy()
+    if classes is None:
+        classes = tuple(sorted(pd.unique(raw_labels).tolist(), key=lambda v: (str(type(v)), v)))
+    else:
+        classes = tuple(classes)
+        unknown = set(pd.unique(raw_labels).tolist()) - set(classes)
+        if unknown:
+            raise DataError(f"{path}: label column '{label}' has values not in data.classes: {sorted(map(str, unknown))[:5]}")
+    class_index = {c: i for i, c in enumerate(classes)}
+    labels = np.fromiter((class_index[v] for v in raw_labels), dtype=np.intp, count=len(raw_labels))
+    records = RecordSet(ids, feature_table, labels, classes)
+
+    if (membership_column is None) == (members_file is None):
+        raise DataError(f"{path}: give membership either as a column (membership.column) or as files (membership.members and membership.nonmembers), not both or neither")
+    if membership_column is not None:
+        if membership_column not in table.columns:
+            raise DataError(f"{path}: membership column '{membership_column}' not found; columns are: {', '.join(map(str, columns))}")
+        values = table[membership_column].astype(str).str.strip().str.lower()
+        roles = values.map(MEMBERSHIP_VALUES)
+        if roles.isna().any():
+            bad_values = sorted(values[roles.isna()].unique())[:5]
+            raise DataError(
+                f"{path}: membership column '{membership_column}' has unknown values {bad_values}; "
+                "use member/nonmember/population (or 1/0, true/false, in/out), blank for records to ignore"
+            )
+        roles = roles.to_numpy()
+        return AuditData(
+            records,
+            np.flatnonzero(roles == "member"),
+            np.flatnonzero(roles == "nonmember"),
+            np.flatnonzero(roles == "population"),
+            source=str(path),
+        )
+    if nonmembers_file is None:
+        raise DataError(f"{path}: membership.members is given but membership.nonmembers is missing")
+    id_to_pos = {v: i for i, v in enumerate(ids)}
+    sets = {}
+    for role, file in (("members", members_file), ("nonmembers", nonmembers_file), ("population", population_file)):
+        if file is None:
+            sets[role] = np.empty(0, dtype=np.intp)
+        else:
+            file = Path(file)
+            sets[role] = _positions(_read_id_file(file), id_to_pos, file, role)
+    return AuditData(records, sets["members"], sets["nonmembers"], sets["population"], source=str(path))

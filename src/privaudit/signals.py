@@ -1,0 +1,271 @@
+"""Signals: pure functions from a model's outputs to one number per record.
+
+Every function takes ``log_probs`` of shape ``(n_records, n_classes)`` (natural
+log of the predicted class probabilities) and integer ``labels`` of shape
+``(n_records,)``, and returns a float64 array of shape ``(n_records,)``.
+Working in log space keeps the maths exact where a model is very sure:
+``p → 1`` (a memorised record) and ``p → 0`` (a record the model gets badly
+wrong) are precisely where membership shows.
+
+Each registered signal declares ``member_direction``: ``+1`` if members tend to
+have *higher* values (confidence), ``-1`` if *lower* (loss, entropy). Attacks
+multiply by it, so their scores are always "higher = more likely a member".
+
+``compute_signals`` is the only place in privaudit that calls a target.
+
+Example
+-------
+>>> import numpy as np
+>>> from privaudit.signals import to_log_probabilities, cross_entropy_loss
+>>> lp = to_log_probabilities(np.array([[0.9, 0.1]]), "probabilities")
+>>> float(np.round(cross_entropy_loss(lp, np.array([0])), 4))
+0.1054
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import numpy as np
+from scipy.special import log_softmax, logsumexp
+
+from privaudit.exceptions import CapabilityError, DataError
+from privaudit.registry import Registry
+
+__all__ = [
+    "Signal",
+    "SIGNALS",
+    "to_log_probabilities",
+    "cross_entropy_loss",
+    "true_class_confidence",
+    "logit_scaled_confidence",
+    "entropy",
+    "modified_entropy",
+    "correctness",
+    "compute_signals",
+]
+
+OutputKind = Literal["logits", "probabilities", "labels"]
+
+#: Row sums of a probability matrix may differ from 1 by at most this much.
+PROBABILITY_SUM_TOLERANCE = 1e-3
+
+
+def to_log_probabilities(values: np.ndarray, kind: OutputKind, *, source: str = "model outputs") -> np.ndarray:
+    """Validate a model's outputs and return log-probabilities, shape ``(n, C)``.
+
+    Parameters
+    ----------
+    values : array, shape (n, C)
+        Logits or probabilities.
+    kind : {"logits", "probabilities"}
+        What ``values`` holds. Logits go through a stable log-softmax.
+        Probabilities must lie in [0, 1] with rows summing to 1 (within
+        ``PROBABILITY_SUM_TOLERANCE``); they are renormalised and zeros map to
+        ``-inf`` log-probability, which the signals below handle.
+    source : str
+        Named in error messages (a file or target name).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] < 2:
+        raise DataError(f"{source}: expected a 2-D array (records × classes, at least 2 classes), got shape {values.shape}")
+    if not np.all(np.isfinite(values)):
+        bad = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
+        raise DataError(f"{source}: row {bad} has NaN or infinite {kind}; every output must be a finite number")
+    if kind == "logits":
+        return log_softmax(values, axis=1)
+    if kind != "probabilities":
+        raise CapabilityError(f"{source}: outputs of kind '{kind}' carry no probabilities")
+    if values.min() < 0 or values.max() > 1:
+        raise DataError(f"{source}: probabilities must lie in [0, 1]; found values from {values.min():.4g} to {values.max():.4g}")
+    sums = values.sum(axis=1)
+    off = np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE
+    if off.any():
+        row = int(np.flatnonzero(off)[0])
+        raise DataError(
+            f"{source}: {int(off.sum())} probability rows do not sum to 1 (row {row} sums to {sums[row]:.6g}); "
+            "pass logits instead, or outputs: logits if these are scores"
+        )
+    with np.errstate(divide="ignore"):
+        return np.log(values / sums[:, None])
+
+
+def _check_labels(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (log_probs.shape[0],):
+        raise DataError(f"labels have shape {labels.shape}, expected ({log_probs.shape[0]},)")
+    if labels.size and (labels.min() < 0 or labels.max() >= log_probs.shape[1]):
+        raise DataError(f"labels must be class indices in [0, {log_probs.shape[1] - 1}]")
+    return labels.astype(np.intp, copy=False)
+
+
+def _true_class(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    labels = _check_labels(log_probs, labels)
+    return log_probs[np.arange(log_probs.shape[0]), labels]
+
+
+def _log_other_classes(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """log Σ_{j≠y} p_j, computed without forming 1 − p_y (exact as p_y → 1)."""
+    labels = _check_labels(log_probs, labels)
+    masked = log_probs.copy()
+    masked[np.arange(masked.shape[0]), labels] = -np.inf
+    with np.errstate(divide="ignore"):
+        return logsumexp(masked, axis=1)
+
+
+# Finite stand-in for log(0): the smallest positive double's log (≈ −708.4).
+_LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
+
+
+def cross_entropy_loss(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Cross-entropy loss −log p_y (nats). Members: lower. p_y = 0 gives −log(tiny) ≈ 708."""
+    return -np.maximum(_true_class(log_probs, labels), _LOG_TINY)
+
+
+def true_class_confidence(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Probability of the true class p_y in [0, 1]. Members: higher."""
+    return np.exp(_true_class(log_probs, labels))
+
+
+def logit_scaled_confidence(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """φ = log p_y − log(1 − p_y) (Carlini et al. 2022, LiRA), members: higher.
+
+    1 − p_y is computed as Σ_{j≠y} p_j in log space, so φ stays finite and exact
+    for p_y within 1e-300 of 1 when logits are given. Both logs are clipped at
+    log(tiny) so exact 0/1 probabilities give ±708 instead of ±inf.
+    """
+    log_py = np.maximum(_true_class(log_probs, labels), _LOG_TINY)
+    log_rest = np.maximum(_log_other_classes(log_probs, labels), _LOG_TINY)
+    return log_py - log_rest
+
+
+def _xlogy_exp(log_p: np.ndarray) -> np.ndarray:
+    """p·log p from log p, with 0·log 0 = 0."""
+    out = np.zeros_like(log_p)
+    finite = np.isfinite(log_p)
+    out[finite] = np.exp(log_p[finite]) * log_p[finite]
+    return out
+
+
+def entropy(log_probs: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    """Shannon entropy −Σ p_j log p_j of the prediction (nats). Members: lower. Ignores labels."""
+    return -_xlogy_exp(log_probs).sum(axis=1)
+
+
+def _log1m_exp(log_p: np.ndarray) -> np.ndarray:
+    """log(1 − p) from log p, accurate for p near 0 and near 1 (clipped at log(tiny))."""
+    with np.errstate(divide="ignore"):
+        out = np.where(log_p > -0.6931, np.log(-np.expm1(log_p)), np.log1p(-np.exp(log_p)))
+    return np.maximum(out, _LOG_TINY)
+
+
+def modified_entropy(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Modified entropy of Song & Mittal (2021), eq. 7. Members: lower.
+
+    Mentr(p, y) = −(1 − p_y) log p_y − Σ_{i≠y} p_i log(1 − p_i).
+    It is 0 for a perfect correct prediction and grows without bound for a
+    confident wrong one, unlike plain entropy. log p_y is clipped at log(tiny).
+    """
+    labels = _check_labels(log_probs, labels)
+    rows = np.arange(log_probs.shape[0])
+    log_py = np.maximum(log_probs[rows, labels], _LOG_TINY)
+    first = -(-np.expm1(log_py)) * log_py
+    terms = np.exp(log_probs) * _log1m_exp(log_probs)
+    terms[rows, labels] = 0.0
+    return first - terms.sum(axis=1)
+
+
+def correctness(predicted_labels: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """1.0 where the predicted label equals the true label, else 0.0 (Yeom et al. 2018 gap attack). Members: higher.
+
+    Works on label-only targets: takes predicted labels, shape (n,), not log-probabilities.
+    """
+    predicted_labels = np.asarray(predicted_labels)
+    labels = np.asarray(labels)
+    if predicted_labels.shape != labels.shape:
+        raise DataError(f"predicted labels have shape {predicted_labels.shape}, labels {labels.shape}")
+    return (predicted_labels == labels).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A registered signal.
+
+    Attributes
+    ----------
+    name : str
+    function : callable
+        ``function(log_probs, labels) -> (n,)``; for ``needs == "labels"``,
+        ``function(predicted_labels, labels)``.
+    member_direction : {+1, -1}
+        +1 if members tend to score higher on this signal, −1 if lower.
+    needs : {"probabilities", "labels"}
+        The least a target must expose for this signal.
+    description : str
+    """
+
+    name: str
+    function: Callable[..., np.ndarray]
+    member_direction: int
+    needs: Literal["probabilities", "labels"]
+    description: str
+
+
+SIGNALS: Registry[Signal] = Registry("signal")
+
+
+def _register(name, function, member_direction, needs, description):
+    SIGNALS.register(name)(Signal(name, function, member_direction, needs, description))
+
+
+_register("loss", cross_entropy_loss, -1, "probabilities", "cross-entropy loss −log p_y")
+_register("confidence", true_class_confidence, +1, "probabilities", "true-class probability p_y")
+_register("logit_confidence", logit_scaled_confidence, +1, "probabilities", "logit-scaled confidence log p_y − log(1 − p_y)")
+_register("entropy", entropy, -1, "probabilities", "prediction entropy")
+_register("modified_entropy", modified_entropy, -1, "probabilities", "modified entropy (Song & Mittal 2021)")
+_register("correctness", correctness, +1, "labels", "1 if the predicted label is right (label-only)")
+
+
+def signals_from_outputs(outputs: np.ndarray, kind: OutputKind, labels: np.ndarray, names: list[str], *, source: str) -> dict[str, np.ndarray]:
+    """Compute the named signals from one batch of a target's outputs (pure; no model call)."""
+    labels = np.asarray(labels)
+    result: dict[str, np.ndarray] = {}
+    log_probs = None
+    for name in names:
+        signal = SIGNALS.get(name)
+        if kind == "labels":
+            if signal.needs != "labels":
+                raise CapabilityError(
+                    f"signal '{name}' needs probabilities or logits, but target '{source}' gives only labels; "
+                    "use the 'correctness' signal for label-only targets"
+                )
+            result[name] = signal.function(np.asarray(outputs).reshape(-1), labels)
+            continue
+        if log_probs is None:
+            log_probs = to_log_probabilities(outputs, kind, source=source)
+        if signal.needs == "labels":
+            result[name] = signal.function(np.argmax(log_probs, axis=1), labels)
+        else:
+            result[name] = signal.function(log_probs, labels)
+    return result
+
+
+def compute_signals(target, records, names: list[str]) -> dict[str, np.ndarray]:
+    """Query ``target`` once on ``records`` and compute the named signals.
+
+    Parameters
+    ----------
+    target : privaudit.targets.Target
+        Anything with ``output_kind`` and ``predict(records)``.
+    records : privaudit.data.RecordSet
+        Records to query, with integer ``labels``.
+    names : list of str
+        Registered signal names.
+
+    Returns
+    -------
+    dict of str → array of shape (n_records,)
+    """
+    outputs = target.predict(records)
+    return signals_from_outputs(outputs, target.output_kind, records.labels, list(names), source=target.name)

@@ -1,0 +1,23 @@
+"""Targets: models privaudit can query. One file per kind plus a registry line.
+
+``torch`` is imported only when a torch target is used.
+"""
+
+from __future__ import annotations
+
+from privaudit.targets import precomputed as _precomputed  # noqa: F401  (registers "precomputed")
+from privaudit.targets import sklearn as _sklearn  # noqa: F401  (registers "sklearn")
+from privaudit.targets import torch as _torch  # noqa: F401  (registers "torch"; imports torch lazily)
+from privaudit.targets.base import TARGET_LOADERS, Target, check_outputs
+from privaudit.targets.precomputed import PrecomputedTarget
+from privaudit.targets.sklearn import SklearnTarget
+from privaudit.targets.torch import TorchTarget
+
+__all__ = ["Target", "TARGET_LOADERS", "SklearnTarget", "TorchTarget", "PrecomputedTarget", "check_outputs", "load_target"]
+
+
+def load_target(spec: dict, base_dir, name: str) -> Target:
+    """Build the target a config entry describes (``spec["type"]`` picks the loader)."""
+    from pathlib import Path
+
+    return TARGET_LOADERS.get(spec["type"])(spec, Path(base_dir), name)

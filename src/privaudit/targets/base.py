@@ -1,0 +1,104 @@
+"""What a target is: anything that answers for a batch of records.
+
+A target is described by what it can do, not by a base class::
+
+    class Target(Protocol):
+        name: str
+        output_kind: "logits" | "probabilities" | "labels"
+        def predict(self, records: RecordSet) -> ndarray: ...
+
+``predict`` returns shape ``(n, n_classes)`` for logits / probabilities, with
+columns in the order of ``records.classes``, or ``(n,)`` class indices for
+label-only targets.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from privaudit.exceptions import ConfigError, TargetError
+from privaudit.registry import Registry
+
+__all__ = ["Target", "TARGET_LOADERS", "OutputKind", "check_outputs", "import_object", "load_transform"]
+
+OutputKind = Literal["logits", "probabilities", "labels"]
+
+
+@runtime_checkable
+class Target(Protocol):
+    """The capability every target provides (see module docstring)."""
+
+    name: str
+    output_kind: OutputKind
+
+    def predict(self, records) -> np.ndarray: ...
+
+
+#: type name in a config → loader ``(spec: dict, base_dir: Path, name: str) -> Target``
+TARGET_LOADERS: Registry = Registry("target type")
+
+
+def check_outputs(outputs: np.ndarray, records, target: Target) -> np.ndarray:
+    """Check a target's answer has the declared shape; raise :class:`TargetError` otherwise."""
+    outputs = np.asarray(outputs)
+    n, n_classes = len(records), len(records.classes)
+    expected = (n,) if target.output_kind == "labels" else (n, n_classes)
+    if outputs.shape != expected:
+        raise TargetError(f"target '{target.name}' returned shape {outputs.shape} for {n} records; expected {expected} ({target.output_kind}, {n_classes} classes)")
+    return outputs
+
+
+def import_object(reference: str, base_dir: Path, field: str):
+    """Import ``"package.module:attribute"``, looking in ``base_dir`` (the config's folder) first."""
+    if ":" not in reference:
+        raise ConfigError(f"{field}: '{reference}' must look like 'module:function'")
+    module_name, attr = reference.split(":", 1)
+    added = str(base_dir) not in sys.path
+    if added:
+        sys.path.insert(0, str(base_dir))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"{field}: cannot import module '{module_name}' ({exc}); put it next to the config file or install it") from None
+    finally:
+        if added:
+            sys.path.remove(str(base_dir))
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"{field}: module '{module_name}' has no attribute '{attr}'") from None
+
+
+def load_skops(path: Path, trusted: list[str], field: str):
+    """Load a skops file, refusing types the user has not trusted (never pickle)."""
+    from privaudit.exceptions import require
+
+    sio = require("skops.io", "sklearn")
+    if not path.is_file():
+        raise ConfigError(f"{field}: file {path} not found")
+    if path.suffix != ".skops":
+        raise ConfigError(f"{field}: {path} is not a .skops file; save scikit-learn models with skops.io.dump (pickle files are refused as unsafe)")
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # skops raises several types for corrupt files
+        raise TargetError(f"{field}: {path} is not a readable skops file ({exc})") from None
+    not_trusted = sorted(set(untrusted) - set(trusted))
+    if not_trusted:
+        raise ConfigError(
+            f"{field}: {path} contains types skops does not trust by default: {', '.join(not_trusted)}; "
+            "after checking them, list them under trusted_types in the target's config"
+        )
+    return sio.load(path, trusted=list(untrusted))
+
+
+def load_transform(spec: dict, base_dir: Path, field: str):
+    """Optional fitted preprocessing (a skops file holding e.g. a ColumnTransformer)."""
+    path = spec.get("transform")
+    if path is None:
+        return None
+    return load_skops((base_dir / path), list(spec.get("trusted_types") or []), f"{field}.transform")

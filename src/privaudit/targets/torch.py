@@ -1,0 +1,91 @@
+"""PyTorch targets (extra ``privaudit[torch]``; torch is imported only here, lazily).
+
+From files: weights in safetensors plus a ``module:function`` factory that
+builds the architecture — no ``torch.load`` of pickles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from privaudit.exceptions import CapabilityError, ConfigError, DataError, TargetError, require
+from privaudit.targets.base import TARGET_LOADERS, check_outputs, import_object, load_transform
+
+
+class TorchTarget:
+    """Wrap a ``torch.nn.Module`` that maps a float32 batch ``(n, d)`` to ``(n, C)`` outputs.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Put in eval mode; called under ``torch.no_grad``.
+    name : str
+    output_kind : {"logits", "probabilities"}
+        What the module's last layer returns (columns in data-class order).
+    transform : object with ``transform(DataFrame) -> array``, optional
+        Fitted preprocessing (e.g. a ColumnTransformer). Without it every
+        feature column must already be numeric.
+    batch_size : int
+    device : str
+    """
+
+    def __init__(self, module, *, name: str = "torch", output_kind: str = "logits", transform=None, batch_size: int = 4096, device: str = "cpu") -> None:
+        if output_kind not in ("logits", "probabilities"):
+            raise CapabilityError(f"target '{name}': a torch target gives 'logits' or 'probabilities', not '{output_kind}'")
+        self.module = module
+        self.name = name
+        self.output_kind = output_kind
+        self.transform = transform
+        self.batch_size = batch_size
+        self.device = device
+
+    def _inputs(self, features: pd.DataFrame) -> np.ndarray:
+        if self.transform is not None:
+            array = self.transform.transform(features)
+            if hasattr(array, "toarray"):
+                array = array.toarray()
+            return np.asarray(array, dtype=np.float32)
+        non_numeric = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+        if non_numeric:
+            raise DataError(
+                f"target '{self.name}': feature columns {', '.join(map(str, non_numeric[:5]))} are not numeric; "
+                "a torch target needs numeric features: encode them beforehand or give the target a transform"
+            )
+        return features.to_numpy(dtype=np.float32)
+
+    def predict(self, records) -> np.ndarray:
+        torch = require("torch", "torch")
+        inputs = self._inputs(records.features)
+        self.module.eval()
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, len(inputs), self.batch_size):
+                batch = torch.from_numpy(inputs[start : start + self.batch_size]).to(self.device)
+                chunks.append(self.module(batch).detach().cpu().double().numpy())
+        outputs = np.concatenate(chunks) if chunks else np.empty((0, len(records.classes)))
+        return check_outputs(outputs, records, self)
+
+
+@TARGET_LOADERS.register("torch")
+def load_torch_target(spec: dict, base_dir: Path, name: str) -> TorchTarget:
+    """Config: ``{type: torch, weights: m.safetensors, factory: "pkg.mod:build", factory_kwargs: {...}, outputs: logits, transform: enc.skops}``."""
+    torch = require("torch", "torch")
+    safetensors_torch = require("safetensors.torch", "torch")
+    field = f"targets.{name}"
+    weights = base_dir / spec["weights"]
+    if not weights.is_file():
+        raise ConfigError(f"{field}.weights: file {weights} not found")
+    if weights.suffix != ".safetensors":
+        raise ConfigError(f"{field}.weights: {weights} is not a .safetensors file; save weights with safetensors.torch.save_file (pickled .pt files are refused)")
+    factory = import_object(spec["factory"], base_dir, f"{field}.factory")
+    module = factory(**(spec.get("factory_kwargs") or {}))
+    if not isinstance(module, torch.nn.Module):
+        raise ConfigError(f"{field}.factory: {spec['factory']} returned {type(module).__name__}, not a torch.nn.Module")
+    try:
+        module.load_state_dict(safetensors_torch.load_file(str(weights)))
+    except (RuntimeError, OSError) as exc:
+        raise TargetError(f"{field}.weights: {weights} does not fit the architecture built by {spec['factory']} ({str(exc).splitlines()[0]})") from None
+    return TorchTarget(module, name=name, output_kind=spec.get("outputs") or "logits", transform=load_transform(spec, base_dir, field))
