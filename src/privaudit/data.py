@@ -25,8 +25,8 @@ __all__ = ["RecordSet", "AuditData", "read_table", "load_audit_data", "MEMBERSHI
 
 #: Accepted values in a membership column (case-insensitive), mapped to a role.
 MEMBERSHIP_VALUES = {
-    "member": "member", "in": "member", "1": "member", "true": "member", "train": "member",
-    "nonmember": "nonmember", "non-member": "nonmember", "out": "nonmember", "0": "nonmember",
+    "member": "member", "in": "member", "1": "member", "1.0": "member", "true": "member", "train": "member",
+    "nonmember": "nonmember", "non-member": "nonmember", "out": "nonmember", "0": "nonmember", "0.0": "nonmember",
     "false": "nonmember", "holdout": "nonmember", "test": "nonmember",
     "population": "population", "reference": "population",
     "": "unused", "none": "unused", "unused": "unused", "nan": "unused",
@@ -206,7 +206,9 @@ def load_audit_data(
     if membership_column is not None:
         if membership_column not in table.columns:
             raise DataError(f"{path}: membership column '{membership_column}' not found; columns are: {', '.join(map(str, columns))}")
-        values = table[membership_column].astype(str).str.strip().str.lower()
+        # blank cells (NaN; pandas ≥ 3 keeps NaN through astype(str)) mean "unused"
+        column = table[membership_column]
+        values = column.where(column.notna(), "").astype(str).str.strip().str.lower()
         roles = values.map(MEMBERSHIP_VALUES)
         if roles.isna().any():
             bad_values = sorted(values[roles.isna()].unique())[:5]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Literal
 
 import numpy as np
-from scipy.special import log_softmax, logsumexp
+from scipy.special import logsumexp
 
 from privaudit.exceptions import CapabilityError, DataError
 from privaudit.registry import Registry
@@ -37,6 +37,7 @@ __all__ = [
     "Signal",
     "SIGNALS",
     "to_log_probabilities",
+    "stable_log_softmax",
     "cross_entropy_loss",
     "true_class_confidence",
     "logit_scaled_confidence",
@@ -50,6 +51,24 @@ OutputKind = Literal["logits", "probabilities", "labels"]
 
 #: Row sums of a probability matrix may differ from 1 by at most this much.
 PROBABILITY_SUM_TOLERANCE = 1e-3
+
+
+def stable_log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log-softmax along axis 1 that stays exact for very confident rows.
+
+    The usual ``z − max − log Σ exp(z − max)`` rounds ``log(1 + ε)`` to 0 once
+    the runner-up is ~37 nats behind, so every confident record gets loss 0
+    exactly and thousands tie. Here the sum over the non-maximal classes ε is
+    formed first and ``log1p(ε)`` is used, so the top class's log-probability
+    is −log1p(ε) ≈ −ε down to ε ≈ 1e-308.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    rows = np.arange(logits.shape[0])
+    top = np.argmax(logits, axis=1)
+    shifted = logits - logits[rows, top][:, None]
+    others = np.exp(shifted)
+    others[rows, top] = 0.0
+    return shifted - np.log1p(others.sum(axis=1))[:, None]
 
 
 def to_log_probabilities(values: np.ndarray, kind: OutputKind, *, source: str = "model outputs") -> np.ndarray:
@@ -74,7 +93,7 @@ def to_log_probabilities(values: np.ndarray, kind: OutputKind, *, source: str = 
         bad = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
         raise DataError(f"{source}: row {bad} has NaN or infinite {kind}; every output must be a finite number")
     if kind == "logits":
-        return log_softmax(values, axis=1)
+        return stable_log_softmax(values)
     if kind != "probabilities":
         raise CapabilityError(f"{source}: outputs of kind '{kind}' carry no probabilities")
     if values.min() < 0 or values.max() > 1:
@@ -116,6 +135,8 @@ def _log_other_classes(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 # Finite stand-in for log(0): the smallest positive double's log (≈ −708.4).
 _LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
+# Stand-in for log(0) below the log of every positive double (≈ −744.4).
+_LOG_ZERO = float(np.log(np.nextafter(0.0, 1.0)))
 
 
 def cross_entropy_loss(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -131,12 +152,17 @@ def true_class_confidence(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarr
 def logit_scaled_confidence(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """φ = log p_y − log(1 − p_y) (Carlini et al. 2022, LiRA), members: higher.
 
-    1 − p_y is computed as Σ_{j≠y} p_j in log space, so φ stays finite and exact
-    for p_y within 1e-300 of 1 when logits are given. Both logs are clipped at
-    log(tiny) so exact 0/1 probabilities give ±708 instead of ±inf.
+    1 − p_y is computed as Σ_{j≠y} p_j in log space, so φ stays finite and equals
+    the exact logit margin when logits are given (logits [800, 0] → 800): no
+    finite log is clipped, since the most confident records are where the
+    low-FPR end of the ROC is decided. Only exact zeros (log = −inf) are
+    replaced, by the log of the smallest subnormal double (≈ −744.4, below the
+    log of any positive probability), so exact 0/1 probabilities give ±744.4.
     """
-    log_py = np.maximum(_true_class(log_probs, labels), _LOG_TINY)
-    log_rest = np.maximum(_log_other_classes(log_probs, labels), _LOG_TINY)
+    log_py = _true_class(log_probs, labels)
+    log_rest = _log_other_classes(log_probs, labels)
+    log_py = np.where(np.isneginf(log_py), _LOG_ZERO, log_py)
+    log_rest = np.where(np.isneginf(log_rest), _LOG_ZERO, log_rest)
     return log_py - log_rest
 
 

@@ -33,6 +33,11 @@ def build_attack(spec: str | dict[str, Any]):
     name = params.pop("name", None)
     if name is None:
         raise ConfigError("an attack entry needs a 'name'")
+    if name not in ATTACKS:
+        raise ConfigError(
+            f"unknown attack '{name}'; known attacks: {', '.join(ATTACKS.names())} "
+            f"(a signal name alone means a threshold attack on it: {', '.join(SIGNALS.names())})"
+        )
     cls = ATTACKS.get(name)
     valid = set(cls().get_params())
     unknown = set(params) - valid

@@ -53,8 +53,8 @@ def roc_curve(scores, is_member) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     order = np.argsort(-scores, kind="stable")
     sorted_scores = scores[order]
     sorted_member = is_member[order]
-    # last index of each run of equal scores
-    distinct = np.flatnonzero(np.diff(sorted_scores)) if sorted_scores.size > 1 else np.empty(0, dtype=int)
+    # last index of each run of equal scores (compared, not subtracted: inf − inf is NaN)
+    distinct = np.flatnonzero(sorted_scores[1:] != sorted_scores[:-1])
     ends = np.r_[distinct, sorted_scores.size - 1]
     tps = np.cumsum(sorted_member)[ends]
     fps = (ends + 1) - tps

@@ -1,0 +1,35 @@
+# Two commands a new user needs: `make demo` and `make test`.
+# Both create .venv on first use: PyTorch 2.13.0 (CPU) first, then privaudit with its extras.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_VERSION := 2.13.0
+DEMO_DIR ?= privaudit-demo
+
+.PHONY: demo test test-fast bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# PyTorch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/python -m pip install --quiet -e ".[torch,test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/privaudit demo --out $(DEMO_DIR)
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_signals_metrics.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) build dist src/*.egg-info

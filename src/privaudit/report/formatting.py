@@ -1,0 +1,57 @@
+"""Number formatting shared by the verdict, terminal and HTML renderers.
+
+Pure string functions: every figure a report shows passes through here, so the
+terminal, HTML page and verdict sentences print the same numbers the same way.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["percent", "percent_range", "fpr_label", "auc_text", "count", "confidence_label", "min_nonmembers"]
+
+
+def percent(rate: float) -> str:
+    """A rate in [0, 1] as a percentage: one decimal from 1 % up, two significant digits below.
+
+    Examples
+    --------
+    >>> percent(0.0812), percent(0.0037), percent(0.0)
+    ('8.1%', '0.37%', '0.0%')
+    """
+    if rate is None or not math.isfinite(rate):
+        return "n/a"
+    value = 100.0 * rate
+    if value == 0 or value >= 1:
+        return f"{value:.1f}%"
+    return f"{value:.2g}%"
+
+
+def percent_range(low: float, high: float) -> str:
+    """An interval of rates, e.g. ``'7.6–8.7%'``."""
+    return f"{percent(low).rstrip('%')}–{percent(high)}"
+
+
+def fpr_label(fpr: float) -> str:
+    """A target false-positive rate as a short percentage: 0.1 → '10%', 0.0001 → '0.01%'."""
+    return f"{100.0 * fpr:.4g}%"
+
+
+def auc_text(auc: float, ci, confidence: float) -> str:
+    """``'AUC 0.733 (95% CI 0.712–0.755)'``."""
+    return f"AUC {auc:.3f} ({confidence_label(confidence)} CI {ci[0]:.3f}–{ci[1]:.3f})"
+
+
+def count(n: int) -> str:
+    """An integer with thousands separators."""
+    return f"{int(n):,}"
+
+
+def confidence_label(confidence: float) -> str:
+    """0.95 → '95%'."""
+    return f"{100.0 * confidence:.4g}%"
+
+
+def min_nonmembers(fpr: float, min_expected_false_positives: int) -> int:
+    """Fewest non-members for which a TPR at ``fpr`` counts as supported (``n · fpr ≥ min``)."""
+    return int(math.ceil(min_expected_false_positives / fpr - 1e-9))

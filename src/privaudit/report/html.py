@@ -1,0 +1,169 @@
+"""The person-facing report: one self-contained HTML page.
+
+Everything the page needs is inside it — inline CSS, plots as inline SVG, no
+scripts, fonts or links to fetch — so it opens offline and can be mailed as
+one file. The template is ``templates/report.html.j2`` (autoescaped).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from privaudit.audit import AuditResult
+from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
+from privaudit.report import formatting
+from privaudit.report.plots import CLIP_FENCE_IQR, CLIP_PERCENTILES, ROC_LIMIT, histogram_svg, roc_svg
+from privaudit.report.verdict import leaks, report_notes, verdict
+
+__all__ = ["render_html", "html_context", "N_SHOWN_RECORDS"]
+
+#: Records listed in the "most exposed records" table when ``show_records`` is on.
+N_SHOWN_RECORDS = 20
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        percent=formatting.percent,
+        fpr_label=formatting.fpr_label,
+        count=formatting.count,
+        percent_range=lambda ci: formatting.percent_range(*ci),
+    )
+    return env
+
+
+def _config_text(config) -> str | None:
+    if config is None:
+        return None
+    import yaml
+
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=False).rstrip()
+
+
+def _result_rows(pool, fprs) -> list[dict]:
+    rows = []
+    for r in pool:
+        m = r.metrics
+        cells = []
+        for fpr in fprs:
+            op = m.operating_points.get(fpr)
+            cells.append(None if op is None else {
+                "supported": op.supported, "tpr": op.tpr, "ci": op.ci, "fpr_realised": op.fpr_realised,
+                "true_positives": op.true_positives, "false_positives": op.false_positives,
+            })
+        rows.append({
+            "attack": r.attack, "signal": r.signal or "—", "auc": m.auc, "auc_ci": m.auc_ci,
+            "advantage": m.advantage, "balanced_accuracy": m.balanced_accuracy, "cells": cells,
+        })
+    return rows
+
+
+def _exposed_records(result: AuditResult, best) -> list[dict]:
+    """The records the best attack scores highest (what an attacker would flag first)."""
+    order = np.argsort(-np.asarray(best.scores, dtype=np.float64), kind="stable")[:N_SHOWN_RECORDS]
+    classes = list(result.classes)
+    return [
+        {"rank": rank + 1, "record_id": str(result.record_ids[i]), "member": bool(result.is_member[i]),
+         "label": classes[int(result.labels[i])], "score": float(best.scores[i])}
+        for rank, i in enumerate(order)
+    ]
+
+
+def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
+    """Everything the template shows, as plain values and ready SVG markup.
+
+    Parameters
+    ----------
+    result : AuditResult
+    show_records : bool
+        Also list, per target, the ``N_SHOWN_RECORDS`` records with the highest
+        best-attack score, with their ids. Off by default: record ids on a page
+        meant to be shared can themselves be sensitive.
+    """
+    from markupsafe import Markup
+
+    is_member = np.asarray(result.is_member, dtype=bool)
+    n_nonmembers = int((~is_member).sum())
+    fprs = list(result.fprs)
+    sections = []
+    for index, target in enumerate(result.targets):
+        pool = [r for r in result.results if r.target == target.name]
+        if not pool:
+            continue
+        best = result.best(target.name)
+        hist, clipping = histogram_svg(best, is_member, plot_id=f"hist-{index}", title=f"{target.name}: {best.attack}")
+        sections.append({
+            "anchor": f"target-{index}",
+            "name": target.name,
+            "n_attacks": len(pool),
+            "best": best.attack,
+            "roc": Markup(roc_svg(pool, is_member, plot_id=f"roc-{index}", title=f"{target.name}: every attack")),
+            "histogram": Markup(hist),
+            "clipping": clipping,
+            "rows": _result_rows(pool, fprs),
+            "records": _exposed_records(result, best) if show_records else None,
+        })
+    n_members = int(is_member.sum())
+    return {
+        "title": "privaudit membership-inference report",
+        "targets_label": ", ".join(t.name for t in result.targets),
+        "run": {
+            "started_at": result.started_at or "—", "duration_s": result.duration_s, "seed": result.seed,
+            "config_hash": result.config_hash, "data_source": result.data_source,
+        },
+        "data": {"n_members": n_members, "n_nonmembers": n_nonmembers, "n_population": result.n_population,
+                 "classes": ", ".join(map(str, result.classes))},
+        "verdicts": [
+            {"target": t.name, "text": verdict(result, t.name), "leaks": leaks(result, t.name)}
+            for t in result.targets if any(r.target == t.name for r in result.results)
+        ],
+        "targets": [
+            {"name": t.name, "output_kind": t.output_kind, "accuracy_members": t.accuracy_members,
+             "accuracy_nonmembers": t.accuracy_nonmembers, "gap": t.accuracy_members - t.accuracy_nonmembers}
+            for t in result.targets
+        ],
+        "fprs": [{"value": f, "needed": formatting.min_nonmembers(f, MIN_EXPECTED_FALSE_POSITIVES)} for f in fprs],
+        "any_unsupported": any(n_nonmembers * f < MIN_EXPECTED_FALSE_POSITIVES for f in fprs),
+        "min_expected_fp": MIN_EXPECTED_FALSE_POSITIVES,
+        "confidence": formatting.confidence_label(result.confidence),
+        "n_bootstrap": result.results[0].metrics.n_bootstrap if result.results else 0,
+        "roc_limit": ROC_LIMIT,
+        "clip_rule": f"their {CLIP_PERCENTILES[0]:g}–{CLIP_PERCENTILES[1]:g} percentile range, narrowed to at most "
+                     f"{CLIP_FENCE_IQR:g} interquartile ranges beyond the quartiles",
+        "sections": sections,
+        "notes": report_notes(result),
+        "config_text": _config_text(result.config),
+        "versions": dict(result.versions),
+        "show_records": show_records,
+    }
+
+
+def render_html(result: AuditResult, *, show_records: bool = False) -> str:
+    """The report as one self-contained HTML page (no external CSS, JS, fonts or images).
+
+    Parameters
+    ----------
+    result : AuditResult
+    show_records : bool
+        See :func:`html_context`.
+
+    Returns
+    -------
+    str
+        The page. It holds, per target, two ``<svg class="plot">`` elements:
+        the ROC of every attack on log-log axes, and member vs non-member
+        score histograms of the best attack.
+    """
+    return _environment().get_template("report.html.j2").render(**html_context(result, show_records=show_records))

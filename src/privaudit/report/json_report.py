@@ -1,0 +1,136 @@
+"""Machine-readable outputs: ``report.json`` and ``scores.csv``.
+
+The layout of both is documented field by field in ``docs/report-schema.md``.
+JSON is strict: non-finite numbers become ``null`` and ``allow_nan=False``
+guards the writer, so any JSON parser reads the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from privaudit.audit import AuditResult
+from privaudit.report.verdict import report_notes, verdict
+
+__all__ = ["SCHEMA_VERSION", "report_dict", "write_json", "scores_table", "write_scores_csv", "strict_json_value"]
+
+SCHEMA_VERSION = "1.0"
+
+
+def strict_json_value(value):
+    """``value`` with numpy types made plain, tuples made lists and NaN/±inf made ``None``.
+
+    Examples
+    --------
+    >>> strict_json_value({"a": (1.0, float("nan")), "b": np.int64(3)})
+    {'a': [1.0, None], 'b': 3}
+    """
+    if isinstance(value, dict):
+        return {str(k): strict_json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json_value(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [strict_json_value(v) for v in value.tolist()]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def report_dict(result: AuditResult) -> dict:
+    """The ``report.json`` document (schema ``1.0``) for an audit result.
+
+    Parameters
+    ----------
+    result : AuditResult
+
+    Returns
+    -------
+    dict
+        Keys ``schema_version``, ``run``, ``data``, ``targets``, ``results``,
+        ``verdicts`` and ``notes``; JSON-ready and strict (no NaN/inf). Per
+        result, ``tpr_at_fpr`` is keyed by the target FPR as a string
+        (``"0.1"``, ``"0.01"``, ...). See ``docs/report-schema.md``.
+    """
+    is_member = np.asarray(result.is_member, dtype=bool)
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "run": {
+            "seed": result.seed,
+            "config_hash": result.config_hash,
+            "config": result.config,
+            "versions": dict(result.versions),
+            "started_at": result.started_at,
+            "duration_s": result.duration_s,
+            "data_source": result.data_source,
+        },
+        "data": {
+            "n_members": int(is_member.sum()),
+            "n_nonmembers": int((~is_member).sum()),
+            "n_population": result.n_population,
+            "classes": list(result.classes),
+        },
+        "targets": [
+            {
+                "name": t.name,
+                "output_kind": t.output_kind,
+                "accuracy_members": t.accuracy_members,
+                "accuracy_nonmembers": t.accuracy_nonmembers,
+            }
+            for t in result.targets
+        ],
+        "results": [
+            {"target": r.target, "attack": r.attack, "signal": r.signal, **r.metrics.to_dict()} for r in result.results
+        ],
+        "verdicts": {t.name: verdict(result, t.name) for t in result.targets if any(r.target == t.name for r in result.results)},
+        "notes": report_notes(result),
+    }
+    return strict_json_value(document)
+
+
+def write_json(result: AuditResult, path: str | Path) -> Path:
+    """Write :func:`report_dict` to ``path`` (UTF-8, indent 2, strict JSON)."""
+    path = Path(path)
+    text = json.dumps(report_dict(result), indent=2, allow_nan=False, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def scores_table(result: AuditResult) -> pd.DataFrame:
+    """One row per audited record: ``record_id``, ``membership``, ``label``, then one ``<target>/<attack>`` score column each.
+
+    Scores are as the attacks gave them (higher = more likely a member). No
+    features are included.
+    """
+    is_member = np.asarray(result.is_member, dtype=bool)
+    classes = np.asarray(result.classes, dtype=object)
+    columns = {
+        "record_id": np.asarray(result.record_ids).astype(str),
+        "membership": np.where(is_member, "member", "nonmember"),
+        "label": classes[np.asarray(result.labels, dtype=np.intp)],
+    }
+    for r in result.results:
+        name = f"{r.target}/{r.attack}"
+        unique, n = name, 2
+        while unique in columns:
+            unique, n = f"{name}#{n}", n + 1
+        columns[unique] = np.asarray(r.scores, dtype=np.float64)
+    return pd.DataFrame(columns)
+
+
+def write_scores_csv(result: AuditResult, path: str | Path) -> Path:
+    """Write :func:`scores_table` to ``path`` as CSV (shortest round-trip floats, no index)."""
+    path = Path(path)
+    scores_table(result).to_csv(path, index=False, lineterminator="\n")
+    return path

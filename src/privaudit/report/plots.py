@@ -1,0 +1,206 @@
+"""Plots for the HTML report, drawn with matplotlib (Agg) and returned as inline SVG.
+
+matplotlib is imported inside each function so that importing the report
+package stays cheap. Each SVG gets ``class="plot"`` and its own id salt, so
+several plots on one page never share element ids.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+
+from privaudit.audit import AttackResult
+from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES, roc_curve
+
+__all__ = ["roc_svg", "histogram_svg", "clip_range", "thin_log_curve", "ROC_LIMIT", "CLIP_PERCENTILES", "CLIP_FENCE_IQR"]
+
+#: Lower limit of both log axes of the ROC plot.
+ROC_LIMIT = 1e-4
+#: Histogram range: these percentiles of the scores, at most CLIP_FENCE_IQR IQRs beyond the quartiles.
+CLIP_PERCENTILES = (0.5, 99.5)
+CLIP_FENCE_IQR = 5.0
+# Attacks that rank records alike have identical curves; dashes keep each one visible.
+_DASHES = ["-", (0, (5, 2)), (0, (1.5, 1.5)), (0, (6, 2, 1.5, 2)), (0, (3, 3)), (0, (8, 3))]
+_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+
+
+def thin_log_curve(fpr: np.ndarray, tpr: np.ndarray, *, floor: float = ROC_LIMIT / 10, steps_per_decade: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Drop ROC points that coincide on a log-log plot; keep the first and last point of each run.
+
+    Parameters
+    ----------
+    fpr, tpr : arrays, shape (k,)
+        An ROC from :func:`privaudit.metrics.roc_curve`, in its order.
+    floor : float
+        Values below are raised to it (0 has no place on a log axis).
+    steps_per_decade : int
+        Resolution of the grid on which points count as coinciding.
+
+    Returns
+    -------
+    fpr, tpr : arrays, shape (m,), m ≤ k
+        Floored, in the original order.
+    """
+    fpr = np.maximum(np.asarray(fpr, dtype=np.float64), floor)
+    tpr = np.maximum(np.asarray(tpr, dtype=np.float64), floor)
+    if fpr.size == 0:
+        return fpr, tpr
+    keys = np.stack([np.round(np.log10(fpr) * steps_per_decade), np.round(np.log10(tpr) * steps_per_decade)], axis=1)
+    change = np.r_[True, np.any(keys[1:] != keys[:-1], axis=1)]
+    starts = np.flatnonzero(change)
+    ends = np.r_[starts[1:] - 1, fpr.size - 1]
+    keep = np.unique(np.r_[starts, ends])
+    return fpr[keep], tpr[keep]
+
+
+def clip_range(values: np.ndarray, *, percentiles: tuple[float, float] = CLIP_PERCENTILES, fence: float = CLIP_FENCE_IQR) -> tuple[float, float]:
+    """A histogram range that a few extreme scores cannot stretch.
+
+    The ``percentiles`` range of ``values``, narrowed to at most ``fence``
+    interquartile ranges beyond the quartiles (a lump of capped scores, such
+    as a logit-scaled confidence of ~744 for p = 1, can hold more than 0.5 %
+    of the records). Widened by ±0.5 when it would be empty.
+
+    Examples
+    --------
+    >>> [round(v, 3) for v in clip_range(np.r_[np.linspace(0, 1, 80), np.full(20, 700.0)])]
+    [0.006, 4.073]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    low, high = np.percentile(values, percentiles)
+    q1, q3 = np.percentile(values, [25, 75])
+    iqr = q3 - q1
+    if iqr > 0:
+        low, high = max(low, q1 - fence * iqr), min(high, q3 + fence * iqr)
+    if not high > low:
+        low, high = low - 0.5, high + 0.5
+    return float(low) + 0.0, float(high) + 0.0  # + 0.0 turns -0.0 into 0.0 for captions
+
+
+def _figure_to_svg(figure, plot_id: str, label: str) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg"):]  # strip the XML header and DOCTYPE
+    svg = re.sub(r'^<svg([^>]*?) width="[^"]*" height="[^"]*"', r"<svg\1", svg, count=1)
+    label = label.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    return svg.replace("<svg", f'<svg class="plot" role="img" aria-label="{label}" data-plot="{plot_id}"', 1)
+
+
+def _style(salt: str):
+    import matplotlib
+
+    return matplotlib.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": f"privaudit-{salt}",
+            "font.family": "sans-serif",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.color": "#e4e4e4",
+            "grid.linewidth": 0.6,
+        }
+    )
+
+
+def roc_svg(results: list[AttackResult], is_member: np.ndarray, *, plot_id: str, title: str) -> str:
+    """ROC curves of several attacks on log-log axes (FPR and TPR from 1e-4 to 1), with the chance diagonal.
+
+    Each curve is drawn as steps through the exact ROC points: at any FPR it
+    shows the highest TPR a real threshold reaches without exceeding that
+    FPR, the same rule as :func:`privaudit.metrics.tpr_at_fpr` (no
+    interpolation, so plot and TPR table agree). Zeros are drawn just outside
+    the axes.
+
+    Parameters
+    ----------
+    results : list of AttackResult
+        Scored on the same records, aligned with ``is_member``.
+    is_member : bool array, shape (n,)
+    plot_id : str
+        Unique on the page; salts the SVG element ids.
+    title : str
+
+    Returns
+    -------
+    str
+        An ``<svg class="plot">`` element. The FPR range below
+        ``MIN_EXPECTED_FALSE_POSITIVES / n_nonmembers`` is shaded: the sample
+        does not resolve it.
+    """
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend stays untouched
+
+    is_member = np.asarray(is_member, dtype=bool)
+    n_nonmembers = int((~is_member).sum())
+    with _style(plot_id):
+        figure = Figure(figsize=(4.8, 4.6))
+        axes = figure.add_subplot()
+        unresolved = min(1.0, MIN_EXPECTED_FALSE_POSITIVES / max(n_nonmembers, 1))
+        if unresolved > ROC_LIMIT:
+            axes.axvspan(ROC_LIMIT, unresolved, color="#ececec", zorder=0, linewidth=0,
+                         label=f"unresolved: < {MIN_EXPECTED_FALSE_POSITIVES} expected false positives")
+        axes.plot([ROC_LIMIT, 1], [ROC_LIMIT, 1], color="#888888", linestyle="--", linewidth=1, label="chance")
+        for i, r in enumerate(results):
+            fpr, tpr, _ = roc_curve(r.scores, is_member)
+            fpr, tpr = thin_log_curve(fpr, tpr)
+            axes.plot(fpr, tpr, drawstyle="steps-post", color=_COLOURS[i % len(_COLOURS)], linestyle=_DASHES[i % len(_DASHES)], linewidth=1.5,
+                      label=f"{r.attack} (AUC {r.metrics.auc:.3f})")
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlim(ROC_LIMIT, 1)
+        axes.set_ylim(ROC_LIMIT, 1)
+        axes.set_aspect("equal")
+        axes.set_xlabel("false-positive rate (non-members flagged)")
+        axes.set_ylabel("true-positive rate (members found)")
+        axes.set_title(title, fontsize=10)
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, fontsize=7.5, frameon=False, handlelength=3)
+        return _figure_to_svg(figure, plot_id, f"ROC curves on log-log axes: {title}")
+
+
+def histogram_svg(result: AttackResult, is_member: np.ndarray, *, plot_id: str, title: str) -> tuple[str, dict]:
+    """Member vs non-member score histograms of one attack, on robust bins.
+
+    Scores are clipped to :func:`clip_range` of all audited records (the
+    0.5–99.5 percentile range, at most 5 IQRs beyond the quartiles) so that a
+    few extreme values (a loss near 700, say) do not squash the rest; clipped
+    records land in the edge bins. Each group is
+    normalised to its own size, so unequal group sizes compare fairly.
+
+    Returns
+    -------
+    svg : str
+        An ``<svg class="plot">`` element.
+    clipping : dict
+        ``low``, ``high`` (the range) and ``n_clipped`` (records outside it),
+        for the caption.
+    """
+    from matplotlib.figure import Figure
+
+    is_member = np.asarray(is_member, dtype=bool)
+    scores = np.asarray(result.scores, dtype=np.float64)
+    finite = np.isfinite(scores)
+    low, high = clip_range(scores[finite]) if finite.any() else (-0.5, 0.5)
+    clipped = np.clip(np.where(finite, scores, np.where(scores > 0, high, low)), low, high)
+    n_clipped = int(((scores < low) | (scores > high) | ~finite).sum())
+    bins = np.linspace(low, high, 41)
+    with _style(plot_id):
+        figure = Figure(figsize=(5.0, 3.6))
+        axes = figure.add_subplot()
+        for mask, colour, name in ((~is_member, "#7f7f7f", "non-members"), (is_member, "#d62728", "members")):
+            values = clipped[mask]
+            weights = np.full(values.size, 1.0 / max(values.size, 1))
+            axes.hist(values, bins=bins, weights=weights, histtype="stepfilled", alpha=0.35, color=colour)
+            axes.hist(values, bins=bins, weights=weights, histtype="step", linewidth=1.3, color=colour,
+                      label=f"{name} (n={values.size:,})")
+        axes.set_xlim(low, high)
+        axes.set_xlabel(f"membership score of {result.attack} (higher = more likely member)")
+        axes.set_ylabel("fraction of group")
+        axes.set_title(title, fontsize=10)
+        axes.legend(loc="best", fontsize=7, frameon=True, framealpha=0.9, edgecolor="#dddddd")
+        svg = _figure_to_svg(figure, plot_id, f"Score histograms: {title}")
+    return svg, {"low": low, "high": high, "n_clipped": n_clipped}

@@ -1,0 +1,93 @@
+"""Terminal summary with rich: per target, a table of attacks and the verdict."""
+
+from __future__ import annotations
+
+from privaudit.audit import AuditResult
+from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
+from privaudit.report.formatting import confidence_label, count, fpr_label, min_nonmembers, percent, percent_range
+from privaudit.report.verdict import leaks, verdict
+
+__all__ = ["print_summary"]
+
+_UNSUPPORTED_MARK = "†"
+
+
+def _target_table(result: AuditResult, target: str):
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    pool = [r for r in result.results if r.target == target]
+    best = result.best(target)
+    level = confidence_label(result.confidence)
+    table = Table(
+        title=f"{target}: {len(pool)} attack{'s' if len(pool) != 1 else ''} (AUC and TPR with {level} CI)",
+        title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+    )
+    table.add_column("attack", overflow="fold", min_width=12)
+    table.add_column("AUC", justify="right", overflow="fold")
+    for fpr in result.fprs:
+        table.add_column(f"TPR at\n{fpr_label(fpr)}", justify="right", overflow="fold")
+    table.add_column("adv.", justify="right", overflow="fold")
+    for r in pool:
+        m = r.metrics
+        cells = [Text(r.attack + (" ★" if r is best else ""), style="bold" if r is best else "")]
+        cells.append(Text(f"{m.auc:.3f}\n") + Text(f"{m.auc_ci[0]:.3f}–{m.auc_ci[1]:.3f}", style="dim"))
+        for fpr in result.fprs:
+            op = m.operating_points.get(fpr)
+            if op is None:
+                cells.append(Text("—", style="dim"))
+            elif op.supported:
+                cells.append(Text(f"{percent(op.tpr)}\n") + Text(percent_range(*op.ci), style="dim"))
+            else:
+                cells.append(Text(f"n/a{_UNSUPPORTED_MARK}", style="dim"))
+        cells.append(Text(f"{m.advantage:.3f}"))
+        table.add_row(*cells)
+    return table
+
+
+def print_summary(result: AuditResult, console=None) -> None:
+    """Print, per target, a table of attacks (AUC with CI, TPR at each FPR with CI, advantage) and the verdict.
+
+    Parameters
+    ----------
+    result : AuditResult
+    console : rich.console.Console, optional
+        Where to print; a new stdout console by default.
+
+    Notes
+    -----
+    A TPR at an FPR the sample cannot resolve (fewer than
+    ``MIN_EXPECTED_FALSE_POSITIVES`` expected false positives) is printed as a
+    dimmed ``n/a†``, with a footnote saying how many non-members it needs.
+    """
+    from rich.console import Console
+    from rich.text import Text
+
+    console = console or Console()
+    is_member = result.is_member.astype(bool)
+    n_members, n_nonmembers = int(is_member.sum()), int((~is_member).sum())
+    console.print(
+        f"[bold]privaudit[/bold] audit of {count(n_members)} members vs {count(n_nonmembers)} non-members "
+        f"({count(result.n_population)} population records), seed {result.seed}"
+    )
+    targets = [t.name for t in result.targets if any(r.target == t.name for r in result.results)]
+    for target in targets:
+        console.print()
+        console.print(_target_table(result, target))
+        style = "bold red" if leaks(result, target) else "bold"
+        console.print(Text("Verdict: ", style=style) + Text(verdict(result, target)))
+    unsupported = [f for f in result.fprs if n_nonmembers * f < MIN_EXPECTED_FALSE_POSITIVES]
+    if unsupported and targets:
+        needs = "; ".join(f"{fpr_label(f)} needs ≥ {count(min_nonmembers(f, MIN_EXPECTED_FALSE_POSITIVES))}" for f in unsupported)
+        console.print()
+        console.print(
+            Text(
+                f"{_UNSUPPORTED_MARK} not supported: a TPR at FPR f is reported only when non-members × f ≥ "
+                f"{MIN_EXPECTED_FALSE_POSITIVES} ({needs} non-members; this audit has {count(n_nonmembers)}).",
+                style="dim",
+            )
+        )
+    if targets:
+        console.print(Text("★ best attack by AUC (used for the verdict); TPR at f: true-positive rate at false-positive rate f; "
+                           "adv.: membership advantage max(TPR − FPR).", style="dim"))

@@ -1,0 +1,106 @@
+"""Open report.html in headless Chromium: no console errors, every plot laid out, verdict visible.
+
+Needs the ``playwright`` Python package and a Chromium binary on PATH
+(``apt-get install chromium``); skipped without them, except under CI where
+their absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+
+from privaudit import AuditData, PrecomputedTarget, RecordSet, SklearnTarget, audit, make_synthetic_tabular
+from privaudit.report import write_report
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _missing(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (required under CI)")
+    pytest.skip(reason)
+
+
+def _chromium() -> str:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("playwright is not installed: pip install 'privaudit[test]'")
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        _missing("chromium not found on PATH: apt-get install chromium")
+    return path
+
+
+def _audit_result():
+    """Two targets: a forest that memorised its members, and outputs that ignore membership."""
+    n_members, n_nonmembers, n_population = 500, 500, 500
+    n = n_members + n_nonmembers + n_population
+    frame = make_synthetic_tabular(n, seed=0)
+    features = frame[[c for c in frame.columns if c.startswith("x")]]
+    labels = frame["label"].to_numpy()
+    records = RecordSet(frame["record_id"].to_numpy(), features, labels, (0, 1))
+    order = np.random.default_rng(0).permutation(n)
+    data = AuditData(records, np.sort(order[:n_members]), np.sort(order[n_members:n_members + n_nonmembers]), np.sort(order[n_members + n_nonmembers:]))
+    forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(features.iloc[data.members], labels[data.members])
+    p = np.random.default_rng(1).dirichlet([1.0, 1.0], size=n)
+    outputs = pd.DataFrame({"record_id": frame["record_id"], "0": p[:, 0], "1": p[:, 1]})
+    targets = [SklearnTarget(forest, name="leaky_rf"), PrecomputedTarget(outputs, name="random_outputs")]
+    return audit(data, targets, n_bootstrap=100, seed=0)
+
+
+def test_report_renders_in_chromium_without_errors(tmp_path):
+    executable = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    result = _audit_result()
+    paths = write_report(result, tmp_path / "report")
+    expected_plots = 2 * len(result.targets)  # ROC + score histogram per target
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda message: errors.append(f"console: {message.text}") if message.type == "error" else None)
+            page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+            page.goto(paths["html"].resolve().as_uri(), wait_until="load")
+
+            assert "privaudit" in page.title()
+            heading = page.locator("h1")
+            assert heading.is_visible() and "membership-inference report" in heading.inner_text()
+            verdicts = page.locator(".verdict")
+            assert verdicts.count() == len(result.targets)
+            assert verdicts.first.is_visible()
+            assert "leaks membership" in verdicts.nth(0).inner_text()
+            assert "No measurable leakage" in verdicts.nth(1).inner_text()
+
+            plots = page.query_selector_all("svg.plot")
+            assert len(plots) == expected_plots
+            for plot in plots:
+                plot.scroll_into_view_if_needed()
+                box = plot.bounding_box()
+                assert box is not None and box["width"] > 0 and box["height"] > 0, f"plot {plot.get_attribute('data-plot')} has no size: {box}"
+
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert errors == []
+    assert (tmp_path / "report.png").stat().st_size > 0
