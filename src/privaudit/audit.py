@@ -114,8 +114,10 @@ def audit(
     attacks : sequence of attacks or config specs, optional
         Default: :func:`default_attacks` for each target.
     fprs, n_bootstrap, confidence, seed
-        Passed to :func:`privaudit.metrics.evaluate_scores`; each result's
-        bootstrap uses ``seed + its index`` so runs are reproducible.
+        Passed to :func:`privaudit.metrics.evaluate_scores`. Every result's
+        bootstrap uses the same ``seed``, so all attacks and targets are
+        resampled identically (paired bootstrap: their CIs are comparable,
+        and the same scores always get the same CI).
     progress : callable, optional
         Called with a short message before each stage.
     """
@@ -149,7 +151,7 @@ def audit(
             if attack.needs_population:
                 attack.fit(population_signals, population.labels)
             scores = attack.score(signals, audited.labels)
-            metrics = evaluate_scores(scores, is_member, fprs=fprs, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed + len(results))
+            metrics = evaluate_scores(scores, is_member, fprs=fprs, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed)
             results.append(AttackResult(target.name, attack.display_name, getattr(attack, "signal", None), scores, metrics))
     return AuditResult(
         results=results,

@@ -197,7 +197,7 @@ def load_config(path: str | Path) -> tuple[AuditConfig, Path]:
 
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+        raise ConfigError(f"{path}: config file not found (looked in {path.resolve().parent}); give the path of an existing YAML config")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:

@@ -85,7 +85,7 @@ class AuditData:
             if both.size:
                 ids = ", ".join(map(str, self.records.ids[both[:5]]))
                 raise DataError(
-                    f"{self.source}: {both.size} records are both {a} and {b} (e.g. {ids}); "
+                    f"{self.source}: {both.size} record{'s are' if both.size > 1 else ' is'} both {a} and {b} (e.g. {ids}); "
                     "each record may have one role only: fix the membership column or index files"
                 )
         if self.members.size == 0 or self.nonmembers.size == 0:

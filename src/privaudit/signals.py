@@ -71,7 +71,7 @@ def stable_log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log1p(others.sum(axis=1))[:, None]
 
 
-def to_log_probabilities(values: np.ndarray, kind: OutputKind, *, source: str = "model outputs") -> np.ndarray:
+def to_log_probabilities(values: np.ndarray, kind: OutputKind, *, source: str = "model outputs", row_ids=None) -> np.ndarray:
     """Validate a model's outputs and return log-probabilities, shape ``(n, C)``.
 
     Parameters
@@ -85,13 +85,16 @@ def to_log_probabilities(values: np.ndarray, kind: OutputKind, *, source: str = 
         ``-inf`` log-probability, which the signals below handle.
     source : str
         Named in error messages (a file or target name).
+    row_ids : array, optional
+        Record ids of the rows, named in error messages instead of row numbers.
     """
     values = np.asarray(values, dtype=np.float64)
+    row = (lambda i: f"record {row_ids[i]}") if row_ids is not None else (lambda i: f"row {i}")
     if values.ndim != 2 or values.shape[1] < 2:
         raise DataError(f"{source}: expected a 2-D array (records × classes, at least 2 classes), got shape {values.shape}")
     if not np.all(np.isfinite(values)):
         bad = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
-        raise DataError(f"{source}: row {bad} has NaN or infinite {kind}; every output must be a finite number")
+        raise DataError(f"{source}: {row(bad)} has NaN or infinite {kind}; every output must be a finite number")
     if kind == "logits":
         return stable_log_softmax(values)
     if kind != "probabilities":
@@ -101,10 +104,10 @@ def to_log_probabilities(values: np.ndarray, kind: OutputKind, *, source: str = 
     sums = values.sum(axis=1)
     off = np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE
     if off.any():
-        row = int(np.flatnonzero(off)[0])
+        first = int(np.flatnonzero(off)[0])
         raise DataError(
-            f"{source}: {int(off.sum())} probability rows do not sum to 1 (row {row} sums to {sums[row]:.6g}); "
-            "pass logits instead, or outputs: logits if these are scores"
+            f"{source}: {int(off.sum())} probability row(s) do not sum to 1 ({row(first)} sums to {sums[first]:.6g}); "
+            "if these are unnormalised scores or logits, declare outputs: logits"
         )
     with np.errstate(divide="ignore"):
         return np.log(values / sums[:, None])
@@ -253,7 +256,7 @@ _register("modified_entropy", modified_entropy, -1, "probabilities", "modified e
 _register("correctness", correctness, +1, "labels", "1 if the predicted label is right (label-only)")
 
 
-def signals_from_outputs(outputs: np.ndarray, kind: OutputKind, labels: np.ndarray, names: list[str], *, source: str) -> dict[str, np.ndarray]:
+def signals_from_outputs(outputs: np.ndarray, kind: OutputKind, labels: np.ndarray, names: list[str], *, source: str, row_ids=None) -> dict[str, np.ndarray]:
     """Compute the named signals from one batch of a target's outputs (pure; no model call)."""
     labels = np.asarray(labels)
     result: dict[str, np.ndarray] = {}
@@ -269,7 +272,7 @@ def signals_from_outputs(outputs: np.ndarray, kind: OutputKind, labels: np.ndarr
             result[name] = signal.function(np.asarray(outputs).reshape(-1), labels)
             continue
         if log_probs is None:
-            log_probs = to_log_probabilities(outputs, kind, source=source)
+            log_probs = to_log_probabilities(outputs, kind, source=source, row_ids=row_ids)
         if signal.needs == "labels":
             result[name] = signal.function(np.argmax(log_probs, axis=1), labels)
         else:
@@ -294,4 +297,5 @@ def compute_signals(target, records, names: list[str]) -> dict[str, np.ndarray]:
     dict of str → array of shape (n_records,)
     """
     outputs = target.predict(records)
-    return signals_from_outputs(outputs, target.output_kind, records.labels, list(names), source=target.name)
+    source = f"target '{target.name}'" + (f" ({target.source})" if isinstance(getattr(target, "source", None), str) else "")
+    return signals_from_outputs(outputs, target.output_kind, records.labels, list(names), source=source, row_ids=records.ids)

@@ -1,0 +1,129 @@
+"""The ``privaudit`` command: a thin shell over the library.
+
+Each command parses its arguments, makes one library call, renders the
+result and maps errors to exit codes:
+
+* 0 — the audit ran and the report was written;
+* 2 — a user mistake (:class:`~privaudit.exceptions.PrivauditError` or a bad
+  option): one line ``privaudit: error: ...`` on stderr, no traceback;
+* 130 — interrupted with Ctrl-C.
+
+Anything else is a bug in privaudit and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from privaudit._version import __version__
+from privaudit.exceptions import PrivauditError
+
+__all__ = ["main", "cli"]
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"privaudit: error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def _status(quiet: bool):
+    """Yield a ``say(message)`` callable that shows progress on stderr with rich."""
+    if quiet:
+        yield lambda message: None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda message: console.print(f"[dim]·[/dim] {message}", highlight=False)
+        return
+    with console.status("starting") as status:
+
+        def say(message: str) -> None:
+            console.print(f"[dim]·[/dim] {message}", highlight=False)
+            status.update(message)
+
+        yield say
+
+
+def _finish(result, files: dict, quiet: bool) -> None:
+    from rich.console import Console
+
+    from privaudit.report import print_summary
+
+    console = Console()
+    if not quiet:
+        print_summary(result, console=console)
+    console.print(f"report: [bold]{files['html']}[/bold]", highlight=False)
+    console.print(f"figures: {files['json']}   per-record scores: {files['scores']}", highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
+@click.version_option(__version__, "-V", "--version", prog_name="privaudit")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Membership inference audits: was this data used to train this model?"""
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+@cli.command("audit")
+@click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Report folder (default: the config's 'output', relative to the config file).")
+@click.option("--show-records", is_flag=True, help="List the most exposed record ids in report.html (scores.csv always has them).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
+def audit_command(config: Path, out_dir: Path | None, show_records: bool, quiet: bool) -> None:
+    """Audit the model(s) a YAML CONFIG describes and write the report."""
+    from privaudit.audit import run_audit
+    from privaudit.config import load_config
+    from privaudit.report import write_report
+
+    parsed, base_dir = load_config(config)
+    with _status(quiet) as say:
+        result = run_audit(parsed, base_dir, progress=say)
+        files = write_report(result, out_dir if out_dir is not None else base_dir / parsed.output, show_records=show_records)
+    _finish(result, files, quiet)
+
+
+@cli.command("demo")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-demo"), show_default=True, help="Folder for data, models, config and report.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split, training and bootstrap.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
+def demo_command(out_dir: Path, seed: int, quiet: bool) -> None:
+    """Train an overfit and a regularised model on UCI Adult and audit both."""
+    from privaudit.demo import run_demo
+
+    with _status(quiet) as say:
+        result, files = run_demo(out_dir, seed=seed, progress=say)
+    _finish(result, files, quiet)
+    if not quiet:
+        click.echo(f"rerun the audit alone with: privaudit audit {out_dir / 'config.yaml'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        code = cli.main(args=argv, prog_name="privaudit", standalone_mode=False)
+    except PrivauditError as exc:
+        _fail(str(exc))
+    except click.exceptions.Abort:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
