@@ -11,7 +11,7 @@ from privaudit._version import __version__
 from privaudit.attacks import ATTACKS, ClasswiseThresholdAttack, ThresholdAttack, build_attack
 from privaudit.audit import AttackResult, AuditResult, audit, run_audit
 from privaudit.config import AuditConfig, load_config
-from privaudit.data import AuditData, RecordSet, load_audit_data
+from privaudit.data import AuditData, RecordSet, audit_data_from_frame, load_audit_data
 from privaudit.datasets import load_adult, make_synthetic_tabular
 from privaudit.exceptions import (
     CapabilityError,
@@ -50,6 +50,7 @@ __all__ = [
     "TorchTarget",
     "UnknownNameError",
     "audit",
+    "audit_data_from_frame",
     "build_attack",
     "compute_signals",
     "evaluate_scores",

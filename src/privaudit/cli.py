@@ -40,30 +40,38 @@ def _status(quiet: bool):
         yield lambda message: None
         return
     from rich.console import Console
+    from rich.text import Text
 
     console = Console(stderr=True)
+
+    def line(message: str) -> None:  # Text, not markup: attack names contain [brackets]
+        console.print(Text("· ", style="dim") + Text(message), highlight=False)
+
     if not console.is_terminal:
-        yield lambda message: console.print(f"[dim]·[/dim] {message}", highlight=False)
+        yield line
         return
     with console.status("starting") as status:
 
         def say(message: str) -> None:
-            console.print(f"[dim]·[/dim] {message}", highlight=False)
-            status.update(message)
+            line(message)
+            status.update(Text(message))
 
         yield say
 
 
 def _finish(result, files: dict, quiet: bool) -> None:
     from rich.console import Console
+    from rich.text import Text
 
     from privaudit.report import print_summary
 
     console = Console()
+    if not console.is_terminal:  # piped or in make: don't squeeze the tables into 80 columns
+        console = Console(width=130)
     if not quiet:
         print_summary(result, console=console)
-    console.print(f"report: [bold]{files['html']}[/bold]", highlight=False)
-    console.print(f"figures: {files['json']}   per-record scores: {files['scores']}", highlight=False)
+    console.print(Text("report: ") + Text(str(files["html"]), style="bold"), highlight=False)
+    console.print(Text(f"figures: {files['json']}   per-record scores: {files['scores']}"), highlight=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from privaudit.exceptions import DataError
 
-__all__ = ["RecordSet", "AuditData", "read_table", "load_audit_data", "MEMBERSHIP_VALUES"]
+__all__ = ["RecordSet", "AuditData", "read_table", "load_audit_data", "audit_data_from_frame", "MEMBERSHIP_VALUES"]
 
 #: Accepted values in a membership column (case-insensitive), mapped to a role.
 MEMBERSHIP_VALUES = {
@@ -147,16 +147,78 @@ def load_audit_data(
     classes: Sequence | None = None,
     require_features: bool = True,
 ) -> AuditData:
-    """Load records and membership sets from a table file.
+    """Load records and membership sets from a table file (CSV or Parquet).
 
     Membership comes either from ``membership_column`` (values listed in
-    ``MEMBERSHIP_VALUES``) or from index files of record ids (row numbers
-    when there is no id column). Errors name the file and column and say how
-    to fix them.
+    ``MEMBERSHIP_VALUES``) or from index files of record ids, one per line
+    (row numbers when there is no id column). Errors name the file and
+    column and say how to fix them. See :func:`audit_data_from_frame`.
     """
     path = Path(path)
+    if (membership_column is None) == (members_file is None):
+        raise DataError(f"{path}: give membership either as a column (membership.column) or as files (membership.members and membership.nonmembers), not both or neither")
+    if members_file is not None and nonmembers_file is None:
+        raise DataError(f"{path}: membership.members is given but membership.nonmembers is missing")
     table = read_table(path)
+    id_lists = {}
+    for role, file in (("members", members_file), ("nonmembers", nonmembers_file), ("population", population_file)):
+        if file is not None:
+            id_lists[role] = (_read_id_file(Path(file)), Path(file))
+    return audit_data_from_frame(
+        table, label=label, id_column=id_column, features=features, membership_column=membership_column,
+        membership_ids=id_lists or None, classes=classes, require_features=require_features, source=str(path),
+    )
+
+
+def audit_data_from_frame(
+    table: pd.DataFrame,
+    *,
+    label: str,
+    id_column: str | None = None,
+    features: Sequence[str] | None = None,
+    membership_column: str | None = None,
+    membership_ids: dict | None = None,
+    classes: Sequence | None = None,
+    require_features: bool = True,
+    source: str = "<dataframe>",
+) -> AuditData:
+    """Build :class:`AuditData` from a DataFrame already in memory.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per record.
+    label : str
+        Label column; its distinct values become ``classes`` (sorted) unless
+        ``classes`` is given.
+    id_column : str, optional
+        Record ids (unique); row numbers as strings otherwise.
+    features : list of str, optional
+        Columns passed to the target; default every column that is not the
+        label, id or membership column.
+    membership_column : str, optional
+        Column of roles: member / nonmember / population (also 1/0, in/out,
+        true/false); blank for records to leave out.
+    membership_ids : dict, optional
+        Instead of a column: ``{"members": ids, "nonmembers": ids,
+        "population": ids}`` (population optional); each value a list of ids
+        or ``(ids, file path)`` so errors can name the file.
+    source : str
+        Named in error messages.
+
+    Examples
+    --------
+    >>> from privaudit.datasets import make_synthetic_tabular
+    >>> frame = make_synthetic_tabular(100, seed=0)
+    >>> frame["split"] = ["member"] * 50 + ["nonmember"] * 50
+    >>> data = audit_data_from_frame(frame, label="label", id_column="record_id", membership_column="split")
+    >>> data.members.size, data.nonmembers.size, data.records.classes
+    (50, 50, (0, 1))
+    """
+    path = source
     columns = list(table.columns)
+    if (membership_column is None) == (membership_ids is None):
+        raise DataError(f"{path}: give membership either as a column or as lists of ids, not both or neither")
     if label not in table.columns:
         raise DataError(f"{path}: label column '{label}' not found; columns are: {', '.join(map(str, columns))}")
     if table[label].isna().any():
@@ -201,8 +263,6 @@ def load_audit_data(
     labels = np.fromiter((class_index[v] for v in raw_labels), dtype=np.intp, count=len(raw_labels))
     records = RecordSet(ids, feature_table, labels, classes)
 
-    if (membership_column is None) == (members_file is None):
-        raise DataError(f"{path}: give membership either as a column (membership.column) or as files (membership.members and membership.nonmembers), not both or neither")
     if membership_column is not None:
         if membership_column not in table.columns:
             raise DataError(f"{path}: membership column '{membership_column}' not found; columns are: {', '.join(map(str, columns))}")
@@ -222,16 +282,14 @@ def load_audit_data(
             np.flatnonzero(roles == "member"),
             np.flatnonzero(roles == "nonmember"),
             np.flatnonzero(roles == "population"),
-            source=str(path),
+            source=path,
         )
-    if nonmembers_file is None:
-        raise DataError(f"{path}: membership.members is given but membership.nonmembers is missing")
+    unknown_roles = set(membership_ids) - {"members", "nonmembers", "population"}
+    if unknown_roles or not {"members", "nonmembers"} <= set(membership_ids):
+        raise DataError(f"{path}: membership ids need 'members' and 'nonmembers' (and optionally 'population'), got {sorted(membership_ids)}")
     id_to_pos = {v: i for i, v in enumerate(ids)}
-    sets = {}
-    for role, file in (("members", members_file), ("nonmembers", nonmembers_file), ("population", population_file)):
-        if file is None:
-            sets[role] = np.empty(0, dtype=np.intp)
-        else:
-            file = Path(file)
-            sets[role] = _positions(_read_id_file(file), id_to_pos, file, role)
-    return AuditData(records, sets["members"], sets["nonmembers"], sets["population"], source=str(path))
+    sets = {"population": np.empty(0, dtype=np.intp)}
+    for role, wanted in membership_ids.items():
+        wanted, where = wanted if isinstance(wanted, tuple) else (wanted, path)
+        sets[role] = _positions([str(i) for i in wanted], id_to_pos, where, role)
+    return AuditData(records, sets["members"], sets["nonmembers"], sets["population"], source=path)

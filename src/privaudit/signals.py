@@ -18,8 +18,8 @@ Example
 >>> import numpy as np
 >>> from privaudit.signals import to_log_probabilities, cross_entropy_loss
 >>> lp = to_log_probabilities(np.array([[0.9, 0.1]]), "probabilities")
->>> float(np.round(cross_entropy_loss(lp, np.array([0])), 4))
-0.1054
+>>> cross_entropy_loss(lp, np.array([0])).round(4)
+array([0.1054])
 """
 
 from __future__ import annotations

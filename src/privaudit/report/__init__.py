@@ -5,11 +5,10 @@
 * ``report.html`` — one self-contained page for a person (:func:`render_html`);
 * :func:`print_summary` — the same in the terminal.
 
-Examples
---------
->>> paths = write_report(result, "privaudit-report")  # doctest: +SKIP
->>> sorted(paths)  # doctest: +SKIP
-['html', 'json', 'scores']
+Example, with ``result`` from :func:`privaudit.audit`::
+
+    paths = write_report(result, "privaudit-report")
+    sorted(paths)  # ['html', 'json', 'scores']
 """
 
 from __future__ import annotations
