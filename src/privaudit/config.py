@@ -106,6 +106,8 @@ class MetricsConfig(_Strict):
 
 
 class AuditConfig(_Strict):
+    """A whole audit: data, one or more targets, attacks (default: all that fit), metrics and output folder."""
+
     seed: int = 0
     data: DataConfig
     targets: list[TargetConfig] = Field(min_length=1)

@@ -232,6 +232,9 @@ def audit_data_from_frame(
             raise DataError(f"{path}: id column '{id_column}' has duplicate ids (e.g. '{dup}'); record ids must be unique")
     else:
         ids = np.arange(len(table)).astype(str)
+    # before the feature checks: a misspelt membership column would otherwise be reported as NaN in a feature
+    if membership_column is not None and membership_column not in table.columns:
+        raise DataError(f"{path}: membership column '{membership_column}' not found; columns are: {', '.join(map(str, columns))}")
 
     reserved = {label, id_column, membership_column} - {None}
     if features is None:
@@ -264,8 +267,6 @@ def audit_data_from_frame(
     records = RecordSet(ids, feature_table, labels, classes)
 
     if membership_column is not None:
-        if membership_column not in table.columns:
-            raise DataError(f"{path}: membership column '{membership_column}' not found; columns are: {', '.join(map(str, columns))}")
         # blank cells (NaN; pandas ≥ 3 keeps NaN through astype(str)) mean "unused"
         column = table[membership_column]
         values = column.where(column.notna(), "").astype(str).str.strip().str.lower()

@@ -178,7 +178,13 @@ def _xlogy_exp(log_p: np.ndarray) -> np.ndarray:
 
 
 def entropy(log_probs: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-    """Shannon entropy −Σ p_j log p_j of the prediction (nats). Members: lower. Ignores labels."""
+    """Shannon entropy −Σ p_j log p_j of the prediction (nats). Members: lower.
+
+    The value does not depend on ``labels``, but labels that do not fit
+    ``log_probs`` are refused like in every other signal.
+    """
+    if labels is not None:
+        _check_labels(log_probs, labels)
     return -_xlogy_exp(log_probs).sum(axis=1)
 
 
@@ -298,4 +304,4 @@ def compute_signals(target, records, names: list[str]) -> dict[str, np.ndarray]:
     """
     outputs = target.predict(records)
     source = f"target '{target.name}'" + (f" ({target.source})" if isinstance(getattr(target, "source", None), str) else "")
-    return signals_from_outputs(outputs, target.output_kind, records.labels, list(names), source=source, row_ids=records.ids)
+    return signals_from_outputs(outputs, target.output_kind, records.labels, list(names), source=source, row_ids=getattr(records, "ids", None))

@@ -9,11 +9,26 @@ from __future__ import annotations
 from typing import Any
 
 from privaudit.attacks.base import ATTACKS, SignalAttack, check_signal
+from privaudit.attacks.calibrated import ReferenceCalibratedAttack
 from privaudit.attacks.classwise import ClasswiseThresholdAttack
+from privaudit.attacks.lira import LiRAAttack
+from privaudit.attacks.rmia import RMIAAttack
+from privaudit.attacks.shadow import ShadowModelAttack
 from privaudit.attacks.threshold import ThresholdAttack
 from privaudit.exceptions import ConfigError
 
-__all__ = ["ATTACKS", "SignalAttack", "ThresholdAttack", "ClasswiseThresholdAttack", "check_signal", "build_attack"]
+__all__ = [
+    "ATTACKS",
+    "SignalAttack",
+    "ThresholdAttack",
+    "ClasswiseThresholdAttack",
+    "LiRAAttack",
+    "RMIAAttack",
+    "ReferenceCalibratedAttack",
+    "ShadowModelAttack",
+    "check_signal",
+    "build_attack",
+]
 
 
 def build_attack(spec: str | dict[str, Any]):

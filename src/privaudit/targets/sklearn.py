@@ -36,8 +36,10 @@ class SklearnTarget:
         self.name = name
         self.output_kind = output_kind
 
-    def _column_order(self, classes: tuple) -> np.ndarray:
-        model_classes = list(getattr(self.estimator, "classes_", range(len(classes))))
+    def _column_order(self, classes: tuple) -> np.ndarray | slice:
+        if not hasattr(self.estimator, "classes_"):
+            return slice(None)  # no class list to match: columns are taken to be in data-class order (width checked later)
+        model_classes = list(self.estimator.classes_)
         lookup = {str(c): i for i, c in enumerate(model_classes)}
         missing = [c for c in classes if str(c) not in lookup]
         if missing or len(model_classes) != len(classes):

@@ -58,7 +58,8 @@ class TorchTarget:
 
     def predict(self, records) -> np.ndarray:
         torch = require("torch", "torch")
-        inputs = self._inputs(records.features)
+        # writable and C-contiguous (pandas copy-on-write hands out read-only arrays, which torch.from_numpy warns about)
+        inputs = np.require(self._inputs(records.features), requirements=["C", "W"])
         self.module.eval()
         chunks = []
         with torch.no_grad():

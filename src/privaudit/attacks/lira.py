@@ -1,0 +1,238 @@
+"""LiRA, the likelihood-ratio attack (Carlini et al. 2022, "Membership Inference Attacks From First Principles").
+
+For each record, the reference models' logit-scaled confidences
+φ = log p_y − log(1 − p_y) are modelled as Gaussians: N(μ_in, σ_in²) over the
+models that trained on the record, N(μ_out, σ_out²) over those that did not
+(paper §IV-B, Algorithm 1). The target's φ is then tested against them:
+
+* **online** (Algorithm 1, eq. 4): the log-likelihood ratio
+  ``log N(φ; μ_in, σ_in²) − log N(φ; μ_out, σ_out²)``;
+* **offline** (§VI-C): a one-sided test against OUT only. The paper's
+  statistic is Λ = 1 − Pr[Z > φ] = Φ((φ − μ_out)/σ_out), Z ~ N(μ_out, σ_out²).
+  The score here is its log-odds ``log Λ − log(1 − Λ)``, computed as
+  ``log_ndtr(t) − log_ndtr(−t)`` with t = (φ − μ_out)/σ_out. It is a strictly
+  increasing function of Λ, so a single query gives exactly the paper's ROC;
+  but where ``log Λ`` itself rounds to −0.0 for every t ≳ 38 (scipy's
+  ``norm.logcdf`` included) — so the most exposed records, which decide the
+  low-FPR end, would all tie — the log-odds grows like t²/2 and never ties.
+
+Choices (the paper leaves them open or its code differs):
+
+* μ is the sample **mean** (the paper's notation; its code uses the median);
+  σ² the unbiased sample variance (``ddof=1``; its code uses ``ddof=0``, which
+  makes the Gaussians too narrow with few models).
+* ``variance="global"`` (the paper's "fixed variance", recommended with few
+  reference models) pools the within-record variance over all records,
+  separately for IN and OUT: Σ_i Σ_k (φ_ik − μ_i)² / Σ_i (n_i − 1). The
+  reference code instead takes ``np.std`` of all values together, which also
+  counts the spread of μ_i between records, and uses the IN values for both
+  sides; pooling residuals estimates what the paper describes.
+* **Too few models**: a record needs ≥ 1 OUT model (and, online, ≥ 1 IN model)
+  for its mean, else :class:`~privaudit.exceptions.DataError`. A record with
+  fewer than 2 models on a side has no variance of its own and uses the pooled
+  (global) variance of that side; ``variance_fallback_records_`` counts them.
+  When no record has 2 models on a side (e.g. one reference model, offline),
+  the pooled variance is the variance of all that side's values together —
+  for a single query offline with global variance, σ does not change the
+  ranking anyway.
+* σ is floored at ``STD_FLOOR`` (1e-6 nats) so identical reference values
+  (e.g. saturated outputs) give finite scores.
+* **Several queries** (augmentations; target ``(n, Q)``, reference
+  ``(n, K, Q)``): each query gets its own μ and σ and the per-query
+  statistics are **summed** — the log-likelihood of a Gaussian with diagonal
+  covariance (paper §IV-C; the reference code averages, which ranks the same
+  for a fixed Q). Offline, the per-query log-odds are summed the same way.
+
+Shapes: target signal ``(n,)`` or ``(n, Q)``; reference ``(n, K)`` or
+``(n, K, Q)``; ``in_mask`` ``(n, K)``; scores ``(n,)``, higher = member.
+
+Example
+-------
+>>> import numpy as np
+>>> target = np.array([[2.0], [0.0]])                     # (n=2, Q=1)
+>>> reference = np.array([[[1.], [3.], [-1.], [1.]]] * 2)  # (n=2, K=4, Q=1)
+>>> in_mask = np.array([[True, True, False, False]] * 2)
+>>> lira_online_scores(target, reference, in_mask).round(3)
+array([ 1., -1.])
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from scipy.special import log_ndtr
+
+from privaudit.attacks.base import ATTACKS
+from privaudit.attacks.reference import ReferenceAttack, check_reference_signal
+from privaudit.exceptions import ConfigError, DataError
+
+__all__ = [
+    "STD_FLOOR",
+    "LiRAAttack",
+    "stack_queries",
+    "fit_gaussians",
+    "lira_online_scores",
+    "lira_offline_scores",
+]
+
+#: Smallest standard deviation used (nats of φ), so constant reference values stay finite.
+STD_FLOOR = 1e-6
+
+Variance = Literal["per_example", "global"]
+
+
+def stack_queries(target: np.ndarray, reference: np.ndarray, *, attack: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(target (n, Q), reference (n, K, Q))`` from ``(n,)``/``(n, Q)`` and ``(n, K)``/``(n, K, Q)``."""
+    target = np.asarray(target, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if target.ndim == 1:
+        target = target[:, None]
+    if reference.ndim == 2:
+        reference = reference[:, :, None]
+    if target.ndim != 2 or reference.ndim != 3 or reference.shape[0] != target.shape[0] or reference.shape[2] != target.shape[1]:
+        raise DataError(
+            f"attack '{attack}': target signal {target.shape} and reference {reference.shape} do not match; "
+            "expected (n,) with (n, K), or (n, Q) with (n, K, Q)"
+        )
+    return target, reference
+
+
+def fit_gaussians(reference: np.ndarray, mask: np.ndarray, *, variance: Variance = "per_example", side: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-record, per-query Gaussian over the reference values where ``mask`` is True.
+
+    Parameters
+    ----------
+    reference : array (n, K, Q)
+    mask : bool array (n, K)
+        Which models' values to use for each record (IN or OUT).
+    variance : {"per_example", "global"}
+        Own variance per record (records with < 2 values fall back to the
+        pooled one) or the pooled within-record variance for all records.
+        When no record has 2 values, the pooled variance is that of all
+        values together (the reference code's fixed variance).
+    side : str
+        "IN" or "OUT", named in errors.
+
+    Returns
+    -------
+    mean, std : arrays (n, Q)
+    used_pooled : bool array (n,)
+        True where a record's variance is the pooled one.
+
+    Raises :class:`DataError` when a record has no value at all, or when no
+    record has two (nothing to estimate a variance from).
+    """
+    counts = mask.sum(axis=1)
+    if np.any(counts == 0):
+        raise DataError(f"{int((counts == 0).sum())} record(s) have no {side + ' ' if side else ''}reference model; cannot estimate their mean")
+    weights = mask[:, :, None].astype(np.float64)
+    mean = (weights * reference).sum(axis=1) / counts[:, None]
+    squares = (weights * (reference - mean[:, None, :]) ** 2).sum(axis=1)  # (n, Q)
+    dof = counts - 1
+    if dof.sum() > 0:
+        pooled = squares.sum(axis=0) / dof.sum()  # (Q,)
+    else:  # one model per record: only the spread across records is left (the reference code's fixed variance)
+        values = reference[np.broadcast_to(mask[:, :, None], reference.shape)].reshape(-1, reference.shape[2])
+        pooled = values.var(axis=0)
+    used_pooled = np.full(counts.shape, True) if variance == "global" else dof < 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own = squares / dof[:, None]
+    var = np.where(used_pooled[:, None], pooled[None, :], own)
+    return mean, np.maximum(np.sqrt(var), STD_FLOOR), used_pooled
+
+
+def _gaussian_log_pdf(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return -np.log(std) - 0.5 * np.log(2 * np.pi) - 0.5 * ((x - mean) / std) ** 2
+
+
+def lira_online_scores(target: np.ndarray, reference: np.ndarray, in_mask: np.ndarray, *, variance: Variance = "per_example") -> np.ndarray:
+    """Σ_q [log N(φ_q; μ_in,q, σ_in,q²) − log N(φ_q; μ_out,q, σ_out,q²)], shape (n,).
+
+    ``target`` (n, Q), ``reference`` (n, K, Q), ``in_mask`` bool (n, K).
+    """
+    return _online(target, reference, in_mask, variance)[0]
+
+
+def _online(target, reference, in_mask, variance):
+    mean_in, std_in, pooled_in = fit_gaussians(reference, in_mask, variance=variance, side="IN")
+    mean_out, std_out, pooled_out = fit_gaussians(reference, ~in_mask, variance=variance, side="OUT")
+    ratio = _gaussian_log_pdf(target, mean_in, std_in) - _gaussian_log_pdf(target, mean_out, std_out)
+    return ratio.sum(axis=1), pooled_in | pooled_out
+
+
+def lira_offline_scores(target: np.ndarray, reference: np.ndarray, in_mask: np.ndarray, *, variance: Variance = "per_example") -> np.ndarray:
+    """Σ_q logit Φ((φ_q − μ_out,q)/σ_out,q), shape (n,); only OUT values (``~in_mask``) are read.
+
+    ``logit Φ(t) = log Φ(t) − log Φ(−t)``, exact in both tails (see the
+    module docstring). ``target`` (n, Q) with members' values *higher*.
+    """
+    return _offline(target, reference, in_mask, variance)[0]
+
+
+def _offline(target, reference, in_mask, variance):
+    mean_out, std_out, pooled = fit_gaussians(reference, ~in_mask, variance=variance, side="OUT")
+    t = (target - mean_out) / std_out
+    return (log_ndtr(t) - log_ndtr(-t)).sum(axis=1), pooled
+
+
+@ATTACKS.register("lira")
+class LiRAAttack(ReferenceAttack):
+    """Likelihood-ratio attack (Carlini et al. 2022); see the module docstring for the maths.
+
+    Parameters
+    ----------
+    mode : {"online", "offline"}
+        Online fits IN and OUT Gaussians (needs ≥ 1 IN and ≥ 1 OUT model per
+        record); offline tests against OUT only.
+    variance : {"per_example", "global"}
+        Per-record variances, or one pooled variance per side ("fixed
+        variance" in the paper, better with few reference models).
+    signal : str
+        Registered signal modelled as Gaussian; default ``"logit_confidence"``
+        (the paper's φ). It is oriented by its ``member_direction`` first.
+
+    Attributes
+    ----------
+    variance_fallback_records_ : int
+        Set by ``score``: records that used the pooled variance because they
+        had < 2 reference models on a side (all records when ``variance="global"``).
+    """
+
+    name = "lira"
+
+    def __init__(self, *, mode: str = "online", variance: str = "per_example", signal: str = "logit_confidence") -> None:
+        self.mode = mode
+        self.variance = variance
+        self.signal = signal
+
+    @property
+    def required_signals(self) -> tuple[str, ...]:
+        return (self.signal,)
+
+    @property
+    def display_name(self) -> str:
+        fixed = ",global variance" if self.variance == "global" else ""
+        return f"{self.name}[{self.mode}{fixed},{self.signal}]"
+
+    def _score(self, signals, labels, reference) -> np.ndarray:
+        from privaudit.signals import SIGNALS
+
+        if self.mode not in ("online", "offline"):
+            raise ConfigError(f"attack 'lira': mode must be 'online' or 'offline', got {self.mode!r}")
+        if self.variance not in ("per_example", "global"):
+            raise ConfigError(f"attack 'lira': variance must be 'per_example' or 'global', got {self.variance!r}")
+        direction = SIGNALS.get(self.signal).member_direction
+        values = check_reference_signal(reference, self.signal, labels.shape[0], self.display_name)
+        target, ref = stack_queries(signals[self.signal], values, attack=self.display_name)
+        in_mask = np.asarray(reference.in_mask)
+        try:
+            if self.mode == "online":
+                scores, pooled = _online(direction * target, direction * ref, in_mask, self.variance)
+            else:
+                scores, pooled = _offline(direction * target, direction * ref, in_mask, self.variance)
+        except DataError as exc:
+            side = "IN and OUT" if self.mode == "online" else "OUT"
+            raise DataError(f"attack '{self.display_name}' needs {side} reference models for every record: {exc}") from None
+        self.variance_fallback_records_ = int(pooled.sum())
+        return scores

@@ -1,0 +1,249 @@
+"""RMIA (Zarifzadeh et al. 2024, "Low-Cost High-Power Membership Inference Attacks").
+
+RMIA compares a record x with population records z (known non-members) by
+their likelihood ratios against the reference models (paper eqs. 2–4):
+
+    ratio(x) = Pr(x | θ) / Pr(x),      Pr(x) = mean over reference models of Pr(x | θ_k)
+    Score(x) = Pr_z[ ratio(x) / ratio(z) ≥ γ ]
+
+where Pr(x | θ) is the target's probability of the true label (the
+``confidence`` signal p_y; ``logit_confidence`` and ``loss`` are converted to
+it exactly, by sigmoid and exp(−loss)).
+
+* **online**: Pr(x) averages *all* reference models (IN and OUT for x).
+* **offline**: only the models OUT for x, with the paper's linear correction
+  for the missing IN models (§4, "offline"):
+  Pr(x) = ½((1 + a)·Pr_OUT(x) + (1 − a)). The same is done for z with
+  ``population_in_mask``; population records with no OUT model are left out of
+  the comparison set (``n_population_used_`` says how many remain).
+
+``a`` (``offline_a``) is tuned as the paper does when not given: one reference
+model (the first) plays the target; the audited and population records it
+trained on are members, the rest non-members; its population non-members are
+the z; RMIA is run with the *other* models' OUT signals for each a on
+``OFFLINE_A_GRID`` (0, 0.05, …, 1) and the a with the highest AUC is kept
+(the smallest on ties) in ``offline_a_``. Tuning needs ≥ 2 reference models.
+
+Computation: ratio(x)/ratio(z) ≥ γ ⇔ ratio(z) ≤ ratio(x)/γ (ratios > 0), so
+the score is ``searchsorted(sort(ratio_z), ratio_x / γ, side="right") / n_z``:
+O((n + n_z) log n_z) time and O(n + n_z) memory — never an n × n_z matrix.
+For one fixed set z the score is a non-decreasing function of ratio(x), for
+any γ: γ and z change the ROC only through ties (the score moves in steps of
+1/n_z), and matter for decisions taken at a score threshold.
+``side="right"`` makes equality count (the paper's "≥"). The comparison is
+made in the form ``ratio_z ≤ ratio_x / γ`` everywhere, including the dense
+reference :func:`rmia_scores_dense`, so the two agree exactly; the paper's
+form ``ratio_x / ratio_z ≥ γ`` differs from it only by rounding. Pr(x) is
+floored at the smallest normal double so a record every model gives p_y = 0
+has ratio 0 rather than NaN.
+
+Shapes: target signal ``(n,)``, reference ``(n, K)``; population target
+``(n_z,)``, population reference ``(n_z, K)``; scores ``(n,)`` in [0, 1],
+higher = member. Several queries per record are refused (the paper's rule for
+augmentations is not implemented).
+
+Example
+-------
+>>> import numpy as np
+>>> rmia_scores(np.array([2.0, 0.5]), np.array([0.4, 1.0, 1.0, 3.0]), gamma=1.0)
+array([0.75, 0.25])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from privaudit.attacks.base import ATTACKS
+from privaudit.attacks.reference import ReferenceAttack, ReferenceSignals, check_reference_signal
+from privaudit.exceptions import CapabilityError, ConfigError, DataError
+
+__all__ = [
+    "OFFLINE_A_GRID",
+    "RMIAAttack",
+    "to_probability",
+    "reference_probability",
+    "rmia_scores",
+    "rmia_scores_dense",
+    "tune_offline_a",
+]
+
+#: Values of the offline correction ``a`` tried when tuning it.
+OFFLINE_A_GRID = np.linspace(0.0, 1.0, 21)
+
+_PROBABILITY_FLOOR = float(np.finfo(np.float64).tiny)
+
+
+def to_probability(values: np.ndarray, signal: str) -> np.ndarray:
+    """Pr(x | θ) = p_y from the ``confidence``, ``logit_confidence`` (sigmoid) or ``loss`` (exp(−loss)) signal."""
+    values = np.asarray(values, dtype=np.float64)
+    if signal == "confidence":
+        if values.size and (values.min() < 0 or values.max() > 1):
+            raise DataError(f"rmia: 'confidence' values must lie in [0, 1]; found {values.min():.4g} to {values.max():.4g}")
+        return values
+    if signal == "logit_confidence":
+        from scipy.special import expit
+
+        return expit(values)
+    if signal == "loss":
+        return np.exp(-values)
+    raise ConfigError(f"attack 'rmia' needs a probability of the true label: signal must be 'confidence', 'logit_confidence' or 'loss', got {signal!r}")
+
+
+def reference_probability(reference: np.ndarray, in_mask: np.ndarray, *, mode: str, offline_a: float = 1.0) -> np.ndarray:
+    """Pr(x) per record, shape (n,), from reference probabilities ``(n, K)``.
+
+    Online: mean over all K models. Offline: mean over the models with
+    ``in_mask`` False, then ½((1 + a)·Pr_OUT + (1 − a)); records with no OUT
+    model get NaN (callers drop or refuse them).
+    """
+    if mode == "online":
+        return np.maximum(reference.mean(axis=1), _PROBABILITY_FLOOR)
+    out = ~np.asarray(in_mask, dtype=bool)
+    counts = out.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_out = np.where(out, reference, 0.0).sum(axis=1) / counts
+    corrected = 0.5 * ((1 + offline_a) * mean_out + (1 - offline_a))
+    return np.where(counts > 0, np.maximum(corrected, _PROBABILITY_FLOOR), np.nan)
+
+
+def rmia_scores(ratio_x: np.ndarray, ratio_z: np.ndarray, *, gamma: float = 1.0) -> np.ndarray:
+    """Fraction of z with ``ratio_z ≤ ratio_x / γ`` per x, shape (n,), by sorting (no n × n_z matrix)."""
+    ratio_z = np.sort(np.asarray(ratio_z, dtype=np.float64))
+    threshold = np.asarray(ratio_x, dtype=np.float64) / gamma
+    return np.searchsorted(ratio_z, threshold, side="right") / ratio_z.size
+
+
+def rmia_scores_dense(ratio_x: np.ndarray, ratio_z: np.ndarray, *, gamma: float = 1.0) -> np.ndarray:
+    """The same as :func:`rmia_scores` through the full n × n_z comparison matrix; for tests and benchmarks only."""
+    ratio_z = np.asarray(ratio_z, dtype=np.float64)
+    threshold = np.asarray(ratio_x, dtype=np.float64) / gamma
+    return (ratio_z[None, :] <= threshold[:, None]).mean(axis=1)
+
+
+def tune_offline_a(
+    reference: np.ndarray,
+    in_mask: np.ndarray,
+    population_reference: np.ndarray,
+    population_in_mask: np.ndarray,
+    *,
+    gamma: float = 1.0,
+    grid: np.ndarray = OFFLINE_A_GRID,
+    pseudo_target: int = 0,
+) -> tuple[float, np.ndarray]:
+    """Tune the offline correction a on the reference models themselves; returns ``(a, auc per grid value)``.
+
+    Model ``pseudo_target`` plays the target: records (audited ``(n, K)`` and
+    population ``(n_z, K)`` probabilities, stacked) with its mask True are
+    members, False non-members; its population non-members are the z. The
+    other models give Pr_OUT. Records with no OUT model among them are
+    skipped. The smallest a with the highest AUC is returned.
+    """
+    from privaudit.metrics import roc_auc
+
+    probabilities = np.concatenate([reference, population_reference])
+    mask = np.concatenate([in_mask, population_in_mask])
+    is_population = np.r_[np.zeros(len(reference), bool), np.ones(len(population_reference), bool)]
+    others = np.delete(np.arange(probabilities.shape[1]), pseudo_target)
+    if others.size == 0:
+        raise DataError("rmia: tuning offline_a needs at least 2 reference models (one plays the target); pass offline_a explicitly")
+    target = probabilities[:, pseudo_target]
+    member = mask[:, pseudo_target]
+    usable = (~mask[:, others]).any(axis=1)
+    is_z = usable & is_population & ~member
+    if not is_z.any() or member[usable].all() or not member[usable].any():
+        raise DataError("rmia: tuning offline_a needs, for the pseudo-target reference model, members, non-members and population non-members with OUT models; pass offline_a explicitly")
+    aucs = np.empty(len(grid))
+    for i, a in enumerate(grid):
+        ratio = target / reference_probability(probabilities[:, others], mask[:, others], mode="offline", offline_a=a)
+        scores = rmia_scores(ratio[usable], ratio[is_z], gamma=gamma)
+        aucs[i] = roc_auc(scores, member[usable])
+    return float(grid[int(np.argmax(aucs))]), aucs
+
+
+@ATTACKS.register("rmia")
+class RMIAAttack(ReferenceAttack):
+    """Relative membership inference attack (Zarifzadeh et al. 2024); see the module docstring.
+
+    Needs the target's and the reference models' signals on population records z.
+
+    Parameters
+    ----------
+    mode : {"online", "offline"}
+    gamma : float
+        Threshold γ > 0 on the pairwise likelihood ratio (larger γ asks x to
+        dominate z more strongly).
+    offline_a : float in [0, 1] or None
+        Offline correction; None tunes it on a reference model (≥ 2 models needed).
+    signal : str
+        ``"confidence"`` (default), ``"logit_confidence"`` or ``"loss"``.
+
+    Attributes
+    ----------
+    offline_a_ : float
+        The a used (given or tuned); set by ``score`` in offline mode.
+    offline_a_aucs_ : ndarray or None
+        AUC per ``OFFLINE_A_GRID`` value when tuned.
+    n_population_used_ : int
+        Population records z compared with.
+    """
+
+    name = "rmia"
+    needs_population_z = True
+
+    def __init__(self, *, mode: str = "online", gamma: float = 1.0, offline_a: float | None = None, signal: str = "confidence") -> None:
+        self.mode = mode
+        self.gamma = gamma
+        self.offline_a = offline_a
+        self.signal = signal
+
+    @property
+    def required_signals(self) -> tuple[str, ...]:
+        return (self.signal,)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.name}[{self.mode},{self.signal}]"
+
+    def _check_params(self) -> None:
+        if self.mode not in ("online", "offline"):
+            raise ConfigError(f"attack 'rmia': mode must be 'online' or 'offline', got {self.mode!r}")
+        if not (np.isfinite(self.gamma) and self.gamma > 0):
+            raise ConfigError(f"attack 'rmia': gamma must be a positive number, got {self.gamma!r}")
+        if self.offline_a is not None and not 0 <= self.offline_a <= 1:
+            raise ConfigError(f"attack 'rmia': offline_a must lie in [0, 1] or be None, got {self.offline_a!r}")
+
+    def _score(self, signals, labels, reference: ReferenceSignals) -> np.ndarray:
+        self._check_params()
+        name = self.display_name
+        target_x = np.asarray(signals[self.signal], dtype=np.float64)
+        if self.signal not in reference.population_target:
+            raise CapabilityError(f"attack '{name}' needs the target's signal '{self.signal}' on population records, which was not computed")
+        target_z = np.asarray(reference.population_target[self.signal], dtype=np.float64)
+        reference_x = check_reference_signal(reference, self.signal, labels.shape[0], name)
+        reference_z = check_reference_signal(reference, self.signal, labels.shape[0], name, population=True)
+        if target_x.ndim != 1 or reference_x.ndim != 2 or target_z.ndim != 1 or reference_z.ndim != 2:
+            raise DataError(f"attack '{name}' takes one query per record: target (n,), reference (n, K); got {target_x.shape} and {reference_x.shape}")
+        if target_z.shape[0] != reference_z.shape[0] or not np.all(np.isfinite(target_z)):
+            raise DataError(f"attack '{name}': population target signal {target_z.shape} must be finite with one value per population record {reference_z.shape[0]}")
+        p_x, p_z = to_probability(target_x, self.signal), to_probability(target_z, self.signal)
+        ref_x, ref_z = to_probability(reference_x, self.signal), to_probability(reference_z, self.signal)
+        mask_x = np.asarray(reference.in_mask)
+        mask_z = np.asarray(reference.population_in_mask, dtype=bool)
+
+        a = 1.0
+        self.offline_a_aucs_ = None
+        if self.mode == "offline":
+            if self.offline_a is None:
+                a, self.offline_a_aucs_ = tune_offline_a(ref_x, mask_x, ref_z, mask_z, gamma=self.gamma)
+            else:
+                a = float(self.offline_a)
+            self.offline_a_ = a
+        pr_x = reference_probability(ref_x, mask_x, mode=self.mode, offline_a=a)
+        pr_z = reference_probability(ref_z, mask_z, mode=self.mode, offline_a=a)
+        if np.isnan(pr_x).any():
+            raise DataError(f"attack '{name}': {int(np.isnan(pr_x).sum())} audited record(s) have no OUT reference model; offline RMIA needs one")
+        usable_z = ~np.isnan(pr_z)
+        if not usable_z.any():
+            raise DataError(f"attack '{name}': no population record has an OUT reference model")
+        self.n_population_used_ = int(usable_z.sum())
+        return rmia_scores(p_x / pr_x, p_z[usable_z] / pr_z[usable_z], gamma=self.gamma)
