@@ -29,7 +29,7 @@ test-fast: $(VENV)/.installed
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_signals_metrics.py
+	$(BIN)/python benchmarks/bench_signals_metrics.py --demo --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build dist src/*.egg-info
