@@ -16,7 +16,7 @@ $(BIN)/python:
 # PyTorch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(BIN)/python -m pip install --quiet -e ".[torch,test]"
+	$(BIN)/python -m pip install --quiet -e ".[torch,ray,test]"
 	touch $@
 
 demo: $(VENV)/.installed

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -65,6 +65,8 @@ class AuditResult:
     started_at: str = ""
     duration_s: float = 0.0
     versions: dict = field(default_factory=dict)
+    #: per target that used reference models: n_models, mode, backend, trained, reused
+    reference: dict = field(default_factory=dict)
 
     def best(self, target: str | None = None) -> AttackResult:
         """The result with the highest AUC (for ``target`` if given)."""
@@ -72,14 +74,42 @@ class AuditResult:
         return max(pool, key=lambda r: r.metrics.auc)
 
 
-def default_attacks(output_kind: str, has_population: bool) -> list:
-    """Every threshold attack the target's outputs allow, plus class-wise LOSS when a population exists."""
+def default_attacks(output_kind: str, has_population: bool, reference_mode: str | None = None) -> list:
+    """Every threshold attack the target's outputs allow, class-wise LOSS when a population exists,
+    and with reference models (``reference_mode`` "online"/"offline") LiRA, RMIA and calibrated loss in that mode."""
     if output_kind == "labels":
         return [ThresholdAttack(signal="correctness")]
     attacks = [ThresholdAttack(signal=name) for name in SIGNALS.names() if SIGNALS.get(name).needs == "probabilities"]
     if has_population:
         attacks.append(build_attack({"name": "classwise_threshold", "signal": "loss"}))
+    if reference_mode is not None:
+        attacks.append(build_attack({"name": "lira", "mode": reference_mode}))
+        if has_population:
+            attacks.append(build_attack({"name": "rmia", "mode": reference_mode}))
+        attacks.append(build_attack({"name": "reference_calibrated_loss", "mode": reference_mode}))
     return attacks
+
+
+def _plan_for(reference, target_name: str):
+    if reference is None or not isinstance(reference, Mapping):
+        return reference
+    return reference.get(target_name)
+
+
+def _training_progress(say: Callable[[str], None], target: str) -> Callable[[int, int, str], None]:
+    """Adapt the engine's ``(done, total, message)`` to one-line messages with an ETA."""
+    started = time.perf_counter()
+    first_done: list[int] = []
+
+    def report(done: int, total: int, message: str) -> None:
+        if not first_done:
+            first_done.append(done)  # models found in the store do not count towards the rate
+        fresh = done - first_done[0]
+        elapsed = time.perf_counter() - started
+        eta = f", about {elapsed / fresh * (total - done):.0f} s left" if fresh > 0 and done < total else ""
+        say(f"{target}: reference models {done}/{total}{eta} ({message})")
+
+    return report
 
 
 def _versions() -> dict:
@@ -103,6 +133,7 @@ def audit(
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    reference=None,
     progress: Callable[[str], None] | None = None,
 ) -> AuditResult:
     """Audit each target with each attack on ``data``.
@@ -118,6 +149,11 @@ def audit(
         bootstrap uses the same ``seed``, so all attacks and targets are
         resampled identically (paired bootstrap: their CIs are comparable,
         and the same scores always get the same CI).
+    reference : ReferencePlan or dict of target name → ReferencePlan, optional
+        How to train reference models, for attacks that need them (LiRA,
+        RMIA, ...); see :class:`privaudit.reference.plan.ReferencePlan`.
+        With a plan and no ``attacks``, the defaults add LiRA, RMIA and
+        calibrated loss in the plan's mode.
     progress : callable, optional
         Called with a short message before each stage.
     """
@@ -129,8 +165,14 @@ def audit(
     population = data.records.subset(data.population) if data.population.size else None
     results: list[AttackResult] = []
     summaries: list[TargetSummary] = []
+    reference_info: dict = {}
     for target in targets:
-        target_attacks = [build_attack(a) if isinstance(a, (str, dict)) else a for a in attacks] if attacks else default_attacks(target.output_kind, population is not None)
+        plan = _plan_for(reference, target.name)
+        if attacks:
+            target_attacks = [build_attack(a) if isinstance(a, (str, dict)) else a for a in attacks]
+        else:
+            target_attacks = default_attacks(target.output_kind, population is not None, plan.mode if plan is not None else None)
+        reference_attacks = [a for a in target_attacks if getattr(a, "needs_reference", False)]
         needed = sorted({s for a in target_attacks for s in a.required_signals} | {"correctness"})
         for attack in target_attacks:
             if attack.needs_population and population is None:
@@ -138,19 +180,41 @@ def audit(
             for name in attack.required_signals:
                 if target.output_kind == "labels" and SIGNALS.get(name).needs != "labels":
                     raise CapabilityError(f"attack '{attack.display_name}' needs probabilities, but target '{target.name}' gives only labels; use the 'correctness' attack")
+        if reference_attacks and plan is None:
+            names = ", ".join(a.display_name for a in reference_attacks)
+            raise CapabilityError(f"attack(s) {names} need reference models, but target '{target.name}' has none configured; add a 'reference' block to the target (models, and for torch targets a training recipe)")
         say(f"querying {target.name} on {len(audited):,} audited records")
         signals = compute_signals(target, audited, needed)
         population_signals = None
-        if population is not None and any(a.needs_population for a in target_attacks):
+        wants_population = any(a.needs_population or getattr(a, "needs_population_z", False) for a in target_attacks)
+        if population is not None and (wants_population or reference_attacks):
             say(f"querying {target.name} on {len(population):,} population records")
             population_signals = compute_signals(target, population, needed)
+        reference_signals = None
+        if reference_attacks:
+            from privaudit.reference.plan import reference_signals as build_reference_signals
+
+            reference_names = sorted({s for a in reference_attacks for s in a.required_signals})
+            say(f"{target.name}: {plan.n_models} reference models ({plan.mode}, backend {plan.resolved_backend()}, store {plan.store})")
+            reference_signals, engine = build_reference_signals(
+                plan, data, reference_names,
+                target_population_signals={n: population_signals[n] for n in reference_names} if population_signals else None,
+                seed=seed, progress=_training_progress(say, target.name),
+            )
+            reference_info[target.name] = {
+                "n_models": plan.n_models, "mode": plan.mode, "backend": plan.resolved_backend(),
+                "trained": engine.trained, "reused": engine.reused, "train_size": plan.train_size, "store": str(plan.store),
+            }
         correct = signals["correctness"]
         summaries.append(TargetSummary(target.name, target.output_kind, float(correct[is_member].mean()), float(correct[~is_member].mean())))
         for attack in target_attacks:
             say(f"{target.name}: {attack.display_name}")
-            if attack.needs_population:
-                attack.fit(population_signals, population.labels)
-            scores = attack.score(signals, audited.labels)
+            if getattr(attack, "needs_reference", False):
+                scores = attack.fit(signals, audited.labels, reference_signals).score(signals, audited.labels, reference_signals)
+            else:
+                if attack.needs_population:
+                    attack.fit(population_signals, population.labels)
+                scores = attack.score(signals, audited.labels)
             metrics = evaluate_scores(scores, is_member, fprs=fprs, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed)
             results.append(AttackResult(target.name, attack.display_name, getattr(attack, "signal", None), scores, metrics))
     return AuditResult(
@@ -168,6 +232,7 @@ def audit(
         started_at=started_at,
         duration_s=time.perf_counter() - started,
         versions=_versions(),
+        reference=reference_info,
     )
 
 
@@ -194,7 +259,10 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
         classes=d.classes,
         require_features=needs_features,
     )
+    from privaudit.reference.plan import plans_from_config
+
     targets = [load_target(t.model_dump(), base_dir, t.name) for t in config.targets]
+    plans = plans_from_config(config, base_dir)
     result = audit(
         data,
         targets,
@@ -203,6 +271,7 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
         n_bootstrap=config.metrics.bootstrap,
         confidence=config.metrics.confidence,
         seed=config.seed,
+        reference=plans or None,
         progress=progress,
     )
     result.config = config.model_dump(mode="json")

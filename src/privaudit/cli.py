@@ -87,14 +87,19 @@ def cli(ctx: click.Context) -> None:
 @click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Report folder (default: the config's 'output', relative to the config file).")
 @click.option("--show-records", is_flag=True, help="List the most exposed record ids in report.html (scores.csv always has them).")
+@click.option("--reference-models", type=click.IntRange(min=1), default=None, help="Train N reference models per target (LiRA, RMIA); overrides the config.")
+@click.option("--backend", type=click.Choice(["local", "sequential", "process", "ray"]), default=None, help="Where reference models train (default: the config's, else local processes).")
+@click.option("--ray-address", default=None, help="Existing Ray cluster for --backend ray (default: start a local one).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
-def audit_command(config: Path, out_dir: Path | None, show_records: bool, quiet: bool) -> None:
+def audit_command(config: Path, out_dir: Path | None, show_records: bool, reference_models: int | None, backend: str | None, ray_address: str | None, quiet: bool) -> None:
     """Audit the model(s) a YAML CONFIG describes and write the report."""
     from privaudit.audit import run_audit
-    from privaudit.config import load_config
+    from privaudit.config import load_config, with_reference_overrides
     from privaudit.report import write_report
 
     parsed, base_dir = load_config(config)
+    if reference_models is not None or backend is not None or ray_address is not None:
+        parsed = with_reference_overrides(parsed, models=reference_models, backend=backend, ray_address=ray_address)
     with _status(quiet) as say:
         result = run_audit(parsed, base_dir, progress=say)
         files = write_report(result, out_dir if out_dir is not None else base_dir / parsed.output, show_records=show_records)
@@ -104,13 +109,14 @@ def audit_command(config: Path, out_dir: Path | None, show_records: bool, quiet:
 @cli.command("demo")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-demo"), show_default=True, help="Folder for data, models, config and report.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split, training and bootstrap.")
+@click.option("--reference-models", type=click.IntRange(min=0), default=16, show_default=True, help="Offline reference models per target for LiRA and RMIA (0: threshold attacks only).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
-def demo_command(out_dir: Path, seed: int, quiet: bool) -> None:
+def demo_command(out_dir: Path, seed: int, reference_models: int, quiet: bool) -> None:
     """Train an overfit and a regularised model on UCI Adult and audit both."""
     from privaudit.demo import run_demo
 
     with _status(quiet) as say:
-        result, files = run_demo(out_dir, seed=seed, progress=say)
+        result, files = run_demo(out_dir, seed=seed, reference_models=reference_models, progress=say)
     _finish(result, files, quiet)
     if not quiet:
         click.echo(f"rerun the audit alone with: privaudit audit {out_dir / 'config.yaml'}")

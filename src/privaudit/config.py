@@ -36,7 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from privaudit.exceptions import ConfigError
 from privaudit.metrics import DEFAULT_FPRS
 
-__all__ = ["AuditConfig", "DataConfig", "MembershipConfig", "TargetConfig", "MetricsConfig", "load_config", "config_hash"]
+__all__ = [
+    "AuditConfig", "DataConfig", "MembershipConfig", "TargetConfig", "MetricsConfig", "ReferenceConfig",
+    "TrainingRecipeConfig", "ComputeConfig", "load_config", "config_hash", "with_reference_overrides",
+]
 
 
 class _Strict(BaseModel):
@@ -70,6 +73,37 @@ class DataConfig(_Strict):
     membership: MembershipConfig
 
 
+class TrainingRecipeConfig(_Strict):
+    """How a torch reference model is trained (Adam on cross-entropy; see privaudit.models.TrainingConfig)."""
+
+    epochs: int = Field(default=100, ge=1)
+    batch_size: int = Field(default=128, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)
+    label_smoothing: float = Field(default=0.0, ge=0, lt=1)
+
+
+class ReferenceConfig(_Strict):
+    """Reference models trained like a target (for LiRA, RMIA, calibrated loss, shadow models)."""
+
+    models: int = Field(default=16, ge=1)
+    mode: Literal["online", "offline"] = "online"
+    fraction: float = Field(default=0.5, gt=0, lt=1)
+    train_size: int | None = Field(default=None, ge=2)
+    include_population: bool = True
+    estimator: str | None = None
+    training: TrainingRecipeConfig | None = None
+
+
+class ComputeConfig(_Strict):
+    """Where reference models are trained and cached."""
+
+    backend: Literal["local", "sequential", "process", "ray"] = "local"
+    n_jobs: int | None = Field(default=None, ge=1)
+    ray_address: str | None = None
+    store: str = ".privaudit-cache"
+
+
 class TargetConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     type: Literal["sklearn", "torch", "precomputed"]
@@ -82,6 +116,7 @@ class TargetConfig(_Strict):
     outputs: Literal["logits", "probabilities", "labels"] | None = None
     id_column: str | None = None
     columns: list[str] | None = None
+    reference: ReferenceConfig | None = None
 
     @model_validator(mode="after")
     def _fields_for_type(self):
@@ -89,6 +124,11 @@ class TargetConfig(_Strict):
         missing = [k for k in needed if getattr(self, k) is None]
         if missing:
             raise ValueError(f"a {self.type} target needs {', '.join(missing)}")
+        if self.reference is not None:
+            if self.type == "torch" and self.reference.training is None:
+                raise ValueError(f"target '{self.name}': reference models of a torch target need reference.training (epochs, batch_size, learning_rate, ...)")
+            if self.type == "precomputed" and self.reference.estimator is None:
+                raise ValueError(f"target '{self.name}': a precomputed target cannot be retrained; give reference.estimator, a skops file of an estimator trained like it")
         return self
 
 
@@ -113,6 +153,7 @@ class AuditConfig(_Strict):
     targets: list[TargetConfig] = Field(min_length=1)
     attacks: list[Union[str, dict[str, Any]]] | None = None
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
     output: str = "privaudit-report"
 
     @model_validator(mode="before")
@@ -215,3 +256,28 @@ def config_hash(config: AuditConfig) -> str:
     """SHA-256 of the validated config in canonical JSON (keys sorted)."""
     canonical = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def with_reference_overrides(config: AuditConfig, *, models: int | None = None, backend: str | None = None, ray_address: str | None = None) -> AuditConfig:
+    """Apply the CLI's ``--reference-models``/``--backend``/``--ray-address`` to a validated config.
+
+    ``models`` sets the count of every target's reference block; scikit-learn
+    targets without one get a default block (a clone of their estimator);
+    other targets without one are an error, since they need a training recipe.
+    """
+    raw = config.model_dump(mode="json")
+    if models is not None:
+        for target in raw["targets"]:
+            if target["reference"] is None:
+                if target["type"] != "sklearn":
+                    raise ConfigError(
+                        f"--reference-models: target '{target['name']}' ({target['type']}) has no reference block; "
+                        "add one with a training recipe (reference.training) to its config"
+                    )
+                target["reference"] = {}
+            target["reference"]["models"] = models
+    if backend is not None:
+        raw["compute"]["backend"] = backend
+    if ray_address is not None:
+        raw["compute"]["ray_address"] = ray_address
+    return parse_config(raw, "command-line options")

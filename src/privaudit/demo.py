@@ -15,6 +15,11 @@ Design (deterministic under ``seed``):
 * ``overfit_mlp``: 2 × 512 ReLU MLP, Adam, 200 epochs, no regularisation.
 * ``regularised_mlp``: 1 × 64 ReLU MLP with dropout 0.5, weight decay 1e-3,
   label smoothing 0.1 and early stopping on the validation records.
+* Reference models (``reference_models``, default 16 per target): offline,
+  each trained like its target (architecture, optimiser, the epochs the
+  target ran) on 1,000 population records, so LiRA and RMIA run in their
+  offline forms beside the threshold attacks. They are cached under
+  ``reference-models/`` in the output folder.
 * Features: the categorical columns and the small-range numeric columns
   one-hot encoded, ``fnlwgt`` in 200 quantile bins — a sparse encoding that
   lets the unregularised model memorise its members, as small-data models do.
@@ -37,6 +42,7 @@ __all__ = ["run_demo", "DEMO_MODELS", "make_adult_encoder"]
 N_MEMBERS = 1_000
 N_NONMEMBERS = 10_000
 N_VALIDATION = 2_000
+DEFAULT_REFERENCE_MODELS = 16
 
 #: name → (architecture kwargs, training config, uses early stopping)
 DEMO_MODELS = {
@@ -63,11 +69,28 @@ def make_adult_encoder():
     )
 
 
-def _write_config(out: Path, seed: int, n_inputs: int, trusted: list[str]) -> Path:
+def _reference_block(training: TrainingConfig, epochs_run: int, n_models: int) -> dict:
+    """Offline reference models trained like the target: same architecture, optimiser and
+    the number of epochs the target actually ran, on 1,000 population records each."""
+    return {
+        "models": n_models,
+        "mode": "offline",
+        "train_size": N_MEMBERS,
+        "training": {
+            "epochs": int(epochs_run),
+            "batch_size": training.batch_size,
+            "learning_rate": training.learning_rate,
+            "weight_decay": training.weight_decay,
+            "label_smoothing": training.label_smoothing,
+        },
+    }
+
+
+def _write_config(out: Path, seed: int, n_inputs: int, trusted: list[str], epochs_run: dict, reference_models: int) -> Path:
     import yaml
 
     targets = []
-    for name, (arch, _) in DEMO_MODELS.items():
+    for name, (arch, training) in DEMO_MODELS.items():
         targets.append(
             {
                 "name": name,
@@ -80,6 +103,8 @@ def _write_config(out: Path, seed: int, n_inputs: int, trusted: list[str]) -> Pa
                 "trusted_types": trusted,
             }
         )
+        if reference_models:
+            targets[-1]["reference"] = _reference_block(training, epochs_run[name], reference_models)
     config = {
         "seed": seed,
         "data": {
@@ -91,6 +116,7 @@ def _write_config(out: Path, seed: int, n_inputs: int, trusted: list[str]) -> Pa
             "membership": {"column": "membership"},
         },
         "targets": targets,
+        "compute": {"backend": "local", "store": "reference-models"},
         "output": ".",
     }
     path = out / "config.yaml"
@@ -98,7 +124,7 @@ def _write_config(out: Path, seed: int, n_inputs: int, trusted: list[str]) -> Pa
     return path
 
 
-def prepare_demo(out_dir: str | Path, *, seed: int = 0, progress: Callable[[str], None] | None = None) -> Path:
+def prepare_demo(out_dir: str | Path, *, seed: int = 0, reference_models: int = DEFAULT_REFERENCE_MODELS, progress: Callable[[str], None] | None = None) -> Path:
     """Train the demo models and write data, models and config; returns the config path."""
     torch = require("torch", "torch")
     save_file = require("safetensors.torch", "torch").save_file
@@ -143,16 +169,21 @@ def prepare_demo(out_dir: str | Path, *, seed: int = 0, progress: Callable[[str]
         save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(out / "models" / f"{name}.safetensors"))
         summary[name] = {"architecture": arch, "training": training.__dict__, **info}
     (out / "models" / "training.json").write_text(json.dumps(summary, indent=2))
-    return _write_config(out, seed, int(encoded.shape[1]), trusted)
+    epochs_run = {name: info["epochs_run"] for name, info in summary.items()}
+    return _write_config(out, seed, int(encoded.shape[1]), trusted, epochs_run, reference_models)
 
 
-def run_demo(out_dir: str | Path = "privaudit-demo", *, seed: int = 0, progress: Callable[[str], None] | None = None):
-    """Train, audit and report; returns ``(AuditResult, dict of written report files)``."""
+def run_demo(out_dir: str | Path = "privaudit-demo", *, seed: int = 0, reference_models: int = DEFAULT_REFERENCE_MODELS, progress: Callable[[str], None] | None = None):
+    """Train, audit and report; returns ``(AuditResult, dict of written report files)``.
+
+    ``reference_models`` offline reference models per target (0: none) add
+    LiRA, RMIA and calibrated loss to the threshold attacks.
+    """
     from privaudit.audit import run_audit
     from privaudit.config import load_config
     from privaudit.report import write_report
 
-    config_path = prepare_demo(out_dir, seed=seed, progress=progress)
+    config_path = prepare_demo(out_dir, seed=seed, reference_models=reference_models, progress=progress)
     config, base_dir = load_config(config_path)
     result = run_audit(config, base_dir, progress=progress)
     files = write_report(result, base_dir / config.output)

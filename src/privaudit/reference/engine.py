@@ -1,0 +1,169 @@
+"""Train reference models from a recipe, reusing what the store already holds.
+
+:func:`train_reference_models` trains model ``k`` on the pool records
+``keep_mask[:, k]`` (sorted by record id, so a model depends only on *which*
+records it saw) with seed :func:`~privaudit.reference.worker.model_seed` ``(seed, k)``,
+and returns every model's outputs on the query records. Each model is stored
+under its content key as soon as it finishes (by the worker that trained it),
+so rerunning with the same inputs trains nothing, and rerunning after a kill
+trains only what was unfinished. Turning the outputs into signals and a
+:class:`~privaudit.attacks.reference.ReferenceSignals` is the caller's job.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from privaudit._version import __version__
+from privaudit.exceptions import DataError
+from privaudit.reference.backends import BACKENDS
+from privaudit.reference.store import STORE_FORMAT, ReferenceStore, records_digest
+from privaudit.reference.worker import ModelTask, TaskResult, model_seed
+
+__all__ = ["ReferenceOutputs", "train_reference_models"]
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class ReferenceOutputs:
+    """Outputs of every reference model on the query records.
+
+    Attributes
+    ----------
+    outputs : ndarray of float64, shape (n_models, n_query, n_classes)
+        ``outputs[k, i]`` is model ``k``'s answer for query record ``i`` (columns in class-index order).
+    output_kind : {"probabilities", "logits"}
+    model_keys : tuple of str
+        Store key of each model, in model order.
+    trained : int
+        Models trained in this call.
+    reused : int
+        Models taken from the store (``n_models − trained``), of which ``queried`` had to be loaded
+        and queried because their outputs on this query set were not stored yet.
+    queried : int
+    query_ids : ndarray of str, shape (n_query,)
+    """
+
+    outputs: np.ndarray
+    output_kind: str
+    model_keys: tuple[str, ...]
+    trained: int
+    reused: int
+    queried: int = 0
+    query_ids: np.ndarray | None = None
+
+    @property
+    def n_models(self) -> int:
+        return int(self.outputs.shape[0])
+
+
+def _check_inputs(pool, keep_mask, query) -> np.ndarray:
+    keep = np.asarray(keep_mask)
+    if keep.dtype != bool or keep.ndim != 2 or keep.shape[0] != len(pool):
+        raise DataError(f"keep_mask must be bool (n_pool={len(pool)}, n_models), got {keep.dtype} {keep.shape}")
+    if keep.shape[1] == 0:
+        raise DataError("keep_mask has no columns: ask for at least one reference model")
+    if tuple(map(str, pool.classes)) != tuple(map(str, query.classes)):
+        raise DataError(f"pool and query records have different classes: {list(pool.classes)} and {list(query.classes)}")
+    n_classes = len(pool.classes)
+    for k in range(keep.shape[1]):
+        present = np.unique(pool.labels[keep[:, k]])
+        if present.size < n_classes:
+            missing = sorted(set(range(n_classes)) - set(present.tolist()))
+            raise DataError(
+                f"reference model {k} would train on {int(keep[:, k].sum())} records without any of class "
+                f"{', '.join(str(pool.classes[c]) for c in missing)}; use more pool records (e.g. population records) or a larger fraction"
+            )
+    return keep
+
+
+def train_reference_models(
+    recipe,
+    pool,
+    keep_mask: np.ndarray,
+    query,
+    *,
+    store: ReferenceStore,
+    seed: int,
+    backend: str = "sequential",
+    n_jobs: int | None = None,
+    ray_address: str | None = None,
+    progress: Progress | None = None,
+) -> ReferenceOutputs:
+    """Train (or reuse) ``keep_mask.shape[1]`` reference models and return their outputs on ``query``.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        How to train a model like the target (:class:`~privaudit.reference.recipes.SklearnRecipe`, ``TorchRecipe``).
+    pool : RecordSet
+        Records the models may train on.
+    keep_mask : ndarray of bool, shape (len(pool), n_models)
+        Model ``k`` trains on ``pool`` rows ``keep_mask[:, k]`` (see :mod:`privaudit.reference.design`).
+    query : RecordSet
+        Records every model is asked about (e.g. audited then population records).
+    store : ReferenceStore
+    seed : int
+        Run seed; model ``k`` uses ``model_seed(seed, k)``.
+    backend : {"sequential", "process", "ray"}
+    n_jobs : int, optional
+        Parallel models (default: all cores of this machine, or of the local Ray instance).
+    ray_address : str, optional
+        Existing Ray cluster; default starts a local one.
+    progress : callable, optional
+        Called as ``progress(done, total, message)`` after the cache check and after each model.
+
+    Returns
+    -------
+    ReferenceOutputs
+    """
+    keep = _check_inputs(pool, keep_mask, query)
+    run = BACKENDS.get(backend)
+    n_models = keep.shape[1]
+    store.identity()
+    store.clean_temporary()
+    query_digest = records_digest(query)
+    fingerprint = recipe.fingerprint()
+    keys, tasks = [], []
+    for k in range(n_models):
+        rows = np.flatnonzero(keep[:, k])
+        rows = rows[np.argsort(pool.ids[rows].astype(str), kind="stable")]
+        train = pool.subset(rows)
+        k_seed = model_seed(seed, k)
+        key = store.model_key(recipe, train.ids, k_seed, content_digest=records_digest(train))
+        keys.append(key)
+        if key in {t.key for t in tasks} or store.has_outputs(key, query_digest):
+            continue
+        kind = "query" if store.has_model(key) else "train"
+        meta = {"format": STORE_FORMAT, "privaudit": __version__, "recipe": fingerprint, "seed": k_seed, "n_train": int(rows.size), "output_kind": recipe.output_kind}
+        tasks.append(ModelTask(index=k, key=key, kind=kind, seed=k_seed, positions=rows, meta=meta))
+
+    done = n_models - len(tasks)
+    started = time.perf_counter()
+    if progress is not None:
+        progress(done, n_models, f"{done} of {n_models} reference models found in {store.root}")
+
+    def on_done(result: TaskResult) -> None:
+        nonlocal done
+        if result.files is not None:
+            store.save_files(result.key, result.files)
+        if result.outputs is not None:
+            store.save_outputs(result.key, query_digest, result.outputs)
+        done += 1
+        if progress is not None:
+            verb = "trained" if result.kind == "train" else "queried"
+            progress(done, n_models, f"model {result.index} {verb} in {result.seconds:.1f} s ({time.perf_counter() - started:.0f} s elapsed)")
+
+    run(recipe, pool, query, query_digest, tasks, store, n_jobs=n_jobs, ray_address=ray_address, on_done=on_done)
+    shape = (len(query), len(query.classes))
+    outputs = np.stack([store.load_outputs(key, query_digest, shape) for key in keys]) if keys else np.empty((0, *shape))
+    trained = sum(t.kind == "train" for t in tasks)
+    return ReferenceOutputs(
+        outputs=outputs, output_kind=recipe.output_kind, model_keys=tuple(keys), trained=trained,
+        reused=n_models - trained, queried=len(tasks) - trained, query_ids=np.asarray(query.ids),
+    )

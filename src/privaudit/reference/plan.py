@@ -1,0 +1,190 @@
+"""From an audit's data to the :class:`~privaudit.attacks.reference.ReferenceSignals` attacks read.
+
+:class:`ReferencePlan` says how many reference models to train, how (a
+recipe), on which records (online or offline design) and where (store,
+backend). :func:`reference_signals` runs the engine and turns every model's
+outputs into signals on the audited records (rows in ``data.audited`` order)
+and on the population records z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+
+from privaudit.exceptions import ConfigError
+
+__all__ = ["ReferencePlan", "reference_signals", "LOCAL_BACKENDS"]
+
+#: what ``backend="local"`` may resolve to
+LOCAL_BACKENDS = ("sequential", "process")
+
+
+@dataclass(frozen=True)
+class ReferencePlan:
+    """How to train the reference models for one target.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        Trains one model like the target (``SklearnRecipe``, ``TorchRecipe``).
+    n_models : int
+        Number of reference models (LiRA online wants ≥ 16; RMIA works with 1–2).
+    mode : {"online", "offline"}
+        ``online``: audited and population records are each IN about
+        ``fraction`` of the models; ``offline``: models train on population
+        records only, so every audited record is OUT of every model.
+    fraction : float
+        Share of the pool each record is IN (online) / each model trains on.
+    train_size : int, optional
+        Cap each model's training set (e.g. at the target's training-set
+        size, so reference models are trained "like the target").
+    include_population : bool
+        Online only: population records join the pool (they then serve as
+        RMIA's z records with IN and OUT models of their own).
+    store : str or Path
+        Cache folder: finished models are reused across runs.
+    backend : {"local", "sequential", "process", "ray"}
+        ``local`` picks ``process`` when more than one core is available and
+        there is more than one model to train, else ``sequential``.
+    n_jobs : int, optional
+    ray_address : str, optional
+    """
+
+    recipe: object
+    n_models: int = 16
+    mode: str = "online"
+    fraction: float = 0.5
+    train_size: int | None = None
+    include_population: bool = True
+    store: str | Path = ".privaudit-cache"
+    backend: str = "local"
+    n_jobs: int | None = None
+    ray_address: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_models < 1:
+            raise ConfigError(f"reference models: need at least 1, got {self.n_models}")
+        if self.mode not in ("online", "offline"):
+            raise ConfigError(f"reference mode must be 'online' or 'offline', not '{self.mode}'")
+        if self.backend not in ("local", "sequential", "process", "ray"):
+            raise ConfigError(f"reference backend must be local, sequential, process or ray, not '{self.backend}'")
+
+    def resolved_backend(self) -> str:
+        if self.backend != "local":
+            return self.backend
+        from privaudit.reference.backends import default_jobs
+
+        jobs = self.n_jobs or default_jobs()
+        return "process" if jobs > 1 and self.n_models > 1 else "sequential"
+
+
+def _in_mask_on(positions: np.ndarray, pool: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Rows of ``keep`` for record ``positions`` (False for records outside the pool)."""
+    row_of = {int(p): i for i, p in enumerate(pool)}
+    mask = np.zeros((positions.size, keep.shape[1]), dtype=bool)
+    rows = np.array([row_of.get(int(p), -1) for p in positions], dtype=np.intp)
+    inside = rows >= 0
+    mask[inside] = keep[rows[inside]]
+    return mask
+
+
+def reference_signals(
+    plan: ReferencePlan,
+    data,
+    names: list[str],
+    *,
+    target_population_signals: Mapping[str, np.ndarray] | None,
+    seed: int,
+    progress: Callable[[int, int, str], None] | None = None,
+):
+    """Train (or reuse) the plan's models and compute signals ``names`` from their outputs.
+
+    Returns
+    -------
+    ReferenceSignals
+        ``signals[name]`` shape ``(n_audited, n_models)``; population arrays
+        ``(n_population, n_models)`` when ``data`` has population records.
+    outputs : ReferenceOutputs
+        What the engine did (trained / reused counts, store keys).
+    """
+    from privaudit.attacks.reference import ReferenceSignals
+    from privaudit.reference.design import reference_design
+    from privaudit.reference.engine import train_reference_models
+    from privaudit.reference.store import ReferenceStore
+    from privaudit.signals import signals_from_outputs
+
+    pool, keep = reference_design(
+        data, plan.n_models, seed=seed, mode=plan.mode, include_population=plan.include_population,
+        fraction=plan.fraction, train_size=plan.train_size,
+    )
+    query = np.concatenate([data.audited, data.population])
+    outputs = train_reference_models(
+        plan.recipe, data.records.subset(pool), keep, data.records.subset(query),
+        store=ReferenceStore(plan.store), seed=seed, backend=plan.resolved_backend(),
+        n_jobs=plan.n_jobs, ray_address=plan.ray_address, progress=progress,
+    )
+    labels = data.records.labels[query]
+    stacked = {name: np.empty((query.size, outputs.n_models)) for name in names}
+    for k in range(outputs.n_models):
+        per_model = signals_from_outputs(outputs.outputs[k], outputs.output_kind, labels, list(names), source=f"reference model {k}")
+        for name in names:
+            stacked[name][:, k] = per_model[name]
+    in_mask = _in_mask_on(query, pool, keep)
+    n_audited = data.audited.size
+    has_population = data.population.size > 0 and target_population_signals is not None
+    signals = ReferenceSignals(
+        signals={name: values[:n_audited] for name, values in stacked.items()},
+        in_mask=in_mask[:n_audited],
+        population_target=target_population_signals if has_population else None,
+        population_signals={name: values[n_audited:] for name, values in stacked.items()} if has_population else None,
+        population_in_mask=in_mask[n_audited:] if has_population else None,
+        population_labels=labels[n_audited:] if has_population else None,
+        model_ids=outputs.model_keys,
+    )
+    return signals, outputs
+
+
+def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
+    """One :class:`ReferencePlan` per target whose config has a ``reference`` block.
+
+    scikit-learn targets: a clone of ``reference.estimator`` (a skops file)
+    or, by default, of the target's own estimator. torch targets: the
+    target's factory, ``factory_kwargs`` and transform with
+    ``reference.training``. Precomputed targets: ``reference.estimator``.
+    """
+    from privaudit.models import TrainingConfig
+    from privaudit.reference.recipes import SklearnRecipe, TorchRecipe
+    from privaudit.targets.base import load_skops, load_transform
+
+    base_dir = Path(base_dir)
+    compute = config.compute
+    store = Path(compute.store)
+    store = store if store.is_absolute() else base_dir / store
+    plans = {}
+    for target in config.targets:
+        ref = target.reference
+        if ref is None:
+            continue
+        field = f"targets.{target.name}.reference"
+        trusted = list(target.trusted_types or [])
+        if target.type == "torch":
+            spec = target.model_dump()
+            recipe = TorchRecipe(
+                target.factory, target.factory_kwargs or {}, TrainingConfig(**ref.training.model_dump()),
+                transform=load_transform(spec, base_dir, f"targets.{target.name}"),
+                output_kind=target.outputs or "logits", base_dir=base_dir,
+            )
+        else:
+            path = ref.estimator or target.path
+            estimator = load_skops(base_dir / path, trusted, f"{field}.estimator" if ref.estimator else f"targets.{target.name}.path")
+            recipe = SklearnRecipe(estimator, trusted_types=trusted)
+        plans[target.name] = ReferencePlan(
+            recipe, n_models=ref.models, mode=ref.mode, fraction=ref.fraction, train_size=ref.train_size,
+            include_population=ref.include_population, store=store, backend=compute.backend,
+            n_jobs=compute.n_jobs, ray_address=compute.ray_address,
+        )
+    return plans

@@ -1,0 +1,288 @@
+"""A content-addressed, crash-safe store of reference models and their outputs.
+
+Layout under ``root``::
+
+    .privaudit-store.json            marks the folder as a store (format, id)
+    <key>/                           one finished model; <key> = sha256 of its recipe, data, seed, code version
+        meta.json                    key, format, privaudit version, seed, training-set digest, output kind
+        model/                       what the recipe saved (model.skops or model.safetensors); no pickle
+        outputs-<query>.npy          float64 (n_query, n_classes) on one query set (<query> = its digest)
+        outputs-<query>.json         key, query digest and shape of that array
+    .tmp-<host>-<pid>-<uuid>/        a model being written
+
+Atomicity: a model is written into a ``.tmp-…`` folder and renamed to
+``<key>/`` in one ``os.replace``; outputs added later are written to a
+temporary file in ``<key>/`` and renamed. A run killed at any point (Ctrl-C,
+``kill -9``) leaves at worst temporary litter — ignored by readers and removed
+by :meth:`ReferenceStore.clean_temporary` once its writer is gone — and never
+a half-written model. Readers check ``meta.json`` and the outputs' sidecar
+against the key and expected shape, and refuse mismatches instead of trusting
+any file that merely has the right shape. Arrays are read with
+``allow_pickle=False``.
+
+Record ids are taken to identify records, and the training rows' content
+(features and labels) is hashed into the key too, so edited data is retrained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from privaudit._version import __version__
+from privaudit.exceptions import DataError
+
+__all__ = ["ReferenceStore", "STORE_FORMAT", "records_digest", "model_files", "load_model_files"]
+
+#: Bumped whenever the layout or the key's contents change; part of every key.
+STORE_FORMAT = 1
+_MARKER = ".privaudit-store.json"
+_TMP = ".tmp-"
+_STALE_AFTER_S = 24 * 3600.0
+
+
+def _canonical(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def records_digest(records, *, sort_by_id: bool = False) -> str:
+    """SHA-256 over record ids, labels and feature values, in order (or sorted by id)."""
+    ids = np.asarray(records.ids).astype(str)
+    order = np.argsort(ids, kind="stable") if sort_by_id else np.arange(ids.size)
+    features = records.features
+    rows = pd.util.hash_pandas_object(features, index=False).to_numpy() if features.shape[1] else np.zeros(ids.size, np.uint64)
+    digest = hashlib.sha256()
+    digest.update(_canonical({"ids": ids[order].tolist(), "columns": [str(c) for c in features.columns], "classes": [str(c) for c in records.classes]}))
+    digest.update(np.ascontiguousarray(np.asarray(records.labels, dtype=np.int64)[order]).tobytes())
+    digest.update(np.ascontiguousarray(rows[order].astype(np.uint64)).tobytes())
+    return digest.hexdigest()
+
+
+def _tmp_name() -> str:
+    return f"{_TMP}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def _writer_gone(name: str, mtime: float) -> bool:
+    """A temporary entry is litter if its writer (same host) is dead, or it is older than a day."""
+    if time.time() - mtime > _STALE_AFTER_S:
+        return True
+    rest = name[len(_TMP):]
+    if rest.endswith((".npy", ".json")):
+        rest = rest.rsplit(".", 1)[0]
+    parts = rest.rsplit("-", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    return not process_alive(int(parts[1]))
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    try:  # Linux: a killed writer nobody has reaped yet is a zombie, as dead as it gets
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def _write_array(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array, dtype=np.float64), allow_pickle=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def model_files(recipe, model, meta: dict, outputs: Mapping[str, np.ndarray]) -> dict[str, bytes]:
+    """Everything a model's folder holds, as ``{relative path: bytes}`` (for workers that cannot reach the store)."""
+    with tempfile.TemporaryDirectory(prefix="privaudit-model-") as tmp:
+        _write_model_dir(Path(tmp), recipe, model, meta, outputs)
+        return {p.relative_to(tmp).as_posix(): p.read_bytes() for p in sorted(Path(tmp).rglob("*")) if p.is_file()}
+
+
+def load_model_files(recipe, files: Mapping[str, bytes]):
+    """Load a model from ``{relative path: bytes}`` of its ``model/`` folder (see :meth:`ReferenceStore.read_model_files`)."""
+    with tempfile.TemporaryDirectory(prefix="privaudit-model-") as tmp:
+        _unpack(Path(tmp), files)
+        return recipe.load(Path(tmp) / "model")
+
+
+def _unpack(directory: Path, files: Mapping[str, bytes]) -> None:
+    for name, data in files.items():
+        parts = Path(name).parts
+        if Path(name).is_absolute() or ".." in parts or not parts:
+            raise DataError(f"refusing to write '{name}' outside a model folder")
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_bytes(data)
+
+
+def _write_model_dir(directory: Path, recipe, model, meta: dict, outputs: Mapping[str, np.ndarray]) -> None:
+    (directory / "model").mkdir(parents=True)
+    recipe.save(model, directory / "model")
+    for query, array in outputs.items():
+        _write_array(directory / f"outputs-{query}.npy", array)
+        (directory / f"outputs-{query}.json").write_text(json.dumps({"key": meta["key"], "query": query, "shape": list(np.shape(array))}))
+    (directory / "meta.json").write_text(json.dumps(meta, sort_keys=True, indent=1))
+
+
+class ReferenceStore:
+    """Reference models and outputs under ``root``, keyed by content (see the module docstring).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> store = ReferenceStore(tempfile.mkdtemp())
+    >>> store.has_model("0" * 64)
+    False
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # -- keys ---------------------------------------------------------------
+    def model_key(self, recipe, train_ids, seed: int, *, content_digest: str | None = None) -> str:
+        """SHA-256 hex over the recipe's fingerprint, the sorted training ids, the seed, privaudit's version and the store format."""
+        ids = sorted(np.asarray(train_ids).astype(str).tolist())
+        payload = {
+            "format": STORE_FORMAT, "privaudit": __version__, "recipe": recipe.fingerprint(), "seed": int(seed),
+            "train_ids": hashlib.sha256(_canonical(ids)).hexdigest(), "train_content": content_digest,
+        }
+        return hashlib.sha256(_canonical(payload)).hexdigest()
+
+    def identity(self) -> str:
+        """The store's id (created on first use); workers compare it to tell whether they see the same folder."""
+        marker = self.root / _MARKER
+        if not marker.is_file():
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp = self.root / f"{_tmp_name()}.json"
+            tmp.write_text(json.dumps({"format": STORE_FORMAT, "id": uuid.uuid4().hex}))
+            try:
+                os.link(tmp, marker)  # fails if another process created it first: keep theirs
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        info = json.loads(marker.read_text())
+        if info.get("format") != STORE_FORMAT:
+            raise DataError(f"{self.root}: reference store format {info.get('format')} is not {STORE_FORMAT}; use a new folder")
+        return str(info["id"])
+
+    def sees(self, identity: str) -> bool:
+        """True if ``root`` here is the store whose :meth:`identity` is ``identity`` (a shared filesystem)."""
+        try:
+            return json.loads((self.root / _MARKER).read_text()).get("id") == identity
+        except (OSError, ValueError):
+            return False
+
+    # -- state --------------------------------------------------------------
+    def has_model(self, key: str) -> bool:
+        return (self.root / key / "meta.json").is_file()
+
+    def has_outputs(self, key: str, query: str) -> bool:
+        return (self.root / key / f"outputs-{query}.json").is_file()
+
+    def clean_temporary(self) -> int:
+        """Remove temporary folders and files whose writer has gone; returns how many were removed."""
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        for parent in [self.root, *(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(_TMP))]:
+            for entry in parent.glob(f"{_TMP}*"):
+                try:
+                    if _writer_gone(entry.name, entry.lstat().st_mtime):
+                        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    pass
+        return removed
+
+    # -- writing ------------------------------------------------------------
+    def _publish(self, write, key: str) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp, final = self.root / _tmp_name(), self.root / key
+        try:
+            tmp.mkdir()
+            write(tmp)
+            os.replace(tmp, final)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError) and self.has_model(key):
+                return final  # another writer finished the same model first
+            raise
+        return final
+
+    def save_model(self, key: str, recipe, model, meta: dict, outputs: Mapping[str, np.ndarray]) -> Path:
+        """Write a finished model, its meta and outputs atomically as ``root/<key>/``."""
+        return self._publish(lambda tmp: _write_model_dir(tmp, recipe, model, {**meta, "key": key}, outputs), key)
+
+    def save_files(self, key: str, files: Mapping[str, bytes]) -> Path:
+        """Atomically write a model folder received as bytes (see :func:`model_files`), after checking its meta."""
+        meta = json.loads(files["meta.json"])
+        if meta.get("key") != key:
+            raise DataError(f"model files for {key[:12]}… carry meta for {str(meta.get('key'))[:12]}…; refusing them")
+        return self._publish(lambda tmp: _unpack(tmp, files), key)
+
+    def save_outputs(self, key: str, query: str, outputs: np.ndarray) -> None:
+        """Add outputs on another query set to a stored model (two atomic file renames, array first)."""
+        directory = self.root / key
+        for suffix, write in ((".npy", lambda p: _write_array(p, outputs)), (".json", lambda p: p.write_text(json.dumps({"key": key, "query": query, "shape": list(np.shape(outputs))})))):
+            tmp = directory / f"{_tmp_name()}{suffix}"
+            try:
+                write(tmp)
+                os.replace(tmp, directory / f"outputs-{query}{suffix}")
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+
+    # -- reading ------------------------------------------------------------
+    def read_meta(self, key: str) -> dict:
+        """The model's ``meta.json``, refused unless it names this key and store format."""
+        path = self.root / key / "meta.json"
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: unreadable reference model meta ({exc}); delete {path.parent} to retrain it") from None
+        if meta.get("key") != key or meta.get("format") != STORE_FORMAT:
+            raise DataError(f"{path}: meta is for key {str(meta.get('key'))[:12]}… format {meta.get('format')}, not {key[:12]}… format {STORE_FORMAT}; delete {path.parent} to retrain it")
+        return meta
+
+    def load_model(self, key: str, recipe):
+        """Load the stored model with ``recipe.load`` after checking its meta."""
+        self.read_meta(key)
+        return recipe.load(self.root / key / "model")
+
+    def read_model_files(self, key: str) -> dict[str, bytes]:
+        """The ``model/`` folder as ``{relative path: bytes}``, for a worker without the store."""
+        self.read_meta(key)
+        base = self.root / key
+        return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted((base / "model").rglob("*")) if p.is_file()}
+
+    def load_outputs(self, key: str, query: str, shape: tuple[int, int]) -> np.ndarray:
+        """Outputs of model ``key`` on query set ``query``, float64 ``shape``; mismatches raise :class:`DataError`."""
+        self.read_meta(key)
+        sidecar, path = self.root / key / f"outputs-{query}.json", self.root / key / f"outputs-{query}.npy"
+        try:
+            info = json.loads(sidecar.read_text())
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: unreadable stored outputs ({exc}); delete it to recompute") from None
+        expected = [int(s) for s in shape]
+        if info.get("key") != key or info.get("query") != query or info.get("shape") != expected or list(array.shape) != expected or array.dtype != np.float64:
+            raise DataError(
+                f"{path}: stored outputs are {array.dtype} {list(array.shape)} for key {str(info.get('key'))[:12]}…, query {str(info.get('query'))[:12]}…; "
+                f"expected float64 {expected} for {key[:12]}…, {query[:12]}…; delete it to recompute"
+            )
+        return array

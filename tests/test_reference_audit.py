@@ -1,0 +1,119 @@
+"""Audits with reference models, wired from config and CLI to the report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from privaudit.config import load_config, parse_config, with_reference_overrides
+from privaudit.datasets import make_synthetic_tabular
+from privaudit.exceptions import CapabilityError, ConfigError
+
+FEATURES = ["x0", "x1", "x2", "x3", "x4"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """Synthetic records, an overfit decision tree saved with skops, and a config without reference models."""
+    import skops.io as sio
+    from sklearn.tree import DecisionTreeClassifier
+
+    folder = tmp_path_factory.mktemp("reference")
+    frame = make_synthetic_tabular(900, label_noise=0.3, seed=5)
+    frame["split"] = np.random.default_rng(1).permutation(np.array(["member"] * 300 + ["nonmember"] * 300 + ["population"] * 300))
+    frame.to_csv(folder / "records.csv", index=False)
+    members = frame[frame.split == "member"]
+    tree = DecisionTreeClassifier(min_samples_leaf=1, random_state=0).fit(members[FEATURES], members.label)
+    sio.dump(tree, folder / "tree.skops")
+    config = {
+        "seed": 0,
+        "data": {"path": "records.csv", "label": "label", "id_column": "record_id", "features": FEATURES, "membership": {"column": "split"}},
+        "targets": [{"name": "tree", "type": "sklearn", "path": "tree.skops", "trusted_types": ["sklearn.tree._tree.Tree"]}],
+        "metrics": {"bootstrap": 100},
+        "compute": {"backend": "sequential", "store": "cache"},
+        "output": "report",
+    }
+    (folder / "audit.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return folder
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from privaudit.cli import main; main()", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_reference_models_flag_adds_lira_and_rmia_and_reuses_the_cache(folder):
+    first = run_cli("audit", str(folder / "audit.yaml"), "--reference-models", "4", "--out", str(folder / "r1"), "--quiet")
+    assert first.returncode == 0, first.stderr
+    report = json.loads((folder / "r1" / "report.json").read_text())
+    attacks = {r["attack"]: r for r in report["results"]}
+    assert {"lira[online,logit_confidence]", "rmia[online,confidence]"} <= set(attacks)
+    # an unregularised tree memorises its members: reference attacks must find them
+    assert attacks["rmia[online,confidence]"]["auc"] > 0.6
+    assert len(list((folder / "cache").iterdir())) >= 4
+
+    second = run_cli("audit", str(folder / "audit.yaml"), "--reference-models", "4", "--out", str(folder / "r2"), "-q")
+    assert second.returncode == 0, second.stderr
+    again = {r["attack"]: r["auc"] for r in json.loads((folder / "r2" / "report.json").read_text())["results"]}
+    assert again == {name: r["auc"] for name, r in attacks.items()}
+
+
+def test_audit_reports_what_the_engine_did(folder):
+    from privaudit.audit import run_audit
+
+    config, base = load_config(folder / "audit.yaml")
+    config = with_reference_overrides(config, models=2)
+    result = run_audit(config, base)
+    info = result.reference["tree"]
+    assert info["n_models"] == 2 and info["mode"] == "online" and info["backend"] == "sequential"
+    assert info["trained"] + info["reused"] == 2
+
+
+def test_offline_mode_from_config(folder, tmp_path):
+    from privaudit.audit import run_audit
+
+    raw = yaml.safe_load((folder / "audit.yaml").read_text())
+    raw["data"]["path"] = str(folder / "records.csv")
+    raw["targets"][0]["path"] = str(folder / "tree.skops")
+    raw["targets"][0]["reference"] = {"models": 3, "mode": "offline", "train_size": 150}
+    raw["compute"]["store"] = str(tmp_path / "cache")
+    result = run_audit(parse_config(raw), tmp_path)
+    names = {r.attack for r in result.results}
+    assert "lira[offline,logit_confidence]" in names and "rmia[offline,confidence]" in names
+    assert result.reference["tree"]["trained"] == 3
+
+
+def test_reference_attack_without_reference_models_is_a_clear_error(folder, tmp_path):
+    from privaudit.audit import run_audit
+
+    raw = yaml.safe_load((folder / "audit.yaml").read_text())
+    raw["attacks"] = ["loss", {"name": "lira"}]
+    config = parse_config(raw)
+    with pytest.raises(CapabilityError, match="need reference models.*add a 'reference' block"):
+        run_audit(config, folder)
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ({"name": "net", "type": "torch", "weights": "w.safetensors", "factory": "m:f", "reference": {"models": 4}}, "need reference.training"),
+        ({"name": "vendor", "type": "precomputed", "path": "o.csv", "reference": {"models": 4}}, "cannot be retrained"),
+        ({"name": "tree", "type": "sklearn", "path": "t.skops", "reference": {"models": 0}}, "reference.models"),
+        ({"name": "tree", "type": "sklearn", "path": "t.skops", "reference": {"modes": "online"}}, "unknown key"),
+    ],
+)
+def test_reference_config_mistakes(target, message):
+    raw = {"data": {"path": "r.csv", "label": "y", "membership": {"column": "s"}}, "targets": [target]}
+    with pytest.raises(ConfigError, match=message):
+        parse_config(raw)
+
+
+def test_reference_models_flag_refuses_targets_without_a_recipe():
+    raw = {"data": {"path": "r.csv", "label": "y", "membership": {"column": "s"}}, "targets": [{"name": "net", "type": "torch", "weights": "w.safetensors", "factory": "m:f"}]}
+    with pytest.raises(ConfigError, match="has no reference block"):
+        with_reference_overrides(parse_config(raw), models=8)
