@@ -30,6 +30,7 @@ test-fast: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_signals_metrics.py --demo --write BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_reference.py --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build dist src/*.egg-info

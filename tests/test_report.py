@@ -18,7 +18,7 @@ from privaudit.metrics import DEFAULT_FPRS, MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report import print_summary, render_html, report_dict, verdict, write_report
 
 N_MEMBERS, N_NONMEMBERS, N_POPULATION = 700, 600, 700
-RUN_KEYS = {"seed", "config_hash", "config", "versions", "started_at", "duration_s", "data_source"}
+RUN_KEYS = {"seed", "config_hash", "config", "versions", "started_at", "duration_s", "data_source", "reference"}
 DATA_KEYS = {"n_members", "n_nonmembers", "n_population", "classes"}
 TARGET_KEYS = {"name", "output_kind", "accuracy_members", "accuracy_nonmembers"}
 RESULT_KEYS = {

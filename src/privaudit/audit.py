@@ -195,14 +195,14 @@ def audit(
             from privaudit.reference.plan import reference_signals as build_reference_signals
 
             reference_names = sorted({s for a in reference_attacks for s in a.required_signals})
-            say(f"{target.name}: {plan.n_models} reference models ({plan.mode}, backend {plan.resolved_backend()}, store {plan.store})")
-            reference_signals, engine = build_reference_signals(
+            say(f"{target.name}: {plan.n_models} reference models ({plan.mode}, store {plan.store})")
+            reference_signals, engine, backend = build_reference_signals(
                 plan, data, reference_names,
                 target_population_signals={n: population_signals[n] for n in reference_names} if population_signals else None,
                 seed=seed, progress=_training_progress(say, target.name),
             )
             reference_info[target.name] = {
-                "n_models": plan.n_models, "mode": plan.mode, "backend": plan.resolved_backend(),
+                "n_models": plan.n_models, "mode": plan.mode, "backend": backend,
                 "trained": engine.trained, "reused": engine.reused, "train_size": plan.train_size, "store": str(plan.store),
             }
         correct = signals["correctness"]

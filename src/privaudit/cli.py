@@ -88,7 +88,7 @@ def cli(ctx: click.Context) -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Report folder (default: the config's 'output', relative to the config file).")
 @click.option("--show-records", is_flag=True, help="List the most exposed record ids in report.html (scores.csv always has them).")
 @click.option("--reference-models", type=click.IntRange(min=1), default=None, help="Train N reference models per target (LiRA, RMIA); overrides the config.")
-@click.option("--backend", type=click.Choice(["local", "sequential", "process", "ray"]), default=None, help="Where reference models train (default: the config's, else local processes).")
+@click.option("--backend", type=click.Choice(["local", "sequential", "process", "ensemble", "ray"]), default=None, help="Where reference models train (default: the config's; local chooses by measurement).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster for --backend ray (default: start a local one).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
 def audit_command(config: Path, out_dir: Path | None, show_records: bool, reference_models: int | None, backend: str | None, ray_address: str | None, quiet: bool) -> None:

@@ -98,7 +98,7 @@ class ReferenceConfig(_Strict):
 class ComputeConfig(_Strict):
     """Where reference models are trained and cached."""
 
-    backend: Literal["local", "sequential", "process", "ray"] = "local"
+    backend: Literal["local", "sequential", "process", "ensemble", "ray"] = "local"
     n_jobs: int | None = Field(default=None, ge=1)
     ray_address: str | None = None
     store: str = ".privaudit-cache"

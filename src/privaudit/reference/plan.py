@@ -20,7 +20,7 @@ from privaudit.exceptions import ConfigError
 __all__ = ["ReferencePlan", "reference_signals", "LOCAL_BACKENDS"]
 
 #: what ``backend="local"`` may resolve to
-LOCAL_BACKENDS = ("sequential", "process")
+LOCAL_BACKENDS = ("sequential", "process", "ensemble")
 
 
 @dataclass(frozen=True)
@@ -47,9 +47,12 @@ class ReferencePlan:
         RMIA's z records with IN and OUT models of their own).
     store : str or Path
         Cache folder: finished models are reused across runs.
-    backend : {"local", "sequential", "process", "ray"}
-        ``local`` picks ``process`` when more than one core is available and
-        there is more than one model to train, else ``sequential``.
+    backend : {"local", "sequential", "process", "ensemble", "ray"}
+        ``local`` chooses by measurement
+        (:func:`privaudit.reference.ensemble.choose_local_backend`): the
+        batched-ensemble trainer for ``build_mlp`` torch recipes when its
+        measured throughput beats one model per core, else ``process`` on
+        more than one core, else ``sequential``; the reason is logged.
     n_jobs : int, optional
     ray_address : str, optional
     """
@@ -70,16 +73,20 @@ class ReferencePlan:
             raise ConfigError(f"reference models: need at least 1, got {self.n_models}")
         if self.mode not in ("online", "offline"):
             raise ConfigError(f"reference mode must be 'online' or 'offline', not '{self.mode}'")
-        if self.backend not in ("local", "sequential", "process", "ray"):
-            raise ConfigError(f"reference backend must be local, sequential, process or ray, not '{self.backend}'")
+        if self.backend not in ("local", "sequential", "process", "ensemble", "ray"):
+            raise ConfigError(f"reference backend must be local, sequential, process, ensemble or ray, not '{self.backend}'")
 
-    def resolved_backend(self) -> str:
-        if self.backend != "local":
-            return self.backend
-        from privaudit.reference.backends import default_jobs
+    def resolve(self) -> tuple[str, object, str]:
+        """``(backend, recipe to train with, reason)``; the ensemble backend trains an ``EnsembleRecipe``
+        (its own store keys: ensemble-trained models are not bit-identical to sequentially trained ones)."""
+        from privaudit.reference.ensemble import EnsembleRecipe, choose_local_backend
 
-        jobs = self.n_jobs or default_jobs()
-        return "process" if jobs > 1 and self.n_models > 1 else "sequential"
+        if self.backend == "local":
+            backend, reason = choose_local_backend(self.recipe, self.n_models, self.n_jobs)
+        else:
+            backend, reason = self.backend, f"{self.backend}: as configured"
+        recipe = EnsembleRecipe(self.recipe) if backend == "ensemble" and not isinstance(self.recipe, EnsembleRecipe) else self.recipe
+        return backend, recipe, reason
 
 
 def _in_mask_on(positions: np.ndarray, pool: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -110,6 +117,8 @@ def reference_signals(
         ``(n_population, n_models)`` when ``data`` has population records.
     outputs : ReferenceOutputs
         What the engine did (trained / reused counts, store keys).
+    backend : str
+        The backend that ran (``local`` resolved by measurement).
     """
     from privaudit.attacks.reference import ReferenceSignals
     from privaudit.reference.design import reference_design
@@ -122,9 +131,12 @@ def reference_signals(
         fraction=plan.fraction, train_size=plan.train_size,
     )
     query = np.concatenate([data.audited, data.population])
+    backend, recipe, reason = plan.resolve()
+    if progress is not None:
+        progress(0, plan.n_models, f"backend {reason}")
     outputs = train_reference_models(
-        plan.recipe, data.records.subset(pool), keep, data.records.subset(query),
-        store=ReferenceStore(plan.store), seed=seed, backend=plan.resolved_backend(),
+        recipe, data.records.subset(pool), keep, data.records.subset(query),
+        store=ReferenceStore(plan.store), seed=seed, backend=backend,
         n_jobs=plan.n_jobs, ray_address=plan.ray_address, progress=progress,
     )
     labels = data.records.labels[query]
@@ -145,7 +157,7 @@ def reference_signals(
         population_labels=labels[n_audited:] if has_population else None,
         model_ids=outputs.model_keys,
     )
-    return signals, outputs
+    return signals, outputs, backend
 
 
 def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:

@@ -74,6 +74,7 @@ def report_dict(result: AuditResult) -> dict:
             "started_at": result.started_at,
             "duration_s": result.duration_s,
             "data_source": result.data_source,
+            "reference": dict(result.reference),
         },
         "data": {
             "n_members": int(is_member.sum()),
