@@ -252,8 +252,22 @@ def main(argv=None) -> None:
     text = render(args, args.records, signal_rows, metric_rows, demo)
     print(text)
     if args.write:
-        with open(args.write, "w", encoding="utf-8") as handle:
-            handle.write(text.rstrip("\n") + "\n")
+        write_keeping_other_sections(args.write, text)
+
+
+#: sections of BENCHMARKS.md that other scripts write; kept when this one rewrites its own part
+KEPT_FROM = ("<!-- reference-models", "## Reference attacks on the Adult demo target")
+
+
+def write_keeping_other_sections(path: str, text: str) -> None:
+    """Write this script's report as the head of ``path``, keeping the other scripts' sections after it."""
+    from pathlib import Path
+
+    target = Path(path)
+    old = target.read_text(encoding="utf-8") if target.exists() else ""
+    starts = [old.find(marker) for marker in KEPT_FROM if marker in old]
+    tail = old[min(starts):] if starts else ""
+    target.write_text(text.rstrip("\n") + "\n" + ("\n" + tail if tail else ""), encoding="utf-8")
 
 
 if __name__ == "__main__":
