@@ -370,7 +370,7 @@ def main(argv=None) -> None:
     import torch
 
     from privaudit.reference.backends import default_jobs
-    from privaudit.reference.ensemble import choose_local_backend
+    from privaudit.reference.backend_choice import choose_local_backend
 
     cores = default_jobs()
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731

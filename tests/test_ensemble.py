@@ -16,15 +16,15 @@ from privaudit.data import RecordSet  # noqa: E402
 from privaudit.exceptions import ConfigError, DataError  # noqa: E402
 from privaudit.models import TrainingConfig, build_mlp, train_classifier  # noqa: E402
 from privaudit.reference import BACKENDS, ReferenceStore, SklearnRecipe, TorchRecipe, reference_keep_mask, train_reference_models  # noqa: E402
+from privaudit.reference.backend_choice import choose_local_backend  # noqa: E402
 from privaudit.reference.ensemble import (  # noqa: E402
     MAX_ENSEMBLE,
     EnsembleRecipe,
-    choose_local_backend,
     ensemble_size,
     mlp_architecture,
-    run_ensemble,
     train_mlp_ensemble,
 )
+from privaudit.reference.ensemble_backend import run_ensemble  # noqa: E402
 from privaudit.targets import TorchTarget  # noqa: E402
 
 ARCH = {"n_inputs": 6, "n_classes": 3, "hidden": [16, 16], "dropout": 0.0}

@@ -104,10 +104,6 @@ class ReferenceCalibratedAttack(ReferenceAttack):
         self.signal = signal
 
     @property
-    def required_signals(self) -> tuple[str, ...]:
-        return (self.signal,)
-
-    @property
     def display_name(self) -> str:
         return f"{self.name}[{self.mode},{self.statistic},{self.signal}]"
 

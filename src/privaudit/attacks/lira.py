@@ -207,10 +207,6 @@ class LiRAAttack(ReferenceAttack):
         self.signal = signal
 
     @property
-    def required_signals(self) -> tuple[str, ...]:
-        return (self.signal,)
-
-    @property
     def display_name(self) -> str:
         fixed = ",global variance" if self.variance == "global" else ""
         return f"{self.name}[{self.mode}{fixed},{self.signal}]"

@@ -110,8 +110,9 @@ class ReferenceAttack(BaseEstimator):
     mode: str = "online"
 
     @property
-    def required_signals(self) -> tuple[str, ...]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def required_signals(self) -> tuple[str, ...]:
+        """The signals ``score`` reads: ``(self.signal,)`` for one-signal attacks; override otherwise."""
+        return (self.signal,)
 
     @property
     def display_name(self) -> str:

@@ -197,10 +197,6 @@ class RMIAAttack(ReferenceAttack):
         self.signal = signal
 
     @property
-    def required_signals(self) -> tuple[str, ...]:
-        return (self.signal,)
-
-    @property
     def display_name(self) -> str:
         return f"{self.name}[{self.mode},{self.signal}]"
 

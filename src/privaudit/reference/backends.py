@@ -104,6 +104,6 @@ def run_ray(recipe, pool, query, query_digest: str, tasks: list[ModelTask], stor
     run_on_ray(recipe, pool, query, query_digest, tasks, store, n_jobs=n_jobs, ray_address=ray_address, on_done=on_done)
 
 
-from privaudit.reference.ensemble import run_ensemble  # noqa: E402  (no torch at import; trains build_mlp models K at once)
+from privaudit.reference.ensemble_backend import run_ensemble  # noqa: E402  (no torch at import; trains build_mlp models K at once)
 
 BACKENDS.register("ensemble")(run_ensemble)

@@ -38,7 +38,7 @@ wrong key. Each model is saved exactly like a :class:`TorchRecipe` model
 
 :func:`run_ensemble` (backend ``ensemble``) spreads chunks of up to
 :data:`MAX_ENSEMBLE` models over worker processes, one thread each, and
-:func:`choose_local_backend` times a few steps of one model and of an ensemble
+:func:`~privaudit.reference.backend_choice.choose_local_backend` times a few steps of one model and of an ensemble
 on this machine and says which backend to use and why. torch is imported only
 inside functions.
 
@@ -56,19 +56,13 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
-import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from privaudit.exceptions import ConfigError, DataError, TargetError, require
+from privaudit.exceptions import ConfigError, DataError, require
 from privaudit.models import TrainingConfig
-from privaudit.reference.store import ReferenceStore
-from privaudit.reference.worker import TaskResult, init_process_worker, limit_threads, run_task
 
 __all__ = [
     "MLP_FACTORY",
@@ -77,8 +71,6 @@ __all__ = [
     "mlp_architecture",
     "ensemble_size",
     "train_mlp_ensemble",
-    "run_ensemble",
-    "choose_local_backend",
 ]
 
 #: The only factory the ensemble trainer knows how to stack.
@@ -307,218 +299,3 @@ def _torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _predict(module, inputs: np.ndarray) -> np.ndarray:
-    """What ``TorchRecipe.predict`` returns, on inputs encoded once for all models."""
-    torch = require("torch", "torch")
-    with torch.no_grad():
-        chunks = [module(torch.from_numpy(inputs[i : i + _PREDICT_BATCH])).double().numpy() for i in range(0, len(inputs), _PREDICT_BATCH)]
-    return np.concatenate(chunks) if chunks else np.empty((0, 0))
-
-
-def _chunks(tasks: list, training: TrainingConfig, architecture: dict, n_jobs: int) -> list[list]:
-    """Train tasks grouped by minibatches per epoch, cut into balanced chunks: at most :func:`ensemble_size`
-    models each, and at least ``n_jobs`` chunks per group while it has that many models (one per core)."""
-    groups: dict[int, list] = {}
-    for task in tasks:
-        groups.setdefault(math.ceil(len(task.positions) / training.batch_size), []).append(task)
-    chunks = []
-    for group in groups.values():
-        largest = min(ensemble_size(architecture, training, len(group)), math.ceil(len(group) / n_jobs))
-        n_chunks = math.ceil(len(group) / largest)
-        size = math.ceil(len(group) / n_chunks)
-        chunks += [group[i : i + size] for i in range(0, len(group), size)]
-    return chunks
-
-
-@dataclass(frozen=True)
-class _Shared:
-    """What every chunk needs: the recipe, the training rows encoded once, and the query encoded once."""
-
-    recipe: EnsembleRecipe
-    positions: np.ndarray  # pool positions of the rows in ``inputs``, sorted
-    inputs: np.ndarray  # float32 (len(positions), n_inputs)
-    labels: np.ndarray  # (len(positions),)
-    query_inputs: np.ndarray  # float32 (n_query, n_inputs)
-    query_digest: str
-    expected: tuple[int, int]  # (n_query, n_classes)
-
-
-def _train_chunk(shared: _Shared, store, chunk: list) -> list[TaskResult]:
-    """Train one chunk together and store each model as :func:`~privaudit.reference.worker.run_task` does."""
-    recipe = shared.recipe
-    start = time.perf_counter()
-    rows = [np.searchsorted(shared.positions, task.positions) for task in chunk]
-    modules = train_mlp_ensemble(shared.inputs, shared.labels, rows, [task.seed for task in chunk], architecture=recipe.architecture, training=recipe.training)
-    seconds = (time.perf_counter() - start) / len(chunk)
-    results = []
-    for task, module in zip(chunk, modules):
-        begun = time.perf_counter()
-        outputs = _predict(module, shared.query_inputs)
-        if outputs.shape != shared.expected:
-            raise TargetError(f"reference model {task.index} returned shape {outputs.shape} on {shared.expected[0]} query records; expected {shared.expected}")
-        store.save_model(task.key, recipe, module, {**task.meta, "key": task.key}, {shared.query_digest: outputs})
-        results.append(TaskResult(task.index, task.key, task.kind, seconds + time.perf_counter() - begun))
-    return results
-
-
-_CHUNK_WORKER: dict = {}
-
-
-def _init_chunk_worker(shared: _Shared, store_root: str, driver: int) -> None:
-    """Pool worker: what every pool worker does (one thread, ignore Ctrl-C, exit with the driver), and hold ``shared``."""
-    init_process_worker(shared.recipe, None, None, shared.query_digest, store_root, driver)
-    _CHUNK_WORKER.update(shared=shared, store=ReferenceStore(store_root))
-
-
-def _train_chunk_in_worker(chunk: list) -> list[TaskResult]:
-    limit_threads()
-    return _train_chunk(_CHUNK_WORKER["shared"], _CHUNK_WORKER["store"], chunk)
-
-
-def run_ensemble(recipe, pool, query, query_digest: str, tasks: list, store, *, n_jobs=None, ray_address=None, on_done) -> None:
-    """Backend ``ensemble``: train the models in chunks that run as one batched ensemble each.
-
-    ``recipe`` must be an :class:`EnsembleRecipe` (so the engine keyed the models
-    as ensemble-trained). Chunks (see :func:`ensemble_size`) go to ``n_jobs``
-    worker processes (default: all cores), one thread each, as in backend
-    ``process``; a single chunk, or ``n_jobs=1``, trains in this process with
-    ``n_jobs`` torch threads. Each finished model is written to the store
-    atomically as :func:`~privaudit.reference.worker.run_task` does and
-    ``on_done`` is called for it when its chunk is done; a kill loses at most
-    the chunks in flight. Models that are stored but lack outputs on ``query``
-    are loaded and queried one by one in this process. ``ray_address`` is ignored.
-    """
-    from privaudit.reference.backends import _stop, _worker_context, default_jobs
-
-    if not isinstance(recipe, EnsembleRecipe):
-        mlp_architecture(recipe)  # a clear refusal for anything the trainer cannot train at all
-        raise ConfigError(
-            "backend 'ensemble' needs the recipe wrapped as privaudit.reference.ensemble.EnsembleRecipe(recipe): "
-            "ensemble-trained models differ from sequentially trained ones in rounding, so they are stored under their own keys"
-        )
-    for task in tasks:
-        if task.kind != "train":
-            on_done(run_task(recipe, pool, query, query_digest, task, store))
-    train = [task for task in tasks if task.kind == "train"]
-    if not train:
-        return
-    jobs = max(1, int(n_jobs or default_jobs()))
-    needed = np.unique(np.concatenate([task.positions for task in train]))
-    shared = _Shared(
-        recipe=recipe, positions=needed, inputs=recipe.inputs(pool.subset(needed).features), labels=np.asarray(pool.labels)[needed],
-        query_inputs=recipe.inputs(query.features), query_digest=query_digest, expected=(len(query), len(query.classes)),
-    )
-    chunks = _chunks(train, recipe.training, recipe.architecture, jobs)
-    if jobs == 1 or len(chunks) == 1:
-        with _torch_threads(jobs):
-            for chunk in chunks:
-                for result in _train_chunk(shared, store, chunk):
-                    on_done(result)
-        return
-    executor = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_worker_context(), initializer=_init_chunk_worker, initargs=(shared, str(store.root), os.getpid()))
-    try:
-        pending = {executor.submit(_train_chunk_in_worker, chunk) for chunk in chunks}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                for result in future.result():
-                    on_done(result)
-    except KeyboardInterrupt:
-        _stop(executor, kill_running=True)
-        raise
-    except BaseException:
-        _stop(executor, kill_running=False)  # let running chunks finish into the store
-        raise
-    executor.shutdown(wait=True)
-
-
-# -- choosing a local backend by measurement ------------------------------------
-def _median_step_times(steps: list, budget_s: float, max_rounds: int = 12) -> list[float]:
-    """Median seconds per call of each function in ``steps``: one warm-up call each, then rounds that call
-    each once in turn (so load changes on a shared machine hit all alike), at least 3, until ``budget_s``
-    (warm-up included) or ``max_rounds``."""
-    begun = time.perf_counter()
-    for step in steps:
-        step()
-    times: list[list[float]] = [[] for _ in steps]
-    for round_ in range(max_rounds):
-        if round_ >= 3 and time.perf_counter() - begun > budget_s:
-            break
-        for step, record in zip(steps, times):
-            start = time.perf_counter()
-            step()
-            record.append(time.perf_counter() - start)
-    return [float(np.median(record)) for record in times]
-
-
-def _single_step(architecture: dict, training: TrainingConfig):
-    """One ``train_classifier`` minibatch step of one model on random data."""
-    torch = require("torch", "torch")
-    from privaudit.models import build_mlp
-
-    module = build_mlp(**architecture)
-    optimiser = torch.optim.Adam(module.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=training.label_smoothing)
-    x = torch.randn(training.batch_size, architecture["n_inputs"])
-    y = torch.randint(0, architecture["n_classes"], (training.batch_size,))
-
-    def step():
-        optimiser.zero_grad(set_to_none=True)
-        loss_fn(module(x), y).backward()
-        optimiser.step()
-
-    return step
-
-
-def _ensemble_step(architecture: dict, training: TrainingConfig, n_models: int):
-    """One ensemble minibatch step of ``n_models`` models on random data."""
-    torch = require("torch", "torch")
-    from privaudit.models import build_mlp
-
-    stacked = _StackedMLP([build_mlp(**architecture) for _ in range(n_models)], range(n_models), dropout=architecture["dropout"], training=training)
-    x = torch.randn(n_models, training.batch_size, architecture["n_inputs"])
-    y = torch.randint(0, architecture["n_classes"], (n_models, training.batch_size))
-    return lambda: stacked.step(x, y)
-
-
-def choose_local_backend(recipe, n_models: int, n_jobs: int | None = None, *, budget_s: float = 1.0) -> tuple[str, str]:
-    """Pick ``"ensemble"``, ``"process"`` or ``"sequential"`` for ``n_models`` models on this machine; returns ``(name, reason)``.
-
-    Both parallel backends run one single-threaded worker per core, so the
-    choice is made per core: for a build_mlp :class:`TorchRecipe` (or
-    :class:`EnsembleRecipe`) it times minibatch steps of the recipe's own shapes
-    on random data with one thread — one model as ``train_classifier`` steps it,
-    and K models at once as the ensemble trainer does (K = the chunk size
-    :func:`run_ensemble` would use) — and picks the ensemble when its models
-    per second beat one model's. Otherwise, and for other recipes:
-    ``"process"`` when ``n_jobs`` > 1, else ``"sequential"``. Takes about
-    ``budget_s`` seconds, less when a step is slow (then the ensemble's saving,
-    per-step overhead, cannot matter). The reason is one sentence for the log.
-    Choosing ``"ensemble"`` means passing ``EnsembleRecipe(recipe)`` to the engine.
-    """
-    from privaudit.reference.backends import default_jobs
-
-    jobs = max(1, int(n_jobs or default_jobs()))
-    fallback = "process" if jobs > 1 else "sequential"
-    per_core = f"one model per core ({jobs} cores)" if jobs > 1 else "one model at a time"
-    try:
-        architecture = mlp_architecture(recipe)
-    except ConfigError:
-        return fallback, f"{fallback}: {per_core}; only build_mlp torch recipes can train as an ensemble"
-    training = recipe.training
-    size = min(ensemble_size(architecture, training, max(1, int(n_models))), math.ceil(max(1, int(n_models)) / jobs))
-    if size < 2:
-        return fallback, f"{fallback}: {per_core}; with {int(n_models)} model(s) on {jobs} core(s) an ensemble would hold one model"
-    with _torch_threads(1):
-        single = _median_step_times([_single_step(architecture, training)], 0.0)[0]
-        timed = min(size, int(budget_s / (5 * single)) - 1)  # a warm-up and 3 rounds of (1 + timed) model-steps fit the budget
-        if timed < 2:
-            return fallback, f"{fallback}: {per_core}; one minibatch step of one model takes {single * 1e3:.0f} ms, too slow to time an ensemble within {budget_s:g} s (and compute-bound: little per-step overhead for an ensemble to save)"
-        single, together = _median_step_times([_single_step(architecture, training), _ensemble_step(architecture, training, timed)], budget_s)
-    speedup = single * timed / together  # models per second of the ensemble over one model's, both on one core
-    what = f"{size} models at once" + ("" if timed == size else f" (timed with {timed})")
-    if speedup > 1.0:
-        return "ensemble", f"ensemble: {what} measured {speedup:.1f}× the throughput of {per_core}"
-    return fallback, f"{fallback}: {per_core} measured {1 / speedup:.1f}× the throughput of an ensemble of {what}"

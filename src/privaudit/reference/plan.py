@@ -79,7 +79,8 @@ class ReferencePlan:
     def resolve(self) -> tuple[str, object, str]:
         """``(backend, recipe to train with, reason)``; the ensemble backend trains an ``EnsembleRecipe``
         (its own store keys: ensemble-trained models are not bit-identical to sequentially trained ones)."""
-        from privaudit.reference.ensemble import EnsembleRecipe, choose_local_backend
+        from privaudit.reference.backend_choice import choose_local_backend
+        from privaudit.reference.ensemble import EnsembleRecipe
 
         if self.backend == "local":
             backend, reason = choose_local_backend(self.recipe, self.n_models, self.n_jobs)
