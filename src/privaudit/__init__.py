@@ -12,7 +12,7 @@ from privaudit.attacks import ATTACKS, ClasswiseThresholdAttack, ThresholdAttack
 from privaudit.audit import AttackResult, AuditResult, audit, run_audit
 from privaudit.config import AuditConfig, load_config
 from privaudit.data import AuditData, RecordSet, audit_data_from_frame, load_audit_data
-from privaudit.datasets import load_adult, make_synthetic_tabular
+from privaudit.datasets import load_adult, load_rand_hie, make_synthetic_tabular
 from privaudit.exceptions import (
     CapabilityError,
     ConfigError,
@@ -57,6 +57,7 @@ __all__ = [
     "load_adult",
     "load_audit_data",
     "load_config",
+    "load_rand_hie",
     "make_synthetic_tabular",
     "roc_auc",
     "roc_curve",
