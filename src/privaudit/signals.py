@@ -163,7 +163,14 @@ def logit_scaled_confidence(log_probs: np.ndarray, labels: np.ndarray) -> np.nda
     log of any positive probability), so exact 0/1 probabilities give ±744.4.
     """
     log_py = _true_class(log_probs, labels)
-    log_rest = _log_other_classes(log_probs, labels)
+    # log(1 − p_y) = log(−expm1(log p_y)) is exact while log p_y is a normal
+    # negative double; rows where p_y rounds to 1 (|log p_y| < 1e-300) sum the
+    # other classes instead, which keeps φ equal to the logit margin there.
+    with np.errstate(divide="ignore"):
+        log_rest = np.log(-np.expm1(log_py))
+    near_one = log_py > -1e-300
+    if near_one.any():
+        log_rest[near_one] = _log_other_classes(log_probs[near_one], np.asarray(labels)[near_one])
     log_py = np.where(np.isneginf(log_py), _LOG_ZERO, log_py)
     log_rest = np.where(np.isneginf(log_rest), _LOG_ZERO, log_rest)
     return log_py - log_rest
