@@ -67,6 +67,8 @@ class AuditResult:
     versions: dict = field(default_factory=dict)
     #: per target that used reference models: n_models, mode, backend, trained, reused
     reference: dict = field(default_factory=dict)
+    #: target name → :class:`privaudit.metrics.groups.TargetGroups` (best attack sliced by each group labelling)
+    groups: dict = field(default_factory=dict)
 
     def best(self, target: str | None = None) -> AttackResult:
         """The result with the highest AUC (for ``target`` if given)."""
@@ -135,6 +137,7 @@ def audit(
     seed: int = 0,
     reference=None,
     progress: Callable[[str], None] | None = None,
+    groups: Mapping[str, Sequence] | None = None,
 ) -> AuditResult:
     """Audit each target with each attack on ``data``.
 
@@ -156,6 +159,11 @@ def audit(
         calibrated loss in the plan's mode.
     progress : callable, optional
         Called with a short message before each stage.
+    groups : mapping of slicing name → labels, optional
+        Group label of each audited record (aligned with ``data.audited``:
+        members then non-members), e.g. ``{"sex": ..., "age band": ...}``;
+        see :mod:`privaudit.metrics.groups` for label builders. Each
+        target's best attack is then evaluated per group (``AuditResult.groups``).
     """
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -217,7 +225,7 @@ def audit(
                 scores = attack.score(signals, audited.labels)
             metrics = evaluate_scores(scores, is_member, fprs=fprs, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed)
             results.append(AttackResult(target.name, attack.display_name, getattr(attack, "signal", None), scores, metrics))
-    return AuditResult(
+    result = AuditResult(
         results=results,
         targets=summaries,
         record_ids=audited.ids,
@@ -234,6 +242,13 @@ def audit(
         versions=_versions(),
         reference=reference_info,
     )
+    if groups:
+        from privaudit.metrics.groups import analyse_groups
+
+        say(f"slicing by {', '.join(groups)}")
+        result.groups = analyse_groups(result, groups, n_bootstrap=n_bootstrap)
+        result.duration_s = time.perf_counter() - started
+    return result
 
 
 def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], None] | None = None) -> AuditResult:
@@ -263,6 +278,12 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
 
     targets = [load_target(t.model_dump(), base_dir, t.name) for t in config.targets]
     plans = plans_from_config(config, base_dir)
+    groups = None
+    if config.groups:
+        from privaudit.data import read_table
+        from privaudit.metrics.groups import labels_from_specs
+
+        groups = labels_from_specs([g.model_dump() for g in config.groups], data, read_table=lambda: read_table(base_dir / d.path))
     result = audit(
         data,
         targets,
@@ -273,6 +294,7 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
         seed=config.seed,
         reference=plans or None,
         progress=progress,
+        groups=groups,
     )
     result.config = config.model_dump(mode="json")
     result.config_hash = config_hash(config)

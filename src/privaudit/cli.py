@@ -122,6 +122,44 @@ def demo_command(out_dir: Path, seed: int, reference_models: int, quiet: bool) -
         click.echo(f"rerun the audit alone with: privaudit audit {out_dir / 'config.yaml'}")
 
 
+@cli.command("check")
+@click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--records", "records_file", type=click.Path(path_type=Path, dir_okay=False), default=None, help="CSV/Parquet of records to check (feature columns and the label).")
+@click.option("--record", "record_pairs", multiple=True, metavar="KEY=VALUE", help="One record to check, one field per option: --record age=39 --record sex=Male ...")
+@click.option("--target", "target_name", default=None, help="Target to check against (needed when the config has several).")
+@click.option("--attack", default="loss", show_default=True, help="Attack giving the membership score (a signal name, or classwise_threshold).")
+@click.option("--null", "null", type=click.Choice(["real", "fabricated", "both"]), default="real", show_default=True, help="Null distribution: the audit's non-members, fabricated profiles, or both.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level (false-discovery rate for several records).")
+@click.option("--fabricated", "n_fabricated", type=click.IntRange(min=100), default=10_000, show_default=True, help="Fabricated profiles in the fabricated null.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Write check.json here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
+def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str, null: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool) -> None:
+    """Test whether given records were used to train a target: score, p-value and a verdict per record."""
+    import json
+
+    from privaudit.config import load_config
+    from privaudit.record_check import check_result_to_dict, print_check, run_check
+
+    parsed, base_dir = load_config(config)
+    result = run_check(
+        parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
+        attack=attack, null=null, alpha=alpha, n_fabricated=n_fabricated,
+    )
+    payload = json.dumps(check_result_to_dict(result), indent=2, ensure_ascii=False, default=lambda value: value.item() if hasattr(value, "item") else str(value))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "check.json").write_text(payload)
+    if as_json:
+        click.echo(payload)
+        return
+    from rich.console import Console
+
+    console = Console()
+    print_check(result, console=console if console.is_terminal else Console(width=130))
+    if out_dir is not None:
+        click.echo(f"result: {out_dir / 'check.json'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:

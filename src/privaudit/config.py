@@ -19,6 +19,11 @@ Example ``audit.yaml``::
         path: model.skops
     attacks: [loss, entropy, {name: classwise_threshold, signal: loss}]
     metrics: {fprs: [0.1, 0.01, 0.001], bootstrap: 1000, confidence: 0.95}
+    groups:                      # optional: slice the best attack's results
+      - {column: sex}
+      - {column: age, bands: [25, 35, 45, 55, 65]}
+      - {by: class_frequency}    # rare vs common classes (rare_share: 0.1)
+      - {by: outlierness, k: 10} # distance to the k nearest population records
     output: report/
 
 Every key is checked: an unknown key is an error that lists the allowed ones.
@@ -38,7 +43,7 @@ from privaudit.metrics import DEFAULT_FPRS
 
 __all__ = [
     "AuditConfig", "DataConfig", "MembershipConfig", "TargetConfig", "MetricsConfig", "ReferenceConfig",
-    "TrainingRecipeConfig", "ComputeConfig", "load_config", "config_hash", "with_reference_overrides",
+    "TrainingRecipeConfig", "ComputeConfig", "GroupConfig", "load_config", "config_hash", "with_reference_overrides",
 ]
 
 
@@ -145,6 +150,38 @@ class MetricsConfig(_Strict):
         return sorted(set(value), reverse=True)
 
 
+class GroupConfig(_Strict):
+    """One way to slice the audited records: by a data ``column`` (numeric ones in ``bands``), or ``by`` a derived grouping.
+
+    ``bands`` are the inner edges of half-open intervals, e.g. ``[25, 35]`` gives
+    <25, 25–35, ≥35. ``rare_share`` applies to ``class_frequency``; ``k`` and
+    ``n_bands`` to ``outlierness``. ``name`` overrides the name shown in reports.
+    """
+
+    column: str | None = Field(default=None, min_length=1)
+    by: Literal["class_frequency", "outlierness", "label"] | None = None
+    bands: list[float] | None = Field(default=None, min_length=1)
+    rare_share: float | None = Field(default=None, gt=0, lt=1)
+    k: int | None = Field(default=None, ge=1)
+    n_bands: int | None = Field(default=None, ge=2, le=20)
+    name: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_grouping(self):
+        if (self.column is None) == (self.by is None):
+            raise ValueError("each groups entry needs exactly one of 'column' or 'by'")
+        if self.bands is not None:
+            if self.column is None:
+                raise ValueError("'bands' applies to a 'column' entry only")
+            if any(high <= low for low, high in zip(self.bands, self.bands[1:])):
+                raise ValueError("'bands' must be strictly increasing")
+        if self.rare_share is not None and self.by != "class_frequency":
+            raise ValueError("'rare_share' applies to 'by: class_frequency' only")
+        if (self.k is not None or self.n_bands is not None) and self.by != "outlierness":
+            raise ValueError("'k' and 'n_bands' apply to 'by: outlierness' only")
+        return self
+
+
 class AuditConfig(_Strict):
     """A whole audit: data, one or more targets, attacks (default: all that fit), metrics and output folder."""
 
@@ -154,6 +191,7 @@ class AuditConfig(_Strict):
     attacks: list[Union[str, dict[str, Any]]] | None = None
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
+    groups: list[GroupConfig] | None = None
     output: str = "privaudit-report"
 
     @model_validator(mode="before")
@@ -199,6 +237,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
             return []
         annotation = field.annotation
         args = getattr(annotation, "__args__", ())
+        args = (*args, *(inner for a in args for inner in getattr(a, "__args__", ())))  # list[X] | None
         current = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
     if isinstance(current, type) and issubclass(current, BaseModel):
         keys = list(current.model_fields)

@@ -117,6 +117,13 @@ def _write_config(out: Path, seed: int, n_inputs: int, trusted: list[str], epoch
         },
         "targets": targets,
         "compute": {"backend": "local", "store": "reference-models"},
+        "groups": [
+            {"column": "sex"},
+            {"column": "race"},
+            {"column": "age", "bands": [25, 35, 45, 55, 65]},
+            {"by": "class_frequency"},
+            {"by": "outlierness"},
+        ],
         "output": ".",
     }
     path = out / "config.yaml"

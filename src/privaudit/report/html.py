@@ -14,6 +14,7 @@ import numpy as np
 from privaudit.audit import AuditResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report import formatting
+from privaudit.report.group_section import group_context
 from privaudit.report.plots import CLIP_FENCE_IQR, CLIP_PERCENTILES, ROC_LIMIT, histogram_svg, roc_svg
 from privaudit.report.verdict import leaks, report_notes, verdict
 
@@ -114,6 +115,8 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
             "clipping": clipping,
             "rows": _result_rows(pool, fprs),
             "records": _exposed_records(result, best) if show_records else None,
+            "groups": group_context(result.groups[target.name], overall_auc=best.metrics.auc, fprs=fprs, confidence=result.confidence,
+                                    show_records=show_records, plot_prefix=f"groups-{index}") if target.name in result.groups else None,
         })
     n_members = int(is_member.sum())
     return {
@@ -164,6 +167,7 @@ def render_html(result: AuditResult, *, show_records: bool = False) -> str:
     str
         The page. It holds, per target, two ``<svg class="plot">`` elements:
         the ROC of every attack on log-log axes, and member vs non-member
-        score histograms of the best attack.
+        score histograms of the best attack; when the audit was sliced by
+        groups, one more per slicing (AUC per group with intervals).
     """
     return _environment().get_template("report.html.j2").render(**html_context(result, show_records=show_records))

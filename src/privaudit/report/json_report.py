@@ -59,7 +59,7 @@ def report_dict(result: AuditResult) -> dict:
     -------
     dict
         Keys ``schema_version``, ``run``, ``data``, ``targets``, ``results``,
-        ``verdicts`` and ``notes``; JSON-ready and strict (no NaN/inf). Per
+        ``verdicts`` and ``notes``, and ``groups`` when the audit was sliced by groups; JSON-ready and strict (no NaN/inf). Per
         result, ``tpr_at_fpr`` is keyed by the target FPR as a string
         (``"0.1"``, ``"0.01"``, ...). See ``docs/report-schema.md``.
     """
@@ -97,6 +97,8 @@ def report_dict(result: AuditResult) -> dict:
         "verdicts": {t.name: verdict(result, t.name) for t in result.targets if any(r.target == t.name for r in result.results)},
         "notes": report_notes(result),
     }
+    if result.groups:
+        document["groups"] = {name: analysis.to_dict() for name, analysis in result.groups.items()}
     return strict_json_value(document)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from privaudit.audit import AttackResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES, roc_curve
 
-__all__ = ["roc_svg", "histogram_svg", "clip_range", "thin_log_curve", "ROC_LIMIT", "CLIP_PERCENTILES", "CLIP_FENCE_IQR"]
+__all__ = ["roc_svg", "histogram_svg", "group_auc_svg", "clip_range", "thin_log_curve", "ROC_LIMIT", "CLIP_PERCENTILES", "CLIP_FENCE_IQR"]
 
 #: Lower limit of both log axes of the ROC plot.
 ROC_LIMIT = 1e-4
@@ -204,3 +204,49 @@ def histogram_svg(result: AttackResult, is_member: np.ndarray, *, plot_id: str, 
         axes.legend(loc="best", fontsize=7, frameon=True, framealpha=0.9, edgecolor="#dddddd")
         svg = _figure_to_svg(figure, plot_id, f"Score histograms: {title}")
     return svg, {"low": low, "high": high, "n_clipped": n_clipped}
+
+
+def group_auc_svg(groups, overall_auc: float, *, plot_id: str, title: str) -> str:
+    """AUC of each group with its interval as error bars, the overall AUC as a line and chance (0.5) dashed.
+
+    Parameters
+    ----------
+    groups : list of GroupMetrics
+        From :func:`privaudit.metrics.groups.slice_metrics`; groups flagged
+        ``too_small`` are listed with a "too small" note and no point.
+    overall_auc : float
+        AUC of the same attack on all audited records.
+    plot_id, title : str
+        As for :func:`roc_svg`.
+
+    Returns
+    -------
+    str
+        An ``<svg class="plot">`` element.
+    """
+    from matplotlib.figure import Figure
+
+    names = [g.name for g in groups]
+    rows = np.arange(len(groups))[::-1]  # first group on top
+    with _style(plot_id):
+        figure = Figure(figsize=(5.0, 1.2 + 0.32 * max(len(groups), 1)))
+        axes = figure.add_subplot()
+        axes.axvline(0.5, color="#888888", linestyle="--", linewidth=1, label="chance (0.5)")
+        axes.axvline(overall_auc, color="#1f77b4", linewidth=1.3, label=f"all records ({overall_auc:.3f})")
+        low_edge = 0.5
+        for row, g in zip(rows, groups):
+            if g.too_small or g.metrics is None:
+                axes.text(0.505, row, "too small", va="center", ha="left", fontsize=7.5, color="#888888")
+                continue
+            low, high = g.metrics.auc_ci
+            low_edge = min(low_edge, low)
+            axes.errorbar([g.metrics.auc], [row], xerr=[[g.metrics.auc - low], [high - g.metrics.auc]], fmt="o", color="#d62728",
+                          markersize=4, capsize=3, linewidth=1.2)
+        axes.set_yticks(rows, names)
+        axes.set_ylim(-0.7, len(groups) - 0.3)
+        axes.set_xlim(max(0.0, low_edge - 0.02), 1.0)
+        axes.set_xlabel("AUC of the best attack within the group (higher = more exposed)")
+        axes.set_title(title, fontsize=10)
+        axes.grid(axis="y", visible=False)
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22 - 0.6 / (1 + len(groups))), ncol=2, fontsize=7.5, frameon=False)
+        return _figure_to_svg(figure, plot_id, f"AUC per group: {title}")

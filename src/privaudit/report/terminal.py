@@ -46,6 +46,27 @@ def _target_table(result: AuditResult, target: str):
     return table
 
 
+def _group_lines(result: AuditResult, target: str) -> list:
+    """One line per slicing: the most exposed group against all records (nothing without groups)."""
+    from rich.text import Text
+
+    analysis = result.groups.get(target)
+    if analysis is None:
+        return []
+    level = confidence_label(result.confidence)
+    lines = []
+    for name, slicing in analysis.slicings.items():
+        d = slicing.disparity
+        if d is None:
+            lines.append(Text(f"By {name}: no group large enough to measure.", style="dim"))
+            continue
+        mark = "above" if d.ci_above_overall else "not clearly above"
+        lines.append(Text(f"By {name}: most exposed “{d.worst_group}”, AUC {d.auc:.3f} ({level} CI {d.auc_ci[0]:.3f}–{d.auc_ci[1]:.3f}) "
+                          f"vs {d.overall_auc:.3f} overall ({d.difference:+.3f}, {mark}; {d.n_groups_compared} group{'s' if d.n_groups_compared != 1 else ''})",
+                          style="bold red" if d.ci_above_overall else ""))
+    return lines
+
+
 def print_summary(result: AuditResult, console=None) -> None:
     """Print, per target, a table of attacks (AUC with CI, TPR at each FPR with CI, advantage) and the verdict.
 
@@ -77,6 +98,8 @@ def print_summary(result: AuditResult, console=None) -> None:
         console.print(_target_table(result, target))
         style = "bold red" if leaks(result, target) else "bold"
         console.print(Text("Verdict: ", style=style) + Text(verdict(result, target)))
+        for line in _group_lines(result, target):
+            console.print(line)
     unsupported = [f for f in result.fprs if n_nonmembers * f < MIN_EXPECTED_FALSE_POSITIVES]
     if unsupported and targets:
         needs = "; ".join(f"{fpr_label(f)} needs ≥ {count(min_nonmembers(f, MIN_EXPECTED_FALSE_POSITIVES))}" for f in unsupported)

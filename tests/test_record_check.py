@@ -1,0 +1,315 @@
+"""Per-record membership tests: p-values, Benjamini–Hochberg, verdicts, calibration and the `check` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from privaudit.data import audit_data_from_frame
+from privaudit.datasets import make_synthetic_tabular
+from privaudit.record_check import (
+    benjamini_hochberg,
+    check_records,
+    clopper_pearson,
+    empirical_p_values,
+    records_from_frame,
+    records_from_pairs,
+    verdict,
+)
+
+FEATURES = ["x0", "x1", "x2", "x3", "x4", "colour"]
+ALPHA = 0.05
+N_MEMBERS, N_NULL, N_POPULATION, N_HELD_OUT = 400, 8000, 4000, 800
+
+
+# ---------------------------------------------------------------- pure statistics
+
+
+def test_empirical_p_values_hand_cases():
+    null = np.array([0.0, 1.0, 2.0, 2.5])
+    p = empirical_p_values(np.array([3.0, 0.5, 2.0, -1.0]), null)
+    # above all: (1+0)/5; three at or above 0.5: 4/5; tie at 2.0 counts: (1+2)/5; below all: 5/5
+    np.testing.assert_allclose(p, [0.2, 0.8, 0.6, 1.0])
+    assert empirical_p_values(np.array([10.0]), np.zeros(999))[0] == pytest.approx(1 / 1000)  # the floor 1/(n+1)
+
+
+def test_empirical_p_values_refuse_empty_or_nan_null():
+    from privaudit.exceptions import DataError
+
+    with pytest.raises(DataError):
+        empirical_p_values(np.array([1.0]), np.array([]))
+    with pytest.raises(DataError):
+        empirical_p_values(np.array([1.0]), np.array([np.nan, 1.0]))
+
+
+def test_benjamini_hochberg_hand_case():
+    # sorted .01 .03 .04 .2 → m·p/rank = .04 .06 .0533 .2 → running min from the top: .04 .0533 .0533 .2
+    q = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.2]))
+    np.testing.assert_allclose(q, [0.04, 0.16 / 3, 0.16 / 3, 0.2])
+    np.testing.assert_allclose(benjamini_hochberg(np.array([0.9, 0.8])), [0.9, 0.9])
+    assert benjamini_hochberg(np.array([0.7]))[0] == 0.7
+
+
+def test_benjamini_hochberg_matches_scipy_and_is_monotone():
+    p = np.random.default_rng(0).beta(0.5, 2.0, size=300)
+    q = benjamini_hochberg(p)
+    np.testing.assert_allclose(q, stats.false_discovery_control(p, method="bh"), rtol=1e-12)
+    order = np.argsort(p)
+    assert np.all(np.diff(q[order]) >= 0) and np.all(q >= p) and q.max() <= 1
+
+
+def test_clopper_pearson_matches_scipy():
+    low, high = clopper_pearson(7, 40)
+    ci = stats.binomtest(7, 40).proportion_ci(confidence_level=0.95, method="exact")
+    assert (low, high) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    assert clopper_pearson(0, 10)[0] == 0.0 and clopper_pearson(10, 10)[1] == 1.0
+
+
+def test_verdicts_say_what_they_mean_and_no_more():
+    strong = verdict(0.0008, None, 0.05, 0.4, 10_000)
+    assert strong.startswith("Strong evidence this record was used in training (p = 0.0008")
+    assert "about 1 in 1,250 people who were not in training look this member-like" in strong
+    moderate = verdict(0.03, None, 0.05, 0.4, 10_000)
+    assert moderate.startswith("Moderate evidence")
+    floor = verdict(1 / 1001, None, 0.05, 0.4, 1000)
+    assert "p ≤ 0.001" in floor and "smallest p" in floor
+    none = verdict(0.31, None, 0.05, 0.42, 10_000)
+    assert none.startswith("No evidence this record was used in training")
+    assert "not evidence that the record was not used" in none and "about 42 % of training records at α = 0.05" in none
+    # with several records the band follows q, not p
+    several = verdict(0.001, 0.2, 0.05, 0.4, 10_000, multiple=50)
+    assert several.startswith("No evidence") and "q = 0.2 after Benjamini–Hochberg across 50 records" in several
+
+
+# ---------------------------------------------------------------- calibration on a synthetic overfit forest
+
+
+@pytest.fixture(scope="module")
+def synthetic_setup():
+    """Members (training set of an overfit forest), a large real null, population, and held-out non-members never in the null."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from privaudit.targets import SklearnTarget
+
+    n_audit = N_MEMBERS + N_NULL + N_POPULATION
+    frame = make_synthetic_tabular(n_audit + N_HELD_OUT, label_noise=0.3, seed=5)
+    audit_frame = frame.iloc[:n_audit].copy()
+    audit_frame["split"] = ["member"] * N_MEMBERS + ["nonmember"] * N_NULL + ["population"] * N_POPULATION
+    data = audit_data_from_frame(audit_frame, label="label", id_column="record_id", features=FEATURES, membership_column="split")
+    members = audit_frame.iloc[:N_MEMBERS]
+    model = make_pipeline(
+        ColumnTransformer([("colour", OneHotEncoder(), ["colour"])], remainder="passthrough"),
+        RandomForestClassifier(n_estimators=300, random_state=0, n_jobs=1),
+    ).fit(members[FEATURES], members.label)
+    held_out = records_from_frame(frame.iloc[n_audit:], data, label="label", id_column="record_id")
+    return SklearnTarget(model, name="forest"), data, held_out
+
+
+def _assert_calibrated(result, n):
+    p = np.array([r.p_value for r in result.records])
+    ks = stats.kstest(p, "uniform")
+    fpr = float(np.mean(p <= ALPHA))
+    assert ks.pvalue > 0.01, f"p-values of true non-members are not uniform (KS p = {ks.pvalue:.3g})"
+    assert fpr <= ALPHA + 2 * np.sqrt(ALPHA * (1 - ALPHA) / n), f"false-positive rate {fpr:.3f} at α = {ALPHA}"
+    return ks.pvalue, fpr
+
+
+def test_real_null_is_calibrated_and_has_power(synthetic_setup):
+    target, data, held_out = synthetic_setup
+    result = check_records(target, data, held_out, attack="loss", null="real", alpha=ALPHA)
+    assert result.n_null == {"real": N_NULL} and len(result.records) == N_HELD_OUT
+    _assert_calibrated(result, N_HELD_OUT)
+    # BH across 800 true non-members: (almost) nothing is called a member
+    assert sum(r.significant for r in result.records) <= 2
+    assert result.power > ALPHA and result.power_ci[0] > ALPHA
+    assert all(r.likelihood_ratio is None for r in result.records)
+    assert "Benjamini–Hochberg" in result.multiple_testing_note
+
+
+def test_checked_nonmember_is_left_out_of_its_own_null(synthetic_setup):
+    target, data, _ = synthetic_setup
+    own = data.records.subset(data.nonmembers[:3])
+    result = check_records(target, data, own, attack="loss", null="real")
+    scores = np.array([r.score for r in result.records])
+    from privaudit.signals import compute_signals
+
+    everything = -compute_signals(target, data.records.subset(data.nonmembers), ["loss"])["loss"]
+    for i in range(3):
+        expected = empirical_p_values(scores[i : i + 1], np.delete(everything, i))[0]
+        assert result.records[i].p_value == pytest.approx(expected)
+    assert any("left out of their own null" in note for note in result.notes)
+
+
+class _SmoothedBootstrap:
+    """Stand-in with ProfileModel's API: resample fitted rows, jitter numeric features a little."""
+
+    def __init__(self, *, features, label, seed=0):
+        self.features, self.label, self.seed = features, label, seed
+
+    def fit(self, frame):
+        self.frame_ = frame[self.features + [self.label]].reset_index(drop=True)
+        return self
+
+    def sample(self, n, labels=None, seed=None):
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        out = self.frame_.iloc[rng.integers(0, len(self.frame_), n)].reset_index(drop=True)
+        for column in self.features:
+            if pd.api.types.is_float_dtype(out[column]):
+                out[column] = out[column] + rng.normal(scale=0.02, size=n)
+        return out
+
+
+def _stand_in_module():
+    module = types.ModuleType("privaudit.fabricate")
+    module.ProfileModel = _SmoothedBootstrap
+    module.fidelity_report = lambda real, synthetic, features, label: {"summary": f"stand-in: {len(synthetic)} resampled rows"}
+    return module
+
+
+def test_fabricated_null_path_with_stand_in(synthetic_setup, monkeypatch):
+    target, data, held_out = synthetic_setup
+    monkeypatch.setitem(sys.modules, "privaudit.fabricate", _stand_in_module())
+    result = check_records(target, data, held_out, attack="loss", null="both", n_fabricated=10_000, alpha=ALPHA)
+    assert result.n_null == {"real": N_NULL, "fabricated": 10_000}
+    assert result.fidelity["summary"].startswith("stand-in") and "population" in result.fidelity["fitted_on"]
+    assert all(r.p_value == max(r.p_values.values()) for r in result.records)
+    _assert_calibrated(result, N_HELD_OUT)
+    assert result.power > ALPHA
+
+
+@pytest.fixture(scope="module")
+def fabricated_result(synthetic_setup):
+    fabricate = pytest.importorskip("privaudit.fabricate", reason="privaudit.fabricate has not landed")
+    if not hasattr(fabricate, "ProfileModel"):
+        pytest.skip("privaudit.fabricate has no ProfileModel yet")
+    target, data, held_out = synthetic_setup
+    return check_records(target, data, held_out, attack="loss", null="fabricated", n_fabricated=10_000, alpha=ALPHA)
+
+
+def test_fabricated_null_with_the_profile_model_controls_false_positives(fabricated_result):
+    result = fabricated_result
+    assert result.n_null == {"fabricated": 10_000}
+    assert isinstance(result.fidelity.get("summary"), str) and "fitted_on" in result.fidelity
+    p = np.array([r.p_value for r in result.records])
+    assert np.mean(p <= ALPHA) <= ALPHA + 2 * np.sqrt(ALPHA * (1 - ALPHA) / N_HELD_OUT)
+    check = result.fidelity["score_check"]
+    assert check["n_real"] == N_NULL and check["fpr_ci"][0] <= ALPHA  # the same check, on the audit's 8000 non-members
+    assert result.power > ALPHA
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="measured: copula profiles match the features (distinguishability AUC ≈ 0.48) but the forest's loss on them "
+    "differs from real non-members mid-range (KS p 1e-4 to 0.26 over 3 data × 2 profile seeds); the tail at α holds",
+)
+def test_fabricated_null_p_values_are_uniform(fabricated_result):
+    _assert_calibrated(fabricated_result, N_HELD_OUT)
+
+
+# ---------------------------------------------------------------- records from the command line
+
+
+def test_records_from_pairs_coerces_and_refuses(synthetic_setup):
+    from privaudit.exceptions import DataError
+
+    _, data, _ = synthetic_setup
+    pairs = ["x0=0.5", "x1=-1", "x2=0", "x3=2e-1", "x4=1", "colour=red", "label=1"]
+    records = records_from_pairs(pairs, data, label="label", id_column="record_id")
+    assert records.features.dtypes["x0"] == np.float64 and records.features.loc[0, "x3"] == 0.2
+    assert records.labels.tolist() == [1] and records.ids.tolist() == ["record-1"]
+    for bad, message in [
+        (pairs + ["age=3"], "unknown column 'age'"),
+        (pairs[1:], "missing x0"),
+        (["x0=abc"] + pairs[1:], "column 'x0' needs a number"),
+        (pairs[:5] + ["colour=purple", "label=1"], "'purple', which never appears"),
+        (pairs[:6] + ["label=7"], "not a class of the data"),
+        (pairs + ["x0"], "write each field as key=value"),
+    ]:
+        with pytest.raises(DataError, match=message):
+            records_from_pairs(bad, data, label="label", id_column="record_id")
+
+
+# ---------------------------------------------------------------- the `check` command
+
+
+@pytest.fixture(scope="module")
+def cli_folder(tmp_path_factory):
+    import skops.io as sio
+    import yaml
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    folder = tmp_path_factory.mktemp("check")
+    frame = make_synthetic_tabular(900, label_noise=0.3, seed=3)
+    frame["split"] = ["member"] * 300 + ["nonmember"] * 400 + ["population"] * 200
+    frame.to_csv(folder / "records.csv", index=False)
+    members = frame.iloc[:300]
+    model = make_pipeline(
+        ColumnTransformer([("colour", OneHotEncoder(), ["colour"])], remainder="passthrough"),
+        RandomForestClassifier(n_estimators=30, random_state=0),
+    ).fit(members[FEATURES], members.label)
+    sio.dump(model, folder / "forest.skops")
+    config = {
+        "data": {"path": "records.csv", "label": "label", "id_column": "record_id", "features": FEATURES, "membership": {"column": "split"}},
+        "targets": [{"name": "forest", "type": "sklearn", "path": "forest.skops", "trusted_types": sorted(sio.get_untrusted_types(file=folder / "forest.skops"))}],
+    }
+    (folder / "audit.yaml").write_text(yaml.safe_dump(config))
+    frame.iloc[[0, 1, 2, 400, 401]].drop(columns="split").to_csv(folder / "people.csv", index=False)
+    return folder
+
+
+def _run(capsys, *args):
+    from privaudit.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    captured = capsys.readouterr()
+    return exited.value.code, captured.out, captured.err
+
+
+def test_check_command_with_one_record(cli_folder, capsys):
+    row = pd.read_csv(cli_folder / "records.csv").iloc[0]
+    pairs = [f"--record={c}={row[c]}" for c in FEATURES + ["label"]]
+    code, out, err = _run(capsys, "check", str(cli_folder / "audit.yaml"), *pairs, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert [r["id"] for r in result["records"]] == ["record-1"]
+    assert result["records"][0]["q_value"] == result["records"][0]["p_value"]
+    assert "no multiple-testing correction" in result["multiple_testing_note"]
+
+
+def test_check_command_with_a_file_writes_check_json(cli_folder, capsys, tmp_path):
+    code, out, err = _run(capsys, "check", str(cli_folder / "audit.yaml"), "--records", str(cli_folder / "people.csv"), "--out", str(tmp_path))
+    assert code == 0, err
+    assert "rec-000000" in out and "Benjamini–Hochberg" in out and "power at α = 0.05" in out
+    saved = json.loads((tmp_path / "check.json").read_text())
+    assert len(saved["records"]) == 5 and saved["n_null"]["real"] in (399, 400)
+    assert any("left out of their own null" in n for n in saved["notes"])  # rec-000400/401 are non-members
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--record", "x0=1", "--record", "nope=2"], "unknown column 'nope'"),
+        (["--record", "x0=1"], "--record: missing x1"),
+        ([], "either as a file"),
+        (["--records", "people.csv", "--target", "other"], "no target 'other'"),
+        (["--records", "people.csv", "--attack", "lira2"], "unknown attack 'lira2'"),
+    ],
+)
+def test_check_command_errors_are_one_line_with_exit_2(cli_folder, capsys, monkeypatch, extra, expected):
+    monkeypatch.chdir(cli_folder)
+    code, out, err = _run(capsys, "check", "audit.yaml", *extra)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("privaudit: error: ") and expected in err
