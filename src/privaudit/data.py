@@ -21,7 +21,7 @@ import pandas as pd
 
 from privaudit.exceptions import DataError
 
-__all__ = ["RecordSet", "AuditData", "read_table", "load_audit_data", "audit_data_from_frame", "MEMBERSHIP_VALUES"]
+__all__ = ["RecordSet", "AuditData", "concat_records", "read_table", "load_audit_data", "audit_data_from_frame", "MEMBERSHIP_VALUES"]
 
 #: Accepted values in a membership column (case-insensitive), mapped to a role.
 MEMBERSHIP_VALUES = {
@@ -62,6 +62,21 @@ class RecordSet:
         """Records at integer positions ``index``."""
         index = np.asarray(index)
         return RecordSet(self.ids[index], self.features.iloc[index].reset_index(drop=True), self.labels[index], self.classes)
+
+
+def concat_records(parts: Sequence[RecordSet]) -> RecordSet:
+    """One :class:`RecordSet` of ``parts`` in order; they must share columns and classes."""
+    parts = list(parts)
+    if not parts:
+        raise DataError("no record sets to concatenate")
+    classes = parts[0].classes
+    for part in parts[1:]:
+        if tuple(map(str, part.classes)) != tuple(map(str, classes)):
+            raise DataError(f"record sets have different classes: {list(classes)} and {list(part.classes)}")
+        if list(part.features.columns) != list(parts[0].features.columns):
+            raise DataError(f"record sets have different columns: {list(parts[0].features.columns)} and {list(part.features.columns)}")
+    features = pd.concat([p.features for p in parts], ignore_index=True)
+    return RecordSet(np.concatenate([p.ids for p in parts]), features, np.concatenate([p.labels for p in parts]), classes)
 
 
 @dataclass(frozen=True)

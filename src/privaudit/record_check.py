@@ -8,7 +8,9 @@ with a **null distribution**: scores of records known *not* to be in training.
   itself one of them (same record id) is left out of its own null, so its
   p-value is computed exactly as for a fresh record.
 * ``null="fabricated"``: synthetic profiles drawn from a model of the
-  population (:class:`privaudit.fabricate.ProfileModel`, fitted on the
+  population (``generator="kernel"``, the default: a smoothed bootstrap,
+  :class:`privaudit.fabricate.KernelProfileModel`; or ``"copula"``:
+  :class:`privaudit.fabricate.ProfileModel`), fitted on the
   population records, or on the non-members when there is no population),
   scored by the same target and attack. A fidelity report of the synthetic
   records is returned beside the result: the p-value is only as good as the
@@ -27,12 +29,19 @@ null records; ties make it conservative. The smallest p it can give is
 with Benjamini–Hochberg (:func:`benjamini_hochberg`), which controls the
 expected fraction of false "used in training" verdicts among those made.
 
-**Likelihood ratios.** Threshold attacks (``loss``, ``confidence``, ...) and
-``classwise_threshold`` give a score, not a likelihood ratio: their
-``likelihood_ratio`` is ``None``. Online LiRA's score is a log-likelihood ratio
-(member vs non-member Gaussian), but it needs reference models, which
-:func:`check_records` does not train; attacks needing reference models are
-refused with a clear error.
+**Reference attacks and likelihood ratios.** With a reference plan
+(:class:`~privaudit.reference.plan.ReferencePlan`), ``lira``, ``rmia`` and
+``reference_calibrated_loss`` run in *offline* mode: the reference models train
+on population records only (the same store keys as an offline audit with the
+same seed, so an audit's models are reused), and every checked, member, null
+and fabricated record is scored against them in one pass. Online models would
+have to be trained with each checked record inside, so ``check`` does not offer
+them. RMIA gives each record its likelihood ratio ``LR(x) = Pr(x|θ) / Pr(x)``
+(Zarifzadeh et al. 2024, eq. 3 with the offline ``Pr(x)``), reported as
+``likelihood_ratio``; online LiRA's score is a log likelihood ratio; offline
+LiRA, threshold attacks and ``classwise_threshold`` give a score, not a ratio
+(``likelihood_ratio`` is ``None``). The p-value never depends on the ratio
+being calibrated: it comes from the null, as for any score.
 
 Example
 -------
@@ -322,9 +331,9 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _null_profiles(data: AuditData, label_name: str, n: int, seed: int, notes: list[str]):
+def _null_profiles(data: AuditData, label_name: str, n: int, seed: int, notes: list[str], generator: str = "kernel"):
     try:
-        from privaudit.fabricate import ProfileModel, fidelity_report
+        from privaudit.fabricate import PROFILE_MODELS, fidelity_report
     except ImportError as exc:
         raise ConfigError(f"the fabricated null needs privaudit.fabricate, which could not be imported ({exc}); use --null real") from None
     if data.population.size:
@@ -337,7 +346,7 @@ def _null_profiles(data: AuditData, label_name: str, n: int, seed: int, notes: l
     label = label_name if label_name not in features else f"{label_name}__label"
     real = source.features.copy()
     real[label] = [source.classes[i] for i in source.labels]
-    model = ProfileModel(features=features, label=label, seed=seed).fit(real)
+    model = PROFILE_MODELS.get(generator)(features=features, label=label, seed=seed).fit(real)
     synthetic = model.sample(n, seed=seed)
     by_value = {c: i for i, c in enumerate(source.classes)}
     by_text = {str(c): i for i, c in enumerate(source.classes)}
@@ -349,7 +358,68 @@ def _null_profiles(data: AuditData, label_name: str, n: int, seed: int, notes: l
     profiles = RecordSet(ids, features_frame, labels, source.classes)
     fidelity = dict(fidelity_report(real, synthetic, features=features, label=label))
     fidelity["fitted_on"] = f"{source.ids.size} {source_name} records"
+    fidelity["generator"] = generator
     return profiles, fidelity
+
+
+
+_REFERENCE_ATTACKS = ("lira", "rmia", "reference_calibrated_loss")
+
+
+def _check_attack(attack, reference, notes: list[str]):
+    """Build the attack; reference attacks default to offline mode and get an offline plan."""
+    from dataclasses import replace
+
+    from privaudit.attacks import build_attack
+
+    if isinstance(attack, str) and attack in _REFERENCE_ATTACKS:
+        attack = {"name": attack}
+    if isinstance(attack, dict) and attack.get("name") in _REFERENCE_ATTACKS:
+        attack = {"mode": "offline", **attack}
+    attack = build_attack(attack) if isinstance(attack, (str, dict)) else attack
+    if not getattr(attack, "needs_reference", False):
+        return attack, None
+    if getattr(attack, "mode", "offline") != "offline":
+        raise ConfigError(f"attack '{attack.display_name}': check scores records no reference model was trained on, so it runs "
+                          "reference attacks offline; use mode: offline (the default for check)")
+    if reference is None:
+        raise CapabilityError(f"attack '{attack.display_name}' needs reference models: add a 'reference' block to the target in the "
+                              "config (models, and for torch targets a training recipe), or use a threshold attack (loss, logit_confidence)")
+    if reference.mode != "offline":
+        reference = replace(reference, mode="offline")
+        notes.append("reference models were trained offline (on population records only): online models would have to be "
+                     "trained with each checked record inside")
+    return attack, reference
+
+
+def _score_parts(target, data: AuditData, attack, parts: Mapping[str, RecordSet], reference, seed: int, progress):
+    """Score every part in one pass: ``({part: scores}, log likelihood ratios of the 'checked' part or None)``."""
+    from privaudit.data import concat_records
+    from privaudit.signals import compute_signals
+
+    names = list(attack.required_signals)
+    everything = concat_records(list(parts.values()))
+    signals = compute_signals(target, everything, names)
+    population = data.records.subset(data.population) if data.population.size else None
+    if getattr(attack, "needs_reference", False):
+        from privaudit.reference.plan import reference_signals
+
+        population_signals = compute_signals(target, population, names) if population is not None else None
+        ref, _, _ = reference_signals(reference, data, names, target_population_signals=population_signals, seed=seed,
+                                      progress=progress, query=everything)
+        scores = attack.fit(signals, everything.labels, ref).score(signals, everything.labels, ref)
+    else:
+        if attack.needs_population:
+            if population is None:
+                raise DataError(f"attack '{attack.display_name}' needs population records; add them to the membership column, or use --attack loss")
+            attack.fit(compute_signals(target, population, names), population.labels)
+        scores = attack.score(signals, everything.labels)
+    log_ratios = getattr(attack, "log_likelihood_ratios_", None)
+    out, start = {}, 0
+    for name, part in parts.items():
+        out[name] = scores[start : start + len(part)]
+        start += len(part)
+    return out, None if log_ratios is None else np.asarray(log_ratios)[: len(parts["checked"])]
 
 
 def check_records(
@@ -360,9 +430,12 @@ def check_records(
     attack="loss",
     null: str = "real",
     n_fabricated: int = 10_000,
+    generator: str = "kernel",
     alpha: float = 0.05,
     seed: int = 0,
     label_name: str = "label",
+    reference=None,
+    progress=None,
 ) -> CheckResult:
     """Test each of ``records`` for membership in ``target``'s training data.
 
@@ -375,15 +448,22 @@ def check_records(
     records : RecordSet
         Records to check, with true labels.
     attack : str, dict or attack object
-        Anything :func:`privaudit.attacks.build_attack` takes; attacks that
-        need reference models are refused.
+        Anything :func:`privaudit.attacks.build_attack` takes. ``lira``,
+        ``rmia`` and ``reference_calibrated_loss`` run offline and need
+        ``reference``.
     null : {"real", "fabricated", "both"}
     n_fabricated : int
         Synthetic profiles in the fabricated null.
+    generator : {"kernel", "copula"}
+        Profile model of the fabricated null (:data:`privaudit.fabricate.PROFILE_MODELS`).
     alpha : float
         Significance level; with several records, the false-discovery rate.
     label_name : str
         Name of the label column (used by the profile model and its report).
+    reference : ReferencePlan, optional
+        Reference models for reference attacks (forced to offline mode).
+    progress : callable, optional
+        ``progress(done, total, message)`` while reference models train.
 
     Returns
     -------
@@ -395,41 +475,27 @@ def check_records(
         fidelity report plus ``score_check`` (:func:`fabricated_score_check`
         against the real non-members) and a note when that check fails.
     """
-    from privaudit.attacks import build_attack
-    from privaudit.signals import compute_signals
-
     if null not in NULL_KINDS:
         raise ConfigError(f"unknown null '{null}'; choose one of {', '.join(NULL_KINDS)}")
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha must lie in (0, 1), got {alpha}")
     if len(records) == 0:
         raise DataError("no records to check")
-    attack = build_attack(attack) if isinstance(attack, (str, dict)) else attack
-    if getattr(attack, "needs_reference", False):
-        raise CapabilityError(f"attack '{attack.display_name}' needs reference models, which 'check' does not train; use a threshold attack (loss, logit_confidence) or classwise_threshold")
-    names = list(attack.required_signals)
     notes: list[str] = []
+    attack, reference = _check_attack(attack, reference, notes)
 
-    def score(recordset: RecordSet) -> np.ndarray:
-        return attack.score(compute_signals(target, recordset, names), recordset.labels)
-
-    if attack.needs_population:
-        if not data.population.size:
-            raise DataError(f"attack '{attack.display_name}' needs population records; add them to the membership column, or use --attack loss")
-        population = data.records.subset(data.population)
-        attack.fit(compute_signals(target, population, names), population.labels)
-
-    checked = score(records)
-    member_scores = score(data.records.subset(data.members))
-    nulls: dict[str, np.ndarray] = {}
+    parts = {"checked": records, "members": data.records.subset(data.members), "real": data.records.subset(data.nonmembers)}
     fidelity = None
-    if null in ("real", "both"):
-        nulls["real"] = score(data.records.subset(data.nonmembers))
     if null in ("fabricated", "both"):
-        profiles, fidelity = _null_profiles(data, label_name, n_fabricated, seed, notes)
-        nulls["fabricated"] = score(profiles)
-        real_scores = nulls["real"] if "real" in nulls else score(data.records.subset(data.nonmembers))
-        fidelity["score_check"] = fabricated_score_check(nulls["fabricated"], real_scores, alpha)
+        parts["fabricated"], fidelity = _null_profiles(data, label_name, n_fabricated, seed, notes, generator)
+    scored, log_ratios = _score_parts(target, data, attack, parts, reference, seed, progress)
+    checked, member_scores = scored["checked"], scored["members"]
+    nulls: dict[str, np.ndarray] = {}
+    if null in ("real", "both"):
+        nulls["real"] = scored["real"]
+    if "fabricated" in parts:
+        nulls["fabricated"] = scored["fabricated"]
+        fidelity["score_check"] = fabricated_score_check(nulls["fabricated"], scored["real"], alpha)
         if fidelity["score_check"]["ks_p_value"] < 0.01 or fidelity["score_check"]["fpr_ci"][0] > alpha:
             notes.append("the target scores fabricated profiles differently from real non-members (see fidelity.score_check): "
                          "fabricated-null p-values may be miscalibrated; prefer --null real or both")
@@ -472,7 +538,7 @@ def check_records(
             RecordVerdict(
                 record_id=str(records.ids[i]),
                 score=float(checked[i]),
-                likelihood_ratio=None,
+                likelihood_ratio=None if log_ratios is None else float(np.exp(np.clip(log_ratios[i], -700.0, 700.0))),
                 p_values={k: float(v[i]) for k, v in p_by_null.items()},
                 p_value=float(p_final[i]),
                 q_value=float(q[i]),
@@ -498,6 +564,8 @@ def run_check(
     null: str = "real",
     alpha: float = 0.05,
     n_fabricated: int = 10_000,
+    generator: str = "kernel",
+    progress=None,
 ) -> CheckResult:
     """Load the data and target a validated config names, read the records to check, and call :func:`check_records`."""
     from privaudit.data import load_audit_data, read_table
@@ -528,7 +596,13 @@ def run_check(
     else:
         records = records_from_pairs(list(record_pairs), data, label=d.label, id_column=d.id_column)
     target = load_target(spec.model_dump(), base_dir, target_name)
-    return check_records(target, data, records, attack=attack, null=null, n_fabricated=n_fabricated, alpha=alpha, seed=config.seed, label_name=d.label)
+    reference = None
+    if spec.reference is not None:
+        from privaudit.reference.plan import plans_from_config
+
+        reference = plans_from_config(config, base_dir)[target_name]
+    return check_records(target, data, records, attack=attack, null=null, n_fabricated=n_fabricated, generator=generator, alpha=alpha,
+                         seed=config.seed, label_name=d.label, reference=reference, progress=progress)
 
 
 # ---------------------------------------------------------------- rendering

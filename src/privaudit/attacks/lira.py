@@ -197,6 +197,9 @@ class LiRAAttack(ReferenceAttack):
     variance_fallback_records_ : int
         Set by ``score``: records that used the pooled variance because they
         had < 2 reference models on a side (all records when ``variance="global"``).
+    log_likelihood_ratios_ : ndarray of shape (n,) or None
+        Set by ``score``: online, each record's log likelihood ratio (the score
+        itself); offline ``None`` (a one-sided test against OUT models only).
     """
 
     name = "lira"
@@ -231,4 +234,6 @@ class LiRAAttack(ReferenceAttack):
             side = "IN and OUT" if self.mode == "online" else "OUT"
             raise DataError(f"attack '{self.display_name}' needs {side} reference models for every record: {exc}") from None
         self.variance_fallback_records_ = int(pooled.sum())
+        # online: the score is the log likelihood ratio log N(φ; IN) / N(φ; OUT); offline is a one-sided test, no ratio
+        self.log_likelihood_ratios_ = scores if self.mode == "online" else None
         return scores

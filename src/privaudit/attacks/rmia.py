@@ -185,6 +185,8 @@ class RMIAAttack(ReferenceAttack):
         AUC per ``OFFLINE_A_GRID`` value when tuned.
     n_population_used_ : int
         Population records z compared with.
+    log_likelihood_ratios_ : ndarray of shape (n,)
+        ``log Pr(x|θ) / Pr(x)`` per scored record (the paper's LR(x), before comparing with z).
     """
 
     name = "rmia"
@@ -242,4 +244,5 @@ class RMIAAttack(ReferenceAttack):
         if not usable_z.any():
             raise DataError(f"attack '{name}': no population record has an OUT reference model")
         self.n_population_used_ = int(usable_z.sum())
+        self.log_likelihood_ratios_ = np.log(p_x) - np.log(pr_x)  # log Pr(x|θ)/Pr(x), the paper's LR(x)
         return rmia_scores(p_x / pr_x, p_z[usable_z] / pr_z[usable_z], gamma=self.gamma)

@@ -55,6 +55,9 @@ class ReferencePlan:
         more than one core, else ``sequential``; the reason is logged.
     n_jobs : int, optional
     ray_address : str, optional
+    output_defence : OutputDefence, optional
+        The target's output defence; applied to every reference model's
+        outputs too, so they answer like the target does.
     """
 
     recipe: object
@@ -67,6 +70,7 @@ class ReferencePlan:
     backend: str = "local"
     n_jobs: int | None = None
     ray_address: str | None = None
+    output_defence: object | None = None
 
     def __post_init__(self) -> None:
         if self.n_models < 1:
@@ -90,11 +94,11 @@ class ReferencePlan:
         return backend, recipe, reason
 
 
-def _in_mask_on(positions: np.ndarray, pool: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Rows of ``keep`` for record ``positions`` (False for records outside the pool)."""
-    row_of = {int(p): i for i, p in enumerate(pool)}
-    mask = np.zeros((positions.size, keep.shape[1]), dtype=bool)
-    rows = np.array([row_of.get(int(p), -1) for p in positions], dtype=np.intp)
+def _in_mask_on(query_ids: np.ndarray, pool_ids: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Rows of ``keep`` for the query records, matched by record id (False for records outside the pool)."""
+    row_of = {str(rid): i for i, rid in enumerate(pool_ids)}
+    mask = np.zeros((len(query_ids), keep.shape[1]), dtype=bool)
+    rows = np.array([row_of.get(str(rid), -1) for rid in query_ids], dtype=np.intp)
     inside = rows >= 0
     mask[inside] = keep[rows[inside]]
     return mask
@@ -108,8 +112,14 @@ def reference_signals(
     target_population_signals: Mapping[str, np.ndarray] | None,
     seed: int,
     progress: Callable[[int, int, str], None] | None = None,
+    query=None,
 ):
     """Train (or reuse) the plan's models and compute signals ``names`` from their outputs.
+
+    ``query``: a :class:`~privaudit.data.RecordSet` to score instead of the
+    audited records (``privaudit check``: records that need not be in
+    ``data``); a query record is IN a model when its record id is in that
+    model's training set.
 
     Returns
     -------
@@ -122,6 +132,7 @@ def reference_signals(
         The backend that ran (``local`` resolved by measurement).
     """
     from privaudit.attacks.reference import ReferenceSignals
+    from privaudit.data import concat_records
     from privaudit.reference.design import reference_design
     from privaudit.reference.engine import train_reference_models
     from privaudit.reference.store import ReferenceStore
@@ -131,23 +142,29 @@ def reference_signals(
         data, plan.n_models, seed=seed, mode=plan.mode, include_population=plan.include_population,
         fraction=plan.fraction, train_size=plan.train_size,
     )
-    query = np.concatenate([data.audited, data.population])
+    if query is None:
+        positions = np.concatenate([data.audited, data.population])
+        query_records, n_audited = data.records.subset(positions), data.audited.size
+    else:
+        query_records, n_audited = concat_records([query, data.records.subset(data.population)]), len(query)
     backend, recipe, reason = plan.resolve()
     if progress is not None:
         progress(0, plan.n_models, f"backend {reason}")
     outputs = train_reference_models(
-        recipe, data.records.subset(pool), keep, data.records.subset(query),
+        recipe, data.records.subset(pool), keep, query_records,
         store=ReferenceStore(plan.store), seed=seed, backend=backend,
         n_jobs=plan.n_jobs, ray_address=plan.ray_address, progress=progress,
     )
-    labels = data.records.labels[query]
-    stacked = {name: np.empty((query.size, outputs.n_models)) for name in names}
+    labels = query_records.labels
+    stacked = {name: np.empty((len(query_records), outputs.n_models)) for name in names}
     for k in range(outputs.n_models):
-        per_model = signals_from_outputs(outputs.outputs[k], outputs.output_kind, labels, list(names), source=f"reference model {k}")
+        model_outputs, kind = outputs.outputs[k], outputs.output_kind
+        if plan.output_defence is not None:
+            model_outputs, kind = plan.output_defence.apply(model_outputs, kind)
+        per_model = signals_from_outputs(model_outputs, kind, labels, list(names), source=f"reference model {k}")
         for name in names:
             stacked[name][:, k] = per_model[name]
-    in_mask = _in_mask_on(query, pool, keep)
-    n_audited = data.audited.size
+    in_mask = _in_mask_on(query_records.ids, data.records.ids[pool], keep)
     has_population = data.population.size > 0 and target_population_signals is not None
     signals = ReferenceSignals(
         signals={name: values[:n_audited] for name, values in stacked.items()},
@@ -168,10 +185,11 @@ def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
     or, by default, of the target's own estimator. torch targets: the
     target's factory, ``factory_kwargs`` and transform with
     ``reference.training``. Precomputed targets: ``reference.estimator``.
+    A target's ``output_defence`` applies to its reference models' outputs too.
     """
-    from privaudit.models import TrainingConfig
     from privaudit.reference.recipes import SklearnRecipe, TorchRecipe
     from privaudit.targets.base import load_skops, load_transform
+    from privaudit.targets.output_defence import OutputDefence
 
     base_dir = Path(base_dir)
     compute = config.compute
@@ -187,7 +205,7 @@ def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
         if target.type == "torch":
             spec = target.model_dump()
             recipe = TorchRecipe(
-                target.factory, target.factory_kwargs or {}, TrainingConfig(**ref.training.model_dump()),
+                target.factory, target.factory_kwargs or {}, ref.training.to_training_config(),
                 transform=load_transform(spec, base_dir, f"targets.{target.name}"),
                 output_kind=target.outputs or "logits", base_dir=base_dir,
             )
@@ -199,5 +217,6 @@ def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
             recipe, n_models=ref.models, mode=ref.mode, fraction=ref.fraction, train_size=ref.train_size,
             include_population=ref.include_population, store=store, backend=compute.backend,
             n_jobs=compute.n_jobs, ray_address=compute.ray_address,
+            output_defence=None if target.output_defence is None else OutputDefence(**target.output_defence.model_dump()),
         )
     return plans
