@@ -80,6 +80,7 @@ def test_verdicts_say_what_they_mean_and_no_more():
     none = verdict(0.31, None, 0.05, 0.42, 10_000)
     assert none.startswith("No evidence this record was used in training")
     assert "not evidence that the record was not used" in none and "about 42 % of training records at α = 0.05" in none
+    assert "about 31 % of people who were not in training look at least this member-like" in none  # not "1 in 3"
     # with several records the band follows q, not p
     several = verdict(0.001, 0.2, 0.05, 0.4, 10_000, multiple=50)
     assert several.startswith("No evidence") and "q = 0.2 after Benjamini–Hochberg across 50 records" in several

@@ -195,7 +195,10 @@ def verdict(p: float, q: float | None, alpha: float, power: float | None, n_null
     p_text = f"p {'≤' if at_floor else '='} {_format_p(p)}"
     if multiple > 1 and q is not None:
         p_text += f", q = {_format_p(q)} after Benjamini–Hochberg across {multiple} records"
-    how_rare = f"about 1 in {one_in:,} people who were not in training look this member-like"
+    if p < 0.1:
+        how_rare = f"about 1 in {one_in:,} people who were not in training look this member-like"
+    else:  # "1 in 1" says nothing; a share does
+        how_rare = f"about {100 * p:.0f} % of people who were not in training look at least this member-like"
     if at_floor:
         how_rare = (f"no null record of {n_null:,} looked this member-like; {_format_p(floor)} is the smallest p "
                     f"this null can give, so at most about 1 in {one_in:,} non-members do")
