@@ -86,3 +86,25 @@ def validated_columns(frame: pd.DataFrame, features_param, label, who: str) -> t
             raise DataError(f"column '{c}' has infinite values")
     label_values = frame[label].to_numpy() if label is not None else None
     return features, label_values
+
+
+def sample_size(n) -> int:
+    """``n`` as an int, or a clear error for anything but a non-negative integer."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise DataError(f"n must be a non-negative integer, got {n!r}")
+    return int(n)
+
+
+def label_codes(labels, classes: np.ndarray, label: str | None, n: int, who: str) -> np.ndarray:
+    """Index of each requested label value among the fitted ``classes``; clear errors for unknown values or a wrong length."""
+    if label is None:
+        raise DataError(f"labels were given, but this {who} was fitted without a label column")
+    labels = np.asarray(labels, dtype=object).ravel()
+    if labels.size != n:
+        raise DataError(f"labels has {labels.size} values for n={n} records")
+    codes = pd.Index(classes).get_indexer(labels)
+    if (codes < 0).any():
+        unknown = sorted({str(v) for v in labels[codes < 0]})[:5]
+        raise DataError(f"label column '{label}' has no fitted class {unknown}; known classes: {[str(c) for c in classes]}")
+    return codes
+

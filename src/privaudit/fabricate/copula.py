@@ -75,15 +75,17 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
-from privaudit.exceptions import DataError, NotFittedError
+from privaudit.exceptions import NotFittedError
 from privaudit.fabricate._columns import (
     band_uniforms,
     category_bands,
     correlation_of_scores,
     empirical_inverse_cdf,
     is_numeric_column,
+    label_codes,
     mid_rank_normal_scores,
     numeric_normal_scores,
+    sample_size,
     validated_columns,
 )
 
@@ -254,9 +256,7 @@ class ProfileModel:
         """
         if not hasattr(self, "correlations_"):
             raise NotFittedError("this ProfileModel is not fitted yet: call fit(frame) first")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise DataError(f"n must be a non-negative integer, got {n!r}")
-        n = int(n)
+        n = sample_size(n)
         rng = np.random.default_rng(self.seed if seed is None else seed)
         class_codes = self._class_codes(n, labels, rng)
 
@@ -284,16 +284,7 @@ class ProfileModel:
     def _class_codes(self, n: int, labels, rng: np.random.Generator) -> np.ndarray:
         if labels is None:
             return rng.choice(self.classes_.size, size=n, p=self.class_priors_)
-        if self.label is None:
-            raise DataError("labels were given, but this ProfileModel was fitted without a label column")
-        labels = np.asarray(labels, dtype=object).ravel()
-        if labels.size != n:
-            raise DataError(f"labels has {labels.size} values for n={n} records")
-        codes = pd.Index(self.classes_).get_indexer(labels)
-        if (codes < 0).any():
-            unknown = sorted({str(v) for v in labels[codes < 0]})[:5]
-            raise DataError(f"label column '{self.label}' has no fitted class {unknown}; known classes: {[str(c) for c in self.classes_]}")
-        return codes
+        return label_codes(labels, self.classes_, self.label, n, "ProfileModel")
 
     def _restore_dtype(self, column: str, values: np.ndarray) -> pd.Series:
         dtype = self.dtypes_[column]

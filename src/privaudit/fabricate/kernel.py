@@ -71,7 +71,7 @@ import pandas as pd
 from scipy.special import ndtr
 
 from privaudit.exceptions import DataError, NotFittedError
-from privaudit.fabricate._columns import is_numeric_column, numeric_normal_scores, validated_columns
+from privaudit.fabricate._columns import is_numeric_column, label_codes, numeric_normal_scores, sample_size, validated_columns
 
 __all__ = ["KernelProfileModel"]
 
@@ -162,9 +162,7 @@ class KernelProfileModel:
         """
         if not hasattr(self, "scores_"):
             raise NotFittedError("this KernelProfileModel is not fitted yet: call fit(frame) first")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise DataError(f"n must be a non-negative integer, got {n!r}")
-        n = int(n)
+        n = sample_size(n)
         rng = np.random.default_rng(self.seed if seed is None else seed)
         rows = self._source_rows(n, labels, rng)
         row_classes = self.class_codes_[rows]
@@ -192,15 +190,7 @@ class KernelProfileModel:
     def _source_rows(self, n: int, labels, rng: np.random.Generator) -> np.ndarray:
         if labels is None:
             return rng.integers(0, self.n_records_, n)
-        if self.label is None:
-            raise DataError("labels were given, but this KernelProfileModel was fitted without a label column")
-        labels = np.asarray(labels, dtype=object).ravel()
-        if labels.size != n:
-            raise DataError(f"labels has {labels.size} values for n={n} records")
-        wanted = pd.Index(self.classes_).get_indexer(labels)
-        if (wanted < 0).any():
-            unknown = sorted({str(v) for v in labels[wanted < 0]})[:5]
-            raise DataError(f"label column '{self.label}' has no fitted class {unknown}; known classes: {[str(c) for c in self.classes_]}")
+        wanted = label_codes(labels, self.classes_, self.label, n, "KernelProfileModel")
         by_class = [np.flatnonzero(self.class_codes_ == k) for k in range(self.classes_.size)]
         rows = np.empty(n, dtype=np.intp)
         for k, members in enumerate(by_class):
