@@ -1,5 +1,5 @@
 # Two commands a new user needs: `make demo` and `make test`.
-# Both create .venv on first use: PyTorch 2.13.0 (CPU) first, then privaudit with its extras.
+# Both create .venv on first use: PyTorch 2.13.0 (CPU) first, then privaudit with its extras (torch, dp = Opacus, ray, test).
 
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +16,7 @@ $(BIN)/python:
 # PyTorch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(BIN)/python -m pip install --quiet -e ".[torch,ray,test]"
+	$(BIN)/python -m pip install --quiet -e ".[torch,dp,ray,test]"
 	touch $@
 
 demo: $(VENV)/.installed
@@ -31,6 +31,7 @@ test-fast: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_signals_metrics.py --demo --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_reference.py --write BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_dp.py --accountants rdp prv gdp --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build dist src/*.egg-info

@@ -126,7 +126,8 @@ def main(argv=None) -> int:
 
     from privaudit.audit import run_audit
     from privaudit.config import load_config
-    from privaudit.record_check import check_result_to_dict, run_check
+    from privaudit.record_check import run_check
+    from privaudit.report.check_report import check_result_to_dict
     from privaudit.report import write_report
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -76,3 +76,45 @@ def test_audit_command_reruns_the_demo_config(demo_dir, tmp_path):
     rerun = json.loads((tmp_path / "rerun" / "report.json").read_text())["results"]
     original = json.loads((demo_dir / "report.json").read_text())["results"]
     assert [r["auc"] for r in rerun] == [r["auc"] for r in original]
+
+
+def test_demo_report_has_groups_and_a_worked_record_check(demo_dir):
+    report = json.loads((demo_dir / "report.json").read_text())
+    slicings = {s["name"] for s in report["groups"]["overfit_mlp"]["slicings"]}
+    assert {"sex", "race", "age band"} <= slicings
+    (check,) = report["record_checks"]
+    assert check["target"] == "overfit_mlp" and check["attack"].startswith("rmia[offline")
+    assert len(check["records"]) == 6 and check["null"] == "both"
+    assert "Benjamini–Hochberg" in check["multiple_testing_note"]
+    assert all(r["likelihood_ratio"] > 0 and 0 < r["p_value"] <= 1 for r in check["records"])
+    assert check["fidelity"]["generator"] == "kernel" and "score_check" in check["fidelity"]
+    html = (demo_dir / "report.html").read_text()
+    assert "Was this record used? overfit_mlp" in html and "By sex" in html and "By age band" in html
+
+
+def _check(demo_dir, *args):
+    return subprocess.run(
+        [sys.executable, "-c", "from privaudit.cli import main; main()", "check", str(demo_dir / "config.yaml"), "--target", "overfit_mlp", "--json", *args],
+        capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_check_command_on_the_demo_model_csv_and_single_record(demo_dir, tmp_path):
+    import pandas as pd
+
+    frame = pd.read_parquet(demo_dir / "data" / "adult_demo.parquet")
+    people = pd.concat([frame[frame.membership == "member"].head(2), frame[frame.membership == "nonmember"].head(1)])
+    people.drop(columns="membership").to_csv(tmp_path / "people.csv", index=False)
+    completed = _check(demo_dir, "--records", str(tmp_path / "people.csv"), "--attack", "rmia", "--null", "both", "--fabricated", "2000")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result = json.loads(completed.stdout)
+    assert [r["id"] for r in result["records"]] == people.record_id.astype(str).tolist()
+    assert "Benjamini–Hochberg" in result["multiple_testing_note"] and result["n_null"] == {"real": 10_000, "fabricated": 2000}
+
+    person = frame[frame.membership == "member"].iloc[0]
+    pairs = [f"--record={column}={person[column]}" for column in frame.columns if column not in ("membership", "record_id")]
+    completed = _check(demo_dir, *pairs)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    single = json.loads(completed.stdout)
+    assert len(single["records"]) == 1 and "no multiple-testing correction" in single["multiple_testing_note"]
+    assert single["records"][0]["verdict"].split(" this record")[0] in ("Strong evidence", "Moderate evidence", "No evidence")

@@ -11,7 +11,7 @@ import pytest
 
 import privaudit
 
-HEAVY_MODULES = ("torch", "transformers", "ray", "httpx")
+HEAVY_MODULES = ("torch", "opacus", "transformers", "ray", "httpx")
 
 
 def _group(name: str) -> int:
@@ -83,7 +83,7 @@ def test_import_privaudit_imports_no_heavy_dependency():
     """
     code = (
         "import json, sys, types\n"
-        "import privaudit, privaudit.models, privaudit.targets.torch, privaudit.attacks\n"
+        "import privaudit, privaudit.models, privaudit.targets.torch, privaudit.targets.output_defence, privaudit.attacks\n"
         f"heavy = {list(HEAVY_MODULES)!r}\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
         "sys.modules['torch'] = types.ModuleType('torch')\n"

@@ -11,11 +11,10 @@ from scipy import stats
 
 from privaudit.data import audit_data_from_frame
 from privaudit.datasets import make_synthetic_tabular
+from privaudit.metrics.intervals import clopper_pearson
+from privaudit.metrics.pvalues import benjamini_hochberg, empirical_p_values
 from privaudit.record_check import (
-    benjamini_hochberg,
     check_records,
-    clopper_pearson,
-    empirical_p_values,
     records_from_frame,
     records_from_pairs,
     verdict,

@@ -19,11 +19,11 @@ from privaudit.report import print_summary, render_html, report_dict, verdict, w
 
 N_MEMBERS, N_NONMEMBERS, N_POPULATION = 700, 600, 700
 RUN_KEYS = {"seed", "config_hash", "config", "versions", "started_at", "duration_s", "data_source", "reference"}
-DATA_KEYS = {"n_members", "n_nonmembers", "n_population", "classes"}
+DATA_KEYS = {"n_members", "n_nonmembers", "n_population", "classes", "membership_randomized"}
 TARGET_KEYS = {"name", "output_kind", "accuracy_members", "accuracy_nonmembers"}
 RESULT_KEYS = {
     "target", "attack", "signal", "auc", "auc_ci", "tpr_at_fpr", "advantage", "balanced_accuracy",
-    "n_members", "n_nonmembers", "confidence", "n_bootstrap",
+    "n_members", "n_nonmembers", "confidence", "n_bootstrap", "epsilon_lower_bound",
 }
 POINT_KEYS = {"tpr", "ci", "fpr_realised", "fpr_ci", "threshold", "true_positives", "false_positives", "supported"}
 
@@ -93,7 +93,8 @@ def test_report_json_has_the_documented_schema(result, written):
     assert set(document["run"]) == RUN_KEYS
     assert isinstance(document["run"]["versions"], dict) and "numpy" in document["run"]["versions"]
     assert set(document["data"]) == DATA_KEYS
-    assert document["data"] == {"n_members": N_MEMBERS, "n_nonmembers": N_NONMEMBERS, "n_population": N_POPULATION, "classes": [0, 1]}
+    assert document["data"] == {"n_members": N_MEMBERS, "n_nonmembers": N_NONMEMBERS, "n_population": N_POPULATION, "classes": [0, 1],
+                                "membership_randomized": False}
     assert [set(t) for t in document["targets"]] == [TARGET_KEYS] * 3
     assert len(document["results"]) == len(result.results)
     fpr_keys = {format(f, "g") for f in DEFAULT_FPRS}

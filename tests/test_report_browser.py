@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
-from privaudit import AuditData, PrecomputedTarget, RecordSet, SklearnTarget, audit, make_synthetic_tabular
+from privaudit import AuditData, PrecomputedTarget, RecordSet, SklearnTarget, audit, check_records, make_synthetic_tabular
+from privaudit.metrics.groups import age_bands, by_column
 from privaudit.report import write_report
 
 pytestmark = pytest.mark.slow
@@ -62,7 +63,13 @@ def _audit_result():
     p = np.random.default_rng(1).dirichlet([1.0, 1.0], size=n)
     outputs = pd.DataFrame({"record_id": frame["record_id"], "0": p[:, 0], "1": p[:, 1]})
     targets = [SklearnTarget(forest, name="leaky_rf"), PrecomputedTarget(outputs, name="random_outputs")]
-    return audit(data, targets, n_bootstrap=100, seed=0)
+    audited = data.audited
+    groups = {"x0 band": age_bands(features["x0"].to_numpy()[audited], (-np.inf, -0.5, 0.5, np.inf)),
+              "label": by_column(labels[audited].astype(str))}
+    result = audit(data, targets, n_bootstrap=100, seed=0, groups=groups)
+    checked = records.subset(np.r_[data.members[:2], data.nonmembers[:2]])
+    result.record_checks.append(check_records(targets[0], data, checked, attack="loss", null="real"))
+    return result
 
 
 def test_report_renders_in_chromium_without_errors(tmp_path):
@@ -71,7 +78,9 @@ def test_report_renders_in_chromium_without_errors(tmp_path):
 
     result = _audit_result()
     paths = write_report(result, tmp_path / "report")
-    expected_plots = 2 * len(result.targets)  # ROC + score histogram per target
+    n_group_plots = paths["html"].read_text().count('data-plot="groups-')
+    assert n_group_plots > 0
+    expected_plots = 2 * len(result.targets) + n_group_plots  # ROC + score histogram per target, and the group charts
 
     errors: list[str] = []
     with sync_playwright() as playwright:
@@ -97,6 +106,17 @@ def test_report_renders_in_chromium_without_errors(tmp_path):
                 plot.scroll_into_view_if_needed()
                 box = plot.bounding_box()
                 assert box is not None and box["width"] > 0 and box["height"] > 0, f"plot {plot.get_attribute('data-plot')} has no size: {box}"
+
+            group_tables = page.locator("div.group-slicing:has(h4:has-text('By x0 band')) table")
+            assert group_tables.count() == len(result.targets)  # each target's best attack is sliced
+            assert group_tables.first.locator("tbody tr").count() == 3
+            group_tables.first.scroll_into_view_if_needed()
+            assert group_tables.first.is_visible()
+            check = page.locator("section.record-check")
+            assert check.count() == 1
+            check.scroll_into_view_if_needed()
+            assert check.is_visible() and check.locator("tbody tr").count() == 4
+            assert "this record was used in training" in check.inner_text() and "Power" in check.inner_text()
 
             page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         finally:

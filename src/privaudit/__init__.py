@@ -24,8 +24,9 @@ from privaudit.exceptions import (
     UnknownNameError,
 )
 from privaudit.metrics import evaluate_scores, roc_auc, roc_curve, tpr_at_fpr
+from privaudit.record_check import CheckResult, check_records, run_check
 from privaudit.signals import SIGNALS, compute_signals
-from privaudit.targets import PrecomputedTarget, SklearnTarget, TorchTarget
+from privaudit.targets import OutputDefence, OutputDefenceTarget, PrecomputedTarget, SklearnTarget, TorchTarget
 
 __all__ = [
     "__version__",
@@ -36,11 +37,14 @@ __all__ = [
     "AuditData",
     "AuditResult",
     "CapabilityError",
+    "CheckResult",
     "ClasswiseThresholdAttack",
     "ConfigError",
     "DataError",
     "MissingDependencyError",
     "NotFittedError",
+    "OutputDefence",
+    "OutputDefenceTarget",
     "PrecomputedTarget",
     "PrivauditError",
     "RecordSet",
@@ -52,6 +56,7 @@ __all__ = [
     "audit",
     "audit_data_from_frame",
     "build_attack",
+    "check_records",
     "compute_signals",
     "evaluate_scores",
     "load_adult",
@@ -62,5 +67,6 @@ __all__ = [
     "roc_auc",
     "roc_curve",
     "run_audit",
+    "run_check",
     "tpr_at_fpr",
 ]

@@ -18,10 +18,10 @@ import numpy as np
 from privaudit.attacks import ThresholdAttack, build_attack
 from privaudit.data import AuditData
 from privaudit.exceptions import CapabilityError, DataError
-from privaudit.metrics import DEFAULT_FPRS, ScoreMetrics, evaluate_scores
+from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS, ScoreMetrics, evaluate_scores
 from privaudit.signals import SIGNALS, compute_signals
 
-__all__ = ["AttackResult", "TargetSummary", "AuditResult", "audit", "run_audit", "default_attacks"]
+__all__ = ["AttackResult", "TargetSummary", "AuditResult", "audit", "run_audit", "default_attacks", "check_membership_randomized"]
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,42 @@ class AuditResult:
     reference: dict = field(default_factory=dict)
     #: target name → :class:`privaudit.metrics.groups.TargetGroups` (best attack sliced by each group labelling)
     groups: dict = field(default_factory=dict)
+    #: record checks run beside the audit (:class:`privaudit.record_check.CheckResult`), e.g. the demo's worked check
+    record_checks: list = field(default_factory=list)
+    #: δ of every result's ε lower bound
+    delta: float = DEFAULT_DELTA
+    #: whether membership was declared randomised by fair coin flips (ε is then a valid one-run lower bound)
+    membership_randomized: bool = False
 
     def best(self, target: str | None = None) -> AttackResult:
         """The result with the highest AUC (for ``target`` if given)."""
         pool = [r for r in self.results if target is None or r.target == target]
         return max(pool, key=lambda r: r.metrics.auc)
+
+
+#: ``membership_randomized`` is refused when a fair-coin split this uneven has a two-sided p-value below this.
+RANDOMIZED_SPLIT_MIN_P = 1e-3
+
+
+def check_membership_randomized(is_member, source: str = "<memory>") -> None:
+    """Refuse a declared coin-flip membership whose member count is implausible for fair coins.
+
+    Raises :class:`DataError` when a two-sided binomial test of
+    n_members ~ Binomial(n_audited, 1/2) gives p < ``RANDOMIZED_SPLIT_MIN_P``
+    (e.g. 1,000 members among 11,000 audited records): the one-run bound
+    assumes every audited record was included with probability 1/2.
+    """
+    from scipy.stats import binomtest
+
+    is_member = np.asarray(is_member, dtype=bool)
+    n_members, n = int(is_member.sum()), int(is_member.size)
+    p_value = binomtest(n_members, n, 0.5).pvalue
+    if p_value < RANDOMIZED_SPLIT_MIN_P:
+        raise DataError(
+            f"{source}: membership is declared randomized (membership.randomized / membership_randomized), but {n_members:,} "
+            f"members among {n:,} audited records is not what fair coin flips give (p = {p_value:.1e}); the one-run ε bound "
+            "needs each audited record included with probability 1/2: set randomized: false, or audit the coin-flipped records only"
+        )
 
 
 def default_attacks(output_kind: str, has_population: bool, reference_mode: str | None = None) -> list:
@@ -138,6 +169,8 @@ def audit(
     reference=None,
     progress: Callable[[str], None] | None = None,
     groups: Mapping[str, Sequence] | None = None,
+    delta: float = DEFAULT_DELTA,
+    membership_randomized: bool = False,
 ) -> AuditResult:
     """Audit each target with each attack on ``data``.
 
@@ -164,12 +197,22 @@ def audit(
         members then non-members), e.g. ``{"sex": ..., "age band": ...}``;
         see :mod:`privaudit.metrics.groups` for label builders. Each
         target's best attack is then evaluated per group (``AuditResult.groups``).
+    delta : float
+        δ of each result's ε lower bound (:mod:`privaudit.metrics.epsilon`).
+    membership_randomized : bool
+        Declare that every audited record was made a member by an independent
+        fair coin flip before training. The ε figure is then the one-run bound
+        (Steinke et al. 2023), a valid lower bound; otherwise it is labelled a
+        heuristic estimate. Member/non-member counts far from an even split
+        are refused (:func:`check_membership_randomized`).
     """
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     say = progress or (lambda message: None)
     audited = data.records.subset(data.audited)
     is_member = data.audited_is_member
+    if membership_randomized:
+        check_membership_randomized(is_member, data.source)
     population = data.records.subset(data.population) if data.population.size else None
     results: list[AttackResult] = []
     summaries: list[TargetSummary] = []
@@ -223,7 +266,8 @@ def audit(
                 if attack.needs_population:
                     attack.fit(population_signals, population.labels)
                 scores = attack.score(signals, audited.labels)
-            metrics = evaluate_scores(scores, is_member, fprs=fprs, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed)
+            metrics = evaluate_scores(scores, is_member, fprs=fprs, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed,
+                                      delta=delta, membership_randomized=membership_randomized)
             results.append(AttackResult(target.name, attack.display_name, getattr(attack, "signal", None), scores, metrics))
     result = AuditResult(
         results=results,
@@ -241,6 +285,8 @@ def audit(
         duration_s=time.perf_counter() - started,
         versions=_versions(),
         reference=reference_info,
+        delta=float(delta),
+        membership_randomized=bool(membership_randomized),
     )
     if groups:
         from privaudit.metrics.groups import analyse_groups
@@ -295,6 +341,8 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
         reference=plans or None,
         progress=progress,
         groups=groups,
+        delta=config.metrics.delta,
+        membership_randomized=m.randomized,
     )
     result.config = config.model_dump(mode="json")
     result.config_hash = config_hash(config)

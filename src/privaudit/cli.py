@@ -4,6 +4,7 @@ Each command parses its arguments, makes one library call, renders the
 result and maps errors to exit codes:
 
 * 0 — the audit ran and the report was written;
+* 1 — ``privaudit gate``: the report exceeds at least one bar;
 * 2 — a user mistake (:class:`~privaudit.exceptions.PrivauditError` or a bad
   option): one line ``privaudit: error: ...`` on stderr, no traceback;
 * 130 — interrupted with Ctrl-C.
@@ -127,24 +128,31 @@ def demo_command(out_dir: Path, seed: int, reference_models: int, quiet: bool) -
 @click.option("--records", "records_file", type=click.Path(path_type=Path, dir_okay=False), default=None, help="CSV/Parquet of records to check (feature columns and the label).")
 @click.option("--record", "record_pairs", multiple=True, metavar="KEY=VALUE", help="One record to check, one field per option: --record age=39 --record sex=Male ...")
 @click.option("--target", "target_name", default=None, help="Target to check against (needed when the config has several).")
-@click.option("--attack", default="loss", show_default=True, help="Attack giving the membership score (a signal name, or classwise_threshold).")
+@click.option("--attack", default="loss", show_default=True, help="Attack giving the membership score: a signal name (loss, logit_confidence, ...), classwise_threshold, or with a reference block in the config lira / rmia / reference_calibrated_loss (offline).")
 @click.option("--null", "null", type=click.Choice(["real", "fabricated", "both"]), default="real", show_default=True, help="Null distribution: the audit's non-members, fabricated profiles, or both.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level (false-discovery rate for several records).")
+@click.option("--generator", type=click.Choice(["kernel", "copula"]), default="kernel", show_default=True, help="Profile model of the fabricated null: smoothed bootstrap (kernel) or Gaussian copula.")
 @click.option("--fabricated", "n_fabricated", type=click.IntRange(min=100), default=10_000, show_default=True, help="Fabricated profiles in the fabricated null.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Write check.json here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
-def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str, null: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, quiet: bool) -> None:
     """Test whether given records were used to train a target: score, p-value and a verdict per record."""
     import json
 
     from privaudit.config import load_config
-    from privaudit.record_check import check_result_to_dict, print_check, run_check
+    from privaudit.record_check import run_check
+    from privaudit.report.check_report import check_result_to_dict, print_check
+
+    from privaudit.audit import _training_progress
 
     parsed, base_dir = load_config(config)
-    result = run_check(
-        parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
-        attack=attack, null=null, alpha=alpha, n_fabricated=n_fabricated,
-    )
+    with _status(quiet or as_json) as say:
+        result = run_check(
+            parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
+            attack=attack, null=null, alpha=alpha, n_fabricated=n_fabricated, generator=generator,
+            progress=_training_progress(say, target_name or "target"),
+        )
     payload = json.dumps(check_result_to_dict(result), indent=2, ensure_ascii=False, default=lambda value: value.item() if hasattr(value, "item") else str(value))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -158,6 +166,52 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
     print_check(result, console=console if console.is_terminal else Console(width=130))
     if out_dir is not None:
         click.echo(f"result: {out_dir / 'check.json'}")
+
+
+@cli.command("gate")
+@click.argument("report", type=click.Path(path_type=Path))
+@click.option("--max-auc", type=click.FloatRange(0, 1), default=None, metavar="X", help="Fail when the AUC exceeds X.")
+@click.option("--max-tpr-at-fpr", "tpr_bars", multiple=True, metavar="FPR:TPR", help="Fail when the TPR at FPR exceeds TPR, both fractions (0.001:0.02 = 2 percent at 0.1 percent FPR); repeatable. FPR must be one the report holds.")
+@click.option("--max-epsilon-lb", type=click.FloatRange(min=0), default=None, metavar="X", help="Fail when the ε lower bound exceeds X.")
+@click.option("--attack", default=None, help="Check only this attack (name as in report.json, or TARGET/ATTACK). Default: the worst result of every target and attack.")
+@click.option("--compare", type=click.Choice(["estimate", "upper"]), default="estimate", show_default=True, help="Compare the point estimate of AUC/TPR with the bar, or the upper end of its confidence interval (strict). The ε lower bound is compared as it is.")
+def gate_command(report: Path, max_auc: float | None, tpr_bars: tuple[str, ...], max_epsilon_lb: float | None, attack: str | None, compare: str) -> None:
+    """Exit 1 when REPORT (a report.json, or its folder) shows more leakage than a bar allows.
+
+    Each bar is a maximum, checked against the worst attack (or --attack).
+    By default the point estimate is compared (its interval is printed beside
+    it); --compare upper uses the interval's upper end. Exit codes: 0 every
+    bar held, 1 a bar was exceeded (each named on stdout), 2 a usage mistake.
+    """
+    from privaudit.gate import Bar, check_report, format_check, load_report, parse_tpr_bar
+
+    bars = [Bar("auc", max_auc)] if max_auc is not None else []
+    bars += [parse_tpr_bar(text) for text in tpr_bars]
+    if max_epsilon_lb is not None:
+        bars.append(Bar("epsilon_lb", max_epsilon_lb))
+    document, path = load_report(report)
+    checks = check_report(document, bars, attack=attack, compare=compare, source=str(path))
+    for check in checks:
+        click.echo(format_check(check))
+    exceeded = sum(c.exceeded for c in checks)
+    click.echo(f"privaudit gate: {exceeded} of {len(checks)} bar{'s' if len(checks) != 1 else ''} exceeded ({path})")
+    if exceeded:
+        sys.exit(1)
+
+
+@cli.command("model-card")
+@click.argument("report", type=click.Path(path_type=Path))
+@click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write the Markdown here (default: print it).")
+def model_card_command(report: Path, out_file: Path | None) -> None:
+    """Write a privacy section for a Hugging Face model card from REPORT (a report.json, or its folder)."""
+    from privaudit.gate import load_report
+    from privaudit.report.model_card import model_card_section, write_model_card
+
+    document, path = load_report(report)
+    if out_file is None:
+        click.echo(model_card_section(document, source=str(path)), nl=False)
+        return
+    click.echo(f"model card section: {write_model_card(document, out_file, source=str(path))}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,7 @@ Example ``audit.yaml``::
         type: sklearn            # sklearn | torch | precomputed
         path: model.skops
     attacks: [loss, entropy, {name: classwise_threshold, signal: loss}]
-    metrics: {fprs: [0.1, 0.01, 0.001], bootstrap: 1000, confidence: 0.95}
+    metrics: {fprs: [0.1, 0.01, 0.001], bootstrap: 1000, confidence: 0.95, delta: 1.0e-5}
     groups:                      # optional: slice the best attack's results
       - {column: sex}
       - {column: age, bands: [25, 35, 45, 55, 65]}
@@ -39,11 +39,11 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from privaudit.exceptions import ConfigError
-from privaudit.metrics import DEFAULT_FPRS
+from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
 
 __all__ = [
     "AuditConfig", "DataConfig", "MembershipConfig", "TargetConfig", "MetricsConfig", "ReferenceConfig",
-    "TrainingRecipeConfig", "ComputeConfig", "GroupConfig", "load_config", "config_hash", "with_reference_overrides",
+    "TrainingRecipeConfig", "DPTrainingConfig", "OutputDefenceConfig", "ComputeConfig", "GroupConfig", "load_config", "config_hash", "with_reference_overrides",
 ]
 
 
@@ -52,12 +52,20 @@ class _Strict(BaseModel):
 
 
 class MembershipConfig(_Strict):
-    """Membership as a column, or as files of record ids (one per line)."""
+    """Membership as a column, or as files of record ids (one per line).
+
+    ``randomized: true`` declares that every audited record (member or
+    non-member) was made a member by its own fair coin flip before training;
+    only then is the reported ε a valid lower bound (one-run audit, see
+    :mod:`privaudit.metrics.epsilon`). Default false: the ε figure is labelled
+    a heuristic estimate.
+    """
 
     column: str | None = None
     members: str | None = None
     nonmembers: str | None = None
     population: str | None = None
+    randomized: bool = False
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -78,14 +86,61 @@ class DataConfig(_Strict):
     membership: MembershipConfig
 
 
+class DPTrainingConfig(_Strict):
+    """DP-SGD through Opacus (extra ``privaudit[dp]``); see :class:`privaudit.models.DPConfig`.
+
+    δ must also be below 1/n for n training records; that is checked when a model trains.
+    """
+
+    target_epsilon: float = Field(gt=0, allow_inf_nan=False)
+    delta: float = Field(gt=0, lt=1)
+    max_grad_norm: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    accountant: Literal["rdp", "prv", "gdp"] = "rdp"
+
+
 class TrainingRecipeConfig(_Strict):
-    """How a torch reference model is trained (Adam on cross-entropy; see privaudit.models.TrainingConfig)."""
+    """How a torch reference model is trained (Adam on cross-entropy; see privaudit.models.TrainingConfig).
+
+    Regularisation: ``weight_decay``, ``label_smoothing`` here; dropout is the
+    factory's (``factory_kwargs: {dropout: 0.2}`` for ``build_mlp``). Reference
+    models train a fixed number of ``epochs`` — no early stopping: give the epochs
+    an early-stopped target actually ran. ``dp`` trains them with DP-SGD.
+    """
 
     epochs: int = Field(default=100, ge=1)
     batch_size: int = Field(default=128, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
+    dp: DPTrainingConfig | None = None
+
+    def to_training_config(self):
+        """The :class:`privaudit.models.TrainingConfig` this recipe describes."""
+        from privaudit.models import DPConfig, TrainingConfig
+
+        values = self.model_dump(exclude={"dp"})
+        return TrainingConfig(**values, dp=None if self.dp is None else DPConfig(**self.dp.model_dump()))
+
+
+class OutputDefenceConfig(_Strict):
+    """Post-processing of a target's answers (see :class:`privaudit.targets.OutputDefenceTarget`).
+
+    Applied in this order: ``temperature`` (> 0), ``top_k`` (keep the k
+    largest probabilities, renormalised), ``round`` (decimals, renormalised);
+    or ``labels_only`` alone (the predicted class, nothing else).
+    """
+
+    top_k: int | None = Field(default=None, ge=1)
+    round: int | None = Field(default=None, ge=0, le=15)
+    temperature: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    labels_only: bool = False
+
+    @model_validator(mode="after")
+    def _something_and_consistent(self):
+        from privaudit.targets.output_defence import OutputDefence
+
+        OutputDefence(top_k=self.top_k, round=self.round, temperature=self.temperature, labels_only=self.labels_only)  # raises ConfigError
+        return self
 
 
 class ReferenceConfig(_Strict):
@@ -122,6 +177,7 @@ class TargetConfig(_Strict):
     id_column: str | None = None
     columns: list[str] | None = None
     reference: ReferenceConfig | None = None
+    output_defence: OutputDefenceConfig | None = None
 
     @model_validator(mode="after")
     def _fields_for_type(self):
@@ -138,9 +194,12 @@ class TargetConfig(_Strict):
 
 
 class MetricsConfig(_Strict):
+    """Which figures to compute; ``confidence`` is the level of every interval and of the ε bound, ``delta`` the δ of the ε bound."""
+
     fprs: list[float] = Field(default_factory=lambda: list(DEFAULT_FPRS))
     bootstrap: int = Field(default=1000, ge=50, le=100_000)
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    delta: float = Field(default=DEFAULT_DELTA, ge=0.0, lt=0.1)
 
     @field_validator("fprs")
     @classmethod

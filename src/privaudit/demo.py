@@ -69,6 +69,10 @@ def make_adult_encoder():
     )
 
 
+#: members and non-members in the demo's worked record check
+WORKED_CHECK_RECORDS = 3
+
+
 def _reference_block(training: TrainingConfig, epochs_run: int, n_models: int) -> dict:
     """Offline reference models trained like the target: same architecture, optimiser and
     the number of epochs the target actually ran, on 1,000 population records each."""
@@ -193,5 +197,29 @@ def run_demo(out_dir: str | Path = "privaudit-demo", *, seed: int = 0, reference
     config_path = prepare_demo(out_dir, seed=seed, reference_models=reference_models, progress=progress)
     config, base_dir = load_config(config_path)
     result = run_audit(config, base_dir, progress=progress)
+    result.record_checks.append(worked_check(config, base_dir, seed=seed, progress=progress))
     files = write_report(result, base_dir / config.output)
     return result, files
+
+
+def worked_check(config, base_dir, *, seed: int = 0, target: str = "overfit_mlp", n_each: int = WORKED_CHECK_RECORDS,
+                 progress: Callable[[str], None] | None = None):
+    """The demo's worked record check: ``n_each`` members and ``n_each`` non-members drawn at random (seeded), not picked by score.
+
+    Attack: offline RMIA when the target has reference models (the demo's
+    strongest at low FPR), else class-wise LOSS; nulls: the real non-members
+    and 10,000 fabricated profiles (the larger p decides).
+    """
+    from privaudit.data import concat_records
+    from privaudit.record_check import check_inputs, check_records
+
+    inputs = check_inputs(config, base_dir, target)
+    data = inputs.data
+    rng = np.random.default_rng(seed + 7)
+    picked = concat_records([data.records.subset(rng.choice(data.members, n_each, replace=False)),
+                             data.records.subset(rng.choice(data.nonmembers, n_each, replace=False))])
+    attack = "rmia" if inputs.reference is not None else "classwise_threshold"
+    if progress is not None:
+        progress(f"{target}: worked record check of {n_each} members and {n_each} non-members ({attack}, real and fabricated nulls)")
+    return check_records(inputs.target, data, picked, attack=attack, null="both", n_fabricated=10_000, seed=seed,
+                         label_name=inputs.label, reference=inputs.reference)

@@ -63,21 +63,20 @@ import pandas as pd
 
 from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
+from privaudit.metrics.intervals import clopper_pearson
+from privaudit.metrics.pvalues import benjamini_hochberg, empirical_p_values
 
 __all__ = [
     "RecordVerdict",
     "CheckResult",
-    "empirical_p_values",
-    "benjamini_hochberg",
-    "clopper_pearson",
     "fabricated_score_check",
     "verdict",
     "records_from_frame",
     "records_from_pairs",
     "check_records",
     "run_check",
-    "check_result_to_dict",
-    "print_check",
+    "check_inputs",
+    "CheckInputs",
     "NULL_KINDS",
 ]
 
@@ -87,59 +86,6 @@ STRONG_EVIDENCE = 0.01
 
 
 # ---------------------------------------------------------------- pure statistics
-
-
-def empirical_p_values(scores: np.ndarray, null_scores: np.ndarray) -> np.ndarray:
-    """One-sided empirical p-values ``(1 + #{null ≥ s}) / (1 + n_null)``, shape of ``scores``.
-
-    ``scores`` and ``null_scores`` are membership scores (higher = more
-    member-like). Under the null hypothesis that a score is exchangeable with
-    the null scores (it comes from a non-member like them), ``Pr[p ≤ t] ≤ t``
-    for every t; with no ties p is exactly uniform on ``{1, ..., n+1}/(n+1)``.
-    Ties count against membership (≥), so they only make p larger.
-    O((n + n_null) log n_null) by sorting.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    null = np.sort(np.asarray(null_scores, dtype=np.float64).ravel())
-    if null.size == 0:
-        raise DataError("a p-value needs at least one null (non-member) score")
-    if not (np.all(np.isfinite(null)) and np.all(np.isfinite(scores))):
-        raise DataError("scores and null scores must be finite")
-    at_least = null.size - np.searchsorted(null, scores, side="left")
-    return (1.0 + at_least) / (1.0 + null.size)
-
-
-def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (q-values), same shape and order as ``p_values``.
-
-    ``q_(i) = min_{j ≥ i} min(1, m · p_(j) / j)`` over the ascending order; a
-    record with ``q ≤ α`` is a discovery at false-discovery rate α.
-    """
-    p = np.asarray(p_values, dtype=np.float64)
-    if p.size == 0:
-        return p.copy()
-    if np.any((p < 0) | (p > 1)) or not np.all(np.isfinite(p)):
-        raise DataError("p-values must lie in [0, 1]")
-    flat = p.ravel()
-    m = flat.size
-    order = np.argsort(flat, kind="stable")
-    ranked = flat[order] * m / np.arange(1, m + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    q = np.empty(m)
-    q[order] = np.minimum(ranked, 1.0)
-    return q.reshape(p.shape)
-
-
-def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact (Clopper–Pearson) confidence interval for a binomial proportion."""
-    from scipy.stats import beta
-
-    if trials == 0:
-        return (0.0, 1.0)
-    tail = (1 - confidence) / 2
-    low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, trials - successes + 1))
-    high = 1.0 if successes == trials else float(beta.ppf(1 - tail, successes + 1, trials - successes))
-    return low, high
 
 
 def fabricated_score_check(fabricated_scores: np.ndarray, real_nonmember_scores: np.ndarray, alpha: float) -> dict:
@@ -556,26 +502,21 @@ def check_records(
     )
 
 
-def run_check(
-    config,
-    base_dir: str | Path,
-    *,
-    records_file: str | Path | None = None,
-    record_pairs: Sequence[str] | None = None,
-    target_name: str | None = None,
-    attack="loss",
-    null: str = "real",
-    alpha: float = 0.05,
-    n_fabricated: int = 10_000,
-    generator: str = "kernel",
-    progress=None,
-) -> CheckResult:
-    """Load the data and target a validated config names, read the records to check, and call :func:`check_records`."""
-    from privaudit.data import load_audit_data, read_table
+@dataclass(frozen=True)
+class CheckInputs:
+    """What a config provides to a record check: the data, one loaded target, its reference plan (or None), the label name."""
+
+    data: AuditData
+    target: object
+    reference: object
+    label: str
+
+
+def check_inputs(config, base_dir: str | Path, target_name: str | None = None) -> CheckInputs:
+    """Load the data, the target and its reference plan that a validated config names."""
+    from privaudit.data import load_audit_data
     from privaudit.targets import load_target
 
-    if (records_file is None) == (not record_pairs):
-        raise ConfigError("give the records to check either as a file (--records people.csv) or as --record key=value pairs, not both or neither")
     names = [t.name for t in config.targets]
     if target_name is None:
         if len(names) > 1:
@@ -594,59 +535,38 @@ def run_check(
         members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers), population_file=resolve(m.population),
         classes=d.classes,
     )
-    if records_file is not None:
-        records = records_from_frame(read_table(records_file), data, label=d.label, id_column=d.id_column, source=str(records_file))
-    else:
-        records = records_from_pairs(list(record_pairs), data, label=d.label, id_column=d.id_column)
-    target = load_target(spec.model_dump(), base_dir, target_name)
     reference = None
     if spec.reference is not None:
         from privaudit.reference.plan import plans_from_config
 
         reference = plans_from_config(config, base_dir)[target_name]
-    return check_records(target, data, records, attack=attack, null=null, n_fabricated=n_fabricated, generator=generator, alpha=alpha,
-                         seed=config.seed, label_name=d.label, reference=reference, progress=progress)
+    return CheckInputs(data, load_target(spec.model_dump(), base_dir, target_name), reference, d.label)
 
 
-# ---------------------------------------------------------------- rendering
+def run_check(
+    config,
+    base_dir: str | Path,
+    *,
+    records_file: str | Path | None = None,
+    record_pairs: Sequence[str] | None = None,
+    target_name: str | None = None,
+    attack="loss",
+    null: str = "real",
+    alpha: float = 0.05,
+    n_fabricated: int = 10_000,
+    generator: str = "kernel",
+    progress=None,
+) -> CheckResult:
+    """Load what a validated config names (:func:`check_inputs`), read the records to check, and call :func:`check_records`."""
+    from privaudit.data import read_table
 
-
-def check_result_to_dict(result: CheckResult) -> dict:
-    """JSON-ready form of a :class:`CheckResult`."""
-    return {
-        "target": result.target, "attack": result.attack, "null": result.null, "alpha": result.alpha,
-        "n_null": result.n_null,
-        "power": {"value": result.power, "ci95": list(result.power_ci), "n_members": result.n_members,
-                  "meaning": "fraction of the audit's members with p ≤ alpha under the same null (one test, uncorrected)"},
-        "multiple_testing_note": result.multiple_testing_note, "notes": result.notes,
-        "fidelity": result.fidelity,
-        "records": [
-            {"id": r.record_id, "score": r.score, "likelihood_ratio": r.likelihood_ratio, "p_values": r.p_values,
-             "p_value": r.p_value, "q_value": r.q_value, "significant": r.significant, "verdict": r.verdict}
-            for r in result.records
-        ],
-    }
-
-
-def print_check(result: CheckResult, console=None) -> None:
-    """Terminal table: id, score, p, q, verdict; then power, the multiple-testing note and fidelity."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    console = console or Console()
-    table = Table(title=Text(f"{result.target} · {result.attack} · null: {result.null} ({', '.join(f'{k} n={v:,}' for k, v in result.n_null.items())})"))
-    for column in ("id", "score", "p", "q", "verdict"):
-        table.add_column(column, overflow="fold")
-    for r in result.records:
-        table.add_row(Text(r.record_id), f"{r.score:.4g}", _format_p(r.p_value), _format_p(r.q_value), Text(r.verdict))
-    console.print(table)
-    low, high = result.power_ci
-    console.print(Text(f"power at α = {result.alpha:g}: {100 * result.power:.1f} % of {result.n_members:,} known training records flagged (95 % CI {100 * low:.1f}–{100 * high:.1f} %)"))
-    console.print(Text(result.multiple_testing_note))
-    for note in result.notes:
-        console.print(Text(f"note: {note}"))
-    if result.fidelity is not None:
-        console.print(Text(f"fabricated profiles: {result.fidelity.get('summary', '(no summary)')}"))
-        if "score_check" in result.fidelity:
-            console.print(Text(f"fabricated null: {result.fidelity['score_check']['summary']}"))
+    if (records_file is None) == (not record_pairs):
+        raise ConfigError("give the records to check either as a file (--records people.csv) or as --record key=value pairs, not both or neither")
+    inputs = check_inputs(config, base_dir, target_name)
+    d = config.data
+    if records_file is not None:
+        records = records_from_frame(read_table(records_file), inputs.data, label=d.label, id_column=d.id_column, source=str(records_file))
+    else:
+        records = records_from_pairs(list(record_pairs), inputs.data, label=d.label, id_column=d.id_column)
+    return check_records(inputs.target, inputs.data, records, attack=attack, null=null, n_fabricated=n_fabricated, generator=generator,
+                         alpha=alpha, seed=config.seed, label_name=inputs.label, reference=inputs.reference, progress=progress)

@@ -1,7 +1,8 @@
-"""Metrics: exact ROC, AUC with bootstrap CI, TPR at fixed FPR with exact CIs.
+"""Metrics: exact ROC, AUC with bootstrap CI, TPR at fixed FPR with exact CIs, ε lower bounds.
 
 :func:`evaluate_scores` is what audits call; the pieces live in
-:mod:`privaudit.metrics.roc` and :mod:`privaudit.metrics.intervals`.
+:mod:`privaudit.metrics.roc`, :mod:`privaudit.metrics.intervals` and
+:mod:`privaudit.metrics.epsilon`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,16 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from privaudit.metrics.epsilon import (
+    DEFAULT_DELTA,
+    AuditEpsilon,
+    EpsilonBound,
+    OneRunBound,
+    audit_epsilon,
+    epsilon_lower_bound,
+    epsilon_lower_bound_at_threshold,
+    one_run_lower_bound,
+)
 from privaudit.metrics.intervals import bootstrap_auc, clopper_pearson
 from privaudit.metrics.roc import check_scores, max_advantage, roc_auc, roc_curve, tpr_at_fpr
 
@@ -26,6 +37,14 @@ __all__ = [
     "clopper_pearson",
     "bootstrap_auc",
     "check_scores",
+    "DEFAULT_DELTA",
+    "AuditEpsilon",
+    "EpsilonBound",
+    "OneRunBound",
+    "audit_epsilon",
+    "epsilon_lower_bound",
+    "epsilon_lower_bound_at_threshold",
+    "one_run_lower_bound",
 ]
 
 DEFAULT_FPRS: tuple[float, ...] = (0.1, 0.01, 0.001, 0.0001)
@@ -61,7 +80,11 @@ class OperatingPoint:
 
 @dataclass(frozen=True)
 class ScoreMetrics:
-    """Everything privaudit reports about one set of membership scores."""
+    """Everything privaudit reports about one set of membership scores.
+
+    ``epsilon_lower_bound`` is the ε entry (:class:`~privaudit.metrics.epsilon.AuditEpsilon`),
+    or None when :func:`evaluate_scores` was asked for none (``delta=None``).
+    """
 
     auc: float
     auc_ci: tuple[float, float]
@@ -72,10 +95,12 @@ class ScoreMetrics:
     operating_points: dict[float, OperatingPoint] = field(default_factory=dict)
     confidence: float = 0.95
     n_bootstrap: int = 1000
+    epsilon_lower_bound: AuditEpsilon | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready dict in the ``report.json`` result layout (FPR keys as strings)."""
         d = asdict(self)
+        d["epsilon_lower_bound"] = None if self.epsilon_lower_bound is None else self.epsilon_lower_bound.to_dict()
         ops = d.pop("operating_points")
         d["auc_ci"] = list(self.auc_ci)
         d["tpr_at_fpr"] = {
@@ -96,8 +121,10 @@ def evaluate_scores(
     confidence: float = 0.95,
     n_bootstrap: int = 1000,
     seed: int = 0,
+    delta: float | None = DEFAULT_DELTA,
+    membership_randomized: bool = False,
 ) -> ScoreMetrics:
-    """Compute AUC (+ bootstrap CI), TPR at each FPR (+ exact CIs), advantage.
+    """Compute AUC (+ bootstrap CI), TPR at each FPR (+ exact CIs), advantage, ε lower bound.
 
     Parameters
     ----------
@@ -111,7 +138,13 @@ def evaluate_scores(
     n_bootstrap : int
         Bootstrap replicates for the AUC interval.
     seed : int
-        Seed of the bootstrap.
+        Seed of the bootstrap (and of the ε bound's random split).
+    delta : float or None
+        δ of the ε lower bound (:func:`~privaudit.metrics.epsilon.audit_epsilon`,
+        at level ``confidence``); None skips it.
+    membership_randomized : bool
+        True when each record was made a member by an independent fair coin
+        flip: adds the one-run bound, which is then a valid lower bound.
 
     Examples
     --------
@@ -155,4 +188,6 @@ def evaluate_scores(
         operating_points=points,
         confidence=confidence,
         n_bootstrap=n_bootstrap,
+        epsilon_lower_bound=None if delta is None else audit_epsilon(
+            scores, is_member, delta=delta, confidence=confidence, seed=seed, membership_randomized=membership_randomized),
     )

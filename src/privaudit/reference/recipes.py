@@ -168,7 +168,8 @@ class TorchRecipe:
     factory_kwargs : dict
         JSON-able arguments of the factory.
     training : TrainingConfig
-        Epochs, batch size, learning rate (Adam); early stopping (``patience``) is refused.
+        Epochs, batch size, learning rate (Adam), weight decay, label smoothing and
+        optionally DP-SGD (``dp``, extra ``privaudit[dp]``); early stopping (``patience``) is refused.
     transform : fitted scikit-learn transformer, optional
         Applied to the feature DataFrame first (e.g. the target's encoder); its
         fitted state is part of the fingerprint. Without it features must be numeric.
@@ -220,11 +221,17 @@ class TorchRecipe:
             source = hashlib.sha256(inspect.getsource(factory).encode()).hexdigest()
         except (OSError, TypeError):
             source = None
-        return {
+        training = asdict(self.training)
+        if training["dp"] is None:
+            del training["dp"]  # keys of models trained without DP stay what they were before DP existed
+        fingerprint = {
             "recipe": "torch", "factory": self.factory, "factory_source_sha256": source,
-            "factory_kwargs": describe_object(self.factory_kwargs), "training": asdict(self.training),
+            "factory_kwargs": describe_object(self.factory_kwargs), "training": training,
             "transform": describe_object(self.transform), "output_kind": self.output_kind, "torch": torch.__version__,
         }
+        if self.training.dp is not None:
+            fingerprint["opacus"] = require("opacus", "dp").__version__
+        return fingerprint
 
     def train(self, features: pd.DataFrame, labels: np.ndarray, seed: int):
         from privaudit.models import train_classifier

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["percent", "percent_range", "fpr_label", "auc_text", "count", "confidence_label", "min_nonmembers"]
+__all__ = ["percent", "percent_range", "fpr_label", "auc_text", "count", "confidence_label", "min_nonmembers", "epsilon_value", "epsilon_note"]
 
 
 def percent(rate: float) -> str:
@@ -55,3 +55,20 @@ def confidence_label(confidence: float) -> str:
 def min_nonmembers(fpr: float, min_expected_false_positives: int) -> int:
     """Fewest non-members for which a TPR at ``fpr`` counts as supported (``n · fpr ≥ min``)."""
     return int(math.ceil(min_expected_false_positives / fpr - 1e-9))
+
+
+def epsilon_value(value: float) -> str:
+    """An ε lower bound with two decimals (``'∞'`` when unbounded): 5.6 → ``'5.60'``."""
+    if value is None:
+        return "n/a"
+    return f"{value:.2f}" if math.isfinite(value) else "∞"
+
+
+def epsilon_note(valid: bool, delta: float, confidence: float) -> str:
+    """What the ε column means, for a table footnote."""
+    level = f"δ = {delta:g}, {confidence_label(confidence)} confidence"
+    if valid:
+        return (f"ε lb: lower bound on the DP ε ({level}) from one training run with coin-flipped membership "
+                "(Steinke, Nasr & Jagielski 2023).")
+    return (f"ε lb: heuristic estimate of the DP ε ({level}), from the attack's ROC with a threshold chosen on half the records; "
+            "not a proven lower bound, since membership was not randomised by coin flips.")

@@ -67,8 +67,19 @@ def _result_rows(pool, fprs) -> list[dict]:
         rows.append({
             "attack": r.attack, "signal": r.signal or "—", "auc": m.auc, "auc_ci": m.auc_ci,
             "advantage": m.advantage, "balanced_accuracy": m.balanced_accuracy, "cells": cells,
+            "epsilon": None if m.epsilon_lower_bound is None else {
+                "value": formatting.epsilon_value(m.epsilon_lower_bound.epsilon_lb), "label": m.epsilon_lower_bound.label,
+                "valid": m.epsilon_lower_bound.valid,
+            },
         })
     return rows
+
+
+def _epsilon_note(result: AuditResult) -> str | None:
+    entries = [r.metrics.epsilon_lower_bound for r in result.results if r.metrics.epsilon_lower_bound is not None]
+    if not entries:
+        return None
+    return formatting.epsilon_note(entries[0].valid, entries[0].delta, entries[0].confidence)
 
 
 def _exposed_records(result: AuditResult, best) -> list[dict]:
@@ -80,6 +91,14 @@ def _exposed_records(result: AuditResult, best) -> list[dict]:
          "label": classes[int(result.labels[i])], "score": float(best.scores[i])}
         for rank, i in enumerate(order)
     ]
+
+
+def _record_checks(result: AuditResult) -> list[dict]:
+    from privaudit.report.check_report import check_context
+
+    truth = {str(rid): bool(m) for rid, m in zip(result.record_ids, result.is_member)}
+    return [check_context(check, truth={r.record_id: truth[r.record_id] for r in check.records if r.record_id in truth} or None)
+            for check in result.record_checks]
 
 
 def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
@@ -146,10 +165,12 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
         "clip_rule": f"their {CLIP_PERCENTILES[0]:g}–{CLIP_PERCENTILES[1]:g} percentile range, narrowed to at most "
                      f"{CLIP_FENCE_IQR:g} interquartile ranges beyond the quartiles",
         "sections": sections,
+        "record_checks": _record_checks(result),
         "notes": report_notes(result),
         "config_text": _config_text(result.config),
         "versions": dict(result.versions),
         "show_records": show_records,
+        "epsilon_note": _epsilon_note(result),
     }
 
 

@@ -81,6 +81,7 @@ def report_dict(result: AuditResult) -> dict:
             "n_nonmembers": int((~is_member).sum()),
             "n_population": result.n_population,
             "classes": list(result.classes),
+            "membership_randomized": bool(result.membership_randomized),
         },
         "targets": [
             {
@@ -99,6 +100,10 @@ def report_dict(result: AuditResult) -> dict:
     }
     if result.groups:
         document["groups"] = {name: analysis.to_dict() for name, analysis in result.groups.items()}
+    if result.record_checks:
+        from privaudit.report.check_report import check_result_to_dict
+
+        document["record_checks"] = [check_result_to_dict(check) for check in result.record_checks]
     return strict_json_value(document)
 
 

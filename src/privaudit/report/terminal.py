@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from privaudit.audit import AuditResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
-from privaudit.report.formatting import confidence_label, count, fpr_label, min_nonmembers, percent, percent_range
+from privaudit.report.formatting import confidence_label, count, epsilon_note, epsilon_value, fpr_label, min_nonmembers, percent, percent_range
 from privaudit.report.verdict import leaks, verdict
 
 __all__ = ["print_summary"]
@@ -29,6 +29,7 @@ def _target_table(result: AuditResult, target: str):
     for fpr in result.fprs:
         table.add_column(f"TPR at\n{fpr_label(fpr)}", justify="right", overflow="fold")
     table.add_column("adv.", justify="right", overflow="fold")
+    table.add_column("ε lb", justify="right", overflow="fold")
     for r in pool:
         m = r.metrics
         cells = [Text(r.attack + (" ★" if r is best else ""), style="bold" if r is best else "")]
@@ -42,6 +43,11 @@ def _target_table(result: AuditResult, target: str):
             else:
                 cells.append(Text(f"n/a{_UNSUPPORTED_MARK}", style="dim"))
         cells.append(Text(f"{m.advantage:.3f}"))
+        eps = m.epsilon_lower_bound
+        if eps is None:
+            cells.append(Text("—", style="dim"))
+        else:
+            cells.append(Text(f"{epsilon_value(eps.epsilon_lb)}\n") + Text("bound" if eps.valid else "heuristic", style="dim"))
         table.add_row(*cells)
     return table
 
@@ -114,3 +120,6 @@ def print_summary(result: AuditResult, console=None) -> None:
     if targets:
         console.print(Text("★ best attack by AUC (used for the verdict); TPR at f: true-positive rate at false-positive rate f; "
                            "adv.: membership advantage max(TPR − FPR).", style="dim"))
+        eps_entries = [r.metrics.epsilon_lower_bound for r in result.results if r.metrics.epsilon_lower_bound is not None]
+        if eps_entries:
+            console.print(Text(epsilon_note(eps_entries[0].valid, eps_entries[0].delta, eps_entries[0].confidence), style="dim"))

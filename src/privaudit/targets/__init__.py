@@ -9,15 +9,19 @@ from privaudit.targets import precomputed as _precomputed  # noqa: F401  (regist
 from privaudit.targets import sklearn as _sklearn  # noqa: F401  (registers "sklearn")
 from privaudit.targets import torch as _torch  # noqa: F401  (registers "torch"; imports torch lazily)
 from privaudit.targets.base import TARGET_LOADERS, Target, check_outputs
+from privaudit.targets.output_defence import OutputDefence, OutputDefenceTarget, defend
 from privaudit.targets.precomputed import PrecomputedTarget
 from privaudit.targets.sklearn import SklearnTarget
 from privaudit.targets.torch import TorchTarget
 
-__all__ = ["Target", "TARGET_LOADERS", "SklearnTarget", "TorchTarget", "PrecomputedTarget", "check_outputs", "load_target"]
+__all__ = [
+    "Target", "TARGET_LOADERS", "SklearnTarget", "TorchTarget", "PrecomputedTarget", "OutputDefence", "OutputDefenceTarget",
+    "check_outputs", "load_target",
+]
 
 
 def load_target(spec: dict, base_dir, name: str) -> Target:
-    """Build the target a config entry describes (``spec["type"]`` picks the loader)."""
+    """Build the target a config entry describes (``spec["type"]`` picks the loader), behind its ``output_defence`` if any."""
     from pathlib import Path
 
-    return TARGET_LOADERS.get(spec["type"])(spec, Path(base_dir), name)
+    return defend(TARGET_LOADERS.get(spec["type"])(spec, Path(base_dir), name), spec.get("output_defence"))

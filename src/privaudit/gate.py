@@ -1,0 +1,245 @@
+"""Check a finished audit against leakage bars: the library behind ``privaudit gate``.
+
+A *bar* is a maximum for one figure of ``report.json`` (AUC, TPR at a
+target FPR, ε lower bound). :func:`check_report` compares every bar with the
+worst (target, attack) result of the report — or with one attack — and says,
+per bar, whether it was exceeded. It reads the report only: it computes no
+new statistics.
+
+What is compared with the bar (``compare``):
+
+* ``"estimate"`` (default): the point estimate (AUC, TPR at the target FPR).
+  Deterministic for a given audit and seed; the interval is shown beside it.
+* ``"upper"``: the upper end of the figure's confidence interval — the strict
+  reading, "the audit must show the leakage is below the bar"; small audits
+  with wide intervals then fail.
+
+The ε lower bound is itself a one-sided confidence bound, so its value is
+compared as it is under both settings. Taking the worst of several attacks
+is a maximum over several figures each at the stated confidence, so it errs
+towards failing the gate.
+
+Example::
+
+    report, path = load_report("privaudit-report")
+    checks = check_report(report, [Bar("auc", 0.6), parse_tpr_bar("0.001:0.02")])
+    failed = [c for c in checks if c.exceeded]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from privaudit.exceptions import ConfigError, DataError
+from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
+
+__all__ = ["Bar", "BarCheck", "COMPARE_CHOICES", "parse_tpr_bar", "load_report", "check_report", "format_check"]
+
+COMPARE_CHOICES = ("estimate", "upper")
+_METRICS = ("auc", "tpr_at_fpr", "epsilon_lb")
+_OPTION = {"auc": "--max-auc", "tpr_at_fpr": "--max-tpr-at-fpr", "epsilon_lb": "--max-epsilon-lb"}
+
+
+def _fpr_text(fpr: float) -> str:
+    return f"{100.0 * fpr:.4g}%"
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A maximum for one figure: ``metric`` is ``"auc"``, ``"tpr_at_fpr"`` (with ``fpr``) or ``"epsilon_lb"``."""
+
+    metric: str
+    limit: float
+    fpr: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.metric not in _METRICS:
+            raise ConfigError(f"unknown bar metric '{self.metric}'; known: {', '.join(_METRICS)}")
+        if (self.metric == "tpr_at_fpr") != (self.fpr is not None):
+            raise ConfigError("a tpr_at_fpr bar needs an fpr, and only it")
+
+    def describe(self) -> str:
+        """E.g. ``'AUC ≤ 0.6'``, ``'TPR at 0.1% FPR ≤ 2%'``, ``'ε lower bound ≤ 1'``."""
+        if self.metric == "auc":
+            return f"AUC ≤ {self.limit:g}"
+        if self.metric == "tpr_at_fpr":
+            return f"TPR at {_fpr_text(self.fpr)} FPR ≤ {100.0 * self.limit:.4g}%"
+        return f"ε lower bound ≤ {self.limit:g}"
+
+
+@dataclass(frozen=True)
+class BarCheck:
+    """One bar against the result that comes closest to (or furthest past) it.
+
+    ``value`` is the point estimate, ``ci`` its interval (None for ε),
+    ``compared`` the number set against ``bar.limit`` (``value`` or the
+    interval's upper end), ``exceeded`` whether ``compared > bar.limit``.
+    ``detail`` holds the ε label and δ, or the realised FPR.
+    """
+
+    bar: Bar
+    target: str
+    attack: str
+    value: float
+    ci: tuple[float, float] | None
+    compared: float
+    exceeded: bool
+    confidence: float
+    detail: str = ""
+    compare: str = "estimate"
+
+
+def parse_tpr_bar(text: str) -> Bar:
+    """``'FPR:TPR'`` (fractions, e.g. ``'0.001:0.02'``) → a tpr_at_fpr :class:`Bar`.
+
+    Examples
+    --------
+    >>> parse_tpr_bar("0.001:0.02")
+    Bar(metric='tpr_at_fpr', limit=0.02, fpr=0.001)
+    """
+    parts = str(text).split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        fpr, tpr = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ConfigError(f"--max-tpr-at-fpr '{text}': expected FPR:TPR as two fractions, e.g. 0.001:0.02") from None
+    if not 0 < fpr < 1 or not 0 <= tpr <= 1 or math.isnan(tpr):
+        raise ConfigError(f"--max-tpr-at-fpr '{text}': FPR must lie in (0, 1) and TPR in [0, 1], as fractions (0.001:0.02 means TPR ≤ 2 % at 0.1 % FPR)")
+    return Bar("tpr_at_fpr", tpr, fpr)
+
+
+def load_report(path: str | Path) -> tuple[dict, Path]:
+    """Read a ``report.json`` (or the folder holding one); returns ``(document, path of the file)``."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    if not path.is_file():
+        raise ConfigError(f"{path}: report not found; give the report.json that privaudit audit or demo wrote, or the folder holding it")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a valid JSON report ({exc}); rerun privaudit audit to write it again") from None
+    if not isinstance(document, dict) or not isinstance(document.get("results"), list):
+        raise DataError(f"{path}: not a privaudit report.json (no 'results' list)")
+    if not document["results"]:
+        raise DataError(f"{path}: the report has no results to check")
+    return document, path
+
+
+def _entry_name(entry: dict) -> str:
+    return f"{entry.get('target')}/{entry.get('attack')}"
+
+
+def _pick(results: list[dict], attack: str | None, source: str) -> list[dict]:
+    if attack is None:
+        return results
+    chosen = [r for r in results if r.get("attack") == attack or _entry_name(r) == attack]
+    if not chosen:
+        known = ", ".join(sorted({str(r.get("attack")) for r in results}))
+        raise ConfigError(f"--attack '{attack}': no such attack in {source}; attacks there: {known} (or TARGET/ATTACK)")
+    return chosen
+
+
+def _point(entry: dict, fpr: float) -> dict | None:
+    for key, point in entry.get("tpr_at_fpr", {}).items():
+        try:
+            if math.isclose(float(key), fpr, rel_tol=1e-9):
+                return point
+        except ValueError:
+            continue
+    return None
+
+
+def _measure(entry: dict, bar: Bar, compare: str, source: str) -> BarCheck:
+    confidence = float(entry.get("confidence", 0.95))
+    target, attack = str(entry.get("target")), str(entry.get("attack"))
+    if bar.metric == "auc":
+        value, ci = float(entry["auc"]), tuple(entry["auc_ci"])
+        compared = ci[1] if compare == "upper" else value
+        return BarCheck(bar, target, attack, value, ci, compared, compared > bar.limit, confidence)
+    if bar.metric == "tpr_at_fpr":
+        point = _point(entry, bar.fpr)
+        if point is None:
+            have = ", ".join(sorted(entry.get("tpr_at_fpr", {}), key=float, reverse=True)) or "none"
+            raise ConfigError(
+                f"--max-tpr-at-fpr {bar.fpr:g}:{bar.limit:g}: FPR {bar.fpr:g} is not in {source} (it has {have}); "
+                f"use one of those, or rerun the audit with {bar.fpr:g} in metrics.fprs"
+            )
+        if not point.get("supported", True):
+            raise ConfigError(
+                f"--max-tpr-at-fpr {bar.fpr:g}:{bar.limit:g}: {source} cannot support a TPR at {_fpr_text(bar.fpr)} FPR "
+                f"(only {int(entry.get('n_nonmembers') or 0):,} non-members: fewer than {MIN_EXPECTED_FALSE_POSITIVES} expected false positives); "
+                "gate at a larger FPR or audit more non-members"
+            )
+        value, ci = float(point["tpr"]), tuple(point["ci"])
+        compared = ci[1] if compare == "upper" else value
+        return BarCheck(bar, target, attack, value, ci, compared, compared > bar.limit, confidence,
+                        detail=f"realised FPR {100.0 * float(point['fpr_realised']):.3g}%")
+    eps = entry.get("epsilon_lower_bound")
+    if not isinstance(eps, dict) or eps.get("epsilon_lb") is None:
+        raise DataError(f"--max-epsilon-lb: {source} has no epsilon_lower_bound for {target}/{attack}; rerun privaudit audit with this version to add it")
+    value = float(eps["epsilon_lb"])
+    return BarCheck(bar, target, attack, value, None, value, value > bar.limit, float(eps.get("confidence", confidence)),
+                    detail=f"{eps.get('label', 'heuristic estimate')}, δ = {float(eps.get('delta', 0.0)):g}")
+
+
+def check_report(report: dict, bars: list[Bar], *, attack: str | None = None, compare: str = "estimate", source: str = "report.json") -> list[BarCheck]:
+    """Check each bar against the worst result of ``report`` (or of ``attack`` only).
+
+    Parameters
+    ----------
+    report : dict
+        A loaded ``report.json`` (:func:`load_report`).
+    bars : list of Bar
+    attack : str, optional
+        An attack name as in ``results[].attack`` (all targets), or
+        ``TARGET/ATTACK``. Default: every result, worst per bar.
+    compare : {"estimate", "upper"}
+        Compare the point estimate, or the upper end of its interval (see the
+        module docstring). The ε lower bound is compared as it is.
+    source : str
+        Name of the report in error messages.
+
+    Returns
+    -------
+    list of BarCheck
+        One per bar, in order: the result with the largest compared figure.
+
+    Raises
+    ------
+    ConfigError
+        No bars, an unknown ``attack`` or ``compare``, an FPR the report does
+        not hold or cannot support.
+    """
+    if not bars:
+        raise ConfigError("give at least one bar: --max-auc, --max-tpr-at-fpr FPR:TPR or --max-epsilon-lb")
+    if compare not in COMPARE_CHOICES:
+        raise ConfigError(f"compare must be one of {', '.join(COMPARE_CHOICES)}, got '{compare}'")
+    results = _pick(report["results"], attack, source)
+    checks = []
+    for bar in bars:
+        measured = [_measure(entry, bar, compare, source) for entry in results]
+        worst = max(measured, key=lambda c: c.compared)  # first of equals: report order
+        checks.append(replace(worst, compare="estimate" if bar.metric == "epsilon_lb" else compare))
+    return checks
+
+
+def format_check(check: BarCheck) -> str:
+    """One line: verdict, bar, measured value with interval, and the attack it comes from."""
+    bar = check.bar
+    level = f"{100.0 * check.confidence:.4g}%"
+    if bar.metric == "auc":
+        measured = f"AUC {check.value:.3f} ({level} CI {check.ci[0]:.3f}–{check.ci[1]:.3f})"
+    elif bar.metric == "tpr_at_fpr":
+        measured = (f"TPR {100.0 * check.value:.3g}% ({level} CI {100.0 * check.ci[0]:.3g}–{100.0 * check.ci[1]:.3g}%) "
+                    f"at {_fpr_text(bar.fpr)} FPR, {check.detail}")
+    else:
+        measured = f"ε lower bound {check.value:.2f} ({check.detail}, {level} confidence)"
+    if check.compare == "upper":
+        measured += f"; upper end {check.compared:.3g} compared"
+    verdict = "EXCEEDED" if check.exceeded else "ok"
+    return f"{verdict:<8} {bar.describe()} [{_OPTION[bar.metric]}]: {measured} — {check.target}/{check.attack}"

@@ -1,0 +1,73 @@
+"""Record checks (:mod:`privaudit.record_check`) as JSON, a terminal table and an HTML section."""
+
+from __future__ import annotations
+
+from privaudit.record_check import CheckResult, _format_p
+
+__all__ = ["check_result_to_dict", "print_check", "check_context"]
+
+def check_result_to_dict(result: CheckResult) -> dict:
+    """JSON-ready form of a :class:`CheckResult`."""
+    return {
+        "target": result.target, "attack": result.attack, "null": result.null, "alpha": result.alpha,
+        "n_null": result.n_null,
+        "power": {"value": result.power, "ci95": list(result.power_ci), "n_members": result.n_members,
+                  "meaning": "fraction of the audit's members with p ≤ alpha under the same null (one test, uncorrected)"},
+        "multiple_testing_note": result.multiple_testing_note, "notes": result.notes,
+        "fidelity": result.fidelity,
+        "records": [
+            {"id": r.record_id, "score": r.score, "likelihood_ratio": r.likelihood_ratio, "p_values": r.p_values,
+             "p_value": r.p_value, "q_value": r.q_value, "significant": r.significant, "verdict": r.verdict}
+            for r in result.records
+        ],
+    }
+
+
+def print_check(result: CheckResult, console=None) -> None:
+    """Terminal table: id, score, p, q, verdict; then power, the multiple-testing note and fidelity."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = console or Console()
+    table = Table(title=Text(f"{result.target} · {result.attack} · null: {result.null} ({', '.join(f'{k} n={v:,}' for k, v in result.n_null.items())})"))
+    for column in ("id", "score", "p", "q", "verdict"):
+        table.add_column(column, overflow="fold")
+    for r in result.records:
+        table.add_row(Text(r.record_id), f"{r.score:.4g}", _format_p(r.p_value), _format_p(r.q_value), Text(r.verdict))
+    console.print(table)
+    low, high = result.power_ci
+    console.print(Text(f"power at α = {result.alpha:g}: {100 * result.power:.1f} % of {result.n_members:,} known training records flagged (95 % CI {100 * low:.1f}–{100 * high:.1f} %)"))
+    console.print(Text(result.multiple_testing_note))
+    for note in result.notes:
+        console.print(Text(f"note: {note}"))
+    if result.fidelity is not None:
+        console.print(Text(f"fabricated profiles: {result.fidelity.get('summary', '(no summary)')}"))
+        if "score_check" in result.fidelity:
+            console.print(Text(f"fabricated null: {result.fidelity['score_check']['summary']}"))
+
+
+def check_context(result: CheckResult, *, truth: dict | None = None) -> dict:
+    """What the HTML report shows of one record check: plain values only.
+
+    ``truth`` (record id → True for a member) adds a "truly" column; the demo
+    knows it, a real check does not.
+    """
+    rows = []
+    for r in result.records:
+        rows.append({
+            "id": r.record_id, "score": f"{r.score:.4g}",
+            "likelihood_ratio": None if r.likelihood_ratio is None else f"{r.likelihood_ratio:.3g}",
+            "p": _format_p(r.p_value), "q": _format_p(r.q_value), "significant": r.significant, "verdict": r.verdict,
+            "truly": None if truth is None or r.record_id not in truth else ("member" if truth[r.record_id] else "non-member"),
+        })
+    low, high = result.power_ci
+    return {
+        "target": result.target, "attack": result.attack, "null": result.null, "alpha": f"{result.alpha:g}",
+        "n_null": ", ".join(f"{k}: {v:,}" for k, v in result.n_null.items()),
+        "rows": rows, "has_ratio": any(r["likelihood_ratio"] is not None for r in rows), "has_truth": truth is not None,
+        "power": f"{100 * result.power:.1f} % (95 % CI {100 * low:.1f}–{100 * high:.1f} %) of {result.n_members:,} known training records",
+        "multiple_testing_note": result.multiple_testing_note, "notes": list(result.notes),
+        "fidelity": None if result.fidelity is None else result.fidelity.get("summary"),
+        "score_check": None if result.fidelity is None else (result.fidelity.get("score_check") or {}).get("summary"),
+    }

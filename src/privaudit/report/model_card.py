@@ -1,0 +1,200 @@
+"""A privacy section for a Hugging Face model card, rendered from ``report.json``.
+
+:func:`model_card_section` reads a finished report (the dict
+:func:`privaudit.report.report_dict` wrote) and returns Markdown meant to be
+pasted into a model repository's ``README.md`` (the model card) under its
+own ``## Privacy`` heading, beside the card's "Evaluation" and "Bias, Risks,
+and Limitations" sections. Like every renderer it computes nothing new.
+
+Defences are printed as the report records them: a ``defences`` mapping
+(top level, target name → anything, or per ``targets[]`` entry), and from the
+audit config a target's ``output_defence`` and the training recipe of its
+reference models. Anything else is "none recorded".
+
+Example::
+
+    from privaudit.gate import load_report
+    report, path = load_report("privaudit-report")
+    print(model_card_section(report, source=str(path)))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from privaudit.report.formatting import confidence_label, count, epsilon_value, fpr_label, percent, percent_range
+
+__all__ = ["model_card_section", "write_model_card"]
+
+_MAX_TPR_COLUMNS = 2
+
+
+def _describe(value) -> str:
+    """A recorded setting in one line: mappings as 'key value, ...', nested ones in parentheses."""
+    if isinstance(value, dict):
+        parts = [f"{key} {_describe(inner)}" if not isinstance(inner, dict) else f"{key} ({_describe(inner)})"
+                 for key, inner in value.items() if inner is not None and inner is not False]
+        return ", ".join(parts) if parts else "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_describe(v) for v in value)
+    if value is True:
+        return "yes"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _config_targets(report: dict) -> dict:
+    config = (report.get("run") or {}).get("config") or {}
+    return {t.get("name"): t for t in config.get("targets") or [] if isinstance(t, dict)}
+
+
+def _defences(report: dict) -> dict[str, list[str]]:
+    """Target name → recorded defence lines (empty when none are recorded)."""
+    names = [t.get("name") for t in report.get("targets", [])] or sorted({r.get("target") for r in report["results"]})
+    lines: dict[str, list[str]] = {name: [] for name in names}
+    top = report.get("defences")
+    if isinstance(top, dict):
+        for name, value in top.items():
+            lines.setdefault(name, []).append(_describe(value))
+    for target in report.get("targets", []):
+        if target.get("defences"):
+            lines.setdefault(target["name"], []).append(_describe(target["defences"]))
+    for name, spec in _config_targets(report).items():
+        if spec.get("output_defence"):
+            lines.setdefault(name, []).append(f"output defence: {_describe(spec['output_defence'])}")
+        training = (spec.get("reference") or {}).get("training") or {}
+        recorded = {k: training[k] for k in ("weight_decay", "label_smoothing", "dp") if training.get(k)}
+        if recorded:
+            lines.setdefault(name, []).append(
+                f"training recipe of its reference models (trained like the model): {_describe(recorded)}")
+    return lines
+
+
+def _tpr_fprs(report: dict) -> list[float]:
+    """The lowest supported target FPRs (at most two), lowest last."""
+    first = report["results"][0]
+    supported = sorted((float(k) for k, p in first.get("tpr_at_fpr", {}).items() if p.get("supported")), reverse=True)
+    return supported[-_MAX_TPR_COLUMNS:]
+
+
+def _point(entry: dict, fpr: float) -> dict | None:
+    return next((p for k, p in entry.get("tpr_at_fpr", {}).items() if abs(float(k) - fpr) <= 1e-12 * fpr), None)
+
+
+def _leakage_table(report: dict, fprs: list[float]) -> list[str]:
+    level = confidence_label(float(report["results"][0].get("confidence", 0.95)))
+    header = ["model", "attack", f"AUC [{level} CI]"] + [f"TPR at {fpr_label(f)} FPR [{level} CI]" for f in fprs] + ["ε lower bound"]
+    rows = ["| " + " | ".join(header) + " |", "| " + " | ".join(["---", "---"] + ["---:"] * (len(header) - 2)) + " |"]
+    for entry in report["results"]:
+        ci = entry.get("auc_ci") or [None, None]
+        cells = [str(entry.get("target")), str(entry.get("attack")).replace("|", "\\|"),
+                 f"{entry['auc']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"]
+        for fpr in fprs:
+            point = _point(entry, fpr)
+            cells.append("n/a" if point is None else f"{percent(point['tpr'])} [{percent_range(*point['ci'])}]")
+        eps = entry.get("epsilon_lower_bound")
+        cells.append("not computed" if not eps else f"{epsilon_value(eps.get('epsilon_lb'))} ({eps.get('label')})")
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+def _epsilon_sentence(report: dict) -> str:
+    entries = [r["epsilon_lower_bound"] for r in report["results"] if r.get("epsilon_lower_bound")]
+    if not entries:
+        return "No ε figure is recorded in this report."
+    e = entries[0]
+    level = f"δ = {float(e.get('delta', 0)):g}, {confidence_label(float(e.get('confidence', 0.95)))} confidence"
+    if e.get("valid"):
+        return (f"ε lower bound ({level}): membership of the audited records was randomised by fair coin flips, so this is a "
+                "valid lower bound on the differential-privacy ε of the training (one-run audit, Steinke, Nasr & Jagielski 2023). "
+                "It shows how much privacy is at least lost; it is not the guarantee, which only a DP training proof gives.")
+    return (f"ε lower bound ({level}): a *heuristic estimate* from each attack's ROC (threshold chosen on half the records, "
+            "Clopper–Pearson bounds on the other half). Membership was not randomised by coin flips, so it is not a proven "
+            "lower bound on the differential-privacy ε, and it is never an upper bound (a guarantee).")
+
+
+def model_card_section(report: dict, *, source: str = "report.json") -> str:
+    """The ``## Privacy`` section of a Hugging Face model card, in Markdown.
+
+    Parameters
+    ----------
+    report : dict
+        A loaded ``report.json`` (see ``docs/report-schema.md``).
+    source : str
+        Where the report came from, quoted in the section.
+
+    Returns
+    -------
+    str
+        Subsections: defences used (or "none recorded"), measured leakage with
+        intervals (AUC, TPR at the lowest supported FPRs, ε lower bound with
+        its label), attacks and data used (sizes), and what the figures do not
+        cover. Ends with a newline.
+    """
+    run = report.get("run") or {}
+    data = report.get("data") or {}
+    versions = run.get("versions") or {}
+    results = report["results"]
+    fprs = _tpr_fprs(report)
+    out = ["## Privacy", ""]
+    stamp = f"privaudit {versions.get('privaudit', '')}".strip()
+    out += [f"<!-- Written by {stamp} from {source}" + (f" (audit of {run['started_at']})" if run.get("started_at") else "")
+            + "; regenerate with `privaudit model-card`. -->", ""]
+
+    out += ["### Defences", ""]
+    for name, lines in _defences(report).items():
+        out.append(f"* **{name}**: " + ("; ".join(lines) if lines else "none recorded."))
+    out.append("")
+
+    out += ["### Measured membership leakage", ""]
+    out.append(
+        f"A membership-inference audit asked how well an attacker can tell the {count(data.get('n_members', 0))} records the model "
+        f"was trained on (members) from {count(data.get('n_nonmembers', 0))} records it was not trained on (non-members). "
+        "AUC 0.5 and a TPR equal to the FPR mean no measurable leakage; higher means the model gives its training records away."
+    )
+    out.append("")
+    out += _leakage_table(report, fprs)
+    out.append("")
+    if not fprs:
+        out += ["No TPR at a fixed FPR is shown: the audit has too few non-members to support any of its FPRs.", ""]
+    out += [_epsilon_sentence(report), ""]
+    for name, text in (report.get("verdicts") or {}).items():
+        out.append(f"* **{name}**: {text}")
+    if report.get("verdicts"):
+        out.append("")
+
+    out += ["### Attacks and data", ""]
+    attacks = sorted({str(r.get("attack")) for r in results})
+    out.append(f"* Attacks ({len(attacks)}): {', '.join(f'`{a}`' for a in attacks)}; scores: higher = more likely a member.")
+    for name, ref in (run.get("reference") or {}).items():
+        out.append(f"* Reference models for **{name}**: {ref.get('n_models')} ({ref.get('mode')}), trained like the model.")
+    out.append(
+        f"* Data: {count(data.get('n_members', 0))} members, {count(data.get('n_nonmembers', 0))} non-members, "
+        f"{count(data.get('n_population', 0))} population records (known non-members the attacks may use), from "
+        f"`{run.get('data_source', 'unknown')}`; membership randomised by coin flips: {'yes' if data.get('membership_randomized') else 'no'}."
+    )
+    details = [f"seed {run['seed']}" if run.get("seed") is not None else None,
+               f"config hash `{run['config_hash'][:12]}`" if run.get("config_hash") else None,
+               f"privaudit {versions['privaudit']}" if versions.get("privaudit") else None]
+    if any(details):
+        out.append("* Run: " + ", ".join(d for d in details if d) + ".")
+    out.append("")
+
+    out += ["### What these figures do not cover", ""]
+    out += [
+        "* Only the attacks listed: stronger attacks (more reference models, other signals, white-box access) may find more. "
+        "No measurable leakage is not proof that the model is private.",
+        "* Only membership inference: not attribute inference, training-data reconstruction or extraction of memorised text.",
+        "* Only the audited records and the model version audited; other records, populations or later fine-tuning are not covered.",
+        "* The best attack and each TPR threshold are chosen on the evaluated records, which makes those figures slightly optimistic.",
+        "* The ε figure is a lower bound or an estimate of leakage, never a privacy guarantee (an upper bound on ε comes only from "
+        "a differentially private training procedure and its accounting).",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def write_model_card(report: dict, out: str | Path, *, source: str = "report.json") -> Path:
+    """Write :func:`model_card_section` to ``out`` (UTF-8); returns the path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(model_card_section(report, source=source), encoding="utf-8")
+    return out
