@@ -244,5 +244,6 @@ class RMIAAttack(ReferenceAttack):
         if not usable_z.any():
             raise DataError(f"attack '{name}': no population record has an OUT reference model")
         self.n_population_used_ = int(usable_z.sum())
-        self.log_likelihood_ratios_ = np.log(p_x) - np.log(pr_x)  # log Pr(x|θ)/Pr(x), the paper's LR(x)
+        with np.errstate(divide="ignore"):  # Pr(x|θ) = 0 gives log LR = −inf, i.e. LR = 0
+            self.log_likelihood_ratios_ = np.log(p_x) - np.log(pr_x)  # log Pr(x|θ)/Pr(x), the paper's LR(x)
         return rmia_scores(p_x / pr_x, p_z[usable_z] / pr_z[usable_z], gamma=self.gamma)
