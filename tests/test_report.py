@@ -20,7 +20,7 @@ from privaudit.report import print_summary, render_html, report_dict, verdict, w
 N_MEMBERS, N_NONMEMBERS, N_POPULATION = 700, 600, 700
 RUN_KEYS = {"seed", "config_hash", "config", "versions", "started_at", "duration_s", "data_source", "reference"}
 DATA_KEYS = {"n_members", "n_nonmembers", "n_population", "classes", "membership_randomized"}
-TARGET_KEYS = {"name", "output_kind", "accuracy_members", "accuracy_nonmembers"}
+TARGET_KEYS = {"name", "output_kind", "accuracy_members", "accuracy_nonmembers", "queries"}
 RESULT_KEYS = {
     "target", "attack", "signal", "auc", "auc_ci", "tpr_at_fpr", "advantage", "balanced_accuracy",
     "n_members", "n_nonmembers", "confidence", "n_bootstrap", "epsilon_lower_bound",

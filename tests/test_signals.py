@@ -299,3 +299,13 @@ def test_member_direction(name):
     values = signals_from_outputs(probs, "probabilities", np.array([0, 0]), [name], source="t")[name]
     oriented = signal.member_direction * values
     assert oriented[0] > oriented[1]
+
+
+def test_saturated_probabilities_keep_their_order_in_the_loss():
+    # what a served model answers for its most confident records: p_y = 1.0 in float64, the rest tiny but not zero
+    from privaudit.signals import cross_entropy_loss, to_log_probabilities
+
+    log_p = to_log_probabilities(np.array([[1.0, 1e-20], [1.0, 3e-17], [1.0, 0.0], [0.2, 0.8]]), "probabilities")
+    loss = cross_entropy_loss(log_p, np.array([0, 0, 0, 1]))
+    np.testing.assert_allclose(loss[:2], [1e-20, 3e-17], rtol=1e-12)  # −log(1 − ε) = ε, not a tie at 0
+    assert loss[2] == 0.0 and loss[3] == pytest.approx(-np.log(0.8), rel=1e-15)

@@ -26,7 +26,7 @@ from privaudit.exceptions import (
 from privaudit.metrics import evaluate_scores, roc_auc, roc_curve, tpr_at_fpr
 from privaudit.record_check import CheckResult, check_records, run_check
 from privaudit.signals import SIGNALS, compute_signals
-from privaudit.targets import OutputDefence, OutputDefenceTarget, PrecomputedTarget, SklearnTarget, TorchTarget
+from privaudit.targets import HTTPTarget, OutputDefence, OutputDefenceTarget, PrecomputedTarget, SklearnTarget, TorchTarget
 
 __all__ = [
     "__version__",
@@ -41,6 +41,7 @@ __all__ = [
     "ClasswiseThresholdAttack",
     "ConfigError",
     "DataError",
+    "HTTPTarget",
     "MissingDependencyError",
     "NotFittedError",
     "OutputDefence",

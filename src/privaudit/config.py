@@ -15,7 +15,7 @@ Example ``audit.yaml``::
         # population: population.txt
     targets:
       - name: my_model
-        type: sklearn            # sklearn | torch | precomputed
+        type: sklearn            # sklearn | torch | precomputed | http
         path: model.skops
     attacks: [loss, entropy, {name: classwise_threshold, signal: loss}]
     metrics: {fprs: [0.1, 0.01, 0.001], bootstrap: 1000, confidence: 0.95, delta: 1.0e-5}
@@ -166,7 +166,7 @@ class ComputeConfig(_Strict):
 
 class TargetConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
-    type: Literal["sklearn", "torch", "precomputed"]
+    type: Literal["sklearn", "torch", "precomputed", "http"]
     path: str | None = None
     weights: str | None = None
     factory: str | None = None
@@ -178,18 +178,38 @@ class TargetConfig(_Strict):
     columns: list[str] | None = None
     reference: ReferenceConfig | None = None
     output_defence: OutputDefenceConfig | None = None
+    # -- http targets (privaudit.targets.http): a deployed prediction API -----------------
+    url: str | None = None
+    protocol: Literal["json", "mlflow", "kserve_v2"] | None = None
+    request: dict[str, Any] | None = None
+    response: str | None = None
+    model_name: str | None = None
+    input_tensor: str | None = None
+    batch_size: int | None = Field(default=None, ge=1)
+    concurrency: int | None = Field(default=None, ge=1, le=256)
+    timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    retries: int | None = Field(default=None, ge=0, le=100)
+    backoff_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    max_queries: int | None = Field(default=None, ge=1)
+    headers_from_env: dict[str, str] | None = None
+    cache: str | None = None
 
     @model_validator(mode="after")
     def _fields_for_type(self):
-        needed = {"sklearn": ("path",), "torch": ("weights", "factory"), "precomputed": ("path",)}[self.type]
+        needed = {"sklearn": ("path",), "torch": ("weights", "factory"), "precomputed": ("path",), "http": ("url",)}[self.type]
         missing = [k for k in needed if getattr(self, k) is None]
         if missing:
             raise ValueError(f"a {self.type} target needs {', '.join(missing)}")
         if self.reference is not None:
             if self.type == "torch" and self.reference.training is None:
                 raise ValueError(f"target '{self.name}': reference models of a torch target need reference.training (epochs, batch_size, learning_rate, ...)")
-            if self.type == "precomputed" and self.reference.estimator is None:
-                raise ValueError(f"target '{self.name}': a precomputed target cannot be retrained; give reference.estimator, a skops file of an estimator trained like it")
+            if self.type in ("precomputed", "http") and self.reference.estimator is None:
+                raise ValueError(f"target '{self.name}': a {self.type} target cannot be retrained; give reference.estimator, a skops file of an estimator trained like it")
+        if self.type == "http":
+            from privaudit.targets.http_protocols import parse_response_path
+
+            if self.response is not None:
+                parse_response_path(self.response)  # raises ConfigError naming the bad step
         return self
 
 

@@ -326,6 +326,9 @@ def _check_attack(attack, reference, notes: list[str]):
     if isinstance(attack, dict) and attack.get("name") in _REFERENCE_ATTACKS:
         attack = {"mode": "offline", **attack}
     attack = build_attack(attack) if isinstance(attack, (str, dict)) else attack
+    if hasattr(attack, "query_signal"):
+        raise CapabilityError(f"attack '{attack.display_name}' queries perturbed copies of every record and runs in audits only; "
+                              "check records with a threshold attack on one query (correctness for a label-only target)")
     if not getattr(attack, "needs_reference", False):
         return attack, None
     if getattr(attack, "mode", "offline") != "offline":

@@ -11,7 +11,10 @@ Each registered signal declares ``member_direction``: ``+1`` if members tend to
 have *higher* values (confidence), ``-1`` if *lower* (loss, entropy). Attacks
 multiply by it, so their scores are always "higher = more likely a member".
 
-``compute_signals`` is the only place in privaudit that calls a target.
+``compute_signals`` is the only place in privaudit that calls a target with
+the records themselves; its one sibling,
+:func:`privaudit.query_signals.compute_query_signals`, asks about perturbed
+copies of them for the label-only attacks.
 
 Example
 -------
@@ -109,8 +112,27 @@ def to_log_probabilities(values: np.ndarray, kind: OutputKind, *, source: str = 
             f"{source}: {int(off.sum())} probability row(s) do not sum to 1 ({row(first)} sums to {sums[first]:.6g}); "
             "if these are unnormalised scores or logits, declare outputs: logits"
         )
+    return _log_normalised(values / sums[:, None])
+
+
+def _log_normalised(p: np.ndarray) -> np.ndarray:
+    """log of probability rows, with the top class's log-probability taken as log1p(−Σ others).
+
+    A served model's confident answer such as ``[1.0, 1e-20]`` has p_top = 1.0
+    in float64, so log p_top = 0 and every such record would tie at loss 0;
+    log1p(−1e-20) = −1e-20 keeps what the small probabilities say. Used where
+    p_top > 0.5, i.e. where 1 − p_top can lose digits.
+    """
     with np.errstate(divide="ignore"):
-        return np.log(values / sums[:, None])
+        log_p = np.log(p)
+    rows = np.arange(p.shape[0])
+    top = np.argmax(p, axis=1)
+    confident = p[rows, top] > 0.5
+    if confident.any():
+        others = p[confident].copy()
+        others[np.arange(others.shape[0]), top[confident]] = 0.0
+        log_p[rows[confident], top[confident]] = np.log1p(-others.sum(axis=1))
+    return log_p
 
 
 def _check_labels(log_probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -280,7 +302,7 @@ def signals_from_outputs(outputs: np.ndarray, kind: OutputKind, labels: np.ndarr
             if signal.needs != "labels":
                 raise CapabilityError(
                     f"signal '{name}' needs probabilities or logits, but target '{source}' gives only labels; "
-                    "use the 'correctness' signal for label-only targets"
+                    "use the 'correctness' signal, or the label-only attacks label_only_augmentation and label_only_boundary, for label-only targets"
                 )
             result[name] = signal.function(np.asarray(outputs).reshape(-1), labels)
             continue

@@ -11,6 +11,7 @@ from typing import Any
 from privaudit.attacks.base import ATTACKS, SignalAttack, check_signal
 from privaudit.attacks.calibrated import ReferenceCalibratedAttack
 from privaudit.attacks.classwise import ClasswiseThresholdAttack
+from privaudit.attacks.label_only import LabelOnlyAugmentationAttack, LabelOnlyBoundaryAttack
 from privaudit.attacks.lira import LiRAAttack
 from privaudit.attacks.rmia import RMIAAttack
 from privaudit.attacks.shadow import ShadowModelAttack
@@ -22,6 +23,8 @@ __all__ = [
     "SignalAttack",
     "ThresholdAttack",
     "ClasswiseThresholdAttack",
+    "LabelOnlyAugmentationAttack",
+    "LabelOnlyBoundaryAttack",
     "LiRAAttack",
     "RMIAAttack",
     "ReferenceCalibratedAttack",
@@ -60,4 +63,6 @@ def build_attack(spec: str | dict[str, Any]):
         raise ConfigError(f"attack '{name}' has no parameter {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(valid)) or 'none'}")
     if "signal" in params and params["signal"] not in SIGNALS:
         raise ConfigError(f"attack '{name}': unknown signal '{params['signal']}'; known signals: {', '.join(SIGNALS.names())}")
-    return cls(**params)
+    attack = cls(**params)
+    validate = getattr(attack, "validate_params", None)  # attacks that can check their parameters up front (label-only query attacks)
+    return validate() if validate is not None else attack

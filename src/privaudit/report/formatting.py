@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["percent", "percent_range", "fpr_label", "auc_text", "count", "confidence_label", "min_nonmembers", "epsilon_value", "epsilon_note"]
+__all__ = ["percent", "percent_range", "fpr_label", "auc_text", "count", "confidence_label", "min_nonmembers", "epsilon_value", "epsilon_note", "queries_text"]
 
 
 def percent(rate: float) -> str:
@@ -72,3 +72,32 @@ def epsilon_note(valid: bool, delta: float, confidence: float) -> str:
                 "(Steinke, Nasr & Jagielski 2023).")
     return (f"ε lb: heuristic estimate of the DP ε ({level}), from the attack's ROC with a threshold chosen on half the records; "
             "not a proven lower bound, since membership was not randomised by coin flips.")
+
+
+def _per_record(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def queries_text(queries) -> str:
+    """One line on what a target was asked (a :class:`~privaudit.query_signals.QueryCount`), or ``""`` for None.
+
+    Examples
+    --------
+    >>> from privaudit.query_signals import QueryCount
+    >>> queries_text(QueryCount(66, 3, 3, {"outputs": {"total": 3, "per_record": 1.0, "max_per_record": 1},
+    ...                                    "boundary_distance:max_radius=4": {"total": 63, "per_record": 21.0, "max_per_record": 64}}))
+    'queries spent: 66 total, 22 per record (plain query 1; boundary_distance 21, at most 64)'
+    """
+    if queries is None:
+        return ""
+    parts = []
+    for key, entry in queries.by_source.items():
+        if key == "outputs":
+            parts.append(f"plain query {_per_record(entry['per_record'])}")
+            continue
+        text = f"{key.split(':', 1)[0]} {_per_record(entry['per_record'])}"
+        if entry.get("max_per_record") is not None and entry["max_per_record"] != entry["per_record"]:
+            text += f", at most {count(entry['max_per_record'])}"
+        parts.append(text)
+    detail = f" ({'; '.join(parts)})" if parts else ""
+    return f"queries spent: {count(queries.total)} total, {_per_record(queries.per_record)} per record{detail}"

@@ -153,7 +153,8 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
         ],
         "targets": [
             {"name": t.name, "output_kind": t.output_kind, "accuracy_members": t.accuracy_members,
-             "accuracy_nonmembers": t.accuracy_nonmembers, "gap": t.accuracy_members - t.accuracy_nonmembers}
+             "accuracy_nonmembers": t.accuracy_nonmembers, "gap": t.accuracy_members - t.accuracy_nonmembers,
+             "queries": formatting.queries_text(getattr(t, "queries", None))}
             for t in result.targets
         ],
         "fprs": [{"value": f, "needed": formatting.min_nonmembers(f, MIN_EXPECTED_FALSE_POSITIVES)} for f in fprs],

@@ -89,6 +89,7 @@ def report_dict(result: AuditResult) -> dict:
                 "output_kind": t.output_kind,
                 "accuracy_members": t.accuracy_members,
                 "accuracy_nonmembers": t.accuracy_nonmembers,
+                "queries": t.queries.to_dict() if getattr(t, "queries", None) is not None else None,
             }
             for t in result.targets
         ],
@@ -98,6 +99,8 @@ def report_dict(result: AuditResult) -> dict:
         "verdicts": {t.name: verdict(result, t.name) for t in result.targets if any(r.target == t.name for r in result.results)},
         "notes": report_notes(result),
     }
+    if getattr(result, "api_calls", None):
+        document["run"]["api_calls"] = dict(result.api_calls)
     if result.groups:
         document["groups"] = {name: analysis.to_dict() for name, analysis in result.groups.items()}
     if result.record_checks:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from privaudit.audit import AuditResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
-from privaudit.report.formatting import confidence_label, count, epsilon_note, epsilon_value, fpr_label, min_nonmembers, percent, percent_range
+from privaudit.report.formatting import (
+    confidence_label, count, epsilon_note, epsilon_value, fpr_label, min_nonmembers, percent, percent_range, queries_text,
+)
 from privaudit.report.verdict import leaks, verdict
 
 __all__ = ["print_summary"]
@@ -104,6 +106,9 @@ def print_summary(result: AuditResult, console=None) -> None:
         console.print(_target_table(result, target))
         style = "bold red" if leaks(result, target) else "bold"
         console.print(Text("Verdict: ", style=style) + Text(verdict(result, target)))
+        spent = queries_text(next((t.queries for t in result.targets if t.name == target), None))
+        if spent:
+            console.print(Text(spent[0].upper() + spent[1:] + ".", style="dim"))
         for line in _group_lines(result, target):
             console.print(line)
     unsupported = [f for f in result.fprs if n_nonmembers * f < MIN_EXPECTED_FALSE_POSITIVES]

@@ -71,6 +71,15 @@ def _low_fpr_exception(best: AttackResult, confidence: float) -> str:
     )
 
 
+def _masking_sentence(result: AuditResult, target_name: str) -> str:
+    """For a leaking target that answers labels only: hiding confidence did not stop the attack."""
+    summary = next((t for t in result.targets if t.name == target_name), None)
+    if summary is None or summary.output_kind != "labels":
+        return ""
+    return (" The target answers predicted labels only (its confidence is hidden), yet membership still leaks: "
+            "masking the confidence scores did not stop membership inference.")
+
+
 def verdict(result: AuditResult, target_name: str) -> str:
     """One paragraph in plain words on whether ``target_name`` leaks membership.
 
@@ -105,7 +114,7 @@ def verdict(result: AuditResult, target_name: str) -> str:
         text += _tpr_sentence(best, m.confidence, "the best attack" if k > 1 else "the attack")
         if k > 1:
             text += f" Picking the best of {k} attacks on the same records makes these figures slightly optimistic."
-        return text
+        return text + _masking_sentence(result, target_name)
     which = f"best of {k} attacks: {best.attack}" if k > 1 else f"attack {best.attack}"
     text = f"No measurable leakage with these attacks at this sample size ({which}, {auc}, on {sizes})."
     if m.auc_ci[1] < 0.5:

@@ -1,21 +1,23 @@
 """Targets: models privaudit can query. One file per kind plus a registry line.
 
-``torch`` is imported only when a torch target is used.
+``torch`` is imported only when a torch target is used, ``httpx`` only when an HTTP target is.
 """
 
 from __future__ import annotations
 
+from privaudit.targets import http as _http  # noqa: F401  (registers "http"; imports httpx lazily)
 from privaudit.targets import precomputed as _precomputed  # noqa: F401  (registers "precomputed")
 from privaudit.targets import sklearn as _sklearn  # noqa: F401  (registers "sklearn")
 from privaudit.targets import torch as _torch  # noqa: F401  (registers "torch"; imports torch lazily)
 from privaudit.targets.base import TARGET_LOADERS, Target, check_outputs
+from privaudit.targets.http import HTTPTarget
 from privaudit.targets.output_defence import OutputDefence, OutputDefenceTarget, defend
 from privaudit.targets.precomputed import PrecomputedTarget
 from privaudit.targets.sklearn import SklearnTarget
 from privaudit.targets.torch import TorchTarget
 
 __all__ = [
-    "Target", "TARGET_LOADERS", "SklearnTarget", "TorchTarget", "PrecomputedTarget", "OutputDefence", "OutputDefenceTarget",
+    "Target", "TARGET_LOADERS", "SklearnTarget", "TorchTarget", "PrecomputedTarget", "HTTPTarget", "OutputDefence", "OutputDefenceTarget",
     "check_outputs", "load_target",
 ]
 

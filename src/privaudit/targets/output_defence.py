@@ -25,8 +25,9 @@ The steps, applied in this order:
 
 or, alone, ``labels_only``: answer the predicted class index only. The
 wrapped target then advertises ``output_kind = "labels"``, so attacks that
-need probabilities (LOSS, LiRA, ...) are refused with a clear error and the
-``correctness`` attack is what remains.
+need probabilities (LOSS, LiRA, ...) are refused with a clear error; what
+remains are the ``correctness`` attack and the label-only attacks that query
+perturbed copies of the records (:mod:`privaudit.attacks.label_only`).
 
 With only ``temperature`` on a logits target the answer stays logits
 (``z / T``); otherwise a defended target answers probabilities.
@@ -194,6 +195,11 @@ class OutputDefenceTarget:
         source = getattr(target, "source", None)
         if isinstance(source, str):
             self.source = source
+
+    @property
+    def answers_new_records(self) -> bool:
+        """Whether the wrapped target can answer records it has not seen (see :func:`privaudit.query_signals.answers_new_records`)."""
+        return bool(getattr(self.target, "answers_new_records", True))
 
     def predict(self, records) -> np.ndarray:
         try:

@@ -27,7 +27,12 @@ class PrecomputedTarget:
         ``labels``, one column of predicted class values.
     source : str
         File name for error messages.
+
+    It answers only for the records in its table, so it cannot be asked about
+    perturbed copies (``answers_new_records = False``; label-only query attacks refuse it).
     """
+
+    answers_new_records = False
 
     def __init__(self, table, *, name: str = "precomputed", output_kind: str = "probabilities", id_column: str = "record_id", columns=None, source: str = "<table>") -> None:
         if output_kind not in ("probabilities", "logits", "labels"):

@@ -1,0 +1,75 @@
+"""A sweep's per-setting results on disk: written atomically, read back only when intact.
+
+``settings/<name>/model.safetensors`` is written first, ``result.json`` last,
+each to a temporary name (``.tmp-<host>-<pid>-<uuid>``, as the reference
+store names them) and renamed with ``os.replace``; a result counts only when
+its ``format`` is current and its weights match the SHA-256 it records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+__all__ = ["SETTING_FORMAT", "RESULT_FILE", "WEIGHTS_FILE", "write_atomic", "clean_temporary", "read_result", "find_trained"]
+
+#: Bumped when ``result.json``'s layout or the fingerprint's contents change (old results are then redone).
+SETTING_FORMAT = 1
+RESULT_FILE = "result.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync, then rename it over ``path``."""
+    from privaudit.reference.store import _tmp_name
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / _tmp_name()
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def clean_temporary(folder: Path) -> None:
+    """Remove temporary files whose writer has gone (a run killed mid-write)."""
+    from privaudit.reference.store import _TMP, _writer_gone
+
+    if not folder.is_dir():
+        return
+    for entry in folder.rglob(f"{_TMP}*"):
+        try:
+            if entry.is_file() and _writer_gone(entry.name, entry.lstat().st_mtime):
+                entry.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def read_result(folder: Path) -> dict | None:
+    """A setting's saved result, or None when missing, unreadable or its weights do not match their recorded hash."""
+    try:
+        saved = json.loads((folder / RESULT_FILE).read_text())
+        weights = (folder / saved["weights"]["file"]).read_bytes()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if saved.get("format") != SETTING_FORMAT or hashlib.sha256(weights).hexdigest() != saved["weights"].get("sha256"):
+        return None
+    return saved
+
+
+def find_trained(settings_dir: Path, training_key: str) -> tuple[dict, bytes] | None:
+    """A finished setting (of this run or an earlier one) whose target trained exactly like this one, with its weights."""
+    if not settings_dir.is_dir():
+        return None
+    for folder in sorted(p for p in settings_dir.iterdir() if p.is_dir()):
+        saved = read_result(folder)
+        if saved is not None and saved.get("training_key") == training_key:
+            return saved, (folder / saved["weights"]["file"]).read_bytes()
+    return None

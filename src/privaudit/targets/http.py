@@ -1,0 +1,460 @@
+"""HTTP targets: audit a deployed prediction API, black-box (extra ``privaudit[http]``; httpx is imported lazily).
+
+In a config::
+
+    targets:
+      - name: api
+        type: http
+        url: https://models.example.com/v1/predict
+        protocol: json                  # json | mlflow | kserve_v2 (see privaudit.targets.http_protocols)
+        request: {instances: "{records}"}            # json only: the body, with a placeholder
+        response: "$.predictions[*].probabilities"   # where the outputs are in the answer
+        outputs: probabilities          # probabilities | logits | labels
+        batch_size: 256                 # records per request
+        concurrency: 4                  # requests in flight at once
+        timeout_s: 30                   # per request
+        retries: 3                      # after connection errors, timeouts, 408, 429 and 5xx
+        backoff_s: 0.5                  # first wait; doubles each retry, times a seeded jitter in [0.5, 1.5)
+        max_queries: 100000             # query budget: records sent per run (retries count, cached answers do not)
+        headers_from_env: {Authorization: PRIVAUDIT_API_TOKEN}   # header ← environment variable
+        cache: http-cache               # folder of answered batches (relative to the config file)
+
+The target keeps the synchronous ``predict(records)`` of every target; inside,
+batches go out on a thread pool over one ``httpx.Client`` (at most
+``concurrency`` at once). A 429 (or 503) with ``Retry-After`` waits as long as
+the server asks (up to :data:`MAX_RETRY_AFTER_S`), anything else retryable
+waits ``backoff_s · 2^attempt · jitter``. Other 4xx answers, malformed JSON
+and answers of the wrong shape stop the query at once: the error names the
+endpoint (without user, password or query string) and the batch, and says
+how much was answered. Answered batches are kept in memory and, with
+``cache``, on disk (:mod:`privaudit.targets.http_cache`), so a rerun re-sends
+only what is missing. When ``max_queries`` would be exceeded no further batch
+is sent and the query stops the same way.
+
+Secrets: header values are read from the environment when the target is
+built, sent only as headers, kept out of cache keys and files, and replaced by
+``***`` in any error text (in case a server echoes them).
+
+Query counts (:meth:`HTTPTarget.query_stats`, per record
+:meth:`HTTPTarget.record_query_counts`) accumulate over the target's life;
+audits put them in ``report.json`` under ``run.api_calls`` (beside each target's
+``queries``, the records the audit asked about).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import os
+import random
+import re
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+
+from privaudit.exceptions import CapabilityError, ConfigError, DataError, TargetError, require
+from privaudit.targets.base import TARGET_LOADERS, check_outputs, load_transform
+from privaudit.targets.http_cache import ResponseCache, cache_key
+from privaudit.targets.http_protocols import (
+    HTTP_PROTOCOLS,
+    ResponseFormatError,
+    decode_outputs,
+    extract,
+    format_path,
+    json_rows,
+    parse_response_path,
+    redact_url,
+)
+
+__all__ = ["HTTPTarget", "load_http_target", "headers_from_env", "retry_after_seconds", "MAX_RETRY_AFTER_S"]
+
+#: A ``Retry-After`` longer than this (seconds) stops the query instead of waiting.
+MAX_RETRY_AFTER_S = 600.0
+#: Longest exponential-backoff wait (seconds).
+MAX_BACKOFF_S = 60.0
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (delay-seconds or an HTTP date); ``None`` if absent or unreadable.
+
+    >>> retry_after_seconds("2"), retry_after_seconds(None), retry_after_seconds("soon")
+    (2.0, None, None)
+    """
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    return max(0.0, seconds) if np.isfinite(seconds) else None
+
+
+def headers_from_env(mapping: dict | None, field: str = "headers_from_env") -> dict[str, str]:
+    """Header name → value of the named environment variable; a missing variable is a :class:`ConfigError` naming it (never a value)."""
+    headers = {}
+    for header, variable in (mapping or {}).items():
+        if not isinstance(header, str) or not _HEADER_NAME.match(header):
+            raise ConfigError(f"{field}: '{header}' is not a valid HTTP header name")
+        if not isinstance(variable, str) or not variable:
+            raise ConfigError(f"{field}.{header}: give the name of an environment variable that holds the value")
+        value = os.environ.get(variable)
+        if not value:
+            raise ConfigError(f"{field}.{header}: environment variable {variable} is not set; export it before the audit (its value is sent as the {header} header and written nowhere)")
+        headers[header] = value
+    return headers
+
+
+@dataclass
+class _Batch:
+    index: int
+    start: int
+    stop: int
+    body: bytes
+    key: str
+    ids: list
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+
+class _BatchFailed(Exception):
+    """One batch could not be answered; the message names the batch and the problem."""
+
+
+def _json_default(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"values of type {type(value).__name__} cannot be sent as JSON")
+
+
+class HTTPTarget:
+    """A model behind an HTTP prediction API, queried in batches (see the module docstring for behaviour).
+
+    Parameters
+    ----------
+    url : str
+        Endpoint (``json``), server or ``…/invocations`` URL (``mlflow``),
+        server or ``…/v2/models/NAME/infer`` URL (``kserve_v2``).
+    name : str
+    protocol : {"json", "mlflow", "kserve_v2"}
+    output_kind : {"probabilities", "logits", "labels"}
+        What the API answers; columns in the data's class order, labels matched to the classes as text.
+    request : dict, optional
+        ``json`` only: the body template (placeholders ``"{records}"``, ``"{rows}"``, ``"{columns}"``).
+    response : str, optional
+        Path to the outputs in the answer (syntax in :mod:`privaudit.targets.http_protocols`);
+        default ``$.predictions`` (json, mlflow) or ``$.outputs[0]`` (kserve_v2).
+    model_name : str, optional
+        ``kserve_v2``: the model in ``/v2/models/{model_name}/infer``.
+    input_tensor : str, optional
+        ``kserve_v2``: send one FP32 tensor of this name instead of one tensor per column.
+    transform : object with ``transform(DataFrame)``, optional
+        Fitted preprocessing applied before sending (the API then receives numeric rows).
+    batch_size, concurrency : int
+        Records per request; requests in flight at once.
+    timeout_s : float
+        Per request (connect, send and read each).
+    retries : int
+        Further attempts after a retryable failure.
+    backoff_s : float
+        First backoff wait in seconds.
+    max_queries : int, optional
+        Records this target may send (each attempt counts; cached answers do not).
+    headers : dict, optional
+        Extra request headers, e.g. from :func:`headers_from_env`; never logged or written.
+    cache : str or Path, optional
+        Folder for answered batches (:class:`~privaudit.targets.http_cache.ResponseCache`).
+    seed : int
+        Seeds the backoff jitter.
+    """
+
+    def __init__(
+        self, url: str, *, name: str = "http", protocol: str = "json", output_kind: str = "probabilities",
+        request: dict | None = None, response: str | None = None, model_name: str | None = None,
+        input_tensor: str | None = None, transform=None, batch_size: int = 256, concurrency: int = 4,
+        timeout_s: float = 30.0, retries: int = 3, backoff_s: float = 0.5, max_queries: int | None = None,
+        headers: dict[str, str] | None = None, cache: str | Path | None = None, seed: int = 0,
+    ) -> None:
+        require("httpx", "http")
+        if output_kind not in ("probabilities", "logits", "labels"):
+            raise CapabilityError(f"target '{name}': an HTTP target gives 'probabilities', 'logits' or 'labels', not '{output_kind}'")
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"target '{name}': url must be an http:// or https:// address, got {redact_url(url) if isinstance(url, str) else url!r}")
+        for label, value, low in (("batch_size", batch_size, 1), ("concurrency", concurrency, 1), ("retries", retries, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"target '{name}': {label} must be a whole number ≥ {low}, got {value!r}")
+        if not (timeout_s > 0 and backoff_s >= 0):
+            raise ConfigError(f"target '{name}': timeout_s must be > 0 and backoff_s ≥ 0")
+        if max_queries is not None and (isinstance(max_queries, bool) or not isinstance(max_queries, int) or max_queries < 1):
+            raise ConfigError(f"target '{name}': max_queries must be a whole number ≥ 1, got {max_queries!r}")
+        try:
+            self.protocol = HTTP_PROTOCOLS.get(protocol)(request=request, model_name=model_name, input_tensor=input_tensor)
+            self.endpoint = self.protocol.endpoint(url)
+            self._steps = parse_response_path(response if response is not None else self.protocol.default_response)
+        except ConfigError as exc:
+            raise ConfigError(f"target '{name}': {exc}") from None
+        self.name = name
+        self.output_kind = output_kind
+        self.protocol_name = protocol
+        self.model_name = model_name
+        self.response_path = format_path(self._steps)
+        self.transform = transform
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.timeout_s = float(timeout_s)
+        self.retries = retries
+        self.backoff_s = float(backoff_s)
+        self.max_queries = max_queries
+        self.cache = None if cache is None else ResponseCache(cache)
+        self.seed = seed
+        self.source = f"POST {redact_url(self.endpoint)}"
+        self._headers = {str(k): str(v) for k, v in (headers or {}).items()}
+        self._memory: dict[str, object] = {}
+        self._lock = threading.Lock()
+        self._requests = self._retries = self._records_sent = self._records_answered = self._records_from_cache = 0
+        self._per_record: Counter = Counter()
+
+    def __repr__(self) -> str:  # header names only, never values
+        return f"HTTPTarget(name={self.name!r}, {self.source}, protocol={self.protocol_name!r}, outputs={self.output_kind!r}, headers={sorted(self._headers)})"
+
+    # -- counts -----------------------------------------------------------------------------
+    def query_stats(self) -> dict:
+        """Counts so far: ``requests`` (attempts), ``retries``, ``records_sent`` (the budget's unit), ``records_answered``,
+        ``records_from_cache``, ``distinct_records_sent``, ``max_sends_per_record``, ``max_queries``, ``endpoint``, ``cache``."""
+        with self._lock:
+            return {
+                "endpoint": redact_url(self.endpoint), "protocol": self.protocol_name,
+                "requests": self._requests, "retries": self._retries, "records_sent": self._records_sent,
+                "records_answered": self._records_answered, "records_from_cache": self._records_from_cache,
+                "distinct_records_sent": len(self._per_record), "max_sends_per_record": max(self._per_record.values(), default=0),
+                "max_queries": self.max_queries, "cache": None if self.cache is None else str(self.cache.root),
+            }
+
+    def record_query_counts(self) -> dict[str, int]:
+        """Record id → times it was sent to the API (every attempt; cached answers are not sends)."""
+        with self._lock:
+            return dict(self._per_record)
+
+    # -- querying ---------------------------------------------------------------------------
+    def _scrub(self, text: str) -> str:
+        text = text.replace(self.endpoint, redact_url(self.endpoint))
+        for value in self._headers.values():
+            if len(value) >= 4:
+                text = text.replace(value, "***")
+        return text
+
+    def _rows(self, features: pd.DataFrame) -> tuple[list[str], list[list]]:
+        if self.transform is None and not self.protocol.needs_numeric:
+            return json_rows(features)
+        if self.transform is not None:
+            matrix = self.transform.transform(features)
+            matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+            names = getattr(self.transform, "get_feature_names_out", None)
+            columns = [str(c) for c in names()] if names is not None else [f"x{i}" for i in range(matrix.shape[1])]
+        else:
+            non_numeric = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+            if non_numeric:
+                raise DataError(f"target '{self.name}': input_tensor sends one numeric tensor, but feature columns {', '.join(map(str, non_numeric[:5]))} are not numeric; give a transform or send one tensor per column (no input_tensor)")
+            matrix, columns = features.to_numpy(), [str(c) for c in features.columns]
+        dtype = np.float32 if self.protocol.needs_numeric else np.float64
+        return columns, np.asarray(matrix, dtype=dtype).astype(np.float64).tolist()
+
+    def _batch(self, index: int, start: int, columns: list[str], rows: list[list], ids: list[str]) -> _Batch:
+        """The request body of records ``start…`` and its cache key (built in a worker thread, beside requests in flight)."""
+        stop = min(start + self.batch_size, len(rows))
+        try:
+            body = json.dumps(self.protocol.body(columns, rows[start:stop]), separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"target '{self.name}': records {start + 1}–{stop} cannot be sent as JSON ({exc}); features must be numbers, text or booleans, without infinity") from None
+        key = cache_key(url=self.endpoint, protocol=self.protocol_name, model_name=self.model_name, output_kind=self.output_kind,
+                        response_path=self.response_path, body_digest=hashlib.sha256(body).hexdigest())
+        return _Batch(index, start, stop, body, key, ids[start:stop])
+
+    def _reserve(self, batch: _Batch, attempt: int) -> None:
+        with self._lock:
+            if self.max_queries is not None and self._records_sent + batch.size > self.max_queries:
+                raise _BatchFailed(
+                    f"query budget spent: max_queries = {self.max_queries:,} records per run, {self._records_sent:,} sent so far, "
+                    f"this batch needs {batch.size:,} more"
+                )
+            self._requests += 1
+            self._retries += int(attempt > 0)
+            self._records_sent += batch.size
+            self._per_record.update(batch.ids)
+
+    def _backoff(self, batch: _Batch, attempt: int) -> float:
+        jitter = random.Random(f"{self.seed}:{batch.index}:{attempt}").uniform(0.5, 1.5)
+        return min(self.backoff_s * 2.0**attempt, MAX_BACKOFF_S) * jitter
+
+    def _answer(self, response, batch: _Batch, classes: tuple):
+        try:
+            document = json.loads(response.content)
+        except ValueError:
+            excerpt = response.content[:80].decode("utf-8", "replace")
+            raise _BatchFailed(f"the answer is not valid JSON (starts {excerpt!r})") from None
+        try:
+            return decode_outputs(extract(document, self._steps), n_records=batch.size, output_kind=self.output_kind, classes=classes)
+        except ResponseFormatError as exc:
+            raise _BatchFailed(f"the answer does not fit response path {self.response_path} and outputs: {self.output_kind}: {exc}") from None
+
+    def _answer_batch(self, client, httpx, make_batch, classes: tuple, stop: threading.Event, done: list):
+        """Build one batch, answer it from the cache or send it with retries; returns its outputs (``None`` if stopped)."""
+        if stop.is_set():
+            return None
+        batch = make_batch()
+        done.append(batch)  # the main thread names failed batches from here
+        cached = self._cached(batch)
+        if cached is not None:
+            with self._lock:
+                self._records_from_cache += batch.size
+            return cached
+        try:
+            return self._attempts(client, httpx, batch, classes, stop)
+        except _BatchFailed:
+            stop.set()  # at once, so that no worker starts another batch
+            raise
+
+    def _attempts(self, client, httpx, batch: _Batch, classes: tuple, stop: threading.Event):
+        for attempt in range(self.retries + 1):
+            if stop.is_set():
+                return None
+            self._reserve(batch, attempt)
+            wait = None
+            try:
+                response = client.post(self.endpoint, content=batch.body, headers={"Content-Type": "application/json"})
+            except httpx.TimeoutException as exc:
+                problem = f"no answer within timeout_s = {self.timeout_s:g} s ({type(exc).__name__})"
+            except httpx.TransportError as exc:
+                problem = f"connection failed ({type(exc).__name__}: {exc})"
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    outputs = self._answer(response, batch, classes)
+                    self._keep(batch, outputs)
+                    return outputs
+                excerpt = response.text[:120].strip().replace("\n", " ")
+                problem = f"HTTP {status} {response.reason_phrase}" + (f" ({excerpt})" if excerpt else "")
+                if status not in (408, 429) and status < 500:
+                    hint = "; check headers_from_env and that its variables hold valid credentials" if status in (401, 403) else ""
+                    raise _BatchFailed(problem + hint)
+                if status in (429, 503):
+                    wait = retry_after_seconds(response.headers.get("retry-after"))
+                    if wait is not None and wait > MAX_RETRY_AFTER_S:
+                        raise _BatchFailed(f"{problem}: the server asks to wait {wait:.0f} s (Retry-After), longer than {MAX_RETRY_AFTER_S:.0f} s; rerun later")
+            if attempt == self.retries:
+                raise _BatchFailed(f"{problem}, after {attempt + 1} attempt{'s' if attempt else ''} (retries = {self.retries})")
+            if stop.wait(wait if wait is not None else self._backoff(batch, attempt)):
+                return None
+        return None  # pragma: no cover - the loop returns or raises
+
+    def _keep(self, batch: _Batch, outputs) -> None:
+        with self._lock:
+            self._records_answered += batch.size
+            self._memory[batch.key] = outputs
+        if self.cache is not None:
+            self.cache.save(batch.key, outputs, self.output_kind)
+
+    def _cached(self, batch: _Batch):
+        with self._lock:
+            outputs = self._memory.get(batch.key)
+        if outputs is None and self.cache is not None:
+            outputs = self.cache.load(batch.key, n_records=batch.size, output_kind=self.output_kind)
+            if outputs is not None:
+                with self._lock:
+                    self._memory[batch.key] = outputs
+        return outputs
+
+    def predict(self, records) -> np.ndarray:
+        """Outputs for ``records``: ``(n, C)`` probabilities or logits in ``records.classes`` order, or ``(n,)`` class indices."""
+        httpx = require("httpx", "http")
+        columns, rows = self._rows(records.features)
+        ids = np.asarray(records.ids).astype(str).tolist()
+        classes = tuple(records.classes)
+        starts = list(range(0, len(rows), self.batch_size))
+        answers: list = [None] * len(starts)
+        stop = threading.Event()
+        failures: list[str] = []
+        workers = max(1, min(self.concurrency, len(starts)))
+        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+        with httpx.Client(timeout=httpx.Timeout(self.timeout_s), limits=limits, headers=self._headers) as client:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"privaudit-http-{self.name}") as pool:
+                futures = {}
+                for index, start in enumerate(starts):
+                    built: list[_Batch] = []
+                    make = (lambda index=index, start=start: self._batch(index, start, columns, rows, ids))
+                    futures[pool.submit(self._answer_batch, client, httpx, make, classes, stop, built)] = (index, built)
+                try:
+                    for future in as_completed(futures):
+                        index, built = futures[future]
+                        try:
+                            outputs = future.result()
+                        except _BatchFailed as exc:
+                            batch = built[0]
+                            span = f"ids {batch.ids[0]}…{batch.ids[-1]}" if batch.size > 1 else f"id {batch.ids[0]}"
+                            failures.append(f"batch {index + 1} of {len(starts)} (records {batch.start + 1}–{batch.stop}, {span}): {exc}")
+                            continue
+                        answers[index] = outputs
+                except BaseException:  # Ctrl-C or a local error: stop sending, let requests in flight finish (and be kept)
+                    stop.set()
+                    for future in futures:
+                        future.cancel()
+                    raise
+        if failures:
+            done = [a for a in answers if a is not None]
+            answered = sum(len(a) for a in done)
+            if not done:
+                kept = ""
+            elif self.cache is not None:
+                kept = f"; the answers are kept in the cache {self.cache.root} and a rerun sends only the rest"
+            else:
+                kept = "; set cache: FOLDER in the target's config to keep answers across runs"
+            more = f" (and {len(failures) - 1} more failed batch{'es' if len(failures) > 2 else ''})" if len(failures) > 1 else ""
+            raise TargetError(self._scrub(
+                f"target '{self.name}' ({self.source}): {failures[0]}{more}; answered {len(done)} of {len(starts)} batches "
+                f"({answered:,} of {len(records):,} records){kept}"
+            ))
+        if self.output_kind == "labels":
+            labels = [label for answer in answers for label in answer]
+            inverse = {str(c): i for i, c in enumerate(records.classes)}
+            unknown = sorted({label for label in labels if label not in inverse})
+            if unknown:
+                raise TargetError(f"target '{self.name}' ({self.source}) answered labels {unknown[:5]} that are not classes of the data {list(records.classes)}")
+            return check_outputs(np.array([inverse[label] for label in labels], dtype=np.intp), records, self)
+        outputs = np.concatenate(answers) if answers else np.empty((0, len(records.classes)))
+        return check_outputs(outputs, records, self)
+
+
+@TARGET_LOADERS.register("http")
+def load_http_target(spec: dict, base_dir: Path, name: str) -> HTTPTarget:
+    """Config: ``{type: http, url, protocol, request, response, outputs, model_name, input_tensor, batch_size, concurrency,
+    timeout_s, retries, backoff_s, max_queries, headers_from_env, cache, transform}`` (see the module docstring)."""
+    field = f"targets.{name}"
+    defaults = {"batch_size": 256, "concurrency": 4, "timeout_s": 30.0, "retries": 3, "backoff_s": 0.5}
+    settings = {key: spec.get(key) if spec.get(key) is not None else default for key, default in defaults.items()}
+    cache = spec.get("cache")
+    return HTTPTarget(
+        spec["url"], name=name, protocol=spec.get("protocol") or "json", output_kind=spec.get("outputs") or "probabilities",
+        request=spec.get("request"), response=spec.get("response"), model_name=spec.get("model_name"),
+        input_tensor=spec.get("input_tensor"), transform=load_transform(spec, base_dir, field), max_queries=spec.get("max_queries"),
+        headers=headers_from_env(spec.get("headers_from_env"), f"{field}.headers_from_env"),
+        cache=None if cache is None else Path(base_dir) / cache, **settings,
+    )

@@ -1,0 +1,256 @@
+"""Wire the text stages: texts → language model → token log-probabilities → text attacks → metrics.
+
+:func:`answer_queries` is the only place that asks a language model about
+audited texts, :func:`audit_canaries` the only place that asks it about
+canaries. A *scorer* is anything with::
+
+    name: str
+    def token_log_probs(texts, *, vocab_stats=False) -> TokenLogProbs
+
+(:class:`privaudit.text.causal_lm.CausalLMTarget`, or a stand-in in tests).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Mapping, Protocol, Sequence
+
+import numpy as np
+
+from privaudit.audit import AttackResult, check_membership_randomized
+from privaudit.exceptions import CapabilityError, DataError
+from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS, OneRunBound, one_run_lower_bound
+from privaudit.metrics import evaluate_scores
+from privaudit.text.attacks import TextAttack, TextQuery, build_text_attack, default_text_attacks
+from privaudit.text.blind import BlindBaseline, blind_baseline, distribution_shift_warning
+from privaudit.text.canaries import (
+    Canary, CanaryExposure, fitted_exposure, log_perplexity_bits, sample_candidate_secrets, sampled_exposure,
+)
+from privaudit.text.token_scores import TokenLogProbs
+
+__all__ = ["TokenScorer", "TextAuditResult", "CanaryAudit", "answer_queries", "audit_text", "audit_canaries"]
+
+
+class TokenScorer(Protocol):
+    """What a language-model target provides (see module docstring)."""
+
+    name: str
+
+    def token_log_probs(self, texts: Sequence[str], *, vocab_stats: bool = False) -> TokenLogProbs: ...
+
+
+@dataclass
+class CanaryAudit:
+    """Exposure of every canary, and the one-run ε bound from the coin-flipped insertions."""
+
+    exposures: list[CanaryExposure]
+    one_run: OneRunBound | None
+    repetitions: int
+    n_candidates: int
+
+    @property
+    def inserted(self) -> np.ndarray:
+        return np.array([e.inserted for e in self.exposures], dtype=bool)
+
+    @property
+    def exposure(self) -> np.ndarray:
+        return np.array([e.exposure for e in self.exposures])
+
+    def summary(self) -> dict:
+        """Mean / median / max exposure of inserted and of not-inserted canaries."""
+        out = {}
+        for label, mask in (("inserted", self.inserted), ("not_inserted", ~self.inserted)):
+            values = self.exposure[mask]
+            out[label] = {"n": int(mask.sum()), "mean": float(values.mean()) if values.size else None,
+                          "median": float(np.median(values)) if values.size else None, "max": float(values.max()) if values.size else None}
+        return out
+
+
+@dataclass
+class TextAuditResult:
+    """Everything a text report renders; ``is_member``, ``texts`` and ``record_ids`` align with every ``scores`` array."""
+
+    target: str
+    results: list[AttackResult]
+    texts: list[str]
+    record_ids: np.ndarray
+    is_member: np.ndarray
+    blind: BlindBaseline | None
+    warning: str | None
+    fprs: tuple[float, ...]
+    confidence: float
+    seed: int
+    delta: float
+    membership_randomized: bool
+    reference: str | None = None
+    canaries: CanaryAudit | None = None
+    #: query key → scoring statistics (texts, tokens, padding fraction, seconds)
+    queries: dict = field(default_factory=dict)
+    started_at: str = ""
+    duration_s: float = 0.0
+    versions: dict = field(default_factory=dict)
+    #: free-form facts a caller adds (the demo: corpus, fine-tuning settings and timings)
+    setup: dict = field(default_factory=dict)
+
+    def best(self) -> AttackResult:
+        return max(self.results, key=lambda r: r.metrics.auc)
+
+    def beats_blind_baseline(self, result: AttackResult) -> bool | None:
+        """True when the attack's AUC interval lies wholly above the blind baseline's (None without a baseline)."""
+        if self.blind is None:
+            return None
+        return bool(result.metrics.auc_ci[0] > self.blind.metrics.auc_ci[1])
+
+
+def answer_queries(target: TokenScorer, texts: Sequence[str], queries: Sequence[TextQuery], *, reference: TokenScorer | None = None,
+                   progress: Callable[[str], None] | None = None) -> tuple[dict[str, TokenLogProbs], dict[str, dict]]:
+    """Ask the models once per distinct query key; returns answers by key and per-key scoring statistics.
+
+    Queries with the same key are merged; the merged query computes the
+    vocabulary statistics if any of them needs them.
+    """
+    say = progress or (lambda message: None)
+    merged: dict[str, TextQuery] = {}
+    for query in queries:
+        kept = merged.get(query.key)
+        merged[query.key] = query if kept is None or query.vocab_stats else kept
+    answers, stats = {}, {}
+    for key, query in merged.items():
+        model = target if query.model == "target" else reference
+        if model is None:
+            raise CapabilityError(f"query '{key}' needs a reference model; give the audit one (reference=...), or leave out the 'reference' attack")
+        query_texts = query.texts(texts)
+        say(f"scoring {len(query_texts):,} texts with {model.name} ({key}{', vocabulary statistics' if query.vocab_stats else ''})")
+        started = time.perf_counter()
+        answers[key] = model.token_log_probs(query_texts, vocab_stats=query.vocab_stats)
+        stats[key] = {"texts": len(query_texts), "scored_tokens": answers[key].n_tokens, "seconds": time.perf_counter() - started,
+                      **{k: v for k, v in (getattr(model, "last_stats", None) or {}).items() if k in ("tokens", "padding_fraction")}}
+    return answers, stats
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    import platform
+
+    versions = {"python": platform.python_version()}
+    for package in ("privaudit", "numpy", "scipy", "scikit-learn", "torch", "transformers", "tokenizers", "gguf"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def audit_canaries(target: TokenScorer, canaries: Sequence[Canary], inserted, *, n_candidates: int = 100, alphabet: str = "0123456789",
+                   repetitions: int = 0, seed: int = 0, delta: float = 0.0, confidence: float = 0.95,
+                   progress: Callable[[str], None] | None = None) -> CanaryAudit:
+    """Exposure of each canary against ``n_candidates`` sampled secrets of its format, and the one-run ε bound.
+
+    The bound (:func:`privaudit.metrics.one_run_lower_bound`) uses the
+    exposures as scores and ``inserted`` as the coin flips; it is a valid
+    lower bound only if each canary was inserted by an independent fair coin
+    flip (:func:`privaudit.text.canaries.insert_canaries` with probability 1/2).
+    """
+    inserted = np.asarray(inserted, dtype=bool)
+    if inserted.shape != (len(canaries),):
+        raise DataError(f"{len(canaries)} canaries but inserted has shape {inserted.shape}")
+    say = progress or (lambda message: None)
+    candidates = [sample_candidate_secrets(c, n_candidates, alphabet=alphabet, seed=seed + i) for i, c in enumerate(canaries)]
+    texts = [c.text for c in canaries] + [c.with_secret(s) for c, secrets in zip(canaries, candidates) for s in secrets]
+    say(f"canaries: scoring {len(canaries)} canaries and {len(texts) - len(canaries):,} candidate secrets with {target.name}")
+    bits = log_perplexity_bits(target.token_log_probs(texts).per_text_sum())
+    exposures = []
+    for i, canary in enumerate(canaries):
+        start = len(canaries) + i * n_candidates
+        candidate_bits = bits[start : start + n_candidates]
+        space = float(len(alphabet) ** len(canary.secret))
+        exposure, fit = fitted_exposure(bits[i], candidate_bits, space)
+        exposures.append(CanaryExposure(
+            text=canary.text, secret=canary.secret, inserted=bool(inserted[i]), log_perplexity_bits=float(bits[i]), exposure=exposure,
+            exposure_sampled=sampled_exposure(bits[i], candidate_bits, space), n_candidates=n_candidates, space_size=space,
+            max_exposure=math.log2(space), fit=fit,
+        ))
+    one_run = None
+    if inserted.any() and (~inserted).any():
+        one_run = one_run_lower_bound(np.array([e.exposure for e in exposures]), inserted, delta=delta, confidence=confidence, seed=seed)
+    return CanaryAudit(exposures, one_run, repetitions, n_candidates)
+
+
+def audit_text(
+    target: TokenScorer,
+    members: Sequence[str],
+    nonmembers: Sequence[str],
+    *,
+    attacks: Sequence | None = None,
+    reference: TokenScorer | None = None,
+    fprs: Sequence[float] = DEFAULT_FPRS,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    delta: float = DEFAULT_DELTA,
+    membership_randomized: bool = False,
+    blind: bool = True,
+    record_ids: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TextAuditResult:
+    """Audit a language model on member and non-member texts with text attacks and the blind baseline.
+
+    Parameters
+    ----------
+    target : TokenScorer
+        The audited model (e.g. :class:`~privaudit.text.causal_lm.CausalLMTarget`).
+    members, nonmembers : sequence of str
+        Texts the model trained on, and texts it did not (ideally from the
+        same source, split at random before training).
+    attacks : sequence of attack names, dicts or :class:`TextAttack`, optional
+        Default: every registered text attack (``reference`` only when a
+        reference model is given).
+    reference : TokenScorer, optional
+        A second local language model for the ``reference`` attack.
+    fprs, n_bootstrap, confidence, seed, delta, membership_randomized
+        As in :func:`privaudit.audit.audit`; all attacks and the blind baseline
+        share the seed (paired bootstrap).
+    blind : bool
+        Run the blind baseline (:mod:`privaudit.text.blind`) and warn when it
+        comes close to the attacks.
+    record_ids : sequence of str, optional
+        Ids of members then non-members (default ``member-0``, ...).
+    """
+    started, started_at = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
+    say = progress or (lambda message: None)
+    texts = [str(t) for t in members] + [str(t) for t in nonmembers]
+    is_member = np.r_[np.ones(len(members), bool), np.zeros(len(nonmembers), bool)]
+    if not len(members) or not len(nonmembers):
+        raise DataError(f"a text audit needs at least one member and one non-member (have {len(members)} and {len(nonmembers)})")
+    empty = [i for i, t in enumerate(texts) if not t.strip()]
+    if empty:
+        raise DataError(f"{len(empty)} audited text(s) are empty (e.g. number {empty[0]}); remove them")
+    if membership_randomized:
+        check_membership_randomized(is_member, "text audit")
+    ids = np.asarray(record_ids if record_ids is not None else [f"member-{i}" for i in range(len(members))] + [f"nonmember-{i}" for i in range(len(nonmembers))])
+    if ids.shape != (len(texts),):
+        raise DataError(f"record_ids has {ids.size} ids for {len(texts)} texts")
+    chosen: list[TextAttack] = [build_text_attack(a) for a in attacks] if attacks else default_text_attacks(has_reference=reference is not None)
+    answers, stats = answer_queries(target, texts, [q for a in chosen for q in a.queries()], reference=reference, progress=say)
+    results = []
+    for attack in chosen:
+        say(f"{target.name}: {attack.display_name}")
+        scores = attack.score(texts, answers)
+        metrics = evaluate_scores(scores, is_member, fprs=fprs, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed, delta=delta,
+                                  membership_randomized=membership_randomized)
+        results.append(AttackResult(target.name, attack.display_name, None, scores, metrics))
+    baseline, warning = None, None
+    if blind:
+        say("blind baseline: bag-of-words classifier on the texts alone")
+        baseline = blind_baseline(texts, is_member, seed=seed, fprs=fprs, n_bootstrap=n_bootstrap, confidence=confidence)
+        warning = distribution_shift_warning(baseline.metrics, {r.attack: r.metrics for r in results})
+    return TextAuditResult(
+        target=target.name, results=results, texts=texts, record_ids=ids, is_member=is_member, blind=baseline, warning=warning,
+        fprs=tuple(float(f) for f in fprs), confidence=confidence, seed=seed, delta=float(delta), membership_randomized=membership_randomized,
+        reference=None if reference is None else reference.name, queries=stats, started_at=started_at,
+        duration_s=time.perf_counter() - started, versions=_versions(),
+    )

@@ -1,0 +1,163 @@
+"""Render a :class:`~privaudit.text.audit.TextAuditResult`; compute nothing new.
+
+* ``report.json`` — the figures (:func:`text_report_dict`, ``schema_version`` ``"text-1.0"``);
+* ``scores.csv`` — one row per audited text: id, member flag, every attack's score and the blind baseline's (higher = member);
+* ``canaries.csv`` — one row per canary (when canaries were audited);
+* ``report.html`` — one self-contained page (the distribution-shift warning at the top when it applies);
+* :func:`print_text_summary` — the same in the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from privaudit.audit import AttackResult
+from privaudit.report.formatting import confidence_label, epsilon_value, fpr_label, percent, percent_range
+from privaudit.report.json_report import strict_json_value
+from privaudit.text.audit import TextAuditResult
+
+__all__ = ["TEXT_SCHEMA_VERSION", "text_report_dict", "write_text_report", "print_text_summary", "render_text_html"]
+
+TEXT_SCHEMA_VERSION = "text-1.0"
+BLIND_NAME = "blind baseline (no model queries)"
+
+
+def text_report_dict(result: TextAuditResult) -> dict:
+    """The ``report.json`` document: run, data, results (with ``beats_blind_baseline``), blind_baseline, warning, canaries."""
+    results = []
+    for r in result.results:
+        results.append({"attack": r.attack, "target": r.target, **r.metrics.to_dict(), "beats_blind_baseline": result.beats_blind_baseline(r)})
+    canaries = None
+    if result.canaries is not None:
+        c = result.canaries
+        canaries = {
+            "n_canaries": len(c.exposures), "repetitions": c.repetitions, "n_candidates": c.n_candidates, "summary": c.summary(),
+            "one_run_epsilon": None if c.one_run is None else c.one_run.to_dict(), "exposures": [e.to_dict() for e in c.exposures],
+        }
+    document = {
+        "schema_version": TEXT_SCHEMA_VERSION,
+        "run": {"started_at": result.started_at, "duration_s": result.duration_s, "seed": result.seed, "versions": result.versions,
+                "queries": result.queries, "setup": result.setup},
+        "target": result.target,
+        "reference": result.reference,
+        "data": {"n_members": int(result.is_member.sum()), "n_nonmembers": int((~result.is_member).sum()),
+                 "membership_randomized": result.membership_randomized},
+        "fprs": list(result.fprs), "confidence": result.confidence, "delta": result.delta,
+        "results": results,
+        "blind_baseline": None if result.blind is None else {"description": result.blind.description, "n_folds": result.blind.n_folds,
+                                                            **result.blind.metrics.to_dict()},
+        "warning": result.warning,
+        "canaries": canaries,
+    }
+    return strict_json_value(document)
+
+
+def _scores_frame(result: TextAuditResult) -> pd.DataFrame:
+    frame = pd.DataFrame({"record_id": result.record_ids, "member": result.is_member.astype(int)})
+    for r in result.results:
+        frame[r.attack] = r.scores
+    if result.blind is not None:
+        frame["blind_baseline"] = result.blind.scores
+    frame["text"] = result.texts
+    return frame
+
+
+def _rows(result: TextAuditResult) -> list[dict]:
+    rows = []
+    pool = list(result.results)
+    for r in sorted(pool, key=lambda r: -r.metrics.auc):
+        m = r.metrics
+        cells = []
+        for fpr in result.fprs:
+            op = m.operating_points.get(fpr)
+            cells.append(None if op is None else {"tpr": percent(op.tpr), "ci": percent_range(*op.ci), "supported": op.supported})
+        eps = m.epsilon_lower_bound
+        rows.append({"attack": r.attack, "auc": f"{m.auc:.3f}", "auc_ci": f"{m.auc_ci[0]:.3f}–{m.auc_ci[1]:.3f}", "cells": cells,
+                     "epsilon": None if eps is None else epsilon_value(eps.epsilon_lb), "beats": result.beats_blind_baseline(r)})
+    return rows
+
+
+def render_text_html(result: TextAuditResult) -> str:
+    """The self-contained HTML page of a text audit."""
+    from privaudit.report.html import _environment
+    from privaudit.report.plots import roc_svg
+
+    curves = list(sorted(result.results, key=lambda r: -r.metrics.auc))
+    if result.blind is not None:
+        curves.append(AttackResult(result.target, BLIND_NAME, None, result.blind.scores, result.blind.metrics))
+    blind = None
+    if result.blind is not None:
+        m = result.blind.metrics
+        blind = {"auc": f"{m.auc:.3f}", "auc_ci": f"{m.auc_ci[0]:.3f}–{m.auc_ci[1]:.3f}", "description": result.blind.description,
+                 "cells": [None if m.operating_points.get(f) is None else {"tpr": percent(m.operating_points[f].tpr), "ci": percent_range(*m.operating_points[f].ci),
+                                                                            "supported": m.operating_points[f].supported} for f in result.fprs]}
+    canaries = None
+    if result.canaries is not None:
+        c = result.canaries
+        canaries = {"rows": [e.to_dict() for e in c.exposures], "summary": c.summary(), "repetitions": c.repetitions, "n_candidates": c.n_candidates,
+                    "one_run": None if c.one_run is None else {"epsilon": epsilon_value(c.one_run.epsilon_lb), "m": c.one_run.m,
+                                                               "correct": c.one_run.n_correct, "guesses": c.one_run.n_guesses}}
+    context = {
+        "result": result, "rows": _rows(result), "blind": blind, "canaries": canaries, "fpr_labels": [fpr_label(f) for f in result.fprs],
+        "confidence": confidence_label(result.confidence), "n_members": int(result.is_member.sum()), "n_nonmembers": int((~result.is_member).sum()),
+        "roc": roc_svg(curves, result.is_member, plot_id="text-roc", title=f"{result.target}: text attacks"),
+        "setup": json.dumps(strict_json_value(result.setup), indent=2, ensure_ascii=False) if result.setup else None,
+        "versions": result.versions,
+    }
+    return _environment().get_template("text_report.html.j2").render(**context)
+
+
+def write_text_report(result: TextAuditResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``report.json``, ``scores.csv``, ``report.html`` (and ``canaries.csv``) into ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "report.json", "scores": out_dir / "scores.csv", "html": out_dir / "report.html"}
+    paths["json"].write_text(json.dumps(text_report_dict(result), indent=2, allow_nan=False, ensure_ascii=False) + "\n", encoding="utf-8")
+    _scores_frame(result).to_csv(paths["scores"], index=False)
+    if result.canaries is not None:
+        paths["canaries"] = out_dir / "canaries.csv"
+        pd.DataFrame([{k: v for k, v in e.to_dict().items() if k != "fit"} for e in result.canaries.exposures]).to_csv(paths["canaries"], index=False)
+    paths["html"].write_text(render_text_html(result), encoding="utf-8")
+    return paths
+
+
+def print_text_summary(result: TextAuditResult, console=None) -> None:
+    """Attack table (AUC with CI, TPR at each FPR, beats the blind baseline), the warning, canary exposure."""
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = console or Console()
+    n_m, n_n = int(result.is_member.sum()), int((~result.is_member).sum())
+    table = Table(title=f"{result.target}: {n_m:,} member vs {n_n:,} non-member texts ({confidence_label(result.confidence)} CIs)")
+    table.add_column("attack")
+    table.add_column("AUC", justify="right")
+    for label in (fpr_label(f) for f in result.fprs):
+        table.add_column(f"TPR @ {label} FPR", justify="right")
+    table.add_column("beats blind", justify="center")
+    for row in _rows(result):
+        cells = [("—" if c is None else f"{c['tpr']} [{c['ci']}]" + ("" if c["supported"] else " †")) for c in row["cells"]]
+        beats = {True: "yes", False: "no", None: "—"}[row["beats"]]
+        table.add_row(escape(row["attack"]), f"{row['auc']} [{row['auc_ci']}]", *cells, beats)
+    if result.blind is not None:
+        m = result.blind.metrics
+        cells = [f"{percent(m.operating_points[f].tpr)}" if f in m.operating_points else "—" for f in result.fprs]
+        table.add_row(BLIND_NAME, f"{m.auc:.3f} [{m.auc_ci[0]:.3f}–{m.auc_ci[1]:.3f}]", *cells, "", style="dim")
+    console.print(table)
+    console.print("† fewer than 10 expected false positives at this FPR: the sample does not resolve it.", style="dim")
+    if result.warning:
+        console.print(Panel(result.warning, title="distribution shift", border_style="bold red", style="bold red"))
+    if result.canaries is not None:
+        s = result.canaries.summary()
+        fmt = lambda d: "n/a" if d["mean"] is None else f"mean {d['mean']:.1f}, max {d['max']:.1f} bits ({d['n']})"  # noqa: E731
+        line = (f"canary exposure (of {result.canaries.exposures[0].max_exposure:.1f} bits possible): inserted {fmt(s['inserted'])}; "
+                f"not inserted {fmt(s['not_inserted'])}")
+        one_run = result.canaries.one_run
+        if one_run is not None:
+            line += f"; one-run ε lower bound {epsilon_value(one_run.epsilon_lb)} (δ = {one_run.delta:g}, canaries coin-flipped)"
+        console.print(line)

