@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from _sections import replace_section  # noqa: E402  (benchmarks/ is the script folder)
 
 BEGIN = "<!-- http-target: written by benchmarks/bench_http.py; edits between these markers are replaced -->"
 END = "<!-- /http-target -->"
@@ -183,15 +184,8 @@ def render(args, rows: list[dict], n: int) -> str:
 
 
 def write_section(path: Path, section: str) -> None:
-    """Replace the text between the markers in ``path`` with ``section`` (or append it)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    """Replace this benchmark's marked section of ``path`` with ``section`` (or append it)."""
+    replace_section(path, section, BEGIN, END)
 
 
 def main(argv=None) -> None:

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from _sections import replace_section  # noqa: E402  (benchmarks/ is the script folder)
 
 BEGIN = "<!-- label-only: written by benchmarks/bench_label_only.py; edits between these markers are replaced -->"
 END = "<!-- /label-only -->"
@@ -169,15 +170,8 @@ def render(args, rows, baselines, machine) -> str:
 
 
 def write_section(path: Path, section: str) -> None:
-    """Replace the text between the markers in ``path`` with ``section`` (or append it)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    """Replace this benchmark's marked section of ``path`` with ``section`` (or append it)."""
+    replace_section(path, section, BEGIN, END)
 
 
 def main(argv=None) -> None:

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _sections import replace_section  # noqa: E402  (benchmarks/ is the script folder)
 
 BEGIN = "<!-- reference-models: written by benchmarks/bench_reference.py; edits between these markers are replaced -->"
 END = "<!-- /reference-models -->"
@@ -340,15 +341,8 @@ NOTES = """\
 
 
 def write_section(path: Path, section: str) -> None:
-    """Replace the text between the markers in ``path`` with ``section`` (or append it)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    """Replace this benchmark's marked section of ``path`` with ``section`` (or append it)."""
+    replace_section(path, section, BEGIN, END)
 
 
 def main(argv=None) -> None:
