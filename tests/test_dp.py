@@ -23,13 +23,7 @@ from privaudit.reference.plan import plans_from_config  # noqa: E402
 N_FEATURES = 8
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One thread: tiny models gain nothing from more, and threads that wait on each other crawl on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -30,13 +30,7 @@ from privaudit.targets import TorchTarget  # noqa: E402
 ARCH = {"n_inputs": 6, "n_classes": 3, "hidden": [16, 16], "dropout": 0.0}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One thread: tiny models gain nothing from more, and threads that wait on each other crawl on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -28,13 +28,7 @@ NAMES = ["base", "dp2", "wd", "rounded"]
 N_REFERENCE = 3
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One thread: tiny models gain nothing from more, and threads that wait on each other crawl on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _config(**changes) -> dict:
