@@ -324,13 +324,19 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     return []
 
 
-def _format_errors(exc: ValidationError, source: str) -> str:
+def _dotted(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _format_errors(exc: ValidationError, source: str, model: type[BaseModel] | None = None, name=_dotted) -> str:
+    """One line for all of a validation error's problems; ``name(loc)`` spells a location, ``model`` lists allowed keys."""
+    model = AuditConfig if model is None else model
     parts = []
     for error in exc.errors():
         loc = tuple(error["loc"])
-        where = ".".join(str(p) for p in loc) or "(top level)"
+        where = name(loc)
         if error["type"] == "extra_forbidden":
-            allowed = _allowed_keys(AuditConfig, loc)
+            allowed = _allowed_keys(model, loc)
             parts.append(f"unknown key '{where}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else ""))
         elif error["type"] == "missing":
             parts.append(f"missing required key '{where}'")

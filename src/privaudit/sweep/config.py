@@ -46,9 +46,9 @@ from privaudit.config import (
     MetricsConfig,
     OutputDefenceConfig,
     TrainingRecipeConfig,
-    _allowed_keys,
     _Strict,
 )
+from privaudit.config import _format_errors as _audit_format_errors
 from privaudit.exceptions import ConfigError
 
 __all__ = [
@@ -228,19 +228,7 @@ def _where(loc: tuple, raw: Any) -> str:
 
 
 def _format_errors(exc: ValidationError, source: str, raw: Any) -> str:
-    parts = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        where = _where(loc, raw)
-        if error["type"] == "extra_forbidden":
-            allowed = _allowed_keys(SweepConfig, loc)
-            parts.append(f"unknown key '{where}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else ""))
-        elif error["type"] == "missing":
-            parts.append(f"missing required key '{where}'")
-        else:
-            message = str(error["msg"]).removeprefix("Value error, ")
-            parts.append(f"{where}: {message}")
-    return f"{source}: " + "; ".join(parts)
+    return _audit_format_errors(exc, source, SweepConfig, lambda loc: _where(loc, raw))
 
 
 def parse_sweep_config(raw: Any, source: str = "<sweep config>") -> SweepConfig:
