@@ -128,3 +128,10 @@ def test_build_text_attack_validates_names_and_parameters():
         build_text_attack("no_such_attack")
     with pytest.raises(ConfigError, match="allowed: k"):
         build_text_attack({"name": "min_k", "kk": 1})
+
+
+def test_text_package_exports_exist():
+    import privaudit.text
+
+    for name in privaudit.text.__all__:
+        assert getattr(privaudit.text, name) is not None, name

@@ -31,13 +31,9 @@ SYLLABLES = ["ka", "lo", "mi", "nu", "ra", "te", "vo", "si", "pe", "du", "gi", "
 DIGITS = list("0123456789")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and do not fight other jobs for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+@pytest.fixture(autouse=True)
+def _one_thread(one_torch_thread):
+    """Every test here on one torch thread (conftest's shared fixture)."""
 
 
 def make_tokenizer(words):
@@ -76,10 +72,15 @@ def world():
     members, nonmembers, population = texts[:60], texts[60:120], texts[120:]
     canaries = [Canary(f"{w.capitalize()} PIN is ", "".join(rng.choice(DIGITS, 4))) for w in words[:16]]
     train, inserted = insert_canaries(members, canaries, repetitions=4, seed=1)
-    model = tiny_gpt2(tokenizer)
-    info = finetune_causal_lm(model, tokenizer, train, epochs=30, learning_rate=3e-3, batch_size=16, max_length=32, seed=0)
-    reference_model = tiny_gpt2(tokenizer, seed=1)
-    finetune_causal_lm(reference_model, tokenizer, population, epochs=30, learning_rate=3e-3, batch_size=16, max_length=32, seed=0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # module-scoped, so set up before the per-test one-thread fixture
+    try:
+        model = tiny_gpt2(tokenizer)
+        info = finetune_causal_lm(model, tokenizer, train, epochs=30, learning_rate=3e-3, batch_size=16, max_length=32, seed=0)
+        reference_model = tiny_gpt2(tokenizer, seed=1)
+        finetune_causal_lm(reference_model, tokenizer, population, epochs=30, learning_rate=3e-3, batch_size=16, max_length=32, seed=0)
+    finally:
+        torch.set_num_threads(before)
     return {
         "words": words, "tokenizer": tokenizer, "members": members, "nonmembers": nonmembers, "canaries": canaries, "inserted": inserted,
         "model": model, "reference_model": reference_model, "info": info,

@@ -9,14 +9,14 @@ compared with the other secrets the same format allows.
 **Log-perplexity** of a text s, in bits: Px(s) = −Σ_i log₂ p(s_i | s_<i).
 
 **Exposure** of a canary s[r] with secret r from the space R of all secrets
-(Secret Sharer, Definition 4)::
+(the Secret Sharer's definitions of rank and exposure)::
 
     rank(s[r]) = |{ r' ∈ R : Px(s[r']) ≤ Px(s[r]) }|
     exposure(s[r]) = log₂ |R| − log₂ rank(s[r])                     (1)
 
 so exposure ranges from 0 (the real secret is the least likely) to log₂|R|
 (the most likely of all). |R| is too large to score every candidate, so the
-rank is **extrapolated** as in the paper's §4.3: score a random sample of
+rank is **extrapolated** as in the paper's §4: score a random sample of
 candidates, fit a skew-normal distribution to their log-perplexities, and
 estimate rank / |R| by its CDF at Px(s[r])::
 

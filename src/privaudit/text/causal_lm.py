@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from privaudit.exceptions import ConfigError, DataError, TargetError, require
+from privaudit.exceptions import ConfigError, TargetError, require
 from privaudit.text.batching import in_order_batches, length_buckets, padding_fraction
 from privaudit.text.token_scores import TokenLogProbs
 
@@ -234,11 +234,3 @@ def load_causal_lm(path: str | Path, *, gguf_file: str | None = None, device: st
     model.eval()
     return model, tokenizer
 
-
-def check_texts(texts: Sequence[str], source: str) -> list[str]:
-    """Texts as a list of non-empty strings, or :class:`DataError`."""
-    texts = [str(t) for t in texts]
-    empty = [i for i, t in enumerate(texts) if not t.strip()]
-    if empty:
-        raise DataError(f"{source}: {len(empty)} empty text(s) (e.g. number {empty[0]}); remove them")
-    return texts

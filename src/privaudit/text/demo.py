@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -157,7 +157,3 @@ def run_llm_demo(out_dir: str | Path, *, small: bool = False, seed: int = 0, set
     files = write_text_report(result, out_dir)
     return result, files
 
-
-def with_sizes(settings: LLMDemoSettings, **changes) -> LLMDemoSettings:
-    """A copy of ``settings`` with some fields changed (benchmarks and tests)."""
-    return replace(settings, **changes)

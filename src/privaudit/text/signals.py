@@ -84,7 +84,7 @@ def _check_same(name: str, a: np.ndarray, b: np.ndarray) -> None:
 
 
 def zlib_ratio(loss: np.ndarray, zlib_bits: np.ndarray) -> np.ndarray:
-    """L(x) / Z(x) (Carlini et al. 2021, §5.1 "zlib"): model surprise relative to generic compressibility. Members: lower.
+    """L(x) / Z(x) (Carlini et al. 2021, §5.2 "zlib"): model surprise relative to generic compressibility. Members: lower.
 
     Text that is merely simple (repetitive, formulaic) has both low L and low
     Z; a memorised text has low L but ordinary Z.
@@ -97,7 +97,7 @@ def zlib_ratio(loss: np.ndarray, zlib_bits: np.ndarray) -> np.ndarray:
 
 
 def lowercase_ratio(loss: np.ndarray, loss_lowercase: np.ndarray) -> np.ndarray:
-    """L(x) / L(lower(x)) (Carlini et al. 2021, §5.1 "Lowercase"). Members: lower.
+    """L(x) / L(lower(x)) (Carlini et al. 2021, §5.2 "Lowercase"). Members: lower.
 
     Memorisation is of the exact casing; lower-casing removes it, so for a
     member L(x) drops more than L(lower(x)). A ratio of two mean losses, each
@@ -130,7 +130,7 @@ def lowest_k_mean(scores: TokenLogProbs, values: np.ndarray, k: float) -> np.nda
 
 
 def min_k_percent(scores: TokenLogProbs, k: float = 0.2) -> np.ndarray:
-    """Min-K % Prob (Shi et al. 2024, "Detecting Pretraining Data from Large Language Models", eq. 1). Members: higher.
+    """Min-K % Prob (Shi et al. 2024, "Detecting Pretraining Data from Large Language Models"). Members: higher.
 
     Min-K%(x) = (1/|S|) Σ_{t ∈ S} log p(x_t | x_<t), with S the ⌈k·T⌉ tokens
     of lowest log-probability (k = 20 % by default). An unseen text tends to
@@ -140,7 +140,7 @@ def min_k_percent(scores: TokenLogProbs, k: float = 0.2) -> np.ndarray:
 
 
 def min_k_plus_plus(scores: TokenLogProbs, k: float = 0.2) -> np.ndarray:
-    """Min-K %++ (Zhang et al. 2025, "Min-K%++: Improved baseline for detecting pre-training data", eqs. 2–3). Members: higher.
+    """Min-K %++ (Zhang et al. 2025, "Min-K%++: Improved baseline for detecting pre-training data from LLMs"). Members: higher.
 
     z_t = (log p(x_t | x_<t) − μ_t) / σ_t with μ_t, σ_t the mean and standard
     deviation of log p(z | x_<t) for z drawn from the model's next-token
@@ -167,7 +167,7 @@ def reference_difference(loss: np.ndarray, loss_reference: np.ndarray) -> np.nda
 
 
 def neighbourhood_difference(loss: np.ndarray, neighbour_loss: np.ndarray) -> np.ndarray:
-    """(1/m) Σ_j L(x̃_j) − L(x) (Mattern et al. 2023, "Membership Inference Attacks against Language Models via Neighbourhood Comparison", eq. 2). Members: higher.
+    """(1/m) Σ_j L(x̃_j) − L(x) (Mattern et al. 2023, "Membership Inference Attacks against Language Models via Neighbourhood Comparison"). Members: higher.
 
     ``neighbour_loss`` has shape (n_texts, m): the mean token loss of m
     perturbed copies of each text. A member's own loss is low relative to its

@@ -1,4 +1,4 @@
-"""Lowercase-ratio attack (Carlini et al. 2021, "Extracting Training Data from Large Language Models", §5.1)."""
+"""Lowercase-ratio attack (Carlini et al. 2021, "Extracting Training Data from Large Language Models", §5.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reference-model attack (Carlini et al. 2021, "Extracting Training Data from Large Language Models", §5.1 "Small", "Medium")."""
+"""Reference-model attack (Carlini et al. 2021, "Extracting Training Data from Large Language Models", §5.2 "Small", "Medium")."""
 
 from __future__ import annotations
 
