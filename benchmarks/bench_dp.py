@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _sections import replace_section  # noqa: E402  (benchmarks/ is the script folder)
+from _sections import cpu_line, replace_section  # noqa: E402  (benchmarks/ is the script folder)
 
 BEGIN = "<!-- dp-training: written by benchmarks/bench_dp.py; edits between these markers are replaced -->"
 END = "<!-- /dp-training -->"
@@ -101,14 +101,8 @@ def run_one(hidden: list[int], encoded: np.ndarray, labels: np.ndarray, data, n_
 
 
 def machine_info(torch_version: str, opacus_version: str) -> str:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
-    model = "unknown CPU"
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return (
-        f"- CPUs: {os.cpu_count()} × {model} ({platform.machine()}, {platform.platform()}); load average at start: {load}\n"
+        cpu_line() + "\n"
         f"- Python {platform.python_version()}, numpy {np.__version__}, torch {torch_version}, opacus {opacus_version}; one torch thread"
     )
 
