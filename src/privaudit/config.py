@@ -47,6 +47,17 @@ __all__ = [
 ]
 
 
+def known_attacks(cls, value):
+    """Validator of an ``attacks`` list: every entry must build (:func:`privaudit.attacks.build_attack` raises ConfigError naming it)."""
+    if value is None:
+        return value
+    from privaudit.attacks import build_attack
+
+    for spec in value:
+        build_attack(spec)
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -293,16 +304,7 @@ class AuditConfig(_Strict):
             raise ValueError(f"target names must be unique, got {names}")
         return self
 
-    @field_validator("attacks")
-    @classmethod
-    def _known_attacks(cls, value):
-        if value is None:
-            return value
-        from privaudit.attacks import build_attack
-
-        for spec in value:
-            build_attack(spec)  # raises ConfigError naming the attack
-        return value
+    _known_attacks = field_validator("attacks")(known_attacks)
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:

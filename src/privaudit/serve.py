@@ -290,71 +290,62 @@ def build_app(target, *, classes, features, labels_only: bool = False, model_nam
         except (_BadRequest, ValueError, KeyError, TypeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
 
-    async def predict_json(request):
+    def unknown_model(request):
+        name = request.path_params["name"]
+        return None if name == model_name else JSONResponse({"error": f"unknown model '{name}'"}, status_code=404)
+
+    async def answer(request, build, precheck=None):
+        """Credentials, then ``precheck`` (a response or None), then the JSON body; ``build(document)`` runs in a worker thread."""
         if (refusal := denied(request)) is not None:
+            return refusal
+        if precheck is not None and (refusal := precheck(request)) is not None:
             return refusal
         try:
             document = await parse(request)
         except _BadRequest as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        return await asyncio.to_thread(respond, lambda: build(document))
 
-        def build():
-            instances = document["instances"]
-            frame = pd.DataFrame.from_records(instances) if instances and isinstance(instances[0], dict) else pd.DataFrame(instances, columns=model.features)
-            answer = model.answer(frame)
-            if isinstance(answer, list):
-                return {"predictions": [{"label": label} for label in answer]}
-            return {"predictions": [{"probabilities": row} for row in answer.tolist()]}
+    def json_reply(document):
+        instances = document["instances"]
+        frame = pd.DataFrame.from_records(instances) if instances and isinstance(instances[0], dict) else pd.DataFrame(instances, columns=model.features)
+        answer = model.answer(frame)
+        if isinstance(answer, list):
+            return {"predictions": [{"label": label} for label in answer]}
+        return {"predictions": [{"probabilities": row} for row in answer.tolist()]}
 
-        return await asyncio.to_thread(respond, build)
+    def mlflow_reply(document):
+        split = document["dataframe_split"]
+        answer = model.answer(pd.DataFrame(split["data"], columns=split["columns"]))
+        return {"predictions": answer if isinstance(answer, list) else answer.tolist()}
+
+    def v2_reply(document):
+        answer = model.answer(_v2_frame(document, model.features))
+        if isinstance(answer, list):
+            datatype = "INT64" if all(isinstance(v, int) and not isinstance(v, bool) for v in answer) else "BYTES"
+            output = {"name": "label", "shape": [len(answer)], "datatype": datatype, "data": answer if datatype == "INT64" else [str(v) for v in answer]}
+        else:
+            output = {"name": "probabilities", "shape": list(answer.shape), "datatype": "FP64", "data": answer.reshape(-1).tolist()}
+        reply = {"model_name": model_name, "outputs": [output]}
+        if "id" in document:
+            reply["id"] = document["id"]
+        return reply
+
+    async def predict_json(request):
+        return await answer(request, json_reply)
 
     async def predict_mlflow(request):
-        if (refusal := denied(request)) is not None:
-            return refusal
-        try:
-            document = await parse(request)
-        except _BadRequest as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-
-        def build():
-            split = document["dataframe_split"]
-            answer = model.answer(pd.DataFrame(split["data"], columns=split["columns"]))
-            return {"predictions": answer if isinstance(answer, list) else answer.tolist()}
-
-        return await asyncio.to_thread(respond, build)
+        return await answer(request, mlflow_reply)
 
     async def predict_v2(request):
-        if (refusal := denied(request)) is not None:
-            return refusal
-        name = request.path_params["name"]
-        if name != model_name:
-            return JSONResponse({"error": f"unknown model '{name}'"}, status_code=404)
-        try:
-            document = await parse(request)
-        except _BadRequest as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-
-        def build():
-            answer = model.answer(_v2_frame(document, model.features))
-            if isinstance(answer, list):
-                datatype = "INT64" if all(isinstance(v, int) and not isinstance(v, bool) for v in answer) else "BYTES"
-                output = {"name": "label", "shape": [len(answer)], "datatype": datatype, "data": answer if datatype == "INT64" else [str(v) for v in answer]}
-            else:
-                output = {"name": "probabilities", "shape": list(answer.shape), "datatype": "FP64", "data": answer.reshape(-1).tolist()}
-            reply = {"model_name": model_name, "outputs": [output]}
-            if "id" in document:
-                reply["id"] = document["id"]
-            return reply
-
-        return await asyncio.to_thread(respond, build)
+        return await answer(request, v2_reply, precheck=unknown_model)
 
     async def ready(request):
         return JSONResponse({"ready": True})
 
     async def metadata(request):
-        name = request.path_params["name"]
-        if name != model_name:
-            return JSONResponse({"error": f"unknown model '{name}'"}, status_code=404)
+        if (refusal := unknown_model(request)) is not None:
+            return refusal
         return JSONResponse({"name": model_name, "platform": "privaudit", "inputs": [{"name": c, "datatype": "BYTES", "shape": [-1, 1]} for c in model.features],
                 "outputs": [{"name": "label" if model.labels_only else "probabilities", "datatype": "BYTES" if model.labels_only else "FP64",
                              "shape": [-1] if model.labels_only else [-1, len(model.classes)]}]})

@@ -47,6 +47,7 @@ from privaudit.config import (
     OutputDefenceConfig,
     TrainingRecipeConfig,
     _Strict,
+    known_attacks,
 )
 from privaudit.config import _format_errors as _audit_format_errors
 from privaudit.exceptions import ConfigError
@@ -185,16 +186,7 @@ class SweepConfig(_Strict):
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     output: str = "privaudit-sweep"
 
-    @field_validator("attacks")
-    @classmethod
-    def _known_attacks(cls, value):
-        if value is None:
-            return value
-        from privaudit.attacks import build_attack
-
-        for spec in value:
-            build_attack(spec)  # raises ConfigError naming the attack
-        return value
+    _known_attacks = field_validator("attacks")(known_attacks)
 
     @model_validator(mode="after")
     def _consistent(self):
