@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="privaudit", standalone_mode=False)
     except PrivauditError as exc:
-        _fail(str(exc))
+        _fail(str(exc), getattr(exc, "exit_code", EXIT_USAGE))
     except click.exceptions.Abort:
         _fail("interrupted", EXIT_INTERRUPTED)
     except KeyboardInterrupt:
