@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from privaudit.data_files import read_id_file, read_table, record_ids
 from privaudit.exceptions import DataError
 
 __all__ = ["RecordSet", "AuditData", "concat_records", "read_table", "load_audit_data", "audit_data_from_frame", "MEMBERSHIP_VALUES"]
@@ -116,37 +117,34 @@ class AuditData:
         return np.r_[np.ones(self.members.size, bool), np.zeros(self.nonmembers.size, bool)]
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (optionally gzipped) or Parquet file, with a clear error if it is missing or unreadable."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    suffixes = "".join(path.suffixes[-2:]).lower()
-    try:
-        if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
-            return pd.read_parquet(path)
-        if suffixes.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-            return pd.read_csv(path, sep="\t" if ".tsv" in suffixes else ",", keep_default_na=True)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: could not be read ({exc})") from None
-    raise DataError(f"{path}: unsupported file type; use .csv, .csv.gz, .tsv or .parquet")
+def _nearly(value: str) -> str:
+    return " ".join(value.split()).casefold()
 
 
-def _read_id_file(path: Path) -> list[str]:
-    if not path.is_file():
-        raise DataError(f"{path}: membership index file not found")
-    lines = [line.strip() for line in path.read_text().splitlines()]
-    return [line for line in lines if line and not line.startswith("#")]
-
-
-def _positions(ids_wanted: Sequence[str], id_to_pos: dict[str, int], path: Path, role: str) -> np.ndarray:
+def _positions(ids_wanted: Sequence[str], id_to_pos: dict[str, int], path, role: str) -> np.ndarray:
+    """Positions of ``ids_wanted`` (exact matches only); errors name near misses and duplicates."""
     missing = [i for i in ids_wanted if i not in id_to_pos]
     if missing:
-        raise DataError(f"{path}: {len(missing)} {role} ids are not in the data (e.g. {', '.join(missing[:5])}); ids must match the id column")
-    pos = np.fromiter((id_to_pos[i] for i in ids_wanted), dtype=np.intp, count=len(ids_wanted))
-    if np.unique(pos).size != pos.size:
-        raise DataError(f"{path}: {role} file lists some ids more than once")
-    return pos
+        near = {}
+        for data_id in id_to_pos:
+            near.setdefault(_nearly(data_id), data_id)
+        for wanted in missing:
+            match = near.get(_nearly(wanted))
+            if match is not None:
+                raise DataError(
+                    f"{path}: {role} id {wanted!r} is not in the data, which has {match!r} (differs only in whitespace or case); "
+                    "ids must match the id column exactly: fix the file"
+                )
+        shown = ", ".join(repr(i) for i in missing[:5])
+        raise DataError(f"{path}: {len(missing)} {role} ids are not in the data (e.g. {shown}); ids must match the id column exactly")
+    seen, dups = set(), []
+    for i in ids_wanted:
+        if i in seen and i not in dups:
+            dups.append(i)
+        seen.add(i)
+    if dups:
+        raise DataError(f"{path}: {role} file lists {len(dups)} ids more than once (e.g. {', '.join(repr(i) for i in dups[:5])}); list each id once")
+    return np.fromiter((id_to_pos[i] for i in ids_wanted), dtype=np.intp, count=len(ids_wanted))
 
 
 def load_audit_data(
@@ -174,11 +172,11 @@ def load_audit_data(
         raise DataError(f"{path}: give membership either as a column (membership.column) or as files (membership.members and membership.nonmembers), not both or neither")
     if members_file is not None and nonmembers_file is None:
         raise DataError(f"{path}: membership.members is given but membership.nonmembers is missing")
-    table = read_table(path)
+    table = read_table(path, text_columns=[id_column] if id_column else ())
     id_lists = {}
     for role, file in (("members", members_file), ("nonmembers", nonmembers_file), ("population", population_file)):
         if file is not None:
-            id_lists[role] = (_read_id_file(Path(file)), Path(file))
+            id_lists[role] = (read_id_file(file), Path(file))
     return audit_data_from_frame(
         table, label=label, id_column=id_column, features=features, membership_column=membership_column,
         membership_ids=id_lists or None, classes=classes, require_features=require_features, source=str(path),
@@ -241,10 +239,7 @@ def audit_data_from_frame(
     if id_column is not None:
         if id_column not in table.columns:
             raise DataError(f"{path}: id column '{id_column}' not found; columns are: {', '.join(map(str, columns))}")
-        ids = table[id_column].astype(str).to_numpy()
-        if pd.Series(ids).duplicated().any():
-            dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
-            raise DataError(f"{path}: id column '{id_column}' has duplicate ids (e.g. '{dup}'); record ids must be unique")
+        ids = record_ids(table[id_column], source=path, column_name=id_column)
     else:
         ids = np.arange(len(table)).astype(str)
     # before the feature checks: a misspelt membership column would otherwise be reported as NaN in a feature

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from privaudit.data import read_table
-from privaudit.exceptions import CapabilityError, DataError
+from privaudit.data_files import read_table, record_ids
+from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.targets.base import TARGET_LOADERS, check_outputs
 
 
@@ -22,9 +23,12 @@ class PrecomputedTarget:
     output_kind : {"probabilities", "logits", "labels"}
     id_column : str
     columns : list of str, optional
-        Output columns in data-class order. Default: columns named after the
-        classes if all exist, else every other column in file order. For
-        ``labels``, one column of predicted class values.
+        Output columns in data-class order. Default: one column named exactly
+        after each class (``str(class)``, case-sensitive; other columns are
+        ignored); the file's column order is never used to guess which column
+        is which class — a class without its column is an error naming the
+        unmatched columns and classes. For ``labels``, one column of predicted
+        class values (default: the only column besides the id column).
     source : str
         File name for error messages.
 
@@ -37,32 +41,45 @@ class PrecomputedTarget:
     def __init__(self, table, *, name: str = "precomputed", output_kind: str = "probabilities", id_column: str = "record_id", columns=None, source: str = "<table>") -> None:
         if output_kind not in ("probabilities", "logits", "labels"):
             raise CapabilityError(f"target '{name}': outputs must be probabilities, logits or labels, not '{output_kind}'")
+        field = f"targets.{name}"
+        if not isinstance(id_column, str) or not id_column:
+            raise ConfigError(f"{field}.id_column: give the name of the record-id column of {source} as text, not {id_column!r}")
         if id_column not in table.columns:
-            raise DataError(f"{source}: id column '{id_column}' not found; columns are: {', '.join(map(str, table.columns))}")
-        ids = table[id_column].astype(str)
-        if ids.duplicated().any():
-            raise DataError(f"{source}: id column '{id_column}' has duplicate ids (e.g. '{ids[ids.duplicated()].iloc[0]}')")
-        self.table = table.set_index(ids)
+            raise DataError(f"{source}: id column '{id_column}' not found (set {field}.id_column); columns are: {', '.join(map(str, table.columns))}")
+        if columns is not None:
+            if isinstance(columns, str) or not all(isinstance(c, str) and c for c in columns) or not len(columns):
+                raise ConfigError(f"{field}.columns: give a list of output column names in data-class order, not {columns!r}")
+            if len(set(columns)) != len(columns) or id_column in columns:
+                raise ConfigError(f"{field}.columns: {list(columns)} lists a column twice or the id column '{id_column}'; list each output column once")
+        ids = record_ids(table[id_column], source=source, column_name=id_column)
+        self.table = table.set_index(pd.Index(ids))
         self.name = name
         self.output_kind = output_kind
         self.id_column = id_column
-        self.columns = list(columns) if columns else None
+        self.columns = list(columns) if columns is not None else None
         self.source = source
 
     def _output_columns(self, classes) -> list:
+        field = f"targets.{self.name}.columns"
+        by_name = {str(c): c for c in self.table.columns if str(c) != self.id_column}
         if self.columns is not None:
-            absent = [c for c in self.columns if c not in self.table.columns]
+            absent = [c for c in self.columns if c not in by_name]
             if absent:
-                raise DataError(f"{self.source}: output columns {absent} not found")
-            return self.columns
-        others = [c for c in self.table.columns if c != self.id_column]
+                raise DataError(f"{self.source}: output columns {absent} not found (listed under {field}); columns are: {', '.join(by_name)}")
+            return [by_name[c] for c in self.columns]
         if self.output_kind == "labels":
-            return others[:1]
+            if len(by_name) != 1:
+                raise DataError(f"{self.source}: {len(by_name)} columns besides '{self.id_column}' ({', '.join(list(by_name)[:5])}); name the predicted-label column under {field}")
+            return list(by_name.values())
         named = [str(c) for c in classes]
-        by_name = {str(c): c for c in others}
-        if all(n in by_name for n in named):
-            return [by_name[n] for n in named]
-        return others
+        unmatched_classes = [n for n in named if n not in by_name]
+        if unmatched_classes:
+            unmatched_columns = [c for c in by_name if c not in named]
+            raise DataError(
+                f"{self.source}: output columns do not match the classes: no column named exactly after class{'es' if len(unmatched_classes) > 1 else ''} {unmatched_classes} "
+                f"(unmatched columns: {unmatched_columns}); name one column per class exactly (case-sensitive) or list the columns in class order under {field}"
+            )
+        return [by_name[n] for n in named]
 
     def predict(self, records) -> np.ndarray:
         missing = ~np.isin(records.ids, self.table.index.to_numpy())
@@ -89,4 +106,6 @@ class PrecomputedTarget:
 def load_precomputed_target(spec: dict, base_dir: Path, name: str) -> PrecomputedTarget:
     """Config: ``{type: precomputed, path: outputs.csv, outputs: probabilities|logits|labels, id_column: record_id, columns: [...]}``."""
     path = base_dir / spec["path"]
-    return PrecomputedTarget(read_table(path), name=name, output_kind=spec.get("outputs") or "probabilities", id_column=spec.get("id_column") or "record_id", columns=spec.get("columns"), source=str(path))
+    id_column = spec.get("id_column") or "record_id"
+    table = read_table(path, text_columns=[id_column] if isinstance(id_column, str) else ())
+    return PrecomputedTarget(table, name=name, output_kind=spec.get("outputs") or "probabilities", id_column=id_column, columns=spec.get("columns"), source=str(path))
