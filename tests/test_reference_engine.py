@@ -18,7 +18,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from privaudit.data import AuditData, RecordSet
-from privaudit.exceptions import ConfigError, DataError, UnknownNameError
+from privaudit.exceptions import ConfigError, DataError, IntegrityError, UnknownNameError
 from privaudit.reference import (
     ReferenceStore,
     SklearnRecipe,
@@ -28,7 +28,7 @@ from privaudit.reference import (
     reference_keep_mask,
     train_reference_models,
 )
-from privaudit.reference.store import model_files, records_digest
+from privaudit.reference.store import STORE_FORMAT, file_sha256, model_files, records_digest
 from privaudit.reference.worker import ModelTask, run_task
 
 N_POOL, N_MODELS, SEED = 48, 4, 7
@@ -144,12 +144,76 @@ def test_stored_meta_or_outputs_mismatch_is_refused(tmp_path):
         _run(tmp_path)
     meta_path.write_text(json.dumps(meta))
     outputs = next((tmp_path / first.model_keys[1]).glob("outputs-*.npy"))
+    sidecar = outputs.with_suffix(".json")
+
+    def rehash():  # past the content hash, to reach the shape and pickle checks behind it
+        sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "sha256": file_sha256(outputs)}))
+
     np.save(outputs, np.zeros((N_POOL, 3)))  # right file, wrong shape
+    with pytest.raises(IntegrityError, match="does not match the sha256"):
+        _run(tmp_path)
+    rehash()
     with pytest.raises(DataError, match="expected float64"):
         _run(tmp_path)
     np.save(outputs, np.array([{"a": 1}] * N_POOL, dtype=object), allow_pickle=True)  # a pickle in disguise
+    rehash()
     with pytest.raises(DataError, match="unreadable"):
         _run(tmp_path)
+
+
+def test_altered_outputs_are_refused_by_their_content_hash(tmp_path):
+    """Same shape, same dtype, one value changed: only the recorded sha256 can tell (silently used before)."""
+    first = _run(tmp_path)
+    outputs = next((tmp_path / first.model_keys[2]).glob("outputs-*.npy"))
+    altered = np.load(outputs)
+    altered[0] = altered[0][::-1]
+    np.save(outputs, altered)
+    with pytest.raises(IntegrityError, match="does not match the sha256") as info:
+        _run(tmp_path)
+    assert str(outputs) in str(info.value) and "to recompute" in str(info.value)
+    outputs.unlink()  # the fix the message gives
+    outputs.with_suffix(".json").unlink()
+    again = _run(tmp_path)
+    assert (again.trained, again.queried) == (0, 1) and np.array_equal(again.outputs, first.outputs)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "extra"])
+def test_damaged_model_files_are_refused_by_their_content_hash(tmp_path, damage):
+    """A truncated or altered model.skops is named, with the fix, before skops ever parses it."""
+    pool, recipe, store = _records(), _recipe(), ReferenceStore(tmp_path)
+    first = _run(tmp_path)
+    key = first.model_keys[0]
+    model_file = tmp_path / key / "model" / "model.skops"
+    data = model_file.read_bytes()
+    if damage == "truncate":
+        model_file.write_bytes(data[: len(data) // 2])
+    elif damage == "flip":
+        model_file.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    elif damage == "delete":
+        model_file.unlink()
+    else:
+        (tmp_path / key / "model" / "planted.py").write_text("print('hi')")
+    with pytest.raises(IntegrityError, match=f"delete {tmp_path / key} to retrain"):
+        store.load_model(key, recipe)
+    with pytest.raises(IntegrityError):
+        store.read_model_files(key)
+    # a new query set needs the model itself: the audit stops with the same error instead of using it
+    with pytest.raises(IntegrityError):
+        _run(tmp_path, query=_records(6, seed=3, prefix="q"), pool=pool)
+
+
+def test_store_without_hashes_is_refused_with_the_fix(tmp_path):
+    _run(tmp_path)
+    marker = tmp_path / ".privaudit-store.json"
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "format": 1}))  # as written before hashes existed
+    with pytest.raises(DataError, match="delete that folder to retrain, or set compute.store"):
+        _run(tmp_path)
+    key_dir = next(p for p in tmp_path.iterdir() if (p / "meta.json").is_file())
+    meta = json.loads((key_dir / "meta.json").read_text())
+    meta.pop("files")
+    (key_dir / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(IntegrityError, match="no content hashes"):
+        ReferenceStore(tmp_path).load_model(key_dir.name, _recipe())
 
 
 # -- cache -----------------------------------------------------------------------
@@ -185,7 +249,7 @@ def test_inputs_are_checked(tmp_path):
 
 def test_worker_without_the_store_returns_files_the_driver_writes(tmp_path):
     pool, recipe, store = _records(), _recipe(), ReferenceStore(tmp_path)
-    task = ModelTask(index=0, key="k" * 64, kind="train", seed=1, positions=np.arange(20), meta={"format": 1})
+    task = ModelTask(index=0, key="k" * 64, kind="train", seed=1, positions=np.arange(20), meta={"format": STORE_FORMAT})
     result = run_task(recipe, pool, pool, "q" * 64, task, None)
     assert result.files is not None and "meta.json" in result.files and not any(tmp_path.iterdir())
     store.save_files(task.key, result.files)

@@ -4,10 +4,11 @@ Layout under ``root``::
 
     .privaudit-store.json            marks the folder as a store (format, id)
     <key>/                           one finished model; <key> = sha256 of its recipe, data, seed, code version
-        meta.json                    key, format, privaudit version, seed, training-set digest, output kind
+        meta.json                    key, format, privaudit version, seed, training-set digest, output kind,
+                                     and ``files``: the sha256 of every file under model/
         model/                       what the recipe saved (model.skops or model.safetensors); no pickle
         outputs-<query>.npy          float64 (n_query, n_classes) on one query set (<query> = its digest)
-        outputs-<query>.json         key, query digest and shape of that array
+        outputs-<query>.json         key, query digest, shape and sha256 of that array file
     .tmp-<host>-<pid>-<uuid>/        a model being written
 
 Atomicity: a model is written into a ``.tmp-…`` folder and renamed to
@@ -19,6 +20,17 @@ a half-written model. Readers check ``meta.json`` and the outputs' sidecar
 against the key and expected shape, and refuse mismatches instead of trusting
 any file that merely has the right shape. Arrays are read with
 ``allow_pickle=False``.
+
+Integrity: every file under ``model/`` and every outputs array carries the
+SHA-256 of its bytes, recorded when it was written; loading recomputes it and
+raises :class:`~privaudit.exceptions.IntegrityError` naming the file on any
+mismatch (a truncated ``model.skops`` or ``model.safetensors``, altered
+outputs), with the fix: delete that model's folder (it is retrained) or that
+outputs file (it is recomputed). The hashes catch corruption and accidental
+edits, not a forger who rewrites the hash beside the file. Stores written
+before hashes existed (format 1) are refused as a whole, with a message
+saying to delete the folder or point ``compute.store`` elsewhere;
+their entries could not be verified, so nothing is silently reused.
 
 Record ids are taken to identify records, and the training rows' content
 (features and labels) is hashed into the key too, so edited data is retrained.
@@ -41,12 +53,12 @@ import numpy as np
 import pandas as pd
 
 from privaudit._version import __version__
-from privaudit.exceptions import DataError
+from privaudit.exceptions import DataError, IntegrityError, PrivauditError
 
-__all__ = ["ReferenceStore", "STORE_FORMAT", "records_digest", "model_files", "load_model_files"]
+__all__ = ["ReferenceStore", "STORE_FORMAT", "records_digest", "model_files", "load_model_files", "file_sha256"]
 
 #: Bumped whenever the layout or the key's contents change; part of every key.
-STORE_FORMAT = 1
+STORE_FORMAT = 2  # 2: content hashes of model files and outputs
 _MARKER = ".privaudit-store.json"
 _TMP = ".tmp-"
 _STALE_AFTER_S = 24 * 3600.0
@@ -99,11 +111,37 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-def _write_array(path: Path, array: np.ndarray) -> None:
+def file_sha256(path: Path) -> str:
+    """SHA-256 hex of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_array(path: Path, array: np.ndarray) -> str:
+    """Write ``array`` as float64 .npy (fsynced); returns the file's sha256."""
     with open(path, "wb") as handle:
         np.save(handle, np.ascontiguousarray(array, dtype=np.float64), allow_pickle=False)
         handle.flush()
         os.fsync(handle.fileno())
+    return file_sha256(path)
+
+
+def _outputs_sidecar(key: str, query: str, array: np.ndarray, sha256: str) -> str:
+    return json.dumps({"key": key, "query": query, "shape": list(np.shape(array)), "sha256": sha256})
+
+
+def _check_hash(path: Path, expected, fix: str) -> None:
+    if not isinstance(expected, str) or len(expected) != 64:
+        raise IntegrityError(f"{path}: no content hash was recorded for it, so it cannot be verified; {fix}")
+    try:
+        actual = file_sha256(path)
+    except OSError as exc:
+        raise IntegrityError(f"{path}: cannot be read to verify it ({exc.strerror or exc}); {fix}") from None
+    if actual != expected:
+        raise IntegrityError(f"{path}: content does not match the sha256 recorded when it was written (truncated or altered); {fix}")
 
 
 def model_files(recipe, model, meta: dict, outputs: Mapping[str, np.ndarray]) -> dict[str, bytes]:
@@ -133,9 +171,10 @@ def _write_model_dir(directory: Path, recipe, model, meta: dict, outputs: Mappin
     (directory / "model").mkdir(parents=True)
     recipe.save(model, directory / "model")
     for query, array in outputs.items():
-        _write_array(directory / f"outputs-{query}.npy", array)
-        (directory / f"outputs-{query}.json").write_text(json.dumps({"key": meta["key"], "query": query, "shape": list(np.shape(array))}))
-    (directory / "meta.json").write_text(json.dumps(meta, sort_keys=True, indent=1))
+        sha256 = _write_array(directory / f"outputs-{query}.npy", array)
+        (directory / f"outputs-{query}.json").write_text(_outputs_sidecar(meta["key"], query, array, sha256))
+    files = {p.relative_to(directory).as_posix(): file_sha256(p) for p in sorted((directory / "model").rglob("*")) if p.is_file()}
+    (directory / "meta.json").write_text(json.dumps({**meta, "files": files}, sort_keys=True, indent=1))
 
 
 class ReferenceStore:
@@ -177,7 +216,10 @@ class ReferenceStore:
                 tmp.unlink()
         info = json.loads(marker.read_text())
         if info.get("format") != STORE_FORMAT:
-            raise DataError(f"{self.root}: reference store format {info.get('format')} is not {STORE_FORMAT}; use a new folder")
+            raise DataError(
+                f"{self.root}: reference store format {info.get('format')} is not {STORE_FORMAT} (older stores carry no content hashes); "
+                "delete that folder to retrain, or set compute.store to a new folder"
+            )
         return str(info["id"])
 
     def sees(self, identity: str) -> bool:
@@ -238,7 +280,8 @@ class ReferenceStore:
     def save_outputs(self, key: str, query: str, outputs: np.ndarray) -> None:
         """Add outputs on another query set to a stored model (two atomic file renames, array first)."""
         directory = self.root / key
-        for suffix, write in ((".npy", lambda p: _write_array(p, outputs)), (".json", lambda p: p.write_text(json.dumps({"key": key, "query": query, "shape": list(np.shape(outputs))})))):
+        sha256 = {}
+        for suffix, write in ((".npy", lambda p: sha256.setdefault("npy", _write_array(p, outputs))), (".json", lambda p: p.write_text(_outputs_sidecar(key, query, outputs, sha256["npy"])))):
             tmp = directory / f"{_tmp_name()}{suffix}"
             try:
                 write(tmp)
@@ -259,14 +302,39 @@ class ReferenceStore:
             raise DataError(f"{path}: meta is for key {str(meta.get('key'))[:12]}… format {meta.get('format')}, not {key[:12]}… format {STORE_FORMAT}; delete {path.parent} to retrain it")
         return meta
 
+    def verify_model(self, key: str) -> dict:
+        """Check every file under ``<key>/model/`` against the sha256 in its meta; returns the meta.
+
+        Raises :class:`IntegrityError` naming the file (missing, extra, truncated or altered).
+        """
+        meta = self.read_meta(key)
+        base = self.root / key
+        fix = f"delete {base} to retrain that reference model"
+        recorded = meta.get("files")
+        if not isinstance(recorded, dict) or not recorded:
+            raise IntegrityError(f"{base / 'meta.json'}: records no content hashes of the model files, so they cannot be verified; {fix}")
+        present = {p.relative_to(base).as_posix() for p in (base / "model").rglob("*") if p.is_file()}
+        for name in sorted(set(recorded) | present):
+            if name not in present:
+                raise IntegrityError(f"{base / name}: missing although meta.json records it; {fix}")
+            _check_hash(base / name, recorded.get(name), fix)
+        return meta
+
     def load_model(self, key: str, recipe):
-        """Load the stored model with ``recipe.load`` after checking its meta."""
-        self.read_meta(key)
-        return recipe.load(self.root / key / "model")
+        """Load the stored model with ``recipe.load`` after checking its meta and the content hash of every file."""
+        self.verify_model(key)
+        directory = self.root / key / "model"
+        try:
+            return recipe.load(directory)
+        except PrivauditError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a model file that passed its hash but still cannot be loaded
+            message = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise IntegrityError(f"{directory}: stored reference model cannot be loaded ({message}); delete {directory.parent} to retrain it") from None
 
     def read_model_files(self, key: str) -> dict[str, bytes]:
-        """The ``model/`` folder as ``{relative path: bytes}``, for a worker without the store."""
-        self.read_meta(key)
+        """The ``model/`` folder as ``{relative path: bytes}``, for a worker without the store (verified first)."""
+        self.verify_model(key)
         base = self.root / key
         return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted((base / "model").rglob("*")) if p.is_file()}
 
@@ -276,8 +344,14 @@ class ReferenceStore:
         sidecar, path = self.root / key / f"outputs-{query}.json", self.root / key / f"outputs-{query}.npy"
         try:
             info = json.loads(sidecar.read_text())
-            array = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
+            raise DataError(f"{sidecar}: unreadable stored outputs record ({exc}); delete it and {path.name} to recompute") from None
+        if not isinstance(info, dict):
+            raise DataError(f"{sidecar}: not a stored outputs record; delete it and {path.name} to recompute")
+        _check_hash(path, info.get("sha256"), f"delete it (and {sidecar.name}) to recompute those outputs")
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
             raise DataError(f"{path}: unreadable stored outputs ({exc}); delete it to recompute") from None
         expected = [int(s) for s in shape]
         if info.get("key") != key or info.get("query") != query or info.get("shape") != expected or list(array.shape) != expected or array.dtype != np.float64:
