@@ -3,6 +3,11 @@
 matplotlib is imported inside each function so that importing the report
 package stays cheap. Each SVG gets ``class="plot"`` and its own id salt, so
 several plots on one page never share element ids.
+
+Labels come from user data (target, attack, group and model-folder names), so
+every figure is drawn with mathtext off (``text.parse_math: False`` in
+:func:`plot_style`): a name such as ``$\\alpha$`` or ``$\\undefined$`` is drawn
+as written, never parsed as maths (which could fail the whole report).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import numpy as np
 from privaudit.audit import AttackResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES, roc_curve
 
-__all__ = ["roc_svg", "histogram_svg", "group_auc_svg", "clip_range", "thin_log_curve", "ROC_LIMIT", "CLIP_PERCENTILES", "CLIP_FENCE_IQR"]
+__all__ = ["roc_svg", "histogram_svg", "group_auc_svg", "clip_range", "thin_log_curve", "plot_style", "figure_to_svg", "PLOT_COLOURS",
+           "ROC_LIMIT", "CLIP_PERCENTILES", "CLIP_FENCE_IQR"]
 
 #: Lower limit of both log axes of the ROC plot.
 ROC_LIMIT = 1e-4
@@ -24,7 +30,7 @@ CLIP_PERCENTILES = (0.5, 99.5)
 CLIP_FENCE_IQR = 5.0
 # Attacks that rank records alike have identical curves; dashes keep each one visible.
 _DASHES = ["-", (0, (5, 2)), (0, (1.5, 1.5)), (0, (6, 2, 1.5, 2)), (0, (3, 3)), (0, (8, 3))]
-_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+PLOT_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
 
 def thin_log_curve(fpr: np.ndarray, tpr: np.ndarray, *, floor: float = ROC_LIMIT / 10, steps_per_decade: int = 200) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +86,8 @@ def clip_range(values: np.ndarray, *, percentiles: tuple[float, float] = CLIP_PE
     return float(low) + 0.0, float(high) + 0.0  # + 0.0 turns -0.0 into 0.0 for captions
 
 
-def _figure_to_svg(figure, plot_id: str, label: str) -> str:
+def figure_to_svg(figure, plot_id: str, label: str) -> str:
+    """The figure as an inline ``<svg class="plot">`` with an escaped ``aria-label`` and ``data-plot`` id."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     svg = buffer.getvalue()
@@ -90,12 +97,14 @@ def _figure_to_svg(figure, plot_id: str, label: str) -> str:
     return svg.replace("<svg", f'<svg class="plot" role="img" aria-label="{label}" data-plot="{plot_id}"', 1)
 
 
-def _style(salt: str):
+def plot_style(salt: str):
+    """The report's matplotlib style as an ``rc_context``: SVG text, ids salted by ``salt``, mathtext off."""
     import matplotlib
 
     return matplotlib.rc_context(
         {
             "svg.fonttype": "none",
+            "text.parse_math": False,  # labels carry user data: "$...$" is text, not maths
             "svg.hashsalt": f"privaudit-{salt}",
             "font.family": "sans-serif",
             "font.size": 9,
@@ -137,7 +146,7 @@ def roc_svg(results: list[AttackResult], is_member: np.ndarray, *, plot_id: str,
 
     is_member = np.asarray(is_member, dtype=bool)
     n_nonmembers = int((~is_member).sum())
-    with _style(plot_id):
+    with plot_style(plot_id):
         figure = Figure(figsize=(4.8, 4.6))
         axes = figure.add_subplot()
         unresolved = min(1.0, MIN_EXPECTED_FALSE_POSITIVES / max(n_nonmembers, 1))
@@ -148,7 +157,7 @@ def roc_svg(results: list[AttackResult], is_member: np.ndarray, *, plot_id: str,
         for i, r in enumerate(results):
             fpr, tpr, _ = roc_curve(r.scores, is_member)
             fpr, tpr = thin_log_curve(fpr, tpr)
-            axes.plot(fpr, tpr, drawstyle="steps-post", color=_COLOURS[i % len(_COLOURS)], linestyle=_DASHES[i % len(_DASHES)], linewidth=1.5,
+            axes.plot(fpr, tpr, drawstyle="steps-post", color=PLOT_COLOURS[i % len(PLOT_COLOURS)], linestyle=_DASHES[i % len(_DASHES)], linewidth=1.5,
                       label=f"{r.attack} (AUC {r.metrics.auc:.3f})")
         axes.set_xscale("log")
         axes.set_yscale("log")
@@ -159,7 +168,7 @@ def roc_svg(results: list[AttackResult], is_member: np.ndarray, *, plot_id: str,
         axes.set_ylabel("true-positive rate (members found)")
         axes.set_title(title, fontsize=10)
         axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, fontsize=7.5, frameon=False, handlelength=3)
-        return _figure_to_svg(figure, plot_id, f"ROC curves on log-log axes: {title}")
+        return figure_to_svg(figure, plot_id, f"ROC curves on log-log axes: {title}")
 
 
 def histogram_svg(result: AttackResult, is_member: np.ndarray, *, plot_id: str, title: str) -> tuple[str, dict]:
@@ -188,7 +197,7 @@ def histogram_svg(result: AttackResult, is_member: np.ndarray, *, plot_id: str, 
     clipped = np.clip(np.where(finite, scores, np.where(scores > 0, high, low)), low, high)
     n_clipped = int(((scores < low) | (scores > high) | ~finite).sum())
     bins = np.linspace(low, high, 41)
-    with _style(plot_id):
+    with plot_style(plot_id):
         figure = Figure(figsize=(5.0, 3.6))
         axes = figure.add_subplot()
         for mask, colour, name in ((~is_member, "#7f7f7f", "non-members"), (is_member, "#d62728", "members")):
@@ -202,7 +211,7 @@ def histogram_svg(result: AttackResult, is_member: np.ndarray, *, plot_id: str, 
         axes.set_ylabel("fraction of group")
         axes.set_title(title, fontsize=10)
         axes.legend(loc="best", fontsize=7, frameon=True, framealpha=0.9, edgecolor="#dddddd")
-        svg = _figure_to_svg(figure, plot_id, f"Score histograms: {title}")
+        svg = figure_to_svg(figure, plot_id, f"Score histograms: {title}")
     return svg, {"low": low, "high": high, "n_clipped": n_clipped}
 
 
@@ -228,7 +237,7 @@ def group_auc_svg(groups, overall_auc: float, *, plot_id: str, title: str) -> st
 
     names = [g.name for g in groups]
     rows = np.arange(len(groups))[::-1]  # first group on top
-    with _style(plot_id):
+    with plot_style(plot_id):
         figure = Figure(figsize=(5.0, 1.2 + 0.32 * max(len(groups), 1)))
         axes = figure.add_subplot()
         axes.axvline(0.5, color="#888888", linestyle="--", linewidth=1, label="chance (0.5)")
@@ -249,4 +258,4 @@ def group_auc_svg(groups, overall_auc: float, *, plot_id: str, title: str) -> st
         axes.set_title(title, fontsize=10)
         axes.grid(axis="y", visible=False)
         axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22 - 0.6 / (1 + len(groups))), ncol=2, fontsize=7.5, frameon=False)
-        return _figure_to_svg(figure, plot_id, f"AUC per group: {title}")
+        return figure_to_svg(figure, plot_id, f"AUC per group: {title}")

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 
 from privaudit.report import formatting
-from privaudit.report.plots import _COLOURS, _figure_to_svg, _style
+from privaudit.report.plots import PLOT_COLOURS, figure_to_svg, plot_style
 
 __all__ = ["frontier_svg", "label_positions", "render_sweep_html", "sweep_context", "print_sweep_summary"]
 
-_ON_FRONT, _OFF_FRONT = _COLOURS[1], "#7f7f7f"
+_ON_FRONT, _OFF_FRONT = PLOT_COLOURS[1], "#7f7f7f"
 
 
 def frontier_svg(points: list[dict], *, plot_id: str, title: str, ylabel: str, percent_y: bool, chance: float | None = None) -> str:
@@ -44,7 +44,7 @@ def frontier_svg(points: list[dict], *, plot_id: str, title: str, ylabel: str, p
     from matplotlib.ticker import PercentFormatter
 
     shown = [p for p in points if p["x"] is not None and p["y"] is not None]
-    with _style(plot_id):
+    with plot_style(plot_id):
         figure = Figure(figsize=(5.4, 4.2))
         axes = figure.add_subplot()
         if chance is not None:
@@ -77,7 +77,7 @@ def frontier_svg(points: list[dict], *, plot_id: str, title: str, ylabel: str, p
         handles, _ = axes.get_legend_handles_labels()
         if handles:
             axes.legend(loc="upper left", fontsize=7, frameon=True, framealpha=0.9, edgecolor="#dddddd")
-        return _figure_to_svg(figure, plot_id, f"Privacy–utility frontier: {title}")
+        return figure_to_svg(figure, plot_id, f"Privacy–utility frontier: {title}")
 
 
 def label_positions(xy: np.ndarray, *, min_dx: float = 0.16, min_dy: float = 0.05) -> np.ndarray:
@@ -110,7 +110,7 @@ def _label_points(axes, shown: list[dict]) -> None:
     heights = label_positions(xy)
     for p, (xf, yf), height in zip(shown, xy, heights):
         moved = height - yf > 1e-9
-        axes.annotate(p["name"], (p["x"], p["y"]), xytext=(xf + 0.015, height + 0.02), textcoords="axes fraction", fontsize=7, color="#333333",
+        axes.annotate(p["name"], (p["x"], p["y"]), xytext=(xf + 0.015, height + 0.02), textcoords="axes fraction", fontsize=7, color="#333333", parse_math=False,
                       arrowprops={"arrowstyle": "-", "color": "#bbbbbb", "linewidth": 0.6} if moved else None)
 
 

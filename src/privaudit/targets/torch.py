@@ -86,7 +86,12 @@ def load_torch_target(spec: dict, base_dir: Path, name: str) -> TorchTarget:
     if not isinstance(module, torch.nn.Module):
         raise ConfigError(f"{field}.factory: {spec['factory']} returned {type(module).__name__}, not a torch.nn.Module")
     try:
-        module.load_state_dict(safetensors_torch.load_file(str(weights)))
+        state = safetensors_torch.load_file(str(weights))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own SafetensorError (and OSError) on a damaged file
+        detail = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TargetError(f"{field}.weights: {weights} is not a readable safetensors file ({detail}); it may be truncated: save the weights again with safetensors.torch.save_file") from None
+    try:
+        module.load_state_dict(state)
     except (RuntimeError, OSError) as exc:
         raise TargetError(f"{field}.weights: {weights} does not fit the architecture built by {spec['factory']} ({str(exc).splitlines()[0]})") from None
     return TorchTarget(module, name=name, output_kind=spec.get("outputs") or "logits", transform=load_transform(spec, base_dir, field))
