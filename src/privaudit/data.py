@@ -147,6 +147,40 @@ def _positions(ids_wanted: Sequence[str], id_to_pos: dict[str, int], path, role:
     return np.fromiter((id_to_pos[i] for i in ids_wanted), dtype=np.intp, count=len(ids_wanted))
 
 
+def check_feature_values(features: pd.DataFrame, source: str) -> None:
+    """Refuse feature columns a model cannot take: missing values, or a numeric column with a few stray texts.
+
+    A column counts as numeric with stray texts when at least 90 % of its
+    non-missing values parse as numbers and some do not (``"n/a?"`` in a
+    column of floats); an all-text column is left alone (categorical).
+    Errors name the file, the column, the first offending rows (1-based,
+    after the header) and the fix.
+    """
+    missing = features.isna()
+    for column in features.columns:
+        n_missing = int(missing[column].sum())
+        if n_missing == len(features):
+            raise DataError(f"{source}: feature column '{column}' is empty in every row; drop it from data.features or fill it")
+    counts = missing.sum()
+    bad = counts[counts > 0]
+    if len(bad):
+        detail = ", ".join(f"'{c}' ({n} rows, first row {int(np.flatnonzero(missing[c].to_numpy())[0]) + 1})" for c, n in bad.items())
+        raise DataError(f"{source}: missing values (NaN) in feature columns {detail}; fill or drop them before auditing")
+    for column in features.columns:
+        values = features[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        stray = numbers.isna().to_numpy()
+        if stray.any() and stray.mean() <= 0.1:
+            rows = np.flatnonzero(stray)
+            shown = ", ".join(f"{values.iloc[r]!r} in row {r + 1}" for r in rows[:3])
+            raise DataError(
+                f"{source}: feature column '{column}' is numeric except {rows.size} value{'s' if rows.size > 1 else ''} ({shown}); "
+                "fix or drop those rows"
+            )
+
+
 def load_audit_data(
     path: str | Path,
     *,
@@ -258,11 +292,7 @@ def audit_data_from_frame(
             raise DataError(f"{path}: {', '.join(clash)} cannot be both a feature and the label/id/membership column")
     feature_table = table[list(features)].reset_index(drop=True)
     if require_features:
-        nan_counts = feature_table.isna().sum()
-        bad = nan_counts[nan_counts > 0]
-        if len(bad):
-            detail = ", ".join(f"'{c}' ({n} rows)" for c, n in bad.items())
-            raise DataError(f"{path}: missing values (NaN) in feature columns {detail}; fill or drop them before auditing")
+        check_feature_values(feature_table, path)
 
     raw_labels = table[label].to_numpy()
     if classes is None:
