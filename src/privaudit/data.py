@@ -164,7 +164,7 @@ def check_feature_values(features: pd.DataFrame, source: str) -> None:
     counts = missing.sum()
     bad = counts[counts > 0]
     if len(bad):
-        detail = ", ".join(f"'{c}' ({n} rows, first row {int(np.flatnonzero(missing[c].to_numpy())[0]) + 1})" for c, n in bad.items())
+        detail = ", ".join(f"'{c}' ({n} rows)" for c, n in bad.items())
         raise DataError(f"{source}: missing values (NaN) in feature columns {detail}; fill or drop them before auditing")
     for column in features.columns:
         values = features[column]
