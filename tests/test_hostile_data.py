@@ -254,3 +254,84 @@ def test_bad_data_input_is_one_line_and_keeps_the_earlier_report(case, name):
     folder, write = case
     config, names = CASES[name](folder)
     _refused(folder, write(config), names=names)
+
+
+# -- the reference-model store verifies what it loads ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def store_folder(base_folder, tmp_path_factory) -> Path:
+    """The base inputs plus a LiRA audit with two reference models, stored under .privaudit-cache/."""
+    folder = tmp_path_factory.mktemp("hostile-store")
+    shutil.copytree(base_folder, folder, dirs_exist_ok=True)
+    config = _config(folder, targets=[{"name": "lr", "type": "sklearn", "path": "model.skops", "reference": {"models": 2}}], compute={"backend": "sequential"})
+    config["attacks"] = ["lira"]
+    (folder / "audit.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    good = run_cli(["audit", folder / "audit.yaml", "--quiet"])
+    assert good.code == 0, good.err
+    return folder
+
+
+def _store_entry(folder: Path) -> Path:
+    return sorted(p for p in (folder / ".privaudit-cache").iterdir() if (p / "meta.json").is_file())[0]
+
+
+def store_altered_outputs(folder):
+    outputs = next(_store_entry(folder).glob("outputs-*.npy"))
+    array = np.load(outputs)
+    np.save(outputs, array[:, ::-1])  # same shape and dtype: only the content hash can tell
+    return [outputs.name, "sha256", "recompute"]
+
+
+def store_truncated_model(folder):
+    entry = _store_entry(folder)
+    for path in entry.glob("outputs-*"):
+        path.unlink()  # outputs must be recomputed, so the stored model is loaded
+    model = entry / "model" / "model.skops"
+    model.write_bytes(model.read_bytes()[:300])
+    return ["model.skops", "sha256", f"delete {entry}"]
+
+
+def store_without_hashes(folder):
+    marker = folder / ".privaudit-cache" / ".privaudit-store.json"
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "format": 1}))
+    return [".privaudit-cache", "format 1", "compute.store"]
+
+
+@pytest.mark.parametrize("damage", [store_altered_outputs, store_truncated_model, store_without_hashes], ids=lambda f: f.__name__)
+def test_damaged_reference_store_is_one_line_naming_the_file(store_folder, tmp_path, damage):
+    shutil.copytree(store_folder, tmp_path, dirs_exist_ok=True)
+    names = damage(tmp_path)
+    _refused(tmp_path, tmp_path / "audit.yaml", names=names)
+
+
+# -- target files, --out, plots ------------------------------------------------------------------------------------------
+def test_truncated_safetensors_weights_are_one_line(case):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file
+
+    from privaudit.models import build_mlp
+
+    folder, write = case
+    torch.manual_seed(0)
+    save_file(build_mlp(2, 2, hidden=(4,)).state_dict(), str(folder / "weights.safetensors"))
+    data = (folder / "weights.safetensors").read_bytes()
+    (folder / "weights.safetensors").write_bytes(data[: len(data) // 2])
+    target = {"name": "net", "type": "torch", "weights": "weights.safetensors", "factory": "privaudit.models:build_mlp",
+              "factory_kwargs": {"n_inputs": 2, "n_classes": 2, "hidden": [4]}}
+    _refused(folder, write(_config(folder, targets=[target])), names=["targets.net.weights", "weights.safetensors", "safetensors"])
+
+
+def test_out_naming_an_existing_file_is_one_line(case):
+    folder, write = case
+    (folder / "notes.txt").write_text("mine")
+    _refused(folder, write(_config(folder)), names=["--out", "notes.txt"], argv=["--out", folder / "notes.txt"])
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_group_values_with_dollar_signs_are_drawn_as_text(case):
+    folder, write = case
+    _rewrite_records(folder, lambda f: f.__setitem__("site", np.where(np.arange(N) % 2 == 0, r"$\undefinedcommand$", "$x^2$")))
+    config = _config(folder, groups=[{"column": "site"}])
+    outcome = run_cli(["audit", write(config), "--quiet", "--out", folder / "grouped"])
+    assert outcome.escaped is None and outcome.code == 0, outcome.err
+    html = (folder / "grouped" / "report.html").read_text()
+    assert r"\undefinedcommand" in html and "$x^2$" in html
