@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -316,3 +317,121 @@ def test_make_synthetic_tabular_is_deterministic_under_seed():
     assert list(first.columns) == ["record_id", "x0", "x1", "x2", "x3", "x4", "colour", "label"]
     assert set(first["label"].unique()) <= {0, 1, 2}
     assert first["record_id"].is_unique
+
+
+# --- ids are exact (issue 13, item 7) ------------------------------------------------------------------------
+
+
+def _exact_id_table(tmp_path: Path) -> Path:
+    """Ids that a lenient reader would change: leading zeros, NA spellings, a trailing space, case twins."""
+    ids = ["007", "7", "NA", "null", "nan-not", "rec-1 ", "Rec-2", "rec-2", "1e3", "0x10"]
+    lines = ["record_id,x,label"] + [f"{i},{k * 0.5},{k % 2}" for k, i in enumerate(ids)]
+    path = tmp_path / "ids.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ids_are_read_exactly_as_written(tmp_path):
+    path = _exact_id_table(tmp_path)
+    members = _ids(tmp_path / "m.txt", ["007", "NA", "rec-1 ", "Rec-2", "1e3"])
+    nonmembers = _ids(tmp_path / "n.txt", ["7", "null", "rec-2", "0x10", "nan-not"])
+    data = load_audit_data(path, label="label", id_column="record_id", members_file=members, nonmembers_file=nonmembers)
+    assert data.records.ids.tolist() == ["007", "7", "NA", "null", "nan-not", "rec-1 ", "Rec-2", "rec-2", "1e3", "0x10"]
+    assert data.records.ids[data.members].tolist() == ["007", "NA", "rec-1 ", "Rec-2", "1e3"]
+    assert data.records.ids[data.nonmembers].tolist() == ["7", "null", "rec-2", "0x10", "nan-not"]
+    # the feature column is still parsed as numbers
+    assert data.records.features["x"].dtype.kind == "f"
+    # and the same from Parquet, where ids are typed by the file
+    table = pd.read_csv(path, dtype={"record_id": str}, keep_default_na=False)
+    parquet = _write(table, tmp_path / "ids.parquet")
+    again = load_audit_data(parquet, label="label", id_column="record_id", members_file=members, nonmembers_file=nonmembers)
+    assert again.records.ids.tolist() == data.records.ids.tolist()
+
+
+@pytest.mark.parametrize(
+    "given, near",
+    [("rec-000 ", "rec-000"), (" rec-000", "rec-000"), ("REC-000", "rec-000"), ("rec-000\t", "rec-000"), ("rec-003", "rec-003 ")],
+)
+def test_an_id_that_differs_only_by_whitespace_or_case_is_an_error_naming_both(tmp_path, given, near):
+    ids = ["rec-000", "rec-001", "rec-002", "rec-003 "]
+    frame = pd.DataFrame({"record_id": ids, "x": [0.0, 1.0, 2.0, 3.0], "label": [0, 1, 0, 1]})
+    path = _write(frame, tmp_path / "r.csv")
+    members = _ids(tmp_path / "m.txt", [given, "rec-001"])
+    nonmembers = _ids(tmp_path / "n.txt", ["rec-002"])
+    message = _refused("differs only in whitespace or case", path, label="label", id_column="record_id", members_file=members, nonmembers_file=nonmembers)
+    assert repr(given) in message and repr(near) in message and "m.txt" in message
+
+
+def test_membership_file_lines_are_not_stripped(tmp_path, plain_csv):
+    ids = pd.read_csv(plain_csv).record_id.tolist()
+    (tmp_path / "m.txt").write_text(f"{ids[0]}\r\n\n   \n# comment\n{ids[1]}\n")  # CRLF, blank and comment lines are fine
+    _ids(tmp_path / "n.txt", ids[2:4])
+    data = load_audit_data(plain_csv, label="label", id_column="record_id", members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt")
+    assert data.records.ids[data.members].tolist() == ids[:2]
+    (tmp_path / "m.txt").write_text(f"{ids[0]} \n")  # a trailing space is part of the id: no longer selects ids[0]
+    message = _refused("whitespace or case", plain_csv, label="label", id_column="record_id", members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt")
+    assert repr(ids[0] + " ") in message and repr(ids[0]) in message
+
+
+def test_duplicates_are_named(tmp_path, plain_csv):
+    ids = pd.read_csv(plain_csv).record_id.tolist()
+    _ids(tmp_path / "m.txt", [ids[0], ids[1], ids[0], ids[2], ids[1]])
+    _ids(tmp_path / "n.txt", ids[5:7])
+    message = _refused("more than once", plain_csv, label="label", id_column="record_id", members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt")
+    assert "2 ids" in message and repr(ids[0]) in message and repr(ids[1]) in message and "m.txt" in message
+    frame = pd.read_csv(plain_csv)
+    frame.loc[[3, 9], "record_id"] = frame.record_id[0]
+    frame.loc[11, "record_id"] = frame.record_id[1]
+    doubled = _write(frame, tmp_path / "doubled.csv")
+    message = _refused("duplicate ids", doubled, label="label", id_column="record_id", membership_column=None, members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt")
+    assert "3 duplicate ids" in message and repr(ids[0]) in message and repr(ids[1]) in message
+
+
+def test_empty_ids_are_refused(tmp_path):
+    (tmp_path / "r.csv").write_text("record_id,x,label,split\na,1,0,member\n,2,1,nonmember\nNA,3,0,nonmember\n")
+    message = _refused("empty ids", tmp_path / "r.csv", label="label", id_column="record_id", membership_column="split")
+    assert "rows 2" in message and "'record_id'" in message
+    frame = pd.DataFrame({"record_id": ["a", None, "c"], "x": [1.0, 2.0, 3.0], "label": [0, 1, 0], "split": ["member", "nonmember", "nonmember"]})
+    message = _refused("empty ids", _write(frame, tmp_path / "r.parquet"), label="label", id_column="record_id", membership_column="split")
+    assert "rows 2" in message
+
+
+# --- unusable files: one line naming the file and the fix ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, content, expected",
+    [
+        ("trunc.csv.gz", "gzip-truncated", "truncated"),
+        ("bad.csv.gz", "gzip-corrupt", "corrupt"),
+        ("plain.csv.gz", "not-gzip", "not a gzip file"),
+        ("empty.csv", b"", "empty"),
+        ("blank.csv", b"\n\n  \n", "empty"),
+        ("header.csv", b"record_id,x,label\n", "no rows"),
+        ("binary.csv", bytes(range(256)), "binary"),
+        ("latin1.csv", "record_id,x,label\nr\xe9c,1,0\n".encode("latin-1"), "not UTF-8 text (byte 0xe9 on line 2)"),
+        ("ragged.csv", b"a,b\n1,2\n1,2,3,4\n", "well-formed CSV"),
+        ("trunc.parquet", "parquet-truncated", "Parquet"),
+        ("empty.parquet", b"", "empty"),
+    ],
+)
+def test_unusable_files_give_one_line_naming_the_file(tmp_path, name, content, expected):
+    import gzip
+
+    raw = b"record_id,x,label\n" + b"".join(f"r{i},{i},{i % 2}\n".encode() for i in range(200))
+    if content == "gzip-truncated":
+        content = gzip.compress(raw)[:-30]
+    elif content == "gzip-corrupt":
+        packed = gzip.compress(raw)
+        content = packed[:20] + bytes(b ^ 0xFF for b in packed[20:40]) + packed[40:]
+    elif content == "not-gzip":
+        content = raw
+    elif content == "parquet-truncated":
+        pd.read_csv(io.BytesIO(raw)).to_parquet(tmp_path / "full.parquet")
+        content = (tmp_path / "full.parquet").read_bytes()[:-100]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError) as info:
+        read_table(path, text_columns=["record_id"])
+    message = str(info.value)
+    assert expected in message and str(path) in message and "\n" not in message
