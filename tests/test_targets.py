@@ -330,6 +330,46 @@ def test_precomputed_missing_ids(tmp_path):
     assert "r007" in str(info.value) and "outputs.csv" in str(info.value)
 
 
+def test_precomputed_misspelt_class_column_is_an_error_not_a_silent_swap():
+    """Issue 12's case: class columns '1' and 'O' (letter O for 0), '1' first. The file's column order was taken as the
+    class order, swapping the classes, so loss ranked records backwards (true AUC 0.73 reported as 0.27); now an error."""
+    from privaudit.metrics import roc_auc
+
+    rng = np.random.default_rng(4)
+    n = 400
+    labels = rng.integers(0, 2, n)
+    is_member = np.arange(n) < n // 2
+    p_true = np.clip(np.where(is_member, 0.85, 0.7) + rng.normal(scale=0.12, size=n), 0.01, 0.99)
+    p1 = np.where(labels == 1, p_true, 1 - p_true)
+    records = RecordSet(np.array([f"r{i:04d}" for i in range(n)]), pd.DataFrame(index=range(n)), labels, (0, 1))
+    exact = pd.DataFrame({"record_id": records.ids, "1": p1, "0": 1 - p1})  # named after the classes, in another order
+    loss = compute_signals(PrecomputedTarget(exact, name="vendor"), records, ["loss"])["loss"]
+    assert roc_auc(-loss, is_member) > 0.6  # the leak is there when the columns are matched by name
+    misspelt = exact.rename(columns={"0": "O"})
+    with pytest.raises(DataError) as info:
+        PrecomputedTarget(misspelt, name="vendor", source="vendor.csv").predict(records)
+    message = str(info.value)
+    assert "vendor.csv" in message and "['0']" in message and "['O']" in message and "targets.vendor.columns" in message
+    # listing the columns in class order is the documented way out
+    listed = PrecomputedTarget(misspelt, name="vendor", columns=["O", "1"])
+    np.testing.assert_allclose(listed.predict(records), np.c_[1 - p1, p1])
+
+
+def test_precomputed_columns_and_id_column_are_validated():
+    records = _records()
+    table = _table(records, np.full((N, 3), 1 / 3))
+    for bad in (["cat", "cat", "dog"], ["record_id", "cat", "dog"], "cat,dog,emu", [], ["cat", 3, "emu"]):
+        with pytest.raises(ConfigError, match="targets.vendor.columns"):
+            PrecomputedTarget(table, name="vendor", columns=bad)
+    with pytest.raises(ConfigError, match="targets.vendor.id_column"):
+        PrecomputedTarget(table, name="vendor", id_column=7)
+    with pytest.raises(DataError, match="targets.vendor.columns"):
+        PrecomputedTarget(table.assign(extra=1), name="vendor", output_kind="labels").predict(records)
+    # case matters: 'Cat' is not 'cat'
+    with pytest.raises(DataError, match=r"\['cat'\].*\['Cat'\]"):
+        PrecomputedTarget(table.rename(columns={"cat": "Cat"}), name="vendor").predict(records)
+
+
 def test_precomputed_table_problems():
     records = _records()
     table = _table(records, np.full((N, 3), 1 / 3))
