@@ -335,3 +335,14 @@ def test_group_values_with_dollar_signs_are_drawn_as_text(case):
     assert outcome.escaped is None and outcome.code == 0, outcome.err
     html = (folder / "grouped" / "report.html").read_text()
     assert r"\undefinedcommand" in html and "$x^2$" in html
+
+
+def test_reference_models_without_feature_columns_are_one_line(case):
+    """A precomputed target with reference.estimator and a data file of ids, labels and roles only (a new user met
+    ``ValueError: at least one array or dtype is required`` under a page of concurrent.futures traceback)."""
+    folder, write = case
+    pd.read_csv(folder / "records.csv")[["record_id", "label", "split"]].to_csv(folder / "records.csv", index=False)
+    config = _config(folder, targets=[{"name": "vendor", "type": "precomputed", "path": "outputs.csv", "reference": {"models": 2, "estimator": "model.skops"}}])
+    config["data"].pop("features")
+    config["attacks"] = ["lira"]
+    _refused(folder, write(config), names=["data.features", "reference"])

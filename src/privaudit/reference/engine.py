@@ -68,6 +68,11 @@ def _check_inputs(pool, keep_mask, query) -> np.ndarray:
         raise DataError(f"keep_mask must be bool (n_pool={len(pool)}, n_models), got {keep.dtype} {keep.shape}")
     if keep.shape[1] == 0:
         raise DataError("keep_mask has no columns: ask for at least one reference model")
+    if pool.features.shape[1] == 0:
+        raise DataError(
+            "reference models need feature columns to train on, but the records have none; list the columns the "
+            "reference estimator takes under data.features (a precomputed target's data file must hold them too)"
+        )
     if tuple(map(str, pool.classes)) != tuple(map(str, query.classes)):
         raise DataError(f"pool and query records have different classes: {list(pool.classes)} and {list(query.classes)}")
     n_classes = len(pool.classes)
