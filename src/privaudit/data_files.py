@@ -123,7 +123,7 @@ def read_table(path: str | Path, *, text_columns: Sequence[str] = ()) -> pd.Data
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: file not found; check data.path (relative to the config file)")
+        raise DataError(f"{path}: file not found; check the path (relative to the config file)")
     suffixes = "".join(path.suffixes[-2:]).lower()
     if suffixes.endswith((".parquet", ".pq")):
         table = _parse_parquet(path)
