@@ -7,7 +7,12 @@ attacker may use, known not to be in training).
 
 User data comes from CSV or Parquet: a label column, an optional record-id
 column, and membership given either as a column or as index files (one
-record id per line).
+record id per line); reading files is :mod:`privaudit.data_files`.
+
+Record ids are exact: read as text as written (``007`` is not ``7``, ``NA``
+is an id), never stripped or case-folded. An id in an index file that matches
+a data id only after stripping whitespace or ignoring case is an error naming
+both; duplicate and empty ids are errors naming the first ones.
 """
 
 from __future__ import annotations
