@@ -350,7 +350,10 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="privaudit", standalone_mode=False)
     except PrivauditError as exc:
         _fail(str(exc), getattr(exc, "exit_code", EXIT_USAGE))
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns any EOFError into Abort; only a real Ctrl-C is "interrupted"
+        if isinstance(exc.__context__, EOFError):
+            _fail(f"unexpected end of input: {exc.__context__ or 'a file or stream ended early'}")
         _fail("interrupted", EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         _fail("interrupted", EXIT_INTERRUPTED)
