@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from privaudit.exceptions import DataError
 
@@ -70,6 +70,11 @@ def check_score_vector(values, name: str, minimum: int = 1) -> np.ndarray:
     return values
 
 
+def _binom_sf(k, r: int, q: float):
+    """P[Binomial(r, q) > k] for integer k ≤ r − 1 (1 for k < 0): scipy.special.bdtrc, the ufunc behind binom.sf, without its overhead."""
+    return special.bdtrc(k, r, q)
+
+
 def one_run_p_value(m: int, r: int, v: int, epsilon: float, delta: float = 0.0) -> float:
     """p-value of "(ε, δ)-DP" after v correct of r guesses on m coin-flipped records: bound (3).
 
@@ -89,11 +94,11 @@ def one_run_p_value(m: int, r: int, v: int, epsilon: float, delta: float = 0.0) 
     if v == 0:
         return 1.0
     q = float(special.expit(epsilon))
-    tail = float(stats.binom.sf(v - 1, r, q))  # f(v) = P[W ≥ v]
+    tail = float(_binom_sf(v - 1, r, q))  # f(v) = P[W ≥ v]
     if delta == 0:
         return min(tail, 1.0)
     i = np.arange(1, v + 1)
-    gaps = stats.binom.sf(v - i - 1, r, q) - tail  # f(v − i) − f(v) = P[v − i ≤ W < v]
+    gaps = _binom_sf(v - i - 1, r, q) - tail  # f(v − i) − f(v) = P[v − i ≤ W < v]
     return float(min(tail + 2 * m * delta * float(np.max(gaps / i)), 1.0))
 
 
@@ -135,11 +140,19 @@ def one_run_guesses(scores, k_positive: int, k_negative: int, *, seed: int = 0) 
     [1, -1, 0, 0]
     """
     scores = check_score_vector(scores, "scores")
-    if k_positive < 0 or k_negative < 0 or k_positive + k_negative > scores.size:
-        raise ValueError(f"need k_positive, k_negative ≥ 0 and k_positive + k_negative ≤ {scores.size}, got {k_positive}, {k_negative}")
+    return _guesses_from_order(_ranked(scores, seed), k_positive, k_negative)
+
+
+def _ranked(scores: np.ndarray, seed: int) -> np.ndarray:
+    """Positions of ``scores`` from highest to lowest, ties in a seeded random order."""
     tie_break = np.random.default_rng(seed).random(scores.size)
-    order = np.lexsort((tie_break, -scores))  # highest score first
-    guesses = np.zeros(scores.size, dtype=np.int8)
+    return np.lexsort((tie_break, -scores))
+
+
+def _guesses_from_order(order: np.ndarray, k_positive: int, k_negative: int) -> np.ndarray:
+    if k_positive < 0 or k_negative < 0 or k_positive + k_negative > order.size:
+        raise ValueError(f"need k_positive, k_negative ≥ 0 and k_positive + k_negative ≤ {order.size}, got {k_positive}, {k_negative}")
+    guesses = np.zeros(order.size, dtype=np.int8)
     guesses[order[:k_positive]] = 1
     if k_negative:
         guesses[order[-k_negative:]] = -1
@@ -236,9 +249,10 @@ def one_run_lower_bound(scores, is_member, *, guess_counts: Sequence[tuple[int, 
         raise ValueError(f"n_candidates must be at least 1, got {n_candidates}")
     significance = (1.0 - confidence) / (len(counts) * n_candidates)
     truth = np.where(is_member, 1, -1)
+    order = _ranked(scores, seed)  # the same order as one_run_guesses(scores, ..., seed=seed), computed once
     best = None
     for k_positive, k_negative in counts:
-        guesses = one_run_guesses(scores, int(k_positive), int(k_negative), seed=seed)
+        guesses = _guesses_from_order(order, int(k_positive), int(k_negative))
         r = int(k_positive + k_negative)
         v = int(np.count_nonzero(guesses == truth))
         eps = one_run_epsilon(m, r, v, delta=delta, significance=significance)
