@@ -155,7 +155,7 @@ def _point(entry: dict, fpr: float) -> dict | None:
     return None
 
 
-_NOT_A_NUMBER = "not a number in the report: fails the bar"
+_NOT_A_NUMBER = "not a number in the report (NaN or null; strict JSON also writes ±∞ as null): fails the bar"
 
 
 def _judge(bar: Bar, target: str, attack: str, value: float, ci, compare: str, confidence: float, detail: str = "") -> BarCheck:
@@ -203,7 +203,7 @@ def _check_epsilon_correction(results: list[dict], source: str) -> None:
     per_target: dict[str, int] = {}
     for entry in results:
         per_target[entry["target"]] = per_target.get(entry["target"], 0) + 1
-    for i, entry in enumerate(results):
+    for entry in results:
         eps = entry.get("epsilon_lower_bound")
         if not isinstance(eps, dict) or not eps.get("valid") or per_target[entry["target"]] < 2:
             continue
