@@ -374,4 +374,4 @@ def test_audit_reports_which_correction_over_how_many_groups(sliced):
     assert d.alpha == pytest.approx(1 - result.confidence) and "Holm" in d.correction
     assert set(d.more_exposed_groups) == {g.name for g in analysis.slicings["sex"].groups if g.test is not None and g.test.more_exposed}
     page = render_html(result)
-    assert f"Holm over {d.n_tests} groups across all slicings" in page
+    assert f"Holm-corrected over {d.n_tests} groups across all slicings" in page

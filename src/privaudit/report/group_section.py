@@ -21,10 +21,10 @@ def _names(groups) -> str:
 
 
 def correction_text(found: Disparity) -> str:
-    """How the claim was tested, in words: e.g. 'each group against the rest of the records, Holm over 6 groups ... at α = 5%'."""
+    """How the claim was tested, in words: e.g. 'each group was tested against the rest of the records ..., Holm-corrected over 6 groups ...'."""
     level = f"{100.0 * found.alpha:.3g}%" if found.alpha is not None else "the stated level"
-    return (f"each group tested against the rest of the records (difference of AUCs, DeLong variances), Holm over "
-            f"{found.n_tests} group{'s' if found.n_tests != 1 else ''} across all slicings of this attack, family-wise error α = {level}")
+    return (f"each group was tested against the rest of the records (DeLong variances, logit AUC) and the tests Holm-corrected over "
+            f"{found.n_tests} group{'s' if found.n_tests != 1 else ''} across all slicings of this attack, family-wise α = {level}")
 
 
 def disparity_sentence(slicing: str, found: Disparity | None, confidence: float) -> str:
@@ -46,11 +46,10 @@ def disparity_sentence(slicing: str, found: Disparity | None, confidence: float)
         return head + (" It is the only group large enough to measure." if found.n_groups_compared < 2 else
                        " No group was tested against the rest of the records, so none is claimed to be more exposed.")
     if found.more_exposed_groups:
-        many = len(found.more_exposed_groups) > 1
-        return head + (f" The attack works measurably better on {_names(found.more_exposed_groups)} than on the rest of the records"
-                       f" ({correction_text(found)}; {'each' if many else 'it'} passed).")
-    return head + (f" This sample does not show any group of this slicing to be more exposed than the rest of the records"
-                   f" ({correction_text(found)}); the highest of {found.n_groups_compared} groups is expected to lie above"
+        return head + (f" The attack works measurably better on {_names(found.more_exposed_groups)} than on the rest of the records:"
+                       f" {correction_text(found)}.")
+    return head + (f" This sample does not show any group of this slicing to be more exposed than the rest of the records:"
+                   f" {correction_text(found)}. The highest of {found.n_groups_compared} groups is expected to lie above"
                    " the overall AUC even when all groups leak alike.")
 
 
