@@ -264,3 +264,81 @@ def test_bad_parameters_are_refused():
         epsilon_lower_bound([1.0], [0.0, 1.0])
     with pytest.raises(ValueError, match="k_positive"):
         one_run_guesses([1.0, 2.0], 2, 1)
+
+
+# ---------------------------------------------------------------- issue 12: selection over attacks, low-FPR heuristic
+
+
+def _labels_only_corner(seed: int = 0):
+    """Correctness scores whose only informative corner is FNR ≈ 0.5 % at FPR ≈ 81 % (the issue's labels-only case)."""
+    rng = np.random.default_rng(seed)
+    is_member = np.r_[np.ones(1000, bool), np.zeros(1000, bool)]
+    correct = np.where(is_member, rng.random(2000) < 0.995, rng.random(2000) < 0.81).astype(float)
+    return correct, is_member
+
+
+def test_heuristic_epsilon_ignores_the_high_fpr_corner():
+    """Issue 12: a labels-only attack got "ε ≥ 3" from FNR 0.5 % at FPR 81 %; from the low-FPR region it gets 0."""
+    scores, is_member = _labels_only_corner()
+    whole_roc = epsilon_lower_bound(scores[is_member], scores[~is_member], delta=DELTA, seed=0)
+    assert whole_roc.epsilon_lb > 2 and whole_roc.direction == "fnr"  # the old figure, for contrast
+    entry = audit_epsilon(scores, is_member, delta=DELTA)
+    assert entry.epsilon_lb == 0.0
+    assert entry.roc.max_fpr == 0.1 and entry.to_dict()["roc"]["max_fpr"] == 0.1
+
+
+def test_heuristic_epsilon_follows_leakage_at_low_fpr():
+    """A minority of members far above every non-member (leakage at low FPR) still gives a positive heuristic; it uses the FPR side."""
+    rng = np.random.default_rng(3)
+    members = np.r_[rng.normal(size=900), rng.normal(8.0, 0.1, 100)]
+    nonmembers = rng.normal(size=1000)
+    bound = epsilon_lower_bound(members, nonmembers, delta=DELTA, seed=0, max_fpr=0.01)
+    assert bound.epsilon_lb > 0.5 and bound.direction == "fpr" and bound.fpr <= 0.02
+    # by hand: the bound is ln((1 − δ − FNR⁺)/FPR⁺) at its own counts
+    expected = math.log(1 - DELTA - bound.fnr_upper) - math.log(bound.fpr_upper)
+    assert bound.epsilon_lb == pytest.approx(max(expected, 0.0))
+
+
+def test_evaluate_scores_takes_the_heuristic_region_from_its_fprs():
+    scores, is_member = _labels_only_corner(1)
+    d = evaluate_scores(scores, is_member, fprs=(0.05, 0.01), n_bootstrap=20).to_dict()["epsilon_lower_bound"]
+    assert d["roc"]["max_fpr"] == 0.05 and d["epsilon_lb"] == 0.0
+    assert d["correction"].startswith("heuristic") and d["n_candidates"] == 1
+
+
+def test_one_run_bound_is_corrected_for_the_attacks_compared():
+    """Bonferroni over G guess sets × K attacks: each set tested at (1 − confidence)/(G·K), recorded in the bound."""
+    rng = np.random.default_rng(5)
+    is_member = rng.random(400) < 0.5
+    scores = is_member * 2.0 + rng.normal(size=400)
+    alone = one_run_lower_bound(scores, is_member, delta=DELTA)
+    corrected = one_run_lower_bound(scores, is_member, delta=DELTA, n_candidates=8)
+    assert corrected.n_candidates == 8 and alone.n_candidates == 1
+    assert corrected.significance == pytest.approx(0.05 / (corrected.n_guess_sets * 8))
+    assert 0 < corrected.epsilon_lb < alone.epsilon_lb
+    assert corrected.epsilon_lb == pytest.approx(
+        one_run_epsilon(400, corrected.n_guesses, corrected.n_correct, delta=DELTA, significance=corrected.significance))
+    assert "8 attacks" in corrected.correction and f"{corrected.n_guess_sets} guess sets" in corrected.correction
+
+
+def test_evaluate_scores_records_the_correction_over_attacks():
+    rng = np.random.default_rng(6)
+    is_member = rng.random(300) < 0.5
+    scores = is_member * 1.5 + rng.normal(size=300)
+    d = evaluate_scores(scores, is_member, n_bootstrap=20, delta=DELTA, membership_randomized=True,
+                        n_epsilon_candidates=6).to_dict()["epsilon_lower_bound"]
+    assert d["valid"] and d["n_candidates"] == 6 and d["one_run"]["n_candidates"] == 6
+    assert "6 attacks" in d["correction"]
+
+
+def test_max_over_attacks_needs_the_correction():
+    """Null, 8 independent attacks on coin-flipped membership: the largest uncorrected bound is positive far more often than 5 %."""
+    runs, raw, corrected = 60, 0, 0
+    for run in range(runs):
+        rng = np.random.default_rng(7000 + run)
+        is_member = rng.random(200) < 0.5
+        attacks = rng.normal(size=(8, 200))
+        raw += max(one_run_lower_bound(a, is_member, delta=DELTA, seed=run).epsilon_lb for a in attacks) > 0
+        corrected += max(one_run_lower_bound(a, is_member, delta=DELTA, seed=run, n_candidates=8).epsilon_lb for a in attacks) > 0
+    assert corrected <= raw
+    assert corrected / runs <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / runs)

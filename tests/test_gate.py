@@ -287,3 +287,36 @@ def test_readme_workflow_runs_gate_and_model_card_commands_that_parse(reports, c
             main(args)
         assert exit_info.value.code in (0, 1, None), capsys.readouterr().err
     assert (tmp_path / "privacy.md").read_text(encoding="utf-8").startswith("## Privacy")
+
+
+# ---------------------------------------------------------------- issue 12: ε after selection, bars that are not numbers
+
+
+def test_report_json_records_the_correction_over_attacks_and_the_heuristic_region(reports, capsys):
+    """The randomised audit ran 2 attacks: each one-run bound is corrected for both; the heuristic is read at FPR ≤ 0.1."""
+    for entry in reports["randomized"]["json"]["results"]:
+        eps = entry["epsilon_lower_bound"]
+        assert eps["n_candidates"] == eps["one_run"]["n_candidates"] == 2
+        assert eps["one_run"]["significance"] == pytest.approx(0.05 / (2 * eps["one_run"]["n_guess_sets"]))
+        assert "× 2 attacks" in eps["correction"]
+    for entry in reports["plain"]["json"]["results"]:
+        roc = entry["epsilon_lower_bound"]["roc"]
+        assert roc["max_fpr"] == 0.1 and roc["direction"] == "fpr" and roc["fpr"] <= 0.15
+    code, out, _ = gate(str(reports["randomized"]["folder"]), "--max-epsilon-lb", "0", capsys=capsys)
+    line = next(line for line in out.splitlines() if "--max-epsilon-lb" in line)
+    assert code == 1 and "Bonferroni over" in line and "× 2 attacks" in line
+
+
+@pytest.mark.parametrize("metric,limit", [("auc", float("nan")), ("epsilon_lb", float("inf")), ("auc", float("-inf"))])
+def test_bars_must_be_finite(metric, limit):
+    with pytest.raises(ConfigError, match="finite number"):
+        Bar(metric, limit)
+    with pytest.raises(ConfigError, match="finite number"):
+        Bar("tpr_at_fpr", limit, 0.01)
+
+
+def test_a_nan_figure_is_the_worst_and_fails(reports):
+    document = json.loads(json.dumps(reports["plain"]["json"]))
+    document["results"][-1]["auc"] = float("nan")
+    (check,) = check_report(document, [Bar("auc", 0.99)])
+    assert check.exceeded and check.attack == document["results"][-1]["attack"] and "not a number" in check.detail

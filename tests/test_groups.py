@@ -15,6 +15,7 @@ from privaudit import audit
 from privaudit.config import parse_config
 from privaudit.exceptions import ConfigError, DataError
 from privaudit.metrics import evaluate_scores
+from privaudit.metrics.group_test import auc_difference_p_value, delong_auc_variance, holm_adjust
 from privaudit.metrics.groups import (
     age_bands,
     analyse_groups,
@@ -23,6 +24,7 @@ from privaudit.metrics.groups import (
     by_outlierness,
     disparity,
     encode_features,
+    exposure_tests,
     labels_from_specs,
     most_exposed,
     slice_metrics,
@@ -254,14 +256,16 @@ def test_json_groups_section_has_documented_fields(sliced):
     assert set(section) == {"attack", "slicings", "most_exposed"}
     slicing = section["slicings"][0]
     assert set(slicing) == {"name", "groups", "disparity"}
+    claim_keys = {"more_exposed", "more_exposed_groups", "p_value", "p_adjusted", "n_tests", "alpha", "correction"}
     assert set(slicing["disparity"]) == {"worst_group", "auc", "auc_ci", "overall_auc", "overall_auc_ci", "difference",
-                                         "ci_above_overall", "n_groups_compared"}
-    group_keys = {"group", "n_members", "n_nonmembers", "too_small", "reason", "auc", "auc_ci", "advantage", "balanced_accuracy", "tpr_at_fpr"}
+                                         "ci_above_overall", "n_groups_compared"} | claim_keys
+    group_keys = {"group", "n_members", "n_nonmembers", "too_small", "reason", "auc", "auc_ci", "advantage", "balanced_accuracy", "tpr_at_fpr",
+                  "vs_rest"}
     assert all(set(g) == group_keys for s in section["slicings"] for g in s["groups"])
     assert set(section["most_exposed"][0]) == {"rank", "record_id", "member", "score"}
     # every key is documented in the schema
     schema = (Path(__file__).parents[1] / "docs" / "report-schema.md").read_text()
-    for key in {"groups", "slicings", "most_exposed", "ci_above_overall", "n_groups_compared", "too_small", "worst_group", "overall_auc_ci"} | group_keys:
+    for key in {"groups", "slicings", "most_exposed", "ci_above_overall", "n_groups_compared", "too_small", "worst_group", "overall_auc_ci"} | group_keys | claim_keys:
         assert f"`{key}`" in schema, key
     # an audit without groups keeps the old layout
     data, frame = build_data()
@@ -290,3 +294,84 @@ def test_terminal_prints_one_line_per_slicing(sliced):
     text = console.export_text()
     assert sum(line.startswith("By ") for line in text.splitlines()) == 5
     assert "most exposed" in text
+
+
+# ---------------------------------------------------------------- issue 12: the corrected "more exposed" claim
+
+
+def test_delong_variance_matches_placement_values_computed_pair_by_pair():
+    rng = np.random.default_rng(11)
+    scores = rng.integers(0, 6, 90).astype(float)  # many ties
+    is_member = rng.random(90) < 0.4
+    x, y = scores[is_member], scores[~is_member]
+    kernel = (x[:, None] > y[None, :]) + 0.5 * (x[:, None] == y[None, :])
+    v10, v01 = kernel.mean(axis=1), kernel.mean(axis=0)
+    auc, variance = delong_auc_variance(scores, is_member)
+    assert auc == pytest.approx(kernel.mean())
+    assert variance == pytest.approx(v10.var(ddof=1) / x.size + v01.var(ddof=1) / y.size)
+
+
+def test_delong_variance_is_close_to_the_sampling_variance_of_the_auc():
+    """Seeded: the mean DeLong variance over 300 samples is within 15 % of the AUC's variance across them."""
+    rng = np.random.default_rng(12)
+    is_member = np.r_[np.ones(80, bool), np.zeros(80, bool)]
+    aucs, variances = [], []
+    for _ in range(300):
+        auc, var = delong_auc_variance(rng.normal(size=160) + 0.8 * is_member, is_member)
+        aucs.append(auc)
+        variances.append(var)
+    assert np.mean(variances) == pytest.approx(np.var(aucs, ddof=1), rel=0.15)
+
+
+def test_holm_adjustment_by_hand():
+    # sorted 0.01, 0.02, 0.04, 0.30 → 4·0.01, 3·0.02, max(0.06, 2·0.04), max(0.08, 0.30)
+    assert holm_adjust([0.04, 0.30, 0.01, 0.02]).tolist() == pytest.approx([0.08, 0.30, 0.04, 0.06])
+    assert holm_adjust([0.5, 0.9]).tolist() == [1.0, 1.0]
+    assert holm_adjust([]).size == 0
+    z, p = auc_difference_p_value(0.6, 0.0, 0.5, 0.0)
+    assert p == 1.0  # no variance, no claim
+    z, p = auc_difference_p_value(0.75, 0.0009, 0.6, 0.0004)  # logit scale, delta-method variances
+    assert z == pytest.approx(math.log(2) / math.sqrt(0.0009 / 0.1875**2 + 0.0004 / 0.24**2))
+    assert p == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)))
+
+
+def test_a_group_that_leaks_more_is_claimed_and_equal_ones_are_not():
+    scores, is_member, groups = _leaky_group()
+    tests = exposure_tests(scores, is_member, {"g": groups}, alpha=0.05)["g"]
+    assert tests["b"].more_exposed and tests["b"].difference > 0.1 and tests["b"].n_tests == 3
+    assert not tests["a"].more_exposed and not tests["c"].more_exposed
+    assert tests["b"].p_adjusted == pytest.approx(min(1.0, 3 * tests["b"].p_value))  # the smallest p: Holm multiplies by 3
+
+
+def test_holm_family_spans_every_slicing_and_skips_small_groups():
+    scores, is_member, groups = _leaky_group(n_per_group=100)
+    halves = np.where(np.arange(scores.size) % 2 == 0, "even", "odd")
+    tiny = groups.astype(object).copy()
+    tiny[:10] = "tiny"  # 10 members only: too small to test
+    tests = exposure_tests(scores, is_member, {"g": groups, "parity": halves, "t": tiny})
+    assert "tiny" not in tests["t"]
+    assert {t.n_tests for s in tests.values() for t in s.values()} == {3 + 2 + 3}
+
+
+def test_six_equally_leaking_groups_are_rarely_claimed_more_exposed():
+    """Issue 12: the old rule (highest of 6 groups, its CI above overall) claimed a group in 12.5 % of runs; Holm keeps it ≤ α."""
+    runs, claims = 150, 0
+    is_member = np.tile(np.r_[np.ones(60, bool), np.zeros(60, bool)], 6)
+    groups = np.repeat([f"g{i}" for i in range(6)], 120)
+    for run in range(runs):
+        rng = np.random.default_rng(20_000 + run)
+        scores = rng.normal(size=720) + 0.6 * is_member
+        claims += any(t.more_exposed for t in exposure_tests(scores, is_member, {"g": groups}, alpha=0.05)["g"].values())
+    assert claims / runs <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / runs)
+
+
+def test_audit_reports_which_correction_over_how_many_groups(sliced):
+    result = sliced[3]
+    analysis = result.groups["leaky_rf"]
+    n_tests = {g.test.n_tests for s in analysis.slicings.values() for g in s.groups if g.test is not None}
+    assert len(n_tests) == 1 and n_tests.pop() == sum(g.test is not None for s in analysis.slicings.values() for g in s.groups)
+    d = analysis.slicings["sex"].disparity
+    assert d.alpha == pytest.approx(1 - result.confidence) and "Holm" in d.correction
+    assert set(d.more_exposed_groups) == {g.name for g in analysis.slicings["sex"].groups if g.test is not None and g.test.more_exposed}
+    page = render_html(result)
+    assert f"Holm-corrected over {d.n_tests} groups across all slicings" in page

@@ -308,7 +308,7 @@ def audit(
                     attack.fit(population_signals, population.labels)
                 scores = attack.score(signals, audited.labels)
             metrics = evaluate_scores(scores, is_member, fprs=fprs, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed,
-                                      delta=delta, membership_randomized=membership_randomized)
+                                      delta=delta, membership_randomized=membership_randomized, n_epsilon_candidates=len(target_attacks))
             results.append(AttackResult(target.name, attack.display_name, getattr(attack, "signal", None), scores, metrics))
     result = AuditResult(
         results=results,

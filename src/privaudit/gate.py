@@ -15,9 +15,20 @@ What is compared with the bar (``compare``):
   with wide intervals then fail.
 
 The ε lower bound is itself a one-sided confidence bound, so its value is
-compared as it is under both settings. Taking the worst of several attacks
-is a maximum over several figures each at the stated confidence, so it errs
-towards failing the gate.
+compared as it is under both settings. The gate takes the largest ε over the
+attacks of a target; an audit with randomised membership stores each attack's
+one-run bound already corrected for that choice (Bonferroni over the target's
+K attacks × G guess sets, ``epsilon_lower_bound.correction`` in report.json), so
+that maximum holds at the stated confidence. A report whose one-run bounds were
+not corrected for all the attacks compared (written by an older privaudit) is
+refused for ``--max-epsilon-lb`` unless ``--attack`` names one attack. Several
+targets are several models: each target's figure holds at the stated confidence
+on its own.
+
+**Bars and figures that are not numbers.** A NaN or infinite bar is a usage
+mistake (:class:`ConfigError`, exit 2). A figure the report holds as NaN or null
+(strict JSON writes NaN as null) cannot show that the leakage is below the bar:
+it *fails* that bar, and the line says so ("not a number in the report").
 
 Example::
 
@@ -28,19 +39,22 @@ Example::
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from privaudit.exceptions import ConfigError, DataError
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
+from privaudit.report_document import as_figure, load_report
 
-__all__ = ["Bar", "BarCheck", "COMPARE_CHOICES", "parse_tpr_bar", "load_report", "check_report", "format_check"]
+__all__ = ["Bar", "BarCheck", "COMPARE_CHOICES", "parse_tpr_bar", "load_report", "check_report", "format_check"]  # load_report: from privaudit.report_document
 
 COMPARE_CHOICES = ("estimate", "upper")
 _METRICS = ("auc", "tpr_at_fpr", "epsilon_lb")
 _OPTION = {"auc": "--max-auc", "tpr_at_fpr": "--max-tpr-at-fpr", "epsilon_lb": "--max-epsilon-lb"}
+
+
+def _count_text(value) -> str:
+    return f"{int(value):,}" if isinstance(value, (int, float)) and math.isfinite(value) else "an unrecorded number of"
 
 
 def _fpr_text(fpr: float) -> str:
@@ -60,6 +74,11 @@ class Bar:
             raise ConfigError(f"unknown bar metric '{self.metric}'; known: {', '.join(_METRICS)}")
         if (self.metric == "tpr_at_fpr") != (self.fpr is not None):
             raise ConfigError("a tpr_at_fpr bar needs an fpr, and only it")
+        if isinstance(self.limit, bool) or not isinstance(self.limit, (int, float)) or not math.isfinite(self.limit):
+            raise ConfigError(f"{_OPTION[self.metric]} {self.limit}: a bar must be a finite number (not NaN or infinity); "
+                              "give the largest acceptable value, e.g. --max-auc 0.6")
+        if self.fpr is not None and not (isinstance(self.fpr, (int, float)) and 0 < self.fpr < 1):
+            raise ConfigError(f"--max-tpr-at-fpr: FPR {self.fpr} must be a number in (0, 1)")
 
     def describe(self) -> str:
         """E.g. ``'AUC ≤ 0.6'``, ``'TPR at 0.1% FPR ≤ 2%'``, ``'ε lower bound ≤ 1'``."""
@@ -107,27 +126,9 @@ def parse_tpr_bar(text: str) -> Bar:
         fpr, tpr = float(parts[0]), float(parts[1])
     except ValueError:
         raise ConfigError(f"--max-tpr-at-fpr '{text}': expected FPR:TPR as two fractions, e.g. 0.001:0.02") from None
-    if not 0 < fpr < 1 or not 0 <= tpr <= 1 or math.isnan(tpr):
+    if not 0 < fpr < 1 or not 0 <= tpr <= 1:  # NaN fails both comparisons
         raise ConfigError(f"--max-tpr-at-fpr '{text}': FPR must lie in (0, 1) and TPR in [0, 1], as fractions (0.001:0.02 means TPR ≤ 2 % at 0.1 % FPR)")
     return Bar("tpr_at_fpr", tpr, fpr)
-
-
-def load_report(path: str | Path) -> tuple[dict, Path]:
-    """Read a ``report.json`` (or the folder holding one); returns ``(document, path of the file)``."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "report.json"
-    if not path.is_file():
-        raise ConfigError(f"{path}: report not found; give the report.json that privaudit audit or demo wrote, or the folder holding it")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a valid JSON report ({exc}); rerun privaudit audit to write it again") from None
-    if not isinstance(document, dict) or not isinstance(document.get("results"), list):
-        raise DataError(f"{path}: not a privaudit report.json (no 'results' list)")
-    if not document["results"]:
-        raise DataError(f"{path}: the report has no results to check")
-    return document, path
 
 
 def _entry_name(entry: dict) -> str:
@@ -154,13 +155,24 @@ def _point(entry: dict, fpr: float) -> dict | None:
     return None
 
 
+_NOT_A_NUMBER = "not a number in the report (NaN or null; strict JSON also writes ±∞ as null): fails the bar"
+
+
+def _judge(bar: Bar, target: str, attack: str, value: float, ci, compare: str, confidence: float, detail: str = "") -> BarCheck:
+    """The check of one figure: NaN (or a missing interval end under ``compare="upper"``) fails the bar."""
+    ci = None if ci is None else (as_figure(ci[0]), as_figure(ci[1]))
+    compared = (ci[1] if ci is not None else math.nan) if compare == "upper" else value
+    if math.isnan(compared):
+        detail = f"{detail}; {_NOT_A_NUMBER}" if detail else _NOT_A_NUMBER
+        return BarCheck(bar, target, attack, value, ci, compared, True, confidence, detail)
+    return BarCheck(bar, target, attack, value, ci, compared, compared > bar.limit, confidence, detail)
+
+
 def _measure(entry: dict, bar: Bar, compare: str, source: str) -> BarCheck:
     confidence = float(entry.get("confidence", 0.95))
     target, attack = str(entry.get("target")), str(entry.get("attack"))
     if bar.metric == "auc":
-        value, ci = float(entry["auc"]), tuple(entry["auc_ci"])
-        compared = ci[1] if compare == "upper" else value
-        return BarCheck(bar, target, attack, value, ci, compared, compared > bar.limit, confidence)
+        return _judge(bar, target, attack, as_figure(entry["auc"]), entry.get("auc_ci"), compare, confidence)
     if bar.metric == "tpr_at_fpr":
         point = _point(entry, bar.fpr)
         if point is None:
@@ -172,19 +184,35 @@ def _measure(entry: dict, bar: Bar, compare: str, source: str) -> BarCheck:
         if not point.get("supported", True):
             raise ConfigError(
                 f"--max-tpr-at-fpr {bar.fpr:g}:{bar.limit:g}: {source} cannot support a TPR at {_fpr_text(bar.fpr)} FPR "
-                f"(only {int(entry.get('n_nonmembers') or 0):,} non-members: fewer than {MIN_EXPECTED_FALSE_POSITIVES} expected false positives); "
+                f"(only {_count_text(entry.get('n_nonmembers'))} non-members: fewer than {MIN_EXPECTED_FALSE_POSITIVES} expected false positives); "
                 "gate at a larger FPR or audit more non-members"
             )
-        value, ci = float(point["tpr"]), tuple(point["ci"])
-        compared = ci[1] if compare == "upper" else value
-        return BarCheck(bar, target, attack, value, ci, compared, compared > bar.limit, confidence,
-                        detail=f"realised FPR {100.0 * float(point['fpr_realised']):.3g}%")
+        return _judge(bar, target, attack, as_figure(point["tpr"]), point.get("ci"), compare, confidence,
+                      detail=f"realised FPR {100.0 * as_figure(point.get('fpr_realised')):.3g}%")
     eps = entry.get("epsilon_lower_bound")
-    if not isinstance(eps, dict) or eps.get("epsilon_lb") is None:
+    if not isinstance(eps, dict):
         raise DataError(f"--max-epsilon-lb: {source} has no epsilon_lower_bound for {target}/{attack}; rerun privaudit audit with this version to add it")
-    value = float(eps["epsilon_lb"])
-    return BarCheck(bar, target, attack, value, None, value, value > bar.limit, float(eps.get("confidence", confidence)),
-                    detail=f"{eps.get('label', 'heuristic estimate')}, δ = {float(eps.get('delta', 0.0)):g}")
+    detail = f"{eps.get('label') or 'heuristic estimate'}, δ = {as_figure(eps.get('delta', 0.0)):g}"
+    if eps.get("correction"):
+        detail += f"; {eps['correction']}"
+    return _judge(bar, target, attack, as_figure(eps.get("epsilon_lb")), None, "estimate", as_figure(eps.get("confidence", confidence)), detail)
+
+
+def _check_epsilon_correction(results: list[dict], source: str) -> None:
+    """Refuse a maximum over one-run bounds that were not corrected for every attack of their target (old reports)."""
+    per_target: dict[str, int] = {}
+    for entry in results:
+        per_target[entry["target"]] = per_target.get(entry["target"], 0) + 1
+    for entry in results:
+        eps = entry.get("epsilon_lower_bound")
+        if not isinstance(eps, dict) or not eps.get("valid") or per_target[entry["target"]] < 2:
+            continue
+        covered = eps.get("n_candidates")
+        if covered is None or covered < per_target[entry["target"]]:
+            raise DataError(
+                f"--max-epsilon-lb: {source}: the one-run ε of {entry['target']}/{entry['attack']} is corrected for "
+                f"{covered or 1} attack(s), but the gate would take the largest of {per_target[entry['target']]}; "
+                "rerun privaudit audit with this version (it corrects for every attack), or gate one attack with --attack")
 
 
 def check_report(report: dict, bars: list[Bar], *, attack: str | None = None, compare: str = "estimate", source: str = "report.json") -> list[BarCheck]:
@@ -222,8 +250,11 @@ def check_report(report: dict, bars: list[Bar], *, attack: str | None = None, co
     results = _pick(report["results"], attack, source)
     checks = []
     for bar in bars:
+        if bar.metric == "epsilon_lb":
+            _check_epsilon_correction(results, source)
         measured = [_measure(entry, bar, compare, source) for entry in results]
-        worst = max(measured, key=lambda c: c.compared)  # first of equals: report order
+        # a figure that is not a number fails its bar, so it counts as the worst; then the largest (first of equals: report order)
+        worst = max(measured, key=lambda c: (math.isnan(c.compared), 0.0 if math.isnan(c.compared) else c.compared))
         checks.append(replace(worst, compare="estimate" if bar.metric == "epsilon_lb" else compare))
     return checks
 
@@ -232,11 +263,15 @@ def format_check(check: BarCheck) -> str:
     """One line: verdict, bar, measured value with interval, and the attack it comes from."""
     bar = check.bar
     level = f"{100.0 * check.confidence:.4g}%"
+    ci = "no interval" if check.ci is None else None
     if bar.metric == "auc":
-        measured = f"AUC {check.value:.3f} ({level} CI {check.ci[0]:.3f}–{check.ci[1]:.3f})"
+        ci = ci or f"CI {check.ci[0]:.3f}–{check.ci[1]:.3f}"
+        measured = f"AUC {check.value:.3f} ({level} {ci})"
+        if math.isnan(check.value) or (check.compare == "upper" and math.isnan(check.compared)):
+            measured += f", {_NOT_A_NUMBER}"
     elif bar.metric == "tpr_at_fpr":
-        measured = (f"TPR {100.0 * check.value:.3g}% ({level} CI {100.0 * check.ci[0]:.3g}–{100.0 * check.ci[1]:.3g}%) "
-                    f"at {_fpr_text(bar.fpr)} FPR, {check.detail}")
+        ci = ci or f"CI {100.0 * check.ci[0]:.3g}–{100.0 * check.ci[1]:.3g}%"
+        measured = f"TPR {100.0 * check.value:.3g}% ({level} {ci}) at {_fpr_text(bar.fpr)} FPR, {check.detail}"
     else:
         measured = f"ε lower bound {check.value:.2f} ({check.detail}, {level} confidence)"
     if check.compare == "upper":

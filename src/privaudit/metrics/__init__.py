@@ -13,6 +13,7 @@ import numpy as np
 
 from privaudit.metrics.epsilon import (
     DEFAULT_DELTA,
+    DEFAULT_HEURISTIC_MAX_FPR,
     AuditEpsilon,
     EpsilonBound,
     OneRunBound,
@@ -123,6 +124,7 @@ def evaluate_scores(
     seed: int = 0,
     delta: float | None = DEFAULT_DELTA,
     membership_randomized: bool = False,
+    n_epsilon_candidates: int = 1,
 ) -> ScoreMetrics:
     """Compute AUC (+ bootstrap CI), TPR at each FPR (+ exact CIs), advantage, ε lower bound.
 
@@ -145,6 +147,10 @@ def evaluate_scores(
     membership_randomized : bool
         True when each record was made a member by an independent fair coin
         flip: adds the one-run bound, which is then a valid lower bound.
+    n_epsilon_candidates : int
+        Number of attacks whose ε the report compares (their maximum is the
+        headline): the one-run bound is corrected for them (Bonferroni). The
+        heuristic ε uses the low-FPR region, FPR ≤ max(``fprs``).
 
     Examples
     --------
@@ -189,5 +195,6 @@ def evaluate_scores(
         confidence=confidence,
         n_bootstrap=n_bootstrap,
         epsilon_lower_bound=None if delta is None else audit_epsilon(
-            scores, is_member, delta=delta, confidence=confidence, seed=seed, membership_randomized=membership_randomized),
+            scores, is_member, delta=delta, confidence=confidence, seed=seed, membership_randomized=membership_randomized,
+            max_fpr=max(points) if points else DEFAULT_HEURISTIC_MAX_FPR, n_candidates=n_epsilon_candidates),
     )

@@ -1,18 +1,21 @@
-"""Group vulnerability: membership metrics per slice of the audited records.
+"""Group vulnerability: membership metrics per slice of the audited records, and the corrected "more exposed" claim.
 
-Pure numpy/pandas (scikit-learn's ``NearestNeighbors`` is imported lazily for
-:func:`by_outlierness`). Every slice is evaluated by
-:func:`privaudit.metrics.evaluate_scores` on its own records, so a group's AUC,
-TPR at each FPR, intervals and ``supported`` flags mean exactly what they mean
-for the whole audit.
+Every slice is evaluated by :func:`privaudit.metrics.evaluate_scores` on its own
+records, so a group's AUC, TPR at each FPR, intervals and ``supported`` flags
+mean exactly what they mean for the whole audit.
 
 * :func:`slice_metrics` — one :class:`GroupMetrics` per group label;
-* :func:`disparity` — the most exposed group (highest AUC) against the overall figure;
-* label builders — :func:`by_column`, :func:`age_bands`, :func:`by_class_frequency`,
-  :func:`by_outlierness` (with :func:`encode_features` for mixed tables);
+* :func:`exposure_tests` — each group against the rest of the records, Holm over
+  every group of every slicing (:mod:`privaudit.metrics.group_test`): the only
+  basis of the claim "the attack works measurably better on this group";
+* :func:`disparity` — the group with the highest AUC against the overall figure
+  (a point estimate), with the test result of that group and the groups claimed;
 * :func:`most_exposed` — the records an attacker would flag first (ids only, no features);
-* :func:`analyse_groups` — all of the above for each target's best attack (used by ``audit``);
-* :func:`labels_from_specs` — group labels from the config's ``groups:`` entries.
+* :func:`analyse_groups` — all of the above for each target's best attack (used by ``audit``).
+
+Label builders (:func:`by_column`, :func:`age_bands`, :func:`by_class_frequency`,
+:func:`by_outlierness`, :func:`labels_from_specs`, ...) live in
+:mod:`privaudit.metrics.group_labels` and are importable from here.
 
 Examples
 --------
@@ -23,30 +26,48 @@ Examples
 >>> found = slice_metrics(scores, is_member, groups, n_bootstrap=50)
 >>> [g.name for g in found], found[1].auc > found[0].auc
 (['a', 'b'], True)
+>>> exposure_tests(scores, is_member, {"g": groups})["g"]["b"].more_exposed
+True
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from privaudit.exceptions import DataError
 from privaudit.metrics import DEFAULT_FPRS, ScoreMetrics, evaluate_scores
+from privaudit.metrics.group_labels import (
+    MAX_COLUMN_GROUPS,
+    MISSING_LABEL,
+    OUTLIER_BANDS,
+    age_bands,
+    by_class_frequency,
+    by_column,
+    by_outlierness,
+    encode_features,
+    group_label_array,
+    labels_from_specs,
+    spec_name,
+)
+from privaudit.metrics.group_test import CORRECTION_METHOD, MIN_GROUP_MEMBERS, MIN_GROUP_NONMEMBERS, GroupTest, exposure_tests
 
 __all__ = [
     "MIN_GROUP_MEMBERS",
     "MIN_GROUP_NONMEMBERS",
     "N_EXPOSED",
     "OUTLIER_BANDS",
+    "MAX_COLUMN_GROUPS",
+    "MISSING_LABEL",
     "GroupMetrics",
+    "GroupTest",
     "Disparity",
     "SlicingResult",
     "TargetGroups",
     "slice_metrics",
+    "exposure_tests",
     "disparity",
     "by_column",
     "age_bands",
@@ -56,18 +77,11 @@ __all__ = [
     "most_exposed",
     "analyse_groups",
     "labels_from_specs",
+    "spec_name",
 ]
 
-#: A group with fewer members or non-members than these is flagged ``too_small`` and gets no figures.
-MIN_GROUP_MEMBERS = 20
-MIN_GROUP_NONMEMBERS = 20
 #: Records listed by :func:`most_exposed` by default.
 N_EXPOSED = 20
-#: Band names of :func:`by_outlierness` with three bands, nearest first.
-OUTLIER_BANDS = ("typical", "unusual", "outlier")
-#: A column without ``bands`` may have at most this many distinct values.
-MAX_COLUMN_GROUPS = 50
-MISSING_LABEL = "missing"
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,8 @@ class GroupMetrics:
 
     ``metrics`` is :func:`~privaudit.metrics.evaluate_scores` on the group's
     records alone, or ``None`` when the group is ``too_small`` (``reason``
-    says why).
+    says why). ``test`` is the group-vs-rest test (:func:`exposure_tests`),
+    ``None`` when the group or the rest is too small or none was run.
     """
 
     name: str
@@ -85,6 +100,7 @@ class GroupMetrics:
     too_small: bool
     reason: str | None = None
     metrics: ScoreMetrics | None = None
+    test: GroupTest | None = None
 
     @property
     def auc(self) -> float | None:
@@ -95,9 +111,9 @@ class GroupMetrics:
         return None if self.metrics is None else self.metrics.auc_ci
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``group``, sizes, ``too_small``, ``reason``, then the ``ScoreMetrics.to_dict`` figures or nulls."""
+        """JSON-ready: ``group``, sizes, ``too_small``, ``reason``, ``vs_rest`` (the test or null), then the figures or nulls."""
         d = {"group": self.name, "n_members": self.n_members, "n_nonmembers": self.n_nonmembers,
-             "too_small": self.too_small, "reason": self.reason}
+             "too_small": self.too_small, "reason": self.reason, "vs_rest": None if self.test is None else self.test.to_dict()}
         if self.metrics is None:
             d.update(auc=None, auc_ci=None, advantage=None, balanced_accuracy=None, tpr_at_fpr={})
         else:
@@ -109,11 +125,16 @@ class GroupMetrics:
 
 @dataclass(frozen=True)
 class Disparity:
-    """The most exposed group (highest AUC among groups not too small) against the whole audit.
+    """The group with the highest AUC (among groups not too small) against the whole audit.
 
-    ``ci_above_overall`` is True when the group's whole AUC interval lies
-    above the overall AUC point estimate. The group is picked as the worst of
-    ``n_groups_compared``, so its interval is slightly optimistic.
+    A point estimate: ``worst_group`` is picked as the highest of
+    ``n_groups_compared``, so its AUC and interval are optimistic and
+    ``ci_above_overall`` (its whole interval above the overall AUC) is *not* a
+    claim (uncorrected, and the group's records are part of the overall figure).
+    The claim is ``more_exposed_groups``: the groups of this slicing whose
+    group-vs-rest test survives Holm at ``alpha`` over ``n_tests`` tests
+    (``correction``); ``p_value``/``p_adjusted`` are those of ``worst_group``
+    (None when it was not tested).
     """
 
     worst_group: str
@@ -124,12 +145,25 @@ class Disparity:
     difference: float
     ci_above_overall: bool
     n_groups_compared: int
+    more_exposed_groups: tuple[str, ...] = ()
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    n_tests: int = 0
+    alpha: float | None = None
+    correction: str | None = None
+
+    @property
+    def more_exposed(self) -> bool:
+        """Whether ``worst_group`` itself is claimed more exposed (after the correction)."""
+        return self.worst_group in self.more_exposed_groups
 
     def to_dict(self) -> dict:
         return {"worst_group": self.worst_group, "auc": self.auc, "auc_ci": list(self.auc_ci),
                 "overall_auc": self.overall_auc, "overall_auc_ci": list(self.overall_auc_ci),
                 "difference": self.difference, "ci_above_overall": self.ci_above_overall,
-                "n_groups_compared": self.n_groups_compared}
+                "n_groups_compared": self.n_groups_compared, "more_exposed": self.more_exposed,
+                "more_exposed_groups": list(self.more_exposed_groups), "p_value": self.p_value, "p_adjusted": self.p_adjusted,
+                "n_tests": self.n_tests, "alpha": self.alpha, "correction": self.correction}
 
 
 @dataclass(frozen=True)
@@ -173,23 +207,6 @@ class TargetGroups:
 # --- metrics per slice ------------------------------------------------------------------------------------
 
 
-def _as_labels(groups, n: int) -> tuple[np.ndarray, list[str]]:
-    """Group labels as strings (missing → "missing") and the group order (categorical order, else sorted)."""
-    if isinstance(groups, pd.Categorical) or isinstance(getattr(groups, "dtype", None), pd.CategoricalDtype):
-        cat = pd.Categorical(groups)
-        names = np.asarray([str(c) for c in cat.categories], dtype=object)
-        labels = np.where(cat.codes >= 0, names[np.maximum(cat.codes, 0)], MISSING_LABEL).astype(object)
-        order = [str(c) for c in cat.categories] + [MISSING_LABEL]
-    else:
-        series = pd.Series(np.asarray(groups, dtype=object))
-        labels = np.asarray(series.where(series.notna(), MISSING_LABEL).astype(str), dtype=object)
-        order = sorted(set(labels.tolist()) - {MISSING_LABEL}) + [MISSING_LABEL]
-    if labels.shape != (n,):
-        raise DataError(f"group labels have shape {labels.shape}, but there are {n} scored records; give one label per audited record")
-    present = set(labels.tolist())
-    return labels, [g for g in order if g in present]
-
-
 def slice_metrics(
     scores,
     is_member,
@@ -227,7 +244,7 @@ def slice_metrics(
     is_member = np.asarray(is_member, dtype=bool)
     if scores.shape != is_member.shape or scores.ndim != 1:
         raise DataError(f"scores {scores.shape} and membership {is_member.shape} must be 1-D and of equal length")
-    labels, order = _as_labels(groups, scores.size)
+    labels, order = group_label_array(groups, scores.size)
     out = []
     for name in order:
         mask = labels == name
@@ -250,149 +267,23 @@ def disparity(groups: Sequence[GroupMetrics], overall: ScoreMetrics) -> Disparit
     """The group with the highest AUC (among groups not too small) against the overall metrics.
 
     Returns ``None`` when no group is large enough. Ties go to the first group.
+    The claim fields come from the groups' ``test`` (:func:`exposure_tests`);
+    without tests no group is claimed more exposed.
     """
     usable = [g for g in groups if not g.too_small and g.metrics is not None]
     if not usable:
         return None
     worst = max(usable, key=lambda g: g.metrics.auc)
     m = worst.metrics
+    tested = [g.test for g in usable if g.test is not None]
     return Disparity(
         worst_group=worst.name, auc=m.auc, auc_ci=tuple(m.auc_ci), overall_auc=overall.auc, overall_auc_ci=tuple(overall.auc_ci),
         difference=m.auc - overall.auc, ci_above_overall=bool(m.auc_ci[0] > overall.auc), n_groups_compared=len(usable),
+        more_exposed_groups=tuple(g.name for g in usable if g.test is not None and g.test.more_exposed),
+        p_value=None if worst.test is None else worst.test.p_value, p_adjusted=None if worst.test is None else worst.test.p_adjusted,
+        n_tests=tested[0].n_tests if tested else 0, alpha=tested[0].alpha if tested else None,
+        correction=f"{CORRECTION_METHOD} ({tested[0].n_tests} tests)" if tested else None,
     )
-
-
-# --- group labels -----------------------------------------------------------------------------------------
-
-
-def by_column(values) -> pd.Categorical:
-    """Group labels from a column's values, as strings (missing → ``"missing"``), sorted.
-
-    >>> list(by_column(["F", "M", None]))
-    ['F', 'M', 'missing']
-    """
-    series = pd.Series(np.asarray(values, dtype=object))
-    labels = series.where(series.notna(), MISSING_LABEL).astype(str)
-    categories = sorted(set(labels) - {MISSING_LABEL}) + ([MISSING_LABEL] if (labels == MISSING_LABEL).any() else [])
-    return pd.Categorical(labels, categories=categories)
-
-
-def _edge_label(low: float, high: float) -> str:
-    if math.isinf(low):
-        return f"<{high:g}"
-    if math.isinf(high):
-        return f"≥{low:g}"
-    return f"{low:g}–{high:g}"
-
-
-def age_bands(ages, edges: Sequence[float] = (0, 25, 35, 45, 55, 65, math.inf)) -> pd.Categorical:
-    """Bands of a numeric column on half-open intervals ``[edges[i], edges[i+1])``.
-
-    Labels read ``"25–35"`` for [25, 35), ``"<25"`` when the first edge is
-    −inf and ``"≥65"`` when the last is +inf; categories keep the edge order.
-    Missing values become ``"missing"``; values outside the edges are a
-    :class:`DataError`.
-
-    >>> list(age_bands([17, 25, 34.9, 70]))
-    ['0–25', '25–35', '25–35', '≥65']
-    """
-    edges = [float(e) for e in edges]
-    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
-        raise DataError(f"band edges must be at least two strictly increasing numbers, got {edges}")
-    values = pd.to_numeric(pd.Series(np.asarray(ages, dtype=object)), errors="coerce").to_numpy(dtype=np.float64)
-    names = [_edge_label(a, b) for a, b in zip(edges, edges[1:])]
-    finite = ~np.isnan(values)
-    outside = finite & ((values < edges[0]) | (values >= edges[-1]))
-    if outside.any():
-        raise DataError(f"{int(outside.sum())} values lie outside the band edges [{edges[0]:g}, {edges[-1]:g}) (e.g. {values[outside][0]:g})")
-    index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(names) - 1)
-    labels = np.where(finite, np.asarray(names, dtype=object)[index], MISSING_LABEL)
-    categories = names + ([MISSING_LABEL] if (~finite).any() else [])
-    return pd.Categorical(labels, categories=categories)
-
-
-def by_class_frequency(labels, population_labels, rare_share: float = 0.1) -> pd.Categorical:
-    """``"rare"`` for records whose class makes up less than ``rare_share`` of ``population_labels``, else ``"common"``.
-
-    A class absent from the population counts as rare.
-
-    >>> list(by_class_frequency([0, 1, 2], [0] * 95 + [1] * 5))
-    ['common', 'rare', 'rare']
-    """
-    if not 0 < rare_share < 1:
-        raise DataError(f"rare_share must lie in (0, 1), got {rare_share}")
-    population = pd.Series(np.asarray(population_labels, dtype=object))
-    if population.empty:
-        raise DataError("class frequency needs population labels to count classes in")
-    share = population.value_counts(normalize=True)
-    shares = pd.Series(np.asarray(labels, dtype=object)).map(share).fillna(0.0).to_numpy(dtype=np.float64)
-    return pd.Categorical(np.where(shares < rare_share, "rare", "common"), categories=["rare", "common"])
-
-
-def encode_features(audited: pd.DataFrame, population: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric matrices for :func:`by_outlierness` from mixed tables.
-
-    Numeric columns are standardised by the population's mean and standard
-    deviation (a constant column by 1); every other column is one-hot
-    encoded over the categories of both tables. Missing numeric values take
-    the population mean. Returns ``(audited_matrix, population_matrix)``.
-    """
-    if audited.shape[1] == 0:
-        raise DataError("outlierness needs feature columns; this data has none")
-    both = pd.concat([audited, population], ignore_index=True)
-    parts = []
-    for column in both.columns:
-        values = both[column]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            values = values.astype(np.float64)
-            reference = values.iloc[len(audited):]
-            mean, std = float(reference.mean()), float(reference.std(ddof=0))
-            parts.append(((values.fillna(mean) - mean) / (std if std > 0 else 1.0)).to_numpy()[:, None])
-        else:
-            parts.append(pd.get_dummies(values.astype(str), dtype=np.float64).to_numpy())
-    matrix = np.hstack(parts)
-    return matrix[: len(audited)], matrix[len(audited):]
-
-
-def by_outlierness(features, population, *, k: int = 10, n_bands: int = 3, standardise: bool = True) -> pd.Categorical:
-    """Bands of mean Euclidean distance to the ``k`` nearest population records.
-
-    Parameters
-    ----------
-    features : array, shape (n, d)
-        Numeric matrix of the audited records (encode categories first, e.g.
-        with :func:`encode_features`).
-    population : array, shape (m, d)
-        The same columns for population records (none of them audited).
-    k : int
-        Neighbours averaged (at most ``m``).
-    n_bands : int
-        Bands by equal quantiles of the audited records' distances, nearest
-        first: with 3 they are ``"typical"``, ``"unusual"``, ``"outlier"``
-        (terciles); otherwise ``"distance band 1/n"`` ... ``"distance band n/n"``.
-    standardise : bool
-        Scale each column by the population's mean and standard deviation first.
-    """
-    from sklearn.neighbors import NearestNeighbors
-
-    features = np.asarray(features, dtype=np.float64)
-    population = np.asarray(population, dtype=np.float64)
-    if features.ndim != 2 or population.ndim != 2 or features.shape[1] != population.shape[1]:
-        raise DataError(f"features {features.shape} and population {population.shape} must be matrices with the same columns")
-    if population.shape[0] == 0:
-        raise DataError("outlierness needs population records to measure distances to")
-    if k < 1 or n_bands < 2:
-        raise DataError(f"outlierness needs k ≥ 1 and n_bands ≥ 2, got k={k}, n_bands={n_bands}")
-    if standardise:
-        mean, std = population.mean(axis=0), population.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-        features, population = (features - mean) / std, (population - mean) / std
-    neighbours = NearestNeighbors(n_neighbors=min(k, population.shape[0])).fit(population)
-    distance = neighbours.kneighbors(features)[0].mean(axis=1)
-    cuts = np.quantile(distance, np.linspace(0, 1, n_bands + 1)[1:-1])
-    index = np.searchsorted(cuts, distance, side="right")
-    names = list(OUTLIER_BANDS) if n_bands == 3 else [f"distance band {i + 1}/{n_bands}" for i in range(n_bands)]
-    return pd.Categorical(np.asarray(names, dtype=object)[index], categories=names)
 
 
 def most_exposed(scores, record_ids, is_member, n: int = N_EXPOSED) -> list[dict]:
@@ -413,8 +304,13 @@ def most_exposed(scores, record_ids, is_member, n: int = N_EXPOSED) -> list[dict
 # --- wiring -----------------------------------------------------------------------------------------------
 
 
-def analyse_groups(result, groups: Mapping[str, object], *, n_bootstrap: int, n_exposed: int = N_EXPOSED) -> dict[str, TargetGroups]:
+def analyse_groups(result, groups: Mapping[str, object], *, n_bootstrap: int, n_exposed: int = N_EXPOSED,
+                   alpha: float | None = None) -> dict[str, TargetGroups]:
     """Slice each target's best attack (``result.best(target)``) by every entry of ``groups``.
+
+    The "more exposed" claims are tested per target over every group of every
+    slicing (:func:`exposure_tests`, Holm at ``alpha``, default
+    1 − ``result.confidence``).
 
     Parameters
     ----------
@@ -441,80 +337,16 @@ def analyse_groups(result, groups: Mapping[str, object], *, n_bootstrap: int, n_
         if not any(r.target == target.name for r in result.results):
             continue
         best = result.best(target.name)
+        tests = exposure_tests(best.scores, result.is_member, labels, alpha=1.0 - result.confidence if alpha is None else alpha)
         slicings = {}
         for name, values in labels.items():
             found = slice_metrics(best.scores, result.is_member, values, fprs=result.fprs, confidence=result.confidence,
                                   n_bootstrap=n_bootstrap, seed=result.seed)
+            found = [replace(g, test=tests[name].get(g.name)) if not g.too_small else g for g in found]
             slicings[name] = SlicingResult(name, found, disparity(found, best.metrics))
         exposed = most_exposed(best.scores, result.record_ids, result.is_member, n_exposed)
         exposed_index = np.argsort(-np.asarray(best.scores, dtype=np.float64), kind="stable")[:n_exposed]  # as in most_exposed
         out[target.name] = TargetGroups(target.name, best.attack, slicings, exposed,
-                                        {k: _as_labels(v, n)[0] for k, v in labels.items()}, exposed_index)
+                                        {k: group_label_array(v, n)[0] for k, v in labels.items()}, exposed_index)
     return out
 
-
-def spec_name(spec: Mapping) -> str:
-    """Display name of a config ``groups`` entry: its ``name``, else the column (``"<column> band"`` with bands), else ``by``."""
-    if spec.get("name"):
-        return str(spec["name"])
-    if spec.get("column"):
-        return f"{spec['column']} band" if spec.get("bands") else str(spec["column"])
-    return str(spec["by"]).replace("_", " ")
-
-
-def labels_from_specs(specs: Sequence[Mapping], data, *, read_table: Callable[[], pd.DataFrame] | None = None) -> dict[str, pd.Categorical]:
-    """Group labels of the audited records for each config ``groups`` entry.
-
-    Parameters
-    ----------
-    specs : sequence of mapping
-        Validated entries: ``{"column": c}``, ``{"column": c, "bands": [...]}``,
-        ``{"by": "class_frequency", "rare_share": s}``, ``{"by": "outlierness", "k": k, "n_bands": b}``
-        or ``{"by": "label"}`` (unset keys may be absent or None).
-    data : AuditData
-    read_table : callable, optional
-        Returns the whole data table (rows in record order); called once, and
-        only for a column that is not among ``data.records.features`` (e.g. a
-        sensitive attribute the model does not see).
-    """
-    audited = data.audited
-    table: list[pd.DataFrame] = []
-    out: dict[str, pd.Categorical] = {}
-    for spec in specs:
-        name = spec_name(spec)
-        if name in out:
-            raise DataError(f"two groups entries are both named '{name}'; give one a 'name'")
-        column, by = spec.get("column"), spec.get("by")
-        if column:
-            if column in data.records.features.columns:
-                values = data.records.features[column].to_numpy()[audited]
-            else:
-                if read_table is None:
-                    raise DataError(f"group column '{column}' is not among the features, and no data table is available")
-                if not table:
-                    table.append(read_table())
-                if column not in table[0].columns:
-                    raise DataError(f"group column '{column}' not found; columns are: {', '.join(map(str, table[0].columns))}")
-                values = table[0][column].to_numpy()[audited]
-            if spec.get("bands"):
-                out[name] = age_bands(values, (-math.inf, *spec["bands"], math.inf))
-            else:
-                labels = by_column(values)
-                if len(labels.categories) > MAX_COLUMN_GROUPS:
-                    raise DataError(f"group column '{column}' has {len(labels.categories)} distinct values; give 'bands' for a numeric column")
-                out[name] = labels
-        elif by == "label":
-            classes = np.asarray(data.records.classes, dtype=object)
-            out[name] = by_column(classes[data.records.labels[audited]].astype(str))
-        elif by == "class_frequency":
-            pool = data.population if data.population.size else audited
-            out[name] = by_class_frequency(data.records.labels[audited], data.records.labels[pool], spec.get("rare_share") or 0.1)
-        elif by == "outlierness":
-            if data.population.size == 0:
-                raise DataError("groups by outlierness need population records (distances are measured to them)")
-            features = data.records.features
-            matrix, population = encode_features(features.iloc[audited].reset_index(drop=True), features.iloc[data.population].reset_index(drop=True))
-            out[name] = by_outlierness(matrix, population, k=spec.get("k") or 10, n_bands=spec.get("n_bands") or 3, standardise=False)
-        else:
-            raise DataError(f"unknown groups entry {dict(spec)}")
-    return out

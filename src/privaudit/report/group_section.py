@@ -9,14 +9,30 @@ from __future__ import annotations
 from privaudit.metrics.groups import MIN_GROUP_MEMBERS, MIN_GROUP_NONMEMBERS, Disparity, TargetGroups
 from privaudit.report.formatting import auc_text
 
-__all__ = ["disparity_sentence", "group_context", "GROUP_TABLE_FPRS"]
+__all__ = ["disparity_sentence", "correction_text", "group_context", "GROUP_TABLE_FPRS"]
 
 #: FPRs shown in the per-group tables when the audit computed them.
 GROUP_TABLE_FPRS = (0.01, 0.001)
 
 
+def _names(groups) -> str:
+    quoted = [f"“{g}”" for g in groups]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def correction_text(found: Disparity) -> str:
+    """How the claim was tested, in words: e.g. 'each group was tested against the rest of the records ..., Holm-corrected over 6 groups ...'."""
+    level = f"{100.0 * found.alpha:.3g}%" if found.alpha is not None else "the stated level"
+    return (f"each group was tested against the rest of the records (DeLong variances, logit AUC) and the tests Holm-corrected over "
+            f"{found.n_tests} group{'s' if found.n_tests != 1 else ''} across all slicings of this attack, family-wise α = {level}")
+
+
 def disparity_sentence(slicing: str, found: Disparity | None, confidence: float) -> str:
     """One or two sentences on the most exposed group of a slicing, for people.
+
+    The highest group AUC is a point estimate (the highest of several is
+    optimistic); "works measurably better on this group" is said only for the
+    groups whose corrected group-vs-rest test holds (``Disparity.more_exposed_groups``).
 
     >>> disparity_sentence("sex", None, 0.95).startswith("By sex: no group")
     True
@@ -24,17 +40,17 @@ def disparity_sentence(slicing: str, found: Disparity | None, confidence: float)
     if found is None:
         return (f"By {slicing}: no group has enough members and non-members (≥ {MIN_GROUP_MEMBERS} and ≥ {MIN_GROUP_NONMEMBERS}) "
                 "to measure on its own.")
-    head = (f"By {slicing}, the most exposed group is “{found.worst_group}”: {auc_text(found.auc, found.auc_ci, confidence)} "
+    head = (f"By {slicing}, the most exposed group is “{found.worst_group}” by point estimate: {auc_text(found.auc, found.auc_ci, confidence)} "
             f"against {found.overall_auc:.3f} on all records ({found.difference:+.3f}).")
-    if found.n_groups_compared < 2:
-        return head + " It is the only group large enough to measure."
-    if found.ci_above_overall:
-        tail = (" Its whole interval lies above the overall AUC: the attack works measurably better on this group"
-                f" (it is the highest of {found.n_groups_compared} groups, which makes its interval slightly optimistic).")
-    else:
-        tail = (f" Its interval includes the overall AUC, so this sample does not show this group to be more exposed than"
-                f" the records as a whole ({found.n_groups_compared} groups compared).")
-    return head + tail
+    if found.n_tests == 0:
+        return head + (" It is the only group large enough to measure." if found.n_groups_compared < 2 else
+                       " No group was tested against the rest of the records, so none is claimed to be more exposed.")
+    if found.more_exposed_groups:
+        return head + (f" The attack works measurably better on {_names(found.more_exposed_groups)} than on the rest of the records:"
+                       f" {correction_text(found)}.")
+    return head + (f" This sample does not show any group of this slicing to be more exposed than the rest of the records:"
+                   f" {correction_text(found)}. The highest of {found.n_groups_compared} groups is expected to lie above"
+                   " the overall AUC even when all groups leak alike.")
 
 
 def _cells(metrics, fprs) -> list:
@@ -70,12 +86,14 @@ def group_context(analysis: TargetGroups, *, overall_auc: float, fprs, confidenc
                 "reason": g.reason, "auc": g.auc, "auc_ci": g.auc_ci, "cells": _cells(g.metrics, table_fprs),
                 "n_exposed": None,
                 "worst": slicing.disparity is not None and g.name == slicing.disparity.worst_group,
+                "more_exposed": bool(g.test is not None and g.test.more_exposed),
+                "p_adjusted": None if g.test is None else g.test.p_adjusted,
             })
         slicings.append({
             "name": name,
             "rows": rows,
             "sentence": disparity_sentence(name, slicing.disparity, confidence),
-            "ci_above": bool(slicing.disparity is not None and slicing.disparity.ci_above_overall),
+            "more_exposed": bool(slicing.disparity is not None and slicing.disparity.more_exposed_groups),
             "chart": Markup(group_auc_svg(slicing.groups, overall_auc,
                                           plot_id=f"{plot_prefix}-{index}", title=f"{analysis.target}: AUC by {name}")),
             "labels": labels,

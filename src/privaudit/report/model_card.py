@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from privaudit.report.formatting import confidence_label, count, epsilon_value, fpr_label, percent, percent_range
@@ -27,6 +28,28 @@ from privaudit.report.formatting import confidence_label, count, epsilon_value, 
 __all__ = ["model_card_section", "write_model_card"]
 
 _MAX_TPR_COLUMNS = 2
+
+
+def _fixed(value, digits: int = 3) -> str:
+    """A figure with ``digits`` decimals, ``'n/a'`` for null/NaN (as strict JSON writes it) or non-numbers."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _count(value) -> str:
+    """A record count with thousands separators, ``'an unrecorded number of'`` when missing."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "an unrecorded number of"
+    return count(value)
+
+
+def _interval(ci) -> str:
+    return "no interval" if not ci else f"{_fixed(ci[0])}, {_fixed(ci[1])}"
+
+
+def _level(value) -> str:
+    return confidence_label(float(value)) if isinstance(value, (int, float)) and 0 < value < 1 else "stated"
 
 
 def _describe(value) -> str:
@@ -44,7 +67,7 @@ def _describe(value) -> str:
 
 def _config_targets(report: dict) -> dict:
     config = (report.get("run") or {}).get("config") or {}
-    return {t.get("name"): t for t in config.get("targets") or [] if isinstance(t, dict)}
+    return {t.get("name"): t for t in config.get("targets") or [] if isinstance(t, dict) and isinstance(t.get("name"), str)}
 
 
 def _defences(report: dict) -> dict[str, list[str]]:
@@ -61,7 +84,8 @@ def _defences(report: dict) -> dict[str, list[str]]:
     for name, spec in _config_targets(report).items():
         if spec.get("output_defence"):
             lines.setdefault(name, []).append(f"output defence: {_describe(spec['output_defence'])}")
-        training = (spec.get("reference") or {}).get("training") or {}
+        reference = spec.get("reference") if isinstance(spec.get("reference"), dict) else {}
+        training = reference.get("training") if isinstance(reference.get("training"), dict) else {}
         recorded = {k: training[k] for k in ("weight_decay", "label_smoothing", "dp") if training.get(k)}
         if recorded:
             lines.setdefault(name, []).append(
@@ -81,20 +105,26 @@ def _point(entry: dict, fpr: float) -> dict | None:
 
 
 def _leakage_table(report: dict, fprs: list[float]) -> list[str]:
-    level = confidence_label(float(report["results"][0].get("confidence", 0.95)))
+    level = _level(report["results"][0].get("confidence", 0.95))
     header = ["model", "attack", f"AUC [{level} CI]"] + [f"TPR at {fpr_label(f)} FPR [{level} CI]" for f in fprs] + ["ε lower bound"]
     rows = ["| " + " | ".join(header) + " |", "| " + " | ".join(["---", "---"] + ["---:"] * (len(header) - 2)) + " |"]
     for entry in report["results"]:
-        ci = entry.get("auc_ci") or [None, None]
         cells = [str(entry.get("target")), str(entry.get("attack")).replace("|", "\\|"),
-                 f"{entry['auc']:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"]
+                 f"{_fixed(entry['auc'])} [{_interval(entry.get('auc_ci'))}]"]
         for fpr in fprs:
             point = _point(entry, fpr)
-            cells.append("n/a" if point is None else f"{percent(point['tpr'])} [{percent_range(*point['ci'])}]")
+            ci = None if point is None else point.get("ci")
+            cells.append("n/a" if point is None else f"{percent(point['tpr'])} [{percent_range(*ci) if ci else 'no interval'}]")
         eps = entry.get("epsilon_lower_bound")
-        cells.append("not computed" if not eps else f"{epsilon_value(eps.get('epsilon_lb'))} ({eps.get('label')})")
+        cells.append("not computed" if not eps else f"{_epsilon_text(eps.get('epsilon_lb'))} ({eps.get('label')})")
         rows.append("| " + " | ".join(cells) + " |")
     return rows
+
+
+def _epsilon_text(value) -> str:
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isnan(value)):
+        return "n/a"
+    return epsilon_value(value)
 
 
 def _epsilon_sentence(report: dict) -> str:
@@ -102,14 +132,19 @@ def _epsilon_sentence(report: dict) -> str:
     if not entries:
         return "No ε figure is recorded in this report."
     e = entries[0]
-    level = f"δ = {float(e.get('delta', 0)):g}, {confidence_label(float(e.get('confidence', 0.95)))} confidence"
+    delta = e.get("delta")
+    level = f"δ = {delta:g}" if isinstance(delta, (int, float)) and not isinstance(delta, bool) else "δ unrecorded"
+    level += f", {_level(e.get('confidence', 0.95))} confidence"
     if e.get("valid"):
+        correction = e.get("correction")
         return (f"ε lower bound ({level}): membership of the audited records was randomised by fair coin flips, so this is a "
-                "valid lower bound on the differential-privacy ε of the training (one-run audit, Steinke, Nasr & Jagielski 2023). "
-                "It shows how much privacy is at least lost; it is not the guarantee, which only a DP training proof gives.")
-    return (f"ε lower bound ({level}): a *heuristic estimate* from each attack's ROC (threshold chosen on half the records, "
-            "Clopper–Pearson bounds on the other half). Membership was not randomised by coin flips, so it is not a proven "
-            "lower bound on the differential-privacy ε, and it is never an upper bound (a guarantee).")
+                "valid lower bound on the differential-privacy ε of the training (one-run audit, Steinke, Nasr & Jagielski 2023)"
+                + (f", corrected for choosing the largest ({correction})" if correction else
+                   "; this report does not record a correction for choosing the largest over attacks, so only one attack's figure is a valid bound")
+                + ". It shows how much privacy is at least lost; it is not the guarantee, which only a DP training proof gives.")
+    return (f"ε figure ({level}): a *heuristic estimate* from each attack's ROC in the low-FPR region (threshold chosen on half "
+            "the records, Clopper–Pearson bounds on the other half). Membership was not randomised by coin flips, so it is not a "
+            "proven lower bound on the differential-privacy ε, and it is never an upper bound (a guarantee).")
 
 
 def model_card_section(report: dict, *, source: str = "report.json") -> str:
@@ -147,8 +182,8 @@ def model_card_section(report: dict, *, source: str = "report.json") -> str:
 
     out += ["### Measured membership leakage", ""]
     out.append(
-        f"A membership-inference audit asked how well an attacker can tell the {count(data.get('n_members', 0))} records the model "
-        f"was trained on (members) from {count(data.get('n_nonmembers', 0))} records it was not trained on (non-members). "
+        f"A membership-inference audit asked how well an attacker can tell the {_count(data.get('n_members'))} records the model "
+        f"was trained on (members) from {_count(data.get('n_nonmembers'))} records it was not trained on (non-members). "
         "AUC 0.5 and a TPR equal to the FPR mean no measurable leakage; higher means the model gives its training records away."
     )
     out.append("")
@@ -168,12 +203,12 @@ def model_card_section(report: dict, *, source: str = "report.json") -> str:
     for name, ref in (run.get("reference") or {}).items():
         out.append(f"* Reference models for **{name}**: {ref.get('n_models')} ({ref.get('mode')}), trained like the model.")
     out.append(
-        f"* Data: {count(data.get('n_members', 0))} members, {count(data.get('n_nonmembers', 0))} non-members, "
-        f"{count(data.get('n_population', 0))} population records (known non-members the attacks may use), from "
+        f"* Data: {_count(data.get('n_members'))} members, {_count(data.get('n_nonmembers'))} non-members, "
+        f"{_count(data.get('n_population'))} population records (known non-members the attacks may use), from "
         f"`{run.get('data_source', 'unknown')}`; membership randomised by coin flips: {'yes' if data.get('membership_randomized') else 'no'}."
     )
     details = [f"seed {run['seed']}" if run.get("seed") is not None else None,
-               f"config hash `{run['config_hash'][:12]}`" if run.get("config_hash") else None,
+               f"config hash `{str(run['config_hash'])[:12]}`" if run.get("config_hash") else None,
                f"privaudit {versions['privaudit']}" if versions.get("privaudit") else None]
     if any(details):
         out.append("* Run: " + ", ".join(d for d in details if d) + ".")
@@ -194,7 +229,13 @@ def model_card_section(report: dict, *, source: str = "report.json") -> str:
 
 def write_model_card(report: dict, out: str | Path, *, source: str = "report.json") -> Path:
     """Write :func:`model_card_section` to ``out`` (UTF-8); returns the path."""
+    from privaudit.exceptions import OutputError
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(model_card_section(report, source=source), encoding="utf-8")
+    text = model_card_section(report, source=source)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write the model card ({exc.strerror or exc}); give a writable file path") from None
     return out

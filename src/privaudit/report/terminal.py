@@ -68,10 +68,10 @@ def _group_lines(result: AuditResult, target: str) -> list:
         if d is None:
             lines.append(Text(f"By {name}: no group large enough to measure.", style="dim"))
             continue
-        mark = "above" if d.ci_above_overall else "not clearly above"
+        mark = "more exposed than the rest, Holm-corrected" if d.more_exposed else "not shown more exposed"
         lines.append(Text(f"By {name}: most exposed “{d.worst_group}”, AUC {d.auc:.3f} ({level} CI {d.auc_ci[0]:.3f}–{d.auc_ci[1]:.3f}) "
                           f"vs {d.overall_auc:.3f} overall ({d.difference:+.3f}, {mark}; {d.n_groups_compared} group{'s' if d.n_groups_compared != 1 else ''})",
-                          style="bold red" if d.ci_above_overall else ""))
+                          style="bold red" if d.more_exposed else ""))
     return lines
 
 
