@@ -20,7 +20,6 @@ from privaudit.metrics.familywise import delong_variance, max_t_test, rank_sum_s
 from privaudit.metrics.grading import CLEAR_AUC, SEVERE_AUC, target_claim
 from privaudit.metrics.small_sample import MIN_MEMBERS, MIN_NONMEMBERS, hoeffding_auc_interval
 from privaudit.report import print_summary, render_html, report_dict, verdict
-from privaudit.report.verdict import claim_for
 
 FPRS = (0.1, 0.01, 0.001)
 
@@ -168,8 +167,8 @@ def test_issue12_severity_is_graded_and_the_masking_sentence_needs_clear_evidenc
     faint = make_result({"correctness": scores}, member, target="vendor", output_kind="labels", n_bootstrap=200)
     assert 0.505 < faint.results[0].metrics.auc < 0.525 and faint.results[0].metrics.auc_ci[0] > 0.5
     faint_text = verdict(faint, "vendor")
-    assert faint.claims["vendor"].status == "weak"
     assert faint_text.startswith("Weak membership leakage:") and "masking the confidence" not in faint_text
+    assert faint.claims["vendor"].status == "weak"
     assert "Next:" in faint_text
 
     member = np.r_[np.ones(500, bool), np.zeros(500, bool)]
@@ -189,6 +188,8 @@ def test_clear_grade_from_the_auc_bound():
     rng = np.random.default_rng(7)
     member = np.r_[np.ones(2000, bool), np.zeros(2000, bool)]
     result = make_result({"loss": rng.normal(size=4000) + 0.45 * member}, member, n_bootstrap=100)  # AUC ≈ 0.62
+    from privaudit.report.verdict import claim_for
+
     claim = claim_for(result, "model")  # computed on first use for a result built by hand
     assert claim.status == "clear" and CLEAR_AUC <= claim.evidence.auc_lower < SEVERE_AUC
     assert verdict(result, "model").startswith("Clear membership leakage:")
@@ -203,6 +204,8 @@ def test_grade_from_tpr_at_low_fpr_when_the_auc_is_near_chance():
     exposed = rng.choice(n, 300, replace=False)  # 6 % of members far out in the tail
     scores[exposed] += 6.0
     result = make_result({"loss": scores}, member, n_bootstrap=100)
+    from privaudit.report.verdict import claim_for
+
     claim = claim_for(result, "model")
     assert claim.auc_bounds[0][0] < CLEAR_AUC
     assert claim.status in ("clear", "severe") and claim.evidence.kind == "tpr_at_fpr"
