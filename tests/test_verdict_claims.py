@@ -75,6 +75,16 @@ def test_max_t_with_one_attack_is_the_exact_permutation_p_value():
     assert abs(test.p_upper[0] - exact) < 4 * np.sqrt(exact * (1 - exact) / 40_000)
 
 
+@pytest.mark.parametrize("n_members, n_nonmembers", [(60, 400), (400, 60)])  # few members, few non-members: the subset sampler
+def test_max_t_with_one_attack_matches_the_mann_whitney_p_value(n_members, n_nonmembers):
+    rng = np.random.default_rng(n_members)
+    member = np.r_[np.ones(n_members, bool), np.zeros(n_nonmembers, bool)]
+    x = rng.normal(size=member.size) + 0.25 * member
+    reference = stats.mannwhitneyu(x[member], x[~member], alternative="greater", method="asymptotic").pvalue
+    test = max_t_test(x, member, n_permutations=20_000, seed=1)
+    assert abs(test.p_upper[0] - reference) < 4 * np.sqrt(reference * (1 - reference) / 20_000) + 0.005
+
+
 def test_max_t_of_identical_attacks_equals_the_single_attack_test():
     rng = np.random.default_rng(0)
     member = np.r_[np.ones(80, bool), np.zeros(120, bool)]

