@@ -39,6 +39,7 @@ its Clopper–Pearson interval is conditional on that threshold (see
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -50,7 +51,7 @@ from privaudit.metrics.small_sample import MIN_MEMBERS, MIN_NONMEMBERS, enough_r
 
 __all__ = [
     "CLEAR_AUC", "SEVERE_AUC", "CLEAR_TPR_RATIO", "SEVERE_TPR_RATIO", "GRADING_MAX_FPR",
-    "GRADES", "STATUSES", "GradeEvidence", "TargetClaim", "target_claim", "audit_claims",
+    "MAX_PERMUTATIONS", "GRADES", "STATUSES", "GradeEvidence", "TargetClaim", "permutations_for", "target_claim", "audit_claims",
 ]
 
 #: "clear" when some attack's simultaneous AUC lower bound reaches this (ranks a random member above a random non-member
@@ -64,6 +65,9 @@ CLEAR_TPR_RATIO = 2.0
 SEVERE_TPR_RATIO = 10.0
 #: Operating points used by the grades: target FPRs at most this (the low-FPR regime, Carlini et al. 2022).
 GRADING_MAX_FPR = 0.01
+
+#: Most relabellings :func:`permutations_for` asks for (a level α below 2 / (this + 1) is then out of the test's reach).
+MAX_PERMUTATIONS = 99_999
 
 #: Graded statuses, weakest first.
 GRADES = ("none_detected", "weak", "clear", "severe")
@@ -142,6 +146,17 @@ class TargetClaim:
         return d
 
 
+def permutations_for(alpha: float) -> int:
+    """Relabellings B for level α: the default 1,999, more when α < 2 / 2,000 (so that p can reach α/2), at most MAX_PERMUTATIONS.
+
+    Examples
+    --------
+    >>> permutations_for(0.05), permutations_for(0.001), permutations_for(0.0001)
+    (1999, 1999, 19999)
+    """
+    return int(min(MAX_PERMUTATIONS, max(DEFAULT_PERMUTATIONS, math.ceil(2.0 / alpha - 1e-9) - 1)))
+
+
 def _grade(names, auc, variance, points, alpha: float, n_members: int, n_nonmembers: int):
     """Grade, number of simultaneous statements and per-attack AUC bounds (see the module docstring)."""
     grading_fprs = sorted({f for ops in points for f, op in ops.items() if op.supported and f <= GRADING_MAX_FPR + 1e-15})
@@ -179,7 +194,7 @@ def _grade(names, auc, variance, points, alpha: float, n_members: int, n_nonmemb
 
 
 def target_claim(target: str, attacks, scores, is_member, operating_points=None, *, confidence: float = 0.95,
-                 seed: int = 0, n_permutations: int = DEFAULT_PERMUTATIONS) -> TargetClaim:
+                 seed: int = 0, n_permutations: int | None = None) -> TargetClaim:
     """The corrected, graded claim about one target from its K attacks.
 
     Parameters
@@ -196,7 +211,7 @@ def target_claim(target: str, attacks, scores, is_member, operating_points=None,
     confidence : float
         α = 1 − confidence for the family-wise test and the simultaneous intervals.
     seed, n_permutations
-        Of the max-T permutation test.
+        Of the max-T permutation test; ``n_permutations`` defaults to :func:`permutations_for` (α).
 
     Returns
     -------
@@ -212,6 +227,7 @@ def target_claim(target: str, attacks, scores, is_member, operating_points=None,
     base = dict(target=target, attacks=names, alpha=alpha, n_members=n_members, n_nonmembers=n_nonmembers)
     if not enough_records(n_members, n_nonmembers):
         return TargetClaim(status="too_few_records", **base)
+    n_permutations = permutations_for(alpha) if n_permutations is None else int(n_permutations)
     test = max_t_test(scores, is_member, n_permutations=n_permutations, seed=seed)
     auc, variance = delong_variance(scores, is_member)
     points = list(operating_points) if operating_points is not None else [{} for _ in names]
@@ -228,7 +244,7 @@ def target_claim(target: str, attacks, scores, is_member, operating_points=None,
 
 
 def audit_claims(results, is_member, *, confidence: float = 0.95, seed: int = 0,
-                 n_permutations: int = DEFAULT_PERMUTATIONS) -> dict[str, TargetClaim]:
+                 n_permutations: int | None = None) -> dict[str, TargetClaim]:
     """One :class:`TargetClaim` per target from an audit's results.
 
     Parameters

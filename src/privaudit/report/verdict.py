@@ -132,6 +132,15 @@ def _evidence_text(claim: TargetClaim) -> str:
             f"against at most {percent(e.fpr_upper)} of non-members")
 
 
+def _floor_sentence(claim: TargetClaim) -> str:
+    """Says so when the permutation test cannot reach α at all (a very high confidence level)."""
+    floor = 1.0 / (claim.n_permutations + 1)
+    if not claim.n_permutations or floor <= claim.alpha:
+        return ""
+    return (f" With {count(claim.n_permutations)} relabellings no p-value can fall below {floor:.2g}, above α = {claim.alpha:g}: "
+            "at this confidence level the test cannot detect anything; use a lower metrics.confidence.")
+
+
 def _next_steps(result: AuditResult, target_name: str) -> str:
     info = result.reference.get(target_name)
     if info:
@@ -217,7 +226,8 @@ def verdict(result: AuditResult, target_name: str) -> str:
         which = f"best of {k} attacks: {best.attack}" if k > 1 else f"attack {best.attack}"
         return (f"No leakage detected: the corrected test over all attacks finds none at α = {claim.alpha:g} ({_correction(claim)}; "
                 f"smallest adjusted p {p_value_text(claim.min_p_upper)}; {which}, {auc_text(m.auc, m.auc_ci, m.confidence)}, "
-                f"on {sizes}). This is not proof that the model is private: {_next_steps(result, target_name)} may find more.")
+                f"on {sizes}).{_floor_sentence(claim)} This is not proof that the model is private: "
+                f"{_next_steps(result, target_name)} may find more.")
     return _graded_text(result, claim, best, sizes)
 
 
