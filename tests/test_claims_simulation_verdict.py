@@ -63,3 +63,25 @@ def test_family_wise_false_claim_rate_of_the_verdict_under_the_null(rho, seed):
     print(f"rho={rho}: old rule (best of {N_ATTACKS} by AUC, own 95% bootstrap CI): {old:.4f} "
           f"(MC SE {np.sqrt(old * (1 - old) / N_RUNS):.4f})")
     assert old > _bound(0.05)  # the simulation would have caught the old rule
+
+
+@pytest.mark.slow
+def test_simultaneous_auc_bounds_behind_the_grades_cover_the_true_aucs():
+    """The grades' DeLong bounds (Bonferroni over attacks and operating points) all hold together in ≥ 1 − α of runs."""
+    from scipy import stats
+
+    from privaudit.metrics.grading import target_claim
+
+    rng = np.random.default_rng(21)
+    shifts = np.array([0.2, 0.35, 0.5])  # true AUC Φ(d / √2): 0.556, 0.598, 0.638
+    true_auc = stats.norm.cdf(shifts / np.sqrt(2))
+    is_member = np.r_[np.ones(N_EACH, bool), np.zeros(N_EACH, bool)]
+    misses = 0
+    for run in range(N_RUNS):
+        scores = rng.normal(size=(shifts.size, 2 * N_EACH)) + shifts[:, None] * is_member
+        claim = target_claim("t", ["a", "b", "c"], scores, is_member, n_permutations=1, seed=run)
+        bounds = np.array(claim.auc_bounds)
+        misses += bool(np.any((bounds[:, 0] > true_auc) | (bounds[:, 1] < true_auc)))
+    rate = misses / N_RUNS
+    print(f"simultaneous AUC bounds (3 attacks, m = {claim.n_simultaneous}): non-coverage {rate:.4f} (bound {_bound(0.05):.4f}, n={N_RUNS})")
+    assert rate <= _bound(0.05)
