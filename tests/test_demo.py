@@ -41,6 +41,13 @@ def test_demo_writes_report_that_shows_the_contrast(demo_dir):
     assert overfit["auc"] > 0.6
     assert overfit["auc_ci"][0] > 0.5
     assert regularised["auc"] < overfit["auc"]
+    # the verdicts read as graded, corrected over each target's attacks, and the notes name the reference models that ran
+    claims = report["claims"]
+    assert claims["overfit_mlp"]["status"] in ("clear", "severe") and claims["regularised_mlp"]["detected"]
+    assert claims["overfit_mlp"]["n_attacks"] == sum(r["target"] == "overfit_mlp" for r in report["results"])
+    assert report["verdicts"]["overfit_mlp"].startswith(("Clear membership leakage", "Severe membership leakage"))
+    assert not any("without reference models" in note for note in report["notes"])
+    assert any("overfit_mlp: 16 offline reference models" in note for note in report["notes"])
     # 10,000 non-members resolve FPR 0.1 % (10 expected false positives) but not 0.01 %
     points = overfit["tpr_at_fpr"]
     assert points["0.001"]["supported"] is True

@@ -90,21 +90,28 @@ def test_report_json_carries_the_epsilon_entry_and_its_label(reports):
         assert eps["epsilon_lb"] == eps["one_run"]["epsilon_lb"] > 0 and eps["one_run"]["m"] == N
 
 
-def test_html_and_terminal_show_epsilon_with_its_label(reports):
+def test_html_and_terminal_show_epsilon_only_where_it_is_a_bound(reports):
+    """Issue 12 scope 8: the heuristic ε of a non-randomised audit is in report.json only; the one-run bound is shown."""
     from rich.console import Console
 
     from privaudit.report import print_summary
 
     page = (reports["plain"]["folder"] / "report.html").read_text(encoding="utf-8")
-    assert "<th>ε lower bound</th>" in page and page.count('<td class="epsilon">') == len(reports["plain"]["json"]["results"])
-    assert "heuristic estimate" in page and "not a proven lower bound" in page
+    assert "<th>ε lower bound</th>" not in page and '<td class="epsilon">' not in page
+    assert "heuristic estimate, not a lower bound; it is in report.json" in page
     valid_page = (reports["randomized"]["folder"] / "report.html").read_text(encoding="utf-8")
+    assert "<th>ε lower bound</th>" in valid_page
+    assert valid_page.count('<td class="epsilon">') == len(reports["randomized"]["json"]["results"])
     assert "Steinke" in valid_page and "not a proven lower bound" not in valid_page
     console = Console(width=200, record=True)
     print_summary(reports["plain"]["result"], console=console)
     text = console.export_text()
-    assert "ε lb" in text and "heuristic" in text
-    first = reports["plain"]["result"].results[0].metrics.epsilon_lower_bound.epsilon_lb
+    assert "ε lb" not in text and "in report.json" in text
+    console = Console(width=200, record=True)
+    print_summary(reports["randomized"]["result"], console=console)
+    text = console.export_text()
+    assert "ε lb" in text and "bound" in text
+    first = reports["randomized"]["result"].results[0].metrics.epsilon_lower_bound.epsilon_lb
     assert f"{first:.2f}" in text
 
 

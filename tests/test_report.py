@@ -23,7 +23,12 @@ DATA_KEYS = {"n_members", "n_nonmembers", "n_population", "classes", "membership
 TARGET_KEYS = {"name", "output_kind", "accuracy_members", "accuracy_nonmembers", "queries"}
 RESULT_KEYS = {
     "target", "attack", "signal", "auc", "auc_ci", "tpr_at_fpr", "advantage", "balanced_accuracy",
-    "n_members", "n_nonmembers", "confidence", "n_bootstrap", "epsilon_lower_bound",
+    "n_members", "n_nonmembers", "confidence", "n_bootstrap", "epsilon_lower_bound", "auc_ci_method",
+}
+CLAIM_KEYS = {
+    "target", "status", "attacks", "alpha", "n_members", "n_nonmembers", "method", "n_permutations", "p_upper", "p_lower",
+    "n_simultaneous", "auc_bounds", "evidence", "min_members", "min_nonmembers", "thresholds", "n_attacks", "detected",
+    "inverted_attacks",
 }
 POINT_KEYS = {"tpr", "ci", "fpr_realised", "fpr_ci", "threshold", "true_positives", "false_positives", "supported"}
 
@@ -88,7 +93,7 @@ def test_write_report_creates_the_three_files(written):
 
 def test_report_json_has_the_documented_schema(result, written):
     document = _strict_loads(written["json"].read_text(encoding="utf-8"))
-    assert set(document) == {"schema_version", "run", "data", "targets", "results", "verdicts", "notes"}
+    assert set(document) == {"schema_version", "run", "data", "targets", "results", "verdicts", "claims", "notes"}
     assert document["schema_version"] == "1.0"
     assert set(document["run"]) == RUN_KEYS
     assert isinstance(document["run"]["versions"], dict) and "numpy" in document["run"]["versions"]
@@ -108,6 +113,10 @@ def test_report_json_has_the_documented_schema(result, written):
             assert set(point) == POINT_KEYS
             assert len(point["ci"]) == 2 and len(point["fpr_ci"]) == 2
     assert set(document["verdicts"]) == {t.name for t in result.targets}
+    assert set(document["claims"]) == {t.name for t in result.targets}
+    for name, claim in document["claims"].items():
+        assert set(claim) == CLAIM_KEYS
+        assert claim["status"] in ("none_detected", "weak", "clear", "severe") and claim["n_attacks"] == len(claim["p_upper"])
     assert all(isinstance(note, str) and note for note in document["notes"])
     assert any("optimistic" in note for note in document["notes"])
     assert any(str(MIN_EXPECTED_FALSE_POSITIVES) in note and "support" in note for note in document["notes"])
@@ -153,22 +162,24 @@ def test_scores_csv_has_one_row_per_audited_record(result, written):
     assert not {"x0", "x1", "colour"} & set(table.columns)  # never raw features
 
 
-def test_verdict_says_leak_only_when_the_auc_interval_excludes_chance(result):
+def test_verdict_is_graded_and_names_its_correction(result):
     leaky = verdict(result, "leaky_rf")
     best = result.best("leaky_rf")
-    assert best.metrics.auc_ci[0] > 0.5
-    assert leaky.startswith("This model leaks membership")
+    claim = result.claims["leaky_rf"]
+    assert claim.detected and claim.n_attacks == 6
+    assert leaky.startswith(f"{claim.status.capitalize()} membership leakage: the corrected test over all attacks finds leakage")
+    assert "max-T permutation test" in leaky and "over 6 attacks" in leaky
     assert f"AUC {best.metrics.auc:.3f} (95% CI" in leaky
     assert f"{N_MEMBERS} members vs {N_NONMEMBERS} non-members" in leaky
-    assert "At 10% false positives the best attack identifies" in leaky  # 10% is the lowest supported FPR here
+    assert "At 10% false positives it identifies" in leaky  # 10% is the lowest supported FPR here
     assert "At 1% false positives" not in leaky
-    assert "slightly optimistic" in leaky and "best of 6 attacks" in leaky
+    assert "slightly optimistic" in leaky and "The best of 6 attacks" in leaky and "Next:" in leaky
     for name in ("population_rf", "random_outputs"):
         text = verdict(result, name)
-        assert result.best(name).metrics.auc_ci[0] <= 0.5
-        assert text.startswith("No measurable leakage with these attacks at this sample size")
+        assert result.claims[name].status == "none_detected" and min(result.claims[name].p_upper) > 0.05
+        assert text.startswith("No leakage detected: the corrected test over all attacks finds none at α = 0.05")
         assert "not proof that the model is private" in text and "LiRA" in text
-        assert "leaks membership" not in text
+        assert "leakage:" not in text
 
 
 def test_report_json_verdicts_are_the_verdict_texts(result, written):
@@ -180,7 +191,7 @@ def test_verdict_with_one_attack_does_not_mention_best_of():
     data, frame = build_data(300, 300, 0, seed=1)
     single = audit(data, [leaky_target(data, frame)], ["loss"], n_bootstrap=100)
     text = verdict(single, "leaky_rf")
-    assert "leaks membership" in text
+    assert "membership leakage:" in text and "over 1 attack," in text
     assert "best of" not in text and "optimistic" not in text
 
 
@@ -206,7 +217,7 @@ def test_html_is_self_contained_and_has_two_plots_per_target(result):
     assert "<script" not in page.lower()
     for external in ('src="http', "href=\"http", "url(http", "@import", "<link rel=\"stylesheet"):
         assert external not in page
-    assert "leaks membership" in page and "No measurable leakage" in page
+    assert ' leakage</span>' in page and "no leakage detected</span>" in page and "No leakage detected" in page
     assert "n/a<sup>†</sup>" in page and "needs ≥ 1,000 non-members" in page
     assert "Most exposed records" not in page
 
@@ -230,5 +241,5 @@ def test_print_summary_shows_tables_flags_and_verdicts(result):
     for name in ("leaky_rf", "population_rf", "random_outputs"):
         assert name in text
     assert "n/a†" in text and "needs ≥ 1,000" in text
-    assert text.count("Verdict:") == 3
-    assert "leaks membership" in text and "No measurable leakage" in text
+    assert text.count("Verdict [") == 3
+    assert "membership leakage:" in text and "No leakage detected" in text

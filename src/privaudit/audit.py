@@ -19,6 +19,7 @@ from privaudit.attacks import ThresholdAttack, build_attack
 from privaudit.data import AuditData
 from privaudit.exceptions import CapabilityError, DataError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS, ScoreMetrics, evaluate_scores
+from privaudit.metrics.grading import audit_claims
 from privaudit.query_signals import QueryLedger, answers_new_records, check_query_requests, compute_query_signals
 from privaudit.signals import SIGNALS, compute_signals
 
@@ -80,6 +81,8 @@ class AuditResult:
     membership_randomized: bool = False
     #: target name → what went over the wire to targets that count it (HTTP targets: requests, retries, records sent, cache hits, ...)
     api_calls: dict = field(default_factory=dict)
+    #: target name → :class:`privaudit.metrics.grading.TargetClaim`: the family-wise corrected, graded verdict behind each report
+    claims: dict = field(default_factory=dict)
 
     def best(self, target: str | None = None) -> AttackResult:
         """The result with the highest AUC (for ``target`` if given)."""
@@ -329,6 +332,7 @@ def audit(
         delta=float(delta),
         membership_randomized=bool(membership_randomized),
         api_calls=api_call_info,
+        claims=audit_claims(results, is_member, confidence=confidence, seed=seed),
     )
     if groups:
         from privaudit.metrics.groups import analyse_groups

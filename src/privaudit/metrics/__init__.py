@@ -24,10 +24,13 @@ from privaudit.metrics.epsilon import (
 )
 from privaudit.metrics.intervals import bootstrap_auc, clopper_pearson
 from privaudit.metrics.roc import check_scores, max_advantage, roc_auc, roc_curve, tpr_at_fpr
+from privaudit.metrics.small_sample import HOEFFDING_METHOD, MIN_MEMBERS, MIN_NONMEMBERS, enough_records, hoeffding_auc_interval
 
 __all__ = [
     "DEFAULT_FPRS",
     "MIN_EXPECTED_FALSE_POSITIVES",
+    "MIN_MEMBERS",
+    "MIN_NONMEMBERS",
     "OperatingPoint",
     "ScoreMetrics",
     "evaluate_scores",
@@ -97,6 +100,9 @@ class ScoreMetrics:
     confidence: float = 0.95
     n_bootstrap: int = 1000
     epsilon_lower_bound: AuditEpsilon | None = None
+    #: how ``auc_ci`` was computed: "bootstrap" (stratified percentile), or "hoeffding" below
+    #: MIN_MEMBERS / MIN_NONMEMBERS, where a bootstrap is meaningless (:mod:`privaudit.metrics.small_sample`)
+    auc_ci_method: str = "bootstrap"
 
     def to_dict(self) -> dict:
         """JSON-ready dict in the ``report.json`` result layout (FPR keys as strings)."""
@@ -127,6 +133,10 @@ def evaluate_scores(
     n_epsilon_candidates: int = 1,
 ) -> ScoreMetrics:
     """Compute AUC (+ bootstrap CI), TPR at each FPR (+ exact CIs), advantage, ε lower bound.
+
+    With fewer than ``MIN_MEMBERS`` members or ``MIN_NONMEMBERS`` non-members
+    the AUC interval is Hoeffding's distribution-free one instead of the
+    bootstrap (``auc_ci_method`` says which).
 
     Parameters
     ----------
@@ -163,7 +173,11 @@ def evaluate_scores(
     n_nonmembers = int(is_member.size - n_members)
     fpr, tpr, thresholds = roc_curve(scores, is_member)
     auc = float(np.trapezoid(tpr, fpr))
-    lower, upper, _ = bootstrap_auc(scores, is_member, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
+    if enough_records(n_members, n_nonmembers):
+        lower, upper, _ = bootstrap_auc(scores, is_member, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
+        auc_ci_method = "bootstrap"
+    else:  # a bootstrap of a handful of records is meaningless: the distribution-free interval instead
+        (lower, upper), auc_ci_method = hoeffding_auc_interval(auc, n_members, n_nonmembers, confidence), HOEFFDING_METHOD
     advantage = max_advantage(fpr, tpr)
     points = {}
     for target in fprs:
@@ -194,6 +208,7 @@ def evaluate_scores(
         operating_points=points,
         confidence=confidence,
         n_bootstrap=n_bootstrap,
+        auc_ci_method=auc_ci_method,
         epsilon_lower_bound=None if delta is None else audit_epsilon(
             scores, is_member, delta=delta, confidence=confidence, seed=seed, membership_randomized=membership_randomized,
             max_fpr=max(points) if points else DEFAULT_HEURISTIC_MAX_FPR, n_candidates=n_epsilon_candidates),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["percent", "percent_range", "fpr_label", "auc_text", "count", "confidence_label", "min_nonmembers", "epsilon_value", "epsilon_note", "queries_text"]
+__all__ = ["percent", "percent_range", "fpr_label", "auc_text", "count", "confidence_label", "min_nonmembers", "epsilon_value", "epsilon_note", "queries_text", "p_value_text"]
 
 
 def percent(rate: float) -> str:
@@ -40,6 +40,19 @@ def fpr_label(fpr: float) -> str:
 def auc_text(auc: float, ci, confidence: float) -> str:
     """``'AUC 0.733 (95% CI 0.712–0.755)'``."""
     return f"AUC {auc:.3f} ({confidence_label(confidence)} CI {ci[0]:.3f}–{ci[1]:.3f})"
+
+
+def p_value_text(p: float | None) -> str:
+    """A p-value with its relation sign, two significant digits: 0.0005 → ``'= 0.0005'``; None → ``'n/a'``.
+
+    Examples
+    --------
+    >>> p_value_text(0.0005), p_value_text(0.2345)
+    ('= 0.0005', '= 0.23')
+    """
+    if p is None or not math.isfinite(p):
+        return "n/a"
+    return f"= {p:.2g}"
 
 
 def count(n: int) -> str:

@@ -16,7 +16,7 @@ from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report import formatting
 from privaudit.report.group_section import group_context
 from privaudit.report.plots import CLIP_FENCE_IQR, CLIP_PERCENTILES, ROC_LIMIT, histogram_svg, roc_svg
-from privaudit.report.verdict import leaks, report_notes, verdict
+from privaudit.report.verdict import badge, grade, report_notes, show_epsilon, verdict
 
 __all__ = ["render_html", "html_context", "N_SHOWN_RECORDS"]
 
@@ -76,10 +76,21 @@ def _result_rows(pool, fprs) -> list[dict]:
 
 
 def _epsilon_note(result: AuditResult) -> str | None:
+    """The ε column's footnote, or None when the page shows no ε (none computed, or only heuristic estimates)."""
     entries = [r.metrics.epsilon_lower_bound for r in result.results if r.metrics.epsilon_lower_bound is not None]
-    if not entries:
+    if not entries or not show_epsilon(result):
         return None
     return formatting.epsilon_note(entries[0].valid, entries[0].delta, entries[0].confidence)
+
+
+def _auc_interval_label(result: AuditResult) -> str:
+    """How the AUC intervals were computed, for the table footnote."""
+    methods = {r.metrics.auc_ci_method for r in result.results}
+    n_bootstrap = result.results[0].metrics.n_bootstrap if result.results else 0
+    if methods <= {"bootstrap"}:
+        return f"stratified bootstrap ({formatting.count(n_bootstrap)} replicates)"
+    return ("Hoeffding's distribution-free interval (fewer records than a verdict needs, where a bootstrap is meaningless)"
+            + (f", elsewhere stratified bootstrap ({formatting.count(n_bootstrap)} replicates)" if "bootstrap" in methods else ""))
 
 
 def _exposed_records(result: AuditResult, best) -> list[dict]:
@@ -148,7 +159,8 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
         "data": {"n_members": n_members, "n_nonmembers": n_nonmembers, "n_population": result.n_population,
                  "classes": ", ".join(map(str, result.classes))},
         "verdicts": [
-            {"target": t.name, "text": verdict(result, t.name), "leaks": leaks(result, t.name)}
+            {"target": t.name, "text": verdict(result, t.name), "status": grade(result, t.name),
+             "badge": badge(grade(result, t.name))[0], "css": badge(grade(result, t.name))[1]}
             for t in result.targets if any(r.target == t.name for r in result.results)
         ],
         "targets": [
@@ -162,6 +174,7 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
         "min_expected_fp": MIN_EXPECTED_FALSE_POSITIVES,
         "confidence": formatting.confidence_label(result.confidence),
         "n_bootstrap": result.results[0].metrics.n_bootstrap if result.results else 0,
+        "auc_interval": _auc_interval_label(result),
         "roc_limit": ROC_LIMIT,
         "clip_rule": f"their {CLIP_PERCENTILES[0]:g}–{CLIP_PERCENTILES[1]:g} percentile range, narrowed to at most "
                      f"{CLIP_FENCE_IQR:g} interquartile ranges beyond the quartiles",

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from privaudit.audit import AuditResult
-from privaudit.report.verdict import report_notes, verdict
+from privaudit.report.verdict import claim_for, report_notes, verdict
 
 __all__ = ["SCHEMA_VERSION", "report_dict", "write_json", "scores_table", "write_scores_csv", "strict_json_value"]
 
@@ -59,7 +59,7 @@ def report_dict(result: AuditResult) -> dict:
     -------
     dict
         Keys ``schema_version``, ``run``, ``data``, ``targets``, ``results``,
-        ``verdicts`` and ``notes``, and ``groups`` when the audit was sliced by groups; JSON-ready and strict (no NaN/inf). Per
+        ``verdicts``, ``claims`` (per target, the corrected and graded claim behind its verdict) and ``notes``, and ``groups`` when the audit was sliced by groups; JSON-ready and strict (no NaN/inf). Per
         result, ``tpr_at_fpr`` is keyed by the target FPR as a string
         (``"0.1"``, ``"0.01"``, ...). See ``docs/report-schema.md``.
     """
@@ -97,6 +97,7 @@ def report_dict(result: AuditResult) -> dict:
             {"target": r.target, "attack": r.attack, "signal": r.signal, **r.metrics.to_dict()} for r in result.results
         ],
         "verdicts": {t.name: verdict(result, t.name) for t in result.targets if any(r.target == t.name for r in result.results)},
+        "claims": {t.name: claim_for(result, t.name).to_dict() for t in result.targets if any(r.target == t.name for r in result.results)},
         "notes": report_notes(result),
     }
     if getattr(result, "api_calls", None):

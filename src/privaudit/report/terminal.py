@@ -7,14 +7,18 @@ from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report.formatting import (
     confidence_label, count, epsilon_note, epsilon_value, fpr_label, min_nonmembers, percent, percent_range, queries_text,
 )
-from privaudit.report.verdict import leaks, verdict
+from privaudit.report.verdict import badge, grade, show_epsilon, verdict
 
 __all__ = ["print_summary"]
 
 _UNSUPPORTED_MARK = "†"
 
+#: verdict style per badge class: the colour follows the grade
+_STYLES = {"severe": "bold white on red", "leak": "bold red", "weak": "bold yellow", "none": "bold", "undetermined": "bold",
+           "inverted": "bold magenta"}
 
-def _target_table(result: AuditResult, target: str):
+
+def _target_table(result: AuditResult, target: str, with_epsilon: bool):
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -31,7 +35,8 @@ def _target_table(result: AuditResult, target: str):
     for fpr in result.fprs:
         table.add_column(f"TPR at\n{fpr_label(fpr)}", justify="right", overflow="fold")
     table.add_column("adv.", justify="right", overflow="fold")
-    table.add_column("ε lb", justify="right", overflow="fold")
+    if with_epsilon:
+        table.add_column("ε lb", justify="right", overflow="fold")
     for r in pool:
         m = r.metrics
         cells = [Text(r.attack + (" ★" if r is best else ""), style="bold" if r is best else "")]
@@ -46,7 +51,9 @@ def _target_table(result: AuditResult, target: str):
                 cells.append(Text(f"n/a{_UNSUPPORTED_MARK}", style="dim"))
         cells.append(Text(f"{m.advantage:.3f}"))
         eps = m.epsilon_lower_bound
-        if eps is None:
+        if not with_epsilon:
+            pass
+        elif eps is None:
             cells.append(Text("—", style="dim"))
         else:
             cells.append(Text(f"{epsilon_value(eps.epsilon_lb)}\n") + Text("bound" if eps.valid else "heuristic", style="dim"))
@@ -101,11 +108,12 @@ def print_summary(result: AuditResult, console=None) -> None:
         f"({count(result.n_population)} population records), seed {result.seed}"
     )
     targets = [t.name for t in result.targets if any(r.target == t.name for r in result.results)]
+    with_epsilon = show_epsilon(result)
     for target in targets:
         console.print()
-        console.print(_target_table(result, target))
-        style = "bold red" if leaks(result, target) else "bold"
-        console.print(Text("Verdict: ", style=style) + Text(verdict(result, target)))
+        console.print(_target_table(result, target, with_epsilon))
+        label, css = badge(grade(result, target))
+        console.print(Text(f"Verdict [{label}]: ", style=_STYLES[css]) + Text(verdict(result, target)))
         spent = queries_text(next((t.queries for t in result.targets if t.name == target), None))
         if spent:
             console.print(Text(spent[0].upper() + spent[1:] + ".", style="dim"))
@@ -123,8 +131,12 @@ def print_summary(result: AuditResult, console=None) -> None:
             )
         )
     if targets:
-        console.print(Text("★ best attack by AUC (used for the verdict); TPR at f: true-positive rate at false-positive rate f; "
-                           "adv.: membership advantage max(TPR − FPR).", style="dim"))
+        console.print(Text("★ best attack by AUC (its figures are quoted in the verdict; the claim itself is corrected over all "
+                           "attacks); TPR at f: true-positive rate at false-positive rate f; adv.: membership advantage max(TPR − FPR).",
+                           style="dim"))
         eps_entries = [r.metrics.epsilon_lower_bound for r in result.results if r.metrics.epsilon_lower_bound is not None]
-        if eps_entries:
+        if eps_entries and with_epsilon:
             console.print(Text(epsilon_note(eps_entries[0].valid, eps_entries[0].delta, eps_entries[0].confidence), style="dim"))
+        elif eps_entries:
+            console.print(Text("ε: only a heuristic estimate here (membership was not randomised); it is in report.json, "
+                               "labelled heuristic, and not shown beside the verdict.", style="dim"))

@@ -1,8 +1,12 @@
 """Plain-words verdicts and the caveats every report carries.
 
-A verdict reads one target's best result (highest AUC) and says what it shows
-and no more: leakage only when the AUC interval excludes chance, and never
-"private" when it does not.
+A verdict renders one target's :class:`~privaudit.metrics.grading.TargetClaim`
+(``AuditResult.claims``): leakage is claimed only when a family-wise corrected
+test over all the target's attacks finds it, graded *weak / clear / severe*
+from simultaneous intervals; below the minimum sample nothing is concluded
+either way; an attack significantly *below* chance flags "scores inverted?"
+instead of a verdict. Point figures quoted (AUC, TPR) are the best attack's,
+and the text says which correction the claim used and over how many attacks.
 """
 
 from __future__ import annotations
@@ -10,9 +14,24 @@ from __future__ import annotations
 from privaudit.audit import AttackResult, AuditResult
 from privaudit.exceptions import UnknownNameError
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES, OperatingPoint
-from privaudit.report.formatting import auc_text, confidence_label, count, fpr_label, min_nonmembers, percent, percent_range
+from privaudit.metrics.grading import (
+    CLEAR_AUC, CLEAR_TPR_RATIO, GRADING_MAX_FPR, SEVERE_AUC, SEVERE_TPR_RATIO, TargetClaim, audit_claims,
+)
+from privaudit.report.formatting import (
+    auc_text, confidence_label, count, fpr_label, min_nonmembers, p_value_text, percent, percent_range,
+)
 
-__all__ = ["verdict", "leaks", "report_notes", "lowest_supported_point"]
+__all__ = ["verdict", "leaks", "claim_for", "grade", "badge", "report_notes", "lowest_supported_point", "show_epsilon"]
+
+#: status → (badge text, CSS class / colour family)
+_BADGES = {
+    "too_few_records": ("too few records to conclude", "undetermined"),
+    "scores_inverted": ("scores inverted?", "inverted"),
+    "none_detected": ("no leakage detected", "none"),
+    "weak": ("weak leakage", "weak"),
+    "clear": ("clear leakage", "leak"),
+    "severe": ("severe leakage", "severe"),
+}
 
 
 def _results_for(result: AuditResult, target_name: str) -> list[AttackResult]:
@@ -23,10 +42,43 @@ def _results_for(result: AuditResult, target_name: str) -> list[AttackResult]:
     return pool
 
 
+def claim_for(result: AuditResult, target_name: str) -> TargetClaim:
+    """The target's claim from ``result.claims``.
+
+    :func:`privaudit.audit` always fills ``claims``; for a result assembled by
+    hand without them (or whose results no longer match them) the claims are
+    computed once with :func:`privaudit.metrics.grading.audit_claims` and kept.
+    """
+    pool = _results_for(result, target_name)
+    claim = result.claims.get(target_name)
+    if claim is None or claim.attacks != tuple(r.attack for r in pool):
+        result.claims = {**result.claims, **audit_claims(pool, result.is_member, confidence=result.confidence, seed=result.seed)}
+        claim = result.claims[target_name]
+    return claim
+
+
+def grade(result: AuditResult, target_name: str) -> str:
+    """The claim's status: too_few_records, scores_inverted, none_detected, weak, clear or severe."""
+    return claim_for(result, target_name).status
+
+
 def leaks(result: AuditResult, target_name: str) -> bool:
-    """True when the lower end of the best attack's AUC interval lies above 0.5."""
-    _results_for(result, target_name)
-    return result.best(target_name).metrics.auc_ci[0] > 0.5
+    """True when the corrected test detects leakage (grade weak, clear or severe)."""
+    return claim_for(result, target_name).detected
+
+
+def badge(status: str) -> tuple[str, str]:
+    """``(text, css_class)`` of the badge for a claim status; the colour follows the grade."""
+    return _BADGES[status]
+
+
+def show_epsilon(result: AuditResult) -> bool:
+    """Whether tables next to the verdict show ε: only the valid one-run bound of a randomised audit.
+
+    A heuristic ε estimate (non-randomised membership) can contradict the
+    verdict, so it appears only in ``report.json``, labelled heuristic.
+    """
+    return any(r.metrics.epsilon_lower_bound is not None and r.metrics.epsilon_lower_bound.valid for r in result.results)
 
 
 def lowest_supported_point(best: AttackResult) -> OperatingPoint | None:
@@ -56,32 +108,77 @@ def _tpr_sentence(best: AttackResult, confidence: float, subject: str) -> str:
     return text + "."
 
 
-def _low_fpr_exception(best: AttackResult, confidence: float) -> str:
-    """A sentence for the case AUC shows nothing but a supported low-FPR point does."""
-    above = [
-        op for op in best.metrics.operating_points.values() if op.supported and op.ci[0] > op.fpr_ci[1]
-    ]
-    if not above:
-        return ""
-    op = min(above, key=lambda p: p.target_fpr)
-    return (
-        f" However, at {fpr_label(op.target_fpr)} false positives the attack identifies {percent(op.tpr)} of training records "
-        f"({confidence_label(confidence)} CI {percent_range(*op.ci)}), more than it flags non-members "
-        f"({percent(op.fpr_realised)}): a small set of records may be exposed even though the AUC is near chance."
-    )
-
-
 def _masking_sentence(result: AuditResult, target_name: str) -> str:
-    """For a leaking target that answers labels only: hiding confidence did not stop the attack."""
+    """For a labels-only target with clear or severe leakage: hiding confidence did not stop the attack."""
     summary = next((t for t in result.targets if t.name == target_name), None)
-    if summary is None or summary.output_kind != "labels":
+    if summary is None or summary.output_kind != "labels" or grade(result, target_name) not in ("clear", "severe"):
         return ""
     return (" The target answers predicted labels only (its confidence is hidden), yet membership still leaks: "
             "masking the confidence scores did not stop membership inference.")
 
 
+def _correction(claim: TargetClaim) -> str:
+    k = claim.n_attacks
+    return f"{claim.method} over {k} attack{'s' if k != 1 else ''}, {count(claim.n_permutations)} permutations"
+
+
+def _evidence_text(claim: TargetClaim) -> str:
+    e = claim.evidence
+    if e is None:
+        return ""
+    if e.kind == "auc":
+        return f"{e.attack} has an AUC of at least {e.auc_lower:.3f}"
+    return (f"at {fpr_label(e.target_fpr)} false positives {e.attack} flags at least {percent(e.tpr_lower)} of members "
+            f"against at most {percent(e.fpr_upper)} of non-members")
+
+
+def _floor_sentence(claim: TargetClaim) -> str:
+    """Says so when the permutation test cannot reach α at all (a very high confidence level)."""
+    floor = 1.0 / (claim.n_permutations + 1)
+    if not claim.n_permutations or floor <= claim.alpha:
+        return ""
+    return (f" With {count(claim.n_permutations)} relabellings no p-value can fall below {floor:.2g}, above α = {claim.alpha:g}: "
+            "at this confidence level the test cannot detect anything; use a lower metrics.confidence.")
+
+
+def _next_steps(result: AuditResult, target_name: str) -> str:
+    info = result.reference.get(target_name)
+    if info:
+        return f"more reference models (this audit trained {count(info['n_models'])}) or a larger sample"
+    return "reference-model attacks (LiRA, RMIA) or a larger sample"
+
+
+def _graded_text(result: AuditResult, claim: TargetClaim, best: AttackResult, sizes: str) -> str:
+    m = best.metrics
+    level = confidence_label(m.confidence)
+    k = claim.n_attacks
+    head = {"weak": "Weak membership leakage", "clear": "Clear membership leakage", "severe": "Severe membership leakage"}[claim.status]
+    text = (f"{head}: the corrected test over all attacks finds leakage ({_correction(claim)}; smallest adjusted "
+            f"p {p_value_text(claim.min_p_upper)} ≤ α = {claim.alpha:g}). ")
+    who = f"The best of {k} attacks by AUC, {best.attack}," if k > 1 else f"The attack {best.attack}"
+    text += f"{who} separates members from non-members with {auc_text(m.auc, m.auc_ci, m.confidence)}, on {sizes}."
+    text += _tpr_sentence(best, m.confidence, "it")
+    bars = (f"an AUC lower bound ≥ {CLEAR_AUC:g}, or a TPR lower bound ≥ {CLEAR_TPR_RATIO:g}× the FPR upper bound at an FPR "
+            f"≤ {fpr_label(GRADING_MAX_FPR)}")
+    simultaneous = f"one of {count(claim.n_simultaneous)} bounds that hold together at {level}, Bonferroni"
+    if claim.status == "weak":
+        text += (f" The effect is small: no bound clears the 'clear' bar ({bars}; {count(claim.n_simultaneous)} bounds that hold together at {level}, Bonferroni). Next: to size it, audit "
+                 f"with {_next_steps(result, best.target)}; if these records are sensitive, a defence such as "
+                 "regularisation or DP-SGD removes it.")
+    elif claim.status == "clear":
+        text += (f" The effect is clear: {_evidence_text(claim)} ({simultaneous}). Next: train with a defence "
+                 "(regularisation, early stopping or DP-SGD) and audit again.")
+    else:
+        text += (f" The effect is severe: {_evidence_text(claim)} ({simultaneous}; severe from an AUC bound ≥ "
+                 f"{SEVERE_AUC:g} or a TPR bound ≥ {SEVERE_TPR_RATIO:g}× the FPR bound). Next: do not release this model "
+                 "as it is; retrain with DP-SGD or strong regularisation and audit again.")
+    if k > 1:
+        text += " The figures quoted are the best attack's, chosen on the same records (slightly optimistic); the claim is corrected."
+    return text + _masking_sentence(result, best.target)
+
+
 def verdict(result: AuditResult, target_name: str) -> str:
-    """One paragraph in plain words on whether ``target_name`` leaks membership.
+    """One paragraph in plain words on whether ``target_name`` leaks membership, and how much.
 
     Parameters
     ----------
@@ -91,11 +188,13 @@ def verdict(result: AuditResult, target_name: str) -> str:
     Returns
     -------
     str
-        Based on the target's best result by AUC. If the AUC interval's lower
-        end exceeds 0.5 the text says the model leaks membership, quoting the
-        AUC with its interval, the sample sizes and the TPR at the lowest
-        supported FPR; otherwise it says no leakage was measurable with these
-        attacks at this sample size, and that this is not proof of privacy.
+        Follows the target's claim (:func:`claim_for`): "Too few records to
+        conclude: ..." below the minimum sample; "Scores inverted? check class
+        order and labels: ..." when an attack is significantly below chance;
+        "No leakage detected ..." when the corrected test finds nothing (not
+        proof of privacy); otherwise "Weak / Clear / Severe membership
+        leakage: ...", quoting the best attack's AUC and TPR, the correction
+        used over how many attacks, the bound behind the grade and what to do next.
 
     Raises
     ------
@@ -103,40 +202,57 @@ def verdict(result: AuditResult, target_name: str) -> str:
         If the audit has no results for ``target_name``.
     """
     pool = _results_for(result, target_name)
+    claim = claim_for(result, target_name)
     best = result.best(target_name)
     m = best.metrics
     k = len(pool)
     sizes = f"{count(m.n_members)} members vs {count(m.n_nonmembers)} non-members"
-    auc = auc_text(m.auc, m.auc_ci, m.confidence)
-    if m.auc_ci[0] > 0.5:
-        who = f"the best of {k} attacks ({best.attack})" if k > 1 else f"the attack {best.attack}"
-        text = f"This model leaks membership: {who} separates members from non-members with {auc}, on {sizes}."
-        text += _tpr_sentence(best, m.confidence, "the best attack" if k > 1 else "the attack")
-        if k > 1:
-            text += f" Picking the best of {k} attacks on the same records makes these figures slightly optimistic."
-        return text + _masking_sentence(result, target_name)
-    which = f"best of {k} attacks: {best.attack}" if k > 1 else f"attack {best.attack}"
-    text = f"No measurable leakage with these attacks at this sample size ({which}, {auc}, on {sizes})."
-    if m.auc_ci[1] < 0.5:
-        text += " The AUC lies below 0.5, so this attack's scores point the wrong way; that is unusual and worth checking."
-    text += _low_fpr_exception(best, m.confidence)
-    text += (
-        " This is not proof that the model is private: stronger attacks "
-        "(reference-model attacks such as LiRA) may find more."
-    )
-    return text
+    if claim.status == "too_few_records":
+        interval = ("Hoeffding's distribution-free interval, valid at this size but wide"
+                    if m.auc_ci_method == "hoeffding" else f"{m.auc_ci_method} interval")
+        return (f"Too few records to conclude: {count(claim.n_members)} members, {count(claim.n_nonmembers)} non-members; at "
+                f"least {count(claim.min_members)} members and {count(claim.min_nonmembers)} non-members are needed for a "
+                f"verdict on membership leakage either way. The figures shown are descriptive only (best of {k}: {best.attack}, "
+                f"{auc_text(m.auc, m.auc_ci, m.confidence)}, the AUC interval by {interval}). Next: audit a larger sample.")
+    if claim.status == "scores_inverted":
+        names = claim.inverted_attacks()
+        p = min(claim.p_lower)
+        return (f"Scores inverted? check class order and labels: {', '.join(names)} rank{'s' if len(names) == 1 else ''} members "
+                f"below non-members more than chance allows (adjusted p {p_value_text(p)} ≤ α = {claim.alpha:g}; "
+                f"{_correction(claim)}), on {sizes}. No verdict is given: a membership attack does not do significantly worse "
+                "than chance on correctly labelled data, so the order of the model's output columns, the label column or "
+                "the membership column is probably wrong.")
+    if claim.status == "none_detected":
+        which = f"best of {k} attacks: {best.attack}" if k > 1 else f"attack {best.attack}"
+        return (f"No leakage detected: the corrected test over all attacks finds none at α = {claim.alpha:g} ({_correction(claim)}; "
+                f"smallest adjusted p {p_value_text(claim.min_p_upper)}; {which}, {auc_text(m.auc, m.auc_ci, m.confidence)}, "
+                f"on {sizes}).{_floor_sentence(claim)} This is not proof that the model is private: "
+                f"{_next_steps(result, target_name)} may find more.")
+    return _graded_text(result, claim, best, sizes)
 
 
 def report_notes(result: AuditResult) -> list[str]:
-    """Caveats that apply to every figure in the report, in plain words."""
+    """Caveats that apply to every figure in the report, in plain words, describing what actually ran."""
     n_nonmembers = int((~result.is_member.astype(bool)).sum())
-    per_target = {r.target for r in result.results}
-    k = max((sum(r.target == t for r in result.results) for t in per_target), default=0)
+    targets = list(dict.fromkeys(r.target for r in result.results))
+    claims = [claim_for(result, t) for t in targets]
+    sizes = sorted({c.n_attacks for c in claims})
+    k_text = " or ".join(str(k) for k in sizes) or "0"
+    level = confidence_label(result.confidence)
+    tested = [c for c in claims if c.status != "too_few_records"]
     notes = [
         "Scores: for every attack a higher score means the record is more likely a member (training record).",
         (
-            f"Each target's verdict uses its best attack by AUC (best of up to {k} here), chosen on the same records "
-            "it is evaluated on; choosing the best of several attacks this way is slightly optimistic."
+            f"Claims: each target's verdict comes from one test over all its attacks ({k_text} here): a "
+            f"{claims[0].method if claims else 'max-T permutation test'}"
+            + (f" with {count(tested[0].n_permutations)} random relabellings" if tested else "")
+            + f", which keeps the chance of a false 'leakage detected' at most α = {1 - result.confidence:g} however many "
+            "attacks ran and however alike they are. Grades (weak / clear / severe) use intervals that hold together over every "
+            f"attack and every FPR ≤ {fpr_label(GRADING_MAX_FPR)} (Bonferroni at {level}: DeLong for the AUC, Clopper–Pearson "
+            f"for TPR and FPR); clear from an AUC lower bound ≥ {CLEAR_AUC:g} or a TPR lower bound ≥ {CLEAR_TPR_RATIO:g}× the "
+            f"FPR upper bound, severe from {SEVERE_AUC:g} or {SEVERE_TPR_RATIO:g}×. The tables show each attack's own figures; "
+            "the best attack's are chosen on the same records and slightly optimistic. What each claim means and assumes: "
+            "docs/claims.md."
         ),
         (
             "The threshold behind each TPR at a fixed FPR is chosen on the evaluated records themselves, which makes "
@@ -147,13 +263,34 @@ def report_notes(result: AuditResult) -> list[str]:
             f"(MIN_EXPECTED_FALSE_POSITIVES); with fewer non-members the sample cannot resolve that FPR and the figure is "
             f"flagged. This audit has {count(n_nonmembers)} non-members."
         ),
-        (
-            f"Intervals are {confidence_label(result.confidence)}: AUC by stratified percentile bootstrap; TPR and FPR "
-            "by the exact Clopper–Pearson interval at the chosen threshold (not accounting for how it was chosen)."
-        ),
-        (
-            "No measurable leakage is not proof of privacy: these are attacks without reference models; stronger "
-            "attacks (reference-model attacks such as LiRA) may find more."
-        ),
     ]
+    methods = {r.metrics.auc_ci_method for r in result.results}
+    auc_method = "stratified percentile bootstrap" if methods == {"bootstrap"} else (
+        "Hoeffding's distribution-free interval (the sample is below the minimum for a verdict)" if methods == {"hoeffding"}
+        else "stratified percentile bootstrap, or Hoeffding's distribution-free interval where the sample is below the minimum")
+    notes.append(f"Intervals in the tables are {level}, each on its own: AUC by {auc_method}; TPR and FPR by the exact "
+                 "Clopper–Pearson interval at the chosen threshold (not accounting for how it was chosen).")
+    if any(c.status == "too_few_records" for c in claims):
+        c = claims[0]
+        notes.append(f"No verdict either way below {count(c.min_members)} members and {count(c.min_nonmembers)} non-members: "
+                     "the tests and intervals cannot support a claim about the model at that size.")
+    notes.append(_reference_note(result, targets))
+    if not show_epsilon(result) and any(r.metrics.epsilon_lower_bound is not None for r in result.results):
+        notes.append("ε: membership was not randomised by coin flips, so the ε figure is only a heuristic estimate, not a "
+                     "lower bound; it is in report.json (labelled heuristic) and not shown here, where it could contradict "
+                     "the verdict.")
     return notes
+
+
+def _reference_note(result: AuditResult, targets: list[str]) -> str:
+    """What ran: reference models per target, or none."""
+    used = {t: result.reference[t] for t in targets if t in result.reference}
+    if not used:
+        return ("No reference models were trained: these are attacks without reference models. No leakage detected is not "
+                "proof of privacy: stronger attacks (reference-model attacks such as LiRA or RMIA) may find more.")
+    parts = [f"{t}: {count(info['n_models'])} {info.get('mode', '')} reference models".replace("  ", " ") for t, info in used.items()]
+    without = [t for t in targets if t not in used]
+    if without:
+        parts.append(f"{', '.join(without)}: none")
+    return (f"Reference models ({'; '.join(parts)}) were used by the reference-model attacks (LiRA, RMIA, calibrated loss). "
+            "No leakage detected is not proof of privacy: more reference models or other attacks may find more.")
