@@ -36,7 +36,7 @@ REDACTED = "***"
 #: Secrets shorter than this (characters) are not searched for in answers: too many false alarms.
 MIN_SECRET_LENGTH = 8
 
-_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]+")
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://(?:\[[0-9A-Fa-f:.]+\]|[^\s\"'<>`()\[\]{}])+")
 _SECRET_KEY = re.compile(r"(^|[_\-])(password|passwd|secret|token|api[_\-]?key|access[_\-]?key)$", re.IGNORECASE)
 
 
@@ -72,10 +72,19 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every URL in it passed through :func:`redact_url`."""
+    """``text`` with every URL in it passed through :func:`redact_url` (brackets and trailing punctuation end a URL).
+
+    >>> redact_text("target 'api' (POST http://h/p?key=abc): no answer; see http://u:p@h/q.")
+    "target 'api' (POST http://h/p?key=***): no answer; see http://***@h/q."
+    """
     if not isinstance(text, str) or "://" not in text:
         return text
-    return _URL.sub(lambda match: redact_url(match.group(0)), text)
+    def one(match: re.Match) -> str:
+        url = match.group(0)
+        tail = url[len(url.rstrip(".,;:!?")):]  # sentence punctuation after a URL is not part of it
+        return redact_url(url[: len(url) - len(tail)]) + tail
+
+    return _URL.sub(one, text)
 
 
 def redact_config(value: Any) -> Any:
