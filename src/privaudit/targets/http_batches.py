@@ -9,13 +9,17 @@ what was kept.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from privaudit.exceptions import TargetError
 from privaudit.redaction import find_secret
 from privaudit.targets.http_responses import ResponseFormatError, decode_outputs, extract
 
-__all__ = ["Batch", "BatchFailed", "refuse_secret", "outputs_from_answer", "failure_message"]
+__all__ = ["Batch", "BatchFailed", "one_line", "refuse_secret", "outputs_from_answer", "failure_message"]
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass
@@ -38,12 +42,21 @@ class Batch:
         return f"batch {self.index + 1} of {n_batches} (records {self.start + 1}–{self.stop}, {span})"
 
 
-class BatchFailed(Exception):
-    """One batch could not be answered; the message names the problem; ``limit``: a deadline, size cap or secret."""
+class BatchFailed(TargetError):
+    """One batch could not be answered; the message names the problem; ``limit``: a deadline, size cap or secret.
+
+    The target catches it and raises one :class:`~privaudit.exceptions.TargetError` (or
+    :class:`~privaudit.exceptions.LimitExceededError`) naming the batch, the endpoint and what was kept.
+    """
 
     def __init__(self, message: str, limit: bool = False) -> None:
-        super().__init__(message)
+        super().__init__(one_line(message))
         self.limit = limit
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters shown as escapes (``\\n``), so a message stays one line."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def refuse_secret(content: bytes, secrets: dict[str, str]) -> None:
@@ -70,8 +83,8 @@ def outputs_from_answer(content: bytes, *, steps: Sequence[tuple], response_path
         raise BatchFailed(f"the answer is not valid JSON (starts {excerpt!r})") from None
     try:
         outputs = decode_outputs(extract(document, steps), n_records=n_records, output_kind=output_kind, classes=classes)
-    except (ResponseFormatError, RecursionError) as exc:
-        problem = exc if isinstance(exc, ResponseFormatError) else "it is nested too deeply"
+    except (ResponseFormatError, RecursionError, ValueError, TypeError, OverflowError) as exc:  # untrusted input: every way it can be wrong
+        problem = exc if isinstance(exc, ResponseFormatError) else f"it cannot be read as {output_kind} ({type(exc).__name__})"
         raise BatchFailed(f"the answer does not fit response path {response_path} and outputs: {output_kind}: {problem}") from None
     if output_kind == "labels":
         refuse_secret("\n".join(outputs).encode("utf-8", "replace"), secrets)

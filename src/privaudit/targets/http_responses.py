@@ -160,8 +160,8 @@ def _is_tensor(value: Any) -> bool:
 def _from_tensor(tensor: dict) -> np.ndarray:
     """The tensor's data as an array of its shape (numeric dtype when the data are numbers, else object)."""
     shape = tensor.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
-        raise ResponseFormatError(f"tensor shape {shape!r} is not a list of sizes")
+    if not isinstance(shape, list) or len(shape) > 32 or not all(type(s) is int and s >= 0 for s in shape):
+        raise ResponseFormatError(f"tensor shape {str(shape)[:60]} is not a list of at most 32 sizes")
     data = tensor["data"]
     if not isinstance(data, list):
         raise ResponseFormatError(f"tensor data is {_kind(data)}, not a list (binary tensor data is not supported)")
@@ -169,8 +169,11 @@ def _from_tensor(tensor: dict) -> np.ndarray:
         values = np.asarray(data)
         if values.dtype.kind not in "fiub":
             raise ValueError
-    except ValueError:  # text, or ragged nesting
-        values = np.asarray(data, dtype=object)
+    except (ValueError, OverflowError):  # text, huge integers, or ragged nesting
+        try:
+            values = np.asarray(data, dtype=object)
+        except (ValueError, TypeError, RecursionError):
+            raise ResponseFormatError("tensor data is neither a flat list of values nor a regular nesting of lists") from None
     values = values.reshape(-1)
     if values.size != math.prod(shape):
         raise ResponseFormatError(f"tensor of shape {shape} holds {values.size} values, not {math.prod(shape)}")
