@@ -34,7 +34,7 @@ import threading
 import time
 from urllib.parse import quote
 
-__all__ = ["FaultServer"]
+__all__ = ["FaultServer", "forbid_non_loopback"]
 
 _REASONS = {200: "OK", 500: "Internal Server Error"}
 
@@ -216,3 +216,30 @@ class FaultServer:
                 sent += len(chunk)
             return False
         raise ValueError(f"unknown mode {mode!r}")
+
+
+def forbid_non_loopback(monkeypatch) -> None:
+    """Make resolving or connecting to any host but this machine fail the test (a guard for code under test)."""
+    import ipaddress
+    import socket
+
+    def is_loopback(host) -> bool:
+        try:
+            return host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.create_connection
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not is_loopback(host):
+            raise AssertionError(f"the test tried to resolve {host!r}, which is not loopback")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def create_connection(address, *args, **kwargs):
+        if not is_loopback(address[0]):
+            raise AssertionError(f"the test tried to connect to {address!r}, which is not loopback")
+        return real_connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "create_connection", create_connection)

@@ -25,7 +25,7 @@ import yaml
 pytest.importorskip("httpx")
 
 from hostile import assert_one_line_error, assert_unchanged, run_cli, snapshot  # noqa: E402
-from http_faults import FaultServer  # noqa: E402
+from http_faults import FaultServer, forbid_non_loopback  # noqa: E402
 
 TOKEN = "Bearer s3cr3t-Tok3n-9d2e71"  # mixed case, so lower-/upper-cased echoes differ from it
 TOKEN_VARIABLE = "PRIVAUDIT_HOSTILE_TOKEN"
@@ -75,29 +75,7 @@ def _audit(config: Path, env: dict | None = None, out: Path | None = None):
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch):
     """Whatever the code under test does, nothing here resolves or connects to a host that is not this machine."""
-    import ipaddress
-    import socket
-
-    def is_loopback(host) -> bool:
-        try:
-            return host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
-
-    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.create_connection
-
-    def getaddrinfo(host, *args, **kwargs):
-        if not is_loopback(host):
-            raise AssertionError(f"the test tried to resolve {host!r}, which is not loopback")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def create_connection(address, *args, **kwargs):
-        if not is_loopback(address[0]):
-            raise AssertionError(f"the test tried to connect to {address!r}, which is not loopback")
-        return real_connect(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(socket, "create_connection", create_connection)
+    forbid_non_loopback(monkeypatch)
 
 
 @pytest.fixture
