@@ -12,6 +12,7 @@ answers every POST by ``mode``:
 ``huge_length``     a ``Content-Length`` of 10 GB, then zeros
 ``huge_close``      no length (the body ends when the connection closes), zeros
 ``huge_chunked``    ``Transfer-Encoding: chunked``, chunks of zeros
+``gzip_bomb``       a small gzip body (``Content-Encoding: gzip``) that inflates to ``huge_bytes``
 ``echo_<how>``      a valid answer plus the ``Authorization`` header it received, ``how`` in
                     ``raw``, ``lower``, ``upper``, ``url``, ``base64``
 ``echo_label``      labels, the first of which is the ``Authorization`` header it received
@@ -32,6 +33,7 @@ import json
 import socket
 import threading
 import time
+import zlib
 from urllib.parse import quote
 
 __all__ = ["FaultServer", "forbid_non_loopback"]
@@ -201,6 +203,12 @@ class FaultServer:
                 if not self._sleep(started):
                     return False
             return False
+        if mode == "gzip_bomb":  # a small compressed body that inflates to huge_bytes of zeros
+            packer, block = zlib.compressobj(9, zlib.DEFLATED, 31), b"0" * (1024 * 1024)
+            body = b"".join(packer.compress(block) for _ in range(max(1, self.huge_bytes // len(block)))) + packer.flush()
+            head = f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {len(body)}\r\n\r\n"
+            self._send(conn, head.encode() + body)
+            return True
         if mode.startswith("huge_"):
             chunk = b"0" * 65536
             if mode == "huge_length":

@@ -104,10 +104,10 @@ def test_slow_server_stops_at_the_deadline(tmp_path, earlier_report, mode):
     _assert_no_secret(tmp_path, outcome)
 
 
-@pytest.mark.parametrize("mode", ["huge_length", "huge_close", "huge_chunked"])
+@pytest.mark.parametrize("mode", ["huge_length", "huge_close", "huge_chunked", "gzip_bomb"])
 def test_oversized_answer_is_refused_while_streaming(tmp_path, earlier_report, mode):
     before = snapshot(earlier_report)
-    with FaultServer(mode, huge_bytes=16 * 1024 * 1024) as server:
+    with FaultServer(mode, huge_bytes=(256 if mode == "gzip_bomb" else 16) * 1024 * 1024) as server:
         outcome = _audit(_config(tmp_path / "audit", f"{server.url}/predict", max_response_bytes=1_000_000, timeout_s=20))
         sent = server.bytes_sent
     line = assert_one_line_error(outcome, code=2, names=[f"{server.url}/predict", "max_response_bytes = 1,000,000", "raise max_response_bytes"])
