@@ -185,3 +185,23 @@ def test_error_excerpts_never_repeat_a_secret():
         with pytest.raises(TargetError) as caught:
             _target(f"http://u:pw-secret-1234@127.0.0.1:{server.port}/p").predict(_records(5))
     assert "pw-secret-1234" not in str(caught.value) and "http://***@127.0.0.1" in str(caught.value) and "HTTP 500" in str(caught.value)
+
+
+def test_a_proxy_named_in_the_environment_is_used_and_bounded_by_the_deadline(monkeypatch):
+    """A default httpx client honours HTTP_PROXY; the deadline transport must too (the proxy here is a loopback stand-in)."""
+    from privaudit.targets.http_transport import environment_proxy
+
+    with FaultServer("ok") as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        assert environment_proxy("http://models.example.invalid/p") == proxy.url
+        assert environment_proxy("http://127.0.0.1:9/p") is None  # loopback never goes through a proxy
+        assert _target("http://models.example.invalid/p").predict(_records(5)).shape == (5, 2)  # answered by the proxy
+        assert proxy.answered == 1
+    with FaultServer("silent", max_seconds=5.0) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        with pytest.raises(LimitExceededError, match="timeout_s = 0.4 s"):
+            _target("http://models.example.invalid/p", timeout_s=0.4).predict(_records(5))
+    monkeypatch.setenv("NO_PROXY", "models.example.invalid")
+    assert environment_proxy("http://models.example.invalid/p") is None

@@ -326,7 +326,7 @@ class HTTPTarget:
         stop, abort = threading.Event(), threading.Event()
         failures: list[tuple[str, bool]] = []
         workers = max(1, min(self.concurrency, len(starts)))
-        with make_client(workers=workers, headers=self._headers, timeout_s=self.timeout_s) as client:
+        with make_client(url=self.endpoint, workers=workers, headers=self._headers, timeout_s=self.timeout_s) as client:
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"privaudit-http-{self.name}")
             try:
                 futures = {}

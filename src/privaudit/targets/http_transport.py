@@ -22,7 +22,9 @@ byte a second never times out. Here every request runs under a
 A request therefore lasts at most ``timeout_s`` (+ :data:`POLL_S`), and one
 batch at most ``(retries + 1) · timeout_s`` plus the backoff waits.
 
-Proxies from the environment (``HTTP_PROXY``) are not used: the transport is built explicitly.
+The transport is built explicitly (:func:`make_client`), with the proxy the environment names
+(``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``); a loopback host never goes through one.
+Name resolution (DNS) is bounded by the system resolver's own timeout, not by the deadline.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from privaudit.redaction import redact_url
 
 __all__ = [
     "POLL_S", "DEFAULT_MAX_RESPONSE_BYTES", "RequestLimits", "Answer", "DeadlineExceeded", "ResponseTooLarge", "Stopped",
-    "DeadlineBackend", "make_client", "post", "is_loopback", "redact_httpx_logs", "retry_after_seconds",
+    "DeadlineBackend", "environment_proxy", "make_client", "post", "is_loopback", "redact_httpx_logs", "retry_after_seconds",
 ]
 
 #: Longest single wait on the network between two checks of the deadline and the stop switch (seconds).
@@ -149,11 +151,36 @@ class DeadlineBackend:
         self._inner.sleep(seconds)
 
 
-def make_client(*, workers: int, headers: dict[str, str], timeout_s: float, auth=None):
-    """A ``httpx.Client`` whose connections go through :class:`DeadlineBackend` (``workers`` connections at most)."""
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, minus ``NO_PROXY``), as httpx would use it.
+
+    A loopback host never goes through a proxy (a proxy cannot reach this machine's own ports).
+    """
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if is_loopback(host) or urllib.request.proxy_bypass_environment(host):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    return proxies.get(urlsplit(url).scheme) or proxies.get("all")
+
+
+def make_client(*, url: str, workers: int, headers: dict[str, str], timeout_s: float):
+    """A ``httpx.Client`` for ``url`` whose connections go through :class:`DeadlineBackend` (``workers`` connections at most).
+
+    The transport is built here (httpx's own would skip the deadline), with the proxy the environment names
+    for ``url`` (:func:`environment_proxy`), as a default client would use it.
+    """
     httpx = require("httpx", "http")
     httpcore = require("httpcore", "http")
-    transport = httpx.HTTPTransport(limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers))
+    proxy = environment_proxy(url)
+    try:
+        transport = httpx.HTTPTransport(limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers), proxy=proxy)
+    except ImportError as exc:  # a socks:// proxy without socksio
+        from privaudit.exceptions import MissingDependencyError
+
+        raise MissingDependencyError(f"the proxy {redact_url(proxy)} named in the environment needs '{exc.name}': pip install 'httpx[socks]'") from None
     pool = getattr(transport, "_pool", None)
     if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):  # pragma: no cover - a future httpx
         from privaudit.exceptions import MissingDependencyError
@@ -161,7 +188,7 @@ def make_client(*, workers: int, headers: dict[str, str], timeout_s: float, auth
         raise MissingDependencyError(f"httpx {httpx.__version__} builds its transport differently; install a version privaudit supports: pip install 'httpx>=0.27,<1'")
     pool._network_backend = DeadlineBackend(pool._network_backend, httpcore)
     redact_httpx_logs()
-    return httpx.Client(transport=transport, timeout=httpx.Timeout(timeout_s), headers=headers, auth=auth)
+    return httpx.Client(transport=transport, timeout=httpx.Timeout(timeout_s), headers=headers)
 
 
 @dataclass
