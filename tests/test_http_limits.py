@@ -205,3 +205,32 @@ def test_a_proxy_named_in_the_environment_is_used_and_bounded_by_the_deadline(mo
             _target("http://models.example.invalid/p", timeout_s=0.4).predict(_records(5))
     monkeypatch.setenv("NO_PROXY", "models.example.invalid")
     assert environment_proxy("http://models.example.invalid/p") is None
+
+
+def test_a_slow_name_lookup_is_bounded_by_the_deadline(monkeypatch):
+    """Resolving the host counts against timeout_s too (no real lookup: getaddrinfo is a stand-in that hangs)."""
+    import socket
+
+    release = threading.Event()
+
+    def hanging_getaddrinfo(host, *args, **kwargs):
+        release.wait(10)
+        raise socket.gaierror("stand-in resolver gave up")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_getaddrinfo)
+    try:
+        with pytest.raises(LimitExceededError, match="timeout_s = 0.3 s"):
+            _target("https://slow-dns.example.invalid/p", timeout_s=0.3).predict(_records(5))
+    finally:
+        release.set()
+
+
+def test_a_failed_name_lookup_is_a_connection_error(monkeypatch):
+    import socket
+
+    def failing_getaddrinfo(host, *args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", failing_getaddrinfo)
+    with pytest.raises(TargetError, match=r"connection failed \(ConnectError: cannot resolve nowhere.example.invalid"):
+        _target("https://nowhere.example.invalid/p").predict(_records(5))

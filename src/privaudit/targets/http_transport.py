@@ -4,7 +4,7 @@ httpx's ``timeout`` bounds each network operation, so a server that sends one
 byte a second never times out. Here every request runs under a
 :class:`RequestLimits` set for the calling thread:
 
-* **deadline** — one wall-clock limit for the whole request: connecting, TLS,
+* **deadline** — one wall-clock limit for the whole request: resolving the host, connecting, TLS,
   sending the body and every read of the headers and the body. It is enforced
   below httpx, in a wrapper around httpcore's network backend
   (:class:`DeadlineBackend`): each connect and write gets at most the time left,
@@ -24,7 +24,7 @@ batch at most ``(retries + 1) · timeout_s`` plus the backoff waits.
 
 The transport is built explicitly (:func:`make_client`), with the proxy the environment names
 (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``); a loopback host never goes through one.
-Name resolution (DNS) is bounded by the system resolver's own timeout, not by the deadline.
+Name resolution runs in a helper thread under the same deadline and stop switch.
 """
 
 from __future__ import annotations
@@ -99,6 +99,36 @@ def _clamp(timeout: float | None) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
+def _resolve(host: str, port: int) -> list[str]:
+    """The addresses of ``host`` (itself if it is one), looked up in a helper thread so that the deadline and the stop switch bound the wait."""
+    import socket
+
+    try:
+        ipaddress.ip_address(host)
+        return [host]
+    except ValueError:
+        pass
+    found: list = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            found.extend(info[4][0] for info in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as exc:
+            found.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=look_up, name="privaudit-dns", daemon=True).start()  # left behind, harmlessly, if the wait ends first
+    limits = _limits()
+    while not done.wait(min(limits.left(), POLL_S)):
+        pass
+    if found and isinstance(found[0], Exception):
+        httpcore = require("httpcore", "http")
+        raise httpcore.ConnectError(f"cannot resolve {host}: {found[0]}")
+    return list(dict.fromkeys(found))
+
+
 class _DeadlineStream:
     """A httpcore network stream whose operations obey the thread's :class:`RequestLimits`."""
 
@@ -141,8 +171,17 @@ class DeadlineBackend:
         self._inner, self._httpcore = inner, httpcore
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        stream = self._inner.connect_tcp(host, port, timeout=_clamp(timeout), local_address=local_address, socket_options=socket_options)
-        return _DeadlineStream(stream, self._httpcore)
+        if _limits() is None:
+            return _DeadlineStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options), self._httpcore)
+        error = None
+        for address in _resolve(host, port):  # each address in turn, as socket.create_connection does
+            try:
+                stream = self._inner.connect_tcp(address, port, timeout=_clamp(timeout), local_address=local_address, socket_options=socket_options)
+            except self._httpcore.ConnectError as exc:
+                error = exc
+                continue
+            return _DeadlineStream(stream, self._httpcore)
+        raise error if error is not None else self._httpcore.ConnectError(f"{host} has no address")
 
     def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover - not used by HTTP targets
         return _DeadlineStream(self._inner.connect_unix_socket(path, timeout=_clamp(timeout), socket_options=socket_options), self._httpcore)
