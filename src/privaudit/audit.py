@@ -342,8 +342,8 @@ def audit(
 def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], None] | None = None) -> AuditResult:
     """Load data and targets that a validated :class:`~privaudit.config.AuditConfig` names, and audit them."""
     from privaudit.config import config_hash
-    from privaudit.redaction import redact_config
     from privaudit.data import load_audit_data
+    from privaudit.redaction import redact_config
     from privaudit.targets import load_target
 
     base_dir = Path(base_dir)
