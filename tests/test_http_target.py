@@ -351,7 +351,7 @@ def test_secrets_stay_out_of_cache_logs_reports_and_errors(tmp_path, monkeypatch
         assert exited.value.code == 2
     out = capsys.readouterr()
     error = out.err
-    assert "HTTP 401" in error and "check headers_from_env" in error and "***" in error
+    assert "HTTP 401" in error and "check headers_from_env" in error and "repeats a credential and is not shown" in error
     assert "wrong-credential-77" not in error
     everything = "\n".join([caplog.text, out.out, error, repr(target)] + written)
     assert "HTTP Request: POST" in caplog.text  # httpx's own log lines were captured and checked

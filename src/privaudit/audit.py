@@ -347,6 +347,7 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     """Load data and targets that a validated :class:`~privaudit.config.AuditConfig` names, and audit them."""
     from privaudit.config import config_hash
     from privaudit.data import load_audit_data
+    from privaudit.redaction import redact_config
     from privaudit.targets import load_target
 
     base_dir = Path(base_dir)
@@ -390,6 +391,6 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
         delta=config.metrics.delta,
         membership_randomized=m.randomized,
     )
-    result.config = config.model_dump(mode="json")
+    result.config = redact_config(config.model_dump(mode="json"))  # no URL user-info or query values in any report
     result.config_hash = config_hash(config)
     return result

@@ -199,6 +199,8 @@ class TargetConfig(_Strict):
     batch_size: int | None = Field(default=None, ge=1)
     concurrency: int | None = Field(default=None, ge=1, le=256)
     timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_response_bytes: int | None = Field(default=None, ge=1)
+    allow_insecure_http: bool | None = None
     retries: int | None = Field(default=None, ge=0, le=100)
     backoff_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     max_queries: int | None = Field(default=None, ge=1)

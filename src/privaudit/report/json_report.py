@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from privaudit.audit import AuditResult
+from privaudit.redaction import redact_config
 from privaudit.report.verdict import claim_for, report_notes, verdict
 
 __all__ = ["SCHEMA_VERSION", "report_dict", "write_json", "scores_table", "write_scores_csv", "strict_json_value"]
@@ -69,7 +70,7 @@ def report_dict(result: AuditResult) -> dict:
         "run": {
             "seed": result.seed,
             "config_hash": result.config_hash,
-            "config": result.config,
+            "config": redact_config(result.config),
             "versions": dict(result.versions),
             "started_at": result.started_at,
             "duration_s": result.duration_s,

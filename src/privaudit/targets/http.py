@@ -12,7 +12,9 @@ In a config::
         outputs: probabilities          # probabilities | logits | labels
         batch_size: 256                 # records per request
         concurrency: 4                  # requests in flight at once
-        timeout_s: 30                   # per request
+        timeout_s: 30                   # per request, in all: connect, send and read the whole answer
+        max_response_bytes: 67108864    # largest answer read (64 MiB); a larger one stops the audit
+        allow_insecure_http: false      # credentials over plain http:// to a non-loopback host need true
         retries: 3                      # after connection errors, timeouts, 408, 429 and 5xx
         backoff_s: 0.5                  # first wait; doubles each retry, times a seeded jitter in [0.5, 1.5)
         max_queries: 100000             # query budget: records sent per run (retries count, cached answers do not)
@@ -31,9 +33,24 @@ how much was answered. Answered batches are kept in memory and, with
 only what is missing. When ``max_queries`` would be exceeded no further batch
 is sent and the query stops the same way.
 
+Limits (:mod:`privaudit.targets.http_transport`): ``timeout_s`` is one
+wall-clock deadline per request — connecting, sending and reading the whole
+answer, however slowly the server trickles it; answers larger than
+``max_response_bytes`` are refused before or while they stream (never read
+whole into memory). Both stop the query with a
+:class:`~privaudit.exceptions.LimitExceededError` naming the field to raise. A
+batch takes at most ``(retries + 1) · timeout_s`` plus backoff waits. Ctrl-C
+ends requests in flight within :data:`~privaudit.targets.http_transport.POLL_S`
+seconds; answers already received stay in the cache (each file complete).
+
 Secrets: header values are read from the environment when the target is
-built, sent only as headers, kept out of cache keys and files, and replaced by
-``***`` in any error text (in case a server echoes them).
+built and sent only as headers; with a password in the URL, they are sent
+over plain ``http://`` only to a loopback host unless ``allow_insecure_http:
+true``. URLs are shown and used in cache keys only through
+:func:`~privaudit.redaction.redact_url` (no user-info, no query values). An
+answer that contains a secret (header value, URL password or query value; raw,
+any case, URL-encoded or base64) is neither cached nor shown: the query stops
+with a LimitExceededError naming the variable, never the value.
 
 Query counts (:meth:`HTTPTarget.query_stats`, per record
 :meth:`HTTPTarget.record_query_counts`) accumulate over the target's life;
@@ -43,35 +60,25 @@ audits put them in ``report.json`` under ``run.api_calls`` (beside each target's
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
-import json
-import os
 import random
-import re
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
-import pandas as pd
 
-from privaudit.exceptions import CapabilityError, ConfigError, DataError, TargetError, require
+from privaudit.exceptions import CapabilityError, ConfigError, DataError, LimitExceededError, TargetError, require
+from privaudit.redaction import find_secret, redact_url
 from privaudit.targets.base import TARGET_LOADERS, check_outputs, load_transform
+from privaudit.targets.http_batches import Batch, BatchFailed, failure_message, outputs_from_answer
 from privaudit.targets.http_cache import ResponseCache, cache_key
-from privaudit.targets.http_protocols import (
-    HTTP_PROTOCOLS,
-    ResponseFormatError,
-    decode_outputs,
-    extract,
-    format_path,
-    json_rows,
-    parse_response_path,
-    redact_url,
+from privaudit.targets.http_protocols import HTTP_PROTOCOLS, encode_body, format_path, parse_response_path, request_rows
+from privaudit.targets.http_secrets import configured_secrets, headers_from_env, refuse_insecure_http, scrub
+from privaudit.targets.http_transport import (
+    DEFAULT_MAX_RESPONSE_BYTES, DeadlineExceeded, ResponseTooLarge, Stopped, make_client, post, retry_after_seconds,
 )
 
 __all__ = ["HTTPTarget", "load_http_target", "headers_from_env", "retry_after_seconds", "MAX_RETRY_AFTER_S"]
@@ -80,69 +87,6 @@ __all__ = ["HTTPTarget", "load_http_target", "headers_from_env", "retry_after_se
 MAX_RETRY_AFTER_S = 600.0
 #: Longest exponential-backoff wait (seconds).
 MAX_BACKOFF_S = 60.0
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds a ``Retry-After`` header asks to wait (delay-seconds or an HTTP date); ``None`` if absent or unreadable.
-
-    >>> retry_after_seconds("2"), retry_after_seconds(None), retry_after_seconds("soon")
-    (2.0, None, None)
-    """
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-    return max(0.0, seconds) if np.isfinite(seconds) else None
-
-
-def headers_from_env(mapping: dict | None, field: str = "headers_from_env") -> dict[str, str]:
-    """Header name → value of the named environment variable; a missing variable is a :class:`ConfigError` naming it (never a value)."""
-    headers = {}
-    for header, variable in (mapping or {}).items():
-        if not isinstance(header, str) or not _HEADER_NAME.match(header):
-            raise ConfigError(f"{field}: '{header}' is not a valid HTTP header name")
-        if not isinstance(variable, str) or not variable:
-            raise ConfigError(f"{field}.{header}: give the name of an environment variable that holds the value")
-        value = os.environ.get(variable)
-        if not value:
-            raise ConfigError(f"{field}.{header}: environment variable {variable} is not set; export it before the audit (its value is sent as the {header} header and written nowhere)")
-        headers[header] = value
-    return headers
-
-
-@dataclass
-class _Batch:
-    index: int
-    start: int
-    stop: int
-    body: bytes
-    key: str
-    ids: list
-
-    @property
-    def size(self) -> int:
-        return self.stop - self.start
-
-
-class _BatchFailed(Exception):
-    """One batch could not be answered; the message names the batch and the problem."""
-
-
-def _json_default(value):
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"values of type {type(value).__name__} cannot be sent as JSON")
 
 
 class HTTPTarget:
@@ -171,7 +115,11 @@ class HTTPTarget:
     batch_size, concurrency : int
         Records per request; requests in flight at once.
     timeout_s : float
-        Per request (connect, send and read each).
+        Overall deadline of one request in seconds: connect, send and read the whole answer.
+    max_response_bytes : int
+        Largest answer (decoded body bytes) read; default 64 MiB.
+    allow_insecure_http : bool
+        Allow credentials (``headers``, a URL password) over plain ``http://`` to a non-loopback host.
     retries : int
         Further attempts after a retryable failure.
     backoff_s : float
@@ -180,6 +128,8 @@ class HTTPTarget:
         Records this target may send (each attempt counts; cached answers do not).
     headers : dict, optional
         Extra request headers, e.g. from :func:`headers_from_env`; never logged or written.
+    header_sources : dict, optional
+        Header name → the environment variable it came from, for messages that must name a secret without showing it.
     cache : str or Path, optional
         Folder for answered batches (:class:`~privaudit.targets.http_cache.ResponseCache`).
     seed : int
@@ -192,6 +142,7 @@ class HTTPTarget:
         input_tensor: str | None = None, transform=None, batch_size: int = 256, concurrency: int = 4,
         timeout_s: float = 30.0, retries: int = 3, backoff_s: float = 0.5, max_queries: int | None = None,
         headers: dict[str, str] | None = None, cache: str | Path | None = None, seed: int = 0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES, allow_insecure_http: bool = False, header_sources: dict[str, str] | None = None,
     ) -> None:
         require("httpx", "http")
         if output_kind not in ("probabilities", "logits", "labels"):
@@ -199,7 +150,8 @@ class HTTPTarget:
         parts = urlsplit(url) if isinstance(url, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"target '{name}': url must be an http:// or https:// address, got {redact_url(url) if isinstance(url, str) else url!r}")
-        for label, value, low in (("batch_size", batch_size, 1), ("concurrency", concurrency, 1), ("retries", retries, 0)):
+        for label, value, low in (("batch_size", batch_size, 1), ("concurrency", concurrency, 1), ("retries", retries, 0),
+                                  ("max_response_bytes", max_response_bytes, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"target '{name}': {label} must be a whole number ≥ {low}, got {value!r}")
         if not (timeout_s > 0 and backoff_s >= 0):
@@ -227,7 +179,10 @@ class HTTPTarget:
         self.cache = None if cache is None else ResponseCache(cache)
         self.seed = seed
         self.source = f"POST {redact_url(self.endpoint)}"
+        self.max_response_bytes = max_response_bytes
         self._headers = {str(k): str(v) for k, v in (headers or {}).items()}
+        self._secrets = configured_secrets(self.endpoint, self._headers, header_sources)
+        refuse_insecure_http(name, self.endpoint, self._headers, allow_insecure_http)
         self._memory: dict[str, object] = {}
         self._lock = threading.Lock()
         self._requests = self._retries = self._records_sent = self._records_answered = self._records_from_cache = 0
@@ -255,44 +210,21 @@ class HTTPTarget:
             return dict(self._per_record)
 
     # -- querying ---------------------------------------------------------------------------
-    def _scrub(self, text: str) -> str:
-        text = text.replace(self.endpoint, redact_url(self.endpoint))
-        for value in self._headers.values():
-            if len(value) >= 4:
-                text = text.replace(value, "***")
-        return text
-
-    def _rows(self, features: pd.DataFrame) -> tuple[list[str], list[list]]:
-        if self.transform is None and not self.protocol.needs_numeric:
-            return json_rows(features)
-        if self.transform is not None:
-            matrix = self.transform.transform(features)
-            matrix = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
-            names = getattr(self.transform, "get_feature_names_out", None)
-            columns = [str(c) for c in names()] if names is not None else [f"x{i}" for i in range(matrix.shape[1])]
-        else:
-            non_numeric = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
-            if non_numeric:
-                raise DataError(f"target '{self.name}': input_tensor sends one numeric tensor, but feature columns {', '.join(map(str, non_numeric[:5]))} are not numeric; give a transform or send one tensor per column (no input_tensor)")
-            matrix, columns = features.to_numpy(), [str(c) for c in features.columns]
-        dtype = np.float32 if self.protocol.needs_numeric else np.float64
-        return columns, np.asarray(matrix, dtype=dtype).astype(np.float64).tolist()
-
-    def _batch(self, index: int, start: int, columns: list[str], rows: list[list], ids: list[str]) -> _Batch:
+    def _batch(self, index: int, start: int, columns: list[str], rows: list[list], ids: list[str]) -> Batch:
         """The request body of records ``start…`` and its cache key (built in a worker thread, beside requests in flight)."""
         stop = min(start + self.batch_size, len(rows))
         try:
-            body = json.dumps(self.protocol.body(columns, rows[start:stop]), separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default).encode("utf-8")
+            body = encode_body(self.protocol.body(columns, rows[start:stop]))
         except (TypeError, ValueError) as exc:
             raise DataError(f"target '{self.name}': records {start + 1}–{stop} cannot be sent as JSON ({exc}); features must be numbers, text or booleans, without infinity") from None
-        key = cache_key(url=self.endpoint, protocol=self.protocol_name, model_name=self.model_name, output_kind=self.output_kind,
+        key = cache_key(url=redact_url(self.endpoint), protocol=self.protocol_name, model_name=self.model_name, output_kind=self.output_kind,
                         response_path=self.response_path, body_digest=hashlib.sha256(body).hexdigest())
-        return _Batch(index, start, stop, body, key, ids[start:stop])
+        return Batch(index, start, stop, body, key, ids[start:stop])
 
-    def _reserve(self, batch: _Batch, attempt: int) -> None:
+    def _reserve(self, batch: Batch, attempt: int) -> None:
         with self._lock:
             if self.max_queries is not None and self._records_sent + batch.size > self.max_queries:
-                raise _BatchFailed(
+                raise BatchFailed(
                     f"query budget spent: max_queries = {self.max_queries:,} records per run, {self._records_sent:,} sent so far, "
                     f"this batch needs {batch.size:,} more"
                 )
@@ -301,22 +233,11 @@ class HTTPTarget:
             self._records_sent += batch.size
             self._per_record.update(batch.ids)
 
-    def _backoff(self, batch: _Batch, attempt: int) -> float:
+    def _backoff(self, batch: Batch, attempt: int) -> float:
         jitter = random.Random(f"{self.seed}:{batch.index}:{attempt}").uniform(0.5, 1.5)
         return min(self.backoff_s * 2.0**attempt, MAX_BACKOFF_S) * jitter
 
-    def _answer(self, response, batch: _Batch, classes: tuple):
-        try:
-            document = json.loads(response.content)
-        except ValueError:
-            excerpt = response.content[:80].decode("utf-8", "replace")
-            raise _BatchFailed(f"the answer is not valid JSON (starts {excerpt!r})") from None
-        try:
-            return decode_outputs(extract(document, self._steps), n_records=batch.size, output_kind=self.output_kind, classes=classes)
-        except ResponseFormatError as exc:
-            raise _BatchFailed(f"the answer does not fit response path {self.response_path} and outputs: {self.output_kind}: {exc}") from None
-
-    def _answer_batch(self, client, httpx, make_batch, classes: tuple, stop: threading.Event, done: list):
+    def _answer_batch(self, client, httpx, make_batch, classes: tuple, stop: threading.Event, abort: threading.Event, done: list):
         """Build one batch, answer it from the cache or send it with retries; returns its outputs (``None`` if stopped)."""
         if stop.is_set():
             return None
@@ -328,52 +249,63 @@ class HTTPTarget:
                 self._records_from_cache += batch.size
             return cached
         try:
-            return self._attempts(client, httpx, batch, classes, stop)
-        except _BatchFailed:
+            return self._attempts(client, httpx, batch, classes, stop, abort)
+        except BatchFailed:
             stop.set()  # at once, so that no worker starts another batch
             raise
 
-    def _attempts(self, client, httpx, batch: _Batch, classes: tuple, stop: threading.Event):
+    def _attempts(self, client, httpx, batch: Batch, classes: tuple, stop: threading.Event, abort: threading.Event):
+        """Send ``batch`` until answered; ``stop``: start nothing new, ``abort``: also end the request in flight (Ctrl-C)."""
         for attempt in range(self.retries + 1):
             if stop.is_set():
                 return None
             self._reserve(batch, attempt)
-            wait = None
+            wait, limit = None, False
             try:
-                response = client.post(self.endpoint, content=batch.body, headers={"Content-Type": "application/json"})
-            except httpx.TimeoutException as exc:
-                problem = f"no answer within timeout_s = {self.timeout_s:g} s ({type(exc).__name__})"
+                answer = post(client, self.endpoint, batch.body, timeout_s=self.timeout_s, max_bytes=self.max_response_bytes, stop=abort)
+            except Stopped:
+                return None
+            except ResponseTooLarge as exc:
+                size = f"its Content-Length is {exc.size:,} bytes" if exc.declared else f"more than {exc.size:,} bytes arrived"
+                raise BatchFailed(f"the answer is larger than max_response_bytes = {self.max_response_bytes:,} ({size}; reading stopped there); "
+                                   "raise max_response_bytes in the target's config or lower batch_size", limit=True) from None
+            except (DeadlineExceeded, httpx.TimeoutException):
+                problem, limit = f"no complete answer within timeout_s = {self.timeout_s:g} s (one deadline for connecting, sending and reading)", True
             except httpx.TransportError as exc:
                 problem = f"connection failed ({type(exc).__name__}: {exc})"
             else:
-                status = response.status_code
+                status = answer.status
                 if 200 <= status < 300:
-                    outputs = self._answer(response, batch, classes)
+                    outputs = outputs_from_answer(answer.content, steps=self._steps, response_path=self.response_path, n_records=batch.size,
+                                                  output_kind=self.output_kind, classes=classes, secrets=self._secrets)
                     self._keep(batch, outputs)
                     return outputs
-                excerpt = response.text[:120].strip().replace("\n", " ")
-                problem = f"HTTP {status} {response.reason_phrase}" + (f" ({excerpt})" if excerpt else "")
+                excerpt = answer.content[:120].decode("utf-8", "replace").strip().replace("\n", " ")
+                if find_secret(answer.content, self._secrets) is not None:
+                    excerpt = "its text repeats a credential and is not shown"
+                problem = f"HTTP {status} {answer.reason}" + (f" ({excerpt})" if excerpt else "")
                 if status not in (408, 429) and status < 500:
                     hint = "; check headers_from_env and that its variables hold valid credentials" if status in (401, 403) else ""
-                    raise _BatchFailed(problem + hint)
+                    raise BatchFailed(problem + hint)
                 if status in (429, 503):
-                    wait = retry_after_seconds(response.headers.get("retry-after"))
+                    wait = retry_after_seconds(answer.headers.get("retry-after"))
                     if wait is not None and wait > MAX_RETRY_AFTER_S:
-                        raise _BatchFailed(f"{problem}: the server asks to wait {wait:.0f} s (Retry-After), longer than {MAX_RETRY_AFTER_S:.0f} s; rerun later")
+                        raise BatchFailed(f"{problem}: the server asks to wait {wait:.0f} s (Retry-After), longer than {MAX_RETRY_AFTER_S:.0f} s; rerun later")
             if attempt == self.retries:
-                raise _BatchFailed(f"{problem}, after {attempt + 1} attempt{'s' if attempt else ''} (retries = {self.retries})")
+                raise BatchFailed(f"{problem}, after {attempt + 1} attempt{'s' if attempt else ''} (retries = {self.retries})"
+                                   + ("; raise timeout_s in the target's config if the server is slow but sound" if limit else ""), limit=limit)
             if stop.wait(wait if wait is not None else self._backoff(batch, attempt)):
                 return None
         return None  # pragma: no cover - the loop returns or raises
 
-    def _keep(self, batch: _Batch, outputs) -> None:
+    def _keep(self, batch: Batch, outputs) -> None:
         with self._lock:
             self._records_answered += batch.size
             self._memory[batch.key] = outputs
         if self.cache is not None:
             self.cache.save(batch.key, outputs, self.output_kind)
 
-    def _cached(self, batch: _Batch):
+    def _cached(self, batch: Batch):
         with self._lock:
             outputs = self._memory.get(batch.key)
         if outputs is None and self.cache is not None:
@@ -386,58 +318,46 @@ class HTTPTarget:
     def predict(self, records) -> np.ndarray:
         """Outputs for ``records``: ``(n, C)`` probabilities or logits in ``records.classes`` order, or ``(n,)`` class indices."""
         httpx = require("httpx", "http")
-        columns, rows = self._rows(records.features)
+        columns, rows = request_rows(records.features, transform=self.transform, needs_numeric=self.protocol.needs_numeric, name=self.name)
         ids = np.asarray(records.ids).astype(str).tolist()
         classes = tuple(records.classes)
         starts = list(range(0, len(rows), self.batch_size))
         answers: list = [None] * len(starts)
-        stop = threading.Event()
-        failures: list[str] = []
+        stop, abort = threading.Event(), threading.Event()
+        failures: list[tuple[str, bool]] = []
         workers = max(1, min(self.concurrency, len(starts)))
-        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-        with httpx.Client(timeout=httpx.Timeout(self.timeout_s), limits=limits, headers=self._headers) as client:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"privaudit-http-{self.name}") as pool:
+        with make_client(url=self.endpoint, workers=workers, headers=self._headers, timeout_s=self.timeout_s) as client:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"privaudit-http-{self.name}")
+            try:
                 futures = {}
                 for index, start in enumerate(starts):
-                    built: list[_Batch] = []
+                    built: list[Batch] = []
                     make = (lambda index=index, start=start: self._batch(index, start, columns, rows, ids))
-                    futures[pool.submit(self._answer_batch, client, httpx, make, classes, stop, built)] = (index, built)
-                try:
-                    for future in as_completed(futures):
-                        index, built = futures[future]
-                        try:
-                            outputs = future.result()
-                        except _BatchFailed as exc:
-                            batch = built[0]
-                            span = f"ids {batch.ids[0]}…{batch.ids[-1]}" if batch.size > 1 else f"id {batch.ids[0]}"
-                            failures.append(f"batch {index + 1} of {len(starts)} (records {batch.start + 1}–{batch.stop}, {span}): {exc}")
-                            continue
-                        answers[index] = outputs
-                except BaseException:  # Ctrl-C or a local error: stop sending, let requests in flight finish (and be kept)
-                    stop.set()
-                    for future in futures:
-                        future.cancel()
-                    raise
+                    futures[pool.submit(self._answer_batch, client, httpx, make, classes, stop, abort, built)] = (index, built)
+                for future in as_completed(futures):
+                    index, built = futures[future]
+                    try:
+                        outputs = future.result()
+                    except BatchFailed as exc:
+                        failures.append((f"{built[0].describe(len(starts))}: {exc}", exc.limit))
+                        continue
+                    answers[index] = outputs
+            except BaseException:  # Ctrl-C or a local error: start nothing, end requests in flight at their next read
+                stop.set()
+                abort.set()
+                pool.shutdown(wait=True, cancel_futures=True)  # returns within POLL_S: every wait checks abort
+                raise
+            pool.shutdown(wait=True)
         if failures:
-            done = [a for a in answers if a is not None]
-            answered = sum(len(a) for a in done)
-            if not done:
-                kept = ""
-            elif self.cache is not None:
-                kept = f"; the answers are kept in the cache {self.cache.root} and a rerun sends only the rest"
-            else:
-                kept = "; set cache: FOLDER in the target's config to keep answers across runs"
-            more = f" (and {len(failures) - 1} more failed batch{'es' if len(failures) > 2 else ''})" if len(failures) > 1 else ""
-            raise TargetError(self._scrub(
-                f"target '{self.name}' ({self.source}): {failures[0]}{more}; answered {len(done)} of {len(starts)} batches "
-                f"({answered:,} of {len(records):,} records){kept}"
-            ))
+            error = LimitExceededError if failures[0][1] else TargetError
+            summary = failure_message([text for text, _ in failures], answers, len(records), None if self.cache is None else self.cache.root)
+            raise error(scrub(f"target '{self.name}' ({self.source}): {summary}", self._secrets))
         if self.output_kind == "labels":
             labels = [label for answer in answers for label in answer]
             inverse = {str(c): i for i, c in enumerate(records.classes)}
             unknown = sorted({label for label in labels if label not in inverse})
             if unknown:
-                raise TargetError(f"target '{self.name}' ({self.source}) answered labels {unknown[:5]} that are not classes of the data {list(records.classes)}")
+                raise TargetError(scrub(f"target '{self.name}' ({self.source}) answered labels {unknown[:5]} that are not classes of the data {list(records.classes)}", self._secrets))
             return check_outputs(np.array([inverse[label] for label in labels], dtype=np.intp), records, self)
         outputs = np.concatenate(answers) if answers else np.empty((0, len(records.classes)))
         return check_outputs(outputs, records, self)
@@ -446,15 +366,17 @@ class HTTPTarget:
 @TARGET_LOADERS.register("http")
 def load_http_target(spec: dict, base_dir: Path, name: str) -> HTTPTarget:
     """Config: ``{type: http, url, protocol, request, response, outputs, model_name, input_tensor, batch_size, concurrency,
-    timeout_s, retries, backoff_s, max_queries, headers_from_env, cache, transform}`` (see the module docstring)."""
+    timeout_s, max_response_bytes, allow_insecure_http, retries, backoff_s, max_queries, headers_from_env, cache, transform}``
+    (see the module docstring)."""
     field = f"targets.{name}"
-    defaults = {"batch_size": 256, "concurrency": 4, "timeout_s": 30.0, "retries": 3, "backoff_s": 0.5}
+    defaults = {"batch_size": 256, "concurrency": 4, "timeout_s": 30.0, "retries": 3, "backoff_s": 0.5,
+                "max_response_bytes": DEFAULT_MAX_RESPONSE_BYTES, "allow_insecure_http": False}
     settings = {key: spec.get(key) if spec.get(key) is not None else default for key, default in defaults.items()}
     cache = spec.get("cache")
     return HTTPTarget(
         spec["url"], name=name, protocol=spec.get("protocol") or "json", output_kind=spec.get("outputs") or "probabilities",
         request=spec.get("request"), response=spec.get("response"), model_name=spec.get("model_name"),
         input_tensor=spec.get("input_tensor"), transform=load_transform(spec, base_dir, field), max_queries=spec.get("max_queries"),
-        headers=headers_from_env(spec.get("headers_from_env"), f"{field}.headers_from_env"),
+        headers=headers_from_env(spec.get("headers_from_env"), f"{field}.headers_from_env"), header_sources=dict(spec.get("headers_from_env") or {}),
         cache=None if cache is None else Path(base_dir) / cache, **settings,
     )
