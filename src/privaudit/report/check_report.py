@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from privaudit.record_check import CheckResult, _format_p
+from privaudit.record_check import CheckResult
+from privaudit.record_verdicts import format_p_value
 
 __all__ = ["check_result_to_dict", "print_check", "check_context"]
 
@@ -34,7 +35,7 @@ def print_check(result: CheckResult, console=None) -> None:
     for column in ("id", "score", "p", "q", "verdict"):
         table.add_column(column, overflow="fold")
     for r in result.records:
-        table.add_row(Text(r.record_id), f"{r.score:.4g}", _format_p(r.p_value), _format_p(r.q_value), Text(r.verdict))
+        table.add_row(Text(r.record_id), f"{r.score:.4g}", format_p_value(r.p_value), format_p_value(r.q_value), Text(r.verdict))
     console.print(table)
     low, high = result.power_ci
     console.print(Text(f"power at α = {result.alpha:g}: {100 * result.power:.1f} % of {result.n_members:,} known training records flagged (95 % CI {100 * low:.1f}–{100 * high:.1f} %)"))
@@ -58,7 +59,7 @@ def check_context(result: CheckResult, *, truth: dict | None = None) -> dict:
         rows.append({
             "id": r.record_id, "score": f"{r.score:.4g}",
             "likelihood_ratio": None if r.likelihood_ratio is None else f"{r.likelihood_ratio:.3g}",
-            "p": _format_p(r.p_value), "q": _format_p(r.q_value), "significant": r.significant, "verdict": r.verdict,
+            "p": format_p_value(r.p_value), "q": format_p_value(r.q_value), "significant": r.significant, "verdict": r.verdict,
             "truly": None if truth is None or r.record_id not in truth else ("member" if truth[r.record_id] else "non-member"),
         })
     low, high = result.power_ci
