@@ -199,3 +199,48 @@ def test_real_null_counts_ties_against_the_record_and_leaves_out_its_own_score()
     np.testing.assert_allclose(p, [4 / 5, 3 / 4, 1 / 5])
     assert left_out == 1
     np.testing.assert_allclose(p[[0, 2]], empirical_p_values(np.array([2.0, 3.5]), null))
+
+
+# ---------------------------------------------------------------- the `check` command says so
+
+
+@pytest.fixture(scope="module")
+def shifted_cli_folder(tmp_path_factory):
+    import skops.io as sio
+    import yaml
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    folder = tmp_path_factory.mktemp("check-shifted")
+    frame = make_synthetic_tabular(1900, label_noise=0.2, seed=12)
+    frame["split"] = ["member"] * 300 + ["nonmember"] * 600 + ["population"] * 1000
+    frame.loc[900:, "label"] = 1 - frame.loc[900:, "label"]  # the population comes from a source that codes the label the other way
+    frame.to_csv(folder / "records.csv", index=False)
+    model = make_pipeline(ColumnTransformer([("colour", OneHotEncoder(), ["colour"])], remainder="passthrough"),
+                          RandomForestClassifier(n_estimators=40, random_state=0, n_jobs=1)).fit(frame.iloc[:300][FEATURES], frame.iloc[:300].label)
+    sio.dump(model, folder / "forest.skops")
+    config = {
+        "data": {"path": "records.csv", "label": "label", "id_column": "record_id", "features": FEATURES, "membership": {"column": "split"}},
+        "targets": [{"name": "forest", "type": "sklearn", "path": "forest.skops", "trusted_types": sorted(sio.get_untrusted_types(file=folder / "forest.skops"))}],
+    }
+    (folder / "audit.yaml").write_text(yaml.safe_dump(config))
+    frame.iloc[[0, 1, 300, 301]].drop(columns="split").to_csv(folder / "people.csv", index=False)
+    return folder
+
+
+@pytest.mark.slow
+def test_check_command_prints_and_saves_withheld_verdicts(shifted_cli_folder, tmp_path):
+    import json
+
+    from hostile import run_cli
+
+    outcome = run_cli(["check", shifted_cli_folder / "audit.yaml", "--records", shifted_cli_folder / "people.csv", "--null", "fabricated",
+                       "--fabricated", "5000", "--out", tmp_path])
+    assert outcome.code == 0 and outcome.escaped is None, outcome.err
+    assert "verdicts withheld: the fabricated null is not calibrated for this model: use the real null" in " ".join(outcome.out.split())
+    saved = json.loads((tmp_path / "check.json").read_text())
+    assert saved["withheld"] is True and not any(r["significant"] for r in saved["records"])
+    assert saved["n_real_records"]["value"] == {"fabricated": 1000}
+    assert saved["fidelity"]["score_check"]["status"] == "not calibrated"
