@@ -188,6 +188,10 @@ def _calibration_words(calibration: dict) -> str:
     return "; ".join(parts)
 
 
+_STATUS_WORDS = {"calibrated": "passed its calibration check", "not calibrated": "FAILED its calibration check (verdicts do not use it)",
+                 "cannot be checked": "cannot be checked (verdicts do not use it)"}
+
+
 def fabricated_score_check(fabricated_scores: np.ndarray, real_nonmember_scores: np.ndarray, alpha: float, *,
                            n_fitted: int, levels=CHECK_LEVELS) -> dict:
     """Does the fabricated null behave like real non-members *for this target and attack*?
@@ -232,7 +236,7 @@ def fabricated_score_check(fabricated_scores: np.ndarray, real_nonmember_scores:
         "ks_statistic": float(ks.statistic), "ks_p_value": ks_p, "n_real": int(real.size),
         "n_fabricated": int(np.size(fabricated_scores)), "n_fitted": int(n_fitted),
         "fpr": at_alpha["fpr"], "fpr_ci": at_alpha["fpr_ci"], "calibration": calibration, "status": status,
-        "summary": (f"{status}: scores of fabricated profiles (from {n_fitted:,} real records) vs {real.size:,} real non-members "
+        "summary": (f"{_STATUS_WORDS[status]}: scores of fabricated profiles (from {n_fitted:,} real records) vs {real.size:,} real non-members "
                     f"they were not fitted on: KS {ks.statistic:.3f} (p = {ks_text}); {_calibration_words(calibration)}"),
     }
 
