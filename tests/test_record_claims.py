@@ -110,6 +110,20 @@ def test_calibration_check_covers_three_levels_and_says_which_cannot_be_checked(
     assert "α = 0.001 cannot be checked (1,000 real non-members; at least 5,000 are needed)" in summary
 
 
+def test_fabricated_p_below_the_smallest_checked_level_counts_as_that_level(small_population):
+    # 1,000 real non-members check the fabricated null down to α = 0.01 only: a smaller p is claimed as "p ≤ 0.01"
+    target, data, _ = small_population
+    members = data.records.subset(data.members)
+    result = check_records(target, data, members, attack="loss", null="fabricated", n_fabricated=10_000)
+    assert result.fidelity["score_check"]["calibration"]["checked_down_to"] == 0.01
+    below = [r for r in result.records if r.p_values["fabricated"] < 0.01]
+    assert below, "the fixture should give some member a fabricated p below 0.01"
+    for r in below:
+        assert r.p_value == 0.01 and "counted as 0.01, the smallest level its check covers" in r.verdict
+    assert all(r.p_value == max(r.p_values["fabricated"], 0.01) for r in result.records)
+    assert any("only down to α = 0.01" in n for n in result.notes)
+
+
 # ---------------------------------------------------------------- a null that fails its own check: verdicts withheld
 
 

@@ -314,7 +314,8 @@ def check_records(
         if withheld:
             text = withheld_verdict(raw["fabricated"], WITHHELD)
         else:
-            decider = max(used, key=lambda k: raw[k])  # the null whose p the verdict uses
+            # the null whose p the verdict uses: the fabricated one when its (possibly raised) p is the larger
+            decider = "fabricated" if "fabricated" in used and ("real" not in used or p_final[i] > raw["real"]) else "real"
             caveat = None
             if decider == "fabricated" and p_final[i] > raw["fabricated"] * (1 + 1e-12):
                 caveat = f"fabricated-null p = {raw['fabricated']:.2g}, counted as {p_final[i]:g}, the smallest level its check covers"

@@ -224,7 +224,8 @@ def fabricated_score_check(fabricated_scores: np.ndarray, real_nonmember_scores:
 
     real = np.asarray(real_nonmember_scores, dtype=float)
     if real.size == 0:
-        raise DataError("the fabricated null's check needs real non-members the profile model did not see")
+        raise DataError("the fabricated null's check needs real non-members the profile model did not see; "
+                        "add non-members to the data's membership column")
     ks = ks_2samp(fabricated_scores, real)
     real_p = profile_p_values(real, fabricated_scores, n_fitted)
     calibration = null_calibration(real_p, tuple(levels) + (alpha,))
