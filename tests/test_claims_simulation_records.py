@@ -23,11 +23,34 @@ is the share of runs in which Benjamini–Hochberg across the K records makes an
 discovery: every checked record is a non-member, so FDR = FWER = that share,
 and its SE is binomial over runs. Each must be ≤ nominal + 2 SE.
 
-Measured (400 runs each; seeds 0–399; ``pytest -s`` prints the table):
-see the report of branch ``record`` and docs/claims.md. Two sizes of the
-profile model's population: N = 200 (the issue's case; the new floor 1/201 is
-above 0.001, so the fabricated null cannot claim at 0.001) and N = 2,000 (the
-tail at 0.001 is reachable and is tested).
+Two sizes of the profile model's population: N = 200 (the issue's case; the
+new floor 1/201 is above 0.001, so the fabricated null cannot claim at 0.001)
+and N = 2,000 (the tail at 0.001 is reachable and is tested). Measured
+(400 runs each, seeds 0–399; ``pytest -s`` prints the table; single-record
+rate ± its Monte-Carlo SE, then the BH family rate):
+
+=====================  ================  ================  ================
+N = 200, 10,000 prof.  α = 0.05          α = 0.01          α = 0.001
+=====================  ================  ================  ================
+real null              0.0470 ± 0.0016;  0.0089 ± 0.0007;  0.0009 ± 0.0002;
+                       family 0.045      family 0          family 0
+fabricated, new p      0.0436 ± 0.0017;  0.0068 ± 0.0007;  0 (floor 1/201);
+                       family 0          family 0          family 0
+fabricated, old p      0.0495 ± 0.0018;  0.0112 ± 0.0009;  0.0041 ± 0.0005
+                       family **0.16**   family **0.15**   (4×); family 0
+verdict rule (check)   0.0324; family 0  0.0044; family 0  0; family 0
+N = 2,000, 5,000 prof.
+real null              0.0486; fam 0.065 0.0091; family 0  0.0014 ± 0.0003
+fabricated, new p      0.0474; fam 0.033 0.0089; family 0  0.0006 ± 0.0002
+fabricated, old p      0.0479; fam 0.045 0.0093; fam 0.018 0.0009
+verdict rule (check)   0.0432; family 0  0.0083; family 0  0; family 0
+=====================  ================  ================  ================
+
+The verdict rule never claims at 0.001 here: 1,000 real non-members check the
+fabricated null down to 0.01 only (5,000 are needed for 0.001), so smaller
+fabricated p-values count as 0.01 — and BH across 50 records, which needs
+p ≤ α/50 for its first discovery, then finds nothing. That is the price of
+a claim that its own check supports.
 
 A modest end-to-end check through :func:`privaudit.record_check.check_records`
 (``null="both"`` and ``null="fabricated"``, 20 runs × 50 non-members) closes the file.
