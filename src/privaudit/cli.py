@@ -137,7 +137,7 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @click.option("--record", "record_pairs", multiple=True, metavar="KEY=VALUE", help="One record to check, one field per option: --record age=39 --record sex=Male ...")
 @click.option("--target", "target_name", default=None, help="Target to check against (needed when the config has several).")
 @click.option("--attack", default="loss", show_default=True, help="Attack giving the membership score: a signal name (loss, logit_confidence, ...), classwise_threshold, or with a reference block in the config lira / rmia / reference_calibrated_loss (offline).")
-@click.option("--null", "null", type=click.Choice(["real", "fabricated", "both"]), default="real", show_default=True, help="Null distribution: the audit's non-members, fabricated profiles, or both.")
+@click.option("--null", "null", type=click.Choice(["real", "fabricated", "both"]), default="real", show_default=True, help="Null distribution: the audit's non-members, fabricated profiles, or both. Fabricated-null verdicts are withheld when that null fails its calibration check against real non-members.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level (false-discovery rate for several records).")
 @click.option("--generator", type=click.Choice(["kernel", "copula"]), default="kernel", show_default=True, help="Profile model of the fabricated null: smoothed bootstrap (kernel) or Gaussian copula.")
 @click.option("--fabricated", "n_fabricated", type=click.IntRange(min=100), default=10_000, show_default=True, help="Fabricated profiles in the fabricated null.")

@@ -7,27 +7,34 @@ with a **null distribution**: scores of records known *not* to be in training.
 * ``null="real"``: the audit's non-member records. A checked record that is
   itself one of them (same record id) is left out of its own null, so its
   p-value is computed exactly as for a fresh record.
-* ``null="fabricated"``: synthetic profiles drawn from a model of the
-  population (``generator="kernel"``, the default: a smoothed bootstrap,
+* ``null="fabricated"``: synthetic profiles drawn from a model of ``N`` real
+  records (``generator="kernel"``, the default: a smoothed bootstrap,
   :class:`privaudit.fabricate.KernelProfileModel`; or ``"copula"``:
-  :class:`privaudit.fabricate.ProfileModel`), fitted on the
-  population records, or on the non-members when there is no population),
-  scored by the same target and attack. A fidelity report of the synthetic
-  records is returned beside the result: the p-value is only as good as the
-  profiles are like real non-members — and, what matters here, only as good
-  as the target's *scores* on them are like its scores on real non-members,
-  which :func:`fabricated_score_check` tests (KS, and the false-positive rate
-  the fabricated null gives the real non-members at α).
+  :class:`privaudit.fabricate.ProfileModel`), fitted on the population
+  records, or on half the non-members when there is no population, scored by
+  the same target and attack. Its p-value is ``(1 + N·p̂) / (N + 1)``
+  (:func:`~privaudit.metrics.pvalues.profile_p_values`): its floor is
+  ``1/(N + 1)``, not one over the number of profiles. The null is checked
+  against real non-members it was not fitted on at α = 0.05, 0.01, 0.001
+  and the check's α (:func:`~privaudit.record_nulls.fabricated_score_check`);
+  when it fails, or cannot be checked, its verdicts are **withheld**
+  ("the fabricated null is not calibrated for this model: use the real null").
+  Rules: :mod:`privaudit.record_nulls`.
 * ``null="both"``: both p-values are reported; the verdict uses the larger
-  (more conservative) of the two.
+  (more conservative) of the two — or the real one alone, saying so, when the
+  fabricated null fails its check.
 
-The p-value (:func:`empirical_p_values`) is ``(1 + #{null ≥ s}) / (1 + n_null)``:
+The real-null p-value (:func:`empirical_p_values`) is ``(1 + #{null ≥ s}) / (1 + n_null)``:
 valid (``Pr[p ≤ t] ≤ t`` for every t) whenever the checked record's score and
 the null scores are exchangeable — true for a real non-member drawn like the
-null records; ties make it conservative. The smallest p it can give is
-``1 / (n_null + 1)``. When several records are checked, p-values are adjusted
-with Benjamini–Hochberg (:func:`benjamini_hochberg`), which controls the
-expected fraction of false "used in training" verdicts among those made.
+null records (same source and period; every "evidence" verdict says so); ties
+count against the record. The smallest p it can give is ``1 / (n_null + 1)``;
+there a verdict gives the exact 95 % upper bound on the share of non-members
+that look as member-like (≈ 3/n), not "1 in n". When several records are
+checked, p-values are adjusted with Benjamini–Hochberg
+(:func:`benjamini_hochberg`), which controls the false-discovery rate (the
+expected fraction of false "used in training" verdicts among those made), not
+the family-wise error rate. Verdict wording: :mod:`privaudit.record_verdicts`.
 
 **Reference attacks and likelihood ratios.** With a reference plan
 (:class:`~privaudit.reference.plan.ReferencePlan`), ``lira``, ``rmia`` and
@@ -59,12 +66,14 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.metrics.intervals import clopper_pearson
-from privaudit.metrics.pvalues import benjamini_hochberg, empirical_p_values
+from privaudit.metrics.pvalues import benjamini_hochberg, empirical_p_values, profile_p_values
+from privaudit.record_input import CheckInputs, check_inputs, records_from_frame, records_from_pairs
+from privaudit.record_nulls import WITHHELD, decisive_p_values, fabricate_null, fabricated_score_check, real_null_p_values
+from privaudit.record_verdicts import STRONG_EVIDENCE, verdict, withheld_verdict
 
 __all__ = [
     "RecordVerdict",
@@ -78,171 +87,10 @@ __all__ = [
     "check_inputs",
     "CheckInputs",
     "NULL_KINDS",
+    "STRONG_EVIDENCE",
 ]
 
 NULL_KINDS = ("real", "fabricated", "both")
-#: verdict bands on the (adjusted) p-value
-STRONG_EVIDENCE = 0.01
-
-
-# ---------------------------------------------------------------- pure statistics
-
-
-def fabricated_score_check(fabricated_scores: np.ndarray, real_nonmember_scores: np.ndarray, alpha: float) -> dict:
-    """Does the fabricated null behave like real non-members *for this target and attack*?
-
-    Feature-level fidelity is not enough: what the p-values need is that the
-    target's scores on fabricated profiles are distributed like its scores on
-    real non-members. Returns the two-sample KS test of the two score samples,
-    and the false-positive rate the fabricated null gives real non-members at
-    ``alpha`` (should be ≤ ``alpha``) with its Clopper–Pearson interval.
-    """
-    from scipy.stats import ks_2samp
-
-    ks = ks_2samp(fabricated_scores, real_nonmember_scores)
-    flagged = int((empirical_p_values(real_nonmember_scores, fabricated_scores) <= alpha).sum())
-    n = int(np.size(real_nonmember_scores))
-    fpr = flagged / n
-    low, high = clopper_pearson(flagged, n)
-    return {
-        "ks_statistic": float(ks.statistic), "ks_p_value": float(ks.pvalue), "n_real": n, "n_fabricated": int(np.size(fabricated_scores)),
-        "fpr": fpr, "fpr_ci": [low, high],
-        "summary": (f"scores of fabricated profiles vs {n:,} real non-members: KS {ks.statistic:.3f} (p = {_format_p(float(ks.pvalue))}); "
-                    f"at α = {alpha:g} the fabricated null flags {100 * fpr:.1f} % of real non-members (95 % CI {100 * low:.1f}–{100 * high:.1f} %)"),
-    }
-
-
-def _format_p(p: float) -> str:
-    return f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"
-
-
-def verdict(p: float, q: float | None, alpha: float, power: float | None, n_null: int, multiple: int = 1) -> str:
-    """A plain-language verdict for one record.
-
-    Parameters
-    ----------
-    p : float
-        The record's p-value.
-    q : float or None
-        Its Benjamini–Hochberg q-value when ``multiple`` > 1 records were checked.
-    alpha : float
-        Significance level (false-discovery rate when ``multiple`` > 1).
-    power : float or None
-        Fraction of known training records this test flags at ``alpha``.
-    n_null : int
-        Null scores behind ``p``; the smallest reachable p is ``1/(n_null + 1)``.
-    multiple : int
-        How many records were checked together.
-    """
-    decisive = q if (multiple > 1 and q is not None) else p
-    one_in = max(1, round(1 / p))
-    floor = 1 / (n_null + 1)
-    at_floor = p <= floor * (1 + 1e-9)
-    p_text = f"p {'≤' if at_floor else '='} {_format_p(p)}"
-    if multiple > 1 and q is not None:
-        p_text += f", q = {_format_p(q)} after Benjamini–Hochberg across {multiple} records"
-    if p < 0.1:
-        how_rare = f"about 1 in {one_in:,} people who were not in training look this member-like"
-    else:  # "1 in 1" says nothing; a share does
-        how_rare = f"about {100 * p:.0f} % of people who were not in training look at least this member-like"
-    if at_floor:
-        how_rare = (f"no null record of {n_null:,} looked this member-like; {_format_p(floor)} is the smallest p "
-                    f"this null can give, so at most about 1 in {one_in:,} non-members do")
-    if decisive <= alpha:
-        strength = "Strong evidence" if decisive <= STRONG_EVIDENCE else "Moderate evidence"
-        return f"{strength} this record was used in training ({p_text}: {how_rare})."
-    power_text = (
-        f"this test detects about {100 * power:.0f} % of training records at α = {alpha:g} (power measured on the audit's members)"
-        if power is not None else "the power of this test is unknown"
-    )
-    return (
-        f"No evidence this record was used in training ({p_text}: {how_rare}). "
-        f"This is not evidence that the record was not used: {power_text}."
-    )
-
-
-# ---------------------------------------------------------------- records to check
-
-
-def _coerce(values: pd.Series, reference: pd.Series, column: str, where: str) -> pd.Series:
-    """Convert ``values`` to the dtype of the data's ``reference`` column, with a one-line error naming it."""
-    dtype = reference.dtype
-    try:
-        if pd.api.types.is_bool_dtype(dtype):
-            mapped = values.astype(str).str.strip().str.lower().map({"true": True, "1": True, "false": False, "0": False})
-            if mapped.isna().any():
-                raise ValueError
-            return mapped.astype(bool)
-        if pd.api.types.is_integer_dtype(dtype):
-            numbers = pd.to_numeric(values, errors="raise")
-            if not np.all(np.asarray(numbers, dtype=float) == np.round(np.asarray(numbers, dtype=float))):
-                raise ValueError
-            return numbers.astype(dtype)
-        if pd.api.types.is_numeric_dtype(dtype):
-            return pd.to_numeric(values, errors="raise").astype(dtype)
-    except (ValueError, TypeError):
-        bad = values.iloc[0] if len(values) == 1 else values.astype(str).iloc[0]
-        kind = "true/false" if pd.api.types.is_bool_dtype(dtype) else ("an integer" if pd.api.types.is_integer_dtype(dtype) else "a number")
-        raise DataError(f"{where}: column '{column}' needs {kind} (as in the data, {dtype}), got '{bad}'") from None
-    text = values.astype(str).str.strip()
-    known = set(reference.astype(str).unique())
-    unseen = sorted(set(text) - known)
-    if unseen:
-        examples = ", ".join(sorted(known)[:8])
-        raise DataError(f"{where}: column '{column}' has value '{unseen[0]}', which never appears in the data; known values: {examples}")
-    if isinstance(dtype, pd.CategoricalDtype):
-        return text.astype(dtype)
-    return text.astype(reference.dtype) if reference.dtype == object else text
-
-
-def records_from_frame(frame: pd.DataFrame, data: AuditData, *, label: str, id_column: str | None = None, source: str = "records") -> RecordSet:
-    """Records to check, from a table with the data's feature columns and label column.
-
-    Values are converted to the dtypes of the data's columns; other columns are
-    ignored. Ids come from ``id_column`` when the table has it, else
-    ``record-1``, ``record-2``, ...
-    """
-    reference = data.records.features
-    missing = [c for c in reference.columns if c not in frame.columns]
-    if missing:
-        raise DataError(f"{source}: missing feature column(s) {', '.join(missing)}; every record needs all features the target uses")
-    if label not in frame.columns:
-        raise DataError(f"{source}: missing the label column '{label}'; the loss of a record needs its true label")
-    if len(frame) == 0:
-        raise DataError(f"{source}: no records to check")
-    features = pd.DataFrame({c: _coerce(frame[c].reset_index(drop=True), reference[c], c, source) for c in reference.columns})
-    by_text = {str(c): i for i, c in enumerate(data.records.classes)}
-    raw = frame[label].astype(str).str.strip()
-    unknown = sorted(set(raw) - set(by_text))
-    if unknown:
-        raise DataError(f"{source}: label '{label}' has value '{unknown[0]}', not a class of the data; classes: {', '.join(by_text)}")
-    labels = raw.map(by_text).to_numpy(dtype=np.intp)
-    if id_column is not None and id_column in frame.columns:
-        ids = frame[id_column].astype(str).to_numpy()
-    else:
-        ids = np.array([f"record-{i + 1}" for i in range(len(frame))])
-    return RecordSet(ids, features, labels, data.records.classes)
-
-
-def records_from_pairs(pairs: Sequence[str], data: AuditData, *, label: str, id_column: str | None = None) -> RecordSet:
-    """One record from ``key=value`` strings (the CLI's ``--record``), typed like the data's columns."""
-    allowed = list(data.records.features.columns) + [label] + ([id_column] if id_column else [])
-    values: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise DataError(f"--record '{pair}': write each field as key=value, e.g. {allowed[0]}=...")
-        if key not in allowed:
-            raise DataError(f"--record: unknown column '{key}'; known columns: {', '.join(allowed)}")
-        if key in values:
-            raise DataError(f"--record: column '{key}' given twice")
-        values[key] = value.strip()
-    missing = [c for c in allowed if c not in values and c != id_column]
-    if missing:
-        raise DataError(f"--record: missing {', '.join(missing)}; give each as key=value (all features and the label '{label}')")
-    frame = pd.DataFrame({k: [v] for k, v in values.items()})
-    return records_from_frame(frame, data, label=label, id_column=id_column, source="--record")
 
 
 # ---------------------------------------------------------------- the check
@@ -250,7 +98,7 @@ def records_from_pairs(pairs: Sequence[str], data: AuditData, *, label: str, id_
 
 @dataclass(frozen=True)
 class RecordVerdict:
-    """One checked record. ``p_values`` maps each null ("real", "fabricated") to its p-value."""
+    """One checked record. ``p_values`` maps each null ("real", "fabricated") to its p-value; ``p_value`` is the one the verdict uses."""
 
     record_id: str
     score: float
@@ -278,38 +126,10 @@ class CheckResult:
     multiple_testing_note: str
     fidelity: dict | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def _null_profiles(data: AuditData, label_name: str, n: int, seed: int, notes: list[str], generator: str = "kernel"):
-    try:
-        from privaudit.fabricate import PROFILE_MODELS, fidelity_report
-    except ImportError as exc:
-        raise ConfigError(f"the fabricated null needs privaudit.fabricate, which could not be imported ({exc}); use --null real") from None
-    if data.population.size:
-        source_rows, source_name = data.population, "population"
-    else:
-        source_rows, source_name = data.nonmembers, "non-member"
-        notes.append("no population records: the profile model was fitted on the audit's non-members")
-    source = data.records.subset(source_rows)
-    features = list(source.features.columns)
-    label = label_name if label_name not in features else f"{label_name}__label"
-    real = source.features.copy()
-    real[label] = [source.classes[i] for i in source.labels]
-    model = PROFILE_MODELS.get(generator)(features=features, label=label, seed=seed).fit(real)
-    synthetic = model.sample(n, seed=seed)
-    by_value = {c: i for i, c in enumerate(source.classes)}
-    by_text = {str(c): i for i, c in enumerate(source.classes)}
-    labels = np.array([by_value.get(v, by_text.get(str(v), -1)) for v in synthetic[label]], dtype=np.intp)
-    if (labels < 0).any():
-        raise DataError("the profile model produced labels that are not classes of the data")
-    features_frame = synthetic[features].reset_index(drop=True).astype(source.features.dtypes.to_dict())
-    ids = np.array([f"fabricated-{i:06d}" for i in range(n)])
-    profiles = RecordSet(ids, features_frame, labels, source.classes)
-    fidelity = dict(fidelity_report(real, synthetic, features=features, label=label))
-    fidelity["fitted_on"] = f"{source.ids.size} {source_name} records"
-    fidelity["generator"] = generator
-    return profiles, fidelity
-
+    #: real records behind each null's p-values: the real null's size, or the N records the profile model was fitted on
+    n_real_records: dict = field(default_factory=dict)
+    #: True when verdicts are withheld because the fabricated null failed (or could not be given) its calibration check
+    withheld: bool = False
 
 
 _REFERENCE_ATTACKS = ("lira", "rmia", "reference_calibrated_loss")
@@ -395,8 +215,9 @@ def check_records(
     ----------
     target : privaudit.targets.Target
     data : AuditData
-        Members (to measure power), non-members (the real null) and population
-        (to fit class-wise attacks and the profile model).
+        Members (to measure power), non-members (the real null, and the check
+        of the fabricated one) and population (to fit class-wise attacks and
+        the profile model).
     records : RecordSet
         Records to check, with true labels.
     attack : str, dict or attack object
@@ -405,7 +226,8 @@ def check_records(
         ``reference``.
     null : {"real", "fabricated", "both"}
     n_fabricated : int
-        Synthetic profiles in the fabricated null.
+        Synthetic profiles in the fabricated null (more profiles lower the
+        Monte-Carlo error of its p-values, not their floor ``1/(N + 1)``).
     generator : {"kernel", "copula"}
         Profile model of the fabricated null (:data:`privaudit.fabricate.PROFILE_MODELS`).
     alpha : float
@@ -421,11 +243,14 @@ def check_records(
     -------
     CheckResult
         ``power`` is the fraction of the audit's members with p ≤ ``alpha``
-        under the same null (a single test, no multiplicity correction; with
-        both nulls, the larger p), with its 95 % Clopper–Pearson interval.
-        With a fabricated null, ``fidelity`` holds the profile model's
-        fidelity report plus ``score_check`` (:func:`fabricated_score_check`
-        against the real non-members) and a note when that check fails.
+        under the nulls the verdicts use (a single test, no multiplicity
+        correction; with both nulls, the larger p), with its 95 %
+        Clopper–Pearson interval. With a fabricated null, ``fidelity`` holds
+        the profile model's fidelity report plus ``score_check``
+        (:func:`~privaudit.record_nulls.fabricated_score_check` against real
+        non-members the profile model did not see). ``withheld`` is True when
+        the fabricated null alone decides and failed that check: every verdict
+        then reads "Verdict withheld: ..." and nothing is significant.
     """
     if null not in NULL_KINDS:
         raise ConfigError(f"unknown null '{null}'; choose one of {', '.join(NULL_KINDS)}")
@@ -437,42 +262,39 @@ def check_records(
     attack, reference = _check_attack(attack, reference, notes)
 
     parts = {"checked": records, "members": data.records.subset(data.members), "real": data.records.subset(data.nonmembers)}
-    fidelity = None
+    fabricated = None
     if null in ("fabricated", "both"):
-        parts["fabricated"], fidelity = _null_profiles(data, label_name, n_fabricated, seed, notes, generator)
+        fabricated = fabricate_null(data, label_name, n_fabricated, seed, notes, generator)
+        parts["fabricated"] = fabricated.profiles
     scored, log_ratios = _score_parts(target, data, attack, parts, reference, seed, progress)
     checked, member_scores = scored["checked"], scored["members"]
-    nulls: dict[str, np.ndarray] = {}
-    if null in ("real", "both"):
-        nulls["real"] = scored["real"]
-    if "fabricated" in parts:
-        nulls["fabricated"] = scored["fabricated"]
-        fidelity["score_check"] = fabricated_score_check(nulls["fabricated"], scored["real"], alpha)
-        if fidelity["score_check"]["ks_p_value"] < 0.01 or fidelity["score_check"]["fpr_ci"][0] > alpha:
-            notes.append("the target scores fabricated profiles differently from real non-members (see fidelity.score_check): "
-                         "fabricated-null p-values may be miscalibrated; prefer --null real or both")
 
-    nonmember_ids = data.records.ids[data.nonmembers]
     p_by_null: dict[str, np.ndarray] = {}
+    member_p_by_null: dict[str, np.ndarray] = {}
     n_null: dict[str, int] = {}
-    member_p = np.zeros(member_scores.size)
-    for kind, null_scores in nulls.items():
-        p = empirical_p_values(checked, null_scores)
-        if kind == "real":  # a checked non-member leaves its own score out of the null
-            position = {rid: i for i, rid in enumerate(nonmember_ids)}
-            own = np.array([rid in position for rid in records.ids])
-            if own.any() and null_scores.size > 1:
-                own_null = null_scores[[position[rid] for rid in records.ids[own]]]
-                at_least = np.round(p[own] * (null_scores.size + 1)) - 1 - (own_null >= checked[own])
-                p[own] = (1 + at_least) / null_scores.size  # the same formula over the null without the record
-                notes.append(f"{int(own.sum())} checked record(s) are audit non-members and were left out of their own null")
-        p_by_null[kind] = p
-        n_null[kind] = int(null_scores.size)
-        member_p = np.maximum(member_p, empirical_p_values(member_scores, null_scores))
-    p_final = np.max(np.vstack(list(p_by_null.values())), axis=0)
-    smallest_null = min(n_null.values())
-    if null == "both":
-        notes.append("verdicts use the larger of the real-null and fabricated-null p-values")
+    n_real_records: dict[str, int] = {}
+    fidelity, check = None, None
+    if null in ("real", "both"):
+        p_by_null["real"], left_out = real_null_p_values(checked, records.ids, scored["real"], data.records.ids[data.nonmembers])
+        if left_out:
+            notes.append(f"{left_out} checked record(s) are audit non-members and were left out of their own null")
+        member_p_by_null["real"] = empirical_p_values(member_scores, scored["real"])
+        n_null["real"] = n_real_records["real"] = int(scored["real"].size)
+    if fabricated is not None:
+        profile_scores, n_fitted = scored["fabricated"], fabricated.n_fitted
+        fidelity = dict(fabricated.fidelity)
+        check = fabricated_score_check(profile_scores, scored["real"][fabricated.check_positions], alpha, n_fitted=n_fitted)
+        fidelity["score_check"] = check
+        p_by_null["fabricated"] = profile_p_values(checked, profile_scores, n_fitted)
+        member_p_by_null["fabricated"] = profile_p_values(member_scores, profile_scores, n_fitted)
+        n_null["fabricated"] = int(profile_scores.size)
+        n_real_records["fabricated"] = n_fitted
+        if check["ks_p_value"] < 0.01:
+            notes.append("the target scores fabricated profiles differently from real non-members (KS test, see fidelity.score_check)")
+    p_final, withheld, decision_notes = decisive_p_values(p_by_null, check)
+    notes.extend(decision_notes)
+    used = [k for k in p_by_null if not (k == "fabricated" and "real" in p_by_null and check["status"] != "calibrated")]
+    member_p = np.max(np.vstack([member_p_by_null[k] for k in used]), axis=0)
 
     m = len(records)
     q = benjamini_hochberg(p_final) if m > 1 else p_final.copy()
@@ -480,70 +302,42 @@ def check_records(
     power = hits / member_scores.size
     power_ci = clopper_pearson(hits, member_scores.size)
     if m > 1:
-        note = (f"{m} records were checked, so p-values were adjusted with the Benjamini–Hochberg procedure: among records "
-                f"called 'used in training' (q ≤ {alpha:g}), the expected fraction wrongly called is at most {alpha:g}.")
+        note = (f"{m} records were checked, so p-values were adjusted with the Benjamini–Hochberg procedure, which controls the "
+                f"false-discovery rate, not the family-wise error rate: among records called 'used in training' (q ≤ {alpha:g}), "
+                f"the expected fraction wrongly called is at most {alpha:g}; the chance that at least one is wrongly called can be larger.")
     else:
         note = "One record was checked: no multiple-testing correction was needed (q = p)."
+    words = {"real": "real non-members", "fabricated": "real records behind the fabricated profiles"}
     verdicts = []
     for i in range(m):
+        raw = {k: float(v[i]) for k, v in p_by_null.items()}
+        if withheld:
+            text = withheld_verdict(raw["fabricated"], WITHHELD)
+        else:
+            # the null whose p the verdict uses: the fabricated one when its (possibly raised) p is the larger
+            decider = "fabricated" if "fabricated" in used and ("real" not in used or p_final[i] > raw["real"]) else "real"
+            caveat = None
+            if decider == "fabricated" and p_final[i] > raw["fabricated"] * (1 + 1e-12):
+                caveat = f"fabricated-null p = {raw['fabricated']:.2g}, counted as {p_final[i]:g}, the smallest level its check covers"
+            text = verdict(float(p_final[i]), float(q[i]) if m > 1 else None, alpha, power, n_real_records[decider], m,
+                           null_records=words[decider], caveat=caveat)
         verdicts.append(
             RecordVerdict(
                 record_id=str(records.ids[i]),
                 score=float(checked[i]),
                 likelihood_ratio=None if log_ratios is None else float(np.exp(np.clip(log_ratios[i], -700.0, 700.0))),
-                p_values={k: float(v[i]) for k, v in p_by_null.items()},
+                p_values=raw,
                 p_value=float(p_final[i]),
                 q_value=float(q[i]),
-                significant=bool(q[i] <= alpha),
-                verdict=verdict(float(p_final[i]), float(q[i]) if m > 1 else None, alpha, power, smallest_null, m),
+                significant=bool(q[i] <= alpha) and not withheld,
+                verdict=text,
             )
         )
     return CheckResult(
         target=target.name, attack=attack.display_name, null=null, alpha=alpha, records=verdicts, n_null=n_null,
         power=power, power_ci=power_ci, n_members=int(member_scores.size), multiple_testing_note=note,
-        fidelity=fidelity, notes=notes,
+        fidelity=fidelity, notes=notes, n_real_records=n_real_records, withheld=withheld,
     )
-
-
-@dataclass(frozen=True)
-class CheckInputs:
-    """What a config provides to a record check: the data, one loaded target, its reference plan (or None), the label name."""
-
-    data: AuditData
-    target: object
-    reference: object
-    label: str
-
-
-def check_inputs(config, base_dir: str | Path, target_name: str | None = None) -> CheckInputs:
-    """Load the data, the target and its reference plan that a validated config names."""
-    from privaudit.data import load_audit_data
-    from privaudit.targets import load_target
-
-    names = [t.name for t in config.targets]
-    if target_name is None:
-        if len(names) > 1:
-            raise ConfigError(f"the config has {len(names)} targets ({', '.join(names)}); choose one with --target")
-        target_name = names[0]
-    if target_name not in names:
-        raise ConfigError(f"no target '{target_name}' in the config; targets: {', '.join(names)}")
-    spec = next(t for t in config.targets if t.name == target_name)
-    if spec.type == "precomputed":
-        raise CapabilityError(f"target '{target_name}' is a file of precomputed outputs and cannot answer for new records; check needs a model (sklearn or torch)")
-    base_dir = Path(base_dir)
-    d, m = config.data, config.data.membership
-    resolve = lambda p: None if p is None else base_dir / p  # noqa: E731
-    data = load_audit_data(
-        base_dir / d.path, label=d.label, id_column=d.id_column, features=d.features, membership_column=m.column,
-        members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers), population_file=resolve(m.population),
-        classes=d.classes,
-    )
-    reference = None
-    if spec.reference is not None:
-        from privaudit.reference.plan import plans_from_config
-
-        reference = plans_from_config(config, base_dir)[target_name]
-    return CheckInputs(data, load_target(spec.model_dump(), base_dir, target_name), reference, d.label)
 
 
 def run_check(

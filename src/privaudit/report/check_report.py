@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from privaudit.record_check import CheckResult, _format_p
+from privaudit.record_check import CheckResult
+from privaudit.record_verdicts import format_p_value
 
 __all__ = ["check_result_to_dict", "print_check", "check_context"]
 
@@ -11,6 +12,9 @@ def check_result_to_dict(result: CheckResult) -> dict:
     return {
         "target": result.target, "attack": result.attack, "null": result.null, "alpha": result.alpha,
         "n_null": result.n_null,
+        "n_real_records": {"value": result.n_real_records,
+                           "meaning": "real records behind each null's p-values (the fabricated null's floor is 1/(N + 1) for these N)"},
+        "withheld": result.withheld,
         "power": {"value": result.power, "ci95": list(result.power_ci), "n_members": result.n_members,
                   "meaning": "fraction of the audit's members with p ≤ alpha under the same null (one test, uncorrected)"},
         "multiple_testing_note": result.multiple_testing_note, "notes": result.notes,
@@ -34,8 +38,10 @@ def print_check(result: CheckResult, console=None) -> None:
     for column in ("id", "score", "p", "q", "verdict"):
         table.add_column(column, overflow="fold")
     for r in result.records:
-        table.add_row(Text(r.record_id), f"{r.score:.4g}", _format_p(r.p_value), _format_p(r.q_value), Text(r.verdict))
+        table.add_row(Text(r.record_id), f"{r.score:.4g}", format_p_value(r.p_value), format_p_value(r.q_value), Text(r.verdict))
     console.print(table)
+    if result.withheld:
+        console.print(Text("verdicts withheld: the fabricated null is not calibrated for this model: use the real null (--null real)", style="bold red"))
     low, high = result.power_ci
     console.print(Text(f"power at α = {result.alpha:g}: {100 * result.power:.1f} % of {result.n_members:,} known training records flagged (95 % CI {100 * low:.1f}–{100 * high:.1f} %)"))
     console.print(Text(result.multiple_testing_note))
@@ -58,13 +64,15 @@ def check_context(result: CheckResult, *, truth: dict | None = None) -> dict:
         rows.append({
             "id": r.record_id, "score": f"{r.score:.4g}",
             "likelihood_ratio": None if r.likelihood_ratio is None else f"{r.likelihood_ratio:.3g}",
-            "p": _format_p(r.p_value), "q": _format_p(r.q_value), "significant": r.significant, "verdict": r.verdict,
+            "p": format_p_value(r.p_value), "q": format_p_value(r.q_value), "significant": r.significant, "verdict": r.verdict,
             "truly": None if truth is None or r.record_id not in truth else ("member" if truth[r.record_id] else "non-member"),
         })
     low, high = result.power_ci
     return {
         "target": result.target, "attack": result.attack, "null": result.null, "alpha": f"{result.alpha:g}",
-        "n_null": ", ".join(f"{k}: {v:,}" for k, v in result.n_null.items()),
+        "n_null": ", ".join(f"{k}: {v:,}" + (f" (from {result.n_real_records[k]:,} real records)" if k == "fabricated" and k in result.n_real_records else "")
+                            for k, v in result.n_null.items()),
+        "withheld": result.withheld,
         "rows": rows, "has_ratio": any(r["likelihood_ratio"] is not None for r in rows), "has_truth": truth is not None,
         "power": f"{100 * result.power:.1f} % (95 % CI {100 * low:.1f}–{100 * high:.1f} %) of {result.n_members:,} known training records",
         "multiple_testing_note": result.multiple_testing_note, "notes": list(result.notes),
