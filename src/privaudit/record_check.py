@@ -362,7 +362,7 @@ def run_check(
     inputs = check_inputs(config, base_dir, target_name)
     d = config.data
     if records_file is not None:
-        records = records_from_frame(read_table(records_file), inputs.data, label=d.label, id_column=d.id_column, source=str(records_file))
+        records = records_from_frame(read_table(records_file, text_columns=[d.id_column] if d.id_column else ()), inputs.data, label=d.label, id_column=d.id_column, source=str(records_file))
     else:
         records = records_from_pairs(list(record_pairs), inputs.data, label=d.label, id_column=d.id_column)
     return check_records(inputs.target, inputs.data, records, attack=attack, null=null, n_fabricated=n_fabricated, generator=generator,
