@@ -13,17 +13,23 @@ out-of-fold probability of "member" (higher = member, like every attack).
 
 **When the report warns** (:func:`distribution_shift_warning`). With the
 blind baseline's AUC interval [b₋, b₊] (bootstrap, at the audit's confidence
-level) and the best attack's [a₋, a₊]:
+level) and the best attack's [a₋, a₊], the warning rests on the interval's
+**lower end**, never on the point estimate:
 
-1. b₋ > 0.55 — the texts alone separate members from non-members clearly
-   better than chance: the sets differ in distribution; or
-2. the baseline's point AUC is > 0.55 and a₋ ≤ b₊ — the best attack's
-   interval reaches into the baseline's, so it does not clearly beat a
-   model-free classifier.
+1. b₋ > :data:`SHIFT_AUC` (0.55) — the texts alone separate members from
+   non-members clearly and materially better than chance: the sets differ
+   in distribution; or
+2. b₋ > :data:`CHANCE_AUC` (0.5) — the baseline is significantly better
+   than chance (a one-sided test at level (1 − confidence)/2) — and
+   a₋ ≤ b₊: the best attack's interval reaches into the baseline's, so it
+   does not clearly beat a model-free classifier.
 
-Either way the attack figures do not show memorisation. Per attack,
-``beats_blind_baseline`` is a₋ > b₊ (its interval lies wholly above the
-baseline's).
+Either way the attack figures do not show memorisation. On random splits
+of one corpus (no shift) the warning fires at most as often as rule 2's
+test rejects, nominally (1 − confidence)/2 = 2.5 % at 95 %; the seeded
+simulation in ``tests/test_text_blind_claims.py`` measures it (it was 12 %
+when rule 2 used the point AUC). Per attack, ``beats_blind_baseline`` is
+a₋ > b₊ (its interval lies wholly above the baseline's).
 """
 
 from __future__ import annotations
@@ -36,10 +42,12 @@ import numpy as np
 from privaudit.exceptions import DataError
 from privaudit.metrics import ScoreMetrics, evaluate_scores
 
-__all__ = ["BlindBaseline", "blind_baseline_scores", "blind_baseline", "distribution_shift_warning", "SHIFT_AUC"]
+__all__ = ["BlindBaseline", "blind_baseline_scores", "blind_baseline", "distribution_shift_warning", "SHIFT_AUC", "CHANCE_AUC"]
 
-#: A blind-baseline AUC (interval lower end, or point estimate for rule 2) above this flags a distribution shift.
+#: Rule 1: a blind-baseline AUC interval whose lower end exceeds this flags a material distribution shift.
 SHIFT_AUC = 0.55
+#: Rule 2: a lower end above chance (significant at (1 − confidence)/2) flags a shift the best attack does not clearly beat.
+CHANCE_AUC = 0.5
 
 
 @dataclass(frozen=True)
@@ -98,11 +106,13 @@ def distribution_shift_warning(baseline: ScoreMetrics, attacks: dict[str, ScoreM
     True
     >>> "differ in distribution" in distribution_shift_warning(m(0.70, 0.63, 0.77), {"loss": m(0.80, 0.74, 0.86)})
     True
+    >>> distribution_shift_warning(m(0.57, 0.49, 0.65), {"loss": m(0.52, 0.44, 0.60)}) is None   # point > 0.55, interval reaches chance
+    True
     """
     low, high = baseline.auc_ci
     best_name, best = max(attacks.items(), key=lambda item: item[1].auc) if attacks else (None, None)
     shifted = low > SHIFT_AUC
-    not_beaten = best is not None and baseline.auc > SHIFT_AUC and best.auc_ci[0] <= high
+    not_beaten = best is not None and low > CHANCE_AUC and best.auc_ci[0] <= high
     if not (shifted or not_beaten):
         return None
     text = (
