@@ -156,7 +156,7 @@ def _versions() -> dict:
 
 
 def audit_canaries(target: TokenScorer, canaries: Sequence[Canary], inserted, *, repetitions: int, n_candidates: int = 100,
-                   alphabet: str = "0123456789", seed: int = 0, delta: float = 0.0, confidence: float = 0.95,
+                   alphabet: str = "0123456789", seed: int = 0, delta: float = 0.0, confidence: float = 0.95, extrapolate: bool = True,
                    progress: Callable[[str], None] | None = None) -> CanaryAudit:
     """Exposure of each canary against ``n_candidates`` sampled secrets of its format, and the per-record one-run ε bound.
 
@@ -172,16 +172,21 @@ def audit_canaries(target: TokenScorer, canaries: Sequence[Canary], inserted, *,
         Required, because the per-record bound depends on it.
     n_candidates : int
         Secrets sampled per canary; exposure resolves at most log₂(n_candidates + 1) bits.
+    extrapolate : bool
+        Also compute the skew-normal estimate ``exposure_extrapolated``
+        (about 0.1–0.3 s per canary); NaN when False.
 
     Notes
     -----
     The headline ``exposure`` is the sampled-rank one
     (:func:`privaudit.text.canaries.sampled_exposure`); the skew-normal
     extrapolation is kept as ``exposure_extrapolated``. The one-run bound
-    uses the extrapolated exposure as its score (any score computed without
-    the coin flips keeps it valid; this one has no ties) and is valid only if
-    each canary was inserted by an independent fair coin flip
-    (:func:`privaudit.text.canaries.insert_canaries` with probability 1/2).
+    scores each canary by its standardised margin over its own candidates,
+    (mean candidate Px − canary Px) / sd(candidate Px) — any score computed
+    without the coin flips keeps the bound valid, and this one rarely ties —
+    and is valid only if each canary was inserted by an independent fair
+    coin flip (:func:`privaudit.text.canaries.insert_canaries` with
+    probability 1/2).
     """
     inserted = np.asarray(inserted, dtype=bool)
     if inserted.shape != (len(canaries),):
@@ -193,12 +198,13 @@ def audit_canaries(target: TokenScorer, canaries: Sequence[Canary], inserted, *,
     texts = [c.text for c in canaries] + [c.with_secret(s) for c, secrets in zip(canaries, candidates) for s in secrets]
     say(f"canaries: scoring {len(canaries)} canaries and {len(texts) - len(canaries):,} candidate secrets with {target.name}")
     bits = log_perplexity_bits(target.token_log_probs(texts).per_text_sum())
-    exposures = []
+    exposures, margins = [], []
     for i, canary in enumerate(canaries):
         start = len(canaries) + i * n_candidates
         candidate_bits = bits[start : start + n_candidates]
         space = float(len(alphabet) ** len(canary.secret))
-        extrapolated, fit = fitted_exposure(bits[i], candidate_bits, space)
+        margins.append((candidate_bits.mean() - bits[i]) / (candidate_bits.std() or 1.0))
+        extrapolated, fit = fitted_exposure(bits[i], candidate_bits, space) if extrapolate else (math.nan, (math.nan,) * 3)
         exposures.append(CanaryExposure(
             text=canary.text, secret=canary.secret, inserted=bool(inserted[i]), log_perplexity_bits=float(bits[i]),
             exposure=sampled_exposure(bits[i], candidate_bits, space), exposure_extrapolated=extrapolated, n_candidates=n_candidates,
@@ -207,7 +213,7 @@ def audit_canaries(target: TokenScorer, canaries: Sequence[Canary], inserted, *,
         ))
     one_run = None
     if inserted.any() and (~inserted).any():
-        one_run = canary_epsilon_bound(np.array([e.exposure_extrapolated for e in exposures]), inserted, group_size=int(repetitions),
+        one_run = canary_epsilon_bound(np.array(margins), inserted, group_size=int(repetitions),
                                        delta=delta, confidence=confidence, seed=seed)
     return CanaryAudit(exposures, one_run, int(repetitions), n_candidates)
 
