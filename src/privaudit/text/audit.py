@@ -290,7 +290,8 @@ def audit_text(
     if blind:
         say("blind baseline: bag-of-words classifier on the texts alone")
         baseline = blind_baseline(texts, is_member, seed=seed, fprs=fprs, n_bootstrap=n_bootstrap, confidence=confidence)
-        warning = distribution_shift_warning(baseline.metrics, {r.attack: r.metrics for r in results})
+        warning = distribution_shift_warning(baseline.metrics, {r.attack: r.metrics for r in results}, p_value=baseline.p_value,
+                                             alpha=1.0 - confidence)
     return TextAuditResult(
         target=target.name, results=results, texts=texts, record_ids=ids, is_member=is_member, blind=baseline, warning=warning,
         fprs=tuple(float(f) for f in fprs), confidence=confidence, seed=seed, delta=float(delta), membership_randomized=membership_randomized,

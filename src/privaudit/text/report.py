@@ -58,6 +58,8 @@ def text_report_dict(result: TextAuditResult) -> dict:
         "claim": None if result.claim is None else result.claim.to_dict(),
         "results": results,
         "blind_baseline": None if result.blind is None else {"description": result.blind.description, "n_folds": result.blind.n_folds,
+                                                            "shift_p_value": result.blind.p_value,
+                                                            "fold_p_values": list(result.blind.fold_p_values),
                                                             **result.blind.metrics.to_dict()},
         "warning": result.warning,
         "canaries": canaries,
@@ -102,6 +104,7 @@ def render_text_html(result: TextAuditResult) -> str:
     if result.blind is not None:
         m = result.blind.metrics
         blind = {"auc": f"{m.auc:.3f}", "auc_ci": f"{m.auc_ci[0]:.3f}–{m.auc_ci[1]:.3f}", "description": result.blind.description,
+                 "p_value": f"{result.blind.p_value:.2g}", "significant": result.blind.p_value <= 1.0 - result.confidence,
                  "cells": [None if m.operating_points.get(f) is None else {"tpr": percent(m.operating_points[f].tpr), "ci": percent_range(*m.operating_points[f].ci),
                                                                             "supported": m.operating_points[f].supported} for f in result.fprs]}
     canaries = None
