@@ -99,3 +99,13 @@ def test_text_audit_reports_the_claim(tmp_path):
     result = audit_text(HashScorer(), texts[:60], texts[60:], attacks=["loss", "zlib", "min_k"], n_bootstrap=50, fprs=(0.1,), blind=False)
     assert result.claim.n_attacks == 3 and result.claim.status in ("leaks", "none_detected")
     assert "Holm" in text_report_dict(result)["claim"]["method"] or "Holm" in result.claim.method
+
+
+def test_a_leak_claim_beside_a_distribution_shift_says_so():
+    rng = np.random.default_rng(1)
+    is_member = np.r_[np.ones(100, bool), np.zeros(100, bool)]
+    attacks = {"loss": rng.normal(size=200) + 1.0 * is_member}
+    plain = text_leakage_claim(attacks, is_member)
+    shifted = text_leakage_claim(attacks, is_member, distribution_shift=True)
+    assert plain.status == shifted.status == "leaks"
+    assert "not memorisation" in shifted.sentence and "not memorisation" not in plain.sentence

@@ -284,14 +284,14 @@ def audit_text(
         metrics = evaluate_scores(scores, is_member, fprs=fprs, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed, delta=delta,
                                   membership_randomized=membership_randomized)
         results.append(AttackResult(target.name, attack.display_name, None, scores, metrics))
-    claim = text_leakage_claim({r.attack: r.scores for r in results}, is_member, confidence=confidence,
-                               aucs={r.attack: (r.metrics.auc, *r.metrics.auc_ci) for r in results})
     baseline, warning = None, None
     if blind:
         say("blind baseline: bag-of-words classifier on the texts alone")
         baseline = blind_baseline(texts, is_member, seed=seed, fprs=fprs, n_bootstrap=n_bootstrap, confidence=confidence)
         warning = distribution_shift_warning(baseline.metrics, {r.attack: r.metrics for r in results}, p_value=baseline.p_value,
                                              alpha=1.0 - confidence)
+    claim = text_leakage_claim({r.attack: r.scores for r in results}, is_member, confidence=confidence,
+                               aucs={r.attack: (r.metrics.auc, *r.metrics.auc_ci) for r in results}, distribution_shift=warning is not None)
     return TextAuditResult(
         target=target.name, results=results, texts=texts, record_ids=ids, is_member=is_member, blind=baseline, warning=warning,
         fprs=tuple(float(f) for f in fprs), confidence=confidence, seed=seed, delta=float(delta), membership_randomized=membership_randomized,

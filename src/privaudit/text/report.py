@@ -147,7 +147,6 @@ def print_text_summary(result: TextAuditResult, console=None) -> None:
     from rich.console import Console
     from rich.panel import Panel
     from rich.table import Table
-
     from rich.text import Text
 
     console = console or Console()
@@ -182,6 +181,6 @@ def print_text_summary(result: TextAuditResult, console=None) -> None:
         if one_run is not None:
             line += f"; one-run ε lower bound per record {epsilon_value(one_run.epsilon_lb)} (δ = {one_run.delta:g}, canaries coin-flipped"
             if one_run.group_size > 1:
-                line += f"; {epsilon_value(one_run.epsilon_lb_group)} per canary of {one_run.group_size} copies, ÷ group privacy"
+                line += f"; {epsilon_value(one_run.epsilon_lb_group)} per canary of {one_run.group_size} copies, converted by group privacy"
             line += ")"
         console.print(Text(line))

@@ -104,7 +104,7 @@ def holm_adjusted(p_values) -> np.ndarray:
 
 
 def text_leakage_claim(scores_by_attack: dict[str, np.ndarray], is_member, *, confidence: float = 0.95,
-                       aucs: dict[str, Sequence[float]] | None = None) -> TextClaim:
+                       aucs: dict[str, Sequence[float]] | None = None, distribution_shift: bool = False) -> TextClaim:
     """The corrected claim over the attacks (module docstring).
 
     Parameters
@@ -116,6 +116,9 @@ def text_leakage_claim(scores_by_attack: dict[str, np.ndarray], is_member, *, co
         α = 1 − confidence is the family-wise error rate.
     aucs : dict of attack name → (auc, low, high), optional
         Only for the sentence (the strongest significant attack's AUC and interval).
+    distribution_shift : bool
+        The blind baseline warned (:func:`privaudit.text.blind.distribution_shift_warning`):
+        a leakage claim then says it may reflect the difference between the sets, not memorisation.
     """
     is_member = np.asarray(is_member, dtype=bool)
     n_m, n_n = int(is_member.sum()), int((~is_member).sum())
@@ -141,6 +144,9 @@ def text_leakage_claim(scores_by_attack: dict[str, np.ndarray], is_member, *, co
             figure = f", AUC {auc:.3f} [{low:.3f}–{high:.3f}]"
         sentence = (f"Evidence of membership leakage: {len(significant)} of {len(names)} attacks tell members from non-members better "
                     f"than chance ({corrected}); strongest {strongest}{figure}, adjusted p = {adjusted_p[strongest]:.2g}.")
+        if distribution_shift:
+            sentence += (" But the texts alone also tell the sets apart (see the distribution-shift warning): this may reflect the "
+                         "difference between the sets, not memorisation by the model.")
         return TextClaim("leaks", sentence, METHOD, len(names), alpha, n_m, n_n, p_values, adjusted_p, significant)
     sentence = (f"No membership leakage detected: none of the {len(names)} attacks beats chance ({corrected}). This is not proof "
                 "of privacy: stronger attacks (a reference model), more texts, or canaries can still find leakage.")
