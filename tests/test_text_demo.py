@@ -46,8 +46,15 @@ def test_llm_demo_finds_memorisation_and_no_distribution_shift(demo_dir):
     # canaries: the inserted ones are exposed, the others are not
     summary = report["canaries"]["summary"]
     assert summary["inserted"]["n"] >= 1 and summary["not_inserted"]["n"] >= 1
-    assert summary["inserted"]["mean"] > summary["not_inserted"]["mean"] + 3.0
-    assert report["canaries"]["one_run_epsilon"]["m"] == report["canaries"]["n_canaries"]
+    # headline exposure is the sampled rank: at most log2(40 + 1) = 5.4 bits; a canary never inserted averages about 1.4
+    assert summary["inserted"]["mean"] > summary["not_inserted"]["mean"] + 2.0
+    exposures = report["canaries"]["exposures"]
+    assert max(e["exposure"] for e in exposures) <= exposures[0]["max_exposure"] + 1e-9
+    extrapolated = {flag: [e["exposure_extrapolated"] for e in exposures if e["inserted"] == flag] for flag in (True, False)}
+    assert sum(extrapolated[True]) / len(extrapolated[True]) > sum(extrapolated[False]) / len(extrapolated[False]) + 3.0
+    one_run = report["canaries"]["one_run_epsilon"]
+    assert one_run["m"] == report["canaries"]["n_canaries"] and one_run["group_size"] == 4
+    assert one_run["epsilon_lb"] <= one_run["epsilon_lb_group"] / 4 + 1e-9
     setup = report["run"]["setup"]
     assert "SmolLM2" in setup["model"] and setup["fine_tuning"]["loss_per_epoch"][-1] < setup["fine_tuning"]["loss_per_epoch"][0]
 

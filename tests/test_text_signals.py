@@ -161,8 +161,8 @@ def test_fitted_exposure_extrapolates_the_rank_like_the_true_distribution():
     # a canary in the middle of the candidates has exposure about 1 bit; the cap is log2 |R|
     assert fitted_exposure(40.0, candidates, 1e6)[0] == pytest.approx(1.0, abs=0.2)
     assert fitted_exposure(-1e4, candidates, 1e6)[0] == pytest.approx(math.log2(1e6))
-    # sampled rank: no candidate below → rank 1 → full exposure; half below → about 1 bit
-    assert sampled_exposure(0.0, candidates, 1e6) == pytest.approx(math.log2(1e6))
+    # sampled rank (issue 12): no candidate at or below → rank |R|/(n+1) → log2(n+1), never log2|R|; half below → about 1 bit
+    assert sampled_exposure(0.0, candidates, 1e6) == pytest.approx(math.log2(2001))
     assert sampled_exposure(40.0, candidates, 1e6) == pytest.approx(1.0, abs=0.1)
 
 

@@ -307,7 +307,7 @@ def _llm_demo(out_dir: Path, *, seed: int, small: bool, quiet: bool) -> None:
 @click.option("--nonmembers", "nonmembers_file", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Texts it did not train on, from the same source (same formats).")
 @click.option("--reference", "reference_path", type=click.Path(path_type=Path), default=None, help="A second local LM (folder or .gguf) for the reference attack, e.g. the model before fine-tuning.")
 @click.option("--attack", "attacks", multiple=True, help="Text attack to run (repeatable): loss, zlib, lowercase, min_k, min_k_plus_plus, reference, neighbourhood. Default: all that apply.")
-@click.option("--max-length", type=click.IntRange(min=2), default=128, show_default=True, help="Tokens per text at most.")
+@click.option("--max-length", type=click.IntRange(min=2), default=None, help="Tokens per text at most (default: 128, or the model's positions if fewer).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Texts per batch at most (length-bucketed).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (default: torch's choice).")
@@ -317,16 +317,16 @@ def _llm_demo(out_dir: Path, *, seed: int, small: bool, quiet: bool) -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-text-report"), show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
 def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Path, reference_path: Path | None, attacks: tuple[str, ...],
-                       max_length: int, batch_size: int, device: str, threads: int | None, randomized: bool, bootstrap: int, seed: int,
+                       max_length: int | None, batch_size: int, device: str, threads: int | None, randomized: bool, bootstrap: int, seed: int,
                        out_dir: Path, quiet: bool) -> None:
     """Audit a causal language model on member and non-member texts: text attacks, blind baseline, report."""
     from privaudit.exceptions import require
     from privaudit.text.audit import audit_text
     from privaudit.text.causal_lm import CausalLMTarget, load_causal_lm
     from privaudit.text.report import write_text_report
-    from privaudit.text.texts import read_texts
+    from privaudit.text.texts import read_audit_texts
 
-    members, nonmembers = read_texts(members_file), read_texts(nonmembers_file)
+    members, nonmembers = read_audit_texts(members_file, nonmembers_file)
     if threads is not None:
         require("torch", "llm").set_num_threads(threads)
     with _status(quiet) as say:

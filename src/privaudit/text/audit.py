@@ -22,14 +22,17 @@ import numpy as np
 
 from privaudit.audit import AttackResult, check_membership_randomized
 from privaudit.exceptions import CapabilityError, DataError
-from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS, OneRunBound, one_run_lower_bound
+from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
 from privaudit.metrics import evaluate_scores
 from privaudit.text.attacks import TextAttack, TextQuery, build_text_attack, default_text_attacks
 from privaudit.text.blind import BlindBaseline, blind_baseline, distribution_shift_warning
 from privaudit.text.canaries import (
-    Canary, CanaryExposure, fitted_exposure, log_perplexity_bits, sample_candidate_secrets, sampled_exposure,
+    Canary, CanaryExposure, candidates_at_or_below, fitted_exposure, log_perplexity_bits, sample_candidate_secrets, sampled_exposure,
 )
+from privaudit.text.canary_epsilon import CanaryEpsilonBound, canary_epsilon_bound
+from privaudit.text.texts import shared_texts_error
 from privaudit.text.token_scores import TokenLogProbs
+from privaudit.text.verdict import TextClaim, text_leakage_claim
 
 __all__ = ["TokenScorer", "TextAuditResult", "CanaryAudit", "answer_queries", "audit_text", "audit_canaries"]
 
@@ -44,10 +47,15 @@ class TokenScorer(Protocol):
 
 @dataclass
 class CanaryAudit:
-    """Exposure of every canary, and the one-run ε bound from the coin-flipped insertions."""
+    """Exposure of every canary, and the per-record one-run ε bound from the coin-flipped insertions.
+
+    ``one_run`` is a :class:`~privaudit.text.canary_epsilon.CanaryEpsilonBound`:
+    its ``epsilon_lb`` is per record (converted from the per-canary bound by
+    group privacy over the ``repetitions`` copies).
+    """
 
     exposures: list[CanaryExposure]
-    one_run: OneRunBound | None
+    one_run: CanaryEpsilonBound | None
     repetitions: int
     n_candidates: int
 
@@ -87,6 +95,8 @@ class TextAuditResult:
     membership_randomized: bool
     reference: str | None = None
     canaries: CanaryAudit | None = None
+    #: the corrected claim over the attacks (:func:`privaudit.text.verdict.text_leakage_claim`)
+    claim: TextClaim | None = None
     #: query key → scoring statistics (texts, tokens, padding fraction, seconds)
     queries: dict = field(default_factory=dict)
     started_at: str = ""
@@ -145,39 +155,67 @@ def _versions() -> dict:
     return versions
 
 
-def audit_canaries(target: TokenScorer, canaries: Sequence[Canary], inserted, *, n_candidates: int = 100, alphabet: str = "0123456789",
-                   repetitions: int = 0, seed: int = 0, delta: float = 0.0, confidence: float = 0.95,
+def audit_canaries(target: TokenScorer, canaries: Sequence[Canary], inserted, *, repetitions: int, n_candidates: int = 100,
+                   alphabet: str = "0123456789", seed: int = 0, delta: float = 0.0, confidence: float = 0.95, extrapolate: bool = True,
                    progress: Callable[[str], None] | None = None) -> CanaryAudit:
-    """Exposure of each canary against ``n_candidates`` sampled secrets of its format, and the one-run ε bound.
+    """Exposure of each canary against ``n_candidates`` sampled secrets of its format, and the per-record one-run ε bound.
 
-    The bound (:func:`privaudit.metrics.one_run_lower_bound`) uses the
-    exposures as scores and ``inserted`` as the coin flips; it is a valid
-    lower bound only if each canary was inserted by an independent fair coin
-    flip (:func:`privaudit.text.canaries.insert_canaries` with probability 1/2).
+    Parameters
+    ----------
+    target : TokenScorer
+    canaries : sequence of Canary
+    inserted : bool array, shape (n_canaries,)
+        The coin flips: True = the canary went into the training data.
+    repetitions : int
+        Copies of each inserted canary in the training data (≥ 1): the
+        group size of :func:`privaudit.text.canary_epsilon.canary_epsilon_bound`.
+        Required, because the per-record bound depends on it.
+    n_candidates : int
+        Secrets sampled per canary; exposure resolves at most log₂(n_candidates + 1) bits.
+    extrapolate : bool
+        Also compute the skew-normal estimate ``exposure_extrapolated``
+        (about 0.1–0.3 s per canary); NaN when False.
+
+    Notes
+    -----
+    The headline ``exposure`` is the sampled-rank one
+    (:func:`privaudit.text.canaries.sampled_exposure`); the skew-normal
+    extrapolation is kept as ``exposure_extrapolated``. The one-run bound
+    scores each canary by its standardised margin over its own candidates,
+    (mean candidate Px − canary Px) / sd(candidate Px) — any score computed
+    without the coin flips keeps the bound valid, and this one rarely ties —
+    and is valid only if each canary was inserted by an independent fair
+    coin flip (:func:`privaudit.text.canaries.insert_canaries` with
+    probability 1/2).
     """
     inserted = np.asarray(inserted, dtype=bool)
     if inserted.shape != (len(canaries),):
         raise DataError(f"{len(canaries)} canaries but inserted has shape {inserted.shape}")
+    if int(repetitions) < 1:
+        raise DataError(f"canary repetitions must be ≥ 1 (copies of each inserted canary), got {repetitions}")
     say = progress or (lambda message: None)
     candidates = [sample_candidate_secrets(c, n_candidates, alphabet=alphabet, seed=seed + i) for i, c in enumerate(canaries)]
     texts = [c.text for c in canaries] + [c.with_secret(s) for c, secrets in zip(canaries, candidates) for s in secrets]
     say(f"canaries: scoring {len(canaries)} canaries and {len(texts) - len(canaries):,} candidate secrets with {target.name}")
     bits = log_perplexity_bits(target.token_log_probs(texts).per_text_sum())
-    exposures = []
+    exposures, margins = [], []
     for i, canary in enumerate(canaries):
         start = len(canaries) + i * n_candidates
         candidate_bits = bits[start : start + n_candidates]
         space = float(len(alphabet) ** len(canary.secret))
-        exposure, fit = fitted_exposure(bits[i], candidate_bits, space)
+        margins.append((candidate_bits.mean() - bits[i]) / (candidate_bits.std() or 1.0))
+        extrapolated, fit = fitted_exposure(bits[i], candidate_bits, space) if extrapolate else (math.nan, (math.nan,) * 3)
         exposures.append(CanaryExposure(
-            text=canary.text, secret=canary.secret, inserted=bool(inserted[i]), log_perplexity_bits=float(bits[i]), exposure=exposure,
-            exposure_sampled=sampled_exposure(bits[i], candidate_bits, space), n_candidates=n_candidates, space_size=space,
-            max_exposure=math.log2(space), fit=fit,
+            text=canary.text, secret=canary.secret, inserted=bool(inserted[i]), log_perplexity_bits=float(bits[i]),
+            exposure=sampled_exposure(bits[i], candidate_bits, space), exposure_extrapolated=extrapolated, n_candidates=n_candidates,
+            n_candidates_at_or_below=candidates_at_or_below(bits[i], candidate_bits), space_size=space,
+            max_exposure=math.log2(n_candidates + 1), fit=fit,
         ))
     one_run = None
     if inserted.any() and (~inserted).any():
-        one_run = one_run_lower_bound(np.array([e.exposure for e in exposures]), inserted, delta=delta, confidence=confidence, seed=seed)
-    return CanaryAudit(exposures, one_run, repetitions, n_candidates)
+        one_run = canary_epsilon_bound(np.array(margins), inserted, group_size=int(repetitions),
+                                       delta=delta, confidence=confidence, seed=seed)
+    return CanaryAudit(exposures, one_run, int(repetitions), n_candidates)
 
 
 def audit_text(
@@ -229,6 +267,9 @@ def audit_text(
     empty = [i for i, t in enumerate(texts) if not t.strip()]
     if empty:
         raise DataError(f"{len(empty)} audited text(s) are empty (e.g. number {empty[0]}); remove them")
+    shared = shared_texts_error(members, nonmembers)
+    if shared:
+        raise DataError(shared)
     if membership_randomized:
         check_membership_randomized(is_member, "text audit")
     ids = np.asarray(record_ids if record_ids is not None else [f"member-{i}" for i in range(len(members))] + [f"nonmember-{i}" for i in range(len(nonmembers))])
@@ -247,10 +288,13 @@ def audit_text(
     if blind:
         say("blind baseline: bag-of-words classifier on the texts alone")
         baseline = blind_baseline(texts, is_member, seed=seed, fprs=fprs, n_bootstrap=n_bootstrap, confidence=confidence)
-        warning = distribution_shift_warning(baseline.metrics, {r.attack: r.metrics for r in results})
+        warning = distribution_shift_warning(baseline.metrics, {r.attack: r.metrics for r in results}, p_value=baseline.p_value,
+                                             alpha=1.0 - confidence)
+    claim = text_leakage_claim({r.attack: r.scores for r in results}, is_member, confidence=confidence,
+                               aucs={r.attack: (r.metrics.auc, *r.metrics.auc_ci) for r in results}, distribution_shift=warning is not None)
     return TextAuditResult(
         target=target.name, results=results, texts=texts, record_ids=ids, is_member=is_member, blind=baseline, warning=warning,
         fprs=tuple(float(f) for f in fprs), confidence=confidence, seed=seed, delta=float(delta), membership_randomized=membership_randomized,
-        reference=None if reference is None else reference.name, queries=stats, started_at=started_at,
+        reference=None if reference is None else reference.name, claim=claim, queries=stats, started_at=started_at,
         duration_s=time.perf_counter() - started, versions=_versions(),
     )

@@ -16,17 +16,26 @@ compared with the other secrets the same format allows.
 
 so exposure ranges from 0 (the real secret is the least likely) to log₂|R|
 (the most likely of all). |R| is too large to score every candidate, so the
-rank is **extrapolated** as in the paper's §4: score a random sample of
-candidates, fit a skew-normal distribution to their log-perplexities, and
-estimate rank / |R| by its CDF at Px(s[r])::
+rank is **estimated from a uniform sample** of n candidates (never the real
+secret), with ties counted against the canary as in the Secret Sharer::
 
-    exposure ≈ −log₂ F_fit(Px(s[r])), capped at log₂ |R|            (2)
+    rank ≈ |R| · (1 + #{sampled r' : Px(s[r']) ≤ Px(s[r])}) / (n + 1)
+    exposure = log₂(n + 1) − log₂(1 + #{sampled r' : Px(s[r']) ≤ Px(s[r])})   (2)
 
-(:func:`fitted_exposure`). The sampled rank — 1 + |R| · (share of sampled
-candidates with lower log-perplexity) — gives the cruder
-:func:`sampled_exposure`, which cannot exceed log₂ of the sample size.
-A canary the model never saw has exposure of about 1 bit on average
-(E[−log₂ U] = 1/ln 2 ≈ 1.44 for U uniform).
+(:func:`sampled_exposure`, the headline figure). It lies in [0, log₂(n+1)]:
+it reaches the top only when the canary beats every sampled candidate, and
+it never claims more than the sample can show. For a canary the model never
+saw, the real secret is exchangeable with the sampled ones, so
+c = #{candidates ≤ canary} is uniform on {0, …, n} and
+P(exposure ≥ log₂((n+1)/j)) = j/(n+1) exactly (no ties) — the calibration
+``tests/test_text_canary_claims.py`` checks.
+
+The paper's §4 also **extrapolates** beyond the sample: fit a skew-normal
+distribution to the candidates' log-perplexities and estimate rank / |R| by
+its CDF at Px(s[r]) (:func:`fitted_exposure`, capped at log₂|R|). That is a
+model-based estimate, not evidence: the report labels it "extrapolated" and
+never uses it as the headline. A canary the model never saw has exposure of
+about 1 bit on average (E[−log₂ U] = 1/ln 2 ≈ 1.44 for U uniform).
 
 Everything here is pure numpy/scipy; the model is queried by
 :func:`privaudit.text.audit.audit_canaries`.
@@ -57,6 +66,7 @@ __all__ = [
     "sample_candidate_secrets",
     "exposure_from_rank",
     "sampled_exposure",
+    "candidates_at_or_below",
     "fitted_exposure",
     "log_perplexity_bits",
 ]
@@ -155,20 +165,43 @@ def exposure_from_rank(rank, space_size: float) -> np.ndarray:
     return math.log2(space_size) - np.log2(rank)
 
 
-def sampled_exposure(canary_bits: float, candidate_bits, space_size: float) -> float:
-    """Exposure from the sampled rank: rank ≈ 1 + |R| · (share of candidates with Px below the canary's).
+def candidates_at_or_below(canary_bits: float, candidate_bits) -> int:
+    """#{candidates with Px ≤ the canary's}: those ranked at or ahead of it (ties count against the canary)."""
+    candidate_bits = np.asarray(candidate_bits, dtype=np.float64)
+    return int(np.count_nonzero(candidate_bits <= canary_bits))
 
-    Resolves exposure only up to about log₂(number of candidates) bits.
+
+def sampled_exposure(canary_bits: float, candidate_bits, space_size: float) -> float:
+    """Equation (2): exposure from the sampled rank |R|·(1 + #candidates ≤ canary)/(n + 1), in [0, log₂(n + 1)].
+
+    Parameters
+    ----------
+    canary_bits : float
+        Log-perplexity of the canary with its real secret, bits.
+    candidate_bits : array, shape (n,)
+        Log-perplexities with n other secrets drawn uniformly from R.
+    space_size : float
+        |R|; the rank estimate never exceeds it (n + 1 ≤ |R|).
+
+    Examples
+    --------
+    >>> sampled_exposure(1.0, [2.0, 3.0, 4.0], 1e6)   # beats all 3 candidates: log2(4)
+    2.0
+    >>> sampled_exposure(2.0, [2.0, 3.0, 4.0], 1e6)   # a tie counts against the canary
+    1.0
     """
     candidate_bits = np.asarray(candidate_bits, dtype=np.float64)
-    if candidate_bits.size == 0:
+    n = candidate_bits.size
+    if n == 0:
         raise DataError("sampled_exposure needs candidates")
-    share = float(np.mean(candidate_bits < canary_bits))
-    return float(exposure_from_rank(min(space_size, 1.0 + share * (space_size - 1)), space_size))
+    if n + 1 > space_size:
+        raise DataError(f"{n} candidates but only {space_size:g} secrets exist")
+    rank = space_size * (1 + candidates_at_or_below(canary_bits, candidate_bits)) / (n + 1)
+    return float(exposure_from_rank(rank, space_size))
 
 
 def fitted_exposure(canary_bits: float, candidate_bits, space_size: float) -> tuple[float, tuple[float, float, float]]:
-    """Equation (2): −log₂ F(Px(canary)) with F a skew-normal fitted to the candidates' Px; capped at log₂|R|, floored at 0.
+    """Extrapolated estimate (Secret Sharer §4): −log₂ F(Px(canary)) with F a skew-normal fitted to the candidates' Px; capped at log₂|R|, floored at 0.
 
     Returns the exposure and the fitted (shape a, loc, scale). The CDF is
     evaluated in log space, so exposures of hundreds of bits stay finite
@@ -189,15 +222,21 @@ def fitted_exposure(canary_bits: float, candidate_bits, space_size: float) -> tu
 
 @dataclass(frozen=True)
 class CanaryExposure:
-    """One canary's result: was it inserted, its log-perplexity and exposure (fitted and sampled)."""
+    """One canary's result.
+
+    ``exposure`` is the sampled-rank exposure (2), at most ``max_exposure`` =
+    log₂(n_candidates + 1); ``exposure_extrapolated`` the skew-normal
+    estimate (``fit`` its shape, loc, scale), at most log₂ ``space_size``.
+    """
 
     text: str
     secret: str
     inserted: bool
     log_perplexity_bits: float
     exposure: float
-    exposure_sampled: float
+    exposure_extrapolated: float
     n_candidates: int
+    n_candidates_at_or_below: int
     space_size: float
     max_exposure: float
     fit: tuple[float, float, float]

@@ -30,7 +30,54 @@ from privaudit.exceptions import ConfigError, TargetError, require
 from privaudit.text.batching import in_order_batches, length_buckets, padding_fraction
 from privaudit.text.token_scores import TokenLogProbs
 
-__all__ = ["CausalLMTarget", "load_causal_lm", "resolve_prefix_token", "encode_texts", "pad_batch"]
+__all__ = ["CausalLMTarget", "load_causal_lm", "resolve_prefix_token", "encode_texts", "pad_batch", "model_positions",
+           "check_safetensors_file"]
+
+#: Tokens per text when ``max_length`` is None (capped at the model's positions).
+DEFAULT_MAX_LENGTH = 128
+
+MODEL_HINT = "give a Hugging Face causal-LM folder (config.json, *.safetensors weights, tokenizer files) or a .gguf file"
+
+
+def model_positions(model) -> int | None:
+    """Most token positions the model's configuration allows (``n_positions``, ``max_position_embeddings`` or ``n_ctx``), or None."""
+    config = getattr(model, "config", None)
+    for attribute in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(config, attribute, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def check_safetensors_file(path: Path) -> None:
+    """Refuse a ``.safetensors`` file whose header is unreadable or whose tensors run past its end (a truncated copy).
+
+    Layout: 8-byte little-endian header length N, N bytes of JSON, then the
+    tensor data; every tensor's ``data_offsets`` must lie within the data.
+    """
+    import json
+    import struct
+
+    size = path.stat().st_size
+    fix = "re-download or re-save the model (the file is truncated or corrupt)"
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            raise TargetError(f"language model: {path} is {size} bytes, too short for a safetensors file; {fix}")
+        (n_header,) = struct.unpack("<Q", head)
+        if n_header > size - 8 or n_header > 100 * 2**20:
+            raise TargetError(f"language model: {path} announces a {n_header:,}-byte header but holds {size:,} bytes; {fix}")
+        try:
+            header = json.loads(handle.read(n_header).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise TargetError(f"language model: {path} has an unreadable safetensors header; {fix}") from None
+    if not isinstance(header, dict):
+        raise TargetError(f"language model: {path} has an unreadable safetensors header; {fix}")
+    ends = [entry["data_offsets"][1] for key, entry in header.items()
+            if key != "__metadata__" and isinstance(entry, dict) and isinstance(entry.get("data_offsets"), list) and len(entry["data_offsets"]) == 2]
+    needed = 8 + n_header + max(ends, default=0)
+    if size < needed:
+        raise TargetError(f"language model: {path} holds {size:,} bytes but its tensors need {needed:,}; {fix}")
 
 
 def resolve_prefix_token(tokenizer, prefix_token_id="auto") -> int | None:
@@ -73,8 +120,11 @@ class CausalLMTarget:
         Put in eval mode; called under ``torch.inference_mode``.
     tokenizer : transformers tokenizer
     name : str
-    max_length : int
-        Tokens per text at most (prefix token included); longer texts are truncated.
+    max_length : int or None
+        Tokens per text at most (prefix token included); longer texts are
+        truncated. At most the model's positions (:func:`model_positions`),
+        else :class:`~privaudit.exceptions.ConfigError`; None = 128 or the
+        model's positions if fewer.
     batch_size : int
         Texts per batch at most.
     max_batch_tokens : int
@@ -94,8 +144,14 @@ class CausalLMTarget:
         ``seconds``.
     """
 
-    def __init__(self, model, tokenizer, *, name: str = "lm", max_length: int = 128, batch_size: int = 16,
+    def __init__(self, model, tokenizer, *, name: str = "lm", max_length: int | None = 128, batch_size: int = 16,
                  max_batch_tokens: int = 4096, device: str = "cpu", prefix_token_id="auto", bucket: bool = True) -> None:
+        positions = model_positions(model)
+        if max_length is None:
+            max_length = DEFAULT_MAX_LENGTH if positions is None else min(DEFAULT_MAX_LENGTH, positions)
+        if positions is not None and int(max_length) > positions:
+            raise ConfigError(f"max_length (--max-length) {int(max_length)} exceeds the {positions} token positions of model '{name}'; "
+                              f"use --max-length {positions} or less")
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
@@ -207,13 +263,16 @@ def load_causal_lm(path: str | Path, *, gguf_file: str | None = None, device: st
     if gguf_file is None and path.suffix == ".gguf":
         path, gguf_file = path.parent, path.name
     if not path.exists():
-        raise ConfigError(f"language model: {path} not found")
+        raise ConfigError(f"language model: {path} not found; {MODEL_HINT}")
     if gguf_file is not None:
         require("gguf", "llm")
         if not (path / gguf_file).is_file():
-            raise ConfigError(f"language model: GGUF file {path / gguf_file} not found")
-    elif not (path / "config.json").is_file():
-        raise ConfigError(f"language model: {path} has no config.json; give a Hugging Face model folder or a .gguf file")
+            raise ConfigError(f"language model: GGUF file {path / gguf_file} not found; {MODEL_HINT}")
+    elif not path.is_dir() or not (path / "config.json").is_file():
+        raise ConfigError(f"language model: {path} has no config.json; {MODEL_HINT}")
+    else:
+        for weights in sorted(path.glob("*.safetensors")):
+            check_safetensors_file(weights)
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ConfigError(f"language model: dtype must be float32, bfloat16 or float16, got {dtype!r}")
     kwargs = {"local_files_only": True}
@@ -222,8 +281,11 @@ def load_causal_lm(path: str | Path, *, gguf_file: str | None = None, device: st
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), **kwargs)
         model = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, dtype), **kwargs)
-    except (OSError, ValueError, KeyError, NotImplementedError) as exc:
-        raise TargetError(f"language model: cannot load {path}{' / ' + gguf_file if gguf_file else ''} ({str(exc).splitlines()[0]})") from exc
+    except Exception as exc:  # noqa: BLE001 - any failure to load an untrusted model file is the user's file, not a privaudit bug
+        if isinstance(exc, (TargetError, ConfigError)):
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise TargetError(f"language model: cannot load {path}{' / ' + gguf_file if gguf_file else ''} ({reason}); {MODEL_HINT}") from exc
     if gguf_file is not None:
         # the weights are plain tensors now; drop the GGUF marker so the model can be saved and trained like any other
         model.hf_quantizer = None

@@ -17,7 +17,9 @@
    The pretrained model is kept as the reference model; a copy is
    fine-tuned on the members and inserted canaries (all weights, AdamW).
 4. **Audit**: every text attack (the pretrained model as reference), the
-   blind baseline, canary exposure and the one-run ε bound; the report goes
+   blind baseline, canary exposure (sampled rank, at most log₂(n_candidates + 1)
+   bits) and the per-record one-run ε bound (each canary is a group of
+   ``canary_repetitions`` records; see :mod:`privaudit.text.canary_epsilon`); the report goes
    to ``out_dir`` with the member / non-member texts (JSON Lines).
 
 Nothing is downloaded at run time.
@@ -54,7 +56,7 @@ class LLMDemoSettings:
     n_neighbours: int          # neighbourhood attack
     n_canaries: int
     canary_repetitions: int
-    n_candidates: int          # sampled secrets per canary for the exposure fit
+    n_candidates: int          # sampled secrets per canary: exposure shows at most log2(n_candidates + 1) bits
     fprs: tuple[float, ...] = (0.1, 0.01)
     n_bootstrap: int = 1000
     min_chars: int = 40
@@ -62,9 +64,9 @@ class LLMDemoSettings:
 
 
 DEFAULT_SETTINGS = LLMDemoSettings(pool=240, max_length=40, epochs=2, learning_rate=5e-5, batch_size=8, n_neighbours=3,
-                                   n_canaries=20, canary_repetitions=4, n_candidates=30)
+                                   n_canaries=20, canary_repetitions=4, n_candidates=60)
 SMALL_SETTINGS = LLMDemoSettings(pool=80, max_length=40, epochs=3, learning_rate=1e-4, batch_size=8, n_neighbours=2,
-                                 n_canaries=6, canary_repetitions=4, n_candidates=20, n_bootstrap=200)
+                                 n_canaries=6, canary_repetitions=4, n_candidates=40, n_bootstrap=200)
 
 
 def smollm2_gguf_path() -> Path:

@@ -26,7 +26,16 @@ BLIND_NAME = "blind baseline (no model queries)"
 
 
 def text_report_dict(result: TextAuditResult) -> dict:
-    """The ``report.json`` document: run, data, results (with ``beats_blind_baseline``), blind_baseline, warning, canaries."""
+    """The ``report.json`` document: run, data, claim, results (with ``beats_blind_baseline``), blind_baseline, warning, canaries.
+
+    ``claim`` is the corrected verdict over the attacks
+    (:class:`privaudit.text.verdict.TextClaim`); ``canaries.one_run_epsilon``
+    is the per-record bound with its group size and per-canary figure
+    (:class:`privaudit.text.canary_epsilon.CanaryEpsilonBound`);
+    ``canaries.exposures[*].exposure`` is the sampled-rank exposure (at most
+    ``max_exposure`` = log₂(n_candidates + 1)) and ``exposure_extrapolated``
+    the skew-normal estimate.
+    """
     results = []
     for r in result.results:
         results.append({"attack": r.attack, "target": r.target, **r.metrics.to_dict(), "beats_blind_baseline": result.beats_blind_baseline(r)})
@@ -46,8 +55,11 @@ def text_report_dict(result: TextAuditResult) -> dict:
         "data": {"n_members": int(result.is_member.sum()), "n_nonmembers": int((~result.is_member).sum()),
                  "membership_randomized": result.membership_randomized},
         "fprs": list(result.fprs), "confidence": result.confidence, "delta": result.delta,
+        "claim": None if result.claim is None else result.claim.to_dict(),
         "results": results,
         "blind_baseline": None if result.blind is None else {"description": result.blind.description, "n_folds": result.blind.n_folds,
+                                                            "shift_p_value": result.blind.p_value,
+                                                            "fold_p_values": list(result.blind.fold_p_values),
                                                             **result.blind.metrics.to_dict()},
         "warning": result.warning,
         "canaries": canaries,
@@ -92,18 +104,24 @@ def render_text_html(result: TextAuditResult) -> str:
     if result.blind is not None:
         m = result.blind.metrics
         blind = {"auc": f"{m.auc:.3f}", "auc_ci": f"{m.auc_ci[0]:.3f}–{m.auc_ci[1]:.3f}", "description": result.blind.description,
+                 "p_value": f"{result.blind.p_value:.2g}", "significant": result.blind.p_value <= 1.0 - result.confidence,
                  "cells": [None if m.operating_points.get(f) is None else {"tpr": percent(m.operating_points[f].tpr), "ci": percent_range(*m.operating_points[f].ci),
                                                                             "supported": m.operating_points[f].supported} for f in result.fprs]}
     canaries = None
     if result.canaries is not None:
         c = result.canaries
         canaries = {"rows": [e.to_dict() for e in c.exposures], "summary": c.summary(), "repetitions": c.repetitions, "n_candidates": c.n_candidates,
+                    "max_exposure": c.exposures[0].max_exposure if c.exposures else None,
                     "one_run": None if c.one_run is None else {"epsilon": epsilon_value(c.one_run.epsilon_lb), "m": c.one_run.m,
+                                                               "epsilon_group": epsilon_value(c.one_run.epsilon_lb_group),
+                                                               "group_size": c.one_run.group_size, "delta": f"{c.one_run.delta:g}",
                                                                "correct": c.one_run.n_correct, "guesses": c.one_run.n_guesses}}
     context = {
         "result": result, "rows": _rows(result), "blind": blind, "canaries": canaries, "fpr_labels": [fpr_label(f) for f in result.fprs],
         "confidence": confidence_label(result.confidence), "n_members": int(result.is_member.sum()), "n_nonmembers": int((~result.is_member).sum()),
-        "roc": roc_svg(curves, result.is_member, plot_id="text-roc", title=f"{result.target}: text attacks"),
+        # no user data (model names may hold "$...$", which matplotlib would parse as mathtext): the page header names the target
+        "roc": roc_svg(curves, result.is_member, plot_id="text-roc", title="text attacks"),
+        "claim": result.claim,
         "setup": json.dumps(strict_json_value(result.setup), indent=2, ensure_ascii=False) if result.setup else None,
         "versions": result.versions,
     }
@@ -128,12 +146,13 @@ def print_text_summary(result: TextAuditResult, console=None) -> None:
     """Attack table (AUC with CI, TPR at each FPR, beats the blind baseline), the warning, canary exposure."""
     from rich.console import Console
     from rich.panel import Panel
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     console = console or Console()
     n_m, n_n = int(result.is_member.sum()), int((~result.is_member).sum())
-    table = Table(title=f"{result.target}: {n_m:,} member vs {n_n:,} non-member texts ({confidence_label(result.confidence)} CIs)")
+    # user data (model folder names, attack parameters) is never read as rich markup
+    table = Table(title=Text(f"{result.target}: {n_m:,} member vs {n_n:,} non-member texts ({confidence_label(result.confidence)} CIs)"))
     table.add_column("attack")
     table.add_column("AUC", justify="right")
     for label in (fpr_label(f) for f in result.fprs):
@@ -142,21 +161,26 @@ def print_text_summary(result: TextAuditResult, console=None) -> None:
     for row in _rows(result):
         cells = [("—" if c is None else f"{c['tpr']} [{c['ci']}]" + ("" if c["supported"] else " †")) for c in row["cells"]]
         beats = {True: "yes", False: "no", None: "—"}[row["beats"]]
-        table.add_row(escape(row["attack"]), f"{row['auc']} [{row['auc_ci']}]", *cells, beats)
+        table.add_row(Text(row["attack"]), Text(f"{row['auc']} [{row['auc_ci']}]"), *map(Text, cells), beats)
     if result.blind is not None:
         m = result.blind.metrics
         cells = [f"{percent(m.operating_points[f].tpr)}" if f in m.operating_points else "—" for f in result.fprs]
-        table.add_row(BLIND_NAME, f"{m.auc:.3f} [{m.auc_ci[0]:.3f}–{m.auc_ci[1]:.3f}]", *cells, "", style="dim")
+        table.add_row(BLIND_NAME, Text(f"{m.auc:.3f} [{m.auc_ci[0]:.3f}–{m.auc_ci[1]:.3f}]"), *map(Text, cells), "", style="dim")
     console.print(table)
     console.print("† fewer than 10 expected false positives at this FPR: the sample does not resolve it.", style="dim")
+    if result.claim is not None:
+        console.print(Text(result.claim.sentence, style="bold"))
     if result.warning:
-        console.print(Panel(result.warning, title="distribution shift", border_style="bold red", style="bold red"))
-    if result.canaries is not None:
+        console.print(Panel(Text(result.warning), title="distribution shift", border_style="bold red", style="bold red"))
+    if result.canaries is not None and result.canaries.exposures:
         s = result.canaries.summary()
         fmt = lambda d: "n/a" if d["mean"] is None else f"mean {d['mean']:.1f}, max {d['max']:.1f} bits ({d['n']})"  # noqa: E731
-        line = (f"canary exposure (of {result.canaries.exposures[0].max_exposure:.1f} bits possible): inserted {fmt(s['inserted'])}; "
-                f"not inserted {fmt(s['not_inserted'])}")
+        line = (f"canary exposure (sampled rank, of {result.canaries.exposures[0].max_exposure:.1f} bits the "
+                f"{result.canaries.n_candidates} candidates can show): inserted {fmt(s['inserted'])}; not inserted {fmt(s['not_inserted'])}")
         one_run = result.canaries.one_run
         if one_run is not None:
-            line += f"; one-run ε lower bound {epsilon_value(one_run.epsilon_lb)} (δ = {one_run.delta:g}, canaries coin-flipped)"
-        console.print(line)
+            line += f"; one-run ε lower bound per record {epsilon_value(one_run.epsilon_lb)} (δ = {one_run.delta:g}, canaries coin-flipped"
+            if one_run.group_size > 1:
+                line += f"; {epsilon_value(one_run.epsilon_lb_group)} per canary of {one_run.group_size} copies, converted by group privacy"
+            line += ")"
+        console.print(Text(line))
