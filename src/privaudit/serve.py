@@ -456,14 +456,16 @@ def _example_target(config, name: str | None):
 
 
 def prepare_example(demo_dir: str | Path = "privaudit-demo", *, protocol: str = "json", port: int = 8765, labels_only: bool = False,
-                    host: str = "127.0.0.1", target: str | None = None) -> ExampleServer:
+                    host: str = "127.0.0.1", target: str | None = None, force: bool = False) -> ExampleServer:
     """Load a demo folder's model, bind ``host:port`` and write ``http-audit.yaml`` beside the demo's config.
 
     The written config audits the served model black-box with ``protocol``
     (the server answers all three), reusing the demo's data, membership,
     metrics and groups; answers are cached under ``http-cache/`` in the folder.
     Raises :class:`~privaudit.exceptions.ConfigError` when ``demo_dir`` holds no
-    ``config.yaml`` written by ``privaudit demo``.
+    ``config.yaml`` written by ``privaudit demo``. The config is written through
+    :class:`~privaudit.output_folder.OutputFolder`: an ``http-audit.yaml`` privaudit
+    did not write (or a folder it did not create) is refused unless ``force``.
     """
     import yaml
 
@@ -504,8 +506,12 @@ def prepare_example(demo_dir: str | Path = "privaudit-demo", *, protocol: str = 
     audit_config["output"] = "http-report"
     text = (f"# Written by `privaudit serve-example`: a black-box audit of {spec.name} through its HTTP API ({protocol}).\n"
             f"# Run it while the server is up: privaudit audit {demo_dir / EXAMPLE_CONFIG}\n" + yaml.safe_dump(audit_config, sort_keys=False))
-    path = demo_dir / EXAMPLE_CONFIG
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    from privaudit.output_folder import OutputFolder
+
+    try:
+        with OutputFolder(demo_dir, command="serve-example", names=[EXAMPLE_CONFIG], force=force, what="--dir") as folder:
+            path = folder.write_text(EXAMPLE_CONFIG, text)
+    except BaseException:
+        sock.close()
+        raise
     return ExampleServer(app=app, url=url, target=spec.name, config_path=path, config_text=text, protocol=protocol, _socket=sock)
