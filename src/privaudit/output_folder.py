@@ -39,7 +39,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import sys
 import uuid
 from datetime import datetime, timezone
@@ -47,12 +46,12 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from privaudit.exceptions import OutputError
+from privaudit.output_lock import LOCK_FILE, FolderLock
 
 __all__ = ["OutputFolder", "MANIFEST_FILE", "LOCK_FILE", "TEMPORARY_PREFIX", "write_file_atomic", "verify_manifest", "read_manifest",
            "check_output_file", "unwritable_error"]
 
 MANIFEST_FILE = "manifest.json"
-LOCK_FILE = ".privaudit.lock"
 TEMPORARY_PREFIX = ".privaudit-tmp-"
 #: marks a manifest as privaudit's; bumped if its layout changes
 MANIFEST_FORMAT = 1
@@ -180,16 +179,14 @@ class OutputFolder:
 
     def __init__(self, path: str | Path, *, command: str, names: Iterable[str] = (), force: bool = False,
                  note: Callable[[str], None] | None = None, what: str = "output folder") -> None:
-        self.path = Path(path)
-        self.command = command
-        self.force = force
-        self.what = what
+        self.path, self.command, self.force, self.what = Path(path), command, force, what
         self.run_id = f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:12]}"
         self._names: list[str] = []
         self._note = note or (lambda message: print(f"privaudit: note: {message}", file=sys.stderr))
         self._staged: dict[str, Path] = {}
         self._written: set[str] = set()
-        self._locked = False
+        self._lock: FolderLock | None = None
+        self._created = False
         self._pending_names = list(names)
 
     # -- ownership ------------------------------------------------------------------
@@ -232,60 +229,15 @@ class OutputFolder:
             if not target.is_file() or _sha256_file(target) != entry.get("sha256"):
                 raise self._refusal(f"{name} was changed since privaudit wrote it (edited?)")
 
-    # -- lock -----------------------------------------------------------------------
-    def _lock_path(self) -> Path:
-        return self.path / LOCK_FILE
-
-    def _acquire(self) -> None:
-        from privaudit.reference.store import process_alive
-
-        body = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": self.command, "run_id": self.run_id,
-                           "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode()
-        lock = self._lock_path()
-        for _ in range(2):
-            try:
-                handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    raw = lock.read_bytes()
-                    holder = json.loads(raw)
-                    pid, host = int(holder["pid"]), str(holder["host"])
-                except FileNotFoundError:
-                    continue  # released meanwhile: try again
-                except (OSError, ValueError, KeyError, TypeError):
-                    raise OutputError(f"{self._label()} is locked by another privaudit run ({lock} is being written or unreadable); "
-                                      f"wait for that run to finish, or delete {lock} if no privaudit run is writing there") from None
-                if host == socket.gethostname() and not process_alive(pid):
-                    try:
-                        if lock.read_bytes() == raw:  # still the stale one: take it over
-                            lock.unlink()
-                            self._note(f"{lock}: taking over a stale lock of privaudit run pid {pid} (no longer running)")
-                    except FileNotFoundError:
-                        pass
-                    continue
-                raise OutputError(f"{self._label()} is in use by another privaudit run (pid {pid} on {host}, "
-                                  f"{holder.get('command', '?')}); wait for it to finish or choose another folder "
-                                  f"(if that run is gone, delete {lock})")
-            except OSError as exc:
-                raise unwritable_error(self.path, exc, self.what) from None
-            try:
-                os.write(handle, body)
-                os.fsync(handle)
-            finally:
-                os.close(handle)
-            self._locked = True
-            return
-        raise OutputError(f"{self._label()}: could not take the lock {lock}; try again")
-
     def _release(self) -> None:
-        if not self._locked:
+        if self._lock is None:
             return
-        self._locked = False
-        lock = self._lock_path()
+        self._lock.release()
+        self._lock = None
         try:
-            if json.loads(lock.read_bytes()).get("run_id") == self.run_id:
-                lock.unlink()
-        except (OSError, ValueError, AttributeError):
+            if self._created and not any(self.path.iterdir()):
+                self.path.rmdir()  # a folder this run created and left empty (the run failed before writing)
+        except OSError:
             pass
 
     # -- life cycle -------------------------------------------------------------------
@@ -293,50 +245,59 @@ class OutputFolder:
         """Check ownership, create the folder, take the lock, claim the names. Raises :class:`OutputError`."""
         names = self._pending_names
         self._check_ownership(names)  # before writing anything: a refusal leaves the folder untouched
+        self._created = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise unwritable_error(self.path, exc, self.what) from None
-        self._acquire()
+        lock = FolderLock(self.path, command=self.command, run_id=self.run_id, label=self._label(), note=self._note)
         try:
-            self._check_ownership(names)  # again under the lock: another run may have written meanwhile
+            lock.acquire()
+        except OutputError:
+            raise
+        except OSError as exc:
+            raise unwritable_error(self.path, exc, self.what) from None
+        self._lock = lock
+        try:
+            self.claim(*names)  # checked again under the lock: another run may have written meanwhile
             self._clean_temporary(names)
-            self.claim(*names)
         except BaseException:
             self._release()
             raise
         return self
 
     def claim(self, *names: str) -> None:
-        """Declare more names this run writes. A manifest is (re)written now only when it must record a new claim.
+        """Declare more names this run writes; each is checked against ownership now (:class:`OutputError`).
 
-        A folder new to privaudit gets a manifest at once (``"state": "writing"``,
-        no files), so that a run killed half-way leaves a folder privaudit can
-        rerun into; a sub-folder claim (``name/``) is recorded the same way.
+        Nothing is written here. Before the run's first immediate write
+        (:meth:`write_now`), a folder new to privaudit gets a manifest (``"state": "writing"``, no files) and a
+        sub-folder claim (``name/``) is recorded in it, so that a run killed
+        half-way leaves a folder privaudit can rerun into.
         """
         new = [n for n in names if n not in self._names]
         self._check_ownership(new)
         self._names.extend(new)
+
+    def _record_claims(self) -> None:
         manifest = read_manifest(self.path)
-        prefixes = [n for n in new if n.endswith("/")]
-        if manifest is None or any(p not in (manifest.get("owned") or []) for p in prefixes):
-            base = manifest or {"privaudit_manifest": MANIFEST_FORMAT, "files": {}, "owned": [], "state": "writing"}
-            base["owned"] = sorted(set(base.get("owned") or []) | set(prefixes))
-            if manifest is None:
-                base.update(run_id=self.run_id, command=self.command, written_at=_now())
-            self._write_manifest(base)
+        prefixes = [n for n in self._names if n.endswith("/")]
+        if manifest is not None and all(p in (manifest.get("owned") or []) for p in prefixes):
+            return
+        base = manifest or {"files": {}, "owned": [], "state": "writing", "run_id": self.run_id, "command": self.command, "written_at": _now()}
+        base["owned"] = sorted(set(base.get("owned") or []) | set(prefixes))
+        self._write_manifest(base)
 
     def _clean_temporary(self, names: Iterable[str]) -> None:
         """Remove temporary files of earlier runs that died (we hold the lock: no live run owns them)."""
         folders = {self.path} | {(self.path / n).parent for n in names if not n.endswith("/")}
-        for folder in folders:
-            if folder.is_dir():
-                for entry in folder.glob(f"{TEMPORARY_PREFIX}*"):
-                    if entry.is_file():
-                        entry.unlink(missing_ok=True)
+        entries = [entry for folder in folders if folder.is_dir() for entry in folder.glob(f"{TEMPORARY_PREFIX}*")]
+        entries += [entry for n in names if n.endswith("/") and (self.path / n).is_dir() for entry in (self.path / n).rglob(f"{TEMPORARY_PREFIX}*")]
+        for entry in entries:
+            if entry.is_file():
+                entry.unlink(missing_ok=True)
 
     def __enter__(self) -> "OutputFolder":
-        return self.open() if not self._locked else self
+        return self.open() if self._lock is None else self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
@@ -386,6 +347,7 @@ class OutputFolder:
         """Write ``name`` atomically at once (for resumable outputs); recorded in the manifest at the next commit."""
         if name not in self._names:
             self.claim(name)
+        self._record_claims()
         path = write_file_atomic(self.path / name, data)
         self._written.add(name)
         return path
@@ -405,6 +367,7 @@ class OutputFolder:
         if not self._staged and not self._written and not remove:
             return {}
         manifest = read_manifest(self.path) or {"privaudit_manifest": MANIFEST_FORMAT, "files": {}, "owned": []}
+        manifest["owned"] = sorted(set(manifest.get("owned") or []) | {n for n in self._names if n.endswith("/")})
         staged = dict(self._staged)
         entries = {name: {"sha256": _sha256_file(tmp), "bytes": tmp.stat().st_size, "run_id": self.run_id} for name, tmp in staged.items()}
         entries.update({name: {"sha256": _sha256_file(self.path / name), "bytes": (self.path / name).stat().st_size, "run_id": self.run_id}

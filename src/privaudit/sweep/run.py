@@ -344,12 +344,12 @@ def run_sweep(config, base_dir: str | Path = ".", *, out_dir: str | Path | None 
     say = progress or (lambda message: None)
     base_dir = Path(base_dir)
     out = Path(out_dir) if out_dir is not None else base_dir / config.output
-    sweep = _Sweep(config, base_dir, out, say)
-    settings = resolve_settings(config)
-    attack_specs(config, "probabilities")  # reference attacks without a reference block are refused before any training
-    for setting in settings:
-        check_setting(setting, config, int(sweep.data.members.size), sweep.n_classes)
     with OutputFolder(out, command="sweep", names=SWEEP_FILES, force=force, what="--out" if out_dir is not None else "output folder") as folder:
+        sweep = _Sweep(config, base_dir, out, say)  # the folder is checked and locked first: a refusal comes before any work
+        settings = resolve_settings(config)
+        attack_specs(config, "probabilities")  # reference attacks without a reference block are refused before any training
+        for setting in settings:
+            check_setting(setting, config, int(sweep.data.members.size), sweep.n_classes)
         sweep.folder = folder
         return _run_settings(sweep, settings, started, started_at)
 
