@@ -273,7 +273,7 @@ def sweep_command(path: Path, example: str | None, out_dir: Path | None, force: 
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--dir", "demo_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-demo"), show_default=True, help="Demo folder written by `privaudit demo`.")
 @click.option("--labels-only", is_flag=True, help="Answer the predicted class only (a label-only API).")
-@click.option("--force", is_flag=True, help="Replace an http-audit.yaml privaudit did not write.")
+@click.option("--force", is_flag=True, help="Replace an http-audit.yaml in --dir that privaudit did not write.")
 def serve_example_command(protocol: str, port: int, demo_dir: Path, labels_only: bool, force: bool) -> None:
     """Serve the demo's overfit model over HTTP and write an audit config for it (http-audit.yaml in the demo folder)."""
     from privaudit.serve import prepare_example

@@ -131,9 +131,8 @@ def verify_manifest(folder: str | Path) -> list[str]:
 def check_output_file(path: str | Path, *, marker: str, force: bool = False, what: str = "--out") -> Path:
     """Refuse to overwrite an existing file that privaudit did not write (for one-file outputs such as a model card).
 
-    ``marker`` is text privaudit puts in the first five lines of such a file;
-    an existing file without it is the user's and is replaced only with
-    ``force``. A folder or a path under a file is refused. Returns ``path``.
+    ``marker`` is text privaudit puts in the first five lines of such a file; an existing file without
+    it is the user's and is replaced only with ``force``. A folder or a path under a file is refused.
     """
     path = Path(path)
     if path.is_dir():
@@ -344,11 +343,14 @@ class OutputFolder:
         return self.write_bytes(name, text.encode("utf-8"))
 
     def write_now(self, name: str, data: bytes) -> Path:
-        """Write ``name`` atomically at once (for resumable outputs); recorded in the manifest at the next commit."""
+        """Write ``name`` atomically at once and list it in the manifest at once (for resumable outputs, such as a sweep's settings)."""
         if name not in self._names:
             self.claim(name)
         self._record_claims()
         path = write_file_atomic(self.path / name, data)
+        manifest = read_manifest(self.path) or {"files": {}, "owned": []}
+        manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "run_id": self.run_id}
+        self._write_manifest({**manifest, "state": "writing"})
         self._written.add(name)
         return path
 
