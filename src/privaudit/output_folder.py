@@ -41,53 +41,23 @@ import json
 import os
 import sys
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
 from privaudit.exceptions import OutputError
+from privaudit.output_files import TEMPORARY_PREFIX, check_output_file, unwritable_error, write_file_atomic
 from privaudit.output_lock import LOCK_FILE, FolderLock
 
 __all__ = ["OutputFolder", "MANIFEST_FILE", "LOCK_FILE", "TEMPORARY_PREFIX", "write_file_atomic", "verify_manifest", "read_manifest",
            "check_output_file", "unwritable_error"]
 
 MANIFEST_FILE = "manifest.json"
-TEMPORARY_PREFIX = ".privaudit-tmp-"
 #: marks a manifest as privaudit's; bumped if its layout changes
 MANIFEST_FORMAT = 1
 #: entries that never make a folder "not empty" (our own bookkeeping)
 _BOOKKEEPING = (LOCK_FILE,)
-
-
-def unwritable_error(path: Path, exc: OSError, what: str) -> OutputError:
-    """The :class:`OutputError` for ``path`` the OS would not let us write (``exc``): exit 1 (the environment),
-    or exit 2 when a part of the path is a file (a user mistake). ``what`` names it (``"--out"``)."""
-    if isinstance(exc, (NotADirectoryError, FileExistsError)):
-        return OutputError(f"{what} {path}: a part of this path is a file, not a folder; give a folder path")
-    error = OutputError(f"{what} {path} cannot be written ({exc.strerror or exc}); choose a folder you can write to")
-    error.exit_code = 1
-    return error
-
-
-def write_file_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, fsync, then rename it over ``path``; returns ``path``.
-
-    A crash at any point leaves either the old file or the new one, never a
-    half-written file under ``path``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}-{path.name}"
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _sha256_file(path: Path) -> str:
@@ -126,31 +96,6 @@ def verify_manifest(folder: str | Path) -> list[str]:
         elif _sha256_file(path) != entry.get("sha256"):
             problems.append(f"{path}: content differs from the SHA-256 in {MANIFEST_FILE}")
     return problems
-
-
-def check_output_file(path: str | Path, *, marker: str, force: bool = False, what: str = "--out") -> Path:
-    """Refuse to overwrite an existing file that privaudit did not write (for one-file outputs such as a model card).
-
-    ``marker`` is text privaudit puts in the first five lines of such a file; an existing file without
-    it is the user's and is replaced only with ``force``. A folder or a path under a file is refused.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"{what} {path}: a folder, not a file; give a file path")
-    if path.exists() and not force:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                head = [handle.readline() for _ in range(5)]
-        except OSError as exc:
-            raise unwritable_error(path, exc, what) from None
-        if not any(marker in line for line in head):
-            raise OutputError(f"{what} {path}: the file exists and was not written by privaudit; choose another file or pass --force to overwrite it")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise OutputError(f"{what} {path}: {parent} is a file, not a folder; give a path in a folder")
-            break
-    return path
 
 
 class OutputFolder:
@@ -192,9 +137,10 @@ class OutputFolder:
     def _label(self) -> str:
         return f"{self.what} {self.path}"
 
-    def _refusal(self, reason: str) -> OutputError:
-        return OutputError(f"{self._label()}: {reason}; write into a new or empty folder, or pass --force to write there anyway "
-                           "(only privaudit's own output names are replaced)")
+    def _refusal(self, reason: str, *, file: bool = True) -> OutputError:
+        fix = ("move it away, write into another folder, or pass --force to replace it" if file else
+               "write into a new or empty folder, or pass --force to write there anyway (only privaudit's own output names are replaced)")
+        return OutputError(f"{self._label()}: {reason}; {fix}")
 
     def _check_ownership(self, names: Iterable[str]) -> None:
         if not self.path.exists():
@@ -211,7 +157,7 @@ class OutputFolder:
         if manifest is None:
             if entries:
                 shown = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
-                raise self._refusal(f"the folder is not empty ({shown}) and privaudit did not create it (no {MANIFEST_FILE} of ours)")
+                raise self._refusal(f"the folder is not empty ({shown}) and privaudit did not create it (no {MANIFEST_FILE} of ours)", file=False)
             return
         owned = set(manifest.get("owned") or [])
         for name in names:
@@ -331,11 +277,12 @@ class OutputFolder:
 
     def write_bytes(self, name: str, data: bytes) -> Path:
         """Stage ``data`` as ``name``; returns the final path (written on :meth:`commit`)."""
-        tmp = self.stage_path(name)
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        with _as_output_error(self.path, self.what):
+            tmp = self.stage_path(name)
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
         return self.path / name
 
     def write_text(self, name: str, text: str) -> Path:
@@ -346,11 +293,12 @@ class OutputFolder:
         """Write ``name`` atomically at once and list it in the manifest at once (for resumable outputs, such as a sweep's settings)."""
         if name not in self._names:
             self.claim(name)
-        self._record_claims()
-        path = write_file_atomic(self.path / name, data)
-        manifest = read_manifest(self.path) or {"files": {}, "owned": []}
-        manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "run_id": self.run_id}
-        self._write_manifest({**manifest, "state": "writing"})
+        with _as_output_error(self.path, self.what):
+            self._record_claims()
+            path = write_file_atomic(self.path / name, data)
+            manifest = read_manifest(self.path) or {"files": {}, "owned": []}
+            manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "run_id": self.run_id}
+            self._write_manifest({**manifest, "state": "writing"})
         self._written.add(name)
         return path
 
@@ -365,6 +313,10 @@ class OutputFolder:
 
         Returns the final paths of the files committed, by name.
         """
+        with _as_output_error(self.path, self.what):
+            return self._commit(remove)
+
+    def _commit(self, remove: Iterable[str]) -> dict[str, Path]:
         remove = list(remove)
         if not self._staged and not self._written and not remove:
             return {}
@@ -393,6 +345,17 @@ class OutputFolder:
     def _write_manifest(self, document: dict) -> None:
         document = {"privaudit_manifest": MANIFEST_FORMAT, **{k: v for k, v in document.items() if k != "privaudit_manifest"}}
         write_file_atomic(self.path / MANIFEST_FILE, (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+@contextmanager
+def _as_output_error(path: Path, what: str):
+    """Turn an OS error while writing under ``path`` into a one-line :class:`OutputError` (exit 1: the environment)."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise unwritable_error(path, exc, what) from None
 
 
 def _now() -> str:
