@@ -259,10 +259,6 @@ class OutputFolder:
         self._release()
 
     # -- writing --------------------------------------------------------------------
-    def file(self, name: str) -> Path:
-        """The final path of ``name`` (for messages and for reading back after :meth:`commit`)."""
-        return self.path / name
-
     def stage_path(self, name: str) -> Path:
         """A temporary path for ``name``, for writers that need a path (Parquet, safetensors, skops); renamed in on commit."""
         if name not in self._names:
@@ -306,6 +302,11 @@ class OutputFolder:
         """Delete staged files that were not committed."""
         for tmp in self._staged.values():
             tmp.unlink(missing_ok=True)
+            if self._created and tmp.parent != self.path:
+                try:  # a sub-folder this run made for the staged file, left empty
+                    tmp.parent.rmdir()
+                except OSError:
+                    pass
         self._staged.clear()
 
     def commit(self, *, remove: Iterable[str] = ()) -> dict[str, Path]:
