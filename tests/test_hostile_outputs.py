@@ -339,3 +339,25 @@ def test_two_real_audits_into_one_folder_never_mix(config_path, tmp_path):
                 assert_one_line_error(outcome, code=2, names=[str(out), "pid ", "in use by another privaudit run"])
         assert verify_manifest(out) == [] and not (out / LOCK_FILE).exists()
 
+
+
+def test_serve_example_replaces_only_its_own_http_audit_yaml(tmp_path):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    from test_http_target import _fake_demo, _frame
+
+    from privaudit.data import audit_data_from_frame
+    from privaudit.serve import EXAMPLE_CONFIG, prepare_example
+
+    demo = tmp_path / "demo"
+    _fake_demo(demo, audit_data_from_frame(_frame(), label="label", id_column="record_id", membership_column="role"))
+    mine = demo / EXAMPLE_CONFIG
+    mine.write_text("# my own http audit\n")
+    with pytest.raises(OutputError, match="not written by privaudit.*--force") as refused:  # in process: a regression must not start a server
+        prepare_example(demo, port=0)
+    assert str(mine) in str(refused.value) and len(str(refused.value).splitlines()) == 1
+    assert mine.read_text() == "# my own http audit\n"
+    for force in (True, False):  # --force replaces the user's file; then privaudit's own is replaced without it
+        example = prepare_example(demo, port=0, force=force)
+        example._socket.close()
+        assert mine.read_text() == example.config_text
