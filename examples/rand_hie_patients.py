@@ -134,7 +134,7 @@ def main(argv=None) -> int:
     config_path = prepare(args.out, args.seed)
     config, base_dir = load_config(config_path)
     result = run_audit(config, base_dir)
-    write_report(result, args.out)
+    write_report(result, args.out, force=True)  # this script wrote the folder's data, model and config itself
     patients = choose_patients(args.out, args.seed)
     check = run_check(config, base_dir, records_file=patients, attack="classwise_threshold", null="both", n_fabricated=args.fabricated)
     (args.out / "check.json").write_text(json.dumps(check_result_to_dict(check), indent=2, ensure_ascii=False))

@@ -20,6 +20,7 @@ from privaudit.cli import main  # noqa: E402
 from privaudit.datasets import make_synthetic_tabular  # noqa: E402
 from privaudit.exceptions import ConfigError  # noqa: E402
 from privaudit.sweep import load_sweep_config, pareto_front, parse_sweep_config, run_sweep  # noqa: E402
+from privaudit.exceptions import OutputError  # noqa: E402
 from privaudit.sweep.example import ADULT_SWEEP_YAML, write_example  # noqa: E402
 from privaudit.sweep.settings import attack_specs  # noqa: E402
 
@@ -358,5 +359,5 @@ def test_adult_example_is_the_repository_file_and_writes_its_split(tmp_path):
         write_example("mnist", tmp_path)
     assert write_example("adult", tmp_path / "adult") == path  # the same config again: fine
     path.write_text(ADULT_SWEEP_YAML.replace("epochs: 20", "epochs: 5"))
-    with pytest.raises(ConfigError, match="exists and differs"):
+    with pytest.raises(OutputError, match="sweep-adult.yaml was changed since privaudit wrote it"):  # the shared owner check
         write_example("adult", tmp_path / "adult")

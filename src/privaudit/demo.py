@@ -36,8 +36,9 @@ import numpy as np
 from privaudit.datasets.adult import ADULT_CATEGORICAL, ADULT_LABEL, ADULT_NUMERIC, load_adult
 from privaudit.exceptions import require
 from privaudit.models import TrainingConfig, build_mlp, train_classifier
+from privaudit.output_folder import OutputFolder
 
-__all__ = ["run_demo", "DEMO_MODELS", "make_adult_encoder"]
+__all__ = ["run_demo", "prepare_demo", "DEMO_MODELS", "DEMO_FILES", "make_adult_encoder"]
 
 N_MEMBERS = 1_000
 N_NONMEMBERS = 10_000
@@ -90,7 +91,7 @@ def _reference_block(training: TrainingConfig, epochs_run: int, n_models: int) -
     }
 
 
-def _write_config(out: Path, seed: int, n_inputs: int, trusted: list[str], epochs_run: dict, reference_models: int) -> Path:
+def _write_config(out, seed: int, n_inputs: int, trusted: list[str], epochs_run: dict, reference_models: int) -> Path:
     import yaml
 
     targets = []
@@ -130,20 +131,34 @@ def _write_config(out: Path, seed: int, n_inputs: int, trusted: list[str], epoch
         ],
         "output": ".",
     }
-    path = out / "config.yaml"
-    path.write_text("# Written by `privaudit demo`; rerun with: privaudit audit config.yaml\n" + yaml.safe_dump(config, sort_keys=False))
-    return path
+    return out.write_text("config.yaml", "# Written by `privaudit demo`; rerun with: privaudit audit config.yaml\n" + yaml.safe_dump(config, sort_keys=False))
 
 
-def prepare_demo(out_dir: str | Path, *, seed: int = 0, reference_models: int = DEFAULT_REFERENCE_MODELS, progress: Callable[[str], None] | None = None) -> Path:
-    """Train the demo models and write data, models and config; returns the config path."""
+#: what the demo writes into its folder besides the report (``reference-models/`` is the store the audit fills)
+DEMO_FILES = ("data/adult_demo.parquet", "models/encoder.skops", *(f"models/{name}.safetensors" for name in DEMO_MODELS),
+              "models/training.json", "config.yaml", "reference-models/")
+
+
+def prepare_demo(out_dir: str | Path | OutputFolder, *, seed: int = 0, reference_models: int = DEFAULT_REFERENCE_MODELS,
+                 progress: Callable[[str], None] | None = None, force: bool = False) -> Path:
+    """Train the demo models and write data, models and config (all at once, see :class:`OutputFolder`); returns the config path.
+
+    ``out_dir`` is a folder path or an :class:`~privaudit.output_folder.OutputFolder` the caller holds;
+    a folder privaudit did not create (or a file there it did not write, such as the user's own
+    ``config.yaml``) is refused unless ``force``. An earlier demo's report files are removed with
+    the commit, so the folder never pairs new models with an old report.
+    """
+    if not isinstance(out_dir, OutputFolder):
+        with OutputFolder(out_dir, command="demo", names=DEMO_FILES, force=force) as folder:
+            return prepare_demo(folder, seed=seed, reference_models=reference_models, progress=progress)
+    from privaudit.report import REPORT_FILES
+
     torch = require("torch", "torch")
     save_file = require("safetensors.torch", "torch").save_file
     sio = require("skops.io", "sklearn")
     say = progress or (lambda message: None)
-    out = Path(out_dir)
-    (out / "data").mkdir(parents=True, exist_ok=True)
-    (out / "models").mkdir(parents=True, exist_ok=True)
+    out = out_dir
+    out.claim(*DEMO_FILES)
 
     frame = load_adult()
     order = np.random.default_rng(seed).permutation(len(frame))
@@ -153,15 +168,16 @@ def prepare_demo(out_dir: str | Path, *, seed: int = 0, reference_models: int = 
     validation = order[N_MEMBERS + N_NONMEMBERS : N_MEMBERS + N_NONMEMBERS + N_VALIDATION]
     roles[validation] = "unused"
     frame["membership"] = roles
-    frame.drop(columns=["uci_split"]).to_parquet(out / "data" / "adult_demo.parquet", index=False)
+    frame.drop(columns=["uci_split"]).to_parquet(out.stage_path("data/adult_demo.parquet"), index=False)
 
     members = order[:N_MEMBERS]
     features = frame[ADULT_NUMERIC + ADULT_CATEGORICAL]
     labels = (frame[ADULT_LABEL] == ">50K").to_numpy().astype(np.int64)
     encoder = make_adult_encoder().fit(features.iloc[members])
     encoded = encoder.transform(features).astype(np.float32)
-    sio.dump(encoder, out / "models" / "encoder.skops")
-    trusted = sorted(sio.get_untrusted_types(file=out / "models" / "encoder.skops"))
+    encoder_file = out.stage_path("models/encoder.skops")
+    sio.dump(encoder, encoder_file)
+    trusted = sorted(sio.get_untrusted_types(file=encoder_file))
 
     torch.manual_seed(seed)
     summary = {}
@@ -177,28 +193,34 @@ def prepare_demo(out_dir: str | Path, *, seed: int = 0, reference_models: int = 
             seed=seed + index,
             validation=(encoded[validation], labels[validation]) if training.patience else None,
         )
-        save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(out / "models" / f"{name}.safetensors"))
+        save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(out.stage_path(f"models/{name}.safetensors")))
         summary[name] = {"architecture": arch, "training": training.__dict__, **info}
-    (out / "models" / "training.json").write_text(json.dumps(summary, indent=2))
+    out.write_text("models/training.json", json.dumps(summary, indent=2))
     epochs_run = {name: info["epochs_run"] for name, info in summary.items()}
-    return _write_config(out, seed, int(encoded.shape[1]), trusted, epochs_run, reference_models)
+    path = _write_config(out, seed, int(encoded.shape[1]), trusted, epochs_run, reference_models)
+    out.commit(remove=REPORT_FILES)
+    return path
 
 
-def run_demo(out_dir: str | Path = "privaudit-demo", *, seed: int = 0, reference_models: int = DEFAULT_REFERENCE_MODELS, progress: Callable[[str], None] | None = None):
+def run_demo(out_dir: str | Path = "privaudit-demo", *, seed: int = 0, reference_models: int = DEFAULT_REFERENCE_MODELS, progress: Callable[[str], None] | None = None,
+             force: bool = False):
     """Train, audit and report; returns ``(AuditResult, dict of written report files)``.
 
     ``reference_models`` offline reference models per target (0: none) add
-    LiRA, RMIA and calibrated loss to the threshold attacks.
+    LiRA, RMIA and calibrated loss to the threshold attacks. The folder is
+    checked and locked for the whole run (:class:`~privaudit.output_folder.OutputFolder`;
+    ``force`` writes into a folder privaudit did not create, leaving other files alone).
     """
     from privaudit.audit import run_audit
     from privaudit.config import load_config
-    from privaudit.report import write_report
+    from privaudit.report import REPORT_FILES, write_report
 
-    config_path = prepare_demo(out_dir, seed=seed, reference_models=reference_models, progress=progress)
-    config, base_dir = load_config(config_path)
-    result = run_audit(config, base_dir, progress=progress)
-    result.record_checks.append(worked_check(config, base_dir, seed=seed, progress=progress))
-    files = write_report(result, base_dir / config.output)
+    with OutputFolder(out_dir, command="demo", names=(*DEMO_FILES, *REPORT_FILES), force=force) as folder:
+        config_path = prepare_demo(folder, seed=seed, reference_models=reference_models, progress=progress)
+        config, base_dir = load_config(config_path)
+        result = run_audit(config, base_dir, progress=progress)
+        result.record_checks.append(worked_check(config, base_dir, seed=seed, progress=progress))
+        files = write_report(result, folder)  # the config's output is "." : the demo folder itself
     return result, files
 
 

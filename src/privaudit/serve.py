@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from privaudit.exceptions import ConfigError, require
+from privaudit.exceptions import ConfigError, PrivauditError, require
 
 __all__ = ["Faults", "ServerLog", "build_app", "RunningServer", "ExampleServer", "prepare_example", "EXAMPLE_CONFIG"]
 
@@ -456,14 +456,16 @@ def _example_target(config, name: str | None):
 
 
 def prepare_example(demo_dir: str | Path = "privaudit-demo", *, protocol: str = "json", port: int = 8765, labels_only: bool = False,
-                    host: str = "127.0.0.1", target: str | None = None) -> ExampleServer:
+                    host: str = "127.0.0.1", target: str | None = None, force: bool = False) -> ExampleServer:
     """Load a demo folder's model, bind ``host:port`` and write ``http-audit.yaml`` beside the demo's config.
 
     The written config audits the served model black-box with ``protocol``
     (the server answers all three), reusing the demo's data, membership,
     metrics and groups; answers are cached under ``http-cache/`` in the folder.
     Raises :class:`~privaudit.exceptions.ConfigError` when ``demo_dir`` holds no
-    ``config.yaml`` written by ``privaudit demo``.
+    ``config.yaml`` written by ``privaudit demo``. ``http-audit.yaml`` is written
+    atomically and replaces only a file privaudit wrote (else
+    :class:`~privaudit.exceptions.OutputError`, unless ``force``).
     """
     import yaml
 
@@ -504,8 +506,14 @@ def prepare_example(demo_dir: str | Path = "privaudit-demo", *, protocol: str = 
     audit_config["output"] = "http-report"
     text = (f"# Written by `privaudit serve-example`: a black-box audit of {spec.name} through its HTTP API ({protocol}).\n"
             f"# Run it while the server is up: privaudit audit {demo_dir / EXAMPLE_CONFIG}\n" + yaml.safe_dump(audit_config, sort_keys=False))
+    from privaudit.output_folder import check_output_file, unwritable_error, write_file_atomic
+
     path = demo_dir / EXAMPLE_CONFIG
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    try:  # one file into the user's demo folder: replaced only when privaudit wrote it (or --force), atomically
+        write_file_atomic(check_output_file(path, marker="# Written by `privaudit serve-example`", force=force, what="--dir"), text.encode("utf-8"))
+    except BaseException as exc:
+        sock.close()
+        if isinstance(exc, OSError) and not isinstance(exc, PrivauditError):
+            raise unwritable_error(path, exc, "--dir") from None
+        raise
     return ExampleServer(app=app, url=url, target=spec.name, config_path=path, config_text=text, protocol=protocol, _socket=sock)

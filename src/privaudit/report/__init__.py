@@ -17,36 +17,56 @@ from pathlib import Path
 
 from privaudit.audit import AuditResult
 from privaudit.report.html import render_html
-from privaudit.report.json_report import SCHEMA_VERSION, report_dict, scores_table, write_json, write_scores_csv
+from privaudit.output_folder import OutputFolder
+from privaudit.report.json_report import SCHEMA_VERSION, json_bytes, report_dict, scores_csv_bytes, scores_table
 from privaudit.report.terminal import print_summary
 from privaudit.report.verdict import verdict
 
 __all__ = ["SCHEMA_VERSION", "write_report", "report_dict", "render_html", "print_summary", "verdict", "scores_table"]
 
 
-def write_report(result: AuditResult, out_dir: str | Path, *, show_records: bool = False) -> dict[str, Path]:
-    """Write ``report.json``, ``scores.csv`` and ``report.html`` into ``out_dir`` (created if needed).
+#: the files :func:`write_report` writes into its folder
+REPORT_FILES = ("report.json", "scores.csv", "report.html")
+
+
+def write_report(result: AuditResult, out_dir: str | Path | OutputFolder, *, show_records: bool = False, force: bool = False) -> dict[str, Path]:
+    """Write ``report.json``, ``scores.csv`` and ``report.html`` into ``out_dir`` (created if needed), all or nothing.
+
+    All three are rendered first and then swapped in together with a
+    ``manifest.json`` (:class:`~privaudit.output_folder.OutputFolder`): if
+    rendering fails, the folder keeps the previous report untouched.
 
     Parameters
     ----------
     result : AuditResult
-    out_dir : str or Path
+    out_dir : str, Path or OutputFolder
+        The report folder, or an :class:`~privaudit.output_folder.OutputFolder`
+        the caller opened (and locked) before the audit ran.
     show_records : bool
         List the most exposed record ids in the HTML page too (off by
         default; ``scores.csv`` always holds every record id and score).
+    force : bool
+        Write into a folder privaudit did not create (only for a path).
 
     Returns
     -------
     dict[str, Path]
         ``{"json": ..., "scores": ..., "html": ...}``.
+
+    Raises
+    ------
+    OutputError
+        The folder is not privaudit's (and not ``force``), is locked by another run, or cannot be written.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not isinstance(out_dir, OutputFolder):
+        with OutputFolder(out_dir, command="report", names=REPORT_FILES, force=force) as folder:
+            return write_report(result, folder, show_records=show_records)
+    folder = out_dir
+    folder.claim(*REPORT_FILES)
     paths = {
-        "json": write_json(result, out_dir / "report.json"),
-        "scores": write_scores_csv(result, out_dir / "scores.csv"),
+        "json": folder.write_bytes("report.json", json_bytes(result)),
+        "scores": folder.write_bytes("scores.csv", scores_csv_bytes(result)),
+        "html": folder.write_text("report.html", render_html(result, show_records=show_records)),
     }
-    html_path = out_dir / "report.html"
-    html_path.write_text(render_html(result, show_records=show_records), encoding="utf-8")
-    paths["html"] = html_path
+    folder.commit()
     return paths

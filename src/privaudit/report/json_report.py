@@ -15,10 +15,13 @@ import numpy as np
 import pandas as pd
 
 from privaudit.audit import AuditResult
+from privaudit.csv_output import csv_bytes
+from privaudit.output_folder import write_file_atomic
 from privaudit.redaction import redact_config
 from privaudit.report.verdict import claim_for, report_notes, verdict
 
-__all__ = ["SCHEMA_VERSION", "report_dict", "write_json", "scores_table", "write_scores_csv", "strict_json_value"]
+__all__ = ["SCHEMA_VERSION", "report_dict", "json_bytes", "write_json", "scores_table", "scores_csv_bytes", "write_scores_csv",
+           "strict_json_value"]
 
 SCHEMA_VERSION = "1.0"
 
@@ -112,12 +115,14 @@ def report_dict(result: AuditResult) -> dict:
     return strict_json_value(document)
 
 
+def json_bytes(result: AuditResult) -> bytes:
+    """:func:`report_dict` as ``report.json``'s bytes (UTF-8, indent 2, strict JSON)."""
+    return (json.dumps(report_dict(result), indent=2, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def write_json(result: AuditResult, path: str | Path) -> Path:
-    """Write :func:`report_dict` to ``path`` (UTF-8, indent 2, strict JSON)."""
-    path = Path(path)
-    text = json.dumps(report_dict(result), indent=2, allow_nan=False, ensure_ascii=False)
-    path.write_text(text + "\n", encoding="utf-8")
-    return path
+    """Write :func:`report_dict` to ``path`` atomically (UTF-8, indent 2, strict JSON)."""
+    return write_file_atomic(path, json_bytes(result))
 
 
 def scores_table(result: AuditResult) -> pd.DataFrame:
@@ -142,8 +147,12 @@ def scores_table(result: AuditResult) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def scores_csv_bytes(result: AuditResult) -> bytes:
+    """:func:`scores_table` as spreadsheet-safe CSV bytes (:func:`privaudit.csv_output.csv_bytes`: text cells that
+    start with ``= + - @``, tab or CR get a leading ``'``; scores stay numbers; shortest round-trip floats, no index)."""
+    return csv_bytes(scores_table(result))
+
+
 def write_scores_csv(result: AuditResult, path: str | Path) -> Path:
-    """Write :func:`scores_table` to ``path`` as CSV (shortest round-trip floats, no index)."""
-    path = Path(path)
-    scores_table(result).to_csv(path, index=False, lineterminator="\n")
-    return path
+    """Write :func:`scores_csv_bytes` to ``path`` atomically."""
+    return write_file_atomic(path, scores_csv_bytes(result))

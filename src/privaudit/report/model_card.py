@@ -227,15 +227,18 @@ def model_card_section(report: dict, *, source: str = "report.json") -> str:
     return "\n".join(out) + "\n"
 
 
-def write_model_card(report: dict, out: str | Path, *, source: str = "report.json") -> Path:
-    """Write :func:`model_card_section` to ``out`` (UTF-8); returns the path."""
-    from privaudit.exceptions import OutputError
+def write_model_card(report: dict, out: str | Path, *, source: str = "report.json", force: bool = False) -> Path:
+    """Write :func:`model_card_section` to ``out`` (UTF-8, atomically); returns the path.
 
-    out = Path(out)
+    An existing file is replaced only when privaudit wrote it (its head holds
+    the ``<!-- Written by privaudit`` comment) or with ``force``; otherwise
+    :class:`~privaudit.exceptions.OutputError`.
+    """
+    from privaudit.output_folder import check_output_file, unwritable_error, write_file_atomic
+
+    out = check_output_file(out, marker="<!-- Written by privaudit", force=force)
     text = model_card_section(report, source=source)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        return write_file_atomic(out, text.encode("utf-8"))
     except OSError as exc:
-        raise OutputError(f"--out {out}: cannot write the model card ({exc.strerror or exc}); give a writable file path") from None
-    return out
+        raise unwritable_error(out, exc, "--out") from None

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from privaudit.exceptions import ConfigError
+from privaudit.output_folder import OutputFolder
 
 __all__ = ["EXAMPLES", "write_example", "ADULT_SWEEP_YAML"]
 
@@ -61,7 +62,7 @@ output: sweep
 ADULT_MEMBERS, ADULT_NONMEMBERS = 1_000, 10_000
 
 
-def _write_adult(folder: Path, seed: int = 0) -> Path:
+def _write_adult(folder: OutputFolder, seed: int = 0) -> Path:
     from privaudit.datasets.adult import load_adult
 
     frame = load_adult().drop(columns=["uci_split"])
@@ -70,25 +71,23 @@ def _write_adult(folder: Path, seed: int = 0) -> Path:
     roles[order[:ADULT_MEMBERS]] = "member"
     roles[order[ADULT_MEMBERS:ADULT_MEMBERS + ADULT_NONMEMBERS]] = "nonmember"
     frame["membership"] = roles
-    config = folder / "sweep-adult.yaml"
-    if config.is_file() and config.read_text() != ADULT_SWEEP_YAML:
-        raise ConfigError(f"{config} exists and differs from the example's config (edited?); remove it or write the example into another folder")
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(folder / "data" / "adult-sweep.parquet", index=False)
-    config.write_text(ADULT_SWEEP_YAML)
-    return config
+    frame.to_parquet(folder.stage_path("data/adult-sweep.parquet"), index=False)
+    return folder.write_text("sweep-adult.yaml", ADULT_SWEEP_YAML)
 
 
-#: example name → writer ``(folder) -> config path``
-EXAMPLES = {"adult": _write_adult}
+#: example name → (files it writes, writer ``(OutputFolder) -> config path``)
+EXAMPLES = {"adult": (("sweep-adult.yaml", "data/adult-sweep.parquet"), _write_adult)}
 
 
-def write_example(name: str, folder: str | Path) -> Path:
-    """Write example ``name``'s data and config into ``folder`` (created if needed); returns the config's path."""
+def write_example(name: str, folder: str | Path, *, force: bool = False) -> Path:
+    """Write example ``name``'s data and config into ``folder`` (created if needed); returns the config's path.
+
+    Goes through :class:`~privaudit.output_folder.OutputFolder`: a folder
+    privaudit did not create, or an example config edited since it was
+    written, is refused with :class:`~privaudit.exceptions.OutputError` unless ``force``.
+    """
     if name not in EXAMPLES:
         raise ConfigError(f"unknown sweep example '{name}'; examples: {', '.join(EXAMPLES)}")
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"{folder}: not a folder; give the folder to write the example into")
-    folder.mkdir(parents=True, exist_ok=True)
-    return EXAMPLES[name](folder)
+    names, writer = EXAMPLES[name]
+    with OutputFolder(folder, command=f"sweep --example {name}", names=names, force=force, what="example folder") as out:
+        return writer(out)

@@ -1,8 +1,8 @@
 """A sweep's per-setting results on disk: written atomically, read back only when intact.
 
 ``settings/<name>/model.safetensors`` is written first, ``result.json`` last,
-each to a temporary name (``.tmp-<host>-<pid>-<uuid>``, as the reference
-store names them) and renamed with ``os.replace``; a result counts only when
+each to a temporary name (``.privaudit-tmp-<uuid>-<name>``, see
+:mod:`privaudit.output_folder`) and renamed with ``os.replace``; a result counts only when
 its ``format`` is current and its weights match the SHA-256 it records.
 """
 
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
+
+from privaudit.output_folder import write_file_atomic
 
 __all__ = ["SETTING_FORMAT", "RESULT_FILE", "WEIGHTS_FILE", "write_atomic", "clean_temporary", "read_result", "find_trained"]
 
@@ -22,20 +23,9 @@ WEIGHTS_FILE = "model.safetensors"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync, then rename it over ``path``."""
-    from privaudit.reference.store import _tmp_name
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / _tmp_name()
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``data`` to a temporary file beside ``path``, fsync, then rename it over ``path``
+    (:func:`privaudit.output_folder.write_file_atomic`)."""
+    write_file_atomic(path, data)
 
 
 def clean_temporary(folder: Path) -> None:

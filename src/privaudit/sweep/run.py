@@ -45,7 +45,8 @@ import numpy as np
 
 from privaudit._version import __version__
 from privaudit.exceptions import ConfigError, require
-from privaudit.sweep.results import RESULT_FILE, SETTING_FORMAT, WEIGHTS_FILE, clean_temporary, find_trained, read_result, write_atomic
+from privaudit.output_folder import OutputFolder
+from privaudit.sweep.results import RESULT_FILE, SETTING_FORMAT, WEIGHTS_FILE, clean_temporary, find_trained, read_result
 from privaudit.sweep.settings import ResolvedSetting, attack_specs, check_setting, resolve_settings
 
 __all__ = ["run_sweep", "SweepRun", "ENCODER_FILE"]
@@ -160,6 +161,7 @@ class _Sweep:
         self._backends: dict[str, str] = {}
         self._inputs: dict[str, np.ndarray] = {}
         self.trusted_types: list[str] = []
+        self.folder: OutputFolder | None = None  # set by run_sweep once the output folder is checked and locked
 
     def output_kind(self, setting: ResolvedSetting) -> str:
         """What the setting's target answers once its output defence is applied."""
@@ -256,7 +258,6 @@ def _run_setting(sweep: _Sweep, setting: ResolvedSetting, prefix: str, training_
 
     config, say = sweep.config, sweep.say
     started = time.perf_counter()
-    folder = sweep.out / "settings" / setting.name
     reused = find_trained(sweep.out / "settings", training_key)
     if reused is not None:
         saved_from, weights = reused
@@ -280,7 +281,7 @@ def _run_setting(sweep: _Sweep, setting: ResolvedSetting, prefix: str, training_
         progress=lambda message: say(f"{prefix.split(']')[0]}] {message}"),
     )
     audit_s = time.perf_counter() - audit_started
-    write_atomic(folder / WEIGHTS_FILE, weights)
+    sweep.folder.write_now(f"settings/{setting.name}/{WEIGHTS_FILE}", weights)
     kwargs = sweep.kwargs(setting)
     saved = strict_json_value({
         "format": SETTING_FORMAT,
@@ -306,11 +307,16 @@ def _run_setting(sweep: _Sweep, setting: ResolvedSetting, prefix: str, training_
             **({"output_defence": setting.output_defence} if setting.output_defence else {}),
         },
     })
-    write_atomic(folder / RESULT_FILE, (json.dumps(saved, indent=1, allow_nan=False, ensure_ascii=False) + "\n").encode())
+    sweep.folder.write_now(f"settings/{setting.name}/{RESULT_FILE}", (json.dumps(saved, indent=1, allow_nan=False, ensure_ascii=False) + "\n").encode())
     return saved
 
 
-def run_sweep(config, base_dir: str | Path = ".", *, out_dir: str | Path | None = None, progress: Callable[[str], None] | None = None) -> SweepRun:
+#: what a sweep writes into its output folder (``settings/`` holds one folder per setting)
+SWEEP_FILES = (ENCODER_FILE, "sweep.json", "sweep.html", "settings/")
+
+
+def run_sweep(config, base_dir: str | Path = ".", *, out_dir: str | Path | None = None, progress: Callable[[str], None] | None = None,
+              force: bool = False) -> SweepRun:
     """Run (or resume) the sweep a validated :class:`~privaudit.sweep.config.SweepConfig` describes.
 
     Parameters
@@ -322,6 +328,10 @@ def run_sweep(config, base_dir: str | Path = ".", *, out_dir: str | Path | None 
         Output folder (default: ``config.output`` relative to ``base_dir``).
     progress : callable, optional
         Called with one-line messages.
+    force : bool
+        Write into a folder privaudit did not create (see :class:`~privaudit.output_folder.OutputFolder`:
+        the folder is checked and locked before any training; ``sweep.json`` and ``sweep.html`` are
+        swapped in together at the end, with ``manifest.json`` last).
 
     Returns
     -------
@@ -330,28 +340,35 @@ def run_sweep(config, base_dir: str | Path = ".", *, out_dir: str | Path | None 
         ``files`` maps ``json``/``html`` to their paths; ``ran`` and
         ``resumed`` list setting names.
     """
-    from privaudit.report.sweep import render_sweep_html
-    from privaudit.sweep.summary import sweep_document
-
     started, started_at = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
     say = progress or (lambda message: None)
     base_dir = Path(base_dir)
     out = Path(out_dir) if out_dir is not None else base_dir / config.output
-    sweep = _Sweep(config, base_dir, out, say)
-    settings = resolve_settings(config)
-    attack_specs(config, "probabilities")  # reference attacks without a reference block are refused before any training
-    for setting in settings:
-        check_setting(setting, config, int(sweep.data.members.size), sweep.n_classes)
+    with OutputFolder(out, command="sweep", names=SWEEP_FILES, force=force, what="--out" if out_dir is not None else "output folder") as folder:
+        sweep = _Sweep(config, base_dir, out, say)  # the folder is checked and locked first: a refusal comes before any work
+        settings = resolve_settings(config)
+        attack_specs(config, "probabilities")  # reference attacks without a reference block are refused before any training
+        for setting in settings:
+            check_setting(setting, config, int(sweep.data.members.size), sweep.n_classes)
+        sweep.folder = folder
+        return _run_settings(sweep, settings, started, started_at)
+
+
+def _run_settings(sweep: _Sweep, settings, started: float, started_at: str) -> SweepRun:
+    """Run or resume each setting, then stage ``sweep.json`` and ``sweep.html`` (committed by the caller's folder)."""
+    from privaudit.report.sweep import render_sweep_html
+    from privaudit.sweep.summary import sweep_document
+
+    config, say, out, folder = sweep.config, sweep.say, sweep.out, sweep.folder
     clean_temporary(out)
     sio = require("skops.io", "sklearn")
     encoder_bytes = sio.dumps(sweep.encoder)
     sweep.trusted_types = sorted(sio.get_untrusted_types(data=encoder_bytes))
-    write_atomic(out / ENCODER_FILE, encoder_bytes)
+    folder.write_now(ENCODER_FILE, encoder_bytes)
 
     saved, ran, resumed = [], [], []
     for index, setting in enumerate(settings, start=1):
-        folder = out / "settings" / setting.name
-        previous = read_result(folder)
+        previous = read_result(out / "settings" / setting.name)
         training_key = sweep.training_key(setting)
         specs, skipped = attack_specs(config, sweep.output_kind(setting))
         fingerprint = sweep.fingerprint(setting, training_key, specs)
@@ -367,7 +384,6 @@ def run_sweep(config, base_dir: str | Path = ".", *, out_dir: str | Path | None 
     from privaudit.config import config_hash
 
     versions = _versions()
-
     document = sweep_document(
         config.model_dump(mode="json"), config_hash(config), saved, resumed=set(resumed),
         data={"n_members": int(sweep.data.members.size), "n_nonmembers": int(sweep.data.nonmembers.size),
@@ -376,9 +392,8 @@ def run_sweep(config, base_dir: str | Path = ".", *, out_dir: str | Path | None 
         run={"seed": config.seed, "started_at": started_at, "duration_s": time.perf_counter() - started, "versions": versions,
              "output": str(out), "store": None if config.reference is None else str(sweep.store)},
     )
-    files = {"json": out / "sweep.json", "html": out / "sweep.html"}
-    write_atomic(files["json"], (json.dumps(document, indent=2, allow_nan=False, ensure_ascii=False) + "\n").encode())
-    write_atomic(files["html"], render_sweep_html(document).encode())
+    files = {"json": folder.write_bytes("sweep.json", (json.dumps(document, indent=2, allow_nan=False, ensure_ascii=False) + "\n").encode()),
+             "html": folder.write_text("sweep.html", render_sweep_html(document))}
     return SweepRun(document=document, files=files, ran=ran, resumed=resumed)
 
 

@@ -86,7 +86,32 @@ def smollm2_gguf_path() -> Path:
 
 
 def run_llm_demo(out_dir: str | Path, *, small: bool = False, seed: int = 0, settings: LLMDemoSettings | None = None,
-                 device: str = "cpu", progress: Callable[[str], None] | None = None):
+                 device: str = "cpu", progress: Callable[[str], None] | None = None, force: bool = False):
+    """Run the demo; returns ``(TextAuditResult, files)`` with ``files`` the report paths (see module docstring).
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Checked and locked before any work (:class:`~privaudit.output_folder.OutputFolder`); the texts
+        and the report are written all at once at the end.
+    small : bool
+        :data:`SMALL_SETTINGS` instead of :data:`DEFAULT_SETTINGS` (ignored when ``settings`` is given).
+    seed : int
+        Seeds the draw, the coin flips, the canaries, fine-tuning and the bootstrap.
+    settings : LLMDemoSettings, optional
+    device : str
+    force : bool
+        Write into a folder privaudit did not create; other files there are left alone.
+    """
+    from privaudit.output_folder import OutputFolder
+    from privaudit.text.report import TEXT_REPORT_FILES
+
+    with OutputFolder(out_dir, command="demo --llm", names=("members.jsonl", "nonmembers.jsonl", *TEXT_REPORT_FILES), force=force) as folder:
+        return _run_llm_demo(folder, small=small, seed=seed, settings=settings, device=device, progress=progress)
+
+
+def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMDemoSettings | None = None,
+                  device: str = "cpu", progress: Callable[[str], None] | None = None):
     """Run the demo; returns ``(TextAuditResult, files)`` with ``files`` the report paths (see module docstring).
 
     Parameters
@@ -111,8 +136,6 @@ def run_llm_demo(out_dir: str | Path, *, small: bool = False, seed: int = 0, set
     started = time.perf_counter()
     settings = settings or (SMALL_SETTINGS if small else DEFAULT_SETTINGS)
     say = progress or (lambda message: None)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     gguf = smollm2_gguf_path()
     require("transformers", "llm")
 
@@ -154,8 +177,8 @@ def run_llm_demo(out_dir: str | Path, *, small: bool = False, seed: int = 0, set
         "model_load_seconds": load_seconds, "total_seconds": time.perf_counter() - started,
     }
     result.duration_s = time.perf_counter() - started
-    write_texts(members, out_dir / "members.jsonl")
-    write_texts(nonmembers, out_dir / "nonmembers.jsonl")
-    files = write_text_report(result, out_dir)
+    write_texts(members, out_dir.stage_path("members.jsonl"))
+    write_texts(nonmembers, out_dir.stage_path("nonmembers.jsonl"))
+    files = write_text_report(result, out_dir)  # commits the texts and the report together
     return result, files
 

@@ -15,11 +15,13 @@ from pathlib import Path
 import pandas as pd
 
 from privaudit.audit import AttackResult
+from privaudit.csv_output import csv_bytes
+from privaudit.output_folder import OutputFolder
 from privaudit.report.formatting import confidence_label, epsilon_value, fpr_label, percent, percent_range
 from privaudit.report.json_report import strict_json_value
 from privaudit.text.audit import TextAuditResult
 
-__all__ = ["TEXT_SCHEMA_VERSION", "text_report_dict", "write_text_report", "print_text_summary", "render_text_html"]
+__all__ = ["TEXT_SCHEMA_VERSION", "TEXT_REPORT_FILES", "text_report_dict", "write_text_report", "print_text_summary", "render_text_html"]
 
 TEXT_SCHEMA_VERSION = "text-1.0"
 BLIND_NAME = "blind baseline (no model queries)"
@@ -128,17 +130,33 @@ def render_text_html(result: TextAuditResult) -> str:
     return _environment().get_template("text_report.html.j2").render(**context)
 
 
-def write_text_report(result: TextAuditResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``report.json``, ``scores.csv``, ``report.html`` (and ``canaries.csv``) into ``out_dir``; returns their paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "report.json", "scores": out_dir / "scores.csv", "html": out_dir / "report.html"}
-    paths["json"].write_text(json.dumps(text_report_dict(result), indent=2, allow_nan=False, ensure_ascii=False) + "\n", encoding="utf-8")
-    _scores_frame(result).to_csv(paths["scores"], index=False)
+#: the files :func:`write_text_report` may write (``canaries.csv`` only with canaries)
+TEXT_REPORT_FILES = ("report.json", "scores.csv", "canaries.csv", "report.html")
+
+
+def write_text_report(result: TextAuditResult, out_dir: str | Path | OutputFolder, *, force: bool = False) -> dict[str, Path]:
+    """Write ``report.json``, ``scores.csv``, ``report.html`` (and ``canaries.csv``) into ``out_dir``, all or nothing; returns their paths.
+
+    Everything is rendered first and swapped in together with a
+    ``manifest.json`` (:class:`~privaudit.output_folder.OutputFolder`). CSV
+    cells are spreadsheet-safe (:func:`privaudit.csv_output.csv_bytes`).
+    ``out_dir`` may be an :class:`OutputFolder` the caller opened; ``force``
+    writes into a folder privaudit did not create (for a path only).
+    """
+    if not isinstance(out_dir, OutputFolder):
+        with OutputFolder(out_dir, command="text-report", names=TEXT_REPORT_FILES, force=force) as folder:
+            return write_text_report(result, folder)
+    folder = out_dir
+    folder.claim(*TEXT_REPORT_FILES)
+    paths = {
+        "json": folder.write_text("report.json", json.dumps(text_report_dict(result), indent=2, allow_nan=False, ensure_ascii=False) + "\n"),
+        "scores": folder.write_bytes("scores.csv", csv_bytes(_scores_frame(result))),
+    }
     if result.canaries is not None:
-        paths["canaries"] = out_dir / "canaries.csv"
-        pd.DataFrame([{k: v for k, v in e.to_dict().items() if k != "fit"} for e in result.canaries.exposures]).to_csv(paths["canaries"], index=False)
-    paths["html"].write_text(render_text_html(result), encoding="utf-8")
+        canaries = pd.DataFrame([{k: v for k, v in e.to_dict().items() if k != "fit"} for e in result.canaries.exposures])
+        paths["canaries"] = folder.write_bytes("canaries.csv", csv_bytes(canaries))
+    paths["html"] = folder.write_text("report.html", render_text_html(result))
+    folder.commit(remove=[] if result.canaries is not None else ["canaries.csv"])  # an earlier run's canaries would not belong
     return paths
 
 
