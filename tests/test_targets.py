@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from privaudit.audit import audit
 from privaudit.data import AuditData, RecordSet
-from privaudit.exceptions import CapabilityError, ConfigError, DataError, PrivauditError, TargetError
+from privaudit.exceptions import CapabilityError, ConfigError, DataError, PrivauditError, TargetError, UntrustedCodeError
 from privaudit.signals import compute_signals
 from privaudit.targets import TARGET_LOADERS, PrecomputedTarget, SklearnTarget, Target, TorchTarget, load_target
 
@@ -122,19 +122,36 @@ def test_sklearn_target_from_skops_file(tmp_path):
     np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
 
 
-def test_skops_file_with_untrusted_types_needs_them_listed(tmp_path):
+def test_skops_types_in_the_allow_list_load_without_listing(tmp_path):
     import skops.io as sio
 
     records = _records()
     model = HistGradientBoostingClassifier(max_iter=3).fit(records.features, np.array(CLASSES)[records.labels])
     sio.dump(model, tmp_path / "hgb.skops")
-    untrusted = sio.get_untrusted_types(file=tmp_path / "hgb.skops")
-    assert untrusted  # the case under test: skops does not trust everything in this file by default
-    spec = {"type": "sklearn", "path": "hgb.skops"}
-    with pytest.raises(ConfigError, match="trusted_types") as info:
-        load_target(spec, tmp_path, "hgb")
-    assert all(t in str(info.value) for t in untrusted)
-    target = load_target({**spec, "trusted_types": list(untrusted)}, tmp_path, "hgb")
+    assert sio.get_untrusted_types(file=tmp_path / "hgb.skops")  # skops alone would not load it; scikit-learn classes are allowed
+    target = load_target({"type": "sklearn", "path": "hgb.skops"}, tmp_path, "hgb")
+    np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
+
+
+def test_skops_file_with_types_outside_the_allow_list_needs_them_listed(tmp_path):
+    import math
+
+    import skops.io as sio
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from privaudit.exceptions import UntrustedCodeError
+
+    records = _records()
+    model = make_pipeline(FunctionTransformer(inverse_func=math.fabs, check_inverse=False), LogisticRegression(max_iter=500))
+    model.fit(records.features, np.array(CLASSES)[records.labels])
+    sio.dump(model, tmp_path / "piped.skops")
+    assert "math.fabs" in sio.get_untrusted_types(file=tmp_path / "piped.skops")  # the case under test
+    spec = {"type": "sklearn", "path": "piped.skops"}
+    with pytest.raises(UntrustedCodeError, match="trusted_types") as info:
+        load_target(spec, tmp_path, "piped")
+    assert "math.fabs" in str(info.value) and "piped.skops" in str(info.value)
+    target = load_target({**spec, "trusted_types": ["math.fabs"]}, tmp_path, "piped")
     np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
 
 
@@ -225,7 +242,9 @@ def test_torch_target_from_safetensors_and_factory(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
     save_file(module.state_dict(), str(tmp_path / "w.safetensors"))
-    target = load_target(spec, tmp_path, "net")
+    with pytest.raises(UntrustedCodeError, match=f"'{name}:build' would import module '{name}'"):
+        load_target(spec, tmp_path, "net")  # code next to the config runs only when trusted (issue 13)
+    target = load_target(spec, tmp_path, "net", trust_code=True)
     assert isinstance(target, TorchTarget) and target.name == "net"
     with torch.no_grad():
         expected = module(torch.tensor(records.features.to_numpy(), dtype=torch.float32)).double().numpy()
@@ -260,7 +279,7 @@ def test_torch_loader_refusals(tmp_path):
     ]
     for spec, error, match in cases:
         with pytest.raises(error, match=match):
-            load_target(spec, tmp_path, "net")
+            load_target(spec, tmp_path, "net", trust_code=True)
 
 
 # --- precomputed ---------------------------------------------------------------------------------------------

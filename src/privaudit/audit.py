@@ -80,6 +80,8 @@ class AuditResult:
     membership_randomized: bool = False
     #: target name → what went over the wire to targets that count it (HTTP targets: requests, retries, records sent, cache hits, ...)
     api_calls: dict = field(default_factory=dict)
+    #: what the run trusted beyond the defaults (:func:`privaudit.trust.trust_summary`); {} from the Python API
+    trust: dict = field(default_factory=dict)
 
     def best(self, target: str | None = None) -> AttackResult:
         """The result with the highest AUC (for ``target`` if given)."""
@@ -364,7 +366,7 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     )
     from privaudit.reference.plan import plans_from_config
 
-    targets = [load_target(t.model_dump(), base_dir, t.name) for t in config.targets]
+    targets = [load_target(t.model_dump(), base_dir, t.name, trust_code=config.trust_code) for t in config.targets]
     plans = plans_from_config(config, base_dir)
     groups = None
     if config.groups:
@@ -388,4 +390,7 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     )
     result.config = config.model_dump(mode="json")
     result.config_hash = config_hash(config)
+    from privaudit.trust import trust_summary
+
+    result.trust = trust_summary(config)
     return result

@@ -91,14 +91,15 @@ def cli(ctx: click.Context) -> None:
 @click.option("--reference-models", type=click.IntRange(min=1), default=None, help="Train N reference models per target (LiRA, RMIA); overrides the config.")
 @click.option("--backend", type=click.Choice(["local", "sequential", "process", "ensemble", "ray"]), default=None, help="Where reference models train (default: the config's; local chooses by measurement).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster for --backend ray (default: start a local one).")
+@click.option("--trust-code", is_flag=True, help="Run code the config names outside privaudit (a factory in a .py file or installed module), as trust_code: true does. Read that code first.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
-def audit_command(config: Path, out_dir: Path | None, show_records: bool, reference_models: int | None, backend: str | None, ray_address: str | None, quiet: bool) -> None:
+def audit_command(config: Path, out_dir: Path | None, show_records: bool, reference_models: int | None, backend: str | None, ray_address: str | None, trust_code: bool, quiet: bool) -> None:
     """Audit the model(s) a YAML CONFIG describes and write the report."""
     from privaudit.audit import run_audit
     from privaudit.config import load_config, with_reference_overrides
     from privaudit.report import write_report
 
-    parsed, base_dir = load_config(config)
+    parsed, base_dir = load_config(config, trust_code=trust_code)
     if reference_models is not None or backend is not None or ray_address is not None:
         parsed = with_reference_overrides(parsed, models=reference_models, backend=backend, ray_address=ray_address)
     with _status(quiet) as say:
@@ -143,8 +144,9 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @click.option("--fabricated", "n_fabricated", type=click.IntRange(min=100), default=10_000, show_default=True, help="Fabricated profiles in the fabricated null.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Write check.json here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
+@click.option("--trust-code", is_flag=True, help="Run code the config names outside privaudit (a factory in a .py file or installed module), as trust_code: true does. Read that code first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, quiet: bool) -> None:
+def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, trust_code: bool, quiet: bool) -> None:
     """Test whether given records were used to train a target: score, p-value and a verdict per record."""
     import json
 
@@ -154,7 +156,7 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
 
     from privaudit.audit import _training_progress
 
-    parsed, base_dir = load_config(config)
+    parsed, base_dir = load_config(config, trust_code=trust_code)
     with _status(quiet or as_json) as say:
         result = run_check(
             parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
@@ -227,8 +229,9 @@ def model_card_command(report: Path, out_file: Path | None) -> None:
 @click.argument("path", metavar="CONFIG", type=click.Path(path_type=Path))
 @click.option("--example", type=click.Choice(["adult"]), default=None, help="Instead of running: write this example's data and sweep config into the folder given as CONFIG.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Output folder (default: the config's 'output', relative to the config file).")
+@click.option("--trust-code", is_flag=True, help="Run code the config names outside privaudit (a factory in a .py file or installed module), as trust_code: true does. Read that code first.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the outputs are.")
-def sweep_command(path: Path, example: str | None, out_dir: Path | None, quiet: bool) -> None:
+def sweep_command(path: Path, example: str | None, out_dir: Path | None, trust_code: bool, quiet: bool) -> None:
     """Train and audit one target per setting of a sweep CONFIG; write the privacy–utility frontier (sweep.json, sweep.html).
 
     A rerun skips settings saved by an earlier run whose config is unchanged.
@@ -245,7 +248,7 @@ def sweep_command(path: Path, example: str | None, out_dir: Path | None, quiet: 
     from privaudit.report.sweep import print_sweep_summary
     from privaudit.sweep import load_sweep_config, run_sweep
 
-    parsed, base_dir = load_sweep_config(path)
+    parsed, base_dir = load_sweep_config(path, trust_code=trust_code)
     with _status(quiet) as say:
         run = run_sweep(parsed, base_dir, out_dir=out_dir, progress=say)
     console = Console()
