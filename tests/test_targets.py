@@ -122,14 +122,31 @@ def test_sklearn_target_from_skops_file(tmp_path):
     np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
 
 
-def test_skops_types_in_the_allow_list_load_without_listing(tmp_path):
+def test_skops_tree_types_still_need_listing(tmp_path):
     import skops.io as sio
 
     records = _records()
     model = HistGradientBoostingClassifier(max_iter=3).fit(records.features, np.array(CLASSES)[records.labels])
     sio.dump(model, tmp_path / "hgb.skops")
-    assert sio.get_untrusted_types(file=tmp_path / "hgb.skops")  # skops alone would not load it; scikit-learn classes are allowed
-    target = load_target({"type": "sklearn", "path": "hgb.skops"}, tmp_path, "hgb")
+    untrusted = sio.get_untrusted_types(file=tmp_path / "hgb.skops")
+    assert untrusted  # the case under test: skops does not trust everything in this file by default
+    spec = {"type": "sklearn", "path": "hgb.skops"}
+    with pytest.raises(ConfigError, match="trusted_types") as info:  # skops warns about tree node arrays: never allowed blindly
+        load_target(spec, tmp_path, "hgb")
+    assert all(t in str(info.value) for t in untrusted)
+    target = load_target({**spec, "trusted_types": list(untrusted)}, tmp_path, "hgb")
+    np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
+
+
+def test_skops_classes_in_the_allow_list_load_without_listing(tmp_path):
+    import skops.io as sio
+    from sklearn.neural_network import MLPClassifier
+
+    records = _records()
+    model = MLPClassifier(hidden_layer_sizes=(4,), max_iter=20, random_state=0).fit(records.features, np.array(CLASSES)[records.labels])
+    sio.dump(model, tmp_path / "mlp.skops")
+    assert sio.get_untrusted_types(file=tmp_path / "mlp.skops")  # skops alone would not load it
+    target = load_target({"type": "sklearn", "path": "mlp.skops"}, tmp_path, "mlp")
     np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
 
 

@@ -12,6 +12,7 @@ an explicit decision:
 * **skops files** are read with ``skops.io.get_untrusted_types`` first. Types skops
   does not trust by default are accepted when they are classes of scikit-learn,
   numpy, scipy or privaudit outside the modules that read files or run code
+  and not among those skops warns about (trees: listed by hand)
   (:func:`is_allowed_type`); types that can execute code or touch the system
   (:func:`is_dangerous_type`: ``builtins.eval``, ``os.*``, ``subprocess.*``, …)
   are refused even when listed in ``trusted_types``; any other type must be
@@ -170,14 +171,25 @@ def is_dangerous_type(name: str) -> bool:
     return any(_under(name, prefix) for prefix in _DANGEROUS_INSIDE)
 
 
+def _skops_reviewed_types() -> frozenset:
+    """Types skops singles out as unsafe to trust blindly (tree node arrays indexed without bounds checks): always listed by hand."""
+    try:
+        from skops.io.exceptions import UNTRUSTED_TYPE_REASONS
+    except ImportError:
+        UNTRUSTED_TYPE_REASONS = {}
+    return frozenset(UNTRUSTED_TYPE_REASONS) | {"sklearn.tree._tree.Tree", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"}
+
+
 def is_allowed_type(name: str) -> bool:
     """Whether a type skops does not trust by default may load without listing: a class (or numpy ufunc) of
-    scikit-learn, numpy, scipy or privaudit outside the modules that read files or run code.
+    scikit-learn, numpy, scipy or privaudit outside the modules that read files or run code, and not one
+    skops itself warns about (``skops.io.exceptions.UNTRUSTED_TYPE_REASONS``: tree node arrays that a crafted
+    file can make scikit-learn read out of bounds).
 
     Only modules of those packages are imported to resolve the name; a name that does not resolve is not allowed.
     """
     name = str(name)
-    if is_dangerous_type(name) or name.split(".")[0] not in ALLOWED_TYPE_PACKAGES:
+    if is_dangerous_type(name) or name.split(".")[0] not in ALLOWED_TYPE_PACKAGES or name in _skops_reviewed_types():
         return False
     module_name, _, attr = name.rpartition(".")
     try:
