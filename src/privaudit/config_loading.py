@@ -148,6 +148,10 @@ def parse_yaml(text: str, source: str) -> Any:
     try:
         _check_events(text, source, yaml)
         return yaml.load(text, Loader=_loader_class(yaml, source))  # noqa: S506 - a SafeLoader subclass
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else "?"
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise ConfigError(f"{source}: not valid YAML at line {line}: {one_line(exc.reason)} (U+{code:04X}); remove that character") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
