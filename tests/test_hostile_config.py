@@ -55,10 +55,12 @@ def _eval_payload_skops(folder: Path, marker: Path) -> Path:
     return folder / "evil.skops"
 
 
-def _alias_bomb(levels: int = 9) -> str:
-    lines = ['    l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+def _alias_bomb(indent: int, levels: int = 9) -> str:
+    """Nested anchors ("billion laughs"): 9**9 strings once expanded, in under 700 bytes."""
+    pad = " " * indent
+    lines = [f'{pad}l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i in range(1, levels):
-        lines.append(f"    l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]")
+        lines.append(f"{pad}l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]")
     return "\n".join(lines) + "\n"
 
 
@@ -159,14 +161,14 @@ def _skops_unlisted_type(folder, marker):
 def _alias_bomb_in_factory_kwargs(folder, marker):
     path = folder / "config.yaml"
     path.write_text(DATA + "targets:\n  - name: net\n    type: torch\n    weights: w.safetensors\n    factory: privaudit.models:build_mlp\n"
-                    "    factory_kwargs:\n" + _alias_bomb())
+                    "    factory_kwargs:\n" + _alias_bomb(6))
     assert path.stat().st_size < 1000  # the sub-kilobyte bomb of the issue
     return ["audit", path]
 
 
 def _alias_bomb_in_sweep(folder, marker):
     path = folder / "sweep.yaml"
-    path.write_text(DATA + "settings: [{name: base}]\nmodel:\n  factory_kwargs:\n" + _alias_bomb())
+    path.write_text(DATA + "settings: [{name: base}]\nmodel:\n  factory_kwargs:\n" + _alias_bomb(4))
     return ["sweep", path]
 
 

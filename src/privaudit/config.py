@@ -60,8 +60,14 @@ def known_attacks(cls, value):
         return value
     from privaudit.attacks import build_attack
 
-    for spec in value:
-        build_attack(spec)
+    for index, spec in enumerate(value):
+        name = spec.get("name") if isinstance(spec, dict) else spec
+        if not isinstance(name, str):
+            raise ValueError(f"entry {index}: an attack is named by a string (e.g. loss, or {{name: rmia}}), got {type(name).__name__}")
+        try:
+            build_attack(spec)
+        except (TypeError, KeyError, AttributeError) as exc:  # a parameter of the wrong kind, e.g. a list where a name goes
+            raise ValueError(f"entry {index} ({name}): invalid parameters ({exc}); see the attack's documentation") from None
     return value
 
 
