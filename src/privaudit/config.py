@@ -43,6 +43,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from privaudit.config_loading import StrictModel, format_validation_errors, load_yaml_file
 from privaudit.exceptions import ConfigError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
+from privaudit.trust import check_config_code
 
 __all__ = [
     "AuditConfig", "DataConfig", "MembershipConfig", "TargetConfig", "MetricsConfig", "ReferenceConfig",
@@ -356,21 +357,6 @@ def load_config(path: str | Path, *, trust_code: bool = False) -> tuple[AuditCon
     base_dir = path.resolve().parent
     check_config_code(config, base_dir, source=str(path))
     return config, base_dir
-
-
-def check_config_code(config: AuditConfig, base_dir: str | Path, *, source: str = "<config>") -> None:
-    """Refuse, before anything is imported, a factory the user has not trusted, and factory_kwargs that are not plain values.
-
-    Raises :class:`~privaudit.exceptions.UntrustedCodeError` naming the module
-    and function (see :mod:`privaudit.trust`) or :class:`ConfigError`.
-    """
-    from privaudit.trust import check_callable, check_factory_kwargs
-
-    for target in config.targets:
-        field = f"{source}: targets.{target.name}"
-        if target.factory is not None:
-            check_callable(target.factory, Path(base_dir), f"{field}.factory", trust_code=config.trust_code)
-        check_factory_kwargs(target.factory_kwargs, f"{field}.factory_kwargs")
 
 
 def config_hash(config: AuditConfig) -> str:

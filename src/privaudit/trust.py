@@ -32,7 +32,7 @@ from privaudit.exceptions import ConfigError, UntrustedCodeError
 
 __all__ = [
     "BUILTIN_FACTORIES", "ALLOWED_TYPE_PACKAGES", "check_callable", "check_factory_kwargs", "check_factory_signature",
-    "is_allowed_type", "is_dangerous_type", "check_skops_types", "trust_summary", "TRUST_HINT",
+    "is_allowed_type", "is_dangerous_type", "check_skops_types", "check_config_code", "trust_summary", "TRUST_HINT",
 ]
 
 #: ``module:function`` references that run without opting in: privaudit's own model builders.
@@ -228,6 +228,20 @@ def check_skops_types(found: Iterable[str], listed: Iterable[str], path: Path, f
             "after checking them, list them under trusted_types in the target's config"
         )
     return found
+
+
+def check_config_code(config: Any, base_dir: str | Path, *, source: str = "<config>") -> None:
+    """Refuse, before anything is imported, a factory the user has not trusted, and factory_kwargs that are not plain values.
+
+    ``config`` is an :class:`~privaudit.config.AuditConfig`. Raises
+    :class:`~privaudit.exceptions.UntrustedCodeError` naming the module and
+    function (:func:`check_callable`) or :class:`ConfigError`.
+    """
+    for target in config.targets:
+        field = f"{source}: targets.{target.name}"
+        if target.factory is not None:
+            check_callable(target.factory, Path(base_dir), f"{field}.factory", trust_code=config.trust_code)
+        check_factory_kwargs(target.factory_kwargs, f"{field}.factory_kwargs")
 
 
 def trust_summary(config: Any) -> dict:
