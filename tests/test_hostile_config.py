@@ -297,6 +297,33 @@ def _precomputed_reference_without_features(folder, marker):
         """)]
 
 
+def _ray_address_in_config(folder, marker):
+    return ["audit", _config(folder, "target: {type: precomputed, path: o.csv}\ncompute: {backend: ray, ray_address: 'ray://203.0.113.7:10001'}\n")]
+
+
+def _ray_address_in_sweep(folder, marker):
+    path = folder / "sweep.yaml"
+    path.write_text(DATA + "settings: [{name: base}]\ncompute: {backend: ray, ray_address: 'ray://203.0.113.7:10001'}\n")
+    return ["sweep", path]
+
+
+def _n_jobs_fork_bomb(folder, marker):
+    return ["audit", _config(folder, "target: {type: precomputed, path: o.csv}\ncompute: {backend: process, n_jobs: 100000}\n")]
+
+
+def _attack_name_not_a_string(folder, marker):
+    return ["audit", _config(folder, "target: {type: precomputed, path: o.csv}\nattacks: [{name: [loss]}]\n")]
+
+
+def _trusted_types_dangerous_in_transform(folder, marker):
+    _eval_payload_skops(folder, marker)
+    return ["audit", _config(folder, """
+        targets:
+          - {name: api, type: http, url: "http://127.0.0.1:9/predict", transform: evil.skops, trusted_types: [builtins.eval, functools.partial]}
+        attacks: [loss]
+        """)]
+
+
 CASES = [
     ("factory-os-system", _factory_os_system, ["config.yaml", "targets.net.factory", "'os'", "'system'", "--trust-code", "trust_code: true"]),
     ("factory-module-beside-config", _factory_beside_config, ["config.yaml", "targets.net.factory", "evil.py", "'build'", "--trust-code"]),
@@ -330,6 +357,11 @@ CASES = [
     ("python-tag", _python_tag, ["config.yaml", "python/object/apply:os.system", "no !!python tags"]),
     ("yaml-syntax", _yaml_syntax, ["config.yaml", "not valid YAML", "line"]),
     ("trust-code-not-boolean", _trust_code_not_boolean, ["config.yaml", "trust_code"]),
+    ("ray-address-in-config", _ray_address_in_config, ["config.yaml", "compute.ray_address", "pickled", "--ray-address"]),
+    ("ray-address-in-sweep", _ray_address_in_sweep, ["sweep.yaml", "compute.ray_address", "--trust-code"]),
+    ("n-jobs-fork-bomb", _n_jobs_fork_bomb, ["config.yaml", "compute.n_jobs", "less than or equal to 1024"]),
+    ("attack-name-not-a-string", _attack_name_not_a_string, ["config.yaml", "attacks", "named by a string"]),
+    ("skops-payload-as-transform", _trusted_types_dangerous_in_transform, ["targets.api.transform", "evil.skops", "builtins.eval"]),
     ("precomputed-reference-no-features", _precomputed_reference_without_features,
      ["targets.vendor.reference", "data.csv", "no feature columns", "data.features"]),
 ]

@@ -187,7 +187,7 @@ class ComputeConfig(StrictModel):
     """Where reference models are trained and cached."""
 
     backend: Literal["local", "sequential", "process", "ensemble", "ray"] = "local"
-    n_jobs: int | None = Field(default=None, ge=1)
+    n_jobs: int | None = Field(default=None, ge=1, le=1024)
     ray_address: str | None = None
     store: str = ".privaudit-cache"
 

@@ -31,7 +31,7 @@ from typing import Any, Iterable
 from privaudit.exceptions import ConfigError, UntrustedCodeError
 
 __all__ = [
-    "BUILTIN_FACTORIES", "ALLOWED_TYPE_PACKAGES", "check_callable", "check_factory_kwargs", "check_factory_signature",
+    "BUILTIN_FACTORIES", "ALLOWED_TYPE_PACKAGES", "check_callable", "check_ray_address", "check_factory_kwargs", "check_factory_signature",
     "is_allowed_type", "is_dangerous_type", "check_skops_types", "check_config_code", "trust_summary", "TRUST_HINT",
 ]
 
@@ -107,6 +107,18 @@ def check_callable(reference: Any, base_dir: Path, field: str, *, trust_code: bo
         f"{field}: '{reference}' would import module '{module}' ({where}) and call its '{attr}'; "
         f"privaudit runs code from a config only when you trust it: {TRUST_HINT}"
     )
+
+
+def check_ray_address(address: Any, field: str, *, trust_code: bool) -> None:
+    """Refuse a Ray cluster address from a config unless trusted: the client unpickles what the cluster sends back.
+
+    The command line's ``--ray-address`` is the user's own choice and is not checked here.
+    """
+    if address and not trust_code:
+        raise UntrustedCodeError(
+            f"{field}: connecting to the Ray cluster at '{address}' would run code it sends back (Ray results are pickled); "
+            f"give the address with --ray-address yourself, or {TRUST_HINT}"
+        )
 
 
 def check_factory_kwargs(kwargs: Any, field: str, *, max_items: int = 10_000, max_depth: int = 16) -> dict:
@@ -237,6 +249,7 @@ def check_config_code(config: Any, base_dir: str | Path, *, source: str = "<conf
     :class:`~privaudit.exceptions.UntrustedCodeError` naming the module and
     function (:func:`check_callable`) or :class:`ConfigError`.
     """
+    check_ray_address(config.compute.ray_address, f"{source}: compute.ray_address", trust_code=config.trust_code)
     for target in config.targets:
         field = f"{source}: targets.{target.name}"
         if target.factory is not None:

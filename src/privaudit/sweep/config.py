@@ -259,7 +259,7 @@ def load_sweep_config(path: str | Path, *, trust_code: bool = False) -> tuple[Sw
     ``trust_code: true`` in the file does; ``model.factory`` and every
     ``factory_kwargs`` are checked before anything is imported.
     """
-    from privaudit.trust import check_callable, check_factory_kwargs
+    from privaudit.trust import check_callable, check_factory_kwargs, check_ray_address
 
     path = Path(path)
     if not path.exists() and not path.is_symlink():
@@ -270,6 +270,7 @@ def load_sweep_config(path: str | Path, *, trust_code: bool = False) -> tuple[Sw
         config = config.model_copy(update={"trust_code": True})
     base_dir = path.resolve().parent
     check_callable(config.model.factory, base_dir, f"{path}: model.factory", trust_code=config.trust_code)
+    check_ray_address(config.compute.ray_address, f"{path}: compute.ray_address", trust_code=config.trust_code)
     check_factory_kwargs(config.model.factory_kwargs, f"{path}: model.factory_kwargs")
     for setting in config.settings:
         check_factory_kwargs(setting.factory_kwargs, f"{path}: settings[{setting.name}].factory_kwargs")
