@@ -28,6 +28,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from privaudit.config_loading import one_line
 from privaudit.exceptions import ConfigError, UntrustedCodeError
 
 __all__ = [
@@ -149,7 +150,7 @@ def check_factory_kwargs(kwargs: Any, field: str, *, max_items: int = 10_000, ma
                     raise ConfigError(f"{field}: key {key!r} at {where or 'top'} is not a string; quote it")
                 visit(item, f"{where}.{key}", depth + 1)
             return
-        raise ConfigError(f"{field}{where}: {type(value).__name__} values are not allowed; use strings, numbers, booleans, lists or mappings")
+        raise ConfigError(f"{field}{one_line(where)}: {type(value).__name__} values are not allowed; use strings, numbers, booleans, lists or mappings")
 
     for key, value in kwargs.items():
         if not isinstance(key, str) or not key.isidentifier():
