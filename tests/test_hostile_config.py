@@ -324,6 +324,21 @@ def _trusted_types_dangerous_in_transform(folder, marker):
         """)]
 
 
+class _OpensMarkerWhenUnpickled:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _pickle_model_untrusted(folder, marker):
+    import pickle
+
+    (folder / "model.joblib").write_bytes(pickle.dumps(_OpensMarkerWhenUnpickled(marker)))
+    return ["audit", _config(folder, "targets:\n  - {name: vendor, type: sklearn, path: model.joblib}\nattacks: [loss]\n")]
+
+
 CASES = [
     ("factory-os-system", _factory_os_system, ["config.yaml", "targets.net.factory", "'os'", "'system'", "--trust-code", "trust_code: true"]),
     ("factory-module-beside-config", _factory_beside_config, ["config.yaml", "targets.net.factory", "evil.py", "'build'", "--trust-code"]),
@@ -333,6 +348,7 @@ CASES = [
     ("factory-kwargs-not-plain", _factory_kwargs_not_plain, ["config.yaml", "targets.net.factory_kwargs", "when", "date"]),
     ("factory-malformed", _factory_malformed, ["config.yaml", "targets.net.factory", "module:function"]),
     ("skops-eval-payload-listed", _skops_eval_payload, ["targets.evil.path", "evil.skops", "builtins.eval", "even when listed"]),
+    ("pickle-model-untrusted", _pickle_model_untrusted, ["targets.vendor.path", "model.joblib", "runs code when loaded", "--trust-code"]),
     ("skops-type-not-listed", _skops_unlisted_type, ["targets.odd.path", "odd.skops", "math.fabs", "trusted_types"]),
     ("alias-bomb-factory-kwargs", _alias_bomb_in_factory_kwargs, ["config.yaml", "100000 values", "aliases"]),
     ("alias-bomb-sweep", _alias_bomb_in_sweep, ["sweep.yaml", "100000 values"]),
@@ -427,7 +443,7 @@ def test_trusted_factory_beside_the_config_loads_and_the_audit_runs(tmp_path, ho
     outcome = run_cli(["audit", config, "-q", *(["--trust-code"] if how == "flag" else [])])
     assert outcome.escaped is None and outcome.code == 0, outcome.err
     report = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert report["run"]["trust"] == {"trust_code": True, "factories": {"net": f"{module}:build"}, "trusted_types": {}}
+    assert report["run"]["trust"] == {"trust_code": True, "factories": {"net": f"{module}:build"}, "pickles": {}, "trusted_types": {}}
     assert [r["attack"] for r in report["results"]] and report["targets"][0]["name"] == "net"
 
 
@@ -450,7 +466,8 @@ def test_skops_listed_extra_types_are_echoed_in_the_trust_summary(tmp_path):
         targets:
           - {name: a, type: sklearn, path: a.skops, trusted_types: [math.fabs, numpy.dtype, sklearn.tree._tree.Tree]}
         """))
-    assert trust_summary(config) == {"trust_code": False, "factories": {}, "trusted_types": {"a": ["math.fabs", "sklearn.tree._tree.Tree"]}}
+    assert trust_summary(config) == {"trust_code": False, "factories": {}, "pickles": {},
+                                     "trusted_types": {"a": ["math.fabs", "sklearn.tree._tree.Tree"]}}
 
 
 def test_eval_payload_is_real(tmp_path):

@@ -194,6 +194,20 @@ def test_pickle_files_are_never_loaded(tmp_path, filename):
     assert not marker.exists(), "the pickle was executed"
 
 
+def test_pickled_model_loads_only_when_trusted(tmp_path):
+    import joblib
+
+    from privaudit.exceptions import UntrustedCodeError
+
+    records = _records()
+    model = _fitted_logistic(records)
+    joblib.dump(model, tmp_path / "model.joblib")
+    with pytest.raises(UntrustedCodeError, match="pickle files are refused unless trusted"):
+        load_target({"type": "sklearn", "path": "model.joblib"}, tmp_path, "m")
+    target = load_target({"type": "sklearn", "path": "model.joblib"}, tmp_path, "m", trust_code=True)
+    np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
+
+
 def test_missing_model_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_target({"type": "sklearn", "path": "absent.skops"}, tmp_path, "m")

@@ -17,7 +17,9 @@ an explicit decision:
   (:func:`is_dangerous_type`: ``builtins.eval``, ``os.*``, ``subprocess.*``, …)
   are refused even when listed in ``trusted_types``; any other type must be
   listed, and the listed ones are echoed in the report's run section.
-* **Pickles** (``.pkl``, ``.joblib``, ``.pt`` without safetensors) are never loaded.
+* **Pickles**: a scikit-learn model in a ``.pkl``/``.pickle``/``.joblib`` file loads only
+  with ``trust_code``; torch weights load only from safetensors (``.pt`` files are refused,
+  and ``torch.load`` is never called).
 """
 
 from __future__ import annotations
@@ -262,15 +264,18 @@ def trust_summary(config: Any) -> dict:
     """What a run trusted beyond the defaults, for the report's run section (JSON-ready).
 
     Keys: ``trust_code`` (bool), ``factories`` (target name → ``module:function``
-    references outside :data:`BUILTIN_FACTORIES` that ran), ``trusted_types``
+    references outside :data:`BUILTIN_FACTORIES` that ran), ``pickles`` (target
+    name → pickle/joblib model file unpickled with trust), ``trusted_types``
     (target name → types listed under ``trusted_types`` that the allow-list does
     not cover).
     """
-    factories, types = {}, {}
+    factories, types, pickles = {}, {}, {}
     for target in getattr(config, "targets", ()):
         if target.factory and target.factory not in BUILTIN_FACTORIES:
             factories[target.name] = target.factory
+        if target.type == "sklearn" and target.path and Path(target.path).suffix.lower() in (".pkl", ".pickle", ".joblib"):
+            pickles[target.name] = target.path
         extra = sorted(t for t in (target.trusted_types or ()) if not is_allowed_type(t))
         if extra:
             types[target.name] = extra
-    return {"trust_code": bool(getattr(config, "trust_code", False)), "factories": factories, "trusted_types": types}
+    return {"trust_code": bool(getattr(config, "trust_code", False)), "factories": factories, "pickles": pickles, "trusted_types": types}
