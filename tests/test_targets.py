@@ -138,6 +138,7 @@ def test_skops_tree_types_still_need_listing(tmp_path):
     np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_skops_classes_in_the_allow_list_load_without_listing(tmp_path):
     import skops.io as sio
     from sklearn.neural_network import MLPClassifier
