@@ -181,8 +181,8 @@ def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found") as info:
         load_config(path)
     assert str(path) in str(info.value)
-    with pytest.raises(ConfigError, match="not found"):
-        load_config(tmp_path)  # a folder is not a config file
+    with pytest.raises(ConfigError, match="is a folder, not a config file"):
+        load_config(tmp_path)  # a folder is not a config file (said as such since issue 13)
 
 
 def test_parse_config_refuses_non_mapping_with_source():

@@ -170,7 +170,7 @@ def test_refusals(tmp_path):
     with pytest.raises(ConfigError, match="build_mlp"):
         EnsembleRecipe(SklearnRecipe(LogisticRegression()))
     with pytest.raises(ConfigError, match="build_mlp"):
-        EnsembleRecipe(TorchRecipe("torch.nn:Identity"))
+        EnsembleRecipe(TorchRecipe("torch.nn:Identity", trust_code=True))  # a factory outside privaudit needs trust (issue 13)
     with pytest.raises(ConfigError, match="do not fit"):
         mlp_architecture(TorchRecipe("privaudit.models:build_mlp", {"n_inputs": 3}))
     x, y = _data()

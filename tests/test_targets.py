@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from privaudit.audit import audit
 from privaudit.data import AuditData, RecordSet
-from privaudit.exceptions import CapabilityError, ConfigError, DataError, PrivauditError, TargetError
+from privaudit.exceptions import CapabilityError, ConfigError, DataError, PrivauditError, TargetError, UntrustedCodeError
 from privaudit.signals import compute_signals
 from privaudit.targets import TARGET_LOADERS, PrecomputedTarget, SklearnTarget, Target, TorchTarget, load_target
 
@@ -122,7 +122,7 @@ def test_sklearn_target_from_skops_file(tmp_path):
     np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
 
 
-def test_skops_file_with_untrusted_types_needs_them_listed(tmp_path):
+def test_skops_tree_types_still_need_listing(tmp_path):
     import skops.io as sio
 
     records = _records()
@@ -131,10 +131,45 @@ def test_skops_file_with_untrusted_types_needs_them_listed(tmp_path):
     untrusted = sio.get_untrusted_types(file=tmp_path / "hgb.skops")
     assert untrusted  # the case under test: skops does not trust everything in this file by default
     spec = {"type": "sklearn", "path": "hgb.skops"}
-    with pytest.raises(ConfigError, match="trusted_types") as info:
+    with pytest.raises(ConfigError, match="trusted_types") as info:  # skops warns about tree node arrays: never allowed blindly
         load_target(spec, tmp_path, "hgb")
     assert all(t in str(info.value) for t in untrusted)
     target = load_target({**spec, "trusted_types": list(untrusted)}, tmp_path, "hgb")
+    np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_skops_classes_in_the_allow_list_load_without_listing(tmp_path):
+    import skops.io as sio
+    from sklearn.neural_network import MLPClassifier
+
+    records = _records()
+    model = MLPClassifier(hidden_layer_sizes=(4,), max_iter=20, random_state=0).fit(records.features, np.array(CLASSES)[records.labels])
+    sio.dump(model, tmp_path / "mlp.skops")
+    assert sio.get_untrusted_types(file=tmp_path / "mlp.skops")  # skops alone would not load it
+    target = load_target({"type": "sklearn", "path": "mlp.skops"}, tmp_path, "mlp")
+    np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
+
+
+def test_skops_file_with_types_outside_the_allow_list_needs_them_listed(tmp_path):
+    import math
+
+    import skops.io as sio
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from privaudit.exceptions import UntrustedCodeError
+
+    records = _records()
+    model = make_pipeline(FunctionTransformer(inverse_func=math.fabs, check_inverse=False), LogisticRegression(max_iter=500))
+    model.fit(records.features, np.array(CLASSES)[records.labels])
+    sio.dump(model, tmp_path / "piped.skops")
+    assert "math.fabs" in sio.get_untrusted_types(file=tmp_path / "piped.skops")  # the case under test
+    spec = {"type": "sklearn", "path": "piped.skops"}
+    with pytest.raises(UntrustedCodeError, match="trusted_types") as info:
+        load_target(spec, tmp_path, "piped")
+    assert "math.fabs" in str(info.value) and "piped.skops" in str(info.value)
+    target = load_target({**spec, "trusted_types": ["math.fabs"]}, tmp_path, "piped")
     np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
 
 
@@ -158,6 +193,20 @@ def test_pickle_files_are_never_loaded(tmp_path, filename):
     if not filename.endswith(".skops"):
         assert "pickle files are refused" in str(info.value)
     assert not marker.exists(), "the pickle was executed"
+
+
+def test_pickled_model_loads_only_when_trusted(tmp_path):
+    import joblib
+
+    from privaudit.exceptions import UntrustedCodeError
+
+    records = _records()
+    model = _fitted_logistic(records)
+    joblib.dump(model, tmp_path / "model.joblib")
+    with pytest.raises(UntrustedCodeError, match="pickle files are refused unless trusted"):
+        load_target({"type": "sklearn", "path": "model.joblib"}, tmp_path, "m")
+    target = load_target({"type": "sklearn", "path": "model.joblib"}, tmp_path, "m", trust_code=True)
+    np.testing.assert_allclose(target.predict(records), model.predict_proba(records.features))
 
 
 def test_missing_model_file(tmp_path):
@@ -225,7 +274,9 @@ def test_torch_target_from_safetensors_and_factory(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
     save_file(module.state_dict(), str(tmp_path / "w.safetensors"))
-    target = load_target(spec, tmp_path, "net")
+    with pytest.raises(UntrustedCodeError, match=f"'{name}:build' would import module '{name}'"):
+        load_target(spec, tmp_path, "net")  # code next to the config runs only when trusted (issue 13)
+    target = load_target(spec, tmp_path, "net", trust_code=True)
     assert isinstance(target, TorchTarget) and target.name == "net"
     with torch.no_grad():
         expected = module(torch.tensor(records.features.to_numpy(), dtype=torch.float32)).double().numpy()
@@ -260,7 +311,7 @@ def test_torch_loader_refusals(tmp_path):
     ]
     for spec, error, match in cases:
         with pytest.raises(error, match=match):
-            load_target(spec, tmp_path, "net")
+            load_target(spec, tmp_path, "net", trust_code=True)
 
 
 # --- precomputed ---------------------------------------------------------------------------------------------

@@ -83,6 +83,8 @@ class AuditResult:
     api_calls: dict = field(default_factory=dict)
     #: target name → :class:`privaudit.metrics.grading.TargetClaim`: the family-wise corrected, graded verdict behind each report
     claims: dict = field(default_factory=dict)
+    #: what the run trusted beyond the defaults (:func:`privaudit.trust.trust_summary`); {} from the Python API
+    trust: dict = field(default_factory=dict)
 
     def best(self, target: str | None = None) -> AttackResult:
         """The result with the highest AUC (for ``target`` if given)."""
@@ -369,7 +371,7 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     )
     from privaudit.reference.plan import plans_from_config
 
-    targets = [load_target(t.model_dump(), base_dir, t.name) for t in config.targets]
+    targets = [load_target(t.model_dump(), base_dir, t.name, trust_code=config.trust_code) for t in config.targets]
     plans = plans_from_config(config, base_dir)
     groups = None
     if config.groups:
@@ -393,4 +395,7 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     )
     result.config = redact_config(config.model_dump(mode="json"))  # no URL user-info or query values in any report
     result.config_hash = config_hash(config)
+    from privaudit.trust import trust_summary
+
+    result.trust = trust_summary(config)
     return result

@@ -96,15 +96,16 @@ def cli(ctx: click.Context) -> None:
 @click.option("--backend", type=click.Choice(["local", "sequential", "process", "ensemble", "ray"]), default=None, help="Where reference models train (default: the config's; local chooses by measurement).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster for --backend ray (default: start a local one).")
 @_force_option
+@click.option("--trust-code", is_flag=True, help="Run code the config names outside privaudit (a factory in a .py file or installed module), as trust_code: true does. Read that code first.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
-def audit_command(config: Path, out_dir: Path | None, show_records: bool, reference_models: int | None, backend: str | None, ray_address: str | None, force: bool, quiet: bool) -> None:
+def audit_command(config: Path, out_dir: Path | None, show_records: bool, reference_models: int | None, backend: str | None, ray_address: str | None, force: bool, trust_code: bool, quiet: bool) -> None:
     """Audit the model(s) a YAML CONFIG describes and write the report."""
     from privaudit.audit import run_audit
     from privaudit.config import load_config, with_reference_overrides
     from privaudit.output_folder import OutputFolder
     from privaudit.report import REPORT_FILES, write_report
 
-    parsed, base_dir = load_config(config)
+    parsed, base_dir = load_config(config, trust_code=trust_code)
     if reference_models is not None or backend is not None or ray_address is not None:
         parsed = with_reference_overrides(parsed, models=reference_models, backend=backend, ray_address=ray_address)
     folder = OutputFolder(out_dir if out_dir is not None else base_dir / parsed.output, command="audit", names=REPORT_FILES, force=force,
@@ -153,8 +154,9 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Write check.json here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
 @_force_option
+@click.option("--trust-code", is_flag=True, help="Run code the config names outside privaudit (a factory in a .py file or installed module), as trust_code: true does. Read that code first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, force: bool, quiet: bool) -> None:
+def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, force: bool, trust_code: bool, quiet: bool) -> None:
     """Test whether given records were used to train a target: score, p-value and a verdict per record."""
     import json
 
@@ -166,7 +168,7 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
 
     from privaudit.output_folder import OutputFolder
 
-    parsed, base_dir = load_config(config)
+    parsed, base_dir = load_config(config, trust_code=trust_code)
     folder = OutputFolder(out_dir, command="check", names=["check.json"], force=force, what="--out") if out_dir is not None else None
     with folder if folder is not None else nullcontext(), _status(quiet or as_json) as say:  # locked while the check runs
         result = run_check(
@@ -241,8 +243,9 @@ def model_card_command(report: Path, out_file: Path | None, force: bool) -> None
 @click.option("--example", type=click.Choice(["adult"]), default=None, help="Instead of running: write this example's data and sweep config into the folder given as CONFIG.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Output folder (default: the config's 'output', relative to the config file).")
 @_force_option
+@click.option("--trust-code", is_flag=True, help="Run code the config names outside privaudit (a factory in a .py file or installed module), as trust_code: true does. Read that code first.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the outputs are.")
-def sweep_command(path: Path, example: str | None, out_dir: Path | None, force: bool, quiet: bool) -> None:
+def sweep_command(path: Path, example: str | None, out_dir: Path | None, force: bool, trust_code: bool, quiet: bool) -> None:
     """Train and audit one target per setting of a sweep CONFIG; write the privacy–utility frontier (sweep.json, sweep.html).
 
     A rerun skips settings saved by an earlier run whose config is unchanged.
@@ -259,7 +262,7 @@ def sweep_command(path: Path, example: str | None, out_dir: Path | None, force: 
     from privaudit.report.sweep import print_sweep_summary
     from privaudit.sweep import load_sweep_config, run_sweep
 
-    parsed, base_dir = load_sweep_config(path)
+    parsed, base_dir = load_sweep_config(path, trust_code=trust_code)
     with _status(quiet) as say:
         run = run_sweep(parsed, base_dir, out_dir=out_dir, progress=say, force=force)
     console = Console()

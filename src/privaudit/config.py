@@ -1,4 +1,4 @@
-"""Typed, validated audit configuration (YAML, read with ``yaml.safe_load``).
+"""Typed, validated audit configuration (YAML, read safely within limits: :mod:`privaudit.config_loading`).
 
 Example ``audit.yaml``::
 
@@ -27,6 +27,8 @@ Example ``audit.yaml``::
     output: report/
 
 Every key is checked: an unknown key is an error that lists the allowed ones.
+A factory outside privaudit (``factory: my_models:build``) runs only with
+``trust_code: true`` at the top level or ``--trust-code`` (:mod:`privaudit.trust`).
 """
 
 from __future__ import annotations
@@ -36,15 +38,21 @@ import json
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from privaudit.config_loading import StrictModel, format_validation_errors, load_yaml_file
 from privaudit.exceptions import ConfigError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
+from privaudit.trust import check_config_code
 
 __all__ = [
     "AuditConfig", "DataConfig", "MembershipConfig", "TargetConfig", "MetricsConfig", "ReferenceConfig",
     "TrainingRecipeConfig", "DPTrainingConfig", "OutputDefenceConfig", "ComputeConfig", "GroupConfig", "load_config", "config_hash", "with_reference_overrides",
+    "check_config_code", "MAX_SEED",
 ]
+
+#: seeds are 32-bit unsigned integers (numpy's legacy seeding and many libraries refuse more)
+MAX_SEED = 2**32 - 1
 
 
 def known_attacks(cls, value):
@@ -53,16 +61,18 @@ def known_attacks(cls, value):
         return value
     from privaudit.attacks import build_attack
 
-    for spec in value:
-        build_attack(spec)
+    for index, spec in enumerate(value):
+        name = spec.get("name") if isinstance(spec, dict) else spec
+        if not isinstance(name, str):
+            raise ValueError(f"entry {index}: an attack is named by a string (e.g. loss, or {{name: rmia}}), got {type(name).__name__}")
+        try:
+            build_attack(spec)
+        except (TypeError, KeyError, AttributeError) as exc:  # a parameter of the wrong kind, e.g. a list where a name goes
+            raise ValueError(f"entry {index} ({name}): invalid parameters ({exc}); see the attack's documentation") from None
     return value
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MembershipConfig(_Strict):
+class MembershipConfig(StrictModel):
     """Membership as a column, or as files of record ids (one per line).
 
     ``randomized: true`` declares that every audited record (member or
@@ -88,7 +98,7 @@ class MembershipConfig(_Strict):
         return self
 
 
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     path: str
     label: str
     id_column: str | None = None
@@ -96,8 +106,15 @@ class DataConfig(_Strict):
     classes: list[Union[int, str]] | None = None
     membership: MembershipConfig
 
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _no_boolean_classes(cls, value):
+        if isinstance(value, list) and any(isinstance(v, bool) for v in value):
+            raise ValueError("YAML read some class names as booleans (unquoted yes/no/on/off/true/false); quote your class names, e.g. ['no', 'yes']")
+        return value
 
-class DPTrainingConfig(_Strict):
+
+class DPTrainingConfig(StrictModel):
     """DP-SGD through Opacus (extra ``privaudit[dp]``); see :class:`privaudit.models.DPConfig`.
 
     δ must also be below 1/n for n training records; that is checked when a model trains.
@@ -109,7 +126,7 @@ class DPTrainingConfig(_Strict):
     accountant: Literal["rdp", "prv", "gdp"] = "rdp"
 
 
-class TrainingRecipeConfig(_Strict):
+class TrainingRecipeConfig(StrictModel):
     """How a torch reference model is trained (Adam on cross-entropy; see privaudit.models.TrainingConfig).
 
     Regularisation: ``weight_decay``, ``label_smoothing`` here; dropout is the
@@ -133,7 +150,7 @@ class TrainingRecipeConfig(_Strict):
         return TrainingConfig(**values, dp=None if self.dp is None else DPConfig(**self.dp.model_dump()))
 
 
-class OutputDefenceConfig(_Strict):
+class OutputDefenceConfig(StrictModel):
     """Post-processing of a target's answers (see :class:`privaudit.targets.OutputDefenceTarget`).
 
     Applied in this order: ``temperature`` (> 0), ``top_k`` (keep the k
@@ -154,7 +171,7 @@ class OutputDefenceConfig(_Strict):
         return self
 
 
-class ReferenceConfig(_Strict):
+class ReferenceConfig(StrictModel):
     """Reference models trained like a target (for LiRA, RMIA, calibrated loss, shadow models)."""
 
     models: int = Field(default=16, ge=1)
@@ -166,16 +183,16 @@ class ReferenceConfig(_Strict):
     training: TrainingRecipeConfig | None = None
 
 
-class ComputeConfig(_Strict):
+class ComputeConfig(StrictModel):
     """Where reference models are trained and cached."""
 
     backend: Literal["local", "sequential", "process", "ensemble", "ray"] = "local"
-    n_jobs: int | None = Field(default=None, ge=1)
+    n_jobs: int | None = Field(default=None, ge=1, le=1024)
     ray_address: str | None = None
     store: str = ".privaudit-cache"
 
 
-class TargetConfig(_Strict):
+class TargetConfig(StrictModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     type: Literal["sklearn", "torch", "precomputed", "http"]
     path: str | None = None
@@ -226,7 +243,7 @@ class TargetConfig(_Strict):
         return self
 
 
-class MetricsConfig(_Strict):
+class MetricsConfig(StrictModel):
     """Which figures to compute; ``confidence`` is the level of every interval and of the ε bound, ``delta`` the δ of the ε bound."""
 
     fprs: list[float] = Field(default_factory=lambda: list(DEFAULT_FPRS))
@@ -242,7 +259,7 @@ class MetricsConfig(_Strict):
         return sorted(set(value), reverse=True)
 
 
-class GroupConfig(_Strict):
+class GroupConfig(StrictModel):
     """One way to slice the audited records: by a data ``column`` (numeric ones in ``bands``), or ``by`` a derived grouping.
 
     ``bands`` are the inner edges of half-open intervals, e.g. ``[25, 35]`` gives
@@ -274,10 +291,11 @@ class GroupConfig(_Strict):
         return self
 
 
-class AuditConfig(_Strict):
+class AuditConfig(StrictModel):
     """A whole audit: data, one or more targets, attacks (default: all that fit), metrics and output folder."""
 
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    trust_code: bool = False
     data: DataConfig
     targets: list[TargetConfig] = Field(min_length=1)
     attacks: list[Union[str, dict[str, Any]]] | None = None
@@ -309,51 +327,15 @@ class AuditConfig(_Strict):
     _known_attacks = field_validator("attacks")(known_attacks)
 
 
-def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Allowed keys of the sub-model at ``loc`` (for 'unknown key' messages)."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
-            continue
-        field = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
-        if field is None:
-            return []
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        args = (*args, *(inner for a in args for inner in getattr(a, "__args__", ())))  # list[X] | None
-        current = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        keys = list(current.model_fields)
-        return keys + (["target"] if current is AuditConfig else [])
-    return []
-
-
-def _dotted(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
-def _format_errors(exc: ValidationError, source: str, model: type[BaseModel] | None = None, name=_dotted) -> str:
-    """One line for all of a validation error's problems; ``name(loc)`` spells a location, ``model`` lists allowed keys."""
-    model = AuditConfig if model is None else model
-    parts = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        where = name(loc)
-        if error["type"] == "extra_forbidden":
-            allowed = _allowed_keys(model, loc)
-            parts.append(f"unknown key '{where}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else ""))
-        elif error["type"] == "missing":
-            parts.append(f"missing required key '{where}'")
-        else:
-            message = str(error["msg"]).removeprefix("Value error, ")
-            parts.append(f"{where}: {message}")
-    return f"{source}: " + "; ".join(parts)
+def _format_errors(exc: ValidationError, source: str) -> str:
+    return format_validation_errors(exc, source, AuditConfig, extra_top=("target",))
 
 
 def parse_config(raw: Any, source: str = "<config>") -> AuditConfig:
     """Validate a loaded mapping; raise :class:`ConfigError` with one readable line."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the config must be a mapping of keys (data, targets, ...), got {type(raw).__name__}")
+        got = "an empty file" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigError(f"{source}: the config must be a mapping of keys (data, targets, ...), got {got}; start it with 'data:'")
     try:
         return AuditConfig.model_validate(raw)
     except ValidationError as exc:
@@ -362,22 +344,21 @@ def parse_config(raw: Any, source: str = "<config>") -> AuditConfig:
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def load_config(path: str | Path) -> tuple[AuditConfig, Path]:
-    """Read and validate a YAML config; returns ``(config, folder it lives in)``."""
-    import yaml
+def load_config(path: str | Path, *, trust_code: bool = False) -> tuple[AuditConfig, Path]:
+    """Read and validate a YAML config; returns ``(config, folder it lives in)``.
 
+    ``trust_code=True`` (the CLI's ``--trust-code``) trusts code the config
+    names as ``trust_code: true`` in the file does. Every callable the config
+    names is checked (:func:`check_config_code`) before anything is imported.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found (looked in {path.resolve().parent}); give the path of an existing YAML config")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file") from None
-    return parse_config(raw, str(path)), path.resolve().parent
+    raw = load_yaml_file(path)
+    config = parse_config(raw, str(path))
+    if trust_code and not config.trust_code:
+        config = config.model_copy(update={"trust_code": True})
+    base_dir = path.resolve().parent
+    check_config_code(config, base_dir, source=str(path))
+    return config, base_dir
 
 
 def config_hash(config: AuditConfig) -> str:

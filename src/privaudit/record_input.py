@@ -138,4 +138,4 @@ def check_inputs(config, base_dir: str | Path, target_name: str | None = None) -
         from privaudit.reference.plan import plans_from_config
 
         reference = plans_from_config(config, base_dir)[target_name]
-    return CheckInputs(data, load_target(spec.model_dump(), base_dir, target_name), reference, d.label)
+    return CheckInputs(data, load_target(spec.model_dump(), base_dir, target_name, trust_code=config.trust_code), reference, d.label)

@@ -58,6 +58,8 @@ class ReferencePlan:
     output_defence : OutputDefence, optional
         The target's output defence; applied to every reference model's
         outputs too, so they answer like the target does.
+    field : str
+        Where the plan comes from in a config (named in errors), e.g. ``targets.model.reference``.
     """
 
     recipe: object
@@ -71,6 +73,7 @@ class ReferencePlan:
     n_jobs: int | None = None
     ray_address: str | None = None
     output_defence: object | None = None
+    field: str = "reference"
 
     def __post_init__(self) -> None:
         if self.n_models < 1:
@@ -138,6 +141,11 @@ def reference_signals(
     from privaudit.reference.store import ReferenceStore
     from privaudit.signals import signals_from_outputs
 
+    if data.records.features.shape[1] == 0:
+        raise ConfigError(
+            f"{plan.field}: the data file {getattr(data, 'source', 'data.path')} has no feature columns to train reference models on; "
+            "add the feature columns to data.path (or list them in data.features), or remove the reference block"
+        )
     pool, keep = reference_design(
         data, plan.n_models, seed=seed, mode=plan.mode, include_population=plan.include_population,
         fraction=plan.fraction, train_size=plan.train_size,
@@ -207,7 +215,7 @@ def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
             recipe = TorchRecipe(
                 target.factory, target.factory_kwargs or {}, ref.training.to_training_config(),
                 transform=load_transform(spec, base_dir, f"targets.{target.name}"),
-                output_kind=target.outputs or "logits", base_dir=base_dir,
+                output_kind=target.outputs or "logits", base_dir=base_dir, trust_code=config.trust_code,
             )
         else:
             path = ref.estimator or target.path
@@ -218,5 +226,6 @@ def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
             include_population=ref.include_population, store=store, backend=compute.backend,
             n_jobs=compute.n_jobs, ray_address=compute.ray_address,
             output_defence=None if target.output_defence is None else OutputDefence(**target.output_defence.model_dump()),
+            field=field,
         )
     return plans

@@ -33,6 +33,7 @@ import pandas as pd
 from privaudit.exceptions import CapabilityError, ConfigError, DataError, TargetError, require
 from privaudit.models import TrainingConfig
 from privaudit.targets.base import import_object
+from privaudit.trust import check_callable, check_factory_kwargs, check_factory_signature, check_skops_types
 
 __all__ = ["Recipe", "SklearnRecipe", "TorchRecipe", "describe_object"]
 
@@ -99,9 +100,10 @@ class SklearnRecipe:
         ``random_state`` (also inside pipelines: ``*__random_state``) is set to
         the model's seed, so reference models differ where the estimator is random.
     trusted_types : sequence of str
-        Types skops does not trust by default that the saved models may hold
-        (e.g. ``"sklearn.tree._tree.Tree"`` for trees); loading refuses any
-        other untrusted type. Recorded beside each model at save time.
+        Types outside privaudit's allow-list (:func:`privaudit.trust.is_allowed_type`:
+        scikit-learn, numpy, scipy classes) that the saved models may hold;
+        loading refuses any other, and types that can run code always
+        (:func:`privaudit.trust.check_skops_types`). Recorded beside each model at save time.
 
     ``predict`` returns probabilities ``(n, n_classes)``; training labels are
     class indices, and the engine makes sure every class occurs in each training set.
@@ -137,13 +139,7 @@ class SklearnRecipe:
         sio = require("skops.io", "sklearn")
         path = Path(directory) / "model.skops"
         sio.dump(model, path)
-        untrusted = sorted(sio.get_untrusted_types(file=path))
-        not_trusted = sorted(set(untrusted) - set(self.trusted_types))
-        if not_trusted:
-            raise ConfigError(
-                f"reference model {type(model).__name__} holds types skops does not trust by default: {', '.join(not_trusted)}; "
-                "after checking them, pass them as SklearnRecipe(..., trusted_types=[...])"
-            )
+        untrusted = check_skops_types(sio.get_untrusted_types(file=path), self.trusted_types, path, f"reference model {type(model).__name__}")
         (Path(directory) / "skops_types.json").write_text(json.dumps({"untrusted_types": untrusted}))
 
     def load(self, directory: Path):
@@ -151,10 +147,9 @@ class SklearnRecipe:
         path = Path(directory) / "model.skops"
         recorded = json.loads((Path(directory) / "skops_types.json").read_text())["untrusted_types"]
         found = sorted(sio.get_untrusted_types(file=path))
-        not_trusted = sorted(set(found) - set(self.trusted_types))
-        if not_trusted or found != sorted(recorded):
+        if found != sorted(recorded):
             raise DataError(f"{path}: holds types {found} but {recorded} were recorded at save time and {list(self.trusted_types)} are trusted; refusing to load it — delete {Path(directory).parent} to retrain")
-        return sio.load(path, trusted=found)
+        return sio.load(path, trusted=check_skops_types(found, self.trusted_types, path, f"stored reference model {path}"))
 
 
 class TorchRecipe:
@@ -176,28 +171,33 @@ class TorchRecipe:
     output_kind : {"logits", "probabilities"}
     base_dir : path, optional
         Searched first when importing ``factory`` (a config's folder).
+    trust_code : bool
+        Lets a factory outside privaudit's built-in ones be imported and run
+        (:mod:`privaudit.trust`); without it such a factory is refused before import.
 
     The fingerprint includes the factory's source code, so editing it invalidates the cache.
     """
 
-    def __init__(self, factory: str, factory_kwargs: dict | None = None, training: TrainingConfig | None = None, *, transform=None, output_kind: str = "logits", base_dir: str | Path | None = None) -> None:
+    def __init__(self, factory: str, factory_kwargs: dict | None = None, training: TrainingConfig | None = None, *, transform=None, output_kind: str = "logits", base_dir: str | Path | None = None, trust_code: bool = False) -> None:
         if output_kind not in ("logits", "probabilities"):
             raise CapabilityError(f"a torch recipe gives 'logits' or 'probabilities', not '{output_kind}'")
         training = training if training is not None else TrainingConfig()
         if training.patience:
             raise ConfigError("reference models train for a fixed number of epochs; set patience=0 (early stopping would need held-out records)")
-        if ":" not in factory:
-            raise ConfigError(f"factory '{factory}' must look like 'module:function'")
+        check_callable(factory, Path(base_dir or "."), "reference.factory", trust_code=trust_code)  # refuses before any import
+        check_factory_kwargs(factory_kwargs, "reference.factory_kwargs")
         self.factory = factory
         self.factory_kwargs = dict(factory_kwargs or {})
         self.training = training
         self.transform = transform
         self.output_kind = output_kind
         self.base_dir = None if base_dir is None else str(base_dir)
+        self.trust_code = bool(trust_code)
 
     def _build(self):
         torch = require("torch", "torch")
-        factory = import_object(self.factory, Path(self.base_dir or "."), "reference.factory")
+        factory = import_object(self.factory, Path(self.base_dir or "."), "reference.factory", trust_code=self.trust_code)
+        check_factory_signature(factory, self.factory_kwargs, self.factory, "reference.factory_kwargs")
         module = factory(**self.factory_kwargs)
         if not isinstance(module, torch.nn.Module):
             raise ConfigError(f"reference.factory: {self.factory} returned {type(module).__name__}, not a torch.nn.Module")
@@ -216,7 +216,7 @@ class TorchRecipe:
 
     def fingerprint(self) -> dict:
         torch = require("torch", "torch")
-        factory = import_object(self.factory, Path(self.base_dir or "."), "reference.factory")
+        factory = import_object(self.factory, Path(self.base_dir or "."), "reference.factory", trust_code=self.trust_code)
         try:
             source = hashlib.sha256(inspect.getsource(factory).encode()).hexdigest()
         except (OSError, TypeError):

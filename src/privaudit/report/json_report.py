@@ -106,6 +106,8 @@ def report_dict(result: AuditResult) -> dict:
     }
     if getattr(result, "api_calls", None):
         document["run"]["api_calls"] = dict(result.api_calls)
+    if getattr(result, "trust", None):
+        document["run"]["trust"] = dict(result.trust)
     if result.groups:
         document["groups"] = {name: analysis.to_dict() for name, analysis in result.groups.items()}
     if result.record_checks:

@@ -1,4 +1,4 @@
-"""Typed, validated sweep configuration (YAML, read with ``yaml.safe_load``).
+"""Typed, validated sweep configuration (YAML, read safely within limits: :mod:`privaudit.config_loading`).
 
 Example ``sweep.yaml``::
 
@@ -29,6 +29,8 @@ Example ``sweep.yaml``::
     output: sweep
 
 Every key is checked: an unknown key is an error that lists the allowed ones.
+A ``model.factory`` outside privaudit runs only with ``trust_code: true`` at the
+top level or ``--trust-code`` (:mod:`privaudit.trust`).
 """
 
 from __future__ import annotations
@@ -45,11 +47,11 @@ from privaudit.config import (
     DPTrainingConfig,
     MetricsConfig,
     OutputDefenceConfig,
+    MAX_SEED,
     TrainingRecipeConfig,
-    _Strict,
     known_attacks,
 )
-from privaudit.config import _format_errors as _audit_format_errors
+from privaudit.config_loading import StrictModel, format_validation_errors, load_yaml_file
 from privaudit.exceptions import ConfigError
 
 __all__ = [
@@ -63,7 +65,7 @@ AUTOMATIC_FACTORY_KWARGS = ("n_inputs", "n_classes")
 _NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 
 
-class EncoderConfig(_Strict):
+class EncoderConfig(StrictModel):
     """How feature columns become the model's float inputs (fitted on the population records).
 
     Non-numeric columns are one-hot encoded (values unseen when fitting → all
@@ -94,7 +96,7 @@ class SweepTrainingConfig(TrainingRecipeConfig):
         return self
 
 
-class TrainingOverrides(_Strict):
+class TrainingOverrides(StrictModel):
     """A setting's changes to the base training recipe; keys left out keep the base value."""
 
     epochs: int | None = Field(default=None, ge=1)
@@ -105,7 +107,7 @@ class TrainingOverrides(_Strict):
     patience: int | None = Field(default=None, ge=0)
 
 
-class SweepModelConfig(_Strict):
+class SweepModelConfig(StrictModel):
     """The model every setting trains: a torch factory, its arguments, the feature encoder and the base training."""
 
     factory: str = Field(default=DEFAULT_FACTORY, pattern=r"^[A-Za-z0-9_.]+:[A-Za-z0-9_.]+$")
@@ -124,7 +126,7 @@ class SweepModelConfig(_Strict):
         return value
 
 
-class SweepSetting(_Strict):
+class SweepSetting(StrictModel):
     """One point of the sweep: a name plus what it changes from the base model.
 
     ``dp`` trains with DP-SGD (leave it out for ε = ∞); ``training`` overrides
@@ -156,7 +158,7 @@ class SweepSetting(_Strict):
         return value
 
 
-class SweepReferenceConfig(_Strict):
+class SweepReferenceConfig(StrictModel):
     """Reference models trained like each setting's target (same factory, arguments, training and DP).
 
     Defaults: ``offline`` models on population records, each on as many records
@@ -172,10 +174,11 @@ class SweepReferenceConfig(_Strict):
     include_population: bool = True
 
 
-class SweepConfig(_Strict):
+class SweepConfig(StrictModel):
     """A whole sweep: data, model, settings, attacks, metrics, optional reference models, compute and output folder."""
 
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    trust_code: bool = False
     data: DataConfig
     model: SweepModelConfig = Field(default_factory=SweepModelConfig)
     settings: list[SweepSetting] = Field(min_length=1)
@@ -220,7 +223,7 @@ def _where(loc: tuple, raw: Any) -> str:
 
 
 def _format_errors(exc: ValidationError, source: str, raw: Any) -> str:
-    return _audit_format_errors(exc, source, SweepConfig, lambda loc: _where(loc, raw))
+    return format_validation_errors(exc, source, SweepConfig, lambda loc: _where(loc, raw))
 
 
 def parse_sweep_config(raw: Any, source: str = "<sweep config>") -> SweepConfig:
@@ -239,7 +242,8 @@ def parse_sweep_config(raw: Any, source: str = "<sweep config>") -> SweepConfig:
     privaudit.exceptions.ConfigError: <sweep config>: settings[0] 'dp'.dp.target_epsilon: Input should be greater than 0
     """
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the sweep config must be a mapping of keys (data, model, settings, ...), got {type(raw).__name__}")
+        got = "an empty file" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigError(f"{source}: the sweep config must be a mapping of keys (data, model, settings, ...), got {got}; start it with 'data:'")
     try:
         return SweepConfig.model_validate(raw)
     except ValidationError as exc:
@@ -248,20 +252,26 @@ def parse_sweep_config(raw: Any, source: str = "<sweep config>") -> SweepConfig:
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def load_sweep_config(path: str | Path) -> tuple[SweepConfig, Path]:
-    """Read and validate a YAML sweep config; returns ``(config, folder it lives in)``."""
-    import yaml
+def load_sweep_config(path: str | Path, *, trust_code: bool = False) -> tuple[SweepConfig, Path]:
+    """Read and validate a YAML sweep config; returns ``(config, folder it lives in)``.
+
+    ``trust_code=True`` (``--trust-code``) trusts code the config names, as
+    ``trust_code: true`` in the file does; ``model.factory`` and every
+    ``factory_kwargs`` are checked before anything is imported.
+    """
+    from privaudit.trust import check_callable, check_factory_kwargs, check_ray_address
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise ConfigError(f"{path}: sweep config not found (looked in {path.resolve().parent}); give the path of an existing YAML file "
                           "(privaudit sweep --example adult DIR writes one)")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file") from None
-    return parse_sweep_config(raw, str(path)), path.resolve().parent
+    config = parse_sweep_config(load_yaml_file(path, "sweep config"), str(path))
+    if trust_code and not config.trust_code:
+        config = config.model_copy(update={"trust_code": True})
+    base_dir = path.resolve().parent
+    check_callable(config.model.factory, base_dir, f"{path}: model.factory", trust_code=config.trust_code)
+    check_ray_address(config.compute.ray_address, f"{path}: compute.ray_address", trust_code=config.trust_code)
+    check_factory_kwargs(config.model.factory_kwargs, f"{path}: model.factory_kwargs")
+    for setting in config.settings:
+        check_factory_kwargs(setting.factory_kwargs, f"{path}: settings[{setting.name}].factory_kwargs")
+    return config, base_dir

@@ -112,12 +112,12 @@ def _data_digest(data, validation: np.ndarray) -> str:
     })
 
 
-def _factory_source(factory: str, base_dir: Path):
+def _factory_source(factory: str, base_dir: Path, trust_code: bool):
     import inspect
 
     from privaudit.targets.base import import_object
 
-    function = import_object(factory, base_dir, "model.factory")
+    function = import_object(factory, base_dir, "model.factory", trust_code=trust_code)
     try:
         return function, hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
     except (OSError, TypeError):
@@ -147,7 +147,7 @@ class _Sweep:
         self.encoder = fit_encoder(build_encoder(records.features, config.model.encoder), records.features.iloc[fit_on])
         self.n_inputs = int(self.encoder.transform(records.features.iloc[:1]).shape[1])
         self.n_classes = len(records.classes)
-        self.factory, self.factory_sha = _factory_source(config.model.factory, base_dir)
+        self.factory, self.factory_sha = _factory_source(config.model.factory, base_dir, config.trust_code)
         self.common = {
             "format": SETTING_FORMAT, "privaudit": __version__, "torch": self.torch.__version__, "seed": config.seed,
             "data": _data_digest(self.data, self.validation), "encoder": config.model.encoder.model_dump(mode="json"),
@@ -226,7 +226,7 @@ class _Sweep:
         # reference models train a fixed number of epochs: those the (early-stopped) target ran
         training = dataclasses.replace(setting.training, patience=0, epochs=int(epochs_run) if setting.training.patience else setting.training.epochs)
         recipe = TorchRecipe(self.config.model.factory, self.kwargs(setting), training, transform=self.encoder,
-                             output_kind=self.config.model.outputs, base_dir=self.base_dir)
+                             output_kind=self.config.model.outputs, base_dir=self.base_dir, trust_code=self.config.trust_code)
         compute = self.config.compute
         backend = compute.backend
         if backend == "local":  # choose once per recipe, so settings that train alike use the same store keys

@@ -22,8 +22,14 @@ __all__ = [
 ]
 
 
-def load_target(spec: dict, base_dir, name: str) -> Target:
-    """Build the target a config entry describes (``spec["type"]`` picks the loader), behind its ``output_defence`` if any."""
+def load_target(spec: dict, base_dir, name: str, *, trust_code: bool = False) -> Target:
+    """Build the target a config entry describes (``spec["type"]`` picks the loader), behind its ``output_defence`` if any.
+
+    ``trust_code`` (the config's top-level ``trust_code`` or ``--trust-code``)
+    lets a factory outside privaudit run; without it such a factory is refused
+    before it is imported (:mod:`privaudit.trust`).
+    """
     from pathlib import Path
 
+    spec = {**spec, "trust_code": bool(trust_code or spec.get("trust_code"))}
     return defend(TARGET_LOADERS.get(spec["type"])(spec, Path(base_dir), name), spec.get("output_defence"))

@@ -53,18 +53,24 @@ def check_outputs(outputs: np.ndarray, records, target: Target) -> np.ndarray:
     return outputs
 
 
-def import_object(reference: str, base_dir: Path, field: str):
-    """Import ``"package.module:attribute"``, looking in ``base_dir`` (the config's folder) first."""
-    if ":" not in reference:
-        raise ConfigError(f"{field}: '{reference}' must look like 'module:function'")
-    module_name, attr = reference.split(":", 1)
-    added = str(base_dir) not in sys.path
+def import_object(reference: str, base_dir: Path, field: str, *, trust_code: bool):
+    """Import ``"package.module:attribute"``, looking in ``base_dir`` (the config's folder) first.
+
+    Only privaudit's built-in factories load without ``trust_code``; anything
+    else is refused *before* it is imported (:func:`privaudit.trust.check_callable`).
+    """
+    from privaudit.trust import BUILTIN_FACTORIES, check_callable
+
+    module_name, attr = check_callable(reference, Path(base_dir), field, trust_code=trust_code)
+    added = reference not in BUILTIN_FACTORIES and str(base_dir) not in sys.path
     if added:
         sys.path.insert(0, str(base_dir))
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"{field}: cannot import module '{module_name}' ({exc}); put it next to the config file or install it") from None
+    except Exception as exc:  # noqa: BLE001 - trusted user code failed while importing
+        raise ConfigError(f"{field}: importing module '{module_name}' failed ({type(exc).__name__}: {str(exc)[:200]!r}); fix that module") from None
     finally:
         if added:
             sys.path.remove(str(base_dir))
@@ -75,8 +81,14 @@ def import_object(reference: str, base_dir: Path, field: str):
 
 
 def load_skops(path: Path, trusted: list[str], field: str):
-    """Load a skops file, refusing types the user has not trusted (never pickle)."""
+    """Load a skops file, refusing types the user has not trusted (never pickle).
+
+    Types skops does not trust by default pass when :func:`privaudit.trust.is_allowed_type`
+    allows them or they are listed in ``trusted``; types that can run code are
+    refused even when listed (:func:`privaudit.trust.check_skops_types`).
+    """
     from privaudit.exceptions import require
+    from privaudit.trust import check_skops_types
 
     sio = require("skops.io", "sklearn")
     if not path.is_file():
@@ -87,13 +99,11 @@ def load_skops(path: Path, trusted: list[str], field: str):
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises several types for corrupt files
         raise TargetError(f"{field}: {path} is not a readable skops file ({exc})") from None
-    not_trusted = sorted(set(untrusted) - set(trusted))
-    if not_trusted:
-        raise ConfigError(
-            f"{field}: {path} contains types skops does not trust by default: {', '.join(not_trusted)}; "
-            "after checking them, list them under trusted_types in the target's config"
-        )
-    return sio.load(path, trusted=list(untrusted))
+    accepted = check_skops_types(untrusted, trusted, path, field)
+    try:
+        return sio.load(path, trusted=accepted)
+    except Exception as exc:  # noqa: BLE001 - corrupt content behind a readable schema
+        raise TargetError(f"{field}: {path} could not be loaded ({type(exc).__name__}: {str(exc)[:200]!r}); re-save it with skops.io.dump") from None
 
 
 def load_transform(spec: dict, base_dir: Path, field: str):

@@ -1,6 +1,8 @@
 """scikit-learn targets: any object with ``predict_proba`` (or ``predict`` for label-only audits).
 
-From a file only via skops (``.skops``), never pickle.
+From a file via skops (``.skops``). A pickle or joblib file (``.pkl``, ``.pickle``,
+``.joblib``) runs code when loaded: it loads only with ``trust_code`` (the config's
+``trust_code: true`` or ``--trust-code``), see :mod:`privaudit.trust`.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from privaudit.exceptions import CapabilityError, TargetError
+from privaudit.exceptions import CapabilityError, ConfigError, TargetError, UntrustedCodeError
 from privaudit.targets.base import TARGET_LOADERS, check_outputs, load_skops
+from privaudit.trust import TRUST_HINT
 
 
 class SklearnTarget:
@@ -63,8 +66,36 @@ class SklearnTarget:
         return check_outputs(outputs, records, self)
 
 
+#: file endings of pickled models: loaded only when the user trusts code
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+
+def load_pickled_estimator(path: Path, field: str, *, trust_code: bool):
+    """Load a pickle/joblib file, only with ``trust_code`` (unpickling runs whatever code the file names)."""
+    if not trust_code:
+        raise UntrustedCodeError(
+            f"{field}: {path} is a pickle file, which runs code when loaded, and pickle files are refused unless trusted: "
+            f"re-save the model with skops.io.dump, or {TRUST_HINT}"
+        )
+    if not path.is_file():
+        raise ConfigError(f"{field}: file {path} not found")
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # noqa: BLE001 - unpickling a trusted file failed in any of many ways
+        raise TargetError(f"{field}: {path} could not be unpickled ({type(exc).__name__}: {str(exc)[:200]!r}); re-save it") from None
+
+
 @TARGET_LOADERS.register("sklearn")
 def load_sklearn_target(spec: dict, base_dir: Path, name: str) -> SklearnTarget:
-    """Config: ``{type: sklearn, path: model.skops, trusted_types: [...], outputs: probabilities|labels}``."""
-    estimator = load_skops(base_dir / spec["path"], list(spec.get("trusted_types") or []), f"targets.{name}.path")
+    """Config: ``{type: sklearn, path: model.skops, trusted_types: [...], outputs: probabilities|labels}``.
+
+    ``path`` ending in ``.pkl``/``.pickle``/``.joblib`` loads only with ``spec["trust_code"]``.
+    """
+    path, field = base_dir / spec["path"], f"targets.{name}.path"
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        estimator = load_pickled_estimator(path, field, trust_code=bool(spec.get("trust_code")))
+    else:
+        estimator = load_skops(path, list(spec.get("trusted_types") or []), field)
     return SklearnTarget(estimator, name=name, output_kind=spec.get("outputs") or "probabilities")

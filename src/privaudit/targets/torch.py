@@ -13,6 +13,7 @@ import pandas as pd
 
 from privaudit.exceptions import CapabilityError, ConfigError, DataError, TargetError, require
 from privaudit.targets.base import TARGET_LOADERS, check_outputs, import_object, load_transform
+from privaudit.trust import check_factory_kwargs, check_factory_signature
 
 
 class TorchTarget:
@@ -72,7 +73,12 @@ class TorchTarget:
 
 @TARGET_LOADERS.register("torch")
 def load_torch_target(spec: dict, base_dir: Path, name: str) -> TorchTarget:
-    """Config: ``{type: torch, weights: m.safetensors, factory: "pkg.mod:build", factory_kwargs: {...}, outputs: logits, transform: enc.skops}``."""
+    """Config: ``{type: torch, weights: m.safetensors, factory: "pkg.mod:build", factory_kwargs: {...}, outputs: logits, transform: enc.skops}``.
+
+    A factory outside privaudit's built-in ones needs ``spec["trust_code"]``
+    (:func:`privaudit.targets.load_target` sets it from the config); weights
+    load only from safetensors (never ``torch.load``).
+    """
     torch = require("torch", "torch")
     safetensors_torch = require("safetensors.torch", "torch")
     field = f"targets.{name}"
@@ -81,8 +87,10 @@ def load_torch_target(spec: dict, base_dir: Path, name: str) -> TorchTarget:
         raise ConfigError(f"{field}.weights: file {weights} not found")
     if weights.suffix != ".safetensors":
         raise ConfigError(f"{field}.weights: {weights} is not a .safetensors file; save weights with safetensors.torch.save_file (pickled .pt files are refused)")
-    factory = import_object(spec["factory"], base_dir, f"{field}.factory")
-    module = factory(**(spec.get("factory_kwargs") or {}))
+    kwargs = check_factory_kwargs(spec.get("factory_kwargs"), f"{field}.factory_kwargs")
+    factory = import_object(spec["factory"], base_dir, f"{field}.factory", trust_code=bool(spec.get("trust_code")))
+    check_factory_signature(factory, kwargs, spec["factory"], f"{field}.factory_kwargs")
+    module = factory(**kwargs)
     if not isinstance(module, torch.nn.Module):
         raise ConfigError(f"{field}.factory: {spec['factory']} returned {type(module).__name__}, not a torch.nn.Module")
     try:
