@@ -377,6 +377,6 @@ def load_http_target(spec: dict, base_dir: Path, name: str) -> HTTPTarget:
         spec["url"], name=name, protocol=spec.get("protocol") or "json", output_kind=spec.get("outputs") or "probabilities",
         request=spec.get("request"), response=spec.get("response"), model_name=spec.get("model_name"),
         input_tensor=spec.get("input_tensor"), transform=load_transform(spec, base_dir, field), max_queries=spec.get("max_queries"),
-        headers=headers_from_env(spec.get("headers_from_env"), f"{field}.headers_from_env"), header_sources=dict(spec.get("headers_from_env") or {}),
+        headers=headers_from_env(spec.get("headers_from_env"), f"{field}.headers_from_env", trust_code=bool(spec.get("trust_code"))), header_sources=dict(spec.get("headers_from_env") or {}),
         cache=None if cache is None else Path(base_dir) / cache, **settings,
     )

@@ -24,23 +24,38 @@ import os
 import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from privaudit.exceptions import ConfigError
+from privaudit.exceptions import ConfigError, UntrustedCodeError
 from privaudit.redaction import REDACTED, redact_text, redact_url, secret_patterns
 from privaudit.targets.http_transport import is_loopback
 
-__all__ = ["headers_from_env", "configured_secrets", "refuse_insecure_http", "scrub"]
+__all__ = ["ENV_PREFIX", "headers_from_env", "configured_secrets", "refuse_insecure_http", "scrub"]
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
+#: environment variables a config may send as headers without ``trust_code``: a config from someone else
+#: must not be able to read ``GITHUB_TOKEN`` or ``AWS_SECRET_ACCESS_KEY`` and send it to a URL it names
+ENV_PREFIX = "PRIVAUDIT_"
 
-def headers_from_env(mapping: dict | None, field: str = "headers_from_env") -> dict[str, str]:
-    """Header name → value of the named environment variable; a missing variable is a :class:`ConfigError` naming it (never a value)."""
+
+def headers_from_env(mapping: dict | None, field: str = "headers_from_env", *, trust_code: bool = True) -> dict[str, str]:
+    """Header name → value of the named environment variable; a missing variable is a :class:`ConfigError` naming it (never a value).
+
+    Without ``trust_code`` (a config's ``trust_code: true`` or ``--trust-code``) only variables whose names
+    start with :data:`ENV_PREFIX` may be read: anything else is refused (:class:`UntrustedCodeError`) before
+    any variable is read, so an untrusted config cannot send the user's other credentials to its URL.
+    """
     headers = {}
     for header, variable in (mapping or {}).items():
         if not isinstance(header, str) or not _HEADER_NAME.match(header):
             raise ConfigError(f"{field}: '{header}' is not a valid HTTP header name")
         if not isinstance(variable, str) or not variable:
             raise ConfigError(f"{field}.{header}: give the name of an environment variable that holds the value")
+        if not trust_code and not variable.startswith(ENV_PREFIX):
+            raise UntrustedCodeError(
+                f"{field}.{header}: the config asks to send environment variable {variable} to the target's url; "
+                f"a config reads only variables named {ENV_PREFIX}* unless trusted: export the credential as e.g. "
+                f"{ENV_PREFIX}API_TOKEN and name that, or, after checking the url, add 'trust_code: true' at the top of the config or pass --trust-code"
+            )
         value = os.environ.get(variable)
         if not value:
             raise ConfigError(f"{field}.{header}: environment variable {variable} is not set; export it before the audit (its value is sent as the {header} header and written nowhere)")
