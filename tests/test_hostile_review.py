@@ -33,3 +33,23 @@ def test_untrusted_config_cannot_send_other_environment_variables_to_its_url(tmp
         outcome = run_cli(["audit", config, "-q", "--trust-code"], env={"GITHUB_TOKEN": "Bearer ghp_review0secret0value"})
         assert outcome.code == 0, outcome.err
         assert server.requests > 0
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero", "/dev/null"])
+def test_model_card_out_refuses_a_device_or_pipe(tmp_path, special):
+    """model-card --out FIFO hung forever (the ownership check opened it to read its first lines); --out /dev/zero
+    read without end into memory; with --force, as root, the card would be renamed over the device."""
+    import os
+
+    from test_hostile_gate import _report, _write
+
+    report = _write(tmp_path, _report())
+    if special == "fifo":
+        special = tmp_path / "card.md"
+        os.mkfifo(special)
+    elif not Path(special).exists():
+        pytest.skip(f"{special} missing")
+    for force in ([], ["--force"]):
+        outcome = run_cli(["model-card", report, "--out", special, *force])
+        assert_one_line_error(outcome, code=2, names=["--out", "not a regular file"])
+    assert not Path(special).is_file()

@@ -59,10 +59,13 @@ def check_output_file(path: str | Path, *, marker: str, force: bool = False, wha
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{what} {path}: a folder, not a file; give a file path")
+    if path.exists() and not path.is_file():
+        # a FIFO would block the read below, /dev/zero or /dev/full would fill memory, and --force would rename over a device
+        raise OutputError(f"{what} {path}: not a regular file (a device, pipe or socket); give the path of a file")
     if path.exists() and not force:
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:
-                head = [handle.readline() for _ in range(5)]
+                head = [handle.readline(4096) for _ in range(5)]
         except OSError as exc:
             raise unwritable_error(path, exc, what) from None
         if not any(marker in line for line in head):
