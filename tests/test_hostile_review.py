@@ -53,3 +53,34 @@ def test_model_card_out_refuses_a_device_or_pipe(tmp_path, special):
         outcome = run_cli(["model-card", report, "--out", special, *force])
         assert_one_line_error(outcome, code=2, names=["--out", "not a regular file"])
     assert not Path(special).is_file()
+
+
+def test_sweep_dp_note_does_not_call_a_heuristic_epsilon_above_dp_a_bug():
+    """A sweep never randomises membership, so its ε figures are heuristic estimates, maximised over attacks without
+    correction; the DP note still said "An ε lower bound above it would mean a bug in training or accounting"."""
+    from privaudit.sweep.summary import _notes
+
+    heuristic = {"attack": "loss", "epsilon_lb": {"value": 2.0, "label": "heuristic estimate", "valid": False, "method": "x"}}
+    rows = [{"attacks": [heuristic], "dp": {"epsilon": 1.0}}]
+    notes = " ".join(_notes(rows, {"n_nonmembers": 1000}, 0.01, 0.95, 1e-5, 10))
+    assert "would mean a bug" not in notes and "not proof of a bug" in notes
+    valid = {**heuristic, "epsilon_lb": {**heuristic["epsilon_lb"], "label": "lower bound", "valid": True}}
+    notes = " ".join(_notes([{"attacks": [valid], "dp": {"epsilon": 1.0}}], {"n_nonmembers": 1000}, 0.01, 0.95, 1e-5, 10))
+    assert "would mean a bug" in notes
+
+
+def test_near_miss_id_error_shows_plain_strings(tmp_path):
+    """The near-miss id error printed numpy's repr: "which has np.str_('r0199')"."""
+    import numpy as np
+    import pandas as pd
+
+    ids = [f"r{i:03d}" for i in range(60)]
+    pd.DataFrame({"record_id": ids, "a": np.arange(60.0), "y": np.arange(60) % 2}).to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "m.txt").write_text("\n".join(ids[:29] + ["R029"]) + "\n")
+    (tmp_path / "n.txt").write_text("\n".join(ids[30:]) + "\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"data": {"path": "data.csv", "label": "y", "id_column": "record_id",
+                                               "membership": {"members": "m.txt", "nonmembers": "n.txt"}},
+                                      "targets": [{"name": "t", "type": "precomputed", "path": "missing.csv"}]}))
+    line = assert_one_line_error(run_cli(["audit", config]), code=2, names=["m.txt", "'R029'", "'r029'"])
+    assert "np.str_" not in line

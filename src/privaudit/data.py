@@ -137,10 +137,10 @@ def _positions(ids_wanted: Sequence[str], id_to_pos: dict[str, int], path, role:
             match = near.get(_nearly(wanted))
             if match is not None:
                 raise DataError(
-                    f"{path}: {role} id {wanted!r} is not in the data, which has {match!r} (differs only in whitespace or case); "
+                    f"{path}: {role} id {wanted!r} is not in the data, which has {str(match)!r} (differs only in whitespace or case); "
                     "ids must match the id column exactly: fix the file"
                 )
-        shown = ", ".join(repr(i) for i in missing[:5])
+        shown = ", ".join(repr(str(i)) for i in missing[:5])
         raise DataError(f"{path}: {len(missing)} {role} ids are not in the data (e.g. {shown}); ids must match the id column exactly")
     seen, dups = set(), []
     for i in ids_wanted:

@@ -98,8 +98,13 @@ def _notes(rows: list[dict], data: dict, fpr: float, confidence: float, delta: f
     if entries:
         notes.append(epsilon_note(entries[0]["valid"], delta, confidence))
     if any(r["dp"] for r in rows):
+        valid = bool(entries) and all(e["valid"] for e in entries)
         notes.append("DP ε is the privacy accountant's ε after every step the DP-SGD run took (an upper bound, for the members; "
-                     "records used for early stopping are not covered). An ε lower bound above it would mean a bug in training or accounting.")
+                     "records used for early stopping are not covered). "
+                     + ("An ε lower bound above it would mean a bug in training or accounting." if valid else
+                        "The ε figures beside it are heuristic estimates (membership was not randomised), and the frontier takes the "
+                        "highest over several attacks without correction: one above the DP ε is not proof of a bug in training or "
+                        "accounting, though a large gap is worth checking with a randomised audit."))
     return notes
 
 
