@@ -84,3 +84,38 @@ def test_near_miss_id_error_shows_plain_strings(tmp_path):
                                       "targets": [{"name": "t", "type": "precomputed", "path": "missing.csv"}]}))
     line = assert_one_line_error(run_cli(["audit", config]), code=2, names=["m.txt", "'R029'", "'r029'"])
     assert "np.str_" not in line
+
+
+def _data_config(folder: Path, **data) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    n = 60
+    pd.DataFrame({"record_id": [f"r{i:03d}" for i in range(n)], "a": np.arange(n) / n, "b": np.arange(n) % 7, "y": np.arange(n) % 2,
+                  "split": ["member", "nonmember"] * (n // 2)}).to_csv(folder / "data.csv", index=False)
+    spec = {"path": "data.csv", "label": "y", "id_column": "record_id", "membership": {"column": "split"}, **data}
+    config = folder / "config.yaml"
+    config.write_text(yaml.safe_dump({"data": spec, "targets": [{"name": "t", "type": "precomputed", "path": "outputs.csv"}]}))
+    return config
+
+
+@pytest.mark.parametrize("features, names", [
+    (["a", "b", "b"], ["data.features", "'b'", "more than once"]),  # was: TypeError traceback from pandas
+    ([], ["data.features", "empty"]),  # was: "at least one array or dtype is required" from deep inside the target
+])
+def test_feature_lists_that_name_nothing_or_a_column_twice(tmp_path, features, names):
+    assert_one_line_error(run_cli(["audit", _data_config(tmp_path, features=features)]), code=2, names=["config.yaml", *names])
+
+
+def test_class_mismatch_error_is_short_and_plain(tmp_path):
+    """Labelling by the id column listed all 60+ labels with numpy reprs ("np.int64(0)") in one line."""
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    config = _data_config(tmp_path, label="record_id", features=["a", "b"])
+    sio.dump(LogisticRegression().fit(pd.DataFrame({"a": np.arange(6.0), "b": np.arange(6.0)}), np.arange(6) % 2), tmp_path / "m.skops")
+    config.write_text(config.read_text().replace("type: precomputed", "type: sklearn").replace("outputs.csv", "m.skops"))
+    line = assert_one_line_error(run_cli(["audit", config]), code=2, names=["model classes [0, 1]", "(60 in all)"])
+    assert "np.int64" not in line and len(line) < 400

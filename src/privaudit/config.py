@@ -106,6 +106,17 @@ class DataConfig(StrictModel):
     classes: list[Union[int, str]] | None = None
     membership: MembershipConfig
 
+    @field_validator("features")
+    @classmethod
+    def _features_listed_once(cls, value):
+        if value is not None:
+            if not value:
+                raise ValueError("an empty list names no feature; list the model's input columns, or leave 'features' out to use every other column")
+            twice = sorted({f for f in value if value.count(f) > 1})
+            if twice:
+                raise ValueError(f"{', '.join(map(repr, twice))} listed more than once; list each feature once")
+        return value
+
     @field_validator("classes", mode="before")
     @classmethod
     def _no_boolean_classes(cls, value):

@@ -181,7 +181,7 @@ def record_ids(column: pd.Series, *, source: str, column_name: str) -> np.ndarra
     if duplicated.any():
         first = list(dict.fromkeys(ids[duplicated.to_numpy()]))[:5]
         raise DataError(
-            f"{source}: id column '{column_name}' has {int(duplicated.sum())} duplicate ids (first: {', '.join(repr(i) for i in first)}); "
+            f"{source}: id column '{column_name}' has {int(duplicated.sum())} duplicate ids (first: {', '.join(repr(str(i)) for i in first)}); "
             "record ids must be unique"
         )
     return ids

@@ -46,8 +46,12 @@ class SklearnTarget:
         lookup = {str(c): i for i, c in enumerate(model_classes)}
         missing = [c for c in classes if str(c) not in lookup]
         if missing or len(model_classes) != len(classes):
+            def shown(values) -> str:
+                values = [v.item() if isinstance(v, np.generic) else v for v in values]
+                return repr(values[:10])[:-1] + (f", … ({len(values)} in all)]" if len(values) > 10 else "]")
+
             raise TargetError(
-                f"target '{self.name}': model classes {model_classes} do not match the data's labels {list(classes)}; "
+                f"target '{self.name}': model classes {shown(model_classes)} do not match the data's labels {shown(list(classes))}; "
                 "set data.classes or check the label column"
             )
         return np.array([lookup[str(c)] for c in classes])
