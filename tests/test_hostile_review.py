@@ -119,3 +119,47 @@ def test_class_mismatch_error_is_short_and_plain(tmp_path):
     config.write_text(config.read_text().replace("type: precomputed", "type: sklearn").replace("outputs.csv", "m.skops"))
     line = assert_one_line_error(run_cli(["audit", config]), code=2, names=["model classes [0, 1]", "(60 in all)"])
     assert "np.int64" not in line and len(line) < 400
+
+
+def test_reference_store_refuses_a_folder_it_did_not_make(tmp_path):
+    """compute.store naming an existing folder of the user's (say the home folder) wrote the store there, and
+    clean_temporary() deleted (rmtree) every '.tmp-*' entry over a day old in it and in each of its sub-folders."""
+    import os
+    import time
+
+    from privaudit.exceptions import OutputError
+    from privaudit.reference.store import ReferenceStore
+
+    home = tmp_path / "home"
+    (home / "project" / ".tmp-build").mkdir(parents=True)
+    (home / "notes.txt").write_text("mine")
+    old = time.time() - 3 * 86400
+    os.utime(home / "project" / ".tmp-build", (old, old))
+    with pytest.raises(OutputError, match="not a privaudit reference store"):
+        ReferenceStore(home).identity()
+    assert (home / "project" / ".tmp-build").is_dir() and not (home / ".privaudit-store.json").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="a file, not a folder"):
+        ReferenceStore(tmp_path / "file").identity()
+    fresh = ReferenceStore(tmp_path / "new")  # a new folder, and then the store it became, are fine
+    assert fresh.identity() == ReferenceStore(tmp_path / "new").identity()
+    (tmp_path / "empty").mkdir()
+    ReferenceStore(tmp_path / "empty").identity()
+
+
+def test_audit_with_a_foreign_store_folder_is_one_line(tmp_path):
+    import numpy as np
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    config = _data_config(tmp_path, features=["a", "b"])
+    sio.dump(LogisticRegression().fit(pd.DataFrame({"a": np.arange(6.0), "b": np.arange(6.0)}), np.arange(6) % 2), tmp_path / "m.skops")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("keep")
+    raw = yaml.safe_load(config.read_text())
+    raw["targets"] = [{"name": "t", "type": "sklearn", "path": "m.skops", "reference": {"models": 2}}]
+    raw.update(attacks=[{"name": "lira"}], compute={"store": "mine", "backend": "sequential"}, metrics={"bootstrap": 50})
+    config.write_text(yaml.safe_dump(raw))
+    assert_one_line_error(run_cli(["audit", config, "-q"]), code=2, names=["compute.store", "mine", "new or empty folder"])
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["thesis.tex"]

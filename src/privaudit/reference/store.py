@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from privaudit._version import __version__
-from privaudit.exceptions import DataError, IntegrityError, PrivauditError
+from privaudit.exceptions import DataError, IntegrityError, OutputError, PrivauditError
 
 __all__ = ["ReferenceStore", "STORE_FORMAT", "records_digest", "model_files", "load_model_files", "file_sha256"]
 
@@ -205,6 +205,15 @@ class ReferenceStore:
         """The store's id (created on first use); workers compare it to tell whether they see the same folder."""
         marker = self.root / _MARKER
         if not marker.is_file():
+            if self.root.exists() and not self.root.is_dir():
+                raise OutputError(f"compute.store {self.root}: a file, not a folder; set compute.store to a new folder")
+            foreign = sorted(p.name for p in self.root.iterdir() if not p.name.startswith(_TMP) and p.name != _MARKER) if self.root.is_dir() else []
+            if foreign and not marker.is_file():  # (another process may have just made the store here: then it is ours)
+                # a folder privaudit did not make: never write into it, nor clean '.tmp-*' entries there (clean_temporary)
+                raise OutputError(
+                    f"compute.store {self.root}: the folder is not empty ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}) "
+                    f"and is not a privaudit reference store (no {_MARKER}); set compute.store to a new or empty folder"
+                )
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = self.root / f"{_tmp_name()}.json"
             tmp.write_text(json.dumps({"format": STORE_FORMAT, "id": uuid.uuid4().hex}))
