@@ -163,3 +163,14 @@ def test_audit_with_a_foreign_store_folder_is_one_line(tmp_path):
     config.write_text(yaml.safe_dump(raw))
     assert_one_line_error(run_cli(["audit", config, "-q"]), code=2, names=["compute.store", "mine", "new or empty folder"])
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["thesis.tex"]
+
+
+@pytest.mark.parametrize("command", ["gate", "model-card"])
+def test_oversized_report_is_refused_before_it_is_read_whole(tmp_path, command, monkeypatch):
+    """A 3 GB report.json of zeros ended in a MemoryError traceback (gate and model-card read it whole)."""
+    import privaudit.report_document as document
+
+    monkeypatch.setattr(document, "MAX_REPORT_BYTES", 1 << 10)
+    (tmp_path / "report.json").write_bytes(b" " * (2 << 10))
+    argv = [command, tmp_path / "report.json"] + (["--max-auc", "0.6"] if command == "gate" else [])
+    assert_one_line_error(run_cli(argv), code=2, names=["report.json", "MiB"])

@@ -166,6 +166,10 @@ def validate_report(document, path: Path) -> dict:
     return document
 
 
+#: the largest report.json ``gate`` and ``model-card`` read (a real one is tens of kilobytes)
+MAX_REPORT_BYTES = 64 << 20
+
+
 def load_report(path: str | Path) -> tuple[dict, Path]:
     """Read and validate a ``report.json`` (or the folder holding one); returns ``(document, path of the file)``.
 
@@ -183,7 +187,12 @@ def load_report(path: str | Path) -> tuple[dict, Path]:
     if not path.is_file():
         raise ConfigError(f"{path}: report not found; give the report.json that privaudit audit or demo wrote, or the folder holding it")
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_REPORT_BYTES + 1)
+        if len(raw) > MAX_REPORT_BYTES:
+            raise DataError(f"{path}: larger than {MAX_REPORT_BYTES >> 20} MiB, far more than any report.json privaudit writes "
+                            f"(its figures do not grow with the records); {_FIX}")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not a valid JSON report (not UTF-8: {exc.reason} at byte {exc.start}); {_FIX}") from None
     except OSError as exc:
