@@ -174,3 +174,19 @@ def test_oversized_report_is_refused_before_it_is_read_whole(tmp_path, command, 
     (tmp_path / "report.json").write_bytes(b" " * (2 << 10))
     argv = [command, tmp_path / "report.json"] + (["--max-auc", "0.6"] if command == "gate" else [])
     assert_one_line_error(run_cli(argv), code=2, names=["report.json", "MiB"])
+
+
+def test_a_table_that_does_not_fit_in_memory_is_one_line(tmp_path, monkeypatch):
+    """A 6.5 MB .csv.gz expanding to 1.5 GB (below the 4 GiB cap) ended in a MemoryError traceback under a 2.5 GB limit."""
+    import privaudit.data_files as data_files
+
+    config = _data_config(tmp_path)
+    real = data_files._check_text
+
+    def exhausted(path, data):
+        if path.name == "data.csv":
+            raise MemoryError
+        return real(path, data)
+
+    monkeypatch.setattr(data_files, "_check_text", exhausted)
+    assert_one_line_error(run_cli(["audit", config]), code=1, names=["data.csv", "does not fit in memory"])

@@ -125,13 +125,19 @@ def read_table(path: str | Path, *, text_columns: Sequence[str] = ()) -> pd.Data
     if not path.is_file():
         raise DataError(f"{path}: file not found; check the path (relative to the config file)")
     suffixes = "".join(path.suffixes[-2:]).lower()
-    if suffixes.endswith((".parquet", ".pq")):
-        table = _parse_parquet(path)
-    elif suffixes.endswith(_CSV_SUFFIXES):
-        text = _check_text(path, _csv_bytes(path, suffixes.endswith(".gz")))
-        table = _parse_csv(path, text, "\t" if ".tsv" in suffixes else ",", text_columns)
-    else:
-        raise DataError(f"{path}: unsupported file type; use .csv, .csv.gz, .tsv or .parquet")
+    try:
+        if suffixes.endswith((".parquet", ".pq")):
+            table = _parse_parquet(path)
+        elif suffixes.endswith(_CSV_SUFFIXES):
+            text = _check_text(path, _csv_bytes(path, suffixes.endswith(".gz")))
+            table = _parse_csv(path, text, "\t" if ".tsv" in suffixes else ",", text_columns)
+        else:
+            raise DataError(f"{path}: unsupported file type; use .csv, .csv.gz, .tsv or .parquet")
+    except MemoryError:  # e.g. a small .csv.gz that expands to gigabytes (a gzip bomb below MAX_TABLE_BYTES)
+        error = DataError(f"{path}: does not fit in memory ({path.stat().st_size:,} bytes on disk, expanding to more than this machine "
+                          "can hold); check the file, or audit a sample of its rows")
+        error.exit_code = 1
+        raise error from None
     if table.shape[1] == 0:
         raise DataError(f"{path}: has no columns; the first line must be a header naming the columns")
     if table.shape[0] == 0:
