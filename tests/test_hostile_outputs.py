@@ -78,8 +78,9 @@ def user_folder(tmp_path) -> Path:
 
 
 def _commands(config_path: Path, tmp_path: Path, out: Path) -> dict[str, list[str]]:
-    texts = tmp_path / "texts.txt"
+    texts, others = tmp_path / "texts.txt", tmp_path / "other-texts.txt"
     texts.write_text("one text\nanother text\n")
+    others.write_text("a third text\na fourth text\n")  # members and non-members must not share a text
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(yaml.safe_dump({
         "seed": 0, "data": {"path": str(config_path.parent / "records.csv"), "label": "label", "id_column": "record_id", "membership": {"column": "split"}},
@@ -88,7 +89,7 @@ def _commands(config_path: Path, tmp_path: Path, out: Path) -> dict[str, list[st
         "audit": ["audit", config_path, "--out", out, "-q"],
         "demo": ["demo", "--out", out, "--reference-models", "0", "-q"],
         "check": ["check", config_path, "--out", out, "--record", "x=1", "--record", "label=1", "-q"],
-        "text-audit": ["text-audit", "--model", tmp_path / "no-model", "--members", texts, "--nonmembers", texts, "--out", out, "-q"],
+        "text-audit": ["text-audit", "--model", tmp_path / "no-model", "--members", texts, "--nonmembers", others, "--out", out, "-q"],
         "sweep": ["sweep", sweep, "--out", out, "-q"],
         "sweep --example": ["sweep", out, "--example", "adult"],
     }

@@ -190,3 +190,19 @@ def test_a_table_that_does_not_fit_in_memory_is_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(data_files, "_check_text", exhausted)
     assert_one_line_error(run_cli(["audit", config]), code=1, names=["data.csv", "does not fit in memory"])
+
+
+@pytest.mark.parametrize("planted", ["fifo", "symlink to /dev/zero"])
+def test_a_lock_that_is_not_a_regular_file_does_not_hang(tmp_path, planted):
+    """A FIFO named .privaudit.lock in the output folder made the audit block forever reading it."""
+    import os
+
+    out = tmp_path / "out"
+    out.mkdir()
+    lock = out / ".privaudit.lock"
+    if planted == "fifo":
+        os.mkfifo(lock)
+    else:
+        os.symlink("/dev/zero", lock)
+    outcome = run_cli(["audit", _data_config(tmp_path), "--out", out])
+    assert_one_line_error(outcome, code=2, names=[".privaudit.lock", "unreadable"])

@@ -28,6 +28,17 @@ __all__ = ["LOCK_FILE", "FolderLock"]
 LOCK_FILE = ".privaudit.lock"
 
 
+def _read_lock(path: Path) -> bytes:
+    """A lock file's content: a regular file, at most 64 KiB (a FIFO put there would block a plain read forever,
+    and /dev/zero would fill memory); anything else is an :class:`OSError`, reported as an unreadable lock."""
+    if not path.is_file():
+        if not path.exists() and not path.is_symlink():
+            raise FileNotFoundError(path)
+        raise OSError(f"{path} is not a regular file")
+    with open(path, "rb") as handle:
+        return handle.read(1 << 16)
+
+
 class FolderLock:
     """An exclusive lock on ``folder`` for one run (``run_id``); ``label`` names the folder in messages."""
 
@@ -73,7 +84,7 @@ class FolderLock:
                 self.held = True
                 return
             try:
-                raw = self.path.read_bytes()
+                raw = _read_lock(self.path)
                 holder = json.loads(raw)
                 pid, host = int(holder["pid"]), str(holder["host"])
             except FileNotFoundError:
@@ -83,7 +94,7 @@ class FolderLock:
                                   f"wait for that run to finish, or delete {self.path} if no privaudit run is writing there") from None
             if host == socket.gethostname() and not process_alive(pid):
                 try:
-                    if self.path.read_bytes() == raw:  # still the stale one: take it over
+                    if _read_lock(self.path) == raw:  # still the stale one: take it over
                         self.path.unlink()
                         self.note(f"{self.path}: took over a stale lock of privaudit run pid {pid}, which is no longer running")
                 except FileNotFoundError:
@@ -99,7 +110,7 @@ class FolderLock:
             return
         self.held = False
         try:
-            if json.loads(self.path.read_bytes()).get("run_id") == self.run_id:
+            if json.loads(_read_lock(self.path)).get("run_id") == self.run_id:
                 self.path.unlink()
         except (OSError, ValueError, AttributeError):
             pass
