@@ -206,3 +206,13 @@ def test_a_lock_that_is_not_a_regular_file_does_not_hang(tmp_path, planted):
         os.symlink("/dev/zero", lock)
     outcome = run_cli(["audit", _data_config(tmp_path), "--out", out])
     assert_one_line_error(outcome, code=2, names=[".privaudit.lock", "unreadable"])
+
+
+def test_a_fifo_named_manifest_json_does_not_hang(tmp_path):
+    """A FIFO named manifest.json in the output folder made the ownership check block forever reading it."""
+    import os
+
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "manifest.json")
+    assert_one_line_error(run_cli(["audit", _data_config(tmp_path), "--out", out]), code=2, names=["--out", "not empty", "--force"])

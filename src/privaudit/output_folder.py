@@ -56,6 +56,8 @@ __all__ = ["OutputFolder", "MANIFEST_FILE", "LOCK_FILE", "TEMPORARY_PREFIX", "wr
 MANIFEST_FILE = "manifest.json"
 #: marks a manifest as privaudit's; bumped if its layout changes
 MANIFEST_FORMAT = 1
+#: a manifest larger than this is not one of ours (ours list a handful of files)
+_MAX_MANIFEST_BYTES = 16 << 20
 #: entries that never make a folder "not empty" (our own bookkeeping)
 _BOOKKEEPING = (LOCK_FILE,)
 
@@ -71,7 +73,14 @@ def _sha256_file(path: Path) -> str:
 def read_manifest(folder: str | Path) -> dict | None:
     """The folder's privaudit manifest, or None when there is none (or the ``manifest.json`` there is not privaudit's)."""
     try:
-        document = json.loads((Path(folder) / MANIFEST_FILE).read_text(encoding="utf-8"))
+        path = Path(folder) / MANIFEST_FILE
+        if not path.is_file():  # a FIFO there would block the read forever; a device could fill memory
+            return None
+        with open(path, "rb") as handle:
+            raw = handle.read(_MAX_MANIFEST_BYTES + 1)
+        if len(raw) > _MAX_MANIFEST_BYTES:
+            return None
+        document = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(document, dict) or document.get("privaudit_manifest") != MANIFEST_FORMAT or not isinstance(document.get("files"), dict):
