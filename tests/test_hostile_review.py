@@ -216,3 +216,15 @@ def test_a_fifo_named_manifest_json_does_not_hang(tmp_path):
     out.mkdir()
     os.mkfifo(out / "manifest.json")
     assert_one_line_error(run_cli(["audit", _data_config(tmp_path), "--out", out]), code=2, names=["--out", "not empty", "--force"])
+
+
+def test_a_fifo_in_the_http_cache_is_an_error_not_a_hang(tmp_path):
+    import os
+
+    from privaudit.exceptions import DataError
+    from privaudit.targets.http_cache import ResponseCache
+
+    cache = ResponseCache(tmp_path)
+    os.mkfifo(cache.path("k"))
+    with pytest.raises(DataError, match="not a regular file"):
+        cache.load("k", n_records=1, output_kind="probabilities")

@@ -67,6 +67,8 @@ class ResponseCache:
     def load(self, key: str, *, n_records: int, output_kind: str) -> np.ndarray | list[str] | None:
         """The cached answer for ``key`` (float64 ``(n, C)`` or ``n`` label texts), or ``None`` if there is none."""
         path = self.path(key)
+        if (path.exists() or path.is_symlink()) and not path.is_file():  # a FIFO would block the read forever
+            raise DataError(f"{path}: not a regular file, so not a cached answer; delete it to query the API again")
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
