@@ -43,6 +43,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_label_only.py --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_http.py --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_llm.py --write BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_claims_power.py --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) $(SWEEP_DIR) build dist src/*.egg-info

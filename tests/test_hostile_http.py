@@ -81,9 +81,12 @@ def _loopback_only(monkeypatch):
 @pytest.fixture
 def earlier_report(tmp_path):
     """A report folder from an earlier run, which no failed audit may touch."""
+    from privaudit.output_folder import OutputFolder
+
     folder = tmp_path / "audit" / "report"
-    folder.mkdir(parents=True)
-    (folder / "report.json").write_text('{"earlier": true}\n')
+    with OutputFolder(folder, command="audit", names=("report.json",)) as out:  # written by privaudit, so a rerun may go there
+        out.write_text("report.json", '{"earlier": true}\n')
+        out.commit()
     return folder
 
 

@@ -78,9 +78,9 @@ def user_folder(tmp_path) -> Path:
 
 
 def _commands(config_path: Path, tmp_path: Path, out: Path) -> dict[str, list[str]]:
-    texts, others = tmp_path / "texts.txt", tmp_path / "other-texts.txt"
+    texts, other_texts = tmp_path / "texts.txt", tmp_path / "other-texts.txt"
     texts.write_text("one text\nanother text\n")
-    others.write_text("a third text\na fourth text\n")  # members and non-members must not share a text
+    other_texts.write_text("a third text\na fourth text\n")
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(yaml.safe_dump({
         "seed": 0, "data": {"path": str(config_path.parent / "records.csv"), "label": "label", "id_column": "record_id", "membership": {"column": "split"}},
@@ -89,7 +89,7 @@ def _commands(config_path: Path, tmp_path: Path, out: Path) -> dict[str, list[st
         "audit": ["audit", config_path, "--out", out, "-q"],
         "demo": ["demo", "--out", out, "--reference-models", "0", "-q"],
         "check": ["check", config_path, "--out", out, "--record", "x=1", "--record", "label=1", "-q"],
-        "text-audit": ["text-audit", "--model", tmp_path / "no-model", "--members", texts, "--nonmembers", others, "--out", out, "-q"],
+        "text-audit": ["text-audit", "--model", tmp_path / "no-model", "--members", texts, "--nonmembers", other_texts, "--out", out, "-q"],
         "sweep": ["sweep", sweep, "--out", out, "-q"],
         "sweep --example": ["sweep", out, "--example", "adult"],
     }
@@ -121,7 +121,7 @@ def test_force_writes_the_report_but_leaves_the_users_other_files_alone(config_p
     changed = {name for name in before if snapshot(user_folder).get(name) != before[name]}
     assert changed == {"scores.csv"}  # the one name the audit writes; config.yaml, notes, models/ untouched
     manifest = read_manifest(user_folder)
-    assert sorted(manifest["files"]) == ["report.html", "report.json", "scores.csv"] and verify_manifest(user_folder) == []
+    assert sorted(manifest["files"]) == ["claims.md", "report.html", "report.json", "scores.csv"] and verify_manifest(user_folder) == []
     outcome = run_cli(["audit", config_path, "--out", user_folder, "-q"])  # now privaudit's folder: a rerun needs no --force
     assert outcome.code == 0, outcome.err
     assert_unchanged({k: v for k, v in before.items() if k != "scores.csv"}, user_folder)

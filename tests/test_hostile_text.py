@@ -61,7 +61,7 @@ def world(tmp_path_factory):
 def audit_args(world, *, model=None, members=None, nonmembers=None, extra=()):
     return ["text-audit", "--model", str(model or world["model"]), "--members", str(members or world["members"]),
             "--nonmembers", str(nonmembers or world["nonmembers"]), "--attack", "loss", "--bootstrap", "20", "--out", str(world["out"]),
-            "-q", *extra]
+            "-q", "--force", *extra]
 
 
 def write(path: Path, content) -> Path:
@@ -180,3 +180,37 @@ def test_hostile_model_folder_names_are_shown_verbatim(world, tmp_path, name):
     import html
 
     assert html.escape(name, quote=False) in (out / "report.html").read_text()
+
+
+def test_pickled_weights_are_never_unpickled(world):
+    """A folder with only pytorch_model.bin (a pickle that could run code) is refused: weights load from safetensors only."""
+    before = snapshot(world["out"])
+    folder = _model_copy(world, "pickled-model")
+    (folder / "model.safetensors").unlink()
+    marker = folder / "unpickled"
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    (folder / "pytorch_model.bin").write_bytes(pickle.dumps(Payload()))
+    outcome = run_cli(audit_args(world, model=folder))
+    assert_one_line_error(outcome, code=2, names=["pickled-model", "cannot load"])
+    assert not marker.exists(), "the pickled weights were unpickled"
+    assert_unchanged(before, world["out"])
+
+
+def test_remote_code_in_a_model_folder_never_runs(world):
+    """A config.json that points transformers at the folder's own Python module (auto_map) does not import it."""
+    before = snapshot(world["out"])
+    folder = _model_copy(world, "remote-code-model")
+    marker = folder / "imported"
+    (folder / "evil_model.py").write_text(f"from pathlib import Path\nPath({str(marker)!r}).touch()\n", encoding="utf-8")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config["auto_map"] = {"AutoModelForCausalLM": "evil_model.EvilModel", "AutoConfig": "evil_model.EvilConfig"}
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    outcome = run_cli(audit_args(world, model=folder))
+    assert not marker.exists(), "the model folder's own code ran"
+    assert outcome.escaped is None and "Traceback" not in outcome.err
+    assert_unchanged(before, world["out"]) if outcome.code != 0 else None

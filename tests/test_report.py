@@ -85,10 +85,30 @@ def written(result, tmp_path_factory):
     return write_report(result, out)
 
 
-def test_write_report_creates_the_three_files(written):
-    assert set(written) == {"json", "scores", "html"}
-    assert [p.name for p in written.values()] == ["report.json", "scores.csv", "report.html"]
+def test_write_report_creates_the_four_files(written):
+    assert set(written) == {"json", "scores", "html", "claims"}
+    assert [p.name for p in written.values()] == ["report.json", "scores.csv", "report.html", "claims.md"]
     assert all(p.is_file() and p.stat().st_size > 0 for p in written.values())
+
+
+def test_report_links_to_the_claims_page_shipped_beside_it(written):
+    """docs/claims.md is what every report links to: the copy beside report.html is that page, byte for byte."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "claims.md"
+    assert written["claims"].read_text(encoding="utf-8") == docs.read_text(encoding="utf-8")
+    html = written["html"].read_text(encoding="utf-8")
+    assert '<a href="claims.md">' in html
+    for heading in ("## Audit verdict", "## Grades", "Too few records", "Scores inverted", "## Group claims", "## Record checks", "## Text audits"):
+        assert heading in docs.read_text(encoding="utf-8"), heading
+
+
+def test_html_run_section_names_what_was_trusted(result):
+    trusted = dataclasses.replace(result, trust={"trust_code": True, "factories": {"net": "mymodels:build"}, "pickles": {},
+                                                 "trusted_types": {"forest": ["sklearn.tree._tree.Tree"]}})
+    html = render_html(trusted)
+    assert "Trusted beyond the defaults: code net: mymodels:build · skops types forest: sklearn.tree._tree.Tree." in html
+    assert "Trusted beyond the defaults" not in render_html(dataclasses.replace(result, trust={}))
 
 
 def test_report_json_has_the_documented_schema(result, written):

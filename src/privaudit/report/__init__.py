@@ -3,12 +3,13 @@
 * ``report.json`` — machine-readable figures (:func:`report_dict`), schema in ``docs/report-schema.md``;
 * ``scores.csv`` — one row per audited record with every attack's score (higher = more likely member);
 * ``report.html`` — one self-contained page for a person (:func:`render_html`);
+* ``claims.md`` — what each number means and assumes (``docs/claims.md``), linked from the page;
 * :func:`print_summary` — the same in the terminal.
 
 Example, with ``result`` from :func:`privaudit.audit`::
 
     paths = write_report(result, "privaudit-report")
-    sorted(paths)  # ['html', 'json', 'scores']
+    sorted(paths)  # ['claims', 'html', 'json', 'scores']
 """
 
 from __future__ import annotations
@@ -16,21 +17,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from privaudit.audit import AuditResult
-from privaudit.report.html import render_html
+from privaudit.report.html import CLAIMS_FILE, render_html
 from privaudit.output_folder import OutputFolder
 from privaudit.report.json_report import SCHEMA_VERSION, json_bytes, report_dict, scores_csv_bytes, scores_table
 from privaudit.report.terminal import print_summary
 from privaudit.report.verdict import verdict
 
-__all__ = ["SCHEMA_VERSION", "write_report", "report_dict", "render_html", "print_summary", "verdict", "scores_table"]
+__all__ = ["SCHEMA_VERSION", "CLAIMS_FILE", "REPORT_FILES", "claims_text", "write_report", "report_dict", "render_html", "print_summary", "verdict", "scores_table"]
 
 
 #: the files :func:`write_report` writes into its folder
-REPORT_FILES = ("report.json", "scores.csv", "report.html")
+REPORT_FILES = ("report.json", "scores.csv", "report.html", CLAIMS_FILE)
+
+
+def claims_text() -> str:
+    """The text of ``docs/claims.md`` as shipped with this version of privaudit."""
+    from importlib.resources import files
+
+    return files("privaudit.report").joinpath("templates", CLAIMS_FILE).read_text(encoding="utf-8")
 
 
 def write_report(result: AuditResult, out_dir: str | Path | OutputFolder, *, show_records: bool = False, force: bool = False) -> dict[str, Path]:
-    """Write ``report.json``, ``scores.csv`` and ``report.html`` into ``out_dir`` (created if needed), all or nothing.
+    """Write ``report.json``, ``scores.csv``, ``report.html`` and ``claims.md`` into ``out_dir`` (created if needed), all or nothing.
 
     All three are rendered first and then swapped in together with a
     ``manifest.json`` (:class:`~privaudit.output_folder.OutputFolder`): if
@@ -51,7 +59,7 @@ def write_report(result: AuditResult, out_dir: str | Path | OutputFolder, *, sho
     Returns
     -------
     dict[str, Path]
-        ``{"json": ..., "scores": ..., "html": ...}``.
+        ``{"json": ..., "scores": ..., "html": ..., "claims": ...}``.
 
     Raises
     ------
@@ -67,6 +75,7 @@ def write_report(result: AuditResult, out_dir: str | Path | OutputFolder, *, sho
         "json": folder.write_bytes("report.json", json_bytes(result)),
         "scores": folder.write_bytes("scores.csv", scores_csv_bytes(result)),
         "html": folder.write_text("report.html", render_html(result, show_records=show_records)),
+        "claims": folder.write_text(CLAIMS_FILE, claims_text()),
     }
     folder.commit()
     return paths

@@ -18,7 +18,10 @@ from privaudit.report.group_section import group_context
 from privaudit.report.plots import CLIP_FENCE_IQR, CLIP_PERCENTILES, ROC_LIMIT, histogram_svg, roc_svg
 from privaudit.report.verdict import badge, grade, report_notes, show_epsilon, verdict
 
-__all__ = ["render_html", "html_context", "N_SHOWN_RECORDS"]
+#: the page every report links to: what each claim means, its test, error rate and assumptions (``docs/claims.md``)
+CLAIMS_FILE = "claims.md"
+
+__all__ = ["CLAIMS_FILE", "render_html", "html_context", "N_SHOWN_RECORDS"]
 
 #: Records listed in the "most exposed records" table when ``show_records`` is on.
 N_SHOWN_RECORDS = 20
@@ -155,7 +158,9 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
         "run": {
             "started_at": result.started_at or "—", "duration_s": result.duration_s, "seed": result.seed,
             "config_hash": result.config_hash, "data_source": result.data_source,
+            "trust": _trust_text(getattr(result, "trust", None)),
         },
+        "claims_file": CLAIMS_FILE,
         "data": {"n_members": n_members, "n_nonmembers": n_nonmembers, "n_population": result.n_population,
                  "classes": ", ".join(map(str, result.classes))},
         "verdicts": [
@@ -186,6 +191,20 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
         "show_records": show_records,
         "epsilon_note": _epsilon_note(result),
     }
+
+
+def _trust_text(trust: dict | None) -> str | None:
+    """One line for the run section naming what the run trusted beyond the defaults, or None."""
+    if not trust:
+        return None
+    parts = []
+    for key, label in (("factories", "code"), ("pickles", "pickled models"), ("trusted_types", "skops types")):
+        entries = trust.get(key) or {}
+        if entries:
+            parts.append(f"{label} " + "; ".join(f"{name}: {', '.join(v) if isinstance(v, (list, tuple)) else v}" for name, v in entries.items()))
+    if not parts and not trust.get("trust_code"):
+        return None
+    return "Trusted beyond the defaults: " + (" · ".join(parts) if parts else "trust_code was on, but nothing outside the defaults was loaded") + "."
 
 
 def render_html(result: AuditResult, *, show_records: bool = False) -> str:

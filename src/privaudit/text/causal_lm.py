@@ -275,12 +275,14 @@ def load_causal_lm(path: str | Path, *, gguf_file: str | None = None, device: st
             check_safetensors_file(weights)
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ConfigError(f"language model: dtype must be float32, bfloat16 or float16, got {dtype!r}")
-    kwargs = {"local_files_only": True}
+    # never run a model folder's own Python code, never unpickle weights: safetensors (or GGUF) only
+    kwargs = {"local_files_only": True, "trust_remote_code": False}
     if gguf_file is not None:
         kwargs["gguf_file"] = gguf_file
+    weights = {} if gguf_file is not None else {"use_safetensors": True}
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), **kwargs)
-        model = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, dtype), **kwargs)
+        model = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, dtype), **kwargs, **weights)
     except Exception as exc:  # noqa: BLE001 - any failure to load an untrusted model file is the user's file, not a privaudit bug
         if isinstance(exc, (TargetError, ConfigError)):
             raise
