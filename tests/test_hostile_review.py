@@ -228,3 +228,16 @@ def test_a_fifo_in_the_http_cache_is_an_error_not_a_hang(tmp_path):
     os.mkfifo(cache.path("k"))
     with pytest.raises(DataError, match="not a regular file"):
         cache.load("k", n_records=1, output_kind="probabilities")
+
+
+def test_too_few_records_verdict_counts_one_member_in_the_singular(tmp_path):
+    import pandas as pd
+
+    config = _data_config(tmp_path)
+    data = pd.read_csv(tmp_path / "data.csv")
+    data["split"] = ["member"] + ["nonmember"] * (len(data) - 1)
+    data.to_csv(tmp_path / "data.csv", index=False)
+    pd.DataFrame({"record_id": data["record_id"], "0": 0.4, "1": 0.6}).to_csv(tmp_path / "outputs.csv", index=False)
+    outcome = run_cli(["audit", config, "--out", tmp_path / "out"])
+    assert outcome.code == 0, outcome.err
+    assert "Too few records to conclude: 1 member, 59 non-members" in " ".join(outcome.out.split())

@@ -210,7 +210,8 @@ def verdict(result: AuditResult, target_name: str) -> str:
     if claim.status == "too_few_records":
         interval = ("Hoeffding's distribution-free interval, valid at this size but wide"
                     if m.auc_ci_method == "hoeffding" else f"{m.auc_ci_method} interval")
-        return (f"Too few records to conclude: {count(claim.n_members)} members, {count(claim.n_nonmembers)} non-members; at "
+        return (f"Too few records to conclude: {count(claim.n_members)} member{'s' if claim.n_members != 1 else ''}, "
+                f"{count(claim.n_nonmembers)} non-member{'s' if claim.n_nonmembers != 1 else ''}; at "
                 f"least {count(claim.min_members)} members and {count(claim.min_nonmembers)} non-members are needed for a "
                 f"verdict on membership leakage either way. The figures shown are descriptive only (best of {k}: {best.attack}, "
                 f"{auc_text(m.auc, m.auc_ci, m.confidence)}, the AUC interval by {interval}). Next: audit a larger sample.")
