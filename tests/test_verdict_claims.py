@@ -144,7 +144,7 @@ def test_issue12_tiny_samples_conclude_nothing(n_members, n_nonmembers):
     scores = rng.normal(size=member.size) + 2.5 * member  # members score high
     result = make_result({"loss": scores, "confidence": scores + rng.normal(0, 0.1, member.size)}, member)
     text = verdict(result, "model")
-    assert text.startswith(f"Too few records to conclude: {n_members} members, {n_nonmembers} non-members; at least "
+    assert text.startswith(f"Too few records to conclude: {n_members} member{'s' if n_members != 1 else ''}, {n_nonmembers} non-members; at least "
                            f"{MIN_MEMBERS} members and {MIN_NONMEMBERS} non-members are needed")
     assert "leakage:" not in text and "No leakage detected" not in text
     for r in result.results:
