@@ -241,3 +241,14 @@ def test_too_few_records_verdict_counts_one_member_in_the_singular(tmp_path):
     outcome = run_cli(["audit", config, "--out", tmp_path / "out"])
     assert outcome.code == 0, outcome.err
     assert "Too few records to conclude: 1 member, 59 non-members" in " ".join(outcome.out.split())
+
+
+def test_an_uncompressed_table_over_the_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """The 4 GiB cap applied only to what a .gz expands to: a plain CSV of any size was read whole first."""
+    import privaudit.data_files as data_files
+
+    config = _data_config(tmp_path)
+    monkeypatch.setattr(data_files, "MAX_TABLE_BYTES", 100)
+    read_bytes = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} was read") if self.name == "data.csv" else read_bytes(self))
+    assert_one_line_error(run_cli(["audit", config]), code=2, names=["data.csv", "larger than"])

@@ -41,6 +41,8 @@ def first_line(exc: BaseException) -> str:
 
 def _csv_bytes(path: Path, compressed: bool) -> bytes:
     try:
+        if path.stat().st_size > MAX_TABLE_BYTES:  # read whole below: refuse before, not after filling memory
+            raise DataError(f"{path}: larger than {MAX_TABLE_BYTES >> 30} GiB; split it or use Parquet")
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: could not be read ({first_line(exc)}); check the path and its permissions") from None
