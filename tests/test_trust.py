@@ -136,3 +136,13 @@ def test_listing_makes_a_safe_type_load_but_a_listed_dangerous_one_stays_refused
         check_skops_types(["math.fabs"], [], Path("m.skops"), "f")
     with pytest.raises(UntrustedCodeError, match="builtins.eval"):  # listed but absent from the file: still refused
         check_skops_types([], ["builtins.eval"], Path("m.skops"), "f")
+
+
+def test_allow_list_judges_where_a_class_really_lives():
+    """A foreign class re-exported by an allowed package (numbers.Integral through sklearn) is not allowed by that name."""
+    from privaudit.trust import is_allowed_type
+
+    assert is_allowed_type("sklearn.ensemble._forest.RandomForestClassifier")
+    assert is_allowed_type("numpy.float64")
+    assert not is_allowed_type("sklearn.utils._param_validation.Integral")  # numbers.Integral under sklearn's name
+    assert not is_allowed_type("sklearn.utils._param_validation.Real")

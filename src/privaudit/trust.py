@@ -214,7 +214,12 @@ def is_allowed_type(name: str) -> bool:
         return False
     import numpy as np
 
-    return inspect.isclass(obj) or isinstance(obj, np.ufunc)
+    if not (inspect.isclass(obj) or isinstance(obj, np.ufunc)):
+        return False
+    # judge where the object really lives, not the name it was reached by: a re-export of another package's class is not allowed
+    home = getattr(obj, "__module__", None) or module_name
+    real_name = f"{home}.{getattr(obj, '__qualname__', attr)}"
+    return home.split(".")[0] in ALLOWED_TYPE_PACKAGES and not is_dangerous_type(real_name)
 
 
 def check_skops_types(found: Iterable[str], listed: Iterable[str], path: Path, field: str) -> list[str]:
