@@ -28,11 +28,6 @@ Response paths and decoding answers are in :mod:`privaudit.targets.http_response
 
 Example
 -------
->>> document = {"predictions": [{"probabilities": [0.25, 0.75]}, {"probabilities": [0.5, 0.5]}]}
->>> extract(document, parse_response_path("$.predictions[*].probabilities"))
-[[0.25, 0.75], [0.5, 0.5]]
->>> decode_outputs([[0.25, 0.75], [0.5, 0.5]], n_records=2, output_kind="probabilities", classes=("no", "yes")).tolist()
-[[0.25, 0.75], [0.5, 0.5]]
 >>> JSONProtocol(request={"inputs": "{rows}", "columns": "{columns}"}).body(["age", "sex"], [[39, "Male"]])
 {'inputs': [[39, 'Male']], 'columns': ['age', 'sex']}
 """

@@ -112,18 +112,7 @@ def run_llm_demo(out_dir: str | Path, *, small: bool = False, seed: int = 0, set
 
 def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMDemoSettings | None = None,
                   device: str = "cpu", progress: Callable[[str], None] | None = None):
-    """Run the demo; returns ``(TextAuditResult, files)`` with ``files`` the report paths (see module docstring).
-
-    Parameters
-    ----------
-    out_dir : str or Path
-    small : bool
-        :data:`SMALL_SETTINGS` instead of :data:`DEFAULT_SETTINGS` (ignored when ``settings`` is given).
-    seed : int
-        Seeds the draw, the coin flips, the canaries, fine-tuning and the bootstrap.
-    settings : LLMDemoSettings, optional
-    device : str
-    """
+    """The demo's body, writing into the opened and locked ``out_dir``; parameters as :func:`run_llm_demo`."""
     from privaudit.datasets.fortunes import INSTALL_HINT, load_fortunes
     from privaudit.text.attacks import NeighbourhoodAttack, default_text_attacks
     from privaudit.text.audit import audit_canaries, audit_text
