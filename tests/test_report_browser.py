@@ -97,8 +97,14 @@ def test_report_renders_in_chromium_without_errors(tmp_path):
             verdicts = page.locator(".verdict")
             assert verdicts.count() == len(result.targets)
             assert verdicts.first.is_visible()
-            assert "leaks membership" in verdicts.nth(0).inner_text()
-            assert "No measurable leakage" in verdicts.nth(1).inner_text()
+            leaky, other = verdicts.nth(0).inner_text(), verdicts.nth(1).inner_text()
+            assert "membership leakage: the corrected test over all attacks finds leakage" in leaky  # graded: weak / clear / severe
+            assert "max-T permutation" in leaky
+            assert "No leakage detected" in other
+            assert verdicts.nth(0).get_attribute("data-status") in ("weak", "clear", "severe")
+            assert verdicts.nth(1).get_attribute("data-status") == "none_detected"
+            link = page.locator("a[href='claims.md']")
+            assert link.count() == 1 and link.is_visible()
 
             plots = page.query_selector_all("svg.plot")
             assert len(plots) == expected_plots
