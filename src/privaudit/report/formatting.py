@@ -42,16 +42,21 @@ def auc_text(auc: float, ci, confidence: float) -> str:
     return f"AUC {auc:.3f} ({confidence_label(confidence)} CI {ci[0]:.3f}–{ci[1]:.3f})"
 
 
-def p_value_text(p: float | None) -> str:
+def p_value_text(p: float | None, floor: float | None = None) -> str:
     """A p-value with its relation sign, two significant digits: 0.0005 → ``'= 0.0005'``; None → ``'n/a'``.
+
+    At the smallest value the test can give (``floor``, e.g. 1/(B + 1) for B
+    permutations) the true p may be smaller still, so the sign is ``≤``.
 
     Examples
     --------
-    >>> p_value_text(0.0005), p_value_text(0.2345)
-    ('= 0.0005', '= 0.23')
+    >>> p_value_text(0.0005), p_value_text(0.2345), p_value_text(0.0005, floor=1 / 2000)
+    ('= 0.0005', '= 0.23', '≤ 0.0005')
     """
     if p is None or not math.isfinite(p):
         return "n/a"
+    if floor is not None and p <= floor * (1 + 1e-9):
+        return f"≤ {p:.2g}"
     return f"= {p:.2g}"
 
 

@@ -148,13 +148,18 @@ def _next_steps(result: AuditResult, target_name: str) -> str:
     return "reference-model attacks (LiRA, RMIA) or a larger sample"
 
 
+def _p_floor(claim: TargetClaim) -> float | None:
+    """The smallest adjusted p the permutation test can give, 1/(B + 1)."""
+    return 1.0 / (claim.n_permutations + 1) if claim.n_permutations else None
+
+
 def _graded_text(result: AuditResult, claim: TargetClaim, best: AttackResult, sizes: str) -> str:
     m = best.metrics
     level = confidence_label(m.confidence)
     k = claim.n_attacks
     head = {"weak": "Weak membership leakage", "clear": "Clear membership leakage", "severe": "Severe membership leakage"}[claim.status]
     text = (f"{head}: the corrected test over all attacks finds leakage ({_correction(claim)}; smallest adjusted "
-            f"p {p_value_text(claim.min_p_upper)} ≤ α = {claim.alpha:g}). ")
+            f"p {p_value_text(claim.min_p_upper, _p_floor(claim))} ≤ α = {claim.alpha:g}). ")
     who = f"The best of {k} attacks by AUC, {best.attack}," if k > 1 else f"The attack {best.attack}"
     text += f"{who} separates members from non-members with {auc_text(m.auc, m.auc_ci, m.confidence)}, on {sizes}."
     text += _tpr_sentence(best, m.confidence, "it")
@@ -219,14 +224,14 @@ def verdict(result: AuditResult, target_name: str) -> str:
         names = claim.inverted_attacks()
         p = min(claim.p_lower)
         return (f"Scores inverted? check class order and labels: {', '.join(names)} rank{'s' if len(names) == 1 else ''} members "
-                f"below non-members more than chance allows (adjusted p {p_value_text(p)} ≤ α = {claim.alpha:g}; "
+                f"below non-members more than chance allows (adjusted p {p_value_text(p, _p_floor(claim))} ≤ α = {claim.alpha:g}; "
                 f"{_correction(claim)}), on {sizes}. No verdict is given: a membership attack does not do significantly worse "
                 "than chance on correctly labelled data, so the order of the model's output columns, the label column or "
                 "the membership column is probably wrong.")
     if claim.status == "none_detected":
         which = f"best of {k} attacks: {best.attack}" if k > 1 else f"attack {best.attack}"
         return (f"No leakage detected: the corrected test over all attacks finds none at α = {claim.alpha:g} ({_correction(claim)}; "
-                f"smallest adjusted p {p_value_text(claim.min_p_upper)}; {which}, {auc_text(m.auc, m.auc_ci, m.confidence)}, "
+                f"smallest adjusted p {p_value_text(claim.min_p_upper, _p_floor(claim))}; {which}, {auc_text(m.auc, m.auc_ci, m.confidence)}, "
                 f"on {sizes}).{_floor_sentence(claim)} This is not proof that the model is private: "
                 f"{_next_steps(result, target_name)} may find more.")
     return _graded_text(result, claim, best, sizes)
