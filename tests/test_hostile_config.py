@@ -173,21 +173,15 @@ def _alias_bomb_in_sweep(folder, marker):
 
 
 def _too_many_aliases(folder, marker):
-    path = folder / "config.yaml"
-    path.write_text(DATA + "x: &x 1\nys: [" + ", ".join(["*x"] * 101) + "]\n")
-    return ["audit", path]
+    return ["audit", _raw_config(folder, DATA + "x: &x 1\nys: [" + ", ".join(["*x"] * 101) + "]\n")]
 
 
 def _recursive_alias(folder, marker):
-    path = folder / "config.yaml"
-    path.write_text(DATA + "loop: &loop [1, *loop]\n")
-    return ["audit", path]
+    return ["audit", _raw_config(folder, DATA + "loop: &loop [1, *loop]\n")]
 
 
 def _deep_nesting(folder, marker):
-    path = folder / "config.yaml"
-    path.write_text(DATA + "deep: " + "[" * 200 + "]" * 200 + "\n")
-    return ["audit", path]
+    return ["audit", _raw_config(folder, DATA + "deep: " + "[" * 200 + "]" * 200 + "\n")]
 
 
 def _oversize_config(folder, marker):
@@ -204,22 +198,23 @@ def _seed_too_large(folder, marker):
     return ["audit", _config(folder, f"seed: {2**40}\ntarget: {{type: precomputed, path: o.csv}}\n")]
 
 
-def _config_is_a_list(folder, marker):
+def _raw_config(folder, content: str | bytes):
+    """``config.yaml`` in ``folder`` holding exactly ``content`` (text as UTF-8, bytes as they are)."""
     path = folder / "config.yaml"
-    path.write_text("- data\n- targets\n")
-    return ["audit", path]
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def _config_is_a_list(folder, marker):
+    return ["audit", _raw_config(folder, "- data\n- targets\n")]
 
 
 def _config_is_a_scalar(folder, marker):
-    path = folder / "config.yaml"
-    path.write_text("just some words\n")
-    return ["audit", path]
+    return ["audit", _raw_config(folder, "just some words\n")]
 
 
 def _config_is_empty(folder, marker):
-    path = folder / "config.yaml"
-    path.write_text("")
-    return ["audit", path]
+    return ["audit", _raw_config(folder, "")]
 
 
 def _unknown_key(folder, marker):
@@ -231,15 +226,11 @@ def _key_with_line_break(folder, marker):
 
 
 def _not_utf8(folder, marker):
-    path = folder / "config.yaml"
-    path.write_bytes((DATA + "target: {type: precomputed, path: o.csv}\noutput: rapport-été\n").encode("latin-1"))
-    return ["audit", path]
+    return ["audit", _raw_config(folder, (DATA + "target: {type: precomputed, path: o.csv}\noutput: rapport-été\n").encode("latin-1"))]
 
 
 def _nul_bytes(folder, marker):
-    path = folder / "config.yaml"
-    path.write_bytes(DATA.encode() + b"target: {type: precomputed, path: o\x00.csv}\n")
-    return ["audit", path]
+    return ["audit", _raw_config(folder, DATA.encode() + b"target: {type: precomputed, path: o\x00.csv}\n")]
 
 
 def _audit_config_is_a_folder(folder, marker):
@@ -253,15 +244,11 @@ def _sweep_config_is_a_folder(folder, marker):
 
 
 def _boolean_classes(folder, marker):
-    path = folder / "config.yaml"
-    path.write_text("data: {path: data.csv, label: y, classes: [no, yes], membership: {column: split}}\ntarget: {type: precomputed, path: o.csv}\n")
-    return ["audit", path]
+    return ["audit", _raw_config(folder, "data: {path: data.csv, label: y, classes: [no, yes], membership: {column: split}}\ntarget: {type: precomputed, path: o.csv}\n")]
 
 
 def _boolean_label(folder, marker):
-    path = folder / "config.yaml"
-    path.write_text("data: {path: data.csv, label: no, membership: {column: split}}\ntarget: {type: precomputed, path: o.csv}\n")
-    return ["audit", path]
+    return ["audit", _raw_config(folder, "data: {path: data.csv, label: no, membership: {column: split}}\ntarget: {type: precomputed, path: o.csv}\n")]
 
 
 def _duplicate_key(folder, marker):

@@ -20,6 +20,7 @@ from privaudit.data import AuditData
 from privaudit.exceptions import CapabilityError, DataError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS, ScoreMetrics, evaluate_scores
 from privaudit.metrics.grading import audit_claims
+from privaudit.progress import reference_training_progress
 from privaudit.query_signals import QueryLedger, answers_new_records, check_query_requests, compute_query_signals
 from privaudit.signals import SIGNALS, compute_signals
 
@@ -143,22 +144,6 @@ def _plan_for(reference, target_name: str):
     if reference is None or not isinstance(reference, Mapping):
         return reference
     return reference.get(target_name)
-
-
-def _training_progress(say: Callable[[str], None], target: str) -> Callable[[int, int, str], None]:
-    """Adapt the engine's ``(done, total, message)`` to one-line messages with an ETA."""
-    started = time.perf_counter()
-    first_done: list[int] = []
-
-    def report(done: int, total: int, message: str) -> None:
-        if not first_done:
-            first_done.append(done)  # models found in the store do not count towards the rate
-        fresh = done - first_done[0]
-        elapsed = time.perf_counter() - started
-        eta = f", about {elapsed / fresh * (total - done):.0f} s left" if fresh > 0 and done < total else ""
-        say(f"{target}: reference models {done}/{total}{eta} ({message})")
-
-    return report
 
 
 def _api_calls(target) -> dict | None:
@@ -292,7 +277,7 @@ def audit(
             reference_signals, engine, backend = build_reference_signals(
                 plan, data, reference_names,
                 target_population_signals={n: population_signals[n] for n in reference_names} if population_signals else None,
-                seed=seed, progress=_training_progress(say, target.name),
+                seed=seed, progress=reference_training_progress(say, target.name),
             )
             reference_info[target.name] = {
                 "n_models": plan.n_models, "mode": plan.mode, "backend": backend,

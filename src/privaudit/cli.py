@@ -164,7 +164,7 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
     from privaudit.record_check import run_check
     from privaudit.report.check_report import check_result_to_dict, print_check
 
-    from privaudit.audit import _training_progress
+    from privaudit.progress import reference_training_progress
 
     from privaudit.output_folder import OutputFolder
 
@@ -174,7 +174,7 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
         result = run_check(
             parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
             attack=attack, null=null, alpha=alpha, n_fabricated=n_fabricated, generator=generator,
-            progress=_training_progress(say, target_name or "target"),
+            progress=reference_training_progress(say, target_name or "target"),
         )
         payload = json.dumps(check_result_to_dict(result), indent=2, ensure_ascii=False, default=lambda value: value.item() if hasattr(value, "item") else str(value))
         if folder is not None:

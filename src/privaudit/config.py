@@ -338,10 +338,6 @@ class AuditConfig(StrictModel):
     _known_attacks = field_validator("attacks")(known_attacks)
 
 
-def _format_errors(exc: ValidationError, source: str) -> str:
-    return format_validation_errors(exc, source, AuditConfig, extra_top=("target",))
-
-
 def parse_config(raw: Any, source: str = "<config>") -> AuditConfig:
     """Validate a loaded mapping; raise :class:`ConfigError` with one readable line."""
     if not isinstance(raw, dict):
@@ -350,7 +346,7 @@ def parse_config(raw: Any, source: str = "<config>") -> AuditConfig:
     try:
         return AuditConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, source)) from None
+        raise ConfigError(format_validation_errors(exc, source, AuditConfig, extra_top=("target",))) from None
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
 

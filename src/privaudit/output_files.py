@@ -7,16 +7,26 @@ and by the commands that write a single file (``model-card --out``,
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from pathlib import Path
 
 from privaudit.exceptions import OutputError
 
-__all__ = ["TEMPORARY_PREFIX", "write_file_atomic", "unwritable_error", "check_output_file"]
+__all__ = ["TEMPORARY_PREFIX", "write_file_atomic", "unwritable_error", "check_output_file", "file_sha256"]
 
 #: temporary files privaudit writes before renaming them into place start with this
 TEMPORARY_PREFIX = ".privaudit-tmp-"
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 hex of a file's bytes, read in 1 MiB blocks (manifests, the reference store's content hashes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def unwritable_error(path: Path, exc: OSError, what: str) -> OutputError:

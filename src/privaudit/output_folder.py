@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from privaudit.exceptions import OutputError
-from privaudit.output_files import TEMPORARY_PREFIX, check_output_file, unwritable_error, write_file_atomic
+from privaudit.output_files import TEMPORARY_PREFIX, check_output_file, file_sha256, unwritable_error, write_file_atomic
 from privaudit.output_lock import LOCK_FILE, FolderLock
 
 __all__ = ["OutputFolder", "MANIFEST_FILE", "LOCK_FILE", "TEMPORARY_PREFIX", "write_file_atomic", "verify_manifest", "read_manifest",
@@ -60,14 +60,6 @@ MANIFEST_FORMAT = 1
 _MAX_MANIFEST_BYTES = 16 << 20
 #: entries that never make a folder "not empty" (our own bookkeeping)
 _BOOKKEEPING = (LOCK_FILE,)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(folder: str | Path) -> dict | None:
@@ -102,7 +94,7 @@ def verify_manifest(folder: str | Path) -> list[str]:
         path = folder / name
         if not path.is_file():
             problems.append(f"{path}: listed in {MANIFEST_FILE} but missing")
-        elif _sha256_file(path) != entry.get("sha256"):
+        elif file_sha256(path) != entry.get("sha256"):
             problems.append(f"{path}: content differs from the SHA-256 in {MANIFEST_FILE}")
     return problems
 
@@ -180,7 +172,7 @@ class OutputFolder:
             entry = manifest["files"].get(name)
             if entry is None:
                 raise self._refusal(f"{name} exists and was not written by privaudit")
-            if not target.is_file() or _sha256_file(target) != entry.get("sha256"):
+            if not target.is_file() or file_sha256(target) != entry.get("sha256"):
                 raise self._refusal(f"{name} was changed since privaudit wrote it (edited?)")
 
     def _release(self) -> None:
@@ -333,8 +325,8 @@ class OutputFolder:
         manifest = read_manifest(self.path) or {"privaudit_manifest": MANIFEST_FORMAT, "files": {}, "owned": []}
         manifest["owned"] = sorted(set(manifest.get("owned") or []) | {n for n in self._names if n.endswith("/")})
         staged = dict(self._staged)
-        entries = {name: {"sha256": _sha256_file(tmp), "bytes": tmp.stat().st_size, "run_id": self.run_id} for name, tmp in staged.items()}
-        entries.update({name: {"sha256": _sha256_file(self.path / name), "bytes": (self.path / name).stat().st_size, "run_id": self.run_id}
+        entries = {name: {"sha256": file_sha256(tmp), "bytes": tmp.stat().st_size, "run_id": self.run_id} for name, tmp in staged.items()}
+        entries.update({name: {"sha256": file_sha256(self.path / name), "bytes": (self.path / name).stat().st_size, "run_id": self.run_id}
                         for name in self._written if (self.path / name).is_file()})
         removed = [name for name in remove if name in manifest["files"] and name not in staged]
         files = {name: entry for name, entry in manifest["files"].items()

@@ -27,6 +27,17 @@ from privaudit.exceptions import DataError
 __all__ = ["empirical_p_values", "profile_p_values", "zero_count_upper_bound", "benjamini_hochberg"]
 
 
+def _count_at_least(scores, reference_scores, what: str, short: str) -> tuple[np.ndarray, int]:
+    """``#{reference ≥ s}`` for each score (ties count against membership) and the reference size; both checked finite."""
+    scores = np.asarray(scores, dtype=np.float64)
+    reference = np.sort(np.asarray(reference_scores, dtype=np.float64).ravel())
+    if reference.size == 0:
+        raise DataError(f"a p-value needs at least one {what} score")
+    if not (np.all(np.isfinite(reference)) and np.all(np.isfinite(scores))):
+        raise DataError(f"scores and {short} scores must be finite")
+    return reference.size - np.searchsorted(reference, scores, side="left"), int(reference.size)
+
+
 def empirical_p_values(scores: np.ndarray, null_scores: np.ndarray) -> np.ndarray:
     """One-sided empirical p-values ``(1 + #{null ≥ s}) / (1 + n_null)``, shape of ``scores``.
 
@@ -37,14 +48,8 @@ def empirical_p_values(scores: np.ndarray, null_scores: np.ndarray) -> np.ndarra
     Ties count against membership (≥), so they only make p larger.
     O((n + n_null) log n_null) by sorting.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    null = np.sort(np.asarray(null_scores, dtype=np.float64).ravel())
-    if null.size == 0:
-        raise DataError("a p-value needs at least one null (non-member) score")
-    if not (np.all(np.isfinite(null)) and np.all(np.isfinite(scores))):
-        raise DataError("scores and null scores must be finite")
-    at_least = null.size - np.searchsorted(null, scores, side="left")
-    return (1.0 + at_least) / (1.0 + null.size)
+    at_least, n_null = _count_at_least(scores, null_scores, "null (non-member)", "null")
+    return (1.0 + at_least) / (1.0 + n_null)
 
 
 def profile_p_values(scores: np.ndarray, profile_scores: np.ndarray, n_fitted: int) -> np.ndarray:
@@ -90,14 +95,8 @@ def profile_p_values(scores: np.ndarray, profile_scores: np.ndarray, n_fitted: i
     """
     if isinstance(n_fitted, bool) or not isinstance(n_fitted, (int, np.integer)) or n_fitted < 1:
         raise DataError(f"n_fitted must be a positive whole number of fitted records, got {n_fitted!r}")
-    scores = np.asarray(scores, dtype=np.float64)
-    profiles = np.sort(np.asarray(profile_scores, dtype=np.float64).ravel())
-    if profiles.size == 0:
-        raise DataError("a fabricated-null p-value needs at least one profile score")
-    if not (np.all(np.isfinite(profiles)) and np.all(np.isfinite(scores))):
-        raise DataError("scores and profile scores must be finite")
-    share = (profiles.size - np.searchsorted(profiles, scores, side="left")) / profiles.size
-    return (1.0 + n_fitted * share) / (1.0 + n_fitted)
+    at_least, n_profiles = _count_at_least(scores, profile_scores, "profile", "profile")
+    return (1.0 + n_fitted * at_least / n_profiles) / (1.0 + n_fitted)
 
 
 def zero_count_upper_bound(n: int, confidence: float = 0.95) -> float:

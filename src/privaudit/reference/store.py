@@ -54,6 +54,7 @@ import pandas as pd
 
 from privaudit._version import __version__
 from privaudit.exceptions import DataError, IntegrityError, OutputError, PrivauditError
+from privaudit.output_files import file_sha256
 
 __all__ = ["ReferenceStore", "STORE_FORMAT", "records_digest", "model_files", "load_model_files", "file_sha256"]
 
@@ -109,15 +110,6 @@ def process_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except (OSError, IndexError):
         return True
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 hex of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_array(path: Path, array: np.ndarray) -> str:

@@ -163,11 +163,7 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
         "claims_file": CLAIMS_FILE,
         "data": {"n_members": n_members, "n_nonmembers": n_nonmembers, "n_population": result.n_population,
                  "classes": ", ".join(map(str, result.classes))},
-        "verdicts": [
-            {"target": t.name, "text": verdict(result, t.name), "status": grade(result, t.name),
-             "badge": badge(grade(result, t.name))[0], "css": badge(grade(result, t.name))[1]}
-            for t in result.targets if any(r.target == t.name for r in result.results)
-        ],
+        "verdicts": [_verdict_box(result, t.name) for t in result.targets if any(r.target == t.name for r in result.results)],
         "targets": [
             {"name": t.name, "output_kind": t.output_kind, "accuracy_members": t.accuracy_members,
              "accuracy_nonmembers": t.accuracy_nonmembers, "gap": t.accuracy_members - t.accuracy_nonmembers,
@@ -191,6 +187,13 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
         "show_records": show_records,
         "epsilon_note": _epsilon_note(result),
     }
+
+
+def _verdict_box(result: AuditResult, target_name: str) -> dict:
+    """The verdict box of one target: its text, claim status and the badge that follows the grade."""
+    status = grade(result, target_name)
+    text, css = badge(status)
+    return {"target": target_name, "text": verdict(result, target_name), "status": status, "badge": text, "css": css}
 
 
 def _trust_text(trust: dict | None) -> str | None:

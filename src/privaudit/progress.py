@@ -1,0 +1,27 @@
+"""Progress messages shared by the entry points (audit, check): one line per step, with an honest ETA."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+__all__ = ["reference_training_progress"]
+
+
+def reference_training_progress(say: Callable[[str], None], target: str) -> Callable[[int, int, str], None]:
+    """Adapt the reference engine's ``(done, total, message)`` callback to one-line messages with an ETA.
+
+    Models found in the store (done before the first call) do not count towards the rate.
+    """
+    started = time.perf_counter()
+    first_done: list[int] = []
+
+    def report(done: int, total: int, message: str) -> None:
+        if not first_done:
+            first_done.append(done)
+        fresh = done - first_done[0]
+        elapsed = time.perf_counter() - started
+        eta = f", about {elapsed / fresh * (total - done):.0f} s left" if fresh > 0 and done < total else ""
+        say(f"{target}: reference models {done}/{total}{eta} ({message})")
+
+    return report
