@@ -15,7 +15,7 @@ Anything else is a bug in privaudit and keeps its traceback.
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -38,30 +38,11 @@ def _fail(message: str, code: int = EXIT_USAGE) -> None:
     sys.exit(code)
 
 
-@contextmanager
 def _status(quiet: bool):
-    """Yield a ``say(message)`` callable that shows progress on stderr with rich."""
-    if quiet:
-        yield lambda message: None
-        return
-    from rich.console import Console
-    from rich.text import Text
+    """The command's progress reporter (:func:`privaudit.progress.open_reporter`): bars on a terminal, plain lines otherwise."""
+    from privaudit.progress import open_reporter
 
-    console = Console(stderr=True)
-
-    def line(message: str) -> None:  # Text, not markup: attack names contain [brackets]
-        console.print(Text("· ", style="dim") + Text(message), highlight=False)
-
-    if not console.is_terminal:
-        yield line
-        return
-    with console.status("starting") as status:
-
-        def say(message: str) -> None:
-            line(message)
-            status.update(Text(message))
-
-        yield say
+    return open_reporter(quiet=quiet)
 
 
 def _finish(result, files: dict, quiet: bool) -> None:

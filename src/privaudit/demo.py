@@ -37,6 +37,7 @@ from privaudit.datasets.adult import ADULT_CATEGORICAL, ADULT_LABEL, ADULT_NUMER
 from privaudit.exceptions import require
 from privaudit.models import TrainingConfig, build_mlp, train_classifier
 from privaudit.output_folder import OutputFolder
+from privaudit.progress import track
 
 __all__ = ["run_demo", "prepare_demo", "DEMO_MODELS", "DEMO_FILES", "make_adult_encoder"]
 
@@ -156,7 +157,6 @@ def prepare_demo(out_dir: str | Path | OutputFolder, *, seed: int = 0, reference
     torch = require("torch", "torch")
     save_file = require("safetensors.torch", "torch").save_file
     sio = require("skops.io", "sklearn")
-    say = progress or (lambda message: None)
     out = out_dir
     out.claim(*DEMO_FILES)
 
@@ -182,17 +182,18 @@ def prepare_demo(out_dir: str | Path | OutputFolder, *, seed: int = 0, reference
     torch.manual_seed(seed)
     summary = {}
     for index, (name, (arch, training)) in enumerate(DEMO_MODELS.items()):
-        say(f"training {name} on {N_MEMBERS:,} Adult members")
         torch.manual_seed(seed + index)
         module = build_mlp(encoded.shape[1], 2, **arch)
-        info = train_classifier(
-            module,
-            encoded[members],
-            labels[members],
-            training,
-            seed=seed + index,
-            validation=(encoded[validation], labels[validation]) if training.patience else None,
-        )
+        with track(progress, f"training {name} on {N_MEMBERS:,} Adult members", training.epochs, "epochs") as advance:
+            info = train_classifier(
+                module,
+                encoded[members],
+                labels[members],
+                training,
+                seed=seed + index,
+                validation=(encoded[validation], labels[validation]) if training.patience else None,
+                on_epoch=lambda epoch, loss: advance(1, note=f"training loss {loss:.3f}"),
+            )
         save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(out.stage_path(f"models/{name}.safetensors")))
         summary[name] = {"architecture": arch, "training": training.__dict__, **info}
     out.write_text("models/training.json", json.dumps(summary, indent=2))

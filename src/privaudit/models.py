@@ -10,7 +10,7 @@ import functools
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -144,7 +144,8 @@ class _EarlyStopping:
         return None if self.best_state is None else self.best_loss
 
 
-def train_classifier(module, features: np.ndarray, labels: np.ndarray, config: TrainingConfig, *, seed: int = 0, validation: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+def train_classifier(module, features: np.ndarray, labels: np.ndarray, config: TrainingConfig, *, seed: int = 0, validation: tuple[np.ndarray, np.ndarray] | None = None,
+                     on_epoch: Callable[[int, float], None] | None = None) -> dict:
     """Train ``module`` with Adam on cross-entropy; deterministic under ``seed`` on CPU.
 
     With ``config.dp`` the run is DP-SGD through Opacus
@@ -159,6 +160,9 @@ def train_classifier(module, features: np.ndarray, labels: np.ndarray, config: T
     "sample_rate", "steps"}`` — ``epsilon`` being the accountant's ε after
     every step taken (≤ ``target_epsilon``; less when early stopping ends the run sooner).
     Early stopping's validation records are *not* covered by the DP guarantee.
+
+    ``on_epoch(epoch, loss)``, if given, is called after each epoch (1-based) with the
+    mean training loss of its minibatches (the smoothed, regularised loss being minimised).
     """
     torch = require("torch", "torch")
     if config.patience and validation is None:
@@ -171,18 +175,23 @@ def train_classifier(module, features: np.ndarray, labels: np.ndarray, config: T
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     stopping = _EarlyStopping(torch, module, validation, config.patience)
     if config.dp is not None:
-        epoch, dp_info = _train_private(torch, module, x, y, optimiser, loss_fn, config, seed, stopping)
+        epoch, dp_info = _train_private(torch, module, x, y, optimiser, loss_fn, config, seed, stopping, on_epoch)
     else:
         generator = torch.Generator().manual_seed(seed)
         epoch, dp_info = 0, None
         for epoch in range(1, config.epochs + 1):
             module.train()
             order = torch.randperm(len(x), generator=generator)
+            losses = []
             for start in range(0, len(x), config.batch_size):
                 batch = order[start : start + config.batch_size]
                 optimiser.zero_grad(set_to_none=True)
-                loss_fn(module(x[batch]), y[batch]).backward()
+                loss = loss_fn(module(x[batch]), y[batch])
+                loss.backward()
                 optimiser.step()
+                losses.append(loss.detach())
+            if on_epoch is not None:
+                on_epoch(epoch, float(torch.stack(losses).mean()) if losses else float("nan"))
             if stopping.should_stop():
                 break
     best_loss = stopping.finish()
@@ -216,7 +225,7 @@ def _noise_multiplier(target_epsilon: float, delta: float, sample_rate: float, e
 GRAD_SAMPLE_MODE = "ghost"
 
 
-def _train_private(torch, module, x, y, optimiser, loss_fn, config: TrainingConfig, seed: int, stopping: _EarlyStopping):
+def _train_private(torch, module, x, y, optimiser, loss_fn, config: TrainingConfig, seed: int, stopping: _EarlyStopping, on_epoch=None):
     """The DP-SGD loop of :func:`train_classifier`; returns ``(epochs_run, dp info)``."""
     dp = config.dp
     opacus = require("opacus", "dp")
@@ -256,11 +265,18 @@ def _train_private(torch, module, x, y, optimiser, loss_fn, config: TrainingConf
             warnings.filterwarnings("ignore", message="Full backward hook is firing")
             for epoch in range(1, config.epochs + 1):
                 private_module.train()
+                losses = []
                 for batch_x, batch_y in private_loader:
                     private_optimiser.zero_grad(set_to_none=True)
-                    private_loss(private_module(batch_x), batch_y).backward()
+                    loss = private_loss(private_module(batch_x), batch_y)
+                    loss.backward()
                     private_optimiser.step()  # an empty Poisson batch still adds noise and counts as a step
                     steps += 1
+                    value = float(loss.detach())
+                    if math.isfinite(value):  # the mean over an empty Poisson batch is NaN
+                        losses.append(value)
+                if on_epoch is not None:
+                    on_epoch(epoch, float(np.mean(losses)) if losses else float("nan"))
                 if stopping.should_stop():
                     break
     finally:

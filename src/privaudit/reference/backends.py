@@ -1,8 +1,11 @@
 """Where reference models train: registered backends.
 
-Each backend is ``run(recipe, pool, query, query_digest, tasks, store, *, n_jobs, ray_address, on_done)``;
+Each backend is ``run(recipe, pool, query, query_digest, tasks, store, *, n_jobs, ray_address, on_done, on_partial)``;
 it runs every :class:`~privaudit.reference.worker.ModelTask` and calls
-``on_done(result)`` in the driver as each finishes. Workers write finished
+``on_done(result)`` in the driver as each finishes. A backend that sees models
+part-way (``ensemble``: after each epoch) may also call ``on_partial(indices,
+fraction)`` in the driver — the models with those task indices are ``fraction``
+(0 … 1) done — so progress moves before a batch of models finishes together. Workers write finished
 models to the store themselves, so a killed run loses only the models in flight.
 
 * ``sequential`` — in this process, one after another, with this process's thread settings.
@@ -19,17 +22,19 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Callable
+from typing import Callable, Sequence
 
 from privaudit.registry import Registry
 from privaudit.reference.worker import ModelTask, TaskResult, init_process_worker, run_in_process_worker, run_task
 
 __all__ = ["BACKENDS", "default_jobs"]
 
-#: backend name → ``run(recipe, pool, query, query_digest, tasks, store, *, n_jobs, ray_address, on_done)``
+#: backend name → ``run(recipe, pool, query, query_digest, tasks, store, *, n_jobs, ray_address, on_done, on_partial)``
 BACKENDS: Registry = Registry("reference backend")
 
 OnDone = Callable[[TaskResult], None]
+#: ``on_partial(indices, fraction)``: the models with these task indices are ``fraction`` (0 … 1) done
+OnPartial = Callable[[Sequence[int], float], None]
 
 
 def default_jobs() -> int:
@@ -41,7 +46,8 @@ def default_jobs() -> int:
 
 
 @BACKENDS.register("sequential")
-def run_sequential(recipe, pool, query, query_digest: str, tasks: list[ModelTask], store, *, n_jobs=None, ray_address=None, on_done: OnDone) -> None:
+def run_sequential(recipe, pool, query, query_digest: str, tasks: list[ModelTask], store, *, n_jobs=None, ray_address=None, on_done: OnDone,
+                   on_partial: OnPartial | None = None) -> None:
     for task in tasks:
         on_done(run_task(recipe, pool, query, query_digest, task, store))
 
@@ -74,7 +80,8 @@ def _stop(executor: ProcessPoolExecutor, *, kill_running: bool) -> None:
 
 
 @BACKENDS.register("process")
-def run_processes(recipe, pool, query, query_digest: str, tasks: list[ModelTask], store, *, n_jobs=None, ray_address=None, on_done: OnDone) -> None:
+def run_processes(recipe, pool, query, query_digest: str, tasks: list[ModelTask], store, *, n_jobs=None, ray_address=None, on_done: OnDone,
+                  on_partial: OnPartial | None = None) -> None:
     if not tasks:
         return
     workers = max(1, min(n_jobs or default_jobs(), len(tasks)))
@@ -98,7 +105,8 @@ def run_processes(recipe, pool, query, query_digest: str, tasks: list[ModelTask]
 
 
 @BACKENDS.register("ray")
-def run_ray(recipe, pool, query, query_digest: str, tasks: list[ModelTask], store, *, n_jobs=None, ray_address=None, on_done: OnDone) -> None:
+def run_ray(recipe, pool, query, query_digest: str, tasks: list[ModelTask], store, *, n_jobs=None, ray_address=None, on_done: OnDone,
+            on_partial: OnPartial | None = None) -> None:
     from privaudit.reference.ray_backend import run_on_ray
 
     run_on_ray(recipe, pool, query, query_digest, tasks, store, n_jobs=n_jobs, ray_address=ray_address, on_done=on_done)

@@ -122,6 +122,12 @@ def train_reference_models(
         Existing Ray cluster; default starts a local one.
     progress : callable, optional
         Called as ``progress(done, total, message)`` after the cache check and after each model.
+        If it also has a ``work(done, total)`` method (as
+        :class:`privaudit.progress.ReferenceTrainingProgress` does), that is called with
+        fractional model counts — a running total, models found in the store included —
+        first right after the cache check, then as backends report finished epochs (the
+        ``ensemble`` backend: ``e / (E + 1)`` of each model in a chunk after epoch ``e`` of
+        ``E``) and as models finish, so batched models show progress before they all finish.
 
     Returns
     -------
@@ -152,6 +158,17 @@ def train_reference_models(
     started = time.perf_counter()
     if progress is not None:
         progress(done, n_models, f"{done} of {n_models} reference models found in {store.root}")
+    work = getattr(progress, "work", None)  # the optional finer report documented above
+    finished = np.ones(n_models)  # fraction of each model done; those to train or query start at 0
+    finished[[task.index for task in tasks]] = 0.0
+    if work is not None:
+        work(float(finished.sum()), n_models)
+
+    def on_partial(indices, fraction: float) -> None:
+        """Models ``indices`` are ``fraction`` (in [0, 1)) done; a late report never moves a model back."""
+        finished[list(indices)] = np.maximum(finished[list(indices)], min(float(fraction), 1.0))
+        if work is not None:
+            work(float(finished.sum()), n_models)
 
     def on_done(result: TaskResult) -> None:
         nonlocal done
@@ -160,11 +177,14 @@ def train_reference_models(
         if result.outputs is not None:
             store.save_outputs(result.key, query_digest, result.outputs)
         done += 1
+        finished[result.index] = 1.0
         if progress is not None:
             verb = "trained" if result.kind == "train" else "queried"
             progress(done, n_models, f"model {result.index} {verb} in {result.seconds:.1f} s ({time.perf_counter() - started:.0f} s elapsed)")
+        if work is not None:
+            work(float(finished.sum()), n_models)
 
-    run(recipe, pool, query, query_digest, tasks, store, n_jobs=n_jobs, ray_address=ray_address, on_done=on_done)
+    run(recipe, pool, query, query_digest, tasks, store, n_jobs=n_jobs, ray_address=ray_address, on_done=on_done, on_partial=on_partial)
     shape = (len(query), len(query.classes))
     outputs = np.stack([store.load_outputs(key, query_digest, shape) for key in keys]) if keys else np.empty((0, *shape))
     trained = sum(t.kind == "train" for t in tasks)

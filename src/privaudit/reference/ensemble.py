@@ -57,7 +57,7 @@ from __future__ import annotations
 import inspect
 import math
 from contextlib import contextmanager
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -175,7 +175,8 @@ def ensemble_size(architecture: dict, training: TrainingConfig, n_models: int, *
     return math.ceil(max(1, int(n_models)) / chunks)
 
 
-def train_mlp_ensemble(inputs: np.ndarray, labels: np.ndarray, rows: Sequence[np.ndarray], seeds: Sequence[int], *, architecture: dict, training: TrainingConfig) -> list:
+def train_mlp_ensemble(inputs: np.ndarray, labels: np.ndarray, rows: Sequence[np.ndarray], seeds: Sequence[int], *, architecture: dict, training: TrainingConfig,
+                       on_epoch: Callable[[int], None] | None = None) -> list:
     """Train ``len(rows)`` build_mlp models together; returns them as ``build_mlp`` modules in eval mode.
 
     Parameters
@@ -192,6 +193,9 @@ def train_mlp_ensemble(inputs: np.ndarray, labels: np.ndarray, rows: Sequence[np
         ``build_mlp`` arguments (see :func:`mlp_architecture`).
     training : TrainingConfig
         ``patience`` must be 0: no early stopping.
+
+    on_epoch : callable, optional
+        Called with the epoch number (1 … ``training.epochs``) after each epoch of all K models.
 
     Every model needs the same number of minibatches per epoch, ``ceil(len(rows[k]) / batch_size)``.
     Uses this process's torch thread setting.
@@ -228,7 +232,7 @@ def train_mlp_ensemble(inputs: np.ndarray, labels: np.ndarray, rows: Sequence[np
         for start in range(0, n, batch):
             weight_of_row[k, start : min(start + batch, n)] = 1.0 / (min(start + batch, n) - start)
     uneven = bool((sizes != padded).any())
-    for _ in range(int(training.epochs)):
+    for epoch in range(1, int(training.epochs) + 1):
         index = torch.zeros(n_models, padded, dtype=torch.int64)
         for k in range(n_models):
             index[k, : sizes[k]] = row_tensors[k][torch.randperm(int(sizes[k]), generator=order_generators[k])]
@@ -237,6 +241,8 @@ def train_mlp_ensemble(inputs: np.ndarray, labels: np.ndarray, rows: Sequence[np
             width = int(min(batch, sizes.max() - start))
             chosen = index[:, start : start + width]
             stacked.step(x[chosen], y[chosen], weight_of_row[:, start : start + width] if uneven else None)
+        if on_epoch is not None:
+            on_epoch(epoch)
     return stacked.into(modules)
 
 

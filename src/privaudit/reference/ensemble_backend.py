@@ -66,12 +66,19 @@ class _Shared:
     expected: tuple[int, int]  # (n_query, n_classes)
 
 
-def _train_chunk(shared: _Shared, store, chunk: list) -> list[TaskResult]:
-    """Train one chunk together and store each model as :func:`~privaudit.reference.worker.run_task` does."""
+def _train_chunk(shared: _Shared, store, chunk: list, on_partial=None) -> list[TaskResult]:
+    """Train one chunk together and store each model as :func:`~privaudit.reference.worker.run_task` does.
+
+    ``on_partial(indices, fraction)`` hears after each epoch ``e`` of ``E`` that the chunk's models are
+    ``e / (E + 1)`` done (the last share is querying and storing them).
+    """
     recipe = shared.recipe
     start = time.perf_counter()
     rows = [np.searchsorted(shared.positions, task.positions) for task in chunk]
-    modules = train_mlp_ensemble(shared.inputs, shared.labels, rows, [task.seed for task in chunk], architecture=recipe.architecture, training=recipe.training)
+    indices, share = tuple(task.index for task in chunk), 1.0 / (int(recipe.training.epochs) + 1)
+    on_epoch = None if on_partial is None else (lambda epoch: on_partial(indices, epoch * share))
+    modules = train_mlp_ensemble(shared.inputs, shared.labels, rows, [task.seed for task in chunk], architecture=recipe.architecture, training=recipe.training,
+                                 on_epoch=on_epoch)
     seconds = (time.perf_counter() - start) / len(chunk)
     results = []
     for task, module in zip(chunk, modules):
@@ -87,18 +94,33 @@ def _train_chunk(shared: _Shared, store, chunk: list) -> list[TaskResult]:
 _CHUNK_WORKER: dict = {}
 
 
-def _init_chunk_worker(shared: _Shared, store_root: str, driver: int) -> None:
-    """Pool worker: what every pool worker does (one thread, ignore Ctrl-C, exit with the driver), and hold ``shared``."""
+def _init_chunk_worker(shared: _Shared, store_root: str, driver: int, partial_queue=None) -> None:
+    """Pool worker: what every pool worker does (one thread, ignore Ctrl-C, exit with the driver), and hold ``shared``
+    (and the queue that carries epoch progress to the driver, if any)."""
     init_process_worker(shared.recipe, None, None, shared.query_digest, store_root, driver)
-    _CHUNK_WORKER.update(shared=shared, store=ReferenceStore(store_root))
+    _CHUNK_WORKER.update(shared=shared, store=ReferenceStore(store_root), queue=partial_queue)
 
 
 def _train_chunk_in_worker(chunk: list) -> list[TaskResult]:
     limit_threads()
-    return _train_chunk(_CHUNK_WORKER["shared"], _CHUNK_WORKER["store"], chunk)
+    queue = _CHUNK_WORKER.get("queue")
+    on_partial = None if queue is None else (lambda indices, fraction: queue.put((indices, fraction)))
+    return _train_chunk(_CHUNK_WORKER["shared"], _CHUNK_WORKER["store"], chunk, on_partial)
 
 
-def run_ensemble(recipe, pool, query, query_digest: str, tasks: list, store, *, n_jobs=None, ray_address=None, on_done) -> None:
+def _drain(partial_queue, on_partial) -> None:
+    """Pass every epoch report the workers have sent so far to ``on_partial`` (in the driver)."""
+    from queue import Empty
+
+    while partial_queue is not None:
+        try:
+            indices, fraction = partial_queue.get_nowait()
+        except Empty:
+            return
+        on_partial(indices, fraction)
+
+
+def run_ensemble(recipe, pool, query, query_digest: str, tasks: list, store, *, n_jobs=None, ray_address=None, on_done, on_partial=None) -> None:
     """Backend ``ensemble``: train the models in chunks that run as one batched ensemble each.
 
     ``recipe`` must be an :class:`EnsembleRecipe` (so the engine keyed the models
@@ -110,6 +132,8 @@ def run_ensemble(recipe, pool, query, query_digest: str, tasks: list, store, *, 
     ``on_done`` is called for it when its chunk is done; a kill loses at most
     the chunks in flight. Models that are stored but lack outputs on ``query``
     are loaded and queried one by one in this process. ``ray_address`` is ignored.
+    ``on_partial(indices, fraction)`` is called in this process after each epoch
+    of a chunk (from worker processes through a queue, read at least once a second).
     """
     from privaudit.reference.backends import _stop, _worker_context, default_jobs
 
@@ -135,14 +159,18 @@ def run_ensemble(recipe, pool, query, query_digest: str, tasks: list, store, *, 
     if jobs == 1 or len(chunks) == 1:
         with _torch_threads(jobs):
             for chunk in chunks:
-                for result in _train_chunk(shared, store, chunk):
+                for result in _train_chunk(shared, store, chunk, on_partial):
                     on_done(result)
         return
-    executor = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=_worker_context(), initializer=_init_chunk_worker, initargs=(shared, str(store.root), os.getpid()))
+    context = _worker_context()
+    partial_queue = context.Queue() if on_partial is not None else None
+    executor = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=context, initializer=_init_chunk_worker,
+                                   initargs=(shared, str(store.root), os.getpid(), partial_queue))
     try:
         pending = {executor.submit(_train_chunk_in_worker, chunk) for chunk in chunks}
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=None if partial_queue is None else 1.0, return_when=FIRST_COMPLETED)
+            _drain(partial_queue, on_partial)
             for future in done:
                 for result in future.result():
                     on_done(result)
@@ -152,6 +180,9 @@ def run_ensemble(recipe, pool, query, query_digest: str, tasks: list, store, *, 
     except BaseException:
         _stop(executor, kill_running=False)  # let running chunks finish into the store
         raise
+    finally:
+        if partial_queue is not None:
+            partial_queue.close()
     executor.shutdown(wait=True)
 
 

@@ -46,6 +46,7 @@ import numpy as np
 from privaudit._version import __version__
 from privaudit.exceptions import ConfigError, require
 from privaudit.output_folder import OutputFolder
+from privaudit.progress import prefixed, track
 from privaudit.sweep.results import RESULT_FILE, SETTING_FORMAT, WEIGHTS_FILE, clean_temporary, find_trained, read_result
 from privaudit.sweep.settings import ResolvedSetting, attack_specs, check_setting, resolve_settings
 
@@ -200,13 +201,15 @@ class _Sweep:
             raise ConfigError(f"model.factory: {self.config.model.factory} returned {type(module).__name__}, not a torch.nn.Module")
         return module
 
-    def train(self, setting: ResolvedSetting):
+    def train(self, setting: ResolvedSetting, description: str = "training"):
         from privaudit import models
 
         module = self.build(setting)
         x, y = self.inputs("members")
         validation = self.inputs("validation") if setting.training.patience else None
-        info = models.train_classifier(module, x, y, setting.training, seed=self.config.seed, validation=validation)
+        with track(self.say, description, setting.training.epochs, "epochs") as advance:
+            info = models.train_classifier(module, x, y, setting.training, seed=self.config.seed, validation=validation,
+                                           on_epoch=lambda epoch, loss: advance(1, note=f"training loss {loss:.3f}"))
         return module, info
 
     def load(self, setting: ResolvedSetting, weights: bytes):
@@ -266,8 +269,7 @@ def _run_setting(sweep: _Sweep, setting: ResolvedSetting, prefix: str, training_
         training_s, reused_from = 0.0, saved_from["trained"].get("reused_from") or saved_from["name"]
         say(f"{prefix}: trains exactly like '{saved_from['name']}'; reusing its trained target")
     else:
-        say(f"{prefix}: training ({setting.description}) on {sweep.data.members.size:,} members")
-        module, info = sweep.train(setting)
+        module, info = sweep.train(setting, f"{prefix}: training ({setting.description}) on {sweep.data.members.size:,} members")
         training_s, reused_from = time.perf_counter() - started, None
         weights = sweep.safetensors.save({k: v.detach().contiguous() for k, v in module.state_dict().items()})
     target = sweep.target(setting, module)
@@ -278,7 +280,7 @@ def _run_setting(sweep: _Sweep, setting: ResolvedSetting, prefix: str, training_
     result = audit(
         sweep.data, [target], specs, fprs=config.metrics.fprs, n_bootstrap=config.metrics.bootstrap,
         confidence=config.metrics.confidence, seed=config.seed, reference=plan, delta=config.metrics.delta,
-        progress=lambda message: say(f"{prefix.split(']')[0]}] {message}"),
+        progress=prefixed(say, f"{prefix.split(']')[0]}] "),
     )
     audit_s = time.perf_counter() - audit_started
     sweep.folder.write_now(f"settings/{setting.name}/{WEIGHTS_FILE}", weights)
