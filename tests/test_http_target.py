@@ -485,3 +485,22 @@ def test_readme_http_target_example_is_a_valid_config():
     assert (target.type, target.protocol, target.outputs, target.max_queries) == ("http", "json", "probabilities", 100000)
     assert target.headers_from_env == {"Authorization": "PRIVAUDIT_API_TOKEN"}
     assert set(yaml.safe_load(block)["targets"][0]) <= set(type(target).model_fields)
+
+
+def test_querying_advances_a_progress_step_per_answered_batch(server, data, local):
+    """compute_signals with a reporter: each answered batch moves the count, in the calling thread."""
+    import io
+    import re
+
+    from privaudit.progress import PlainReporter
+    from privaudit.signals import compute_signals
+
+    out, records = io.StringIO(), data.records
+    target = _target(server, batch_size=64)
+    signals = compute_signals(target, records, ["loss"], progress=PlainReporter(out, interval=0.0), description="querying api")
+    np.testing.assert_allclose(signals["loss"], compute_signals(local, records, ["loss"])["loss"], rtol=1e-12)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"· querying api: 0/{len(records)} records (0 %)" and lines[-1].startswith(f"· querying api: {len(records)} records in ")
+    counts = [0, *(int(re.match(r"· querying api: (\d+)/", line).group(1)) for line in lines[1:-1]), len(records)]  # a line per batch but the last
+    sizes = [min(64, len(records) - start) for start in range(0, len(records), 64)]  # batches finish in any order
+    assert sorted(np.diff(counts).tolist()) == sorted(sizes)

@@ -126,8 +126,8 @@ def test_ensemble_eta_decreases_smoothly_and_is_about_right():
     progress = ReferenceTrainingProgress(said.append, "overfit_mlp", clock=clock)
     etas, truth = _ensemble_run(clock, progress, found=2, epochs=40, models=8, epoch_s=10.0, store_s=1.0)
     assert all(left is not None for left in etas)
-    assert all(b < a for a, b in zip(etas, etas[1:]))  # decreases at every epoch
-    for left, actual in zip(etas, truth):
+    assert all(b < a for a, b in zip(etas, etas[1:], strict=False))  # decreases at every epoch
+    for left, actual in zip(etas, truth, strict=True):
         assert left == pytest.approx(actual, rel=0.25, abs=5.0)
     # store hits are not in the rate: had the 2 found models counted, the first ETA would be ~5× too small
     assert etas[0] > 0.75 * truth[0]

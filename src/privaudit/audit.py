@@ -252,15 +252,13 @@ def audit(
         if reference_attacks and plan is None:
             names = ", ".join(a.display_name for a in reference_attacks)
             raise CapabilityError(f"attack(s) {names} need reference models, but target '{target.name}' has none configured; add a 'reference' block to the target (models, and for torch targets a training recipe)")
-        say(f"querying {target.name} on {len(audited):,} audited records")
-        signals = compute_signals(target, audited, needed)
+        signals = compute_signals(target, audited, needed, progress=say, description=f"querying {target.name} on audited records")
         ledger = QueryLedger()
         ledger.add_outputs(len(audited))
         population_signals = None
         wants_population = any(a.needs_population or getattr(a, "needs_population_z", False) for a in target_attacks)
         if population is not None and (wants_population or reference_attacks):
-            say(f"querying {target.name} on {len(population):,} population records")
-            population_signals = compute_signals(target, population, needed)
+            population_signals = compute_signals(target, population, needed, progress=say, description=f"querying {target.name} on population records")
             ledger.add_outputs(len(population))
         if query_requests:
             query_values, spent = compute_query_signals(target, audited, list(query_requests.values()), correct=signals["correctness"] > 0,

@@ -35,6 +35,8 @@ from scipy.special import logsumexp
 
 from privaudit.exceptions import CapabilityError, DataError
 from privaudit.registry import Registry
+from privaudit.progress import track
+from privaudit.targets.base import query_target
 
 __all__ = [
     "Signal",
@@ -315,7 +317,7 @@ def signals_from_outputs(outputs: np.ndarray, kind: OutputKind, labels: np.ndarr
     return result
 
 
-def compute_signals(target, records, names: list[str]) -> dict[str, np.ndarray]:
+def compute_signals(target, records, names: list[str], *, progress: Callable[[str], None] | None = None, description: str | None = None) -> dict[str, np.ndarray]:
     """Query ``target`` once on ``records`` and compute the named signals.
 
     Parameters
@@ -326,11 +328,21 @@ def compute_signals(target, records, names: list[str]) -> dict[str, np.ndarray]:
         Records to query, with integer ``labels``.
     names : list of str
         Registered signal names.
+    progress : callable, optional
+        An entry point's ``say`` (:mod:`privaudit.progress`): the query is a counted step of
+        ``len(records)`` records, moving per answered batch where the target reports batches
+        (:func:`~privaudit.targets.base.query_target`).
+    description : str, optional
+        The step's name (default ``"querying <target>"``).
 
     Returns
     -------
     dict of str → array of shape (n_records,)
     """
-    outputs = target.predict(records)
+    if progress is None:
+        outputs = target.predict(records)
+    else:
+        with track(progress, description or f"querying {target.name}", len(records), "records") as advance:
+            outputs = query_target(target, records, advance)
     source = f"target '{target.name}'" + (f" ({target.source})" if isinstance(getattr(target, "source", None), str) else "")
     return signals_from_outputs(outputs, target.output_kind, records.labels, list(names), source=source, row_ids=getattr(records, "ids", None))

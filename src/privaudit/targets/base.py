@@ -10,6 +10,11 @@ A target is described by what it can do, not by a base class::
 ``predict`` returns shape ``(n, n_classes)`` for logits / probabilities, with
 columns in the order of ``records.classes``, or ``(n,)`` class indices for
 label-only targets.
+
+A target that answers in batches may say so with a class attribute
+``reports_batches = True`` and then accepts ``predict(records, on_batch=f)``,
+calling ``f(n)`` in the calling thread as each batch of ``n`` records is
+answered; :func:`query_target` uses it to move a progress bar per batch.
 """
 
 from __future__ import annotations
@@ -17,14 +22,14 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Callable, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from privaudit.exceptions import ConfigError, TargetError
 from privaudit.registry import Registry
 
-__all__ = ["Target", "TARGET_LOADERS", "OutputKind", "check_outputs", "import_object", "load_transform"]
+__all__ = ["Target", "TARGET_LOADERS", "OutputKind", "check_outputs", "import_object", "load_transform", "query_target"]
 
 OutputKind = Literal["logits", "probabilities", "labels"]
 
@@ -37,6 +42,21 @@ class Target(Protocol):
     output_kind: OutputKind
 
     def predict(self, records) -> np.ndarray: ...
+
+
+def query_target(target: Target, records, advance: Callable[[int], None] | None = None) -> np.ndarray:
+    """``target.predict(records)``, with ``advance(n)`` called as records are answered.
+
+    Per batch for targets that declare ``reports_batches = True`` (HTTP, torch);
+    otherwise once, with ``len(records)``, when the answer is complete.
+    """
+    if advance is None:
+        return target.predict(records)
+    if getattr(type(target), "reports_batches", False):  # the declared capability above, not a guess
+        return target.predict(records, on_batch=advance)
+    outputs = target.predict(records)
+    advance(len(records))
+    return outputs
 
 
 #: type name in a config → loader ``(spec: dict, base_dir: Path, name: str) -> Target``

@@ -66,6 +66,7 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -315,8 +316,14 @@ class HTTPTarget:
                     self._memory[batch.key] = outputs
         return outputs
 
-    def predict(self, records) -> np.ndarray:
-        """Outputs for ``records``: ``(n, C)`` probabilities or logits in ``records.classes`` order, or ``(n,)`` class indices."""
+    #: ``predict(records, on_batch=f)`` calls ``f(n)`` as each batch of ``n`` records is answered (see :func:`~privaudit.targets.base.query_target`)
+    reports_batches = True
+
+    def predict(self, records, *, on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Outputs for ``records``: ``(n, C)`` probabilities or logits in ``records.classes`` order, or ``(n,)`` class indices.
+
+        ``on_batch(n)`` is called in this thread as each batch of ``n`` records is answered (from the cache or the server).
+        """
         httpx = require("httpx", "http")
         columns, rows = request_rows(records.features, transform=self.transform, needs_numeric=self.protocol.needs_numeric, name=self.name)
         ids = np.asarray(records.ids).astype(str).tolist()
@@ -342,6 +349,8 @@ class HTTPTarget:
                         failures.append((f"{built[0].describe(len(starts))}: {exc}", exc.limit))
                         continue
                     answers[index] = outputs
+                    if on_batch is not None and outputs is not None:
+                        on_batch(built[0].size)
             except BaseException:  # Ctrl-C or a local error: start nothing, end requests in flight at their next read
                 stop.set()
                 abort.set()

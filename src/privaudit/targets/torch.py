@@ -7,6 +7,7 @@ builds the architecture — no ``torch.load`` of pickles.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -57,7 +58,10 @@ class TorchTarget:
             )
         return features.to_numpy(dtype=np.float32)
 
-    def predict(self, records) -> np.ndarray:
+    #: ``predict(records, on_batch=f)`` calls ``f(n)`` after each batch of ``n`` records (see :func:`~privaudit.targets.base.query_target`)
+    reports_batches = True
+
+    def predict(self, records, *, on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         torch = require("torch", "torch")
         # writable and C-contiguous (pandas copy-on-write hands out read-only arrays, which torch.from_numpy warns about)
         inputs = np.require(self._inputs(records.features), requirements=["C", "W"])
@@ -67,6 +71,8 @@ class TorchTarget:
             for start in range(0, len(inputs), self.batch_size):
                 batch = torch.from_numpy(inputs[start : start + self.batch_size]).to(self.device)
                 chunks.append(self.module(batch).detach().cpu().double().numpy())
+                if on_batch is not None:
+                    on_batch(len(batch))
         outputs = np.concatenate(chunks) if chunks else np.empty((0, len(records.classes)))
         return check_outputs(outputs, records, self)
 

@@ -31,7 +31,7 @@ from privaudit.text.canaries import (
 )
 from privaudit.text.canary_epsilon import CanaryEpsilonBound, canary_epsilon_bound
 from privaudit.text.texts import shared_texts_error
-from privaudit.text.token_scores import TokenLogProbs
+from privaudit.text.token_scores import TokenLogProbs, score_texts
 from privaudit.text.verdict import TextClaim, text_leakage_claim
 
 __all__ = ["TokenScorer", "TextAuditResult", "CanaryAudit", "answer_queries", "audit_text", "audit_canaries"]
@@ -122,7 +122,6 @@ def answer_queries(target: TokenScorer, texts: Sequence[str], queries: Sequence[
     Queries with the same key are merged; the merged query computes the
     vocabulary statistics if any of them needs them.
     """
-    say = progress or (lambda message: None)
     merged: dict[str, TextQuery] = {}
     for query in queries:
         kept = merged.get(query.key)
@@ -133,9 +132,9 @@ def answer_queries(target: TokenScorer, texts: Sequence[str], queries: Sequence[
         if model is None:
             raise CapabilityError(f"query '{key}' needs a reference model; give the audit one (reference=...), or leave out the 'reference' attack")
         query_texts = query.texts(texts)
-        say(f"scoring {len(query_texts):,} texts with {model.name} ({key}{', vocabulary statistics' if query.vocab_stats else ''})")
         started = time.perf_counter()
-        answers[key] = model.token_log_probs(query_texts, vocab_stats=query.vocab_stats)
+        answers[key] = score_texts(model, query_texts, vocab_stats=query.vocab_stats, progress=progress,
+                                   description=f"scoring texts with {model.name} ({key}{', vocabulary statistics' if query.vocab_stats else ''})")
         stats[key] = {"texts": len(query_texts), "scored_tokens": answers[key].n_tokens, "seconds": time.perf_counter() - started,
                       **{k: v for k, v in (getattr(model, "last_stats", None) or {}).items() if k in ("tokens", "padding_fraction")}}
     return answers, stats
@@ -193,11 +192,10 @@ def audit_canaries(target: TokenScorer, canaries: Sequence[Canary], inserted, *,
         raise DataError(f"{len(canaries)} canaries but inserted has shape {inserted.shape}")
     if int(repetitions) < 1:
         raise DataError(f"canary repetitions must be ≥ 1 (copies of each inserted canary), got {repetitions}")
-    say = progress or (lambda message: None)
     candidates = [sample_candidate_secrets(c, n_candidates, alphabet=alphabet, seed=seed + i) for i, c in enumerate(canaries)]
     texts = [c.text for c in canaries] + [c.with_secret(s) for c, secrets in zip(canaries, candidates) for s in secrets]
-    say(f"canaries: scoring {len(canaries)} canaries and {len(texts) - len(canaries):,} candidate secrets with {target.name}")
-    bits = log_perplexity_bits(target.token_log_probs(texts).per_text_sum())
+    bits = log_perplexity_bits(score_texts(target, texts, progress=progress, description=(
+        f"canaries: scoring {len(canaries)} canaries and {len(texts) - len(canaries):,} candidate secrets with {target.name}")).per_text_sum())
     exposures, margins = [], []
     for i, canary in enumerate(canaries):
         start = len(canaries) + i * n_candidates

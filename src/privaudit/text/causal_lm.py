@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -180,11 +180,15 @@ class CausalLMTarget:
             return length_buckets(lengths, batch_size=self.batch_size, max_batch_tokens=self.max_batch_tokens)
         return in_order_batches(int(lengths.size), batch_size=self.batch_size)
 
-    def token_log_probs(self, texts: Sequence[str], *, vocab_stats: bool = False) -> TokenLogProbs:
+    #: ``token_log_probs(texts, on_batch=f)`` calls ``f(n)`` after each batch of ``n`` texts (see :func:`~privaudit.text.token_scores.score_texts`)
+    reports_batches = True
+
+    def token_log_probs(self, texts: Sequence[str], *, vocab_stats: bool = False, on_batch: Callable[[int], None] | None = None) -> TokenLogProbs:
         """Score ``texts``: log p(x_t | x_<t) of every token after the first (nats), μ_t and σ_t if ``vocab_stats``.
 
         Returns a :class:`~privaudit.text.token_scores.TokenLogProbs` with one
         entry per text, in the order given (T_i = tokens of text i − 1).
+        ``on_batch(n)`` is called after each batch of ``n`` texts.
         """
         torch = require("torch", "llm")
         encoded = self.encode(texts)
@@ -203,6 +207,8 @@ class CausalLMTarget:
             with torch.inference_mode():
                 for batch in batches:
                     if not batch.size or lengths[batch].max() < 2:
+                        if on_batch is not None:
+                            on_batch(int(batch.size))
                         continue
                     ids, mask = pad_batch([encoded[i] for i in batch], self.pad_id)
                     out = self._score_batch(torch, ids, mask, vocab_stats)
@@ -213,6 +219,8 @@ class CausalLMTarget:
                         if vocab_stats:
                             means[span] = out[1][row, :count]
                             stds[span] = out[2][row, :count]
+                    if on_batch is not None:
+                        on_batch(int(batch.size))
         except RuntimeError as exc:
             raise TargetError(f"target '{self.name}' failed while scoring texts ({str(exc).splitlines()[0]})") from exc
         finally:

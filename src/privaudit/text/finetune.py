@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from privaudit.exceptions import ConfigError, require
+from privaudit.progress import track
 from privaudit.text.batching import length_buckets
 from privaudit.text.causal_lm import encode_texts, pad_batch, resolve_prefix_token
 
@@ -106,24 +107,26 @@ def finetune_causal_lm(
     model.train()
     say = progress or (lambda message: None)
     started, steps, losses = time.perf_counter(), 0, []
-    for epoch in range(epochs):
-        total, count = 0.0, 0
-        for b in rng.permutation(len(batches)):
-            batch = batches[b]
-            ids, mask = pad_batch([encoded[i] for i in batch], pad_id)
-            input_ids = torch.from_numpy(ids).to(device)
-            attention = torch.from_numpy(mask).to(device)
-            labels = input_ids.masked_fill(attention == 0, -100)
-            loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            steps += 1
-            real = int(mask[:, 1:].sum())
-            total += float(loss.detach()) * real
-            count += real
-        losses.append(total / max(count, 1))
-        say(f"fine-tuning: epoch {epoch + 1}/{epochs}, mean token loss {losses[-1]:.3f}")
+    with track(progress, f"fine-tuning {len(encoded):,} texts × {epochs} epochs", epochs * len(batches), "batches") as advance:
+        for epoch in range(epochs):
+            total, count = 0.0, 0
+            for b in rng.permutation(len(batches)):
+                batch = batches[b]
+                ids, mask = pad_batch([encoded[i] for i in batch], pad_id)
+                input_ids = torch.from_numpy(ids).to(device)
+                attention = torch.from_numpy(mask).to(device)
+                labels = input_ids.masked_fill(attention == 0, -100)
+                loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                steps += 1
+                real = int(mask[:, 1:].sum())
+                total += float(loss.detach()) * real
+                count += real
+                advance(1, note=f"epoch {epoch + 1}/{epochs}, mean token loss {total / max(count, 1):.3f}")
+            losses.append(total / max(count, 1))
+            say(f"fine-tuning: epoch {epoch + 1}/{epochs}, mean token loss {losses[-1]:.3f}")
     model.eval()
     seconds = time.perf_counter() - started
     return {

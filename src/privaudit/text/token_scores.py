@@ -24,13 +24,14 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from privaudit.exceptions import DataError
+from privaudit.progress import track
 
-__all__ = ["TokenLogProbs"]
+__all__ = ["TokenLogProbs", "score_texts"]
 
 
 def _flat(name: str, values, n_tokens: int | None) -> np.ndarray:
@@ -126,3 +127,19 @@ class TokenLogProbs:
         if nonempty.any():
             sums[nonempty] = np.add.reduceat(self.log_probs, self.offsets[:-1][nonempty])
         return sums
+
+
+def score_texts(model, texts: Sequence[str], *, vocab_stats: bool = False, progress: Callable[[str], None] | None = None,
+                description: str | None = None) -> "TokenLogProbs":
+    """``model.token_log_probs(texts, vocab_stats=...)`` as a counted step of ``len(texts)`` texts.
+
+    The step moves per batch for models that declare ``reports_batches = True``
+    (:class:`~privaudit.text.causal_lm.CausalLM`, which then takes ``on_batch``), else once at the end.
+    ``progress`` is an entry point's ``say`` (:mod:`privaudit.progress`) or None.
+    """
+    with track(progress, description or f"scoring texts with {model.name}", len(texts), "texts") as advance:
+        if getattr(type(model), "reports_batches", False):  # the declared capability, as for targets (query_target)
+            return model.token_log_probs(texts, vocab_stats=vocab_stats, on_batch=advance)
+        scores = model.token_log_probs(texts, vocab_stats=vocab_stats)
+        advance(len(texts))
+        return scores
