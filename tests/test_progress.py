@@ -195,6 +195,60 @@ def test_engine_reports_epochs_of_an_ensemble_and_excludes_store_hits(tmp_path):
     assert [d for d, _ in recorder.calls] == [2, 3, 4, 5, 6]
 
 
+# -- training, querying and scoring as counted steps ------------------------------------------------
+def test_target_training_reports_every_epoch_with_its_loss():
+    torch = pytest.importorskip("torch")
+    from privaudit.models import TrainingConfig, build_mlp, train_classifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    seen: list[tuple[int, float]] = []
+    torch.manual_seed(0)
+    info = train_classifier(build_mlp(5, 2, hidden=[16]), x, y, TrainingConfig(epochs=30, batch_size=32, learning_rate=1e-2),
+                            on_epoch=lambda epoch, loss: seen.append((epoch, loss)))
+    assert [e for e, _ in seen] == list(range(1, 31)) and info["epochs_run"] == 30
+    assert seen[-1][1] < seen[0][1] and all(np.isfinite(loss) for _, loss in seen)
+    # early stopping: the bar ends at the epoch training stopped, and the closing line says so
+    out, stopped = io.StringIO(), []
+    config = TrainingConfig(epochs=500, batch_size=32, learning_rate=1e-2, patience=2)
+    with track(PlainReporter(out), "training early", config.epochs, "epochs") as advance:
+        info = train_classifier(build_mlp(5, 2, hidden=[16]), x[:80], y[:80], config, validation=(x[80:], y[80:]),
+                                on_epoch=lambda epoch, loss: (stopped.append(epoch), advance(1, note=f"training loss {loss:.3f}")))
+    assert stopped == list(range(1, info["epochs_run"] + 1)) and info["epochs_run"] < 500
+    assert _lines(out)[-1].startswith(f"{LINE_PREFIX}training early: done after {info['epochs_run']} of 500 epochs in ")
+
+
+def test_torch_target_and_text_scoring_advance_per_batch():
+    torch = pytest.importorskip("torch")
+    import pandas as pd
+
+    from privaudit.data import RecordSet
+    from privaudit.signals import compute_signals
+    from privaudit.targets import TorchTarget
+    from privaudit.text.token_scores import TokenLogProbs, score_texts
+
+    x = np.random.default_rng(1).normal(size=(10, 3)).astype(np.float32)
+    records = RecordSet(np.array([f"r{i}" for i in range(10)]), pd.DataFrame(x, columns=list("abc")), (x[:, 0] > 0).astype(np.int64), ("no", "yes"))
+    out = io.StringIO()
+    target = TorchTarget(torch.nn.Linear(3, 2), name="net", batch_size=4)
+    compute_signals(target, records, ["loss"], progress=PlainReporter(out, interval=0.0), description="querying net")
+    assert [line.split(": ")[1].split(" ")[0] for line in _lines(out)] == ["0/10", "4/10", "8/10", "10"]
+
+    class Scorer:  # a token scorer that does not report batches: one step at the end
+        name = "lm"
+
+        def token_log_probs(self, texts, *, vocab_stats=False):
+            return TokenLogProbs(-np.ones(len(texts)), np.arange(len(texts) + 1), None, None)
+
+    out = io.StringIO()
+    scores = score_texts(Scorer(), ["a", "b", "c"], progress=PlainReporter(out))
+    assert scores.per_text_sum().tolist() == [-1.0, -1.0, -1.0]
+    lines = _lines(out)
+    assert len(lines) == 2 and lines[0] == f"{LINE_PREFIX}scoring texts with lm: 0/3 texts (0 %)"
+    assert lines[1].startswith(f"{LINE_PREFIX}scoring texts with lm: 3 texts in ")
+
+
 # -- bars on a terminal ----------------------------------------------------------------------------
 def test_rich_reporter_draws_a_bar_with_count_and_status_lines():
     from rich.console import Console
