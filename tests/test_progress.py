@@ -101,11 +101,13 @@ def test_rate_excludes_work_done_before_the_start():
     assert eta.seconds_left == 0.0
 
 
-def _ensemble_run(clock: FakeClock, progress: ReferenceTrainingProgress, *, found: int, epochs: int, models: int, epoch_s: float, store_s: float):
+def _ensemble_run(clock: FakeClock, progress: ReferenceTrainingProgress, *, found: int, epochs: int, models: int, epoch_s: float, store_s: float,
+                  startup_s: float = 0.0):
     """What the engine reports for ``models`` reference models trained as one batched ensemble (fake time)."""
     total = found + models
     progress(found, total, f"{found} of {total} reference models found in cache")
     progress.work(float(found), total)
+    clock.now += startup_s  # starting workers, encoding the data
     etas, truth = [], []
     run_s = epochs * epoch_s + models * store_s
     for epoch in range(1, epochs + 1):
@@ -120,11 +122,15 @@ def _ensemble_run(clock: FakeClock, progress: ReferenceTrainingProgress, *, foun
     return etas, truth
 
 
-def test_ensemble_eta_decreases_smoothly_and_is_about_right():
-    """8 models trained together (and 2 found in the store): the ETA moves every epoch, never jumps up, and is ≈ the truth."""
+@pytest.mark.parametrize("startup_s", [0.0, 120.0])
+def test_ensemble_eta_decreases_smoothly_and_is_about_right(startup_s):
+    """8 models trained together (and 2 found in the store): the ETA moves every epoch, never jumps up, and is ≈ the truth,
+    whether or not the workers took two minutes to start."""
     clock, said = FakeClock(), []
     progress = ReferenceTrainingProgress(said.append, "overfit_mlp", clock=clock)
-    etas, truth = _ensemble_run(clock, progress, found=2, epochs=40, models=8, epoch_s=10.0, store_s=1.0)
+    etas, truth = _ensemble_run(clock, progress, found=2, epochs=40, models=8, epoch_s=10.0, store_s=1.0, startup_s=startup_s)
+    assert etas[0] is None  # one epoch is no rate yet
+    etas, truth = etas[1:], truth[1:]
     assert all(left is not None for left in etas)
     assert all(b < a for a, b in zip(etas, etas[1:], strict=False))  # decreases at every epoch
     for left, actual in zip(etas, truth, strict=True):

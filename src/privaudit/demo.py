@@ -192,7 +192,7 @@ def prepare_demo(out_dir: str | Path | OutputFolder, *, seed: int = 0, reference
                 training,
                 seed=seed + index,
                 validation=(encoded[validation], labels[validation]) if training.patience else None,
-                on_epoch=lambda epoch, loss: advance(1, note=f"training loss {loss:.3f}"),
+                on_epoch=lambda epoch, loss: advance(1, note=f"training loss {loss:.3g}"),
             )
         save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(out.stage_path(f"models/{name}.safetensors")))
         summary[name] = {"architecture": arch, "training": training.__dict__, **info}

@@ -19,24 +19,25 @@ __all__ = ["RichReporter"]
 
 def _columns():
     from rich.progress import BarColumn, ProgressColumn, SpinnerColumn, TextColumn
+    from rich.table import Column
     from rich.text import Text
 
     class CountColumn(ProgressColumn):
-        """``40/200 epochs · 3.1 epochs/s · 52 s left · loss 0.41`` of a counted task; the status task shows nothing."""
+        """``40/200 epochs (20 %) · about 52 s left · 3.1 epochs/s · loss 0.41`` of a counted task; nothing for the status task."""
 
         def render(self, task) -> Text:
             estimator: RateEstimator | None = task.fields.get("estimator")
             if estimator is None:
                 return Text("")
-            text = estimator.describe(task.fields.get("unit", "")).replace(", ", " · ")
-            note = task.fields.get("note")
-            return Text(text + (f" · {note}" if note else ""), style="dim")
+            count, rate, left = estimator.parts(task.fields.get("unit", ""))
+            text = " · ".join(part for part in (count, left, rate, task.fields.get("note")) if part)
+            return Text(text, style="dim")
 
     return [
         SpinnerColumn(),
-        TextColumn("{task.description}", markup=False),
-        BarColumn(bar_width=30),
-        CountColumn(),
+        TextColumn("{task.description}", markup=False, table_column=Column(no_wrap=True, overflow="ellipsis", max_width=48)),
+        BarColumn(bar_width=20),
+        CountColumn(table_column=Column(no_wrap=True, overflow="ellipsis")),
     ]
 
 
@@ -61,7 +62,8 @@ class RichReporter:
 
         self.console = console
         self.clock = clock
-        self.progress = Progress(*_columns(), console=console, transient=True, refresh_per_second=4, get_time=clock)
+        self.progress = Progress(*_columns(), console=console, transient=True, refresh_per_second=4, get_time=clock,
+                                 redirect_stdout=False)  # stdout stays stdout (--json, reports); stray stderr lines go above the bars
         self.status = self.progress.add_task("starting", total=None)
         self.progress.start()
 
@@ -88,6 +90,8 @@ class RichReporter:
 
         try:
             yield advance
+        except GeneratorExit:  # never exited, now garbage-collected (e.g. at shutdown after an error): nothing to say
+            raise
         except BaseException:
             self._finish(task, task_summary(description, estimator, unit, failed=True))
             raise

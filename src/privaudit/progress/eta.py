@@ -31,14 +31,20 @@ def format_rate(rate: float) -> str:
 
 
 class RateEstimator:
-    """Rate and time left of a counted task, from the work done since it started.
+    """Rate and time left of a counted task, from the work done in this run.
 
     Work already done when the estimator starts (``done``: models found in a
-    store, a resumed run) does not count towards the rate: the rate is
-    ``(done_now − done_at_start) / seconds since start``, in units per second,
-    and the time left is ``(total − done_now) / rate``. An average over the whole
-    run rather than the latest step, so a task whose steps arrive in bursts
-    (k models of a batched ensemble finishing together) does not swing its ETA.
+    store, a resumed run) does not count towards the rate. The rate is an
+    average, in units per second, not the latest step's, so a task whose steps
+    arrive in bursts does not swing its ETA; the time left is ``(total − done) / rate``.
+    It is measured
+
+    * from the first step that moved, when that step was a small part of the
+      work (at most :attr:`FINE` of it: an epoch, a batch): the time before it
+      was start-up (starting workers, encoding data, a first compilation), which
+      is paid once and would otherwise inflate the ETA for the rest of the run;
+    * else from the start (coarse steps, e.g. whole models: the first step's
+      time is mostly its own work, and concurrent workers finish together).
 
     Parameters
     ----------
@@ -58,18 +64,26 @@ class RateEstimator:
     (2.0, 30.0)
     """
 
+    #: largest first step, as a fraction of the work left at the start, after which the rate is measured from that step
+    FINE = 0.05
+
     def __init__(self, total: float, done: float = 0.0, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.started = clock()
         self.total = float(total)
         self.baseline = float(done)
         self.done = float(done)
+        self.first: tuple[float, float] | None = None  # (time, done) after the first step, if it was fine
 
     def update(self, done: float, total: float | None = None) -> None:
         """Record that ``done`` units (a running total, not an increment) are finished; ``total`` may change."""
         if total is not None:
             self.total = float(total)
-        self.done = max(self.done, float(done))
+        done = float(done)
+        if done > self.done and self.done == self.baseline and self.total > self.baseline:
+            if done - self.baseline <= self.FINE * (self.total - self.baseline):
+                self.first = (self.clock(), done)
+        self.done = max(self.done, done)
 
     @property
     def elapsed(self) -> float:
@@ -78,7 +92,13 @@ class RateEstimator:
 
     @property
     def rate(self) -> float | None:
-        """Units per second of the work done since the start; None before any."""
+        """Units per second of the work done in this run (see the class docstring); None before it is known."""
+        if self.first is not None:
+            since, done_then = self.first
+            if self.done > done_then:
+                seconds = self.clock() - since
+                return (self.done - done_then) / seconds if seconds > 0 else None
+            return None  # one fine step so far: no rate yet
         fresh, elapsed = self.done - self.baseline, self.elapsed
         return fresh / elapsed if fresh > 0 and elapsed > 0 else None
 
@@ -92,17 +112,18 @@ class RateEstimator:
         rate = self.rate
         return None if rate is None else (self.total - self.done) / rate
 
-    def describe(self, unit: str = "") -> str:
-        """``'240/1,000 epochs (24 %), 3.1 epochs/s, about 4 min 05 s left'`` (the parts known so far)."""
+    def parts(self, unit: str = "") -> tuple[str, str | None, str | None]:
+        """``('240/1,000 epochs (24 %)', '3.1 epochs/s', 'about 4 min 05 s left')``; the rate and time left are None while unknown."""
         unit_text = f" {unit}" if unit else ""
         if self.total > 0:
-            parts = [f"{format_count(self.done)}/{format_count(self.total)}{unit_text} ({100 * self.done / self.total:.0f} %)"]
+            count = f"{format_count(self.done)}/{format_count(self.total)}{unit_text} ({100 * self.done / self.total:.0f} %)"
         else:
-            parts = [f"{format_count(self.done)}{unit_text}"]
+            count = f"{format_count(self.done)}{unit_text}"
         rate = self.rate
-        if rate is not None:
-            parts.append(f"{format_rate(rate)} {unit or 'units'}/s")
         left = self.seconds_left
-        if left is not None and self.done < self.total:
-            parts.append(f"about {format_seconds(left)} left")
-        return ", ".join(parts)
+        return (count, None if rate is None else f"{format_rate(rate)} {unit or 'units'}/s",
+                f"about {format_seconds(left)} left" if left is not None and self.done < self.total else None)
+
+    def describe(self, unit: str = "") -> str:
+        """``'240/1,000 epochs (24 %), 3.1 epochs/s, about 4 min 05 s left'`` (the parts known so far)."""
+        return ", ".join(part for part in self.parts(unit) if part)

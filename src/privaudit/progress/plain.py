@@ -108,6 +108,8 @@ class PlainReporter:
 
         try:
             yield advance
+        except GeneratorExit:  # never exited, now garbage-collected (e.g. at shutdown after an error): nothing to say
+            raise
         except BaseException:
             self._write(task_summary(description, estimator, unit, failed=True))
             raise

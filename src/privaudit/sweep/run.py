@@ -209,7 +209,7 @@ class _Sweep:
         validation = self.inputs("validation") if setting.training.patience else None
         with track(self.say, description, setting.training.epochs, "epochs") as advance:
             info = models.train_classifier(module, x, y, setting.training, seed=self.config.seed, validation=validation,
-                                           on_epoch=lambda epoch, loss: advance(1, note=f"training loss {loss:.3f}"))
+                                           on_epoch=lambda epoch, loss: advance(1, note=f"training loss {loss:.3g}"))
         return module, info
 
     def load(self, setting: ResolvedSetting, weights: bytes):
