@@ -26,7 +26,20 @@ def demo_dir(tmp_path_factory) -> Path:
     )
     assert completed.returncode == 0, completed.stderr
     assert "report.html" in completed.stdout
+    (out.parent / "stderr.txt").write_text(completed.stderr)  # the progress it showed (not a terminal: plain lines)
     return out
+
+
+def test_demo_shows_target_and_reference_training_as_plain_lines(demo_dir):
+    """Off a terminal, the minutes of training are not silent: epoch and model counts with an ETA, one unwrapped line each."""
+    lines = (demo_dir.parent / "stderr.txt").read_text().splitlines()
+    assert lines and all(line.startswith("· ") for line in lines) and "\x1b[" not in "".join(lines)
+    training = [line for line in lines if line.startswith("· training overfit_mlp on 1,000 Adult members: ")]
+    assert training[0].endswith(": 0/200 epochs (0 %)") and " 200 epochs in " in training[-1]
+    assert any(line.startswith("· training regularised_mlp on 1,000 Adult members: done after ") for line in lines)  # early stopping
+    reference = [line for line in lines if line.startswith("· overfit_mlp: reference models: ")]
+    assert reference[0].endswith("0/16 models (0 %)") and " 16 models in " in reference[-1]
+    assert any(len(line) > 100 for line in lines)  # long lines stay whole
 
 
 def test_demo_writes_report_that_shows_the_contrast(demo_dir):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable
 
@@ -21,8 +22,8 @@ def format_seconds(seconds: float) -> str:
 
 
 def format_count(value: float) -> str:
-    """A count with thousands separators; fractional work units keep one decimal."""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    """A count with thousands separators; fractional work units keep one decimal, rounded down (15.97 of 16 reads 15.9, not 16.0)."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{math.floor(float(value) * 10) / 10:,.1f}"
 
 
 def format_rate(rate: float) -> str:
@@ -116,7 +117,7 @@ class RateEstimator:
         """``('240/1,000 epochs (24 %)', '3.1 epochs/s', 'about 4 min 05 s left')``; the rate and time left are None while unknown."""
         unit_text = f" {unit}" if unit else ""
         if self.total > 0:
-            count = f"{format_count(self.done)}/{format_count(self.total)}{unit_text} ({100 * self.done / self.total:.0f} %)"
+            count = f"{format_count(self.done)}/{format_count(self.total)}{unit_text} ({math.floor(100 * self.done / self.total)} %)"  # floored: 100 % only when done
         else:
             count = f"{format_count(self.done)}{unit_text}"
         rate = self.rate
