@@ -44,9 +44,9 @@ def _columns():
 class RichReporter:
     """Bars and status lines on a rich console (a terminal).
 
-    ``say(message)`` prints the message as a line above the bars and shows it
-    beside a spinner as the current step; ``start_task`` adds a bar that is
-    replaced by one summary line when the task ends. Use as a context manager
+    ``say(message)`` prints the message as a line above the display and, while
+    no bar runs, shows it beside a spinner as the current step; ``start_task``
+    adds a bar that is replaced by one summary line when the task ends. Use as a context manager
     (or call :meth:`close`) to stop the live display.
 
     Parameters
@@ -64,7 +64,8 @@ class RichReporter:
         self.clock = clock
         self.progress = Progress(*_columns(), console=console, transient=True, refresh_per_second=4, get_time=clock,
                                  redirect_stdout=False)  # stdout stays stdout (--json, reports); stray stderr lines go above the bars
-        self.status = self.progress.add_task("starting", total=None)
+        self.status = self.progress.add_task("", total=None, visible=False)  # the current step, shown while no bar runs
+        self.counted: set = set()
         self.progress.start()
 
     def _line(self, text: str) -> None:
@@ -74,7 +75,7 @@ class RichReporter:
 
     def __call__(self, message: str) -> None:
         self._line(message)
-        self.progress.update(self.status, description=one_line(message))
+        self.progress.update(self.status, description=one_line(message), visible=not self.counted)
 
     @contextmanager
     def start_task(self, description: str, total: float, unit: str = "", *, done: float = 0) -> Iterator[Advance]:
@@ -82,6 +83,8 @@ class RichReporter:
         description = one_line(description)
         estimator = RateEstimator(total, done, clock=self.clock)
         task = self.progress.add_task(description, total=max(float(total), 0.0) or None, completed=done, estimator=estimator, unit=unit, note="")
+        self.counted.add(task)
+        self.progress.update(self.status, visible=False)
         self.progress.refresh()
 
         def advance(n: float = 1, *, note: str | None = None) -> None:
@@ -98,8 +101,10 @@ class RichReporter:
         self._finish(task, task_summary(description, estimator, unit))
 
     def _finish(self, task, summary: str) -> None:
-        self.progress.refresh()
+        self.counted.discard(task)
         self.progress.remove_task(task)
+        self.progress.update(self.status, visible=False)  # the step before the bar is stale now: hidden until the next says something
+        self.progress.refresh()  # drop the finished bar before its summary line is printed above the display
         self._line(summary)
 
     def close(self) -> None:
