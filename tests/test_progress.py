@@ -199,6 +199,12 @@ def test_engine_reports_epochs_of_an_ensemble_and_excludes_store_hits(tmp_path):
     # the 4 new models move together, 4 × 1/5 of a model per epoch, before any of them finishes
     assert done[1:5] == pytest.approx([2 + 4 * e / 5 for e in range(1, 5)])
     assert [d for d, _ in recorder.calls] == [2, 3, 4, 5, 6]
+    # in worker processes the epochs reach the driver through a queue
+    spread = Recorder()
+    train_reference_models(recipe, pool, keep, pool, store=ReferenceStore(tmp_path / "spread"), seed=0, backend="ensemble", n_jobs=2, progress=spread)
+    done = [d for d, _ in spread.work_calls]
+    assert done[0] == 0.0 and done == sorted(done) and done[-1] == pytest.approx(6.0)
+    assert any(not float(d).is_integer() for d in done)  # models moved before they finished
 
 
 # -- training, querying and scoring as counted steps ------------------------------------------------

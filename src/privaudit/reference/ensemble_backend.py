@@ -92,6 +92,8 @@ def _train_chunk(shared: _Shared, store, chunk: list, on_partial=None) -> list[T
 
 
 _CHUNK_WORKER: dict = {}
+#: least seconds between two epoch reports a worker process sends the driver
+PARTIAL_INTERVAL_S = 0.5
 
 
 def _init_chunk_worker(shared: _Shared, store_root: str, driver: int, partial_queue=None) -> None:
@@ -104,8 +106,15 @@ def _init_chunk_worker(shared: _Shared, store_root: str, driver: int, partial_qu
 def _train_chunk_in_worker(chunk: list) -> list[TaskResult]:
     limit_threads()
     queue = _CHUNK_WORKER.get("queue")
-    on_partial = None if queue is None else (lambda indices, fraction: queue.put((indices, fraction)))
-    return _train_chunk(_CHUNK_WORKER["shared"], _CHUNK_WORKER["store"], chunk, on_partial)
+    sent = [-math.inf]
+
+    def on_partial(indices, fraction: float) -> None:
+        """At most two reports a second: the pipe to the driver never fills (a full one would block this worker's exit)."""
+        if time.monotonic() - sent[0] >= PARTIAL_INTERVAL_S:
+            sent[0] = time.monotonic()
+            queue.put((indices, fraction))
+
+    return _train_chunk(_CHUNK_WORKER["shared"], _CHUNK_WORKER["store"], chunk, None if queue is None else on_partial)
 
 
 def _drain(partial_queue, on_partial) -> None:
