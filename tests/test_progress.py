@@ -261,6 +261,31 @@ def test_torch_target_and_text_scoring_advance_per_batch():
     assert lines[1].startswith(f"{LINE_PREFIX}scoring texts with lm: 3 texts in ")
 
 
+def test_label_only_queries_are_a_counted_step_within_their_budget():
+    import pandas as pd
+
+    from privaudit.data import RecordSet
+    from privaudit.query_signals import compute_query_signals, query_request
+    from privaudit.targets import SklearnTarget
+
+    class Linear:
+        classes_ = np.array([0, 1])
+
+        def predict(self, features):
+            return (features[["x1", "x2"]].to_numpy() @ np.array([1.0, -0.5]) > 0).astype(int)
+
+    x = np.random.default_rng(3).uniform(-2, 2, size=(40, 2))
+    records = RecordSet(np.array([f"r{i}" for i in range(40)]), pd.DataFrame(x, columns=["x1", "x2"]), (x @ np.array([1.0, -0.5]) > 0).astype(int), (0, 1))
+    out = io.StringIO()
+    request = query_request("boundary_distance", queries_per_record=20, max_radius=4.0, directions=2, search_steps=4)
+    _, spent = compute_query_signals(SklearnTarget(Linear(), name="linear", output_kind="labels"), records, [request], seed=0,
+                                     correct=np.ones(40, dtype=bool), progress=PlainReporter(out))
+    lines, asked = _lines(out), int(spent[request.key].queries.sum())
+    assert lines[0] == f"{LINE_PREFIX}linear: querying perturbed copies for {request.key}: 0/800 queries (0 %)"
+    assert 0 < asked <= 800 and lines[-1].startswith(f"{LINE_PREFIX}linear: querying perturbed copies for {request.key}: ")
+    assert (f"{asked} queries in " in lines[-1]) if asked == 800 else (f"done after {asked} of 800 queries in " in lines[-1])
+
+
 # -- bars on a terminal ----------------------------------------------------------------------------
 def test_rich_reporter_draws_a_bar_with_count_and_status_lines():
     from rich.console import Console

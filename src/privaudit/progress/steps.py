@@ -32,7 +32,7 @@ def track(progress: Callable[[str], None] | None, description: str, total: float
             yield advance
         return
     if progress is not None:
-        progress(f"{description} ({total:,} {unit})" if unit else description)
+        progress(f"{description} ({total:,} {unit})" if unit and total > 0 else description)
     yield _ignore
 
 

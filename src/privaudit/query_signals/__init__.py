@@ -55,6 +55,7 @@ from privaudit.query_signals.base import (
     require_queryable,
 )
 from privaudit.query_signals.space import FeatureSpace
+from privaudit.progress import track
 
 __all__ = [
     "QUERY_SIGNALS", "QuerySignal", "QueryRequest", "QueryCount", "QueryLedger", "QuerySpend", "LabelOracle", "FeatureSpace",
@@ -137,10 +138,10 @@ def compute_query_signals(
         raise DataError(f"correct has shape {correct.shape}; expected ({len(records)},), one flag per record")
     signals: dict[str, np.ndarray] = {}
     for request in requests:
-        if progress is not None:
-            progress(f"{target.name}: querying perturbed copies for {request.key}")
-        oracle = LabelOracle(target, records, space)
-        function = QUERY_SIGNALS.get(request.name).function
-        signals[request.key] = np.asarray(function(oracle, correct, _rng(seed, request.key), **dict(request.params)), dtype=np.float64)
+        signal = QUERY_SIGNALS.get(request.name)
+        budget = len(records) * signal.budget(**dict(request.params)) if signal.budget is not None else 0  # 0: count without a total
+        with track(progress, f"{target.name}: querying perturbed copies for {request.key}", budget, "queries") as advance:
+            oracle = LabelOracle(target, records, space, advance=advance if progress is not None else None)
+            signals[request.key] = np.asarray(signal.function(oracle, correct, _rng(seed, request.key), **dict(request.params)), dtype=np.float64)
         spent[request.key] = QuerySpend(oracle.queries.copy(), oracle.calls)
     return signals, spent

@@ -96,5 +96,6 @@ def augmentation_robustness(oracle, correct: np.ndarray, rng: np.random.Generato
 
 QUERY_SIGNALS.register("augmentation_robustness")(
     QuerySignal("augmentation_robustness", augmentation_robustness, +1, check_augmentation_params, augmentation_applies,
-                "share of the record and k perturbed copies labelled correctly (Choquette-Choo et al. 2021)")
+                "share of the record and k perturbed copies labelled correctly (Choquette-Choo et al. 2021)",
+                budget=lambda k=10, **_: int(k))
 )

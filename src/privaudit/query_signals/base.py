@@ -49,6 +49,9 @@ class QuerySignal:
         :class:`~privaudit.query_signals.space.FeatureSpace` leaves nothing to perturb;
         called before any query is spent.
     description : str
+    budget : callable, optional
+        ``budget(**params) -> int``: the most queries the signal asks per record (a
+        progress step's total; the step may end sooner).
     """
 
     name: str
@@ -57,6 +60,7 @@ class QuerySignal:
     check: Callable[..., dict]
     applies: Callable[..., None]
     description: str
+    budget: Callable[..., int] | None = None
 
 
 QUERY_SIGNALS: Registry[QuerySignal] = Registry("query signal")
@@ -113,6 +117,8 @@ class LabelOracle:
         The n records whose copies are asked about; copies keep their record's id and label.
     space : privaudit.query_signals.space.FeatureSpace
         Fitted on ``records.features``.
+    advance : callable, optional
+        ``advance(rows)`` after each ``predict`` call (progress).
 
     Attributes
     ----------
@@ -127,8 +133,9 @@ class LabelOracle:
         ``predict`` calls made so far (each at most ``QUERY_BATCH_ROWS`` rows).
     """
 
-    def __init__(self, target, records, space) -> None:
+    def __init__(self, target, records, space, *, advance: Callable[[int], None] | None = None) -> None:
         self.target = target
+        self.advance = advance  # called with the rows of each answered predict call (a progress step's advance)
         self.records = records
         self.space = space
         self.numeric, self.codes = space.encode(records.features)
@@ -148,6 +155,8 @@ class LabelOracle:
             copies = RecordSet(self.records.ids[rows], self.space.frame(numeric[part], codes[part]), self.labels[rows], self.records.classes)
             predicted[part] = predicted_labels(self.target, copies)
             self.calls += 1
+            if self.advance is not None:
+                self.advance(int(rows.size))
         self.queries += np.bincount(owner, minlength=self.queries.size)
         return predicted
 

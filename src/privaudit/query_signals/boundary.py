@@ -163,5 +163,6 @@ def boundary_distance(oracle, correct: np.ndarray, rng: np.random.Generator, *, 
 
 QUERY_SIGNALS.register("boundary_distance")(
     QuerySignal("boundary_distance", boundary_distance, +1, check_boundary_params, boundary_applies,
-                "estimated L2 distance to the decision boundary within a query budget (Choquette-Choo et al. 2021)")
+                "estimated L2 distance to the decision boundary within a query budget (Choquette-Choo et al. 2021)",
+                budget=lambda queries_per_record=64, **_: int(queries_per_record))
 )
