@@ -348,7 +348,7 @@ def test_serve_example_replaces_only_its_own_http_audit_yaml(tmp_path):
     from test_http_target import _fake_demo, _frame
 
     from privaudit.data import audit_data_from_frame
-    from privaudit.serve import EXAMPLE_CONFIG, prepare_example
+    from privaudit.serve_example import EXAMPLE_CONFIG, prepare_example
 
     demo = tmp_path / "demo"
     _fake_demo(demo, audit_data_from_frame(_frame(), label="label", id_column="record_id", membership_column="role"))

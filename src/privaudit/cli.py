@@ -283,7 +283,7 @@ def sweep_command(path: Path, example: str | None, out_dir: Path | None, force: 
 @click.option("--force", is_flag=True, help="Replace an http-audit.yaml in --dir that privaudit did not write.")
 def serve_example_command(protocol: str, port: int, demo_dir: Path, labels_only: bool, force: bool) -> None:
     """Serve the demo's overfit model over HTTP and write an audit config for it (http-audit.yaml in the demo folder)."""
-    from privaudit.serve import prepare_example
+    from privaudit.serve_example import prepare_example
 
     example = prepare_example(demo_dir, protocol=protocol, port=port, labels_only=labels_only, force=force)
     endpoints = "   ".join(f"{name}: POST {url}" for name, url in example.endpoints().items())

@@ -7,14 +7,13 @@ one file. The template is ``templates/report.html.j2`` (autoescaped).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from privaudit.audit import AuditResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report import formatting
 from privaudit.report.group_section import group_context
+from privaudit.report.jinja_environment import template_environment
 from privaudit.report.plots import CLIP_FENCE_IQR, CLIP_PERCENTILES, ROC_LIMIT, histogram_svg, roc_svg
 from privaudit.report.verdict import badge, grade, report_notes, show_epsilon, verdict
 
@@ -25,28 +24,6 @@ __all__ = ["CLAIMS_FILE", "render_html", "html_context", "N_SHOWN_RECORDS"]
 
 #: Records listed in the "most exposed records" table when ``show_records`` is on.
 N_SHOWN_RECORDS = 20
-
-_TEMPLATES = Path(__file__).parent / "templates"
-
-
-def _environment():
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(
-        percent=formatting.percent,
-        fpr_label=formatting.fpr_label,
-        count=formatting.count,
-        percent_range=lambda ci: formatting.percent_range(*ci),
-    )
-    return env
-
 
 def _config_text(config) -> str | None:
     if config is None:
@@ -227,4 +204,4 @@ def render_html(result: AuditResult, *, show_records: bool = False) -> str:
         score histograms of the best attack; when the audit was sliced by
         groups, one more per slicing (AUC per group with intervals).
     """
-    return _environment().get_template("report.html.j2").render(**html_context(result, show_records=show_records))
+    return template_environment().get_template("report.html.j2").render(**html_context(result, show_records=show_records))
