@@ -29,7 +29,7 @@ import yaml
 from hostile import assert_one_line_error, assert_unchanged, run_cli, snapshot
 from privaudit.csv_output import csv_bytes, spreadsheet_safe_cell
 from privaudit.exceptions import OutputError
-from privaudit.output_folder import LOCK_FILE, MANIFEST_FILE, TEMPORARY_PREFIX, OutputFolder, read_manifest, verify_manifest
+from privaudit.output_folder import LOCK_FILE, TEMPORARY_PREFIX, OutputFolder, read_manifest, verify_manifest
 
 N = 240
 HOSTILE_IDS = ["=cmd|' /C calc'!A0", "+1", "-1+2", "@SUM(1)", "\t=1"]

@@ -42,7 +42,7 @@ class _Model:
 
     def answer(self, frame: pd.DataFrame):
         from privaudit.data import RecordSet
-        from privaudit.signals import stable_log_softmax
+        from privaudit.log_probabilities import stable_log_softmax
 
         missing = [c for c in self.features if c not in frame.columns]
         if missing:
