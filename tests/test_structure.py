@@ -170,6 +170,17 @@ def test_import_privaudit_pulls_in_no_heavy_dependency():
     assert json.loads(run.stdout.strip().splitlines()[-1]) == []
 
 
+
+def test_privaudit_testing_exports_its_server_without_importing_fastapi():
+    """The fault-injecting server is public (pinned here, like httpx pins its exports); FastAPI and uvicorn load on use."""
+    code = ("import json, sys; import privaudit.testing as t, privaudit.serve_example; "
+            "print(json.dumps([sorted(t.__all__), [m for m in ('fastapi', 'uvicorn', 'httpx') if m in sys.modules]]))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    exports, heavy = json.loads(run.stdout.strip().splitlines()[-1])
+    assert exports == sorted(["Faults", "ServerLog", "FaultInjector", "build_app", "RunningServer", "bind_socket", "uvicorn_server"])
+    assert heavy == []
+
+
 # -- the checks can fail: a tiny package with one of each mistake --------------------------------------------------
 
 
