@@ -92,6 +92,19 @@ class AuditResult:
         pool = [r for r in self.results if target is None or r.target == target]
         return max(pool, key=lambda r: r.metrics.auc)
 
+    @property
+    def verdict(self) -> dict[str, str]:
+        """Target name → its graded, family-wise corrected verdict in plain sentences (:func:`privaudit.report.verdict.verdict`)."""
+        from privaudit.report.verdict import verdict  # the report stage renders; imported on use, as it imports this module
+
+        return {name: verdict(self, name) for name in dict.fromkeys(r.target for r in self.results)}
+
+    def write_report(self, folder, *, show_records: bool = False, force: bool = False) -> dict:
+        """Write report.json, scores.csv, report.html and claims.md into ``folder`` as the CLI does (:func:`privaudit.report.write_report`); returns the paths."""
+        from privaudit.report import write_report
+
+        return write_report(self, folder, show_records=show_records, force=force)
+
 
 #: ``membership_randomized`` is refused when a fair-coin split this uneven has a two-sided p-value below this.
 RANDOMIZED_SPLIT_MIN_P = 1e-3
