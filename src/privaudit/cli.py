@@ -195,7 +195,7 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
 @click.option("--max-auc", type=click.FloatRange(0, 1), default=None, metavar="X", help="Fail when the AUC exceeds X.")
 @click.option("--max-tpr-at-fpr", "tpr_bars", multiple=True, metavar="FPR:TPR", help="Fail when the TPR at FPR exceeds TPR, both fractions (0.001:0.02 = 2 percent at 0.1 percent FPR); repeatable. FPR must be one the report holds.")
 @click.option("--max-epsilon-lb", type=click.FloatRange(min=0), default=None, metavar="X", help="Fail when the ε lower bound exceeds X.")
-@click.option("--attack", default=None, help="Check only this attack (name as in report.json, or TARGET/ATTACK). Default: the worst result of every target and attack.")
+@click.option("--attack", default=None, help="Check only this attack: its name in report.json, a short name matching one variant there (rmia, loss), or TARGET/ATTACK. Default: the worst result of every target and attack.")
 @click.option("--compare", type=click.Choice(["estimate", "upper"]), default="estimate", show_default=True, help="Compare the point estimate of AUC/TPR with the bar, or the upper end of its confidence interval (strict). The ε lower bound is compared as it is.")
 def gate_command(report: Path, max_auc: float | None, tpr_bars: tuple[str, ...], max_epsilon_lb: float | None, attack: str | None, compare: str) -> None:
     """Exit 1 when REPORT (a report.json, or its folder) shows more leakage than a bar allows.
