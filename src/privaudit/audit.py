@@ -348,6 +348,8 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     from privaudit.config import config_hash
     from privaudit.data import load_audit_data
     from privaudit.redaction import redact_config
+    from privaudit.shared_paths import shareable_result
+    from privaudit.trust import trust_summary
     from privaudit.targets import load_target
 
     base_dir = Path(base_dir)
@@ -393,7 +395,6 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     )
     result.config = redact_config(config.model_dump(mode="json"))  # no URL user-info or query values in any report
     result.config_hash = config_hash(config)
-    from privaudit.trust import trust_summary
-
     result.trust = trust_summary(config)
+    shareable_result(result, base_dir)  # paths relative to the config, no absolute local path in any report
     return result

@@ -243,7 +243,7 @@ def group_auc_svg(groups, overall_auc: float, *, plot_id: str, title: str) -> st
         axes.axvline(0.5, color="#888888", linestyle="--", linewidth=1, label="chance (0.5)")
         axes.axvline(overall_auc, color="#1f77b4", linewidth=1.3, label=f"all records ({overall_auc:.3f})")
         low_edge = 0.5
-        for row, g in zip(rows, groups):
+        for row, g in zip(rows, groups, strict=True):
             if g.too_small or g.metrics is None:
                 axes.text(0.505, row, "too small", va="center", ha="left", fontsize=7.5, color="#888888")
                 continue
