@@ -22,7 +22,7 @@ from privaudit.shared_paths import shareable_config, shareable_path
 #: the page every report links to: what each claim means, its test, error rate and assumptions (``docs/claims.md``)
 CLAIMS_FILE = "claims.md"
 
-__all__ = ["CLAIMS_FILE", "render_html", "html_context", "N_SHOWN_RECORDS"]
+__all__ = ["CLAIMS_FILE", "render_html", "html_context", "breakable", "N_SHOWN_RECORDS"]
 
 #: Records listed in the "most exposed records" table when ``show_records`` is on.
 N_SHOWN_RECORDS = 20
@@ -45,8 +45,20 @@ def _environment():
         fpr_label=formatting.fpr_label,
         count=formatting.count,
         percent_range=lambda ci: formatting.percent_range(*ci),
+        breakable=breakable,
     )
     return env
+
+
+def breakable(name):
+    """``name`` escaped (a ``markupsafe.Markup``), with line-break opportunities (``<wbr>``) before ``[`` and after ``,``: a long attack name wraps at its parts.
+
+    >>> str(breakable("rmia[offline,confidence]"))
+    'rmia<wbr>[offline,<wbr>confidence]'
+    """
+    from markupsafe import Markup, escape
+
+    return Markup(str(escape(str(name))).replace("[", "<wbr>[").replace(",", ",<wbr>"))
 
 
 def _config_text(config) -> str | None:
