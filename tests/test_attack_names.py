@@ -99,5 +99,37 @@ def test_check_takes_a_display_name_from_a_report():
     checked = records.subset(np.arange(3))
     result = check_records(target, data, checked, attack="classwise_threshold[loss]")
     assert result.attack == "classwise_threshold[loss]"
-    with pytest.raises(UnknownNameError, match=r"attacks there: .*rmia\[offline,confidence\]"):
+    with pytest.raises(ConfigError, match=r"use mode: offline"):  # built as named, then refused as check refuses online mode
         check_records(target, data, checked, attack="rmia[online,confidence]")
+    with pytest.raises(ConfigError, match=r"attack 'rmia\[sideways,confidence\]': no such attack .*rmia\[offline,confidence\]"):
+        check_records(target, data, checked, attack="rmia[sideways,confidence]")
+
+
+def test_every_standard_display_name_builds_its_attack():
+    from privaudit.attacks import build_attack
+    from privaudit.attacks.names import standard_variants
+
+    variants = standard_variants()
+    assert {"threshold[loss]", "classwise_threshold[loss]", "lira[offline,logit_confidence]", "rmia[online,confidence]",
+            "reference_calibrated_loss[offline,difference,loss]"} <= set(variants)
+    for name in variants:
+        attack = build_attack(name)
+        assert attack.display_name == name and attack is not variants[name]
+
+
+def test_configs_and_sweeps_take_display_names():
+    from privaudit.config import parse_config
+    from privaudit.sweep.settings import attack_specs
+
+    raw = {"data": {"path": "d.csv", "label": "y", "membership": {"column": "m"}},
+           "targets": [{"name": "t", "type": "precomputed", "path": "o.csv"}],
+           "attacks": ["rmia[offline,confidence]", "classwise_threshold[loss]"]}
+    assert parse_config(raw, "audit.yaml").attacks == ["rmia[offline,confidence]", "classwise_threshold[loss]"]
+    with pytest.raises(ConfigError, match=r"rmia\[sideways\]"):
+        parse_config({**raw, "attacks": ["rmia[sideways]"]}, "audit.yaml")
+
+    class Sweep:  # the two fields attack_specs reads
+        attacks = ["classwise_threshold[loss]", "loss"]
+        reference = None
+
+    assert attack_specs(Sweep, "probabilities") == (["classwise_threshold[loss]", "loss"], [])

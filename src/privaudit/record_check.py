@@ -141,12 +141,6 @@ def _check_attack(attack, reference, notes: list[str]):
 
     from privaudit.attacks import build_attack
 
-    if isinstance(attack, str) and "[" in attack:  # a display name copied from a report, e.g. rmia[offline,confidence]
-        from privaudit.attacks.names import resolve_attack_name
-        from privaudit.audit import default_attacks
-
-        known = {a.display_name: a for a in default_attacks("probabilities", True, "offline")}
-        attack = known[resolve_attack_name(attack, known, where="the attacks check runs (reference attacks offline)")]
     if isinstance(attack, str) and attack in _REFERENCE_ATTACKS:
         attack = {"name": attack}
     if isinstance(attack, dict) and attack.get("name") in _REFERENCE_ATTACKS:
