@@ -62,8 +62,11 @@ def test_python_api_paths_shrink_to_file_names(tmp_path):
     document = json.loads(write_report(result, tmp_path / "api")["json"].read_text())
     assert document["run"]["data_source"] == "records.csv"
     assert document["run"]["reference"]["vendor"]["store"] == ".privaudit-cache"
+    result.trust = {"trust_code": True, "factories": {"net": str(tmp_path / "models.py") + ":build", "mod": "mymodels:build"},
+                    "pickles": {"old": "/srv/old.pkl"}, "trusted_types": {}}
     shareable_result(result, tmp_path)
     assert result.data_source == "elsewhere/records.csv" and result.reference["vendor"]["store"] == ".privaudit-cache"
+    assert result.trust["factories"] == {"net": "models.py:build", "mod": "mymodels:build"} and result.trust["pickles"] == {"old": "old.pkl"}
 
 
 def test_shareable_path_rules(tmp_path):

@@ -72,9 +72,12 @@ def shareable_config(value, base_dir=None, key: str | None = None):
 
 
 def shareable_result(result, base_dir=None) -> None:
-    """Make an audit result's config dump, data source and reference stores shareable, in place (``base_dir``: the config's folder)."""
+    """Make an audit result's config dump, data source, reference stores and trusted files shareable, in place (``base_dir``: the config's folder)."""
     if result.config is not None:
         result.config = shareable_config(result.config, base_dir)
     result.data_source = shareable_path(result.data_source, base_dir)
     result.reference = {name: {**info, "store": shareable_path(info["store"], base_dir)} if "store" in info else info
                         for name, info in result.reference.items()}
+    if getattr(result, "trust", None):  # factories (file.py:function) and pickle files, as the config named them
+        result.trust = {**result.trust, **{key: {name: shareable_path(value, base_dir) for name, value in (result.trust.get(key) or {}).items()}
+                                           for key in ("factories", "pickles")}}
