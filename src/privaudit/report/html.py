@@ -16,11 +16,12 @@ from privaudit.report.group_section import group_context
 from privaudit.report.jinja_environment import template_environment
 from privaudit.report.plots import CLIP_FENCE_IQR, CLIP_PERCENTILES, ROC_LIMIT, histogram_svg, roc_svg
 from privaudit.report.verdict import badge, grade, report_notes, show_epsilon, verdict
+from privaudit.shared_paths import shareable_config, shareable_path
 
 #: the page every report links to: what each claim means, its test, error rate and assumptions (``docs/claims.md``)
 CLAIMS_FILE = "claims.md"
 
-__all__ = ["CLAIMS_FILE", "render_html", "html_context", "N_SHOWN_RECORDS"]
+__all__ = ["CLAIMS_FILE", "render_html", "html_context", "breakable", "N_SHOWN_RECORDS"]
 
 #: Records listed in the "most exposed records" table when ``show_records`` is on.
 N_SHOWN_RECORDS = 20
@@ -30,6 +31,7 @@ def _config_text(config) -> str | None:
         return None
     import yaml
 
+    config = formatting.without_nulls(shareable_config(config))
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=False).rstrip()
 
 
@@ -87,7 +89,7 @@ def _exposed_records(result: AuditResult, best) -> list[dict]:
 def _record_checks(result: AuditResult) -> list[dict]:
     from privaudit.report.check_report import check_context
 
-    truth = {str(rid): bool(m) for rid, m in zip(result.record_ids, result.is_member)}
+    truth = {str(rid): bool(m) for rid, m in zip(result.record_ids, result.is_member, strict=True)}
     return [check_context(check, truth={r.record_id: truth[r.record_id] for r in check.records if r.record_id in truth} or None)
             for check in result.record_checks]
 
@@ -134,7 +136,7 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
         "targets_label": ", ".join(t.name for t in result.targets),
         "run": {
             "started_at": result.started_at or "—", "duration_s": result.duration_s, "seed": result.seed,
-            "config_hash": result.config_hash, "data_source": result.data_source,
+            "config_hash": result.config_hash, "data_source": shareable_path(result.data_source),
             "trust": _trust_text(getattr(result, "trust", None)),
         },
         "claims_file": CLAIMS_FILE,

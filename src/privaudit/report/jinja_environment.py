@@ -10,7 +10,7 @@ from pathlib import Path
 
 from privaudit.report import formatting
 
-__all__ = ["TEMPLATES_DIR", "template_environment"]
+__all__ = ["TEMPLATES_DIR", "template_environment", "breakable"]
 
 #: The folder holding the ``*.j2`` templates.
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -32,5 +32,17 @@ def template_environment():
         fpr_label=formatting.fpr_label,
         count=formatting.count,
         percent_range=lambda ci: formatting.percent_range(*ci),
+        breakable=breakable,
     )
     return env
+
+
+def breakable(name):
+    """``name`` escaped (a ``markupsafe.Markup``), with line-break opportunities (``<wbr>``) before ``[`` and after ``,``: a long attack name wraps at its parts.
+
+    >>> str(breakable("rmia[offline,confidence]"))
+    'rmia<wbr>[offline,<wbr>confidence]'
+    """
+    from markupsafe import Markup, escape
+
+    return Markup(str(escape(str(name))).replace("[", "<wbr>[").replace(",", ",<wbr>"))
