@@ -18,7 +18,7 @@ from privaudit.audit import AuditResult, audit
 from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import ConfigError, DataError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
-from privaudit.signals import PROBABILITY_SUM_TOLERANCE
+from privaudit.log_probabilities import PROBABILITY_SUM_TOLERANCE
 from privaudit.targets import PrecomputedTarget
 
 __all__ = ["audit_outputs", "ARRAY_SOURCE"]

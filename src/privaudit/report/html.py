@@ -21,7 +21,7 @@ from privaudit.shared_paths import shareable_config, shareable_path
 #: the page every report links to: what each claim means, its test, error rate and assumptions (``docs/claims.md``)
 CLAIMS_FILE = "claims.md"
 
-__all__ = ["CLAIMS_FILE", "render_html", "html_context", "breakable", "N_SHOWN_RECORDS"]
+__all__ = ["CLAIMS_FILE", "render_html", "html_context", "N_SHOWN_RECORDS"]
 
 #: Records listed in the "most exposed records" table when ``show_records`` is on.
 N_SHOWN_RECORDS = 20
