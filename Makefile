@@ -8,7 +8,7 @@ TORCH_VERSION := 2.13.0
 DEMO_DIR ?= privaudit-demo
 SWEEP_DIR ?= privaudit-sweep
 
-.PHONY: demo sweep test test-fast bench clean
+.PHONY: demo sweep lint test test-fast bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +30,16 @@ sweep: $(VENV)/.installed
 	$(BIN)/privaudit sweep --example adult $(SWEEP_DIR)
 	$(BIN)/privaudit sweep $(SWEEP_DIR)/sweep-adult.yaml
 
-test: $(VENV)/.installed
+# Static checks first (seconds): the layer contract of pyproject.toml's [tool.importlinter] (read from src/,
+# not from whatever privaudit is installed) and ruff's [tool.ruff] rules; then the tests.
+lint: $(VENV)/.installed
+	PYTHONPATH=src $(BIN)/lint-imports
+	$(BIN)/ruff check src tests benchmarks examples
+
+test: lint
 	$(BIN)/python -m pytest
 
-test-fast: $(VENV)/.installed
+test-fast: lint
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(VENV)/.installed

@@ -5,7 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_http.py                          # ~1 min on 2 cores
     .venv/bin/python benchmarks/bench_http.py --write BENCHMARKS.md    # and replace its "http-target" section
 
-A local prediction server (:mod:`privaudit.serve`, uvicorn, one process of its own so that it does not
+A local prediction server (:mod:`privaudit.testing`, uvicorn, one process of its own so that it does not
 share the client's interpreter lock) serves a logistic regression on synthetic records in all three
 protocols. For each protocol, in the same run and alternating, the same N records are sent with the
 same batch size and concurrency:
@@ -60,7 +60,7 @@ def serve(port: int, n: int, seed: int) -> None:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    from privaudit.serve import _bind, _uvicorn_server, build_app
+    from privaudit.testing import bind_socket, build_app, uvicorn_server
     from privaudit.targets import SklearnTarget
 
     data = build_data(n, seed)
@@ -68,7 +68,7 @@ def serve(port: int, n: int, seed: int) -> None:
     model = make_pipeline(make_column_transformer((OneHotEncoder(), ["colour"]), remainder="passthrough"), LogisticRegression(max_iter=500))
     model.fit(records.features, np.array(records.classes)[records.labels])
     app = build_app(SklearnTarget(model), classes=records.classes, features=list(records.features.columns), model_name="model")
-    _uvicorn_server(app, "critical").run(sockets=[_bind("127.0.0.1", port)])
+    uvicorn_server(app, "critical").run(sockets=[bind_socket("127.0.0.1", port)])
 
 
 def free_port() -> int:
@@ -159,7 +159,7 @@ def render(args, rows: list[dict], n: int) -> str:
         "",
         f"on {platform.machine()} with {os.cpu_count()} CPU cores, Python {platform.python_version()} (load average {load:.1f} at the end). "
         f"{n:,} records per run, batch size {args.batch_size}, concurrency {args.concurrency}, median of {args.repeats} alternating runs; "
-        "the server (privaudit.serve: FastAPI + uvicorn, one process, a logistic regression) runs in its own process on 127.0.0.1.",
+        "the server (privaudit.testing: FastAPI + uvicorn, one process, a logistic regression) runs in its own process on 127.0.0.1.",
         "",
         "| protocol | privaudit records/s | bare httpx records/s | ratio (goal ≥ 0.9) | privaudit client CPU s / 1k records | bare client CPU s / 1k records | same outputs |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",

@@ -63,7 +63,7 @@ def plain_forward(model, encoded: list[np.ndarray], batches: list[np.ndarray], p
             for row, i in enumerate(batch):
                 ids[row, : encoded[i].size] = encoded[i]
                 mask[row, : encoded[i].size] = 1
-            model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits
+            model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
 
 
 def machine_info(torch_version: str, transformers_version: str, threads: int) -> str:

@@ -113,7 +113,7 @@ def bench_trainer_loops(recipe, pool, keep, ensemble_k: int, repeats: int) -> li
     from privaudit.reference.ensemble import mlp_architecture, train_mlp_ensemble
 
     architecture = mlp_architecture(recipe)
-    inputs = recipe._inputs(pool.features)
+    inputs = recipe.inputs(pool.features)
     rows = [np.flatnonzero(keep[:, k]) for k in range(ensemble_k)]
     before = torch.get_num_threads()
     results = []

@@ -76,7 +76,7 @@ def test_defaults_and_single_target_shorthand(tmp_path):
 
 def test_config_is_frozen(tmp_path):
     config, _ = load_config(_write(tmp_path, VALID))
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="frozen"):  # pydantic's ValidationError
         config.seed = 4
 
 

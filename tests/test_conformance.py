@@ -37,7 +37,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.base import clone
 
 from privaudit.attacks import ATTACKS, build_attack
-from privaudit.exceptions import CapabilityError, ConfigError, DataError, NotFittedError, PrivauditError
+from privaudit.exceptions import CapabilityError, ConfigError, DataError, NotFittedError
 from privaudit.metrics import roc_auc
 from privaudit.signals import SIGNALS, signals_from_outputs, stable_log_softmax
 

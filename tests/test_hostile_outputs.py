@@ -29,7 +29,7 @@ import yaml
 from hostile import assert_one_line_error, assert_unchanged, run_cli, snapshot
 from privaudit.csv_output import csv_bytes, spreadsheet_safe_cell
 from privaudit.exceptions import OutputError
-from privaudit.output_folder import LOCK_FILE, MANIFEST_FILE, TEMPORARY_PREFIX, OutputFolder, read_manifest, verify_manifest
+from privaudit.output_folder import LOCK_FILE, TEMPORARY_PREFIX, OutputFolder, read_manifest, verify_manifest
 
 N = 240
 HOSTILE_IDS = ["=cmd|' /C calc'!A0", "+1", "-1+2", "@SUM(1)", "\t=1"]
@@ -348,7 +348,7 @@ def test_serve_example_replaces_only_its_own_http_audit_yaml(tmp_path):
     from test_http_target import _fake_demo, _frame
 
     from privaudit.data import audit_data_from_frame
-    from privaudit.serve import EXAMPLE_CONFIG, prepare_example
+    from privaudit.serve_example import EXAMPLE_CONFIG, prepare_example
 
     demo = tmp_path / "demo"
     _fake_demo(demo, audit_data_from_frame(_frame(), label="label", id_column="record_id", membership_column="role"))

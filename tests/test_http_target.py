@@ -1,6 +1,6 @@
 """HTTP targets against a real server (FastAPI + uvicorn on 127.0.0.1, a free port, in a thread).
 
-The server (privaudit.serve) serves a scikit-learn model in the three protocols and can misbehave on
+The server (privaudit.testing) serves a scikit-learn model in the three protocols and can misbehave on
 purpose. Black-box audits through it must give the in-process scores; with faults they must finish with
 the same scores or stop with a clear error that keeps what was answered, and a rerun must finish from
 the cache without re-sending answered batches; budgets stop cleanly; secrets stay out of everything.
@@ -37,7 +37,7 @@ from privaudit.config import parse_config  # noqa: E402
 from privaudit.data import audit_data_from_frame  # noqa: E402
 from privaudit.datasets import make_synthetic_tabular  # noqa: E402
 from privaudit.exceptions import ConfigError, DataError, TargetError  # noqa: E402
-from privaudit.serve import Faults, RunningServer, build_app  # noqa: E402
+from privaudit.testing import Faults, RunningServer, build_app  # noqa: E402
 from privaudit.targets import HTTPTarget, SklearnTarget, load_target  # noqa: E402
 from privaudit.targets.http import retry_after_seconds  # noqa: E402
 from privaudit.targets.http_protocols import ResponseFormatError, decode_outputs, extract, parse_response_path  # noqa: E402

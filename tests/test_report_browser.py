@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
+import privaudit
 from privaudit import AuditData, PrecomputedTarget, RecordSet, SklearnTarget, audit, check_records, make_synthetic_tabular
 from privaudit.metrics.groups import age_bands, by_column
 from privaudit.report import write_report
@@ -72,6 +73,76 @@ def _audit_result():
     return result
 
 
+#: table wrappers and containers whose content must fit: no column hidden behind a horizontal scroll
+_CONTAINERS = "section, div.scroll, div.plots, table"
+
+
+def _hidden_overflow(page) -> list:
+    """``[selector, scrollWidth, clientWidth]`` of every container whose content is wider than its box, and of the page itself."""
+    return page.evaluate(
+        """(selector) => {
+            const wide = (e) => e.scrollWidth > e.clientWidth + 1;
+            const name = (e) => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' in #' + ((e.closest('section') || {}).id || '');
+            const found = Array.from(document.querySelectorAll(selector)).filter(wide).map(e => [name(e), e.scrollWidth, e.clientWidth]);
+            const root = document.documentElement;
+            return wide(root) ? found.concat([['page', root.scrollWidth, root.clientWidth]]) : found;
+        }""",
+        _CONTAINERS,
+    )
+
+
+def _assert_no_hidden_columns(page) -> None:
+    assert page.viewport_size["width"] == 1200
+    assert page.locator("div.scroll").count() > 0  # the attack tables' wrappers exist, so the check below checks something
+    assert _hidden_overflow(page) == []
+
+
+def _wide_table_result():
+    """The widest attack table a config makes: ε column (coin-flip membership), four FPRs and the demo's long attack names."""
+    import dataclasses
+
+    rng = np.random.default_rng(0)
+
+    def outputs(n, boost):
+        labels = rng.integers(0, 2, n)
+        logits = rng.normal(size=(n, 2))
+        logits[np.arange(n), labels] += boost
+        return logits, labels
+
+    (m, ym), (n, yn), (p, yp) = outputs(1000, 2.0), outputs(1000, 0.5), outputs(1000, 0.5)
+    result = privaudit.audit_outputs(members=m, nonmembers=n, labels_members=ym, labels_nonmembers=yn, population=p, labels_population=yp,
+                                     kind="logits", n_bootstrap=50, membership_randomized=True, name="a_long_target_name_from_a_config")
+    long_names = ["lira[offline,global variance,logit_confidence]", "reference_calibrated_loss[offline,difference,loss]", "rmia[offline,confidence]"]
+    result.results = [dataclasses.replace(r, attack=long_names[i]) if i < len(long_names) else r for i, r in enumerate(result.results)]
+    result.claims = {}
+    return result
+
+
+def test_wide_attack_table_has_no_hidden_columns_at_1200px(tmp_path):
+    """At 1,200 px every column of the widest attack table is visible, "advantage" and "ε lower bound" included."""
+    executable = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    result = _wide_table_result()
+    paths = write_report(result, tmp_path / "report")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(paths["html"].resolve().as_uri(), wait_until="load")
+            headers = page.locator("#target-0 table thead th")
+            assert headers.count() == 3 + len(result.fprs) + 2  # attack, signal, AUC, one TPR per FPR, advantage, ε
+            for name in ("advantage", "ε lower bound"):
+                header = page.locator(f"#target-0 th:has-text('{name}')")
+                header.scroll_into_view_if_needed()
+                assert header.is_visible()
+            _assert_no_hidden_columns(page)
+            legend = page.locator("#target-0 svg.plot[data-plot='roc-0']").text_content()
+            assert "attacks, one curve" in legend  # coinciding ROC curves share one legend entry
+        finally:
+            browser.close()
+
+
 def test_report_renders_in_chromium_without_errors(tmp_path):
     executable = _chromium()
     from playwright.sync_api import sync_playwright
@@ -124,6 +195,7 @@ def test_report_renders_in_chromium_without_errors(tmp_path):
             assert check.is_visible() and check.locator("tbody tr").count() == 4
             assert "this record was used in training" in check.inner_text() and "Power" in check.inner_text()
 
+            _assert_no_hidden_columns(page)
             page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         finally:
             browser.close()

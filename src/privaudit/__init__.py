@@ -28,6 +28,7 @@ from privaudit.exceptions import (
     UntrustedCodeError,
 )
 from privaudit.metrics import evaluate_scores, roc_auc, roc_curve, tpr_at_fpr
+from privaudit.pipeline import audit_outputs
 from privaudit.record_check import CheckResult, check_records, run_check
 from privaudit.signals import SIGNALS, compute_signals
 from privaudit.targets import HTTPTarget, OutputDefence, OutputDefenceTarget, PrecomputedTarget, SklearnTarget, TorchTarget
@@ -64,6 +65,7 @@ __all__ = [
     "UntrustedCodeError",
     "audit",
     "audit_data_from_frame",
+    "audit_outputs",
     "build_attack",
     "check_records",
     "compute_signals",
@@ -79,3 +81,16 @@ __all__ = [
     "run_check",
     "tpr_at_fpr",
 ]
+
+
+#: submodules reachable as attributes after a plain ``import privaudit`` (imported on first use)
+_LAZY_SUBMODULES = ("report",)
+
+
+def __getattr__(name: str):
+    """``privaudit.report`` (and other lazy submodules) on first attribute access, so ``import privaudit`` stays light."""
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"privaudit.{name}")
+    raise AttributeError(f"module 'privaudit' has no attribute {name!r}")

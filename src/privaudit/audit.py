@@ -92,6 +92,19 @@ class AuditResult:
         pool = [r for r in self.results if target is None or r.target == target]
         return max(pool, key=lambda r: r.metrics.auc)
 
+    @property
+    def verdict(self) -> dict[str, str]:
+        """Target name → its graded, family-wise corrected verdict in plain sentences (:func:`privaudit.report.verdict.verdict`)."""
+        from privaudit.report.verdict import verdict  # the report stage renders; imported on use, as it imports this module
+
+        return {name: verdict(self, name) for name in dict.fromkeys(r.target for r in self.results)}
+
+    def write_report(self, folder, *, show_records: bool = False, force: bool = False) -> dict:
+        """Write report.json, scores.csv, report.html and claims.md into ``folder`` as the CLI does (:func:`privaudit.report.write_report`); returns the paths."""
+        from privaudit.report import write_report
+
+        return write_report(self, folder, show_records=show_records, force=force)
+
 
 #: ``membership_randomized`` is refused when a fair-coin split this uneven has a two-sided p-value below this.
 RANDOMIZED_SPLIT_MIN_P = 1e-3
@@ -333,6 +346,8 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     from privaudit.config import config_hash
     from privaudit.data import load_audit_data
     from privaudit.redaction import redact_config
+    from privaudit.shared_paths import shareable_result
+    from privaudit.trust import trust_summary
     from privaudit.targets import load_target
 
     base_dir = Path(base_dir)
@@ -378,7 +393,6 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     )
     result.config = redact_config(config.model_dump(mode="json"))  # no URL user-info or query values in any report
     result.config_hash = config_hash(config)
-    from privaudit.trust import trust_summary
-
     result.trust = trust_summary(config)
+    shareable_result(result, base_dir)  # paths relative to the config, no absolute local path in any report
     return result

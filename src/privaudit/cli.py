@@ -127,7 +127,7 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @click.option("--records", "records_file", type=click.Path(path_type=Path, dir_okay=False), default=None, help="CSV/Parquet of records to check (feature columns and the label).")
 @click.option("--record", "record_pairs", multiple=True, metavar="KEY=VALUE", help="One record to check, one field per option: --record age=39 --record sex=Male ...")
 @click.option("--target", "target_name", default=None, help="Target to check against (needed when the config has several).")
-@click.option("--attack", default="loss", show_default=True, help="Attack giving the membership score: a signal name (loss, logit_confidence, ...), classwise_threshold, or with a reference block in the config lira / rmia / reference_calibrated_loss (offline).")
+@click.option("--attack", default="loss", show_default=True, help="Attack giving the membership score: a signal name (loss, logit_confidence, ...), classwise_threshold, or with a reference block in the config lira / rmia / reference_calibrated_loss (offline); a name as a report shows it (rmia[offline,confidence]) works too.")
 @click.option("--null", "null", type=click.Choice(["real", "fabricated", "both"]), default="real", show_default=True, help="Null distribution: the audit's non-members, fabricated profiles, or both. Fabricated-null verdicts are withheld when that null fails its calibration check against real non-members.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level (false-discovery rate for several records).")
 @click.option("--generator", type=click.Choice(["kernel", "copula"]), default="kernel", show_default=True, help="Profile model of the fabricated null: smoothed bootstrap (kernel) or Gaussian copula.")
@@ -176,7 +176,7 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
 @click.option("--max-auc", type=click.FloatRange(0, 1), default=None, metavar="X", help="Fail when the AUC exceeds X.")
 @click.option("--max-tpr-at-fpr", "tpr_bars", multiple=True, metavar="FPR:TPR", help="Fail when the TPR at FPR exceeds TPR, both fractions (0.001:0.02 = 2 percent at 0.1 percent FPR); repeatable. FPR must be one the report holds.")
 @click.option("--max-epsilon-lb", type=click.FloatRange(min=0), default=None, metavar="X", help="Fail when the ε lower bound exceeds X.")
-@click.option("--attack", default=None, help="Check only this attack (name as in report.json, or TARGET/ATTACK). Default: the worst result of every target and attack.")
+@click.option("--attack", default=None, help="Check only this attack: its name in report.json, a short name matching one variant there (rmia, loss), or TARGET/ATTACK. Default: the worst result of every target and attack.")
 @click.option("--compare", type=click.Choice(["estimate", "upper"]), default="estimate", show_default=True, help="Compare the point estimate of AUC/TPR with the bar, or the upper end of its confidence interval (strict). The ε lower bound is compared as it is.")
 def gate_command(report: Path, max_auc: float | None, tpr_bars: tuple[str, ...], max_epsilon_lb: float | None, attack: str | None, compare: str) -> None:
     """Exit 1 when REPORT (a report.json, or its folder) shows more leakage than a bar allows.
@@ -264,7 +264,7 @@ def sweep_command(path: Path, example: str | None, out_dir: Path | None, force: 
 @click.option("--force", is_flag=True, help="Replace an http-audit.yaml in --dir that privaudit did not write.")
 def serve_example_command(protocol: str, port: int, demo_dir: Path, labels_only: bool, force: bool) -> None:
     """Serve the demo's overfit model over HTTP and write an audit config for it (http-audit.yaml in the demo folder)."""
-    from privaudit.serve import prepare_example
+    from privaudit.serve_example import prepare_example
 
     example = prepare_example(demo_dir, protocol=protocol, port=port, labels_only=labels_only, force=force)
     endpoints = "   ".join(f"{name}: POST {url}" for name, url in example.endpoints().items())

@@ -42,7 +42,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from privaudit.exceptions import ConfigError, DataError
+from privaudit.attacks.names import resolve_attack_name
+from privaudit.exceptions import ConfigError, DataError, UnknownNameError
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report_document import as_figure, load_report
 
@@ -136,13 +137,18 @@ def _entry_name(entry: dict) -> str:
 
 
 def _pick(results: list[dict], attack: str | None, source: str) -> list[dict]:
+    """The results ``attack`` names: ATTACK (every target) or TARGET/ATTACK, ATTACK exact or short (:func:`resolve_attack_name`)."""
     if attack is None:
         return results
-    chosen = [r for r in results if r.get("attack") == attack or _entry_name(r) == attack]
-    if not chosen:
-        known = ", ".join(sorted({str(r.get("attack")) for r in results}))
-        raise ConfigError(f"--attack '{attack}': no such attack in {source}; attacks there: {known} (or TARGET/ATTACK)")
-    return chosen
+    pool = results
+    target, slash, rest = attack.partition("/")
+    if slash and target in {str(r.get("target")) for r in results} and attack not in {str(r.get("attack")) for r in results}:
+        pool, attack = [r for r in results if str(r.get("target")) == target], rest
+    try:
+        name = resolve_attack_name(attack, (str(r.get("attack")) for r in pool), where=source + (f" for target '{target}'" if pool is not results else ""))
+    except UnknownNameError as exc:
+        raise ConfigError(f"{exc} (or TARGET/ATTACK)") from None
+    return [r for r in pool if str(r.get("attack")) == name]
 
 
 def _point(entry: dict, fpr: float) -> dict | None:

@@ -179,7 +179,7 @@ def train_classifier(module, features: np.ndarray, labels: np.ndarray, config: T
     else:
         generator = torch.Generator().manual_seed(seed)
         epoch, dp_info = 0, None
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(1, config.epochs + 1):  # noqa: B007 (read after the loop: the epochs run)
             module.train()
             order = torch.randperm(len(x), generator=generator)
             losses = []
@@ -263,7 +263,7 @@ def _train_private(torch, module, x, y, optimiser, loss_fn, config: TrainingConf
         with warnings.catch_warnings():
             # inputs need no gradient, so torch notes that Opacus' backward hooks see only module outputs — as intended
             warnings.filterwarnings("ignore", message="Full backward hook is firing")
-            for epoch in range(1, config.epochs + 1):
+            for epoch in range(1, config.epochs + 1):  # noqa: B007 (read after the loop: the epochs run)
                 private_module.train()
                 losses = []
                 for batch_x, batch_y in private_loader:

@@ -75,7 +75,7 @@ class FolderLock:
 
     def acquire(self) -> None:
         """Take the lock, taking over a stale one; :class:`OutputError` when another live run holds it."""
-        from privaudit.reference.store import process_alive
+        from privaudit.writer_temporaries import process_alive
 
         body = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": self.command, "run_id": self.run_id,
                            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode()

@@ -72,7 +72,7 @@ _DANGEROUS_INSIDE = (
     "numpy.tofile", "numpy.memmap", "numpy.loadtxt", "numpy.genfromtxt", "numpy.DataSource", "numpy.core.memmap",
     "numpy._core.memmap", "scipy.io", "scipy.weave", "scipy._lib._testutils", "sklearn.datasets", "sklearn.externals",
     "sklearn.utils._testing", "sklearn.utils._show_versions", "sklearn.utils.fixes", "privaudit.cli", "privaudit.demo",
-    "privaudit.serve", "privaudit.trust", "privaudit.targets.base",
+    "privaudit.serve_example", "privaudit.testing", "privaudit.trust", "privaudit.targets.base",
 )
 
 

@@ -38,7 +38,8 @@ def build_attack(spec: str | dict[str, Any]):
     """Build an attack from a config entry.
 
     ``"loss"`` (any signal name) means a global threshold attack on that
-    signal; ``{"name": "classwise_threshold", "signal": "loss"}`` names the
+    signal; a display name as reports show it (``"rmia[offline,confidence]"``)
+    builds that variant (:func:`privaudit.attacks.names.standard_variants`); ``{"name": "classwise_threshold", "signal": "loss"}`` names the
     attack and its parameters explicitly.
     """
     from privaudit.signals import SIGNALS
@@ -46,6 +47,15 @@ def build_attack(spec: str | dict[str, Any]):
     if isinstance(spec, str):
         if spec in SIGNALS:
             return ThresholdAttack(signal=spec)
+        if "[" in spec:  # a display name as reports show it, e.g. rmia[offline,confidence]
+            from privaudit.attacks.names import resolve_attack_name, standard_variants
+            from privaudit.exceptions import UnknownNameError
+
+            variants = standard_variants()
+            try:
+                return variants[resolve_attack_name(spec, variants, field="attack", where="privaudit's standard variants")]
+            except UnknownNameError as exc:
+                raise ConfigError(f"{exc}; for other parameters give a mapping, e.g. {{name: lira, mode: offline, variance: global}}") from None
         spec = {"name": spec}
     params = dict(spec)
     name = params.pop("name", None)

@@ -37,6 +37,7 @@ from privaudit.exceptions import DataError
 __all__ = [
     "DEFAULT_GUESS_FRACTIONS",
     "OneRunBound",
+    "default_guess_counts",
     "check_level",
     "check_score_vector",
     "one_run_p_value",
@@ -191,7 +192,9 @@ class OneRunBound:
         return asdict(self)
 
 
-def _default_guess_counts(m: int) -> list[tuple[int, int]]:
+def default_guess_counts(m: int) -> list[tuple[int, int]]:
+    """The fixed guess sets ``(k_positive, k_negative)`` for ``m`` records, in a fixed order: for each fraction j of
+    :data:`DEFAULT_GUESS_FRACTIONS`, the top j·m guessed "in", then the top and bottom j·m each capped at m/2."""
     counts = []
     for fraction in DEFAULT_GUESS_FRACTIONS:
         k = max(1, int(round(fraction * m)))
@@ -241,7 +244,7 @@ def one_run_lower_bound(scores, is_member, *, guess_counts: Sequence[tuple[int, 
     if is_member.shape != scores.shape:
         raise DataError(f"scores {scores.shape} and membership {is_member.shape} must have the same shape")
     m = scores.size
-    counts = list(guess_counts) if guess_counts is not None else _default_guess_counts(m)
+    counts = list(guess_counts) if guess_counts is not None else default_guess_counts(m)
     if not counts:
         raise ValueError("guess_counts must name at least one (k_positive, k_negative) pair")
     n_candidates = int(n_candidates)

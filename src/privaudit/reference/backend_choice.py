@@ -15,7 +15,7 @@ import numpy as np
 
 from privaudit.exceptions import ConfigError, require
 from privaudit.models import TrainingConfig
-from privaudit.reference.ensemble import _StackedMLP, _torch_threads, ensemble_size, mlp_architecture
+from privaudit.reference.ensemble import StackedMLP, ensemble_size, mlp_architecture, torch_threads
 
 __all__ = ["choose_local_backend"]
 
@@ -62,7 +62,7 @@ def _ensemble_step(architecture: dict, training: TrainingConfig, n_models: int):
     torch = require("torch", "torch")
     from privaudit.models import build_mlp
 
-    stacked = _StackedMLP([build_mlp(**architecture) for _ in range(n_models)], range(n_models), dropout=architecture["dropout"], training=training)
+    stacked = StackedMLP([build_mlp(**architecture) for _ in range(n_models)], range(n_models), dropout=architecture["dropout"], training=training)
     x = torch.randn(n_models, training.batch_size, architecture["n_inputs"])
     y = torch.randint(0, architecture["n_classes"], (n_models, training.batch_size))
     return lambda: stacked.step(x, y)
@@ -83,7 +83,7 @@ def choose_local_backend(recipe, n_models: int, n_jobs: int | None = None, *, bu
     per-step overhead, cannot matter). The reason is one sentence for the log.
     Choosing ``"ensemble"`` means passing ``EnsembleRecipe(recipe)`` to the engine.
     """
-    from privaudit.reference.backends import default_jobs
+    from privaudit.reference.worker_pool import default_jobs
 
     jobs = max(1, int(n_jobs or default_jobs()))
     fallback = "process" if jobs > 1 else "sequential"
@@ -96,7 +96,7 @@ def choose_local_backend(recipe, n_models: int, n_jobs: int | None = None, *, bu
     size = min(ensemble_size(architecture, training, max(1, int(n_models))), math.ceil(max(1, int(n_models)) / jobs))
     if size < 2:
         return fallback, f"{fallback}: {per_core}; with {int(n_models)} model(s) on {jobs} core(s) an ensemble would hold one model"
-    with _torch_threads(1):
+    with torch_threads(1):
         single = _median_step_times([_single_step(architecture, training)], 0.0)[0]
         timed = min(size, int(budget_s / (5 * single)) - 1)  # a warm-up and 3 rounds of (1 + timed) model-steps fit the budget
         if timed < 2:

@@ -71,6 +71,8 @@ __all__ = [
     "mlp_architecture",
     "ensemble_size",
     "train_mlp_ensemble",
+    "StackedMLP",
+    "torch_threads",
 ]
 
 #: The only factory the ensemble trainer knows how to stack.
@@ -81,7 +83,6 @@ MAX_ENSEMBLE = 32
 #: core the 2 × 512 Adult MLP (~10 MB per model by this count) trained equally fast per model at K = 8 … 24
 #: and ~20 % slower at K = 32 (measured on a 2-core AMD EPYC, torch 2.13).
 MEMORY_BUDGET = 256 << 20
-_PREDICT_BATCH = 4096  # as TorchRecipe.predict
 
 
 def mlp_architecture(recipe) -> dict:
@@ -140,7 +141,7 @@ class EnsembleRecipe:
 
     def inputs(self, features) -> np.ndarray:
         """The float32 ``(n, n_inputs)`` array the wrapped recipe feeds its module (its transform applied)."""
-        return self.recipe._inputs(features)
+        return self.recipe.inputs(features)
 
     def train(self, features, labels: np.ndarray, seed: int):
         inputs = self.inputs(features)
@@ -223,7 +224,7 @@ def train_mlp_ensemble(inputs: np.ndarray, labels: np.ndarray, rows: Sequence[np
     for seed in seeds:  # the initial weights TorchRecipe.train draws for this seed
         torch.manual_seed(int(seed))
         modules.append(build_mlp(**architecture))
-    stacked = _StackedMLP(modules, seeds, dropout=architecture["dropout"], training=training)
+    stacked = StackedMLP(modules, seeds, dropout=architecture["dropout"], training=training)
     order_generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
     row_tensors = [torch.from_numpy(r) for r in rows]
     padded = n_steps * batch
@@ -246,7 +247,7 @@ def train_mlp_ensemble(inputs: np.ndarray, labels: np.ndarray, rows: Sequence[np
     return stacked.into(modules)
 
 
-class _StackedMLP:
+class StackedMLP:
     """K build_mlp modules' weights stacked for ``baddbmm``, with one Adam over them (see the module docstring)."""
 
     def __init__(self, modules: list, seeds: Sequence[int], *, dropout: float, training: TrainingConfig) -> None:
@@ -299,7 +300,8 @@ class _StackedMLP:
 
 
 @contextmanager
-def _torch_threads(n: int):
+def torch_threads(n: int):
+    """Run the ``with`` block with torch using ``n`` threads (at least 1); the previous setting is restored after."""
     torch = require("torch", "torch")
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, int(n)))

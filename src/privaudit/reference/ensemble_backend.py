@@ -21,11 +21,11 @@ import numpy as np
 
 from privaudit.exceptions import ConfigError, TargetError, require
 from privaudit.models import TrainingConfig
-from privaudit.reference.ensemble import (
-    _PREDICT_BATCH, EnsembleRecipe, _torch_threads, ensemble_size, mlp_architecture, train_mlp_ensemble,
-)
+from privaudit.reference.ensemble import EnsembleRecipe, ensemble_size, mlp_architecture, torch_threads, train_mlp_ensemble
+from privaudit.reference.recipes import PREDICT_BATCH
 from privaudit.reference.store import ReferenceStore
 from privaudit.reference.worker import TaskResult, init_process_worker, limit_threads, run_task
+from privaudit.reference.worker_pool import default_jobs, stop_executor, worker_context
 
 __all__ = ["run_ensemble"]
 
@@ -34,7 +34,7 @@ def _predict(module, inputs: np.ndarray) -> np.ndarray:
     """What ``TorchRecipe.predict`` returns, on inputs encoded once for all models."""
     torch = require("torch", "torch")
     with torch.no_grad():
-        chunks = [module(torch.from_numpy(inputs[i : i + _PREDICT_BATCH])).double().numpy() for i in range(0, len(inputs), _PREDICT_BATCH)]
+        chunks = [module(torch.from_numpy(inputs[i : i + PREDICT_BATCH])).double().numpy() for i in range(0, len(inputs), PREDICT_BATCH)]
     return np.concatenate(chunks) if chunks else np.empty((0, 0))
 
 
@@ -144,8 +144,6 @@ def run_ensemble(recipe, pool, query, query_digest: str, tasks: list, store, *, 
     ``on_partial(indices, fraction)`` is called in this process after each epoch
     of a chunk (from worker processes through a queue, read at least once a second).
     """
-    from privaudit.reference.backends import _stop, _worker_context, default_jobs
-
     if not isinstance(recipe, EnsembleRecipe):
         mlp_architecture(recipe)  # a clear refusal for anything the trainer cannot train at all
         raise ConfigError(
@@ -166,12 +164,12 @@ def run_ensemble(recipe, pool, query, query_digest: str, tasks: list, store, *, 
     )
     chunks = _chunks(train, recipe.training, recipe.architecture, jobs)
     if jobs == 1 or len(chunks) == 1:
-        with _torch_threads(jobs):
+        with torch_threads(jobs):
             for chunk in chunks:
                 for result in _train_chunk(shared, store, chunk, on_partial):
                     on_done(result)
         return
-    context = _worker_context()
+    context = worker_context()
     partial_queue = context.Queue() if on_partial is not None else None
     executor = ProcessPoolExecutor(max_workers=min(jobs, len(chunks)), mp_context=context, initializer=_init_chunk_worker,
                                    initargs=(shared, str(store.root), os.getpid(), partial_queue))
@@ -184,10 +182,10 @@ def run_ensemble(recipe, pool, query, query_digest: str, tasks: list, store, *, 
                 for result in future.result():
                     on_done(result)
     except KeyboardInterrupt:
-        _stop(executor, kill_running=True)
+        stop_executor(executor, kill_running=True)
         raise
     except BaseException:
-        _stop(executor, kill_running=False)  # let running chunks finish into the store
+        stop_executor(executor, kill_running=False)  # let running chunks finish into the store
         raise
     finally:
         if partial_queue is not None:

@@ -35,7 +35,10 @@ from privaudit.models import TrainingConfig
 from privaudit.targets.base import import_object
 from privaudit.trust import check_callable, check_factory_kwargs, check_factory_signature, check_skops_types
 
-__all__ = ["Recipe", "SklearnRecipe", "TorchRecipe", "describe_object"]
+__all__ = ["Recipe", "SklearnRecipe", "TorchRecipe", "describe_object", "PREDICT_BATCH"]
+
+#: Records per forward pass when a torch recipe (or the ensemble backend) queries a model.
+PREDICT_BATCH = 4096
 
 
 @runtime_checkable
@@ -203,7 +206,8 @@ class TorchRecipe:
             raise ConfigError(f"reference.factory: {self.factory} returned {type(module).__name__}, not a torch.nn.Module")
         return module
 
-    def _inputs(self, features: pd.DataFrame) -> np.ndarray:
+    def inputs(self, features: pd.DataFrame) -> np.ndarray:
+        """The float32 C-contiguous ``(n, n_inputs)`` array fed to the module: ``transform`` applied, or the numeric columns as they are."""
         if self.transform is not None:
             array = self.transform.transform(features)
             array = array.toarray() if hasattr(array, "toarray") else array
@@ -239,12 +243,12 @@ class TorchRecipe:
         torch = require("torch", "torch")
         torch.manual_seed(int(seed))  # initial weights
         module = self._build()
-        train_classifier(module, self._inputs(features), np.asarray(labels), self.training, seed=int(seed))
+        train_classifier(module, self.inputs(features), np.asarray(labels), self.training, seed=int(seed))
         return module
 
-    def predict(self, model, features: pd.DataFrame, batch_size: int = 4096) -> np.ndarray:
+    def predict(self, model, features: pd.DataFrame, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         torch = require("torch", "torch")
-        inputs = self._inputs(features)
+        inputs = self.inputs(features)
         model.eval()
         with torch.no_grad():
             chunks = [model(torch.from_numpy(inputs[i : i + batch_size])).double().numpy() for i in range(0, len(inputs), batch_size)]

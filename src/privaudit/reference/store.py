@@ -42,9 +42,7 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Mapping
@@ -55,14 +53,13 @@ import pandas as pd
 from privaudit._version import __version__
 from privaudit.exceptions import DataError, IntegrityError, OutputError, PrivauditError
 from privaudit.output_files import file_sha256
+from privaudit.writer_temporaries import TMP_PREFIX, temporary_name, writer_gone
 
 __all__ = ["ReferenceStore", "STORE_FORMAT", "records_digest", "model_files", "load_model_files", "file_sha256"]
 
 #: Bumped whenever the layout or the key's contents change; part of every key.
 STORE_FORMAT = 2  # 2: content hashes of model files and outputs
 _MARKER = ".privaudit-store.json"
-_TMP = ".tmp-"
-_STALE_AFTER_S = 24 * 3600.0
 
 
 def _canonical(obj) -> bytes:
@@ -80,36 +77,6 @@ def records_digest(records, *, sort_by_id: bool = False) -> str:
     digest.update(np.ascontiguousarray(np.asarray(records.labels, dtype=np.int64)[order]).tobytes())
     digest.update(np.ascontiguousarray(rows[order].astype(np.uint64)).tobytes())
     return digest.hexdigest()
-
-
-def _tmp_name() -> str:
-    return f"{_TMP}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}"
-
-
-def _writer_gone(name: str, mtime: float) -> bool:
-    """A temporary entry is litter if its writer (same host) is dead, or it is older than a day."""
-    if time.time() - mtime > _STALE_AFTER_S:
-        return True
-    rest = name[len(_TMP):]
-    if rest.endswith((".npy", ".json")):
-        rest = rest.rsplit(".", 1)[0]
-    parts = rest.rsplit("-", 2)
-    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False
-    return not process_alive(int(parts[1]))
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    try:  # Linux: a killed writer nobody has reaped yet is a zombie, as dead as it gets
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
 
 
 def _write_array(path: Path, array: np.ndarray) -> str:
@@ -199,7 +166,7 @@ class ReferenceStore:
         if not marker.is_file():
             if self.root.exists() and not self.root.is_dir():
                 raise OutputError(f"compute.store {self.root}: a file, not a folder; set compute.store to a new folder")
-            foreign = sorted(p.name for p in self.root.iterdir() if not p.name.startswith(_TMP) and p.name != _MARKER) if self.root.is_dir() else []
+            foreign = sorted(p.name for p in self.root.iterdir() if not p.name.startswith(TMP_PREFIX) and p.name != _MARKER) if self.root.is_dir() else []
             if foreign and not marker.is_file():  # (another process may have just made the store here: then it is ours)
                 # a folder privaudit did not make: never write into it, nor clean '.tmp-*' entries there (clean_temporary)
                 raise OutputError(
@@ -207,7 +174,7 @@ class ReferenceStore:
                     f"and is not a privaudit reference store (no {_MARKER}); set compute.store to a new or empty folder"
                 )
             self.root.mkdir(parents=True, exist_ok=True)
-            tmp = self.root / f"{_tmp_name()}.json"
+            tmp = self.root / f"{temporary_name()}.json"
             tmp.write_text(json.dumps({"format": STORE_FORMAT, "id": uuid.uuid4().hex}))
             try:
                 os.link(tmp, marker)  # fails if another process created it first: keep theirs
@@ -242,10 +209,10 @@ class ReferenceStore:
         if not self.root.is_dir():
             return 0
         removed = 0
-        for parent in [self.root, *(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(_TMP))]:
-            for entry in parent.glob(f"{_TMP}*"):
+        for parent in [self.root, *(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(TMP_PREFIX))]:
+            for entry in parent.glob(f"{TMP_PREFIX}*"):
                 try:
-                    if _writer_gone(entry.name, entry.lstat().st_mtime):
+                    if writer_gone(entry.name, entry.lstat().st_mtime):
                         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
                         removed += 1
                 except FileNotFoundError:
@@ -255,7 +222,7 @@ class ReferenceStore:
     # -- writing ------------------------------------------------------------
     def _publish(self, write, key: str) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp, final = self.root / _tmp_name(), self.root / key
+        tmp, final = self.root / temporary_name(), self.root / key
         try:
             tmp.mkdir()
             write(tmp)
@@ -283,7 +250,7 @@ class ReferenceStore:
         directory = self.root / key
         sha256 = {}
         for suffix, write in ((".npy", lambda p: sha256.setdefault("npy", _write_array(p, outputs))), (".json", lambda p: p.write_text(_outputs_sidecar(key, query, outputs, sha256["npy"])))):
-            tmp = directory / f"{_tmp_name()}{suffix}"
+            tmp = directory / f"{temporary_name()}{suffix}"
             try:
                 write(tmp)
                 os.replace(tmp, directory / f"outputs-{query}{suffix}")

@@ -107,7 +107,7 @@ _WORKER: dict = {}
 
 def _watch_driver(driver: int) -> None:
     """End this worker soon after the driver dies (``kill -9``), as the in-flight model is lost anyway."""
-    from privaudit.reference.store import process_alive
+    from privaudit.writer_temporaries import process_alive
 
     parent = os.getppid()  # the driver, or the fork server that dies with it
     while True:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["percent", "percent_range", "fpr_label", "auc_text", "count", "confidence_label", "min_nonmembers", "epsilon_value", "epsilon_note", "queries_text", "p_value_text"]
+__all__ = ["percent", "percent_range", "fpr_label", "auc_text", "count", "confidence_label", "min_nonmembers", "epsilon_value", "epsilon_note", "queries_text", "p_value_text", "without_nulls"]
 
 
 def percent(rate: float) -> str:
@@ -119,3 +119,16 @@ def queries_text(queries) -> str:
         parts.append(text)
     detail = f" ({'; '.join(parts)})" if parts else ""
     return f"queries spent: {count(queries.total)} total, {_per_record(queries.per_record)} per record{detail}"
+
+
+def without_nulls(value):
+    """A copy of a config dump without its unset keys (``None`` values, at any depth), for a page a person reads.
+
+    >>> without_nulls({"data": {"path": "records.csv", "id_column": None}, "attacks": None, "fprs": [0.1, None]})
+    {'data': {'path': 'records.csv'}, 'fprs': [0.1, None]}
+    """
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value

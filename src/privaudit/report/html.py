@@ -7,16 +7,16 @@ one file. The template is ``templates/report.html.j2`` (autoescaped).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from privaudit.audit import AuditResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report import formatting
 from privaudit.report.group_section import group_context
+from privaudit.report.jinja_environment import template_environment
 from privaudit.report.plots import CLIP_FENCE_IQR, CLIP_PERCENTILES, ROC_LIMIT, histogram_svg, roc_svg
 from privaudit.report.verdict import badge, grade, report_notes, show_epsilon, verdict
+from privaudit.shared_paths import shareable_config, shareable_path
 
 #: the page every report links to: what each claim means, its test, error rate and assumptions (``docs/claims.md``)
 CLAIMS_FILE = "claims.md"
@@ -26,33 +26,12 @@ __all__ = ["CLAIMS_FILE", "render_html", "html_context", "N_SHOWN_RECORDS"]
 #: Records listed in the "most exposed records" table when ``show_records`` is on.
 N_SHOWN_RECORDS = 20
 
-_TEMPLATES = Path(__file__).parent / "templates"
-
-
-def _environment():
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(
-        percent=formatting.percent,
-        fpr_label=formatting.fpr_label,
-        count=formatting.count,
-        percent_range=lambda ci: formatting.percent_range(*ci),
-    )
-    return env
-
-
 def _config_text(config) -> str | None:
     if config is None:
         return None
     import yaml
 
+    config = formatting.without_nulls(shareable_config(config))
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=False).rstrip()
 
 
@@ -110,7 +89,7 @@ def _exposed_records(result: AuditResult, best) -> list[dict]:
 def _record_checks(result: AuditResult) -> list[dict]:
     from privaudit.report.check_report import check_context
 
-    truth = {str(rid): bool(m) for rid, m in zip(result.record_ids, result.is_member)}
+    truth = {str(rid): bool(m) for rid, m in zip(result.record_ids, result.is_member, strict=True)}
     return [check_context(check, truth={r.record_id: truth[r.record_id] for r in check.records if r.record_id in truth} or None)
             for check in result.record_checks]
 
@@ -157,7 +136,7 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
         "targets_label": ", ".join(t.name for t in result.targets),
         "run": {
             "started_at": result.started_at or "—", "duration_s": result.duration_s, "seed": result.seed,
-            "config_hash": result.config_hash, "data_source": result.data_source,
+            "config_hash": result.config_hash, "data_source": shareable_path(result.data_source),
             "trust": _trust_text(getattr(result, "trust", None)),
         },
         "claims_file": CLAIMS_FILE,
@@ -227,4 +206,4 @@ def render_html(result: AuditResult, *, show_records: bool = False) -> str:
         score histograms of the best attack; when the audit was sliced by
         groups, one more per slicing (AUC per group with intervals).
     """
-    return _environment().get_template("report.html.j2").render(**html_context(result, show_records=show_records))
+    return template_environment().get_template("report.html.j2").render(**html_context(result, show_records=show_records))

@@ -18,6 +18,7 @@ from privaudit.audit import AuditResult
 from privaudit.csv_output import csv_bytes
 from privaudit.output_folder import write_file_atomic
 from privaudit.redaction import redact_config
+from privaudit.shared_paths import shareable_config, shareable_path
 from privaudit.report.verdict import claim_for, report_notes, verdict
 
 __all__ = ["SCHEMA_VERSION", "report_dict", "json_bytes", "write_json", "scores_table", "scores_csv_bytes", "write_scores_csv",
@@ -73,12 +74,12 @@ def report_dict(result: AuditResult) -> dict:
         "run": {
             "seed": result.seed,
             "config_hash": result.config_hash,
-            "config": redact_config(result.config),
+            "config": shareable_config(redact_config(result.config)),
             "versions": dict(result.versions),
             "started_at": result.started_at,
             "duration_s": result.duration_s,
-            "data_source": result.data_source,
-            "reference": dict(result.reference),
+            "data_source": shareable_path(result.data_source),
+            "reference": {name: {**info, "store": shareable_path(info["store"])} if "store" in info else dict(info) for name, info in result.reference.items()},
         },
         "data": {
             "n_members": int(is_member.sum()),

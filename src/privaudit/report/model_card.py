@@ -24,10 +24,19 @@ import math
 from pathlib import Path
 
 from privaudit.report.formatting import confidence_label, count, epsilon_value, fpr_label, percent, percent_range
+from privaudit.shared_paths import is_local_path, shareable_path
 
 __all__ = ["model_card_section", "write_model_card"]
 
 _MAX_TPR_COLUMNS = 2
+
+
+def _shared_source(source: str) -> str:
+    """The report's path as the card may quote it: a local absolute path shrinks to its folder and file name (``report/report.json``)."""
+    if not is_local_path(source):
+        return source
+    path = Path(source)
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
 
 def _fixed(value, digits: int = 3) -> str:
@@ -155,7 +164,8 @@ def model_card_section(report: dict, *, source: str = "report.json") -> str:
     report : dict
         A loaded ``report.json`` (see ``docs/report-schema.md``).
     source : str
-        Where the report came from, quoted in the section.
+        Where the report came from, quoted in the section (an absolute local
+        path is shortened to its folder and file name: the card is shared).
 
     Returns
     -------
@@ -172,7 +182,7 @@ def model_card_section(report: dict, *, source: str = "report.json") -> str:
     fprs = _tpr_fprs(report)
     out = ["## Privacy", ""]
     stamp = f"privaudit {versions.get('privaudit', '')}".strip()
-    out += [f"<!-- Written by {stamp} from {source}" + (f" (audit of {run['started_at']})" if run.get("started_at") else "")
+    out += [f"<!-- Written by {stamp} from {_shared_source(source)}" + (f" (audit of {run['started_at']})" if run.get("started_at") else "")
             + "; regenerate with `privaudit model-card`. -->", ""]
 
     out += ["### Defences", ""]
@@ -205,7 +215,7 @@ def model_card_section(report: dict, *, source: str = "report.json") -> str:
     out.append(
         f"* Data: {_count(data.get('n_members'))} members, {_count(data.get('n_nonmembers'))} non-members, "
         f"{_count(data.get('n_population'))} population records (known non-members the attacks may use), from "
-        f"`{run.get('data_source', 'unknown')}`; membership randomised by coin flips: {'yes' if data.get('membership_randomized') else 'no'}."
+        f"`{shareable_path(run.get('data_source', 'unknown'))}`; membership randomised by coin flips: {'yes' if data.get('membership_randomized') else 'no'}."
     )
     details = [f"seed {run['seed']}" if run.get("seed") is not None else None,
                f"config hash `{str(run['config_hash'])[:12]}`" if run.get("config_hash") else None,

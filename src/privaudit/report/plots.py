@@ -20,7 +20,7 @@ import numpy as np
 from privaudit.audit import AttackResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES, roc_curve
 
-__all__ = ["roc_svg", "histogram_svg", "group_auc_svg", "clip_range", "thin_log_curve", "plot_style", "figure_to_svg", "PLOT_COLOURS",
+__all__ = ["roc_svg", "coinciding_curves", "roc_legend_label", "histogram_svg", "group_auc_svg", "clip_range", "thin_log_curve", "plot_style", "figure_to_svg", "PLOT_COLOURS",
            "ROC_LIMIT", "CLIP_PERCENTILES", "CLIP_FENCE_IQR"]
 
 #: Lower limit of both log axes of the ROC plot.
@@ -117,6 +117,31 @@ def plot_style(salt: str):
     )
 
 
+def coinciding_curves(results: list[AttackResult], is_member: np.ndarray) -> list[tuple[list[AttackResult], tuple[np.ndarray, np.ndarray]]]:
+    """Attacks grouped by identical ROC curves, in first-appearance order, each group with its curve ``(fpr, tpr)``.
+
+    Attacks whose scores rank the records alike (loss, confidence and logit
+    confidence on a binary task, say) have exactly the same ROC points; the
+    plot draws such a group once, with one legend entry naming them all.
+    """
+    groups: dict[bytes, tuple[list, tuple]] = {}
+    for r in results:
+        fpr, tpr, _ = roc_curve(r.scores, is_member)
+        key = np.asarray(fpr, np.float64).tobytes() + b"|" + np.asarray(tpr, np.float64).tobytes()
+        groups.setdefault(key, ([], (fpr, tpr)))[0].append(r)
+    return list(groups.values())
+
+
+def roc_legend_label(group: list[AttackResult], width: int = 70) -> str:
+    """One legend entry for attacks with the same curve: their names and AUC, wrapped to ``width`` characters a line."""
+    import textwrap
+
+    if len(group) == 1:
+        return f"{group[0].attack} (AUC {group[0].metrics.auc:.3f})"
+    names = ", ".join(r.attack for r in group)
+    return "\n".join(textwrap.wrap(f"{len(group)} attacks, one curve (AUC {group[0].metrics.auc:.3f}): {names}", width, break_on_hyphens=False))
+
+
 def roc_svg(results: list[AttackResult], is_member: np.ndarray, *, plot_id: str, title: str) -> str:
     """ROC curves of several attacks on log-log axes (FPR and TPR from 1e-4 to 1), with the chance diagonal.
 
@@ -143,6 +168,7 @@ def roc_svg(results: list[AttackResult], is_member: np.ndarray, *, plot_id: str,
         does not resolve it.
     """
     from matplotlib.figure import Figure  # no pyplot: the caller's backend stays untouched
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     is_member = np.asarray(is_member, dtype=bool)
     n_nonmembers = int((~is_member).sum())
@@ -154,13 +180,15 @@ def roc_svg(results: list[AttackResult], is_member: np.ndarray, *, plot_id: str,
             axes.axvspan(ROC_LIMIT, unresolved, color="#ececec", zorder=0, linewidth=0,
                          label=f"unresolved: < {MIN_EXPECTED_FALSE_POSITIVES} expected false positives")
         axes.plot([ROC_LIMIT, 1], [ROC_LIMIT, 1], color="#888888", linestyle="--", linewidth=1, label="chance")
-        for i, r in enumerate(results):
-            fpr, tpr, _ = roc_curve(r.scores, is_member)
+        for i, (group, (fpr, tpr)) in enumerate(coinciding_curves(results, is_member)):
             fpr, tpr = thin_log_curve(fpr, tpr)
             axes.plot(fpr, tpr, drawstyle="steps-post", color=PLOT_COLOURS[i % len(PLOT_COLOURS)], linestyle=_DASHES[i % len(_DASHES)], linewidth=1.5,
-                      label=f"{r.attack} (AUC {r.metrics.auc:.3f})")
+                      label=roc_legend_label(group))
         axes.set_xscale("log")
         axes.set_yscale("log")
+        for axis in (axes.xaxis, axes.yaxis):  # plain decimals (0.001), not mathtext, which is off for user labels
+            axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            axis.set_minor_formatter(NullFormatter())
         axes.set_xlim(ROC_LIMIT, 1)
         axes.set_ylim(ROC_LIMIT, 1)
         axes.set_aspect("equal")
@@ -243,7 +271,7 @@ def group_auc_svg(groups, overall_auc: float, *, plot_id: str, title: str) -> st
         axes.axvline(0.5, color="#888888", linestyle="--", linewidth=1, label="chance (0.5)")
         axes.axvline(overall_auc, color="#1f77b4", linewidth=1.3, label=f"all records ({overall_auc:.3f})")
         low_edge = 0.5
-        for row, g in zip(rows, groups):
+        for row, g in zip(rows, groups, strict=True):
             if g.too_small or g.metrics is None:
                 axes.text(0.505, row, "too small", va="center", ha="left", fontsize=7.5, color="#888888")
                 continue

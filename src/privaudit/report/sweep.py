@@ -192,9 +192,9 @@ def sweep_context(document: dict) -> dict:
 
 def render_sweep_html(document: dict) -> str:
     """``sweep.html``: one self-contained page (two ``<svg class="plot">`` frontier plots, the table, notes, config)."""
-    from privaudit.report.html import _environment
+    from privaudit.report.jinja_environment import template_environment
 
-    return _environment().get_template("sweep.html.j2").render(**sweep_context(document))
+    return template_environment().get_template("sweep.html.j2").render(**sweep_context(document))
 
 
 def print_sweep_summary(document: dict, console=None) -> None:

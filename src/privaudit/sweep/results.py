@@ -30,13 +30,13 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def clean_temporary(folder: Path) -> None:
     """Remove temporary files whose writer has gone (a run killed mid-write)."""
-    from privaudit.reference.store import _TMP, _writer_gone
+    from privaudit.writer_temporaries import TMP_PREFIX, writer_gone
 
     if not folder.is_dir():
         return
-    for entry in folder.rglob(f"{_TMP}*"):
+    for entry in folder.rglob(f"{TMP_PREFIX}*"):
         try:
-            if entry.is_file() and _writer_gone(entry.name, entry.lstat().st_mtime):
+            if entry.is_file() and writer_gone(entry.name, entry.lstat().st_mtime):
                 entry.unlink()
         except FileNotFoundError:
             pass

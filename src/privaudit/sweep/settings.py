@@ -109,7 +109,7 @@ def attack_specs(config, output_kind: str) -> tuple[list | None, list[str]]:
         return None, []
     specs, skipped = [], []
     for spec in config.attacks:
-        entry = {"name": spec} if isinstance(spec, str) and spec not in SIGNALS else spec
+        entry = {"name": spec} if isinstance(spec, str) and spec not in SIGNALS and "[" not in spec else spec  # display names build as they are
         attack = build_attack(entry)
         if getattr(attack, "needs_reference", False):
             if config.reference is None:

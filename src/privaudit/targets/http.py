@@ -65,6 +65,7 @@ import random
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from functools import partial
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
@@ -339,7 +340,7 @@ class HTTPTarget:
                 futures = {}
                 for index, start in enumerate(starts):
                     built: list[Batch] = []
-                    make = (lambda index=index, start=start: self._batch(index, start, columns, rows, ids))
+                    make = partial(self._batch, index, start, columns, rows, ids)
                     futures[pool.submit(self._answer_batch, client, httpx, make, classes, stop, abort, built)] = (index, built)
                 for future in as_completed(futures):
                     index, built = futures[future]

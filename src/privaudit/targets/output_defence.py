@@ -57,7 +57,7 @@ __all__ = ["OutputDefence", "OutputDefenceTarget"]
 
 
 def _log_probabilities(outputs: np.ndarray, kind: str) -> np.ndarray:
-    from privaudit.signals import to_log_probabilities
+    from privaudit.log_probabilities import to_log_probabilities
 
     return to_log_probabilities(outputs, kind, source="output defence")
 

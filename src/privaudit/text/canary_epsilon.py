@@ -24,8 +24,8 @@ What this module reports (:func:`canary_epsilon_bound`):
   grows with ε). With ``k = 1`` (one insertion per canary) both figures
   coincide.
 
-The guess sets are fixed before looking at the outcome, as in
-:func:`privaudit.metrics.one_run_lower_bound` (for j = 1 %, 5 %, 20 %, 50 %
+The guess sets are fixed before looking at the outcome, the same as in
+:func:`privaudit.metrics.one_run_lower_bound` (:func:`~privaudit.metrics.one_run.default_guess_counts`: for j = 1 %, 5 %, 20 %, 50 %
 of the m canaries: the top j guessed "in"; and the top j "in" with the
 bottom j "out", each capped at m/2), and each is tested at
 (1 − confidence) / (number of sets) (Bonferroni); the largest ε over the
@@ -44,9 +44,10 @@ import numpy as np
 from scipy import optimize
 
 from privaudit.exceptions import DataError
-from privaudit.metrics.epsilon import DEFAULT_GUESS_FRACTIONS, one_run_epsilon, one_run_guesses, one_run_p_value
+from privaudit.metrics.epsilon import one_run_epsilon, one_run_guesses, one_run_p_value
+from privaudit.metrics.one_run import default_guess_counts
 
-__all__ = ["CanaryEpsilonBound", "canary_guess_counts", "group_delta", "per_record_epsilon", "canary_epsilon_bound"]
+__all__ = ["CanaryEpsilonBound", "group_delta", "per_record_epsilon", "canary_epsilon_bound"]
 
 
 @dataclass(frozen=True)
@@ -69,17 +70,6 @@ class CanaryEpsilonBound:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def canary_guess_counts(m: int) -> list[tuple[int, int]]:
-    """The fixed guess sets (k_positive, k_negative) for m canaries (module docstring), in a fixed order."""
-    counts: list[tuple[int, int]] = []
-    for fraction in DEFAULT_GUESS_FRACTIONS:
-        k = max(1, int(round(fraction * m)))
-        for pair in ((k, 0), (min(k, m // 2), min(k, m // 2))):
-            if pair[0] >= 1 and pair not in counts:
-                counts.append(pair)
-    return counts
 
 
 def group_delta(epsilon: float, delta: float, group_size: int) -> float:
@@ -150,7 +140,7 @@ def canary_epsilon_bound(scores, inserted, *, group_size: int, delta: float = 0.
     if int(group_size) < 1:
         raise DataError(f"canary repetitions must be ≥ 1, got {group_size}")
     m = scores.size
-    counts = canary_guess_counts(m)
+    counts = default_guess_counts(m)
     significance = (1.0 - confidence) / len(counts)
     truth = np.where(inserted, 1, -1)
     best_record, best_group = None, 0.0

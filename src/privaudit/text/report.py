@@ -96,7 +96,7 @@ def _rows(result: TextAuditResult) -> list[dict]:
 
 def render_text_html(result: TextAuditResult) -> str:
     """The self-contained HTML page of a text audit."""
-    from privaudit.report.html import _environment
+    from privaudit.report.jinja_environment import template_environment
     from privaudit.report.plots import roc_svg
 
     curves = list(sorted(result.results, key=lambda r: -r.metrics.auc))
@@ -127,7 +127,7 @@ def render_text_html(result: TextAuditResult) -> str:
         "setup": json.dumps(strict_json_value(result.setup), indent=2, ensure_ascii=False) if result.setup else None,
         "versions": result.versions,
     }
-    return _environment().get_template("text_report.html.j2").render(**context)
+    return template_environment().get_template("text_report.html.j2").render(**context)
 
 
 #: the files :func:`write_text_report` may write (``canaries.csv`` only with canaries)

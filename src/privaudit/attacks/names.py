@@ -1,0 +1,84 @@
+"""How a user names an attack: one resolver for every command that picks attacks of a report or a config.
+
+An attack is shown by its display name, e.g. ``rmia[online,confidence]`` or
+``threshold[loss]``. A user may give that name (:func:`privaudit.attacks.build_attack` builds any
+of the :func:`standard_variants` from it, so a name copied from a report
+works in a config, ``check --attack`` or a sweep), or a short name: the part
+before the bracket (``rmia``), or for a threshold attack its signal
+(``loss``, as in a config's ``attacks: [loss]``). A short name must match
+exactly one of the attacks available; otherwise the error lists them.
+
+>>> resolve_attack_name("rmia", ["threshold[loss]", "rmia[online,confidence]"])
+'rmia[online,confidence]'
+>>> resolve_attack_name("loss", ["threshold[loss]", "classwise_threshold[loss]"])
+'threshold[loss]'
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from privaudit.exceptions import UnknownNameError
+
+__all__ = ["short_names", "resolve_attack_name", "standard_variants"]
+
+
+def short_names(display_name: str) -> tuple[str, ...]:
+    """The short names a display name answers to: its base name, and a threshold attack's signal.
+
+    >>> short_names("threshold[loss]")
+    ('threshold', 'loss')
+    >>> short_names("lira[offline,logit_confidence]")
+    ('lira',)
+    """
+    base, bracket, rest = display_name.partition("[")
+    names = [base]
+    if base == "threshold" and bracket and rest.endswith("]") and "," not in rest:
+        names.append(rest[:-1])
+    return tuple(names)
+
+
+def resolve_attack_name(name: str, available: Iterable[str], *, field: str = "--attack", where: str = "the report") -> str:
+    """The one display name in ``available`` that ``name`` means.
+
+    Parameters
+    ----------
+    name : str
+        An exact display name, or a short name (:func:`short_names`).
+    available : iterable of str
+        Display names of the attacks there are (duplicates allowed, e.g. one per target).
+    field, where : str
+        For the error: the option or key the name came from, and what holds the attacks.
+
+    Raises
+    ------
+    UnknownNameError
+        One line: no attack of that name, or a short name matching several
+        variants; either way it lists the names that would work.
+    """
+    names = list(dict.fromkeys(str(a) for a in available))
+    if name in names:
+        return name
+    matches = [a for a in names if name in short_names(a)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UnknownNameError(f"{field} '{name}' matches {len(matches)} attacks in {where}: {', '.join(matches)}; name one of them exactly")
+    raise UnknownNameError(f"{field} '{name}': no such attack in {where}; attacks there: {', '.join(sorted(names)) or 'none'}")
+
+
+def standard_variants() -> dict:
+    """Display name → a new attack, for every variant privaudit's default audits run.
+
+    Threshold and class-wise threshold attacks on each signal, and the
+    reference attacks (LiRA, RMIA, calibrated loss) in each mode with their
+    default parameters. Other parameter values are given as a config mapping
+    (``{name: lira, variance: global}``).
+    """
+    from privaudit.attacks.base import ATTACKS
+    from privaudit.signals import SIGNALS
+
+    variants = [ATTACKS.get("threshold")(signal=s) for s in SIGNALS.names()]
+    variants += [ATTACKS.get("classwise_threshold")(signal=s) for s in SIGNALS.names() if SIGNALS.get(s).needs == "probabilities"]
+    variants += [ATTACKS.get(name)(mode=mode) for name in ("lira", "rmia", "reference_calibrated_loss") for mode in ("online", "offline")]
+    return {attack.display_name: attack for attack in variants}
