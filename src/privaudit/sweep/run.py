@@ -207,9 +207,8 @@ class _Sweep:
         module = self.build(setting)
         x, y = self.inputs("members")
         validation = self.inputs("validation") if setting.training.patience else None
-        with track(self.say, description, setting.training.epochs, "epochs") as advance:
-            info = models.train_classifier(module, x, y, setting.training, seed=self.config.seed, validation=validation,
-                                           on_epoch=lambda epoch, loss: advance(1, note=f"training loss {loss:.3g}"))
+        with track(self.say, description, setting.training.epochs, "epochs") as advance:  # a bar of epochs, with the loss
+            info = models.train_classifier(module, x, y, setting.training, seed=self.config.seed, validation=validation, on_epoch=lambda e, loss: advance(1, note=f"training loss {loss:.3g}"))
         return module, info
 
     def load(self, setting: ResolvedSetting, weights: bytes):
