@@ -24,8 +24,9 @@ Example
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
+from privaudit.progress.bars import RichReporter  # rich itself is imported when a RichReporter is made
 from privaudit.progress.eta import RateEstimator, format_seconds
 from privaudit.progress.plain import LINE_PREFIX, Advance, PlainReporter, SilentReporter
 from privaudit.progress.reference import ReferenceTrainingProgress, reference_training_progress
@@ -37,16 +38,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name == "RichReporter":  # rich is imported only when bars are drawn
-        from privaudit.progress.bars import RichReporter
-
-        return RichReporter
-    raise AttributeError(f"module 'privaudit.progress' has no attribute {name!r}")
-
-
 @contextmanager
-def open_reporter(*, quiet: bool = False, console=None) -> Iterator[PlainReporter | SilentReporter]:
+def open_reporter(*, quiet: bool = False, console=None) -> Iterator[Callable[[str], None]]:
     """The reporter for a command: silent with ``quiet``; bars when ``console`` (default: stderr) is a terminal; else plain lines on stderr."""
     if quiet:
         yield SilentReporter()
@@ -58,8 +51,6 @@ def open_reporter(*, quiet: bool = False, console=None) -> Iterator[PlainReporte
     if not console.is_terminal:
         yield PlainReporter(None if console.stderr else console.file)  # None: sys.stderr when each line is written
         return
-    from privaudit.progress.bars import RichReporter
-
     reporter = RichReporter(console)
     try:
         yield reporter

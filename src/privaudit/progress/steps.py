@@ -28,7 +28,7 @@ def track(progress: Callable[[str], None] | None, description: str, total: float
     """
     start_task = getattr(progress, "start_task", None)
     if callable(start_task):
-        with start_task(description, total, unit, done=done) as advance:
+        with start_task(description, total, unit, **({"done": done} if done else {})) as advance:  # done= only where needed
             yield advance
         return
     if progress is not None:
