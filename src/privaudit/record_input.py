@@ -123,7 +123,7 @@ def check_inputs(config, base_dir: str | Path, target_name: str | None = None) -
     if target_name not in names:
         raise ConfigError(f"no target '{target_name}' in the config; targets: {', '.join(names)}")
     spec = next(t for t in config.targets if t.name == target_name)
-    if spec.type == "precomputed":
+    if not spec.reads_features:
         raise CapabilityError(f"target '{target_name}' is a file of precomputed outputs and cannot answer for new records; check needs a model (sklearn or torch)")
     base_dir = Path(base_dir)
     d, m = config.data, config.data.membership
@@ -137,5 +137,5 @@ def check_inputs(config, base_dir: str | Path, target_name: str | None = None) -
     if spec.reference is not None:
         from privaudit.reference.plan import plans_from_config
 
-        reference = plans_from_config(config, base_dir)[target_name]
-    return CheckInputs(data, load_target(spec.model_dump(), base_dir, target_name, trust_code=config.trust_code), reference, d.label)
+        reference = plans_from_config(config, base_dir, data=data)[target_name]
+    return CheckInputs(data, load_target(spec, base_dir, trust_code=config.trust_code), reference, d.label)

@@ -17,7 +17,7 @@ import numpy as np
 
 from privaudit.exceptions import ConfigError
 
-__all__ = ["ReferencePlan", "reference_signals", "LOCAL_BACKENDS"]
+__all__ = ["ReferencePlan", "reference_signals", "plans_from_config", "resolve_reference_size", "LOCAL_BACKENDS"]
 
 #: what ``backend="local"`` may resolve to
 LOCAL_BACKENDS = ("sequential", "process", "ensemble")
@@ -60,6 +60,9 @@ class ReferencePlan:
         outputs too, so they answer like the target does.
     field : str
         Where the plan comes from in a config (named in errors), e.g. ``targets.model.reference``.
+    choice : str, optional
+        What privaudit chose for this plan and why (``mode: auto``, ``train_size: members``), one sentence;
+        shown in the progress output and recorded in the result's reference info.
     """
 
     recipe: object
@@ -74,6 +77,7 @@ class ReferencePlan:
     ray_address: str | None = None
     output_defence: object | None = None
     field: str = "reference"
+    choice: str | None = None
 
     def __post_init__(self) -> None:
         if self.n_models < 1:
@@ -186,13 +190,59 @@ def reference_signals(
     return signals, outputs, backend
 
 
-def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
+def resolve_reference_size(ref, data, field: str) -> tuple[str, int | None, str | None]:
+    """``(mode, train_size, choice)`` for a config's reference block on ``data``.
+
+    ``train_size: members`` becomes the number of members (the target's training
+    size). ``mode: auto`` becomes ``offline`` when the population holds at least
+    ``train_size`` records (each model then trains on ``train_size`` population
+    records, like the target), else ``online``. ``choice`` is one sentence saying
+    what was chosen and why (None when the block fixes both).
+    """
+    if data is None:
+        if ref.mode == "auto" or ref.train_size == "members":
+            raise ConfigError(f"{field}: mode auto and train_size members are resolved against the audit's data; pass data= to plans_from_config")
+        return ref.mode, ref.train_size, None
+    n_members, n_population = int(data.members.size), int(data.population.size)
+    train_size = n_members if ref.train_size == "members" else ref.train_size
+    if train_size is not None and train_size < 2:
+        raise ConfigError(f"{field}.train_size: members means as many records as the target's {n_members} members, too few to train on; give a number")
+    mode = ref.mode
+    if mode == "auto":
+        size = train_size if train_size is not None else n_members
+        mode = "offline" if n_population >= size else "online"
+    if ref.mode != "auto" and ref.train_size != "members":
+        return mode, train_size, None
+    if mode == "offline":
+        where = f"{_thousands(train_size)} of the {_thousands(n_population)} population records" if train_size else f"the {_thousands(n_population)} population records"
+        why = " (the population holds enough, so no audited record is IN any model)" if ref.mode == "auto" else ""
+        choice = f"offline: each model trains on {where}{why}"
+    else:
+        pool = data.audited.size + (n_population if ref.include_population else 0)
+        why = f" (only {_thousands(n_population)} population records, fewer than {_thousands(train_size)})" if ref.mode == "auto" else ""
+        share = f"at most {_thousands(train_size)}" if train_size is not None else f"a {ref.fraction:g} share"
+        why = why if train_size is not None else (f" (only {_thousands(n_population)} population records, fewer than the {_thousands(n_members)} members)" if ref.mode == "auto" else "")
+        choice = f"online: each model trains on {share} of {_thousands(pool)} audited and population records{why}"
+    if ref.train_size == "members":
+        choice += f", as many as the target's {_thousands(n_members)} members"
+    return mode, train_size, choice
+
+
+def _thousands(n: int | None) -> str:
+    """``n`` with thousands separators (``12,200``)."""
+    return f"{int(n):,}" if n is not None else "all"
+
+
+def plans_from_config(config, base_dir: str | Path, *, data=None) -> dict[str, ReferencePlan]:
     """One :class:`ReferencePlan` per target whose config has a ``reference`` block.
 
-    scikit-learn targets: a clone of ``reference.estimator`` (a skops file)
-    or, by default, of the target's own estimator. torch targets: the
-    target's factory, ``factory_kwargs`` and transform with
-    ``reference.training``. Precomputed targets: ``reference.estimator``.
+    Recipes follow the target type's ``reference_recipe``: ``"training"`` (torch)
+    trains the target's factory, ``factory_kwargs`` and transform with
+    ``reference.training``; ``"estimator"`` clones ``reference.estimator`` (a skops
+    file) or, for scikit-learn targets, by default the target's own estimator.
+    ``data`` (the loaded :class:`~privaudit.data.AuditData`) resolves
+    ``train_size: members`` and ``mode: auto`` (:func:`resolve_reference_size`);
+    every run from a config passes it (a block using either needs it).
     A target's ``output_defence`` applies to its reference models' outputs too.
     """
     from privaudit.reference.recipes import SklearnRecipe, TorchRecipe
@@ -210,7 +260,7 @@ def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
             continue
         field = f"targets.{target.name}.reference"
         trusted = list(target.trusted_types or [])
-        if target.type == "torch":
+        if target.reference_recipe == "training":
             spec = target.model_dump()
             recipe = TorchRecipe(
                 target.factory, target.factory_kwargs or {}, ref.training.to_training_config(),
@@ -220,12 +270,13 @@ def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
         else:
             path = ref.estimator or target.path
             estimator = load_skops(base_dir / path, trusted, f"{field}.estimator" if ref.estimator else f"targets.{target.name}.path")
-            recipe = SklearnRecipe(estimator, trusted_types=trusted)
+            recipe = SklearnRecipe(estimator, trusted_types=trusted, trusted_key=f"targets.{target.name}.trusted_types")
+        mode, train_size, choice = resolve_reference_size(ref, data, field)
         plans[target.name] = ReferencePlan(
-            recipe, n_models=ref.models, mode=ref.mode, fraction=ref.fraction, train_size=ref.train_size,
+            recipe, n_models=ref.models, mode=mode, fraction=ref.fraction, train_size=train_size,
             include_population=ref.include_population, store=store, backend=compute.backend,
             n_jobs=compute.n_jobs, ray_address=compute.ray_address,
             output_defence=None if target.output_defence is None else OutputDefence(**target.output_defence.model_dump()),
-            field=field,
+            field=field, choice=choice,
         )
     return plans

@@ -22,9 +22,8 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 from privaudit.exceptions import ConfigError, TargetError
-from privaudit.registry import Registry
 
-__all__ = ["Target", "TARGET_LOADERS", "OutputKind", "check_outputs", "import_object", "load_transform"]
+__all__ = ["Target", "OutputKind", "check_outputs", "import_object", "load_transform"]
 
 OutputKind = Literal["logits", "probabilities", "labels"]
 
@@ -37,10 +36,6 @@ class Target(Protocol):
     output_kind: OutputKind
 
     def predict(self, records) -> np.ndarray: ...
-
-
-#: type name in a config → loader ``(spec: dict, base_dir: Path, name: str) -> Target``
-TARGET_LOADERS: Registry = Registry("target type")
 
 
 def check_outputs(outputs: np.ndarray, records, target: Target) -> np.ndarray:
