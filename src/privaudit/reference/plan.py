@@ -17,7 +17,7 @@ import numpy as np
 
 from privaudit.exceptions import ConfigError
 
-__all__ = ["ReferencePlan", "reference_signals", "plans_from_config", "resolve_reference_size", "LOCAL_BACKENDS"]
+__all__ = ["ReferencePlan", "ReferenceSize", "reference_signals", "plans_from_config", "resolve_reference_size", "LOCAL_BACKENDS"]
 
 #: what ``backend="local"`` may resolve to
 LOCAL_BACKENDS = ("sequential", "process", "ensemble")
@@ -63,6 +63,9 @@ class ReferencePlan:
     choice : str, optional
         What privaudit chose for this plan and why (``mode: auto``, ``train_size: members``), one sentence;
         shown in the progress output and recorded in the result's reference info.
+    exact_train_size : bool
+        Offline only: every model trains on exactly ``train_size`` population records, drawn
+        independently per model (:func:`privaudit.reference.design.offline_keep_mask`); set for ``train_size: members``.
     """
 
     recipe: object
@@ -78,6 +81,7 @@ class ReferencePlan:
     output_defence: object | None = None
     field: str = "reference"
     choice: str | None = None
+    exact_train_size: bool = False
 
     def __post_init__(self) -> None:
         if self.n_models < 1:
@@ -152,7 +156,7 @@ def reference_signals(
         )
     pool, keep = reference_design(
         data, plan.n_models, seed=seed, mode=plan.mode, include_population=plan.include_population,
-        fraction=plan.fraction, train_size=plan.train_size,
+        fraction=plan.fraction, train_size=plan.train_size, exact_train_size=plan.exact_train_size,
     )
     if query is None:
         positions = np.concatenate([data.audited, data.population])
@@ -190,42 +194,54 @@ def reference_signals(
     return signals, outputs, backend
 
 
-def resolve_reference_size(ref, data, field: str) -> tuple[str, int | None, str | None]:
-    """``(mode, train_size, choice)`` for a config's reference block on ``data``.
+@dataclass(frozen=True)
+class ReferenceSize:
+    """What a config's reference block comes to on the audit's data (:func:`resolve_reference_size`)."""
 
-    ``train_size: members`` becomes the number of members (the target's training
-    size). ``mode: auto`` becomes ``offline`` when the population holds at least
-    ``train_size`` records (each model then trains on ``train_size`` population
-    records, like the target), else ``online``. ``choice`` is one sentence saying
-    what was chosen and why (None when the block fixes both).
+    mode: str
+    train_size: int | None
+    include_population: bool
+    exact_train_size: bool = False
+    #: one sentence saying what privaudit chose and why (None when the block fixes everything)
+    choice: str | None = None
+
+
+def resolve_reference_size(ref, data, field: str) -> ReferenceSize:
+    """Resolve ``train_size: members`` and ``mode: auto`` of a config's reference block on ``data``.
+
+    ``members`` is the number of members (the target's training size, M). ``auto`` becomes
+    ``offline`` when the population holds at least 2·M records: each model trains on exactly
+    M population records, drawn per model, and no audited record is IN any model. Otherwise
+    ``online``: each record IN about half the models, the pool being the audited records,
+    plus the population only while the pool stays within 2·M (``include_population``), so a
+    model trains on at most M records.
     """
     if data is None:
         if ref.mode == "auto" or ref.train_size == "members":
             raise ConfigError(f"{field}: mode auto and train_size members are resolved against the audit's data; pass data= to plans_from_config")
-        return ref.mode, ref.train_size, None
-    n_members, n_population = int(data.members.size), int(data.population.size)
-    train_size = n_members if ref.train_size == "members" else ref.train_size
-    if train_size is not None and train_size < 2:
+        return ReferenceSize(ref.mode, ref.train_size, ref.include_population)
+    n_members, n_population, n_audited = int(data.members.size), int(data.population.size), int(data.audited.size)
+    members = ref.train_size == "members"
+    size = n_members if members else ref.train_size
+    if size is not None and size < 2:
         raise ConfigError(f"{field}.train_size: members means as many records as the target's {n_members} members, too few to train on; give a number")
-    mode = ref.mode
-    if mode == "auto":
-        size = train_size if train_size is not None else n_members
-        mode = "offline" if n_population >= size else "online"
-    if ref.mode != "auto" and ref.train_size != "members":
-        return mode, train_size, None
+    if ref.mode != "auto" and not members:
+        return ReferenceSize(ref.mode, size, ref.include_population)
+    limit = size if size is not None else n_members
+    mode = ref.mode if ref.mode != "auto" else ("offline" if n_population >= 2 * limit else "online")
+    like = f", as many as the target's {_thousands(n_members)} members" if members else ""
     if mode == "offline":
-        where = f"{_thousands(train_size)} of the {_thousands(n_population)} population records" if train_size else f"the {_thousands(n_population)} population records"
-        why = " (the population holds enough, so no audited record is IN any model)" if ref.mode == "auto" else ""
-        choice = f"offline: each model trains on {where}{why}"
-    else:
-        pool = data.audited.size + (n_population if ref.include_population else 0)
-        why = f" (only {_thousands(n_population)} population records, fewer than {_thousands(train_size)})" if ref.mode == "auto" else ""
-        share = f"at most {_thousands(train_size)}" if train_size is not None else f"a {ref.fraction:g} share"
-        why = why if train_size is not None else (f" (only {_thousands(n_population)} population records, fewer than the {_thousands(n_members)} members)" if ref.mode == "auto" else "")
-        choice = f"online: each model trains on {share} of {_thousands(pool)} audited and population records{why}"
-    if ref.train_size == "members":
-        choice += f", as many as the target's {_thousands(n_members)} members"
-    return mode, train_size, choice
+        why = " (the population holds at least twice that, so no audited record is IN any model)" if ref.mode == "auto" else ""
+        drawn = f"exactly {_thousands(size)}" if members else f"at most {_thousands(size)}" if size is not None else "a share"
+        return ReferenceSize("offline", size, ref.include_population, exact_train_size=members,
+                             choice=f"offline: each model trains on {drawn} of the {_thousands(n_population)} population records{like}{why}")
+    include = ref.include_population and (ref.mode != "auto" or n_audited + n_population <= 2 * limit)
+    pool = n_audited + (n_population if include else 0)
+    why = (f" (only {_thousands(n_population)} population records, fewer than twice {_thousands(limit)}"
+           + ("" if include or not ref.include_population else "; population records left out of the pool to keep models that size") + ")") if ref.mode == "auto" else ""
+    share = f"at most {_thousands(size)}" if size is not None else "half"
+    return ReferenceSize("online", size, include,
+                         choice=f"online: each model trains on {share} of {_thousands(pool)} audited{' and population' if include else ''} records{like}{why}")
 
 
 def _thousands(n: int | None) -> str:
@@ -269,14 +285,15 @@ def plans_from_config(config, base_dir: str | Path, *, data=None) -> dict[str, R
             )
         else:
             path = ref.estimator or target.path
-            estimator = load_skops(base_dir / path, trusted, f"{field}.estimator" if ref.estimator else f"targets.{target.name}.path")
+            estimator = load_skops(base_dir / path, trusted, f"{field}.estimator" if ref.estimator else f"targets.{target.name}.path",
+                                   f"targets.{target.name}.trusted_types")
             recipe = SklearnRecipe(estimator, trusted_types=trusted, trusted_key=f"targets.{target.name}.trusted_types")
-        mode, train_size, choice = resolve_reference_size(ref, data, field)
+        size = resolve_reference_size(ref, data, field)
         plans[target.name] = ReferencePlan(
-            recipe, n_models=ref.models, mode=mode, fraction=ref.fraction, train_size=train_size,
-            include_population=ref.include_population, store=store, backend=compute.backend,
+            recipe, n_models=ref.models, mode=size.mode, fraction=ref.fraction, train_size=size.train_size,
+            include_population=size.include_population, store=store, backend=compute.backend,
             n_jobs=compute.n_jobs, ray_address=compute.ray_address,
             output_defence=None if target.output_defence is None else OutputDefence(**target.output_defence.model_dump()),
-            field=field, choice=choice,
+            field=field, choice=size.choice, exact_train_size=size.exact_train_size,
         )
     return plans

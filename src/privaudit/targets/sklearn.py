@@ -121,5 +121,5 @@ def load_sklearn_target(spec: dict, base_dir: Path, name: str) -> SklearnTarget:
     if path.suffix.lower() in PICKLE_SUFFIXES:
         estimator = load_pickled_estimator(path, field, trust_code=bool(spec.get("trust_code")))
     else:
-        estimator = load_skops(path, list(spec.get("trusted_types") or []), field)
+        estimator = load_skops(path, list(spec.get("trusted_types") or []), field, f"targets.{name}.trusted_types")
     return SklearnTarget(estimator, name=name, output_kind=spec.get("outputs") or "probabilities")
