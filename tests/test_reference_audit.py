@@ -73,7 +73,7 @@ def test_audit_reports_what_the_engine_did(folder):
     assert info["n_models"] == 2 and info["mode"] == "online" and info["backend"] == "sequential"
     assert info["trained"] + info["reused"] == 2
     # sized like the target: 300 members; 300 population records are too few for offline models of that size
-    assert info["train_size"] == 300 and info["choice"].startswith("online: each model trains on at most 300 of 600 audited records")
+    assert info["train_size"] == 300 and info["choice"].startswith("online, at most 300 records per model (the target's 300 members), from 600 audited records; ")
 
 
 def test_offline_mode_from_config(folder, tmp_path):

@@ -7,6 +7,7 @@ where class names go, and errors that name config keys (``trusted_types``, ``ref
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -237,7 +238,7 @@ def test_reference_models_flag_trains_each_model_on_as_many_records_as_the_targe
     result = run_audit(config, base, progress=said.append)
     info = result.reference["lr"]
     assert (info["mode"], info["train_size"]) == (mode, 100), "each model trains on at most the target's 100 members"
-    assert "100 members" in info["choice"] and info["choice"].startswith(mode)
+    assert info["choice"].startswith(f"{mode}, ") and "records per model (the target's 100 members)" in info["choice"]
     assert any("lr: 4 reference models" in line and info["choice"] in line for line in said), said
     assert any(r.attack == f"rmia[{mode},confidence]" for r in result.results)
     # what the engine trained on: the design the plan describes, no model larger than the target's training set
@@ -252,7 +253,7 @@ def test_reference_models_flag_trains_each_model_on_as_many_records_as_the_targe
     from privaudit.report.verdict import report_notes
 
     notes = " ".join(report_notes(result))
-    assert f"4 {mode} reference models, each trained on at most 100 records" in notes and "chosen by privaudit" in notes
+    assert f"lr: 4 reference models chosen by privaudit — {info['choice']}" in notes
 
 
 def test_reference_model_with_an_unlisted_type_names_the_config_key(tmp_path):
@@ -275,3 +276,37 @@ def test_reference_model_with_an_unlisted_type_names_the_config_key(tmp_path):
     with pytest.raises(Exception) as info:
         run_audit(parse_config(raw, "audit.yaml"), tmp_path)
     assert "math.fabs" in str(info.value) and "targets.lr.trusted_types" in str(info.value)
+
+
+# --- the README's examples: valid per-type configs, every key documented -----------------------------------------
+
+
+def _readme_target_examples() -> list[dict]:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    targets = []
+    for block in text.split("```yaml\n")[1:]:
+        loaded = yaml.safe_load(block.split("```", 1)[0])
+        if isinstance(loaded, dict) and isinstance(loaded.get("targets"), list):
+            targets += loaded["targets"]
+        elif isinstance(loaded, list) and all(isinstance(t, dict) and "type" in t for t in loaded):
+            targets += loaded
+    return targets
+
+
+def test_readme_target_examples_are_valid_and_every_key_they_use_is_documented():
+    from pydantic import TypeAdapter
+
+    from privaudit.config import TargetConfig
+
+    examples = _readme_target_examples()
+    assert {t["type"] for t in examples} == {"sklearn", "torch", "precomputed", "http"}
+    TypeAdapter(list[TargetConfig]).validate_python(examples)  # raises on a key of another type or a missing one
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    used = {key for t in examples for key in t} | {f"reference.{key}" for t in examples for key in (t.get("reference") or {})}
+
+    def documented(key: str) -> bool:  # named in backticks, or explained by a comment on an example line that sets it
+        last = key.split(".")[-1]
+        return f"`{last}`" in readme or f"`{key}`" in readme or re.search(rf"^\s*(- )?{last}:[^\n]*#", readme, re.M) is not None
+
+    undocumented = sorted(k for k in used if not documented(k))
+    assert not undocumented, f"keys README examples use but never explain: {undocumented}"

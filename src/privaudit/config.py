@@ -27,6 +27,10 @@ Example ``audit.yaml``::
     output: report/
 
 Every key is checked: an unknown key is an error that lists the allowed ones.
+Each entry of ``targets`` is validated by the config class of its ``type``
+(:data:`TargetConfig`, a discriminated union built from
+:data:`privaudit.targets.TARGET_TYPES`; the classes live beside each target in
+``privaudit/targets/``), so a key of another type is refused too.
 A factory outside privaudit (``factory: my_models:build``) runs only with
 ``trust_code: true`` at the top level or ``--trust-code`` (:mod:`privaudit.trust`).
 """

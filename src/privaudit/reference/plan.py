@@ -229,19 +229,22 @@ def resolve_reference_size(ref, data, field: str) -> ReferenceSize:
         return ReferenceSize(ref.mode, size, ref.include_population)
     limit = size if size is not None else n_members
     mode = ref.mode if ref.mode != "auto" else ("offline" if n_population >= 2 * limit else "online")
-    like = f", as many as the target's {_thousands(n_members)} members" if members else ""
+    like = f" (the target's {_thousands(n_members)} members)" if members else ""
     if mode == "offline":
-        why = " (the population holds at least twice that, so no audited record is IN any model)" if ref.mode == "auto" else ""
-        drawn = f"exactly {_thousands(size)}" if members else f"at most {_thousands(size)}" if size is not None else "a share"
+        why = "; the population holds at least twice that, so no audited record trains any model" if ref.mode == "auto" else ""
+        drawn = f"{_thousands(size)} records per model{like}" if size is not None else "a share of the records per model"
         return ReferenceSize("offline", size, ref.include_population, exact_train_size=members,
-                             choice=f"offline: each model trains on {drawn} of the {_thousands(n_population)} population records{like}{why}")
+                             choice=f"offline, {drawn}, drawn from {_thousands(n_population)} population records{why}")
     include = ref.include_population and (ref.mode != "auto" or n_audited + n_population <= 2 * limit)
     pool = n_audited + (n_population if include else 0)
-    why = (f" (only {_thousands(n_population)} population records, fewer than twice {_thousands(limit)}"
-           + ("" if include or not ref.include_population else "; population records left out of the pool to keep models that size") + ")") if ref.mode == "auto" else ""
-    share = f"at most {_thousands(size)}" if size is not None else "half"
+    why = ""
+    if ref.mode == "auto":
+        why = f"; {_thousands(n_population)} population records are fewer than twice that, too few for offline models"
+        if ref.include_population and not include:
+            why += ", and are left out of the pool to keep the models that size"
+    share = f"at most {_thousands(size)} records per model{like}" if size is not None else "half the pool per model"
     return ReferenceSize("online", size, include,
-                         choice=f"online: each model trains on {share} of {_thousands(pool)} audited{' and population' if include else ''} records{like}{why}")
+                         choice=f"online, {share}, from {_thousands(pool)} audited{' and population' if include else ''} records{why}")
 
 
 def _thousands(n: int | None) -> str:

@@ -289,12 +289,12 @@ def report_notes(result: AuditResult) -> list[str]:
 
 
 def _reference_part(target: str, info: dict) -> str:
-    """``forest: 16 offline reference models, each trained on at most 2,000 records (chosen by privaudit: ...)``."""
+    """``forest: 16 offline reference models, each trained on at most 2,000 records``, or what privaudit chose and why."""
+    if info.get("choice"):
+        return f"{target}: {count(info['n_models'])} reference models chosen by privaudit — {info['choice']}"
     text = f"{target}: {count(info['n_models'])} {info.get('mode', '')} reference models".replace("  ", " ")
     if info.get("train_size"):
         text += f", each trained on at most {count(info['train_size'])} records"
-    if info.get("choice"):
-        text += f" (chosen by privaudit: {info['choice']})"
     return text
 
 
