@@ -84,6 +84,36 @@ def test_register_target_type_takes_the_name_from_the_type_literal_and_refuses_d
         register_target_type(OnnxTargetConfig)(load_onnx)
 
 
+def test_a_new_type_is_one_config_class_and_one_registry_line(monkeypatch):
+    """Registering a type is all the union needs: its key set is accepted, another type's keys are refused for it."""
+    from typing import ClassVar, Literal
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from privaudit.config import target_config_union
+    from privaudit.targets.config_base import TargetConfigBase
+
+    class TextModelConfig(TargetConfigBase):
+        type: Literal["text_model"]
+        folder: str
+        reads_features: ClassVar[bool] = False
+
+    registry: Registry = Registry("target type")
+    for name in TARGET_TYPES.names():
+        registry.register(name)(TARGET_TYPES.get(name))
+    monkeypatch.setattr("privaudit.targets.types.TARGET_TYPES", registry)
+    monkeypatch.setattr("privaudit.targets.TARGET_TYPES", registry)
+    register_target_type(TextModelConfig)(lambda spec, base_dir, name: None)  # the one registry line
+    adapter = TypeAdapter(target_config_union())
+    parsed = adapter.validate_python({"name": "lm", "type": "text_model", "folder": "lm/"})
+    assert isinstance(parsed, TextModelConfig) and parsed.reference_recipe is None
+    assert "trains no reference models" in parsed.missing_reference_recipe()
+    with pytest.raises(ValidationError, match="'path' is a key of precomputed and sklearn targets, not of text_model target 'lm'"):
+        adapter.validate_python({"name": "lm", "type": "text_model", "folder": "lm/", "path": "x"})
+    with pytest.raises(ValidationError, match="'folder' is a key of text_model targets, not of sklearn target 'm'"):
+        adapter.validate_python({"name": "m", "type": "sklearn", "path": "m.skops", "folder": "x"})
+
+
 # --- one-line errors naming the key, the target and its type ----------------------------------------------------
 
 

@@ -48,6 +48,7 @@ from privaudit.config_loading import StrictModel, format_validation_errors, load
 from privaudit.exceptions import ConfigError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
 from privaudit.targets.config_base import (
+    ClassifierTargetConfig,
     DPTrainingConfig,
     OutputDefenceConfig,
     ReferenceConfig,
@@ -58,7 +59,7 @@ from privaudit.targets.config_base import (
 from privaudit.trust import check_config_code
 
 __all__ = [
-    "AuditConfig", "DataConfig", "MembershipConfig", "TargetConfig", "TargetConfigBase", "target_config_union", "MetricsConfig", "ReferenceConfig",
+    "AuditConfig", "DataConfig", "MembershipConfig", "TargetConfig", "TargetConfigBase", "ClassifierTargetConfig", "target_config_union", "MetricsConfig", "ReferenceConfig",
     "TrainingRecipeConfig", "DPTrainingConfig", "OutputDefenceConfig", "ComputeConfig", "GroupConfig", "load_config", "config_hash", "with_reference_overrides",
     "check_config_code", "MAX_SEED",
 ]
@@ -291,6 +292,8 @@ def with_reference_overrides(config: AuditConfig, *, models: int | None = None, 
     raw = config.model_dump(mode="json")
     if models is not None:
         for target, spec in zip(raw["targets"], config.targets, strict=True):
+            if spec.reference_recipe is None:
+                raise ConfigError(f"--reference-models: {spec.missing_reference_recipe()}; leave the option out for this config")
             if target["reference"] is None:
                 if spec.reference_recipe_required:
                     raise ConfigError(f"--reference-models: {spec.missing_reference_recipe()}; add that reference block to its config")

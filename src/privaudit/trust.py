@@ -283,7 +283,7 @@ def trust_summary(config: Any) -> dict:
             factories[target.name] = factory
         if target.type == "sklearn" and Path(target.path).suffix.lower() in (".pkl", ".pickle", ".joblib"):
             pickles[target.name] = target.path
-        extra = sorted(t for t in (target.trusted_types or ()) if not is_allowed_type(t))
+        extra = sorted(t for t in (getattr(target, "trusted_types", None) or ()) if not is_allowed_type(t))  # classifier targets only
         if extra:
             types[target.name] = extra
     return {"trust_code": bool(getattr(config, "trust_code", False)), "factories": factories, "pickles": pickles, "trusted_types": types}

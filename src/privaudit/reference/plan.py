@@ -274,7 +274,7 @@ def plans_from_config(config, base_dir: str | Path, *, data=None) -> dict[str, R
     store = store if store.is_absolute() else base_dir / store
     plans = {}
     for target in config.targets:
-        ref = target.reference
+        ref = target.reference if target.reference_recipe is not None else None  # types that train no reference models have none
         if ref is None:
             continue
         field = f"targets.{target.name}.reference"

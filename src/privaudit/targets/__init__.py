@@ -14,7 +14,7 @@ from privaudit.targets import precomputed as _precomputed  # noqa: F401  (regist
 from privaudit.targets import sklearn as _sklearn  # noqa: F401  (registers "sklearn")
 from privaudit.targets import torch as _torch  # noqa: F401  (registers "torch"; imports torch lazily)
 from privaudit.targets.base import Target, check_outputs
-from privaudit.targets.config_base import TargetConfigBase
+from privaudit.targets.config_base import ClassifierTargetConfig, TargetConfigBase
 from privaudit.targets.http import HTTPTarget, HTTPTargetConfig
 from privaudit.targets.output_defence import OutputDefence, OutputDefenceTarget, defend
 from privaudit.targets.precomputed import PrecomputedTarget, PrecomputedTargetConfig
@@ -23,7 +23,7 @@ from privaudit.targets.torch import TorchTarget, TorchTargetConfig
 from privaudit.targets.types import TARGET_TYPES, TargetType, register_target_type
 
 __all__ = [
-    "Target", "TARGET_TYPES", "TargetType", "register_target_type", "TargetConfigBase",
+    "Target", "TARGET_TYPES", "TargetType", "register_target_type", "TargetConfigBase", "ClassifierTargetConfig",
     "SklearnTarget", "TorchTarget", "PrecomputedTarget", "HTTPTarget", "OutputDefence", "OutputDefenceTarget",
     "SklearnTargetConfig", "TorchTargetConfig", "PrecomputedTargetConfig", "HTTPTargetConfig",
     "check_outputs", "load_target",

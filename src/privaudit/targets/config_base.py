@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 from privaudit.config_loading import StrictModel
 
 __all__ = [
-    "TargetConfigBase", "ReferenceConfig", "OutputDefenceConfig", "TrainingRecipeConfig", "DPTrainingConfig",
+    "TargetConfigBase", "ClassifierTargetConfig", "ReferenceConfig", "OutputDefenceConfig", "TrainingRecipeConfig", "DPTrainingConfig",
     "TARGET_NAME_PATTERN", "BOOLEAN_CLASS_NAMES_HINT", "refuse_boolean_class_names",
 ]
 
@@ -114,26 +114,25 @@ class ReferenceConfig(StrictModel):
 
 
 class TargetConfigBase(StrictModel):
-    """Keys every target type has: ``name``, ``type``, ``trusted_types``, ``reference``, ``output_defence``.
+    """Keys every target type has: ``name`` and ``type``; subclasses set ``type: Literal["their name"]``.
 
-    Subclasses set ``type: Literal["their name"]`` and these class attributes:
+    Class attributes a subclass sets (read by the pipeline instead of testing type names):
 
     * ``reference_recipe``: the key of the ``reference`` block that says how reference
       models are trained — ``"estimator"`` (a skops file; scikit-learn targets default
-      to a clone of their own model) or ``"training"`` (a torch recipe); the other key is refused;
+      to a clone of their own model) or ``"training"`` (a torch recipe); the other key is
+      refused. ``None``: the type trains no reference models (``--reference-models`` refuses it);
     * ``reference_recipe_required``: whether that key must be given (a model privaudit cannot clone);
     * ``reads_features``: whether the target answers from the data's feature columns
       (``False`` for precomputed outputs, which need only the ids).
+
+    A key that belongs to another registered type is refused naming the key, the target and its type.
     """
 
     name: str = Field(min_length=1, pattern=TARGET_NAME_PATTERN)
     type: str
-    #: skops types (``module.Class``) outside privaudit's allow-list that may load: the model, its transform, reference.estimator and saved reference models
-    trusted_types: list[str] | None = None
-    reference: ReferenceConfig | None = None
-    output_defence: OutputDefenceConfig | None = None
 
-    reference_recipe: ClassVar[Literal["estimator", "training"]] = "estimator"
+    reference_recipe: ClassVar[Literal["estimator", "training"] | None] = None
     reference_recipe_required: ClassVar[bool] = True
     reads_features: ClassVar[bool] = True
 
@@ -158,6 +157,28 @@ class TargetConfigBase(StrictModel):
                 )
         return values
 
+    def missing_reference_recipe(self) -> str:
+        """The one-line complaint for reference models without the recipe this type needs (names the config key)."""
+        if self.reference_recipe is None:
+            return f"target '{self.name}': a {self.type} target trains no reference models"
+        key = f"targets.{self.name}.reference.{self.reference_recipe}"
+        if self.reference_recipe == "training":
+            return f"target '{self.name}': reference models of a {self.type} target need {key} (epochs, batch_size, learning_rate, ...)"
+        return (f"target '{self.name}': a {self.type} target cannot be retrained, so its reference models need {key}: "
+                "a skops file of an estimator trained like it")
+
+
+class ClassifierTargetConfig(TargetConfigBase):
+    """A target answering class outputs for records (sklearn, torch, precomputed, http): adds
+    ``trusted_types``, ``reference`` (reference models trained like it) and ``output_defence``."""
+
+    #: skops types (``module.Class``) outside privaudit's allow-list that may load: the model, its transform, reference.estimator and saved reference models
+    trusted_types: list[str] | None = None
+    reference: ReferenceConfig | None = None
+    output_defence: OutputDefenceConfig | None = None
+
+    reference_recipe: ClassVar[Literal["estimator", "training"] | None] = "estimator"
+
     @model_validator(mode="after")
     def _reference_recipe_fits_the_type(self):
         ref = self.reference
@@ -171,11 +192,3 @@ class TargetConfigBase(StrictModel):
         if self.reference_recipe_required and getattr(ref, self.reference_recipe) is None:
             raise ValueError(self.missing_reference_recipe())
         return self
-
-    def missing_reference_recipe(self) -> str:
-        """The one-line complaint for reference models without the recipe this type needs (names the config key)."""
-        key = f"targets.{self.name}.reference.{self.reference_recipe}"
-        if self.reference_recipe == "training":
-            return f"target '{self.name}': reference models of a {self.type} target need {key} (epochs, batch_size, learning_rate, ...)"
-        return (f"target '{self.name}': a {self.type} target cannot be retrained, so its reference models need {key}: "
-                "a skops file of an estimator trained like it")

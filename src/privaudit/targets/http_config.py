@@ -6,12 +6,12 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from privaudit.targets.config_base import TargetConfigBase
+from privaudit.targets.config_base import ClassifierTargetConfig
 
 __all__ = ["HTTPTargetConfig"]
 
 
-class HTTPTargetConfig(TargetConfigBase):
+class HTTPTargetConfig(ClassifierTargetConfig):
     """``{type: http, url, protocol, request, response, outputs, model_name, input_tensor, batch_size, concurrency,
     timeout_s, max_response_bytes, allow_insecure_http, retries, backoff_s, max_queries, headers_from_env, cache, transform}``.
 

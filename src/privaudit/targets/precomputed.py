@@ -12,13 +12,13 @@ from pydantic import Field, field_validator
 from privaudit.data_files import read_table, record_ids
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.targets.base import check_outputs
-from privaudit.targets.config_base import TargetConfigBase, refuse_boolean_class_names
+from privaudit.targets.config_base import ClassifierTargetConfig, refuse_boolean_class_names
 from privaudit.targets.types import register_target_type
 
 __all__ = ["PrecomputedTarget", "PrecomputedTargetConfig", "load_precomputed_target"]
 
 
-class PrecomputedTargetConfig(TargetConfigBase):
+class PrecomputedTargetConfig(ClassifierTargetConfig):
     """``{type: precomputed, path: outputs.csv, outputs: probabilities|logits|labels, id_column: record_id, columns: [...]}``.
 
     ``path``: a CSV/Parquet table, one row per record id. ``id_column`` (default

@@ -14,14 +14,14 @@ import numpy as np
 
 from privaudit.exceptions import CapabilityError, ConfigError, TargetError, UntrustedCodeError
 from privaudit.targets.base import check_outputs, load_skops
-from privaudit.targets.config_base import TargetConfigBase
+from privaudit.targets.config_base import ClassifierTargetConfig
 from privaudit.targets.types import register_target_type
 from privaudit.trust import TRUST_HINT
 
 __all__ = ["SklearnTarget", "SklearnTargetConfig", "load_sklearn_target", "load_pickled_estimator", "PICKLE_SUFFIXES"]
 
 
-class SklearnTargetConfig(TargetConfigBase):
+class SklearnTargetConfig(ClassifierTargetConfig):
     """``{type: sklearn, path: model.skops, trusted_types: [...], outputs: probabilities|labels}``.
 
     ``path``: a skops file (a ``.pkl``/``.pickle``/``.joblib`` file loads only with

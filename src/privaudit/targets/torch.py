@@ -14,14 +14,14 @@ import pandas as pd
 
 from privaudit.exceptions import CapabilityError, ConfigError, DataError, TargetError, require
 from privaudit.targets.base import check_outputs, import_object, load_transform
-from privaudit.targets.config_base import TargetConfigBase
+from privaudit.targets.config_base import ClassifierTargetConfig
 from privaudit.targets.types import register_target_type
 from privaudit.trust import check_factory_kwargs, check_factory_signature
 
 __all__ = ["TorchTarget", "TorchTargetConfig", "load_torch_target"]
 
 
-class TorchTargetConfig(TargetConfigBase):
+class TorchTargetConfig(ClassifierTargetConfig):
     """``{type: torch, weights: m.safetensors, factory: "pkg.mod:build", factory_kwargs: {...}, outputs: logits, transform: enc.skops}``.
 
     ``factory`` builds the architecture (outside privaudit it runs only with
