@@ -340,3 +340,10 @@ def test_readme_target_examples_are_valid_and_every_key_they_use_is_documented()
 
     undocumented = sorted(k for k in used if not documented(k))
     assert not undocumented, f"keys README examples use but never explain: {undocumented}"
+
+
+@pytest.mark.parametrize("value", ["all", 1, True, 2.5])
+def test_reference_train_size_is_a_number_or_members_in_one_message(value):
+    message = _error({"name": "m", "type": "sklearn", "path": "m.skops", "reference": {"train_size": value}})
+    assert "targets.0.reference.train_size: give a whole number of records (at least 2) or 'members'" in message
+    assert message.count("train_size") == 1, "one message, not one per branch of the union"

@@ -13,9 +13,9 @@ naming the key, the target and its type, instead of being ignored.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from privaudit.config_loading import StrictModel
 
@@ -107,10 +107,18 @@ class ReferenceConfig(StrictModel):
     models: int = Field(default=16, ge=1)
     mode: Literal["online", "offline", "auto"] = "online"
     fraction: float = Field(default=0.5, gt=0, lt=1)
-    train_size: Annotated[int, Field(ge=2)] | Literal["members"] | None = None
+    train_size: int | Literal["members"] | None = None
     include_population: bool = True
     estimator: str | None = None
     training: TrainingRecipeConfig | None = None
+
+    @field_validator("train_size", mode="before")
+    @classmethod
+    def _a_number_or_members(cls, value):
+        """One message for both forms (pydantic would report each branch of the union)."""
+        if value is None or value == "members" or (isinstance(value, int) and not isinstance(value, bool) and value >= 2):
+            return value
+        raise ValueError(f"give a whole number of records (at least 2) or 'members' (as many as the target's members), not {value!r}")
 
 
 class TargetConfigBase(StrictModel):
