@@ -123,7 +123,7 @@ def check_inputs(config, base_dir: str | Path, target_name: str | None = None) -
     if target_name not in names:
         raise ConfigError(f"no target '{target_name}' in the config; targets: {', '.join(names)}")
     spec = next(t for t in config.targets if t.name == target_name)
-    if not spec.reads_features:
+    if spec.type == "precomputed":
         raise CapabilityError(f"target '{target_name}' is a file of precomputed outputs and cannot answer for new records; check needs a model (sklearn or torch)")
     base_dir = Path(base_dir)
     d, m = config.data, config.data.membership
