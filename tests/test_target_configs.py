@@ -347,3 +347,24 @@ def test_reference_train_size_is_a_number_or_members_in_one_message(value):
     message = _error({"name": "m", "type": "sklearn", "path": "m.skops", "reference": {"train_size": value}})
     assert "targets.0.reference.train_size: give a whole number of records (at least 2) or 'members'" in message
     assert message.count("train_size") == 1, "one message, not one per branch of the union"
+
+
+def test_a_trained_reference_model_with_an_unlisted_type_names_the_config_key(tmp_path):
+    import math
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from privaudit.exceptions import UntrustedCodeError
+    from privaudit.reference.recipes import SklearnRecipe
+
+    recipe = SklearnRecipe(make_pipeline(FunctionTransformer(inverse_func=math.fabs, check_inverse=False), LogisticRegression()),
+                           trusted_key="targets.forest.trusted_types")
+    model = recipe.train(pd.DataFrame({"a": np.arange(10.0)}), np.arange(10) % 2, seed=0)
+    with pytest.raises(UntrustedCodeError, match=r"math\.fabs; after checking them, list them under targets\.forest\.trusted_types"):
+        recipe.save(model, tmp_path)
+    listed = SklearnRecipe(recipe.estimator, trusted_types=["math.fabs"], trusted_key="targets.forest.trusted_types")
+    listed.save(model, tmp_path)
+    assert listed.load(tmp_path).predict_proba(pd.DataFrame({"a": [1.0]})).shape == (1, 2)
+    assert listed.fingerprint() == SklearnRecipe(recipe.estimator, trusted_types=["math.fabs"]).fingerprint(), "the key named in errors is not part of the store key"
