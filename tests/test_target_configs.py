@@ -368,3 +368,15 @@ def test_a_trained_reference_model_with_an_unlisted_type_names_the_config_key(tm
     listed.save(model, tmp_path)
     assert listed.load(tmp_path).predict_proba(pd.DataFrame({"a": [1.0]})).shape == (1, 2)
     assert listed.fingerprint() == SklearnRecipe(recipe.estimator, trusted_types=["math.fabs"]).fingerprint(), "the key named in errors is not part of the store key"
+
+
+def test_offline_members_larger_than_the_population_names_the_key(tmp_path):
+    from privaudit.data import load_audit_data
+    from privaudit.reference.plan import plans_from_config
+
+    path = _reference_folder(tmp_path, 40)
+    raw = yaml.safe_load(path.read_text())
+    raw["targets"][0]["reference"] = {"models": 4, "mode": "offline", "train_size": "members"}
+    data = load_audit_data(tmp_path / "records.csv", label="label", id_column="record_id", features=FEATURES, membership_column="split")
+    with pytest.raises(ConfigError, match=r"targets\.lr\.reference\.train_size: members means 100 records per model, .* only 40 population records; use mode: auto"):
+        plans_from_config(parse_config(raw, "audit.yaml"), tmp_path, data=data)

@@ -231,6 +231,9 @@ def resolve_reference_size(ref, data, field: str) -> ReferenceSize:
     mode = ref.mode if ref.mode != "auto" else ("offline" if n_population >= 2 * limit else "online")
     like = f" (the target's {_thousands(n_members)} members)" if members else ""
     if mode == "offline":
+        if members and n_population < size:
+            raise ConfigError(f"{field}.train_size: members means {_thousands(size)} records per model, but offline models draw from only "
+                              f"{_thousands(n_population)} population records; use mode: auto (or online), or give a smaller train_size")
         why = "; the population holds at least twice that, so no audited record trains any model" if ref.mode == "auto" else ""
         drawn = f"{_thousands(size)} records per model{like}" if size is not None else "a share of the records per model"
         return ReferenceSize("offline", size, ref.include_population, exact_train_size=members,
