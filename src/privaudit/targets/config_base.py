@@ -1,4 +1,4 @@
-"""What every target's config holds, and the blocks any target may carry (reference models, output defence).
+"""What every target's config holds, and the blocks a classifier target may carry (reference models, output defence).
 
 Each target type has its own config class beside its loader (``targets/sklearn.py``
 holds :class:`~privaudit.targets.sklearn.SklearnTargetConfig`, ...), a subclass of
@@ -99,8 +99,8 @@ class ReferenceConfig(StrictModel):
 
     ``train_size``: records each model trains on at most — a number, or ``members``
     (as many as the target's members, its training size). ``mode: auto``: offline
-    when the population holds at least ``train_size`` records, else online; the
-    run says which it chose (:func:`privaudit.reference.plan.plans_from_config`).
+    when the population holds at least twice ``train_size`` records, else online; the
+    run says which it chose (:func:`privaudit.reference.plan.resolve_reference_size`).
     ``--reference-models N`` on a target without a block uses ``{models: N, mode: auto, train_size: members}``.
     """
 
