@@ -381,7 +381,7 @@ def test_http_config_keys_are_checked(target, message):
 
 
 def test_http_target_needs_its_url_and_protocol_options(server):
-    with pytest.raises(ConfigError, match="a http target needs url"):
+    with pytest.raises(ConfigError, match="missing required key 'targets.0.url'"):
         parse_config({"data": {"path": "d.csv", "label": "y", "membership": {"column": "m"}}, "targets": [{"name": "a", "type": "http"}]})
     with pytest.raises(ConfigError, match="kserve_v2 needs model_name"):
         HTTPTarget(server.url, protocol="kserve_v2")

@@ -286,7 +286,7 @@ def audit(
             from privaudit.reference.plan import reference_signals as build_reference_signals
 
             reference_names = sorted({s for a in reference_attacks for s in a.required_signals})
-            say(f"{target.name}: {plan.n_models} reference models ({plan.mode}, store {plan.store})")
+            say(f"{target.name}: {plan.n_models} reference models ({plan.choice or plan.mode}; store {plan.store})")
             reference_signals, engine, backend = build_reference_signals(
                 plan, data, reference_names,
                 target_population_signals={n: population_signals[n] for n in reference_names} if population_signals else None,
@@ -295,6 +295,7 @@ def audit(
             reference_info[target.name] = {
                 "n_models": plan.n_models, "mode": plan.mode, "backend": backend,
                 "trained": engine.trained, "reused": engine.reused, "train_size": plan.train_size, "store": str(plan.store),
+                **({"choice": plan.choice} if plan.choice else {}),
             }
         calls = _api_calls(target)
         if calls is not None:
@@ -356,7 +357,7 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     d = config.data
     m = d.membership
     resolve = lambda p: None if p is None else base_dir / p  # noqa: E731
-    needs_features = any(t.type != "precomputed" for t in config.targets)
+    needs_features = any(t.reads_features for t in config.targets)
     data = load_audit_data(
         base_dir / d.path,
         label=d.label,
@@ -371,8 +372,8 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     )
     from privaudit.reference.plan import plans_from_config
 
-    targets = [load_target(t.model_dump(), base_dir, t.name, trust_code=config.trust_code) for t in config.targets]
-    plans = plans_from_config(config, base_dir)
+    targets = [load_target(t, base_dir, trust_code=config.trust_code) for t in config.targets]
+    plans = plans_from_config(config, base_dir, data=data)
     groups = None
     if config.groups:
         from privaudit.data import read_table

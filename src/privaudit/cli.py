@@ -92,7 +92,7 @@ def cli(ctx: click.Context) -> None:
 @click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Report folder (default: the config's 'output', relative to the config file).")
 @click.option("--show-records", is_flag=True, help="List the most exposed record ids in report.html (scores.csv always has them).")
-@click.option("--reference-models", type=click.IntRange(min=1), default=None, help="Train N reference models per target (LiRA, RMIA); overrides the config.")
+@click.option("--reference-models", type=click.IntRange(min=1), default=None, help="Train N reference models per target (LiRA, RMIA); overrides the config. A scikit-learn target without a reference block gets models sized like it (as many records as its members; offline when the population holds twice that) and the run says which.")
 @click.option("--backend", type=click.Choice(["local", "sequential", "process", "ensemble", "ray"]), default=None, help="Where reference models train (default: the config's; local chooses by measurement).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster for --backend ray (default: start a local one).")
 @_force_option

@@ -137,5 +137,5 @@ def check_inputs(config, base_dir: str | Path, target_name: str | None = None) -
     if spec.reference is not None:
         from privaudit.reference.plan import plans_from_config
 
-        reference = plans_from_config(config, base_dir)[target_name]
-    return CheckInputs(data, load_target(spec.model_dump(), base_dir, target_name, trust_code=config.trust_code), reference, d.label)
+        reference = plans_from_config(config, base_dir, data=data)[target_name]
+    return CheckInputs(data, load_target(spec, base_dir, trust_code=config.trust_code), reference, d.label)

@@ -211,7 +211,8 @@ def model_card_section(report: dict, *, source: str = "report.json") -> str:
     attacks = sorted({str(r.get("attack")) for r in results})
     out.append(f"* Attacks ({len(attacks)}): {', '.join(f'`{a}`' for a in attacks)}; scores: higher = more likely a member.")
     for name, ref in (run.get("reference") or {}).items():
-        out.append(f"* Reference models for **{name}**: {ref.get('n_models')} ({ref.get('mode')}), trained like the model.")
+        size = f", each on at most {_count(ref['train_size'])} records" if ref.get("train_size") else ""
+        out.append(f"* Reference models for **{name}**: {ref.get('n_models')} ({ref.get('mode')}{size}), trained like the model.")
     out.append(
         f"* Data: {_count(data.get('n_members'))} members, {_count(data.get('n_nonmembers'))} non-members, "
         f"{_count(data.get('n_population'))} population records (known non-members the attacks may use), from "

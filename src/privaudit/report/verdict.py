@@ -288,13 +288,23 @@ def report_notes(result: AuditResult) -> list[str]:
     return notes
 
 
+def _reference_part(target: str, info: dict) -> str:
+    """``forest: 16 offline reference models, each trained on at most 2,000 records``, or what privaudit chose and why."""
+    if info.get("choice"):
+        return f"{target}: {count(info['n_models'])} reference models chosen by privaudit — {info['choice']}"
+    text = f"{target}: {count(info['n_models'])} {info.get('mode', '')} reference models".replace("  ", " ")
+    if info.get("train_size"):
+        text += f", each trained on at most {count(info['train_size'])} records"
+    return text
+
+
 def _reference_note(result: AuditResult, targets: list[str]) -> str:
     """What ran: reference models per target, or none."""
     used = {t: result.reference[t] for t in targets if t in result.reference}
     if not used:
         return ("No reference models were trained: these are attacks without reference models. No leakage detected is not "
                 "proof of privacy: stronger attacks (reference-model attacks such as LiRA or RMIA) may find more.")
-    parts = [f"{t}: {count(info['n_models'])} {info.get('mode', '')} reference models".replace("  ", " ") for t, info in used.items()]
+    parts = [_reference_part(t, info) for t, info in used.items()]
     without = [t for t in targets if t not in used]
     if without:
         parts.append(f"{', '.join(without)}: none")
