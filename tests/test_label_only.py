@@ -25,7 +25,7 @@ import privaudit
 from privaudit import OutputDefence, OutputDefenceTarget, PrecomputedTarget, SklearnTarget
 from privaudit.attacks import build_attack
 from privaudit.attacks.label_only import LabelOnlyAugmentationAttack, LabelOnlyBoundaryAttack, label_only_attacks_for
-from privaudit.audit import default_attacks
+from privaudit.pipeline import default_attacks
 from privaudit.data import RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError
 from privaudit.query_signals import FeatureSpace, compute_query_signals, query_request

@@ -100,7 +100,7 @@ def cli(ctx: click.Context) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
 def audit_command(config: Path, out_dir: Path | None, show_records: bool, reference_models: int | None, backend: str | None, ray_address: str | None, force: bool, trust_code: bool, quiet: bool) -> None:
     """Audit the model(s) a YAML CONFIG describes and write the report."""
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
     from privaudit.config import load_config, with_reference_overrides
     from privaudit.output_folder import OutputFolder
     from privaudit.report import REPORT_FILES, write_report

@@ -211,7 +211,7 @@ def run_demo(out_dir: str | Path = "privaudit-demo", *, seed: int = 0, reference
     checked and locked for the whole run (:class:`~privaudit.output_folder.OutputFolder`;
     ``force`` writes into a folder privaudit did not create, leaving other files alone).
     """
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
     from privaudit.config import load_config
     from privaudit.report import REPORT_FILES, write_report
 

@@ -3,7 +3,7 @@
 :func:`run_sweep` wires the stages and nothing else: data
 (:func:`privaudit.data.load_audit_data`), the feature encoder
 (:mod:`privaudit.sweep.encoder`), training (:func:`privaudit.models.train_classifier`),
-the audit (:func:`privaudit.audit.audit`, with a
+the audit (:func:`privaudit.pipeline.audit`, with a
 :class:`~privaudit.reference.plan.ReferencePlan` whose models the
 content-addressed :class:`~privaudit.reference.store.ReferenceStore` caches),
 and the sweep document (:mod:`privaudit.sweep.summary`).
@@ -253,7 +253,7 @@ class _Sweep:
 
 def _run_setting(sweep: _Sweep, setting: ResolvedSetting, prefix: str, training_key: str, fingerprint: str, specs, skipped: list[str]) -> dict:
     """Train (or take over) the setting's target, audit it, write its folder; returns the saved result."""
-    from privaudit.audit import audit
+    from privaudit.pipeline import audit
     from privaudit.report.json_report import report_dict, strict_json_value
 
     config, say = sweep.config, sweep.say
@@ -380,7 +380,7 @@ def _run_settings(sweep: _Sweep, settings, started: float, started_at: str) -> S
         saved.append(_run_setting(sweep, setting, f"[{index}/{len(settings)}] {setting.name}", training_key, fingerprint, specs, skipped))
         ran.append(setting.name)
 
-    from privaudit.audit import _versions
+    from privaudit.pipeline import _versions
     from privaudit.config import config_hash
 
     versions = _versions()

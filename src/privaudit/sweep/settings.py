@@ -97,7 +97,7 @@ def resolve_settings(config) -> list[ResolvedSetting]:
 def attack_specs(config, output_kind: str) -> tuple[list | None, list[str]]:
     """The attacks to run on a target answering ``output_kind``, and the configured ones skipped.
 
-    ``None`` (no ``attacks`` in the config) lets :func:`privaudit.audit.audit`
+    ``None`` (no ``attacks`` in the config) lets :func:`privaudit.pipeline.audit`
     pick every attack that applies. Reference attacks listed without a
     ``mode`` get the reference block's. On a label-only target the attacks
     that need probabilities are skipped; ``correctness`` runs when nothing is left.

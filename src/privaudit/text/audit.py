@@ -20,7 +20,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from privaudit.audit import AttackResult, check_membership_randomized
+from privaudit.pipeline import AttackResult, check_membership_randomized
 from privaudit.exceptions import CapabilityError, DataError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
 from privaudit.metrics import evaluate_scores
@@ -250,7 +250,7 @@ def audit_text(
     reference : TokenScorer, optional
         A second local language model for the ``reference`` attack.
     fprs, n_bootstrap, confidence, seed, delta, membership_randomized
-        As in :func:`privaudit.audit.audit`; all attacks and the blind baseline
+        As in :func:`privaudit.pipeline.audit`; all attacks and the blind baseline
         share the seed (paired bootstrap).
     blind : bool
         Run the blind baseline (:mod:`privaudit.text.blind`) and warn when it

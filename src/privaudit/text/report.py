@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from privaudit.audit import AttackResult
+from privaudit.pipeline import AttackResult
 from privaudit.csv_output import csv_bytes
 from privaudit.output_folder import OutputFolder
 from privaudit.report.formatting import confidence_label, epsilon_value, fpr_label, percent, percent_range
