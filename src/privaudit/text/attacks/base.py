@@ -6,7 +6,7 @@ model: it declares the :class:`TextQuery` objects it needs (which model —
 the audited ``target`` or a ``reference`` model —, on which texts — the texts
 themselves, lower-cased, or perturbed neighbours —, and whether the
 next-token distribution's mean and spread are needed), and
-:func:`privaudit.text.audit.answer_queries` asks the models once per distinct
+:func:`privaudit.pipeline.collect_text` asks the models once per distinct
 query. So every attack can be tested on hand-made log-probabilities.
 
 Contract (checked for every registered attack by ``tests/test_text_attacks.py``):
