@@ -111,14 +111,14 @@ def attack_specs(config, output_kind: str) -> tuple[list | None, list[str]]:
     for spec in config.attacks:
         entry = {"name": spec} if isinstance(spec, str) and spec not in SIGNALS else spec
         attack = build_attack(entry)
-        if getattr(attack, "needs_reference", False):
+        if attack.needs.reference:
             if config.reference is None:
                 raise ConfigError(f"attacks: '{attack.display_name}' needs reference models; add a reference block (models, mode) to the sweep config")
             if isinstance(entry, dict) and "mode" not in entry and "mode" in attack.get_params():
                 entry = {**entry, "mode": config.reference.mode}
                 attack = build_attack(entry)
-        query_based = hasattr(attack, "query_signal")  # label-only attacks: their signals come from perturbed queries
-        if output_kind == "labels" and not query_based and any(SIGNALS.get(s).needs != "labels" for s in attack.required_signals):
+        # label-only query attacks declare no one-query signals: theirs come from perturbed queries
+        if output_kind == "labels" and any(SIGNALS.get(s).needs != "labels" for s in attack.needs.signals):
             skipped.append(attack.display_name)
             continue
         specs.append(entry)
