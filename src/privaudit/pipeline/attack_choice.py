@@ -39,14 +39,14 @@ def default_attacks(output_kind: str, has_population: bool, reference_mode: str 
 def strongest_check_attack(output_kind: str, *, has_population: bool, has_reference: bool) -> tuple[dict | str, str]:
     """The attack ``privaudit check`` runs when none is named, and why: ``(spec, reason)``.
 
-    The rule, in order (measured on the demo data, see ``BENCHMARKS.md``, "Record check: default attack"):
+    The rule, in order (measured with ``benchmarks/bench_check_default.py`` on the demo data,
+    ``BENCHMARKS.md``, "Record check: default attack"; power = share of members with p ≤ 0.05):
 
     1. a label-only target: ``correctness`` (the only one-query signal it gives);
-    2. a reference block and population records: offline RMIA (on the demo it
-       finds about 24 % of training records at α = 0.05 vs ~6 % for LOSS);
-    3. population records: ``classwise_threshold`` on the loss (per-class
-       thresholds; on both demo targets at least as powerful as every global
-       threshold attack);
+    2. a reference block and population records: offline RMIA (demo: 15.5 % and
+       12.2 % power with 16 reference models, vs 5.9 % for LOSS);
+    3. population records: ``classwise_threshold`` on the loss (demo: 6.3–7.3 %,
+       never below the best global threshold attack);
     4. otherwise: the LOSS threshold attack.
     """
     if output_kind == "labels":
