@@ -64,7 +64,7 @@ def test_reference_models_flag_adds_lira_and_rmia_and_reuses_the_cache(folder):
 
 
 def test_audit_reports_what_the_engine_did(folder):
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
 
     config, base = load_config(folder / "audit.yaml")
     config = with_reference_overrides(config, models=2)
@@ -77,7 +77,7 @@ def test_audit_reports_what_the_engine_did(folder):
 
 
 def test_offline_mode_from_config(folder, tmp_path):
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
 
     raw = yaml.safe_load((folder / "audit.yaml").read_text())
     raw["data"]["path"] = str(folder / "records.csv")
@@ -91,7 +91,7 @@ def test_offline_mode_from_config(folder, tmp_path):
 
 
 def test_reference_attack_without_reference_models_is_a_clear_error(folder, tmp_path):
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
 
     raw = yaml.safe_load((folder / "audit.yaml").read_text())
     raw["attacks"] = ["loss", {"name": "lira"}]

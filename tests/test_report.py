@@ -12,7 +12,7 @@ import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from privaudit import AuditData, PrecomputedTarget, RecordSet, SklearnTarget, audit, make_synthetic_tabular
-from privaudit.audit import TargetSummary
+from privaudit.pipeline import TargetSummary
 from privaudit.exceptions import UnknownNameError
 from privaudit.metrics import DEFAULT_FPRS, MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report import print_summary, render_html, report_dict, verdict, write_report

@@ -258,7 +258,7 @@ def _reference_folder(folder: Path, n_population: int) -> Path:
 
 @pytest.mark.parametrize("n_population, mode", [(300, "offline"), (40, "online")])
 def test_reference_models_flag_trains_each_model_on_as_many_records_as_the_target_and_says_so(tmp_path, n_population, mode):
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
     from privaudit.reference.design import reference_design
     from privaudit.reference.plan import plans_from_config
 
@@ -294,7 +294,7 @@ def test_reference_model_with_an_unlisted_type_names_the_config_key(tmp_path):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
 
     path = _reference_folder(tmp_path, 300)
     frame = pd.read_csv(tmp_path / "records.csv")

@@ -13,7 +13,7 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from privaudit.audit import audit
+from privaudit.pipeline import audit
 from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError, DataError, PrivauditError, TargetError, UntrustedCodeError
 from privaudit.signals import compute_signals

@@ -140,9 +140,11 @@ def test_every_attack_finds_the_memorised_members(world):
     for name, auc in aucs.items():
         assert auc > 0.8, (name, auc)
     # members and non-members are drawn alike: the blind baseline sees nothing and no warning is given
-    assert result.blind.metrics.auc_ci[0] < 0.55
-    assert result.warning is None
-    assert all(result.beats_blind_baseline(r) for r in result.results)
+    assert result.text.blind.metrics.auc_ci[0] < 0.55
+    assert result.text.warning is None
+    assert all(result.text.beats_blind_baseline(r) for r in result.results)
+    # the same result type as a tabular audit: one target answering token log-probabilities, the claim in the text section
+    assert [t.output_kind for t in result.targets] == ["token_log_probs"] and result.claims == {} and result.text.claim is not None
 
 
 def test_shifted_split_triggers_the_distribution_shift_warning(world, tmp_path):
@@ -151,11 +153,11 @@ def test_shifted_split_triggers_the_distribution_shift_warning(world, tmp_path):
     words = world["words"]
     topic_a, topic_b = sentences(words[:40], 60, rng), sentences(words[40:], 60, rng)
     result = audit_text(world["target"], topic_a, topic_b, attacks=["loss", "min_k"], n_bootstrap=200, fprs=(0.1,))
-    assert result.blind.metrics.auc_ci[0] > 0.55
-    assert result.warning is not None and "differ in distribution" in result.warning
+    assert result.text.blind.metrics.auc_ci[0] > 0.55
+    assert result.text.warning is not None and "differ in distribution" in result.text.warning
     files = write_text_report(result, tmp_path / "shifted")
     document = json.loads(files["json"].read_text())
-    assert document["warning"] == result.warning and document["blind_baseline"]["auc"] > 0.55
+    assert document["warning"] == result.text.warning and document["blind_baseline"]["auc"] > 0.55
     assert "Member and non-member texts differ in distribution" in files["html"].read_text()
     from rich.console import Console
 
@@ -185,7 +187,7 @@ def test_canary_exposure_separates_inserted_canaries(world, tmp_path):
 def test_report_files(world, tmp_path):
     result = audit_text(world["target"], world["members"][:30], world["nonmembers"][:30], attacks=["loss", {"name": "min_k", "k": 0.1}],
                         n_bootstrap=100, fprs=(0.1,))
-    result.canaries = audit_canaries(world["target"], world["canaries"][:6], world["inserted"][:6], repetitions=4, n_candidates=20)
+    result.text.canaries = audit_canaries(world["target"], world["canaries"][:6], world["inserted"][:6], repetitions=4, n_candidates=20)
     files = write_text_report(result, tmp_path / "report")
     document = json.loads(files["json"].read_text())
     assert document["schema_version"] == "text-1.0"

@@ -97,8 +97,8 @@ def test_text_audit_reports_the_claim(tmp_path):
     assert "Too few texts to conclude: 8 members, 8 non-members" in render_text_html(small)
     texts = [" ".join(rng.choice(words, 12)) for _ in range(120)]
     result = audit_text(HashScorer(), texts[:60], texts[60:], attacks=["loss", "zlib", "min_k"], n_bootstrap=50, fprs=(0.1,), blind=False)
-    assert result.claim.n_attacks == 3 and result.claim.status in ("leaks", "none_detected")
-    assert "Holm" in text_report_dict(result)["claim"]["method"] or "Holm" in result.claim.method
+    assert result.text.claim.n_attacks == 3 and result.text.claim.status in ("leaks", "none_detected")
+    assert "Holm" in text_report_dict(result)["claim"]["method"] or "Holm" in result.text.claim.method
 
 
 def test_a_leak_claim_beside_a_distribution_shift_says_so():

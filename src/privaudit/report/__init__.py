@@ -1,4 +1,4 @@
-"""Report stage: render an :class:`~privaudit.audit.AuditResult`; compute nothing new.
+"""Report stage: render an :class:`~privaudit.pipeline.AuditResult`; compute nothing new.
 
 * ``report.json`` — machine-readable figures (:func:`report_dict`), schema in ``docs/report-schema.md``;
 * ``scores.csv`` — one row per audited record with every attack's score (higher = more likely member);
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from privaudit.audit import AuditResult
+from privaudit.pipeline import AuditResult
 from privaudit.report.html import CLAIMS_FILE, render_html
 from privaudit.output_folder import OutputFolder
 from privaudit.report.json_report import SCHEMA_VERSION, json_bytes, report_dict, scores_csv_bytes, scores_table

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from privaudit.audit import AuditResult
+from privaudit.pipeline import AuditResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report import formatting
 from privaudit.report.group_section import group_context

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from privaudit.audit import AuditResult
+from privaudit.pipeline import AuditResult
 from privaudit.csv_output import csv_bytes
 from privaudit.output_folder import write_file_atomic
 from privaudit.redaction import redact_config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from privaudit.audit import AuditResult
+from privaudit.pipeline import AuditResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report.formatting import (
     confidence_label, count, epsilon_note, epsilon_value, fpr_label, min_nonmembers, percent, percent_range, queries_text,

