@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 import subprocess
 import sys
 import textwrap
@@ -147,8 +146,6 @@ def long_modules(root: Path, limit: int = MAX_LINES) -> list[str]:
     return found
 
 
-# Private imports that the pipeline branch removes at merge (sweep/run.py borrows audit.py's version list).
-# The test below fails once an entry is gone, so this list can only shrink: empty it when they are.
 def test_no_private_name_is_used_across_modules():
     found = sorted(private_name_uses(PACKAGE_ROOT))
     assert not found, "private names used outside their module (give each a public name in a module named after what it holds):\n" + "\n".join(found)
