@@ -86,6 +86,8 @@ class AuditResult:
     claims: dict = field(default_factory=dict)
     #: what the run trusted beyond the defaults (:func:`privaudit.trust.trust_summary`); {} from the Python API
     trust: dict = field(default_factory=dict)
+    #: what a text audit adds (:class:`privaudit.text.section.TextSection`: texts, blind baseline, canaries, claim); None otherwise
+    text: object = None
 
     def best(self, target: str | None = None) -> AttackResult:
         """The result with the highest AUC (for ``target`` if given)."""
@@ -337,6 +339,10 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     from privaudit.redaction import redact_config
     from privaudit.targets import load_target
 
+    if any(t.type == "causal_lm" for t in config.targets):  # a text audit (privaudit.text.config_audit)
+        from privaudit.text.config_audit import run_text_audit
+
+        return run_text_audit(config, base_dir, progress=progress)
     base_dir = Path(base_dir)
     d = config.data
     m = d.membership

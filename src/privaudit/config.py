@@ -9,13 +9,11 @@ Example ``audit.yaml``::
       id_column: record_id       # optional; row numbers otherwise
       membership:
         column: split            # member / nonmember / population
-        # or index files of record ids, one per line:
-        # members: members.txt
-        # nonmembers: nonmembers.txt
-        # population: population.txt
+        # or index files of record ids, one per line: members: members.txt,
+        # nonmembers: nonmembers.txt, population: population.txt
     targets:
       - name: my_model
-        type: sklearn            # sklearn | torch | precomputed | http
+        type: sklearn            # sklearn | torch | precomputed | http | causal_lm
         path: model.skops
     attacks: [loss, entropy, {name: classwise_threshold, signal: loss}]
     metrics: {fprs: [0.1, 0.01, 0.001], bootstrap: 1000, confidence: 0.95, delta: 1.0e-5}
@@ -36,13 +34,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from privaudit.config_loading import StrictModel, format_validation_errors, load_yaml_file
 from privaudit.exceptions import ConfigError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
+from privaudit.targets.causal_lm import CausalLMTargetConfig, check_text_audit_config
 from privaudit.trust import check_config_code
 
 __all__ = [
@@ -55,10 +54,10 @@ __all__ = [
 MAX_SEED = 2**32 - 1
 
 
-def known_attacks(cls, value):
+def known_attacks(cls, value, info: ValidationInfo):
     """Validator of an ``attacks`` list: every entry must build (:func:`privaudit.attacks.build_attack` raises ConfigError naming it)."""
-    if value is None:
-        return value
+    if value is None or (info is not None and any(t.type == "causal_lm" for t in (info.data or {}).get("targets") or ())):
+        return value  # text attacks are checked by check_text_audit_config
     from privaudit.attacks import build_attack
 
     for index, spec in enumerate(value):
@@ -100,7 +99,8 @@ class MembershipConfig(StrictModel):
 
 class DataConfig(StrictModel):
     path: str
-    label: str
+    label: str | None = None  # required unless the targets are causal_lm (then text_column, default "text", names the texts)
+    text_column: str | None = None
     id_column: str | None = None
     features: list[str] | None = None
     classes: list[Union[int, str]] | None = None
@@ -308,7 +308,7 @@ class AuditConfig(StrictModel):
     seed: int = Field(default=0, ge=0, le=MAX_SEED)
     trust_code: bool = False
     data: DataConfig
-    targets: list[TargetConfig] = Field(min_length=1)
+    targets: list[Annotated[Union[TargetConfig, CausalLMTargetConfig], Field(discriminator="type")]] = Field(min_length=1)
     attacks: list[Union[str, dict[str, Any]]] | None = None
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
@@ -333,6 +333,7 @@ class AuditConfig(StrictModel):
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"target names must be unique, got {names}")
+        check_text_audit_config(self)  # a text audit (causal_lm targets) has texts and no label; any other has a label
         return self
 
     _known_attacks = field_validator("attacks")(known_attacks)

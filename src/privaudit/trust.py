@@ -260,9 +260,9 @@ def check_config_code(config: Any, base_dir: str | Path, *, source: str = "<conf
     check_ray_address(config.compute.ray_address, f"{source}: compute.ray_address", trust_code=config.trust_code)
     for target in config.targets:
         field = f"{source}: targets.{target.name}"
-        if target.factory is not None:
+        if getattr(target, "factory", None) is not None:  # a causal_lm target names no code
             check_callable(target.factory, Path(base_dir), f"{field}.factory", trust_code=config.trust_code)
-        check_factory_kwargs(target.factory_kwargs, f"{field}.factory_kwargs")
+        check_factory_kwargs(getattr(target, "factory_kwargs", None), f"{field}.factory_kwargs")
 
 
 def trust_summary(config: Any) -> dict:
@@ -276,11 +276,11 @@ def trust_summary(config: Any) -> dict:
     """
     factories, types, pickles = {}, {}, {}
     for target in getattr(config, "targets", ()):
-        if target.factory and target.factory not in BUILTIN_FACTORIES:
+        if getattr(target, "factory", None) and target.factory not in BUILTIN_FACTORIES:
             factories[target.name] = target.factory
         if target.type == "sklearn" and target.path and Path(target.path).suffix.lower() in (".pkl", ".pickle", ".joblib"):
             pickles[target.name] = target.path
-        extra = sorted(t for t in (target.trusted_types or ()) if not is_allowed_type(t))
+        extra = sorted(t for t in (getattr(target, "trusted_types", None) or ()) if not is_allowed_type(t))
         if extra:
             types[target.name] = extra
     return {"trust_code": bool(getattr(config, "trust_code", False)), "factories": factories, "pickles": pickles, "trusted_types": types}

@@ -1,0 +1,100 @@
+"""Run a text audit from a validated config: texts from a file, a ``causal_lm`` target (and reference), canaries.
+
+:func:`run_text_audit` is what ``privaudit audit`` calls for a config whose
+target is a language model (:mod:`privaudit.targets.causal_lm`); the demo
+(``privaudit demo --llm``) and ``privaudit text-audit`` write such a config
+and run it the same way. The result is an :class:`~privaudit.audit.AuditResult`
+whose ``text`` (:class:`~privaudit.text.section.TextSection`) holds what only
+a text audit has.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from privaudit.audit import AuditResult, TargetSummary
+from privaudit.text.section import TextSection
+
+__all__ = ["run_text_audit", "audit_result_from_text", "TEXT_OUTPUT_KIND"]
+
+#: ``TargetSummary.output_kind`` of a language-model target
+TEXT_OUTPUT_KIND = "token_log_probs"
+
+
+def audit_result_from_text(result) -> AuditResult:
+    """An :class:`AuditResult` with a :class:`TextSection` from a :class:`privaudit.text.audit.TextAuditResult`.
+
+    A bridge only while :func:`privaudit.text.audit.audit_text` returns the
+    older result type (to be deleted once it returns an AuditResult itself).
+    Tabular fields: one target summary (output kind ``token_log_probs``, no
+    accuracies), labels all 0, no classes, no population, no tabular claims
+    (the text claim is ``text.claim``).
+    """
+    return AuditResult(
+        results=list(result.results),
+        targets=[TargetSummary(result.target, TEXT_OUTPUT_KIND, math.nan, math.nan)],
+        record_ids=np.asarray(result.record_ids).astype(str),
+        is_member=np.asarray(result.is_member, dtype=bool),
+        labels=np.zeros(len(result.texts), dtype=int),
+        classes=(),
+        n_population=0,
+        seed=result.seed,
+        fprs=tuple(result.fprs),
+        confidence=result.confidence,
+        started_at=result.started_at,
+        duration_s=result.duration_s,
+        versions=dict(result.versions),
+        delta=result.delta,
+        membership_randomized=result.membership_randomized,
+        claims={},
+        text=TextSection(texts=list(result.texts), blind=result.blind, warning=result.warning, reference=result.reference,
+                         canaries=result.canaries, claim=result.claim, queries=dict(result.queries), setup=dict(result.setup)),
+    )
+
+
+def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], None] | None = None) -> AuditResult:
+    """Load the texts and language model(s) a validated text-audit :class:`~privaudit.config.AuditConfig` names, and audit them.
+
+    Every attack and the blind baseline share ``config.seed`` (paired
+    bootstrap); canaries (the target's ``canaries`` block) are scored with the
+    same seed. ``config`` is redacted into ``result.config`` and hashed into
+    ``result.config_hash`` as for a tabular audit.
+    """
+    import time
+
+    from privaudit.config import config_hash
+    from privaudit.redaction import redact_config
+    from privaudit.targets.causal_lm import load_causal_lm_targets
+    from privaudit.text.audit import audit_canaries, audit_text
+    from privaudit.text.data import load_text_data, read_canaries
+    from privaudit.trust import trust_summary
+
+    started = time.perf_counter()
+    base_dir = Path(base_dir)
+    d, m, spec = config.data, config.data.membership, config.targets[0]
+    resolve = lambda p: None if p is None else base_dir / p  # noqa: E731
+    data = load_text_data(base_dir / d.path, text_column=d.text_column or "text", id_column=d.id_column, membership_column=m.column,
+                          members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers))
+    canaries = None if spec.canaries is None else read_canaries(base_dir / spec.canaries.path)
+    say = progress or (lambda message: None)
+    say(f"loading language model {spec.name}" + (" and its reference" if spec.reference else ""))
+    target, reference = load_causal_lm_targets(spec, base_dir)
+    text_result = audit_text(target, data.members, data.nonmembers, attacks=config.attacks, reference=reference, fprs=config.metrics.fprs,
+                             n_bootstrap=config.metrics.bootstrap, confidence=config.metrics.confidence, seed=config.seed,
+                             delta=config.metrics.delta, membership_randomized=m.randomized, record_ids=data.record_ids, progress=progress)
+    if canaries is not None:
+        c = spec.canaries
+        text_result.canaries = audit_canaries(target, canaries[0], canaries[1], repetitions=c.repetitions, n_candidates=c.n_candidates,
+                                              alphabet=c.alphabet, seed=config.seed, delta=text_result.delta,
+                                              confidence=config.metrics.confidence, extrapolate=c.extrapolate, progress=progress)
+    result = audit_result_from_text(text_result)
+    result.data_source = d.path  # as the config names it, relative to the config: no local absolute path in a shared report
+    result.duration_s = time.perf_counter() - started
+    result.config = redact_config(config.model_dump(mode="json"))
+    result.config_hash = config_hash(config)
+    result.trust = trust_summary(config)
+    return result
