@@ -128,7 +128,7 @@ def _table_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict],
                             f"name the right column in data.{role}_column")
     frame = table[[c for c in columns.values() if c]].astype(object).where(table[[c for c in columns.values() if c]].notna(), "")
     rows = [{role: str(record[name]) for role, name in columns.items() if name} for record in frame.to_dict("records")]
-    return rows, list(range(2, len(rows) + 2))  # line numbers: the header is line 1
+    return rows, list(range(1, len(rows) + 1))  # data rows, counted from 1 after the header
 
 
 def _check_texts(path: Path, rows: list[dict], numbers: list[int], where: str) -> None:
@@ -215,16 +215,17 @@ def load_text_data(path: str | Path, *, text_column: str = "text", id_column: st
     elif name.endswith(".jsonl"):
         (rows, numbers), where = _jsonl_rows(path, columns), "line"
     else:
-        (rows, numbers), where = _table_rows(path, columns), "line"
+        (rows, numbers), where = _table_rows(path, columns), "data row"
     if not rows:
         raise DataError(f"{path}: no texts; give at least one member and one non-member text")
-    _check_texts(path, rows, numbers, where)
     ids = (_unique_ids(path, [r["id"] for r in rows], numbers, id_column, where) if id_column is not None
            else np.arange(len(rows)).astype(str))
     if membership_column is not None:
         roles = _roles_from_column(path, [r["membership"] for r in rows], numbers, membership_column, where)
     else:
         roles = _roles_from_files(path, ids, members_file, nonmembers_file)
+    used = np.flatnonzero(roles != "unused")
+    _check_texts(path, [rows[i] for i in used], [numbers[i] for i in used], where)  # a text left out may be anything
     texts = [r["text"] for r in rows]
     members = [texts[i] for i in np.flatnonzero(roles == "member")]
     nonmembers = [texts[i] for i in np.flatnonzero(roles == "nonmember")]
