@@ -91,15 +91,22 @@ def test_per_record_bound_never_exceeds_the_true_epsilon_over_seeds():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_report_calls_per_record_only_the_per_record_figure(seed):
     """End to end through audit_canaries and the report document (the figure the report prints as per-record)."""
+    from privaudit.audit import AttackResult
+    from privaudit.metrics import evaluate_scores
+    from privaudit.report import report_dict
     from privaudit.text.audit import TextAuditResult
-    from privaudit.text.report import text_report_dict
+    from privaudit.text.config_audit import audit_result_from_text
 
     canaries, inserted, scorer = make_world(300, seed)
     audit = audit_canaries(scorer, canaries, inserted, repetitions=COPIES, n_candidates=10, seed=seed, extrapolate=False)
     assert audit.one_run.epsilon_lb <= TRUE_EPSILON < audit.one_run.epsilon_lb_group
-    result = TextAuditResult(target="mechanism", results=[], texts=[], record_ids=np.array([]), is_member=np.array([], bool), blind=None,
-                             warning=None, fprs=(0.1,), confidence=0.95, seed=seed, delta=0.0, membership_randomized=False, canaries=audit)
-    document = text_report_dict(result)["canaries"]["one_run_epsilon"]
+    is_member = np.array([True, False] * 5)
+    scores = np.arange(10.0)
+    attack = AttackResult("mechanism", "loss", None, scores, evaluate_scores(scores, is_member, fprs=(0.1,), n_bootstrap=50, seed=seed))
+    result = TextAuditResult(target="mechanism", results=[attack], texts=[f"t{i}" for i in range(10)], record_ids=np.arange(10).astype(str),
+                             is_member=is_member, blind=None, warning=None, fprs=(0.1,), confidence=0.95, seed=seed, delta=0.0,
+                             membership_randomized=False, canaries=audit)
+    document = report_dict(audit_result_from_text(result))["text"]["canaries"]["one_run_epsilon"]
     assert document["epsilon_lb"] == audit.one_run.epsilon_lb <= TRUE_EPSILON
     assert document["group_size"] == COPIES and "group privacy" in document["method"]
 

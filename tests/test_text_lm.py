@@ -25,7 +25,8 @@ from privaudit.text.audit import audit_canaries, audit_text
 from privaudit.text.canaries import Canary, insert_canaries
 from privaudit.text.causal_lm import CausalLMTarget, load_causal_lm
 from privaudit.text.finetune import finetune_causal_lm
-from privaudit.text.report import print_text_summary, write_text_report
+from privaudit.report import print_summary, write_report
+from privaudit.text.config_audit import audit_result_from_text
 
 SYLLABLES = ["ka", "lo", "mi", "nu", "ra", "te", "vo", "si", "pe", "du", "gi", "ba"]
 DIGITS = list("0123456789")
@@ -153,14 +154,17 @@ def test_shifted_split_triggers_the_distribution_shift_warning(world, tmp_path):
     result = audit_text(world["target"], topic_a, topic_b, attacks=["loss", "min_k"], n_bootstrap=200, fprs=(0.1,))
     assert result.blind.metrics.auc_ci[0] > 0.55
     assert result.warning is not None and "differ in distribution" in result.warning
-    files = write_text_report(result, tmp_path / "shifted")
+    files = write_report(audit_result_from_text(result), tmp_path / "shifted")
     document = json.loads(files["json"].read_text())
-    assert document["warning"] == result.warning and document["blind_baseline"]["auc"] > 0.55
-    assert "Member and non-member texts differ in distribution" in files["html"].read_text()
+    assert document["text"]["warning"] == result.warning and document["text"]["blind_baseline"]["auc"] > 0.55
+    html = files["html"].read_text()
+    # the warning comes first: before the verdict
+    assert "Member and non-member texts differ in distribution" in html
+    assert html.index("differ in distribution") < html.index('id="verdicts"')
     from rich.console import Console
 
     console = Console(record=True, width=200)
-    print_text_summary(result, console)
+    print_summary(audit_result_from_text(result), console)
     assert "differ in distribution" in console.export_text()
 
 
@@ -186,14 +190,17 @@ def test_report_files(world, tmp_path):
     result = audit_text(world["target"], world["members"][:30], world["nonmembers"][:30], attacks=["loss", {"name": "min_k", "k": 0.1}],
                         n_bootstrap=100, fprs=(0.1,))
     result.canaries = audit_canaries(world["target"], world["canaries"][:6], world["inserted"][:6], repetitions=4, n_candidates=20)
-    files = write_text_report(result, tmp_path / "report")
+    files = write_report(audit_result_from_text(result), tmp_path / "report")
     document = json.loads(files["json"].read_text())
-    assert document["schema_version"] == "text-1.0"
+    assert document["schema_version"] == "1.1"
     assert [r["attack"] for r in document["results"]] == ["loss", "min_k[k=0.1]"]
-    assert len(document["canaries"]["exposures"]) == 6
+    assert len(document["text"]["canaries"]["exposures"]) == 6
+    assert set(document["text"]["beats_blind_baseline"]) == {"tiny/loss", "tiny/min_k[k=0.1]"}
+    assert document["verdicts"] == {"tiny": result.claim.sentence} and document["claims"] == {}
     scores = pd.read_csv(files["scores"])
-    assert list(scores.columns) == ["record_id", "member", "loss", "min_k[k=0.1]", "blind_baseline", "text"]
-    assert scores["member"].sum() == 30
+    assert list(scores.columns) == ["record_id", "membership", "tiny/loss", "tiny/min_k[k=0.1]", "blind_baseline", "text"]
+    assert (scores["membership"] == "member").sum() == 30 and scores["text"].tolist() == result.texts
+    assert len(pd.read_csv(files["canaries"])) == 6
     assert "Canaries" in files["html"].read_text()
 
 
@@ -224,22 +231,32 @@ def test_text_audit_command(world, tmp_path, capsys):
     world["model"].save_pretrained(folder)
     world["tokenizer"].save_pretrained(folder)
     (tmp_path / "members.txt").write_text("\n".join(world["members"][:20]) + "\n")
-    (tmp_path / "nonmembers.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in world["nonmembers"][:20]))
+    (tmp_path / "nonmembers.jsonl").write_text("".join(json.dumps({"body": t}) + "\n" for t in world["nonmembers"][:20]))
     out = tmp_path / "out"
     code, stdout, stderr = run_cli(["text-audit", "--model", str(folder), "--members", str(tmp_path / "members.txt"),
-                                    "--nonmembers", str(tmp_path / "nonmembers.jsonl"), "--attack", "loss", "--attack", "zlib",
-                                    "--bootstrap", "100", "--out", str(out)], capsys)
+                                    "--nonmembers", str(tmp_path / "nonmembers.jsonl"), "--text-column", "body", "--attack", "loss",
+                                    "--attack", "zlib", "--bootstrap", "100", "--out", str(out)], capsys)
     assert code == 0, stderr
     assert "report.html" in stdout
     document = json.loads((out / "report.json").read_text())
     assert {r["attack"] for r in document["results"]} == {"loss", "zlib"}
-    assert document["data"] == {"n_members": 20, "n_nonmembers": 20, "membership_randomized": False}
+    assert {k: document["data"][k] for k in ("n_members", "n_nonmembers", "membership_randomized")} == {
+        "n_members": 20, "n_nonmembers": 20, "membership_randomized": False}
     assert document["results"][0]["auc"] > 0.8
+    # the shortcut wrote the config it ran; `privaudit audit` reruns it to the same figures and the same config hash
+    assert (out / "config.yaml").is_file() and (out / "texts.jsonl").is_file()
+    assert document["run"]["config"]["targets"][0]["path"] == "../model"  # relative to the config, never absolute
+    code, _, stderr = run_cli(["audit", str(out / "config.yaml"), "--out", str(tmp_path / "again"), "-q"], capsys)
+    assert code == 0, stderr
+    again = json.loads((tmp_path / "again" / "report.json").read_text())
+    assert [r["auc"] for r in again["results"]] == [r["auc"] for r in document["results"]]
+    assert again["run"]["config_hash"] == document["run"]["config_hash"] is not None
+    assert again["text"]["blind_baseline"]["auc"] == document["text"]["blind_baseline"]["auc"]
     code, _, stderr = run_cli(["text-audit", "--model", str(tmp_path / "nowhere"), "--members", str(tmp_path / "members.txt"),
-                               "--nonmembers", str(tmp_path / "nonmembers.jsonl")], capsys)
+                               "--nonmembers", str(tmp_path / "nonmembers.jsonl"), "--text-column", "body"], capsys)
     assert code == 2 and "not found" in stderr
     code, _, stderr = run_cli(["text-audit", "--model", str(folder), "--members", str(tmp_path / "members.txt"),
-                               "--nonmembers", str(tmp_path / "nonmembers.jsonl"), "--attack", "nope"], capsys)
+                               "--nonmembers", str(tmp_path / "nonmembers.jsonl"), "--text-column", "body", "--attack", "nope"], capsys)
     assert code == 2 and "unknown text attack 'nope'" in stderr
 
 

@@ -25,7 +25,7 @@ from privaudit.report.terminal import print_summary
 from privaudit.report.text_section import CANARIES_FILE, canaries_csv_bytes
 from privaudit.report.verdict import verdict
 
-__all__ = ["SCHEMA_VERSION", "CLAIMS_FILE", "REPORT_FILES", "claims_text", "write_report", "report_dict", "render_html", "print_summary", "verdict", "scores_table"]
+__all__ = ["SCHEMA_VERSION", "CLAIMS_FILE", "CANARIES_FILE", "REPORT_FILES", "claims_text", "write_report", "report_dict", "render_html", "print_summary", "verdict", "scores_table"]
 
 
 #: the files :func:`write_report` writes into its folder

@@ -56,13 +56,18 @@ def audit_result_from_text(result) -> AuditResult:
     )
 
 
-def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], None] | None = None) -> AuditResult:
+def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], None] | None = None, data=None) -> AuditResult:
     """Load the texts and language model(s) a validated text-audit :class:`~privaudit.config.AuditConfig` names, and audit them.
 
     Every attack and the blind baseline share ``config.seed`` (paired
     bootstrap); canaries (the target's ``canaries`` block) are scored with the
     same seed. ``config`` is redacted into ``result.config`` and hashed into
     ``result.config_hash`` as for a tabular audit.
+
+    ``data`` (:class:`~privaudit.text.data.TextData`) are the texts the
+    config's ``data`` names, given from memory by a caller that holds them
+    before the file is written (``privaudit text-audit``, whose config and
+    texts are written together with the report); read from the file otherwise.
     """
     import time
 
@@ -77,7 +82,7 @@ def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[st
     base_dir = Path(base_dir)
     d, m, spec = config.data, config.data.membership, config.targets[0]
     resolve = lambda p: None if p is None else base_dir / p  # noqa: E731
-    data = load_text_data(base_dir / d.path, text_column=d.text_column or "text", id_column=d.id_column, membership_column=m.column,
+    data = data if data is not None else load_text_data(base_dir / d.path, text_column=d.text_column or "text", id_column=d.id_column, membership_column=m.column,
                           members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers))
     canaries = None if spec.canaries is None else read_canaries(base_dir / spec.canaries.path)
     say = progress or (lambda message: None)
