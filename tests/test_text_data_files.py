@@ -113,7 +113,7 @@ TEXT_CONFIG = {"data": {"path": "t.jsonl", "membership": {"column": "member"}}, 
     (lambda c: c.update(attacks=[{"name": "min_k", "q": 1}]), "has no parameter q"),
     (lambda c: c["targets"].append({"name": "t2", "type": "sklearn", "path": "x"}), "put them in separate configs"),
     (lambda c: c["targets"].append({"name": "t2", "type": "causal_lm", "path": "x"}), "takes one causal_lm target"),
-    (lambda c: c["targets"][0].update(trust_remote_code=True), "unknown key 'targets.0.causal_lm.trust_remote_code'"),
+    (lambda c: c["targets"][0].update(trust_remote_code=True), "unknown key 'targets.0.trust_remote_code'; allowed keys here: name, type, path, reference"),
     (lambda c: c["targets"][0].update(canaries={"path": "c.jsonl"}), "repetitions"),
     (lambda c: c["targets"][0].update(device="http://x"), "device"),
 ])

@@ -20,7 +20,7 @@ the file and, where it has one, the line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -172,22 +172,50 @@ def _dotted(loc: tuple) -> str:
     return ".".join(one_line(p) for p in loc) or "(top level)"
 
 
+def _models_in(annotation) -> list:
+    """The config models an annotation holds (``X``, ``list[X]``, ``X | None``, a union of models, ``Annotated[...]``)."""
+    found, stack = [], [annotation]
+    while stack:
+        current = stack.pop(0)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            found.append(current)
+        stack.extend(getattr(current, "__args__", ()))
+    return found
+
+
+def _has_tag(model: type[BaseModel], tag) -> bool:
+    """True when one of the model's fields is a Literal that admits ``tag`` (how a discriminated union names its member in a location)."""
+    return any(get_origin(field.annotation) is Literal and tag in get_args(field.annotation) for field in model.model_fields.values())
+
+
+def _resolve(model: type[BaseModel], loc: tuple) -> tuple[tuple, list]:
+    """``loc`` without the member tags of discriminated unions (``targets.0.sklearn.path`` → ``targets.0.path``), and the models
+    that hold its last key."""
+    kept, candidates = [], [model]
+    for part in loc:
+        if isinstance(part, int) or not candidates:
+            kept.append(part)
+            continue
+        inner = [m for c in candidates if part in c.model_fields for m in _models_in(c.model_fields[part].annotation)]
+        if any(part in c.model_fields for c in candidates):
+            kept.append(part)
+            candidates = inner
+            continue
+        tagged = [c for c in candidates if _has_tag(c, part)]
+        if tagged:  # a union member's tag, not a key the user wrote
+            candidates = tagged
+            continue
+        kept.append(part)
+        candidates = []
+    return tuple(kept), candidates
+
+
 def _allowed_keys(model: type[BaseModel], loc: tuple, extra_top: tuple = ()) -> list[str]:
     """Allowed keys of the sub-model at ``loc`` (for 'unknown key' messages)."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
-            continue
-        field = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
-        if field is None:
-            return []
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        args = (*args, *(inner for a in args for inner in getattr(a, "__args__", ())))  # list[X] | None
-        current = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields) + (list(extra_top) if current is model else [])
-    return []
+    if len(loc) <= 1:
+        return list(model.model_fields) + list(extra_top)
+    _, candidates = _resolve(model, loc[:-1])
+    return list(dict.fromkeys(key for c in candidates for key in c.model_fields))
 
 
 def format_validation_errors(exc: ValidationError, source: str, model: type[BaseModel], name: Callable[[tuple], str] = _dotted,
@@ -199,8 +227,12 @@ def format_validation_errors(exc: ValidationError, source: str, model: type[Base
     parts = []
     for error in exc.errors():
         loc = tuple(error["loc"])
-        where = name(loc)
-        if error["type"] == "extra_forbidden":
+        where = name(_resolve(model, loc)[0])
+        if error["type"] == "union_tag_invalid":  # e.g. a target type no union member has
+            ctx = error.get("ctx") or {}
+            key = str(ctx.get("discriminator", "type")).strip("'")
+            parts.append(f"{name(_resolve(model, loc)[0] + (key,))}: unknown {key} '{ctx.get('tag')}'; use one of {ctx.get('expected_tags')}")
+        elif error["type"] == "extra_forbidden":
             allowed = _allowed_keys(model, loc, extra_top)
             parts.append(f"unknown key '{where}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else ""))
         elif error["type"] == "missing":
