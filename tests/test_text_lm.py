@@ -298,3 +298,37 @@ def test_importing_privaudit_text_does_not_import_torch():
     completed = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == []
+
+
+def test_audit_command_runs_a_text_config(world, tmp_path, capsys):
+    """`privaudit audit` on a causal_lm config (CSV texts in a named column, ids, reference LM, canaries) gives the figures of
+    the same audit run in memory, with the config hash and the redacted config in the report."""
+    import yaml
+
+    from privaudit.text.data import canaries_jsonl
+
+    for name, model in (("model", world["model"]), ("reference-model", world["reference_model"])):
+        model.save_pretrained(tmp_path / name)
+        world["tokenizer"].save_pretrained(tmp_path / name)
+    members, nonmembers = world["members"][:30], world["nonmembers"][:30]
+    pd.DataFrame({"doc": [f"d{i}" for i in range(60)], "body": members + nonmembers, "split": ["in"] * 30 + ["out"] * 30}).to_csv(
+        tmp_path / "texts.csv", index=False)
+    (tmp_path / "canaries.jsonl").write_text(canaries_jsonl(world["canaries"][:6], world["inserted"][:6]))
+    config = {"seed": 3, "data": {"path": "texts.csv", "text_column": "body", "id_column": "doc", "membership": {"column": "split"}},
+              "target": {"type": "causal_lm", "name": "tiny", "path": "model", "reference": "reference-model", "max_length": 32, "batch_size": 8,
+                         "canaries": {"path": "canaries.jsonl", "repetitions": 4, "n_candidates": 20, "extrapolate": False}},
+              "attacks": ["loss", "reference", {"name": "min_k", "k": 0.1}], "metrics": {"fprs": [0.1], "bootstrap": 100}}
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(config))
+    code, stdout, stderr = run_cli(["audit", str(tmp_path / "audit.yaml"), "--out", str(tmp_path / "out")], capsys)
+    assert code == 0, stderr
+    assert "Blind baseline" in stdout and "Canary exposure" in stdout
+    document = json.loads((tmp_path / "out" / "report.json").read_text())
+    direct = audit_text(world["target"], members, nonmembers, attacks=["loss", "reference", {"name": "min_k", "k": 0.1}],
+                        reference=world["reference"], fprs=(0.1,), n_bootstrap=100, seed=3)
+    assert [(r["attack"], r["auc"], r["auc_ci"]) for r in document["results"]] == [
+        (r.attack, r.metrics.auc, list(r.metrics.auc_ci)) for r in direct.results]
+    assert document["text"]["reference"] == "reference-model" and document["run"]["data_source"] == "texts.csv"
+    assert document["run"]["config"]["targets"][0]["path"] == "model" and len(document["run"]["config_hash"]) == 64
+    assert len(document["text"]["canaries"]["exposures"]) == 6
+    scores = pd.read_csv(tmp_path / "out" / "scores.csv")
+    assert scores["record_id"].tolist()[:2] == ["d0", "d1"] and scores["text"].tolist() == members + nonmembers
