@@ -158,9 +158,9 @@ def test_shifted_split_triggers_the_distribution_shift_warning(world, tmp_path):
     document = json.loads(files["json"].read_text())
     assert document["text"]["warning"] == result.warning and document["text"]["blind_baseline"]["auc"] > 0.55
     html = files["html"].read_text()
-    # the warning comes first: before the verdict
+    # the warning comes right after the verdict, before any table of figures
     assert "Member and non-member texts differ in distribution" in html
-    assert html.index("differ in distribution") < html.index('id="verdicts"')
+    assert html.index('id="verdicts"') < html.index("differ in distribution") < html.index('id="targets"')
     from rich.console import Console
 
     console = Console(record=True, width=200)
