@@ -136,3 +136,13 @@ def test_text_config_accepts_text_attacks_and_a_tabular_config_still_needs_a_lab
     with pytest.raises(ConfigError, match="text_column applies to causal_lm"):
         parse_config({"data": {"path": "d.csv", "label": "y", "text_column": "t", "membership": {"column": "m"}},
                       "targets": [{"name": "t", "type": "sklearn", "path": "m"}]})
+
+
+def test_reference_models_option_is_refused_for_a_text_audit(tmp_path):
+    import yaml
+
+    from hostile import assert_one_line_error, run_cli
+
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(TEXT_CONFIG))
+    assert_one_line_error(run_cli(["audit", tmp_path / "audit.yaml", "--reference-models", "4"]), code=2,
+                          names=["--reference-models", "text audit", "'reference'"])

@@ -104,8 +104,13 @@ def audit_command(config: Path, out_dir: Path | None, show_records: bool, refere
     from privaudit.config import load_config, with_reference_overrides
     from privaudit.output_folder import OutputFolder
     from privaudit.report import REPORT_FILES, write_report
+    from privaudit.exceptions import ConfigError
+    from privaudit.targets.causal_lm import is_text_audit
 
     parsed, base_dir = load_config(config, trust_code=trust_code)
+    if reference_models is not None and is_text_audit(parsed):
+        raise ConfigError(f"--reference-models: {config} is a text audit, which trains no reference models; name a reference language "
+                          "model in its target's 'reference' instead")
     if reference_models is not None or backend is not None or ray_address is not None:
         parsed = with_reference_overrides(parsed, models=reference_models, backend=backend, ray_address=ray_address)
     folder = OutputFolder(out_dir if out_dir is not None else base_dir / parsed.output, command="audit", names=REPORT_FILES, force=force,
