@@ -116,6 +116,7 @@ TEXT_CONFIG = {"data": {"path": "t.jsonl", "membership": {"column": "member"}}, 
     (lambda c: c["targets"][0].update(trust_remote_code=True), "unknown key 'targets.0.trust_remote_code'; allowed keys here: name, type, path, reference"),
     (lambda c: c["targets"][0].update(canaries={"path": "c.jsonl"}), "repetitions"),
     (lambda c: c["targets"][0].update(device="http://x"), "device"),
+    (lambda c: c["targets"][0].update(canaries={"path": "c.jsonl", "repetitions": 2, "n_candidates": 5}), "extrapolate: false"),
 ])
 def test_text_config_errors(change, message):
     config = json.loads(json.dumps(TEXT_CONFIG))

@@ -332,3 +332,41 @@ def test_audit_command_runs_a_text_config(world, tmp_path, capsys):
     assert len(document["text"]["canaries"]["exposures"]) == 6
     scores = pd.read_csv(tmp_path / "out" / "scores.csv")
     assert scores["record_id"].tolist()[:2] == ["d0", "d1"] and scores["text"].tolist() == members + nonmembers
+
+
+def test_llm_demo_wiring_saves_a_folder_that_privaudit_audit_reruns(tmp_path, monkeypatch, capsys):
+    """The LLM demo's plumbing with a tiny GPT-2 standing in for SmolLM2 (the real run is tests/test_text_demo.py, slow):
+    the fine-tuned model saved as safetensors with its tokenizer, the 'GGUF' reference copied, texts, canaries and config
+    written first, and `privaudit audit <demo>/config.yaml` reproduces the demo's figures."""
+    import privaudit.text.causal_lm as causal_lm
+    import privaudit.text.demo as demo
+
+    real_loader = causal_lm.load_causal_lm
+    tokenizer = make_tokenizer(["the", "a", "of", "to", "is", "and", "you", "it", "in", "that"])
+    fake_gguf = tmp_path / "wheel" / "Tiny.Q4_1.gguf"
+    fake_gguf.parent.mkdir()
+    fake_gguf.write_bytes(b"GGUF stand-in")
+
+    def loader(path, **kwargs):  # the 'GGUF' file gives the same pretrained tiny model every time, like dequantising one
+        return (tiny_gpt2(tokenizer, seed=0), tokenizer) if str(path).endswith(".gguf") else real_loader(path, **kwargs)
+
+    monkeypatch.setattr(demo, "smollm2_gguf_path", lambda: fake_gguf)
+    monkeypatch.setattr(causal_lm, "load_causal_lm", loader)
+    settings = demo.LLMDemoSettings(pool=60, max_length=16, epochs=2, learning_rate=3e-3, batch_size=8, n_neighbours=1, n_canaries=4,
+                                    canary_repetitions=2, n_candidates=10, n_bootstrap=50)
+    out = tmp_path / "llm-demo"
+    result, files = demo.run_llm_demo(out, settings=settings, seed=1)
+    assert (out / "model" / "config.json").is_file() and (out / "model" / "model.safetensors").is_file()
+    assert (out / "model" / "tokenizer_config.json").is_file() and (out / "reference" / "Tiny.Q4_1.gguf").is_file()
+    assert sorted(files) == ["canaries", "claims", "html", "json", "scores"]
+    config = (out / "config.yaml").read_text()
+    assert "path: model" in config and "reference: reference/Tiny.Q4_1.gguf" in config and str(tmp_path) not in config
+    assert result.text.setup["settings"]["pool"] == 60 and result.membership_randomized
+    code, _, stderr = run_cli(["audit", str(out / "config.yaml"), "--out", str(tmp_path / "other"), "-q"], capsys)
+    assert code == 0, stderr
+    demo_report, again = (json.loads((folder / "report.json").read_text()) for folder in (out, tmp_path / "other"))
+    assert [(r["attack"], r["auc"], r["auc_ci"]) for r in again["results"]] == [(r["attack"], r["auc"], r["auc_ci"]) for r in demo_report["results"]]
+    assert again["run"]["config_hash"] == demo_report["run"]["config_hash"]
+    assert [e["exposure"] for e in again["text"]["canaries"]["exposures"]] == [e["exposure"] for e in demo_report["text"]["canaries"]["exposures"]]
+    # a second demo run into the same folder replaces its own files (the folder is privaudit's now)
+    demo.run_llm_demo(out, settings=settings, seed=1)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from privaudit.config_loading import StrictModel
 
@@ -38,8 +38,15 @@ class CanaryFileConfig(StrictModel):
     repetitions: int = Field(ge=1)
     n_candidates: int = Field(default=100, ge=2, le=100_000)
     alphabet: str = Field(default="0123456789", min_length=2)
-    #: also compute the skew-normal exposure estimate (about 0.1–0.3 s per canary)
+    #: also compute the skew-normal exposure estimate (about 0.1–0.3 s per canary; needs n_candidates ≥ 10)
     extrapolate: bool = True
+
+    @model_validator(mode="after")
+    def _enough_candidates_to_extrapolate(self):
+        if self.extrapolate and self.n_candidates < 10:
+            raise ValueError(f"n_candidates {self.n_candidates}: the skew-normal exposure estimate needs at least 10 candidates; "
+                             "give n_candidates: 10 or more, or extrapolate: false")
+        return self
 
 
 class CausalLMTargetConfig(StrictModel):

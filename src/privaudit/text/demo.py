@@ -131,12 +131,15 @@ def _stage_pretrained(folder, name: str, model, tokenizer) -> None:
     import os
     import tempfile
 
-    with tempfile.TemporaryDirectory(dir=folder.path, prefix=".privaudit-tmp-save-") as scratch:
+    from privaudit.output_folder import TEMPORARY_PREFIX
+
+    with tempfile.TemporaryDirectory(dir=folder.path, prefix=f"{TEMPORARY_PREFIX}save-") as scratch:
         model.save_pretrained(scratch, safe_serialization=True)
         tokenizer.save_pretrained(scratch)
-        for file in sorted(Path(scratch).iterdir()):
-            if file.is_file():
-                os.replace(file, folder.stage_path(f"{name}/{file.name}"))
+        files = sorted(f for f in Path(scratch).iterdir() if f.is_file())
+        folder.claim(*(f"{name}/{file.name}" for file in files))  # all before the first is staged (a new folder has no manifest yet)
+        for file in files:
+            os.replace(file, folder.stage_path(f"{name}/{file.name}"))
 
 
 def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMDemoSettings | None = None,
@@ -184,6 +187,7 @@ def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMD
     say(f"fine-tuned {training['texts']} texts × {settings.epochs} epochs in {training['seconds']:.0f} s ({training['tokens_per_second']:.0f} tokens/s)")
 
     say("saving the fine-tuned model (safetensors), the texts, the canaries and config.yaml")
+    out_dir.claim(f"reference/{gguf.name}")
     _stage_pretrained(out_dir, "model", model, tokenizer)
     del model
     shutil.copyfile(gguf, out_dir.stage_path(f"reference/{gguf.name}"))  # the pretrained model, as it was loaded: the reference
