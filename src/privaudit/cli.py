@@ -166,7 +166,9 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
     import json
 
     from privaudit.config import load_config
+    from privaudit.exceptions import ConfigError
     from privaudit.record_check import run_check
+    from privaudit.targets.causal_lm import is_text_audit
     from privaudit.report.check_report import check_result_to_dict, print_check
 
     from privaudit.progress import reference_training_progress
@@ -174,6 +176,8 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
     from privaudit.output_folder import OutputFolder
 
     parsed, base_dir = load_config(config, trust_code=trust_code)
+    if is_text_audit(parsed):
+        raise ConfigError(f"{config}: check tests records of a tabular target; for a language model (causal_lm) run privaudit audit {config}")
     folder = OutputFolder(out_dir, command="check", names=["check.json"], force=force, what="--out") if out_dir is not None else None
     with folder if folder is not None else nullcontext(), _status(quiet or as_json) as say:  # locked while the check runs
         result = run_check(
