@@ -148,3 +148,10 @@ def test_reference_models_and_check_are_refused_for_a_text_audit(tmp_path):
     assert_one_line_error(run_cli(["audit", tmp_path / "audit.yaml", "--reference-models", "4"]), code=2,
                           names=["--reference-models", "text audit", "'reference'"])
     assert_one_line_error(run_cli(["check", tmp_path / "audit.yaml", "--record", "a=1"]), code=2, names=["causal_lm", "privaudit audit"])
+
+
+def test_a_sweep_still_needs_a_label():
+    from privaudit.sweep.config import parse_sweep_config
+
+    with pytest.raises(ConfigError, match="data needs 'label'"):
+        parse_sweep_config({"data": {"path": "d.csv", "membership": {"column": "split"}}, "settings": [{"name": "a"}]})
