@@ -15,7 +15,7 @@ Example ``audit.yaml``::
         # population: population.txt
     targets:
       - name: my_model
-        type: sklearn            # sklearn | torch | precomputed | http
+        type: sklearn            # sklearn | torch | precomputed | http | causal_lm
         path: model.skops
     attacks: [loss, entropy, {name: classwise_threshold, signal: loss}]
     metrics: {fprs: [0.1, 0.01, 0.001], bootstrap: 1000, confidence: 0.95, delta: 1.0e-5}
@@ -42,7 +42,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from privaudit.config_loading import StrictModel, format_validation_errors, load_yaml_file
 from privaudit.exceptions import ConfigError
@@ -56,6 +56,7 @@ from privaudit.targets.config_base import (
     TrainingRecipeConfig,
     refuse_boolean_class_names,
 )
+from privaudit.targets.causal_lm import check_text_audit_config
 from privaudit.trust import check_config_code
 
 __all__ = [
@@ -68,10 +69,10 @@ __all__ = [
 MAX_SEED = 2**32 - 1
 
 
-def known_attacks(cls, value):
+def known_attacks(cls, value, info: ValidationInfo):
     """Validator of an ``attacks`` list: every entry must build (:func:`privaudit.attacks.build_attack` raises ConfigError naming it)."""
-    if value is None:
-        return value
+    if value is None or (info is not None and any(t.type == "causal_lm" for t in (info.data or {}).get("targets") or ())):
+        return value  # text attacks are checked by check_text_audit_config
     from privaudit.attacks import build_attack
 
     for index, spec in enumerate(value):
@@ -113,7 +114,8 @@ class MembershipConfig(StrictModel):
 
 class DataConfig(StrictModel):
     path: str
-    label: str
+    label: str | None = None  # required unless the targets are causal_lm (then text_column, default "text", names the texts)
+    text_column: str | None = None
     id_column: str | None = None
     features: list[str] | None = None
     classes: list[Union[int, str]] | None = None
@@ -236,6 +238,7 @@ class AuditConfig(StrictModel):
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"target names must be unique, got {names}")
+        check_text_audit_config(self)  # a text audit (causal_lm targets) has texts and no label; any other has a label
         return self
 
     _known_attacks = field_validator("attacks")(known_attacks)

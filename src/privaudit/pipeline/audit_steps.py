@@ -143,8 +143,13 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     from privaudit.config import config_hash
     from privaudit.redaction import redact_config
     from privaudit.shared_paths import shareable_result
+    from privaudit.targets.causal_lm import is_text_audit
     from privaudit.trust import trust_summary
 
+    if is_text_audit(config):  # a language model audited on texts: the same steps, through the text entry point
+        from privaudit.text.config_audit import run_text_audit
+
+        return run_text_audit(config, base_dir, progress=progress)
     inputs = load_inputs(config, base_dir)
     m = config.metrics
     result = audit(inputs.data, inputs.targets, config.attacks, fprs=m.fprs, n_bootstrap=m.bootstrap, confidence=m.confidence, seed=config.seed,
