@@ -118,9 +118,9 @@ def test_target_type_needs_its_fields(tmp_path):
     message = _error(tmp_path, VALID.replace("    path: model.skops\n", "    weights: w.safetensors\n").replace("type: sklearn", "type: torch"))
     assert "missing required key 'targets.0.factory'" in message
     message = _error(tmp_path, VALID.replace("type: sklearn", "type: onnx"))
-    assert "targets.0.type: unknown type 'onnx'; known types: http, precomputed, sklearn, torch" in message
+    assert "targets.0.type: unknown type 'onnx'; known types: causal_lm, http, precomputed, sklearn, torch" in message
     message = _error(tmp_path, VALID.replace("    type: sklearn\n", ""))
-    assert "missing required key 'targets.0.type'; known types: http, precomputed, sklearn, torch" in message
+    assert "missing required key 'targets.0.type'; known types: causal_lm, http, precomputed, sklearn, torch" in message
 
 
 @pytest.mark.parametrize(
