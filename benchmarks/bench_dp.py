@@ -69,7 +69,7 @@ def run_one(hidden: list[int], encoded: np.ndarray, labels: np.ndarray, data, n_
     """Best-of-``repeats`` training time of one configuration, and what the last model does."""
     import torch
 
-    from privaudit.audit import audit
+    from privaudit.pipeline import audit
     from privaudit.models import build_mlp, train_classifier
     from privaudit.targets import TorchTarget
 

@@ -21,7 +21,7 @@ def main(folder: str) -> None:
     from dataclasses import replace
 
     from privaudit.attacks import build_attack
-    from privaudit.audit import audit
+    from privaudit.pipeline import audit
     from privaudit.config import load_config
     from privaudit.data import load_audit_data
     from privaudit.reference.plan import plans_from_config

@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     parser.add_argument("--fabricated", type=int, default=10_000, help="fabricated profiles in the fabricated null")
     args = parser.parse_args(argv)
 
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
     from privaudit.config import load_config
     from privaudit.record_check import run_check
     from privaudit.report.check_report import check_result_to_dict

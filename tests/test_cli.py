@@ -179,7 +179,7 @@ def test_help_version_and_unknown_command(capsys):
 
 
 def test_keyboard_interrupt_exits_130(monkeypatch, capsys, audit_folder):
-    audit_module = sys.modules["privaudit.audit"]  # `privaudit.audit` is the function
+    audit_module = sys.modules["privaudit.pipeline"]  # `privaudit.audit` is the function; run_audit lives in privaudit.pipeline
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

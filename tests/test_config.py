@@ -102,7 +102,9 @@ def test_unknown_nested_key_lists_that_level_s_keys(tmp_path):
 def test_unknown_key_in_a_target_lists_target_keys(tmp_path):
     message = _error(tmp_path, VALID.replace("    path: model.skops\n", "    path: model.skops\n    pth: x\n"))
     assert "unknown key 'targets.0.pth'" in message
-    assert "trusted_types" in message and "factory" in message
+    allowed = message.split("allowed keys here:")[1]
+    assert "trusted_types" in allowed and "path" in allowed
+    assert "factory" not in allowed and "url" not in allowed, "an sklearn target lists only sklearn keys"
 
 
 def test_missing_required_field_is_named(tmp_path):
@@ -114,9 +116,11 @@ def test_missing_required_field_is_named(tmp_path):
 
 def test_target_type_needs_its_fields(tmp_path):
     message = _error(tmp_path, VALID.replace("    path: model.skops\n", "    weights: w.safetensors\n").replace("type: sklearn", "type: torch"))
-    assert "a torch target needs factory" in message
+    assert "missing required key 'targets.0.factory'" in message
     message = _error(tmp_path, VALID.replace("type: sklearn", "type: onnx"))
-    assert "targets.0.type" in message
+    assert "targets.0.type: unknown type 'onnx'; known types: causal_lm, http, precomputed, sklearn, torch" in message
+    message = _error(tmp_path, VALID.replace("    type: sklearn\n", ""))
+    assert "missing required key 'targets.0.type'; known types: causal_lm, http, precomputed, sklearn, torch" in message
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ class Case:
 
 def _query_signal_keys() -> list[str]:
     """Keys of the query signals (label-only attacks) the registered attacks read with their default parameters."""
-    return [a.query_signal.key for a in (ATTACKS.get(n)() for n in ATTACKS.names()) if hasattr(a, "query_signal")]
+    return [q.key for a in (ATTACKS.get(n)() for n in ATTACKS.names()) for q in a.needs.query_signals]
 
 
 def _signals_from_logits(logits: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
@@ -263,7 +263,7 @@ def _build(name: str, signal: str | None):
 
 
 def _is_reference(attack) -> bool:
-    return bool(getattr(attack, "needs_reference", False))
+    return attack.needs.reference
 
 
 def _fit(attack, case: Case, *, signals=None, labels=None):
@@ -329,6 +329,46 @@ def _run_or_check_refusal(runs, name, signal):
 
 def test_attack_registry_holds_the_core_attacks():
     assert {"threshold", "classwise_threshold"} <= set(ATTACK_NAMES)
+
+
+@pytest.mark.parametrize("name,signal", ATTACK_CASES)
+def test_attack_declares_its_needs_and_scores_from_them_alone(name, signal, case, runs):
+    """``attack.needs`` is the frozen record the pipeline reads; scoring through the pipeline's one dispatch with
+    only what it declares (signals, population, reference models, query signals) gives the attack's own scores."""
+    import dataclasses
+
+    from privaudit.attacks import AttackNeeds
+    from privaudit.attacks.reference import ReferenceSignals
+    from privaudit.pipeline import Collected, score_attack
+
+    attack, expected = _run_or_check_refusal(runs, name, signal)
+    if attack is None:
+        return
+    needs = _build(name, signal).needs
+    assert isinstance(needs, AttackNeeds) and needs == attack.needs
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        needs.population = True
+    assert needs.population == attack.needs_population and not needs.texts
+    assert set(needs.signals) <= set(SIGNAL_NAMES), needs.signals
+    query_keys = [q.key for q in needs.query_signals]
+    assert set(attack.required_signals) <= set(needs.signals) | set(query_keys)
+    if needs.reference:
+        assert needs.reference_mode in ("online", "offline") and needs.reference_mode == attack.mode
+    else:
+        assert needs.reference_mode is None and not needs.population_z
+    declared = list(needs.signals) + query_keys
+    reference = None
+    if needs.reference:  # the pipeline gives reference attacks the population records z whenever the data has them
+        r, names = case.reference, needs.signals
+        reference = ReferenceSignals({k: r.signals[k] for k in names}, r.in_mask, {k: r.population_target[k] for k in names},
+                                     {k: r.population_signals[k] for k in names}, r.population_in_mask, r.population_labels)
+    collected = Collected(
+        signals={k: case.signals[k] for k in declared},
+        population_signals={k: case.population_signals[k] for k in declared} if needs.population else None,
+        reference=reference,
+    )
+    scored = score_attack(_build(name, signal), collected, case.labels, case.population_labels)
+    np.testing.assert_allclose(scored.scores, expected)
 
 
 @pytest.mark.parametrize("name", ATTACK_NAMES)
@@ -500,7 +540,7 @@ def test_attack_refuses_use_before_fit_or_without_reference(name, case):
     if _is_reference(attack):
         with pytest.raises(CapabilityError, match="reference"):
             attack.score(case.signals, case.labels, None)
-        if getattr(attack, "needs_population_z", False):
+        if attack.needs.population_z:
             without_z = replace(case.reference, population_target=None, population_signals=None, population_in_mask=None)
             with pytest.raises(CapabilityError, match="population"):
                 attack.score(case.signals, case.labels, without_z)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize, special, stats
 
-from privaudit.audit import check_membership_randomized
+from privaudit.pipeline import check_membership_randomized
 from privaudit.exceptions import DataError
 from privaudit.metrics import evaluate_scores
 from privaudit.metrics.epsilon import (

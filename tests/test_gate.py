@@ -48,7 +48,7 @@ def _write_audit(folder: Path, split: np.ndarray, *, randomized: bool, delta: fl
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory) -> dict:
     """Two audited folders: a fixed 600/1,200 split, and a coin-flip split declared randomized."""
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
     from privaudit.config import load_config
     from privaudit.report import write_report
 

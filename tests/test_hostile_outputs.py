@@ -199,7 +199,7 @@ def test_a_crash_in_a_new_folder_leaves_no_folder(config_path, tmp_path, monkeyp
 @pytest.fixture(scope="module")
 def two_results(config_path):
     """Two audit results that differ in every file (seeds 0 and 1)."""
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
     from privaudit.config import load_config
 
     config, base = load_config(config_path)

@@ -32,7 +32,7 @@ from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import OneHotEncoder  # noqa: E402
 
-from privaudit.audit import audit  # noqa: E402
+from privaudit.pipeline import audit  # noqa: E402
 from privaudit.config import parse_config  # noqa: E402
 from privaudit.data import audit_data_from_frame  # noqa: E402
 from privaudit.datasets import make_synthetic_tabular  # noqa: E402
@@ -381,7 +381,7 @@ def test_http_config_keys_are_checked(target, message):
 
 
 def test_http_target_needs_its_url_and_protocol_options(server):
-    with pytest.raises(ConfigError, match="a http target needs url"):
+    with pytest.raises(ConfigError, match="missing required key 'targets.0.url'"):
         parse_config({"data": {"path": "d.csv", "label": "y", "membership": {"column": "m"}}, "targets": [{"name": "a", "type": "http"}]})
     with pytest.raises(ConfigError, match="kserve_v2 needs model_name"):
         HTTPTarget(server.url, protocol="kserve_v2")
@@ -426,7 +426,7 @@ def _fake_demo(folder: Path, data) -> None:
 
 
 def test_serve_example_then_audit_in_two_commands(tmp_path, data):
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
     from privaudit.config import load_config
 
     demo = tmp_path / "privaudit-demo"

@@ -25,7 +25,7 @@ import privaudit
 from privaudit import OutputDefence, OutputDefenceTarget, PrecomputedTarget, SklearnTarget
 from privaudit.attacks import build_attack
 from privaudit.attacks.label_only import LabelOnlyAugmentationAttack, LabelOnlyBoundaryAttack, label_only_attacks_for
-from privaudit.audit import default_attacks
+from privaudit.pipeline import default_attacks
 from privaudit.data import RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError
 from privaudit.query_signals import FeatureSpace, compute_query_signals, query_request
@@ -393,7 +393,7 @@ def test_label_only_audit_beats_chance_while_loss_is_refused_and_the_report_says
 
 
 def test_record_checks_refuse_query_attacks_clearly():
-    from privaudit.record_check import _check_attack
+    from privaudit.record_check import check_attack
 
     with pytest.raises(CapabilityError, match="runs in audits only"):
-        _check_attack("label_only_augmentation", None, [])
+        check_attack("label_only_augmentation", None, [])

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from privaudit.audit import AttackResult
+from privaudit.pipeline import AttackResult
 from privaudit.metrics.groups import GroupMetrics
 from privaudit.report.plots import group_auc_svg, histogram_svg, roc_svg
 from privaudit.report.sweep import frontier_svg

@@ -64,7 +64,7 @@ def test_reference_models_flag_adds_lira_and_rmia_and_reuses_the_cache(folder):
 
 
 def test_audit_reports_what_the_engine_did(folder):
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
 
     config, base = load_config(folder / "audit.yaml")
     config = with_reference_overrides(config, models=2)
@@ -72,10 +72,12 @@ def test_audit_reports_what_the_engine_did(folder):
     info = result.reference["tree"]
     assert info["n_models"] == 2 and info["mode"] == "online" and info["backend"] == "sequential"
     assert info["trained"] + info["reused"] == 2
+    # sized like the target: 300 members; 300 population records are too few for offline models of that size
+    assert info["train_size"] == 300 and info["choice"].startswith("online, at most 300 records per model (the target's 300 members), from 600 audited records; ")
 
 
 def test_offline_mode_from_config(folder, tmp_path):
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
 
     raw = yaml.safe_load((folder / "audit.yaml").read_text())
     raw["data"]["path"] = str(folder / "records.csv")
@@ -89,7 +91,7 @@ def test_offline_mode_from_config(folder, tmp_path):
 
 
 def test_reference_attack_without_reference_models_is_a_clear_error(folder, tmp_path):
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
 
     raw = yaml.safe_load((folder / "audit.yaml").read_text())
     raw["attacks"] = ["loss", {"name": "lira"}]
@@ -101,7 +103,7 @@ def test_reference_attack_without_reference_models_is_a_clear_error(folder, tmp_
 @pytest.mark.parametrize(
     "target, message",
     [
-        ({"name": "net", "type": "torch", "weights": "w.safetensors", "factory": "m:f", "reference": {"models": 4}}, "need reference.training"),
+        ({"name": "net", "type": "torch", "weights": "w.safetensors", "factory": "m:f", "reference": {"models": 4}}, "need targets.net.reference.training"),
         ({"name": "vendor", "type": "precomputed", "path": "o.csv", "reference": {"models": 4}}, "cannot be retrained"),
         ({"name": "tree", "type": "sklearn", "path": "t.skops", "reference": {"models": 0}}, "reference.models"),
         ({"name": "tree", "type": "sklearn", "path": "t.skops", "reference": {"modes": "online"}}, "unknown key"),
@@ -115,5 +117,5 @@ def test_reference_config_mistakes(target, message):
 
 def test_reference_models_flag_refuses_targets_without_a_recipe():
     raw = {"data": {"path": "r.csv", "label": "y", "membership": {"column": "s"}}, "targets": [{"name": "net", "type": "torch", "weights": "w.safetensors", "factory": "m:f"}]}
-    with pytest.raises(ConfigError, match="has no reference block"):
+    with pytest.raises(ConfigError, match="--reference-models: .*need targets.net.reference.training"):
         with_reference_overrides(parse_config(raw), models=8)

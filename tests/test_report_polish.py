@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 
 import privaudit
-from privaudit.audit import run_audit
+from privaudit.pipeline import run_audit
 from privaudit.config import load_config
 from privaudit.report import render_html, write_report
 from privaudit.report.model_card import model_card_section

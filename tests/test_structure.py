@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 import subprocess
 import sys
 import textwrap
@@ -147,17 +146,9 @@ def long_modules(root: Path, limit: int = MAX_LINES) -> list[str]:
     return found
 
 
-# Private imports that the pipeline branch removes at merge (sweep/run.py borrows audit.py's version list).
-# The test below fails once an entry is gone, so this list can only shrink: empty it when they are.
-PENDING_AT_MERGE = {"privaudit/sweep/run.py: imports private name _versions from privaudit.audit"}
-
-
 def test_no_private_name_is_used_across_modules():
-    found = {re.sub(r":\d+: ", ": ", problem, count=1) for problem in private_name_uses(PACKAGE_ROOT)}  # without line numbers
-    assert not found - PENDING_AT_MERGE, "private names used outside their module (give each a public name in a module named after what it holds):\n" + "\n".join(
-        sorted(found - PENDING_AT_MERGE)
-    )
-    assert found >= PENDING_AT_MERGE, f"fixed at last: remove {sorted(PENDING_AT_MERGE - found)} from PENDING_AT_MERGE"
+    found = sorted(private_name_uses(PACKAGE_ROOT))
+    assert not found, "private names used outside their module (give each a public name in a module named after what it holds):\n" + "\n".join(found)
 
 
 def test_no_module_is_over_400_lines():

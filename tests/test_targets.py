@@ -13,11 +13,11 @@ import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from privaudit.audit import audit
+from privaudit.pipeline import audit
 from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError, DataError, PrivauditError, TargetError, UntrustedCodeError
 from privaudit.signals import compute_signals
-from privaudit.targets import TARGET_LOADERS, PrecomputedTarget, SklearnTarget, Target, TorchTarget, load_target
+from privaudit.targets import TARGET_TYPES, PrecomputedTarget, SklearnTarget, Target, TorchTarget, load_target
 
 import torch  # the torch extra is part of the test environment  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
@@ -44,7 +44,7 @@ def _fitted_logistic(records: RecordSet) -> LogisticRegression:
 
 
 def test_every_target_kind_has_a_loader():
-    assert {"sklearn", "torch", "precomputed"} <= set(TARGET_LOADERS.names())
+    assert {"sklearn", "torch", "precomputed"} <= set(TARGET_TYPES.names())
 
 
 # --- scikit-learn ------------------------------------------------------------------------------------------------

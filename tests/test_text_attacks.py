@@ -21,7 +21,7 @@ from sklearn.base import clone
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.metrics import roc_auc
 from privaudit.text.attacks import TEXT_ATTACKS, TextAttack, build_text_attack, default_text_attacks
-from privaudit.text.audit import answer_queries
+from privaudit.pipeline import collect_text
 from privaudit.text.token_scores import TokenLogProbs
 
 MEMORISED_SHRINK = 0.25  # a memorised token's log p is multiplied by this (closer to 0)
@@ -83,8 +83,9 @@ def test_registry_holds_the_attacks_of_the_issue():
 @pytest.mark.parametrize("attack", _all_attacks(), ids=lambda a: a.name)
 def test_attack_contract(attack, case):
     texts, is_member, target, reference = case
-    answers, stats = answer_queries(target, texts, attack.queries(), reference=reference)
-    assert set(stats) == {q.key for q in attack.queries()}
+    collected = collect_text(target, texts, [attack], reference=reference)
+    answers, stats = collected.answers, collected.text_stats
+    assert set(stats) == {q.key for q in attack.queries()} == {q.key for q in attack.needs.text_queries}
     scores = attack.score(texts, answers)
     assert scores.shape == (len(texts),) and scores.dtype == np.float64 and np.isfinite(scores).all()
     # direction: members (memorised) score higher
@@ -92,7 +93,7 @@ def test_attack_contract(attack, case):
     # deterministic, and cloneable with its parameters (scikit-learn contract)
     twin = clone(attack)
     assert twin.get_params() == attack.get_params()
-    np.testing.assert_array_equal(twin.score(texts, answer_queries(target, texts, twin.queries(), reference=reference)[0]), scores)
+    np.testing.assert_array_equal(twin.score(texts, collect_text(target, texts, [twin], reference=reference).answers), scores)
     # a missing answer is refused with a message naming it
     for query in attack.queries():
         partial = {k: v for k, v in answers.items() if k != query.key}
@@ -107,7 +108,7 @@ def test_queries_are_merged_and_asked_once(case):
     texts, _, target, reference = case
     target.calls.clear()
     queries = [q for a in _all_attacks() for q in a.queries()]
-    answers, _ = answer_queries(target, texts, queries, reference=reference)
+    answers = collect_text(target, texts, _all_attacks(), reference=reference).answers
     keys = {q.key for q in queries}
     assert set(answers) == keys
     # the plain texts are scored once, with the vocabulary statistics Min-K %++ needs
@@ -118,7 +119,7 @@ def test_queries_are_merged_and_asked_once(case):
 def test_reference_attack_without_reference_model_is_refused(case):
     texts, _, target, _ = case
     with pytest.raises(CapabilityError, match="reference model"):
-        answer_queries(target, texts, build_text_attack("reference").queries())
+        collect_text(target, texts, [build_text_attack("reference")])
 
 
 def test_build_text_attack_validates_names_and_parameters():

@@ -91,15 +91,17 @@ def test_per_record_bound_never_exceeds_the_true_epsilon_over_seeds():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_report_calls_per_record_only_the_per_record_figure(seed):
     """End to end through audit_canaries and the report document (the figure the report prints as per-record)."""
-    from privaudit.text.audit import TextAuditResult
-    from privaudit.text.report import text_report_dict
+    from privaudit.pipeline import AuditResult, TargetSummary
+    from privaudit.report import report_dict
+    from privaudit.text.section import TextSection
 
     canaries, inserted, scorer = make_world(300, seed)
     audit = audit_canaries(scorer, canaries, inserted, repetitions=COPIES, n_candidates=10, seed=seed, extrapolate=False)
     assert audit.one_run.epsilon_lb <= TRUE_EPSILON < audit.one_run.epsilon_lb_group
-    result = TextAuditResult(target="mechanism", results=[], texts=[], record_ids=np.array([]), is_member=np.array([], bool), blind=None,
-                             warning=None, fprs=(0.1,), confidence=0.95, seed=seed, delta=0.0, membership_randomized=False, canaries=audit)
-    document = text_report_dict(result)["canaries"]["one_run_epsilon"]
+    result = AuditResult(results=[], targets=[TargetSummary("mechanism", "token_log_probs", np.nan, np.nan)], record_ids=np.array([]),
+                         is_member=np.array([], bool), labels=np.array([], int), classes=(), n_population=0, fprs=(0.1,), confidence=0.95,
+                         seed=seed, delta=0.0, text=TextSection(texts=[], canaries=audit))
+    document = report_dict(result)["text"]["canaries"]["one_run_epsilon"]
     assert document["epsilon_lb"] == audit.one_run.epsilon_lb <= TRUE_EPSILON
     assert document["group_size"] == COPIES and "group privacy" in document["method"]
 

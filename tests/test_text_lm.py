@@ -25,7 +25,7 @@ from privaudit.text.audit import audit_canaries, audit_text
 from privaudit.text.canaries import Canary, insert_canaries
 from privaudit.text.causal_lm import CausalLMTarget, load_causal_lm
 from privaudit.text.finetune import finetune_causal_lm
-from privaudit.text.report import print_text_summary, write_text_report
+from privaudit.report import print_summary, write_report
 
 SYLLABLES = ["ka", "lo", "mi", "nu", "ra", "te", "vo", "si", "pe", "du", "gi", "ba"]
 DIGITS = list("0123456789")
@@ -140,9 +140,11 @@ def test_every_attack_finds_the_memorised_members(world):
     for name, auc in aucs.items():
         assert auc > 0.8, (name, auc)
     # members and non-members are drawn alike: the blind baseline sees nothing and no warning is given
-    assert result.blind.metrics.auc_ci[0] < 0.55
-    assert result.warning is None
-    assert all(result.beats_blind_baseline(r) for r in result.results)
+    assert result.text.blind.metrics.auc_ci[0] < 0.55
+    assert result.text.warning is None
+    assert all(result.text.beats_blind_baseline(r) for r in result.results)
+    # the same result type as a tabular audit: one target answering token log-probabilities, the claim in the text section
+    assert [t.output_kind for t in result.targets] == ["token_log_probs"] and result.claims == {} and result.text.claim is not None
 
 
 def test_shifted_split_triggers_the_distribution_shift_warning(world, tmp_path):
@@ -151,16 +153,19 @@ def test_shifted_split_triggers_the_distribution_shift_warning(world, tmp_path):
     words = world["words"]
     topic_a, topic_b = sentences(words[:40], 60, rng), sentences(words[40:], 60, rng)
     result = audit_text(world["target"], topic_a, topic_b, attacks=["loss", "min_k"], n_bootstrap=200, fprs=(0.1,))
-    assert result.blind.metrics.auc_ci[0] > 0.55
-    assert result.warning is not None and "differ in distribution" in result.warning
-    files = write_text_report(result, tmp_path / "shifted")
+    assert result.text.blind.metrics.auc_ci[0] > 0.55
+    assert result.text.warning is not None and "differ in distribution" in result.text.warning
+    files = write_report(result, tmp_path / "shifted")
     document = json.loads(files["json"].read_text())
-    assert document["warning"] == result.warning and document["blind_baseline"]["auc"] > 0.55
-    assert "Member and non-member texts differ in distribution" in files["html"].read_text()
+    assert document["text"]["warning"] == result.text.warning and document["text"]["blind_baseline"]["auc"] > 0.55
+    html = files["html"].read_text()
+    # the warning comes right after the verdict, before any table of figures
+    assert "Member and non-member texts differ in distribution" in html
+    assert html.index('id="verdicts"') < html.index("differ in distribution") < html.index('id="targets"')
     from rich.console import Console
 
     console = Console(record=True, width=200)
-    print_text_summary(result, console)
+    print_summary(result, console)
     assert "differ in distribution" in console.export_text()
 
 
@@ -185,15 +190,18 @@ def test_canary_exposure_separates_inserted_canaries(world, tmp_path):
 def test_report_files(world, tmp_path):
     result = audit_text(world["target"], world["members"][:30], world["nonmembers"][:30], attacks=["loss", {"name": "min_k", "k": 0.1}],
                         n_bootstrap=100, fprs=(0.1,))
-    result.canaries = audit_canaries(world["target"], world["canaries"][:6], world["inserted"][:6], repetitions=4, n_candidates=20)
-    files = write_text_report(result, tmp_path / "report")
+    result.text.canaries = audit_canaries(world["target"], world["canaries"][:6], world["inserted"][:6], repetitions=4, n_candidates=20)
+    files = write_report(result, tmp_path / "report")
     document = json.loads(files["json"].read_text())
-    assert document["schema_version"] == "text-1.0"
+    assert document["schema_version"] == "1.1"
     assert [r["attack"] for r in document["results"]] == ["loss", "min_k[k=0.1]"]
-    assert len(document["canaries"]["exposures"]) == 6
+    assert len(document["text"]["canaries"]["exposures"]) == 6
+    assert set(document["text"]["beats_blind_baseline"]) == {"tiny/loss", "tiny/min_k[k=0.1]"}
+    assert document["verdicts"] == {"tiny": result.text.claim.sentence} and document["claims"] == {}
     scores = pd.read_csv(files["scores"])
-    assert list(scores.columns) == ["record_id", "member", "loss", "min_k[k=0.1]", "blind_baseline", "text"]
-    assert scores["member"].sum() == 30
+    assert list(scores.columns) == ["record_id", "membership", "tiny/loss", "tiny/min_k[k=0.1]", "blind_baseline", "text"]
+    assert (scores["membership"] == "member").sum() == 30 and scores["text"].tolist() == result.text.texts
+    assert len(pd.read_csv(files["canaries"])) == 6
     assert "Canaries" in files["html"].read_text()
 
 
@@ -224,22 +232,32 @@ def test_text_audit_command(world, tmp_path, capsys):
     world["model"].save_pretrained(folder)
     world["tokenizer"].save_pretrained(folder)
     (tmp_path / "members.txt").write_text("\n".join(world["members"][:20]) + "\n")
-    (tmp_path / "nonmembers.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in world["nonmembers"][:20]))
+    (tmp_path / "nonmembers.jsonl").write_text("".join(json.dumps({"body": t}) + "\n" for t in world["nonmembers"][:20]))
     out = tmp_path / "out"
     code, stdout, stderr = run_cli(["text-audit", "--model", str(folder), "--members", str(tmp_path / "members.txt"),
-                                    "--nonmembers", str(tmp_path / "nonmembers.jsonl"), "--attack", "loss", "--attack", "zlib",
-                                    "--bootstrap", "100", "--out", str(out)], capsys)
+                                    "--nonmembers", str(tmp_path / "nonmembers.jsonl"), "--text-column", "body", "--attack", "loss",
+                                    "--attack", "zlib", "--bootstrap", "100", "--out", str(out)], capsys)
     assert code == 0, stderr
     assert "report.html" in stdout
     document = json.loads((out / "report.json").read_text())
     assert {r["attack"] for r in document["results"]} == {"loss", "zlib"}
-    assert document["data"] == {"n_members": 20, "n_nonmembers": 20, "membership_randomized": False}
+    assert {k: document["data"][k] for k in ("n_members", "n_nonmembers", "membership_randomized")} == {
+        "n_members": 20, "n_nonmembers": 20, "membership_randomized": False}
     assert document["results"][0]["auc"] > 0.8
+    # the shortcut wrote the config it ran; `privaudit audit` reruns it to the same figures and the same config hash
+    assert (out / "config.yaml").is_file() and (out / "texts.jsonl").is_file()
+    assert document["run"]["config"]["targets"][0]["path"] == "../model"  # relative to the config, never absolute
+    code, _, stderr = run_cli(["audit", str(out / "config.yaml"), "--out", str(tmp_path / "again"), "-q"], capsys)
+    assert code == 0, stderr
+    again = json.loads((tmp_path / "again" / "report.json").read_text())
+    assert [r["auc"] for r in again["results"]] == [r["auc"] for r in document["results"]]
+    assert again["run"]["config_hash"] == document["run"]["config_hash"] is not None
+    assert again["text"]["blind_baseline"]["auc"] == document["text"]["blind_baseline"]["auc"]
     code, _, stderr = run_cli(["text-audit", "--model", str(tmp_path / "nowhere"), "--members", str(tmp_path / "members.txt"),
-                               "--nonmembers", str(tmp_path / "nonmembers.jsonl")], capsys)
+                               "--nonmembers", str(tmp_path / "nonmembers.jsonl"), "--text-column", "body"], capsys)
     assert code == 2 and "not found" in stderr
     code, _, stderr = run_cli(["text-audit", "--model", str(folder), "--members", str(tmp_path / "members.txt"),
-                               "--nonmembers", str(tmp_path / "nonmembers.jsonl"), "--attack", "nope"], capsys)
+                               "--nonmembers", str(tmp_path / "nonmembers.jsonl"), "--text-column", "body", "--attack", "nope"], capsys)
     assert code == 2 and "unknown text attack 'nope'" in stderr
 
 
@@ -281,3 +299,75 @@ def test_importing_privaudit_text_does_not_import_torch():
     completed = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout) == []
+
+
+def test_audit_command_runs_a_text_config(world, tmp_path, capsys):
+    """`privaudit audit` on a causal_lm config (CSV texts in a named column, ids, reference LM, canaries) gives the figures of
+    the same audit run in memory, with the config hash and the redacted config in the report."""
+    import yaml
+
+    from privaudit.text.data import canaries_jsonl
+
+    for name, model in (("model", world["model"]), ("reference-model", world["reference_model"])):
+        model.save_pretrained(tmp_path / name)
+        world["tokenizer"].save_pretrained(tmp_path / name)
+    members, nonmembers = world["members"][:30], world["nonmembers"][:30]
+    pd.DataFrame({"doc": [f"d{i}" for i in range(60)], "body": members + nonmembers, "split": ["in"] * 30 + ["out"] * 30}).to_csv(
+        tmp_path / "texts.csv", index=False)
+    (tmp_path / "canaries.jsonl").write_text(canaries_jsonl(world["canaries"][:6], world["inserted"][:6]))
+    config = {"seed": 3, "data": {"path": "texts.csv", "text_column": "body", "id_column": "doc", "membership": {"column": "split"}},
+              "target": {"type": "causal_lm", "name": "tiny", "path": "model", "reference": "reference-model", "max_length": 32, "batch_size": 8,
+                         "canaries": {"path": "canaries.jsonl", "repetitions": 4, "n_candidates": 20, "extrapolate": False}},
+              "attacks": ["loss", "reference", {"name": "min_k", "k": 0.1}], "metrics": {"fprs": [0.1], "bootstrap": 100}}
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(config))
+    code, stdout, stderr = run_cli(["audit", str(tmp_path / "audit.yaml"), "--out", str(tmp_path / "out")], capsys)
+    assert code == 0, stderr
+    assert "Blind baseline" in stdout and "Canary exposure" in stdout
+    document = json.loads((tmp_path / "out" / "report.json").read_text())
+    direct = audit_text(world["target"], members, nonmembers, attacks=["loss", "reference", {"name": "min_k", "k": 0.1}],
+                        reference=world["reference"], fprs=(0.1,), n_bootstrap=100, seed=3)
+    assert [(r["attack"], r["auc"], r["auc_ci"]) for r in document["results"]] == [
+        (r.attack, r.metrics.auc, list(r.metrics.auc_ci)) for r in direct.results]
+    assert document["text"]["reference"] == "reference-model" and document["run"]["data_source"] == "texts.csv"
+    assert document["run"]["config"]["targets"][0]["path"] == "model" and len(document["run"]["config_hash"]) == 64
+    assert len(document["text"]["canaries"]["exposures"]) == 6
+    scores = pd.read_csv(tmp_path / "out" / "scores.csv")
+    assert scores["record_id"].tolist()[:2] == ["d0", "d1"] and scores["text"].tolist() == members + nonmembers
+
+
+def test_llm_demo_wiring_saves_a_folder_that_privaudit_audit_reruns(tmp_path, monkeypatch, capsys):
+    """The LLM demo's plumbing with a tiny GPT-2 standing in for SmolLM2 (the real run is tests/test_text_demo.py, slow):
+    the fine-tuned model saved as safetensors with its tokenizer, the 'GGUF' reference copied, texts, canaries and config
+    written first, and `privaudit audit <demo>/config.yaml` reproduces the demo's figures."""
+    import privaudit.text.causal_lm as causal_lm
+    import privaudit.text.demo as demo
+
+    real_loader = causal_lm.load_causal_lm
+    tokenizer = make_tokenizer(["the", "a", "of", "to", "is", "and", "you", "it", "in", "that"])
+    fake_gguf = tmp_path / "wheel" / "Tiny.Q4_1.gguf"
+    fake_gguf.parent.mkdir()
+    fake_gguf.write_bytes(b"GGUF stand-in")
+
+    def loader(path, **kwargs):  # the 'GGUF' file gives the same pretrained tiny model every time, like dequantising one
+        return (tiny_gpt2(tokenizer, seed=0), tokenizer) if str(path).endswith(".gguf") else real_loader(path, **kwargs)
+
+    monkeypatch.setattr(demo, "smollm2_gguf_path", lambda: fake_gguf)
+    monkeypatch.setattr(causal_lm, "load_causal_lm", loader)
+    settings = demo.LLMDemoSettings(pool=60, max_length=16, epochs=2, learning_rate=3e-3, batch_size=8, n_neighbours=1, n_canaries=4,
+                                    canary_repetitions=2, n_candidates=10, n_bootstrap=50)
+    out = tmp_path / "llm-demo"
+    result, files = demo.run_llm_demo(out, settings=settings, seed=1)
+    assert (out / "model" / "config.json").is_file() and (out / "model" / "model.safetensors").is_file()
+    assert (out / "model" / "tokenizer_config.json").is_file() and (out / "reference" / "Tiny.Q4_1.gguf").is_file()
+    assert sorted(files) == ["canaries", "claims", "html", "json", "scores"]
+    config = (out / "config.yaml").read_text()
+    assert "path: model" in config and "reference: reference/Tiny.Q4_1.gguf" in config and str(tmp_path) not in config
+    assert result.text.setup["settings"]["pool"] == 60 and result.membership_randomized
+    code, _, stderr = run_cli(["audit", str(out / "config.yaml"), "--out", str(tmp_path / "other"), "-q"], capsys)
+    assert code == 0, stderr
+    demo_report, again = (json.loads((folder / "report.json").read_text()) for folder in (out, tmp_path / "other"))
+    assert [(r["attack"], r["auc"], r["auc_ci"]) for r in again["results"]] == [(r["attack"], r["auc"], r["auc_ci"]) for r in demo_report["results"]]
+    assert again["run"]["config_hash"] == demo_report["run"]["config_hash"]
+    assert [e["exposure"] for e in again["text"]["canaries"]["exposures"]] == [e["exposure"] for e in demo_report["text"]["canaries"]["exposures"]]
+    # a second demo run into the same folder replaces its own files (the folder is privaudit's now)
+    demo.run_llm_demo(out, settings=settings, seed=1)

@@ -86,19 +86,19 @@ class HashScorer:
 
 def test_text_audit_reports_the_claim(tmp_path):
     from privaudit.text.audit import audit_text
-    from privaudit.text.report import render_text_html, text_report_dict
+    from privaudit.report import render_html, report_dict
 
     rng = np.random.default_rng(3)
     words = [f"w{i}" for i in range(300)]
     texts = [" ".join(rng.choice(words, 12)) for _ in range(16)]
     small = audit_text(HashScorer(), texts[:8], texts[8:], attacks=["loss", "zlib"], n_bootstrap=50, fprs=(0.1,), blind=False)
-    document = text_report_dict(small)
+    document = report_dict(small)["text"]
     assert document["claim"]["status"] == "too_few" and document["claim"]["n_members"] == 8
-    assert "Too few texts to conclude: 8 members, 8 non-members" in render_text_html(small)
+    assert "Too few texts to conclude: 8 members, 8 non-members" in render_html(small)
     texts = [" ".join(rng.choice(words, 12)) for _ in range(120)]
     result = audit_text(HashScorer(), texts[:60], texts[60:], attacks=["loss", "zlib", "min_k"], n_bootstrap=50, fprs=(0.1,), blind=False)
-    assert result.claim.n_attacks == 3 and result.claim.status in ("leaks", "none_detected")
-    assert "Holm" in text_report_dict(result)["claim"]["method"] or "Holm" in result.claim.method
+    assert result.text.claim.n_attacks == 3 and result.text.claim.status in ("leaks", "none_detected")
+    assert "Holm" in report_dict(result)["text"]["claim"]["method"]
 
 
 def test_a_leak_claim_beside_a_distribution_shift_says_so():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from privaudit.audit import AttackResult, AuditResult, TargetSummary
+from privaudit.pipeline import AttackResult, AuditResult, TargetSummary
 from privaudit.exceptions import DataError
 from privaudit.metrics import evaluate_scores, roc_auc
 from privaudit.metrics.familywise import delong_variance, max_t_test, rank_sum_statistics

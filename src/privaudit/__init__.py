@@ -2,14 +2,14 @@
 
 Membership inference audits with honest statistics. Data flows one way::
 
-    data → target → signals → attacks → metrics / audit → report
+    data → target → signals → attacks → metrics → pipeline → report
 
 ``import privaudit`` imports neither torch, transformers, ray nor httpx.
 """
 
 from privaudit._version import __version__
 from privaudit.attacks import ATTACKS, ClasswiseThresholdAttack, ThresholdAttack, build_attack
-from privaudit.audit import AttackResult, AuditResult, audit, run_audit
+from privaudit.pipeline import AttackResult, AuditResult, audit, run_audit
 from privaudit.config import AuditConfig, load_config
 from privaudit.data import AuditData, RecordSet, audit_data_from_frame, load_audit_data
 from privaudit.datasets import load_adult, load_rand_hie, make_synthetic_tabular

@@ -73,7 +73,7 @@ def cli(ctx: click.Context) -> None:
 @click.argument("config", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Report folder (default: the config's 'output', relative to the config file).")
 @click.option("--show-records", is_flag=True, help="List the most exposed record ids in report.html (scores.csv always has them).")
-@click.option("--reference-models", type=click.IntRange(min=1), default=None, help="Train N reference models per target (LiRA, RMIA); overrides the config.")
+@click.option("--reference-models", type=click.IntRange(min=1), default=None, help="Train N reference models per target (LiRA, RMIA); overrides the config. A scikit-learn target without a reference block gets models sized like it (as many records as its members; offline when the population holds twice that) and the run says which.")
 @click.option("--backend", type=click.Choice(["local", "sequential", "process", "ensemble", "ray"]), default=None, help="Where reference models train (default: the config's; local chooses by measurement).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster for --backend ray (default: start a local one).")
 @_force_option
@@ -81,12 +81,17 @@ def cli(ctx: click.Context) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
 def audit_command(config: Path, out_dir: Path | None, show_records: bool, reference_models: int | None, backend: str | None, ray_address: str | None, force: bool, trust_code: bool, quiet: bool) -> None:
     """Audit the model(s) a YAML CONFIG describes and write the report."""
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
     from privaudit.config import load_config, with_reference_overrides
     from privaudit.output_folder import OutputFolder
     from privaudit.report import REPORT_FILES, write_report
+    from privaudit.exceptions import ConfigError
+    from privaudit.targets.causal_lm import is_text_audit
 
     parsed, base_dir = load_config(config, trust_code=trust_code)
+    if reference_models is not None and is_text_audit(parsed):
+        raise ConfigError(f"--reference-models: {config} is a text audit, which trains no reference models; name a reference language "
+                          "model in its target's 'reference' instead")
     if reference_models is not None or backend is not None or ray_address is not None:
         parsed = with_reference_overrides(parsed, models=reference_models, backend=backend, ray_address=ray_address)
     folder = OutputFolder(out_dir if out_dir is not None else base_dir / parsed.output, command="audit", names=REPORT_FILES, force=force,
@@ -127,7 +132,7 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @click.option("--records", "records_file", type=click.Path(path_type=Path, dir_okay=False), default=None, help="CSV/Parquet of records to check (feature columns and the label).")
 @click.option("--record", "record_pairs", multiple=True, metavar="KEY=VALUE", help="One record to check, one field per option: --record age=39 --record sex=Male ...")
 @click.option("--target", "target_name", default=None, help="Target to check against (needed when the config has several).")
-@click.option("--attack", default="loss", show_default=True, help="Attack giving the membership score: a signal name (loss, logit_confidence, ...), classwise_threshold, or with a reference block in the config lira / rmia / reference_calibrated_loss (offline); a name as a report shows it (rmia[offline,confidence]) works too.")
+@click.option("--attack", default=None, help="Attack giving the membership score: a signal name (loss, logit_confidence, ...), classwise_threshold, or with a reference block in the config lira / rmia / reference_calibrated_loss (offline); a name as a report shows it (rmia[offline,confidence]) works too. Default: the strongest the config supports (offline RMIA with a reference block and population records, else classwise_threshold with population records, else loss); the output says which and why.")
 @click.option("--null", "null", type=click.Choice(["real", "fabricated", "both"]), default="real", show_default=True, help="Null distribution: the audit's non-members, fabricated profiles, or both. Fabricated-null verdicts are withheld when that null fails its calibration check against real non-members.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level (false-discovery rate for several records).")
 @click.option("--generator", type=click.Choice(["kernel", "copula"]), default="kernel", show_default=True, help="Profile model of the fabricated null: smoothed bootstrap (kernel) or Gaussian copula.")
@@ -137,25 +142,27 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @_force_option
 @click.option("--trust-code", is_flag=True, help="Run code the config names outside privaudit (a factory in a .py file or installed module), as trust_code: true does. Read that code first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, force: bool, trust_code: bool, quiet: bool) -> None:
+def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str | None, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, force: bool, trust_code: bool, quiet: bool) -> None:
     """Test whether given records were used to train a target: score, p-value and a verdict per record."""
     import json
 
     from privaudit.config import load_config
+    from privaudit.exceptions import ConfigError
     from privaudit.record_check import run_check
+    from privaudit.targets.causal_lm import is_text_audit
     from privaudit.report.check_report import check_result_to_dict, print_check
-
-    from privaudit.progress import reference_training_progress
 
     from privaudit.output_folder import OutputFolder
 
     parsed, base_dir = load_config(config, trust_code=trust_code)
+    if is_text_audit(parsed):
+        raise ConfigError(f"{config}: check tests records of a tabular target; for a language model (causal_lm) run privaudit audit {config}")
     folder = OutputFolder(out_dir, command="check", names=["check.json"], force=force, what="--out") if out_dir is not None else None
     with folder if folder is not None else nullcontext(), _status(quiet or as_json) as say:  # locked while the check runs
         result = run_check(
             parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
             attack=attack, null=null, alpha=alpha, n_fabricated=n_fabricated, generator=generator,
-            progress=reference_training_progress(say, target_name or "target"),
+            progress=say,
         )
         payload = json.dumps(check_result_to_dict(result), indent=2, ensure_ascii=False, default=lambda value: value.item() if hasattr(value, "item") else str(value))
         if folder is not None:
@@ -277,33 +284,19 @@ def serve_example_command(protocol: str, port: int, demo_dir: Path, labels_only:
 
 
 # -- privaudit text-audit / demo --llm (language models) ----------------------------
-def _print_text_result(result, files: dict, quiet: bool) -> None:
-    from rich.console import Console
-    from rich.text import Text
-
-    from privaudit.text.report import print_text_summary
-
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=150)
-    if not quiet:
-        print_text_summary(result, console=console)
-    console.print(Text("report: ") + Text(str(files["html"]), style="bold"), highlight=False)
-    console.print(Text(f"figures: {files['json']}   per-text scores: {files['scores']}"), highlight=False)
-
-
 def _llm_demo(out_dir: Path, *, seed: int, small: bool, quiet: bool, force: bool) -> None:
     from privaudit.text.demo import run_llm_demo
 
     with _status(quiet) as say:
         result, files = run_llm_demo(out_dir, small=small, seed=seed, progress=say, force=force)
-    _print_text_result(result, files, quiet)
+    _finish(result, files, quiet)
 
 
 @cli.command("text-audit")
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="The audited causal LM: a Hugging Face model folder, or a .gguf file.")
-@click.option("--members", "members_file", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Texts the model trained on: .txt (one per line), .jsonl ({\"text\": ...}) or .csv (text column).")
+@click.option("--members", "members_file", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Texts the model trained on: .txt (one per line), .jsonl or .csv (texts in --text-column).")
 @click.option("--nonmembers", "nonmembers_file", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Texts it did not train on, from the same source (same formats).")
+@click.option("--text-column", default="text", show_default=True, help="Field (.jsonl) or column (.csv) of the texts in --members and --nonmembers.")
 @click.option("--reference", "reference_path", type=click.Path(path_type=Path), default=None, help="A second local LM (folder or .gguf) for the reference attack, e.g. the model before fine-tuning.")
 @click.option("--attack", "attacks", multiple=True, help="Text attack to run (repeatable): loss, zlib, lowercase, min_k, min_k_plus_plus, reference, neighbourhood. Default: all that apply.")
 @click.option("--max-length", type=click.IntRange(min=2), default=None, help="Tokens per text at most (default: 128, or the model's positions if fewer).")
@@ -311,39 +304,42 @@ def _llm_demo(out_dir: Path, *, seed: int, small: bool, quiet: bool, force: bool
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch (default: torch's choice).")
 @click.option("--randomized", is_flag=True, help="Each text was made a member by its own fair coin flip (the ε figure becomes a one-run lower bound).")
-@click.option("--bootstrap", type=click.IntRange(min=10), default=1000, show_default=True, help="Bootstrap replicates for the AUC intervals.")
+@click.option("--bootstrap", type=click.IntRange(min=50), default=1000, show_default=True, help="Bootstrap replicates for the AUC intervals.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-text-report"), show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("privaudit-text-report"), show_default=True, help="Folder for the config it runs (config.yaml, texts.jsonl) and the report.")
 @_force_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
-def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Path, reference_path: Path | None, attacks: tuple[str, ...],
+def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Path, text_column: str, reference_path: Path | None, attacks: tuple[str, ...],
                        max_length: int | None, batch_size: int, device: str, threads: int | None, randomized: bool, bootstrap: int, seed: int,
                        out_dir: Path, force: bool, quiet: bool) -> None:
-    """Audit a causal language model on member and non-member texts: text attacks, blind baseline, report."""
+    """Audit a causal LM on member and non-member texts; writes the config it runs beside the report (rerun: privaudit audit OUT/config.yaml)."""
+    import numpy as np
+
+    from privaudit.config import parse_config
     from privaudit.exceptions import require
-    from privaudit.text.audit import audit_text
-    from privaudit.text.causal_lm import CausalLMTarget, load_causal_lm
     from privaudit.output_folder import OutputFolder
-    from privaudit.text.report import TEXT_REPORT_FILES, write_text_report
+    from privaudit.report import REPORT_FILES, write_report
+    from privaudit.text.config_audit import run_text_audit
+    from privaudit.text.data import TextData
+    from privaudit.text.shortcut import TEXT_INPUT_FILES, relative_to_folder, target_name, text_config, write_text_config
     from privaudit.text.texts import read_audit_texts
 
-    members, nonmembers = read_audit_texts(members_file, nonmembers_file)
+    members, nonmembers = read_audit_texts(members_file, nonmembers_file, field=text_column)
     if threads is not None:
         require("torch", "llm").set_num_threads(threads)
-    folder = OutputFolder(out_dir, command="text-audit", names=TEXT_REPORT_FILES, force=force, what="--out")
+    target = {"name": target_name(model_path), "path": relative_to_folder(model_path, out_dir), "max_length": max_length, "batch_size": batch_size,
+              "device": device, "reference": None if reference_path is None else relative_to_folder(reference_path, out_dir)}
+    config = text_config({k: v for k, v in target.items() if v is not None}, attacks=attacks, seed=seed, randomized=randomized,
+                         metrics={"bootstrap": bootstrap})
+    parsed = parse_config(config, "text-audit options")  # a bad --attack or --device is refused before anything is written
+    ids = [np.array([f"{kind}-{i}" for i in range(len(texts))], dtype=str) for kind, texts in (("member", members), ("nonmember", nonmembers))]
+    folder = OutputFolder(out_dir, command="text-audit", names=(*TEXT_INPUT_FILES, *REPORT_FILES), force=force, what="--out")
     with folder, _status(quiet) as say:  # checked and locked before the models load
-        say(f"loading {model_path}")
-        model, tokenizer = load_causal_lm(model_path, device=device)
-        target = CausalLMTarget(model, tokenizer, name=model_path.name, max_length=max_length, batch_size=batch_size, device=device)
-        reference = None
-        if reference_path is not None:
-            say(f"loading {reference_path}")
-            ref_model, ref_tokenizer = load_causal_lm(reference_path, device=device)
-            reference = CausalLMTarget(ref_model, ref_tokenizer, name=reference_path.name, max_length=max_length, batch_size=batch_size, device=device)
-        result = audit_text(target, members, nonmembers, attacks=list(attacks) or None, reference=reference, n_bootstrap=bootstrap, seed=seed,
-                            membership_randomized=randomized, progress=say)
-        files = write_text_report(result, folder)
-    _print_text_result(result, files, quiet)
+        write_text_config(folder, config, members, nonmembers, command="text-audit")  # committed with the report: all or nothing
+        # what `privaudit audit OUT/config.yaml` runs, with the texts the staged texts.jsonl holds given from memory
+        result = run_text_audit(parsed, out_dir, progress=say, data=TextData(members, nonmembers, *ids, source="texts.jsonl"))
+        files = write_report(result, folder)
+    _finish(result, files, quiet)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,7 @@ Example ``audit.yaml``::
         # population: population.txt
     targets:
       - name: my_model
-        type: sklearn            # sklearn | torch | precomputed | http
+        type: sklearn            # sklearn | torch | precomputed | http | causal_lm
         path: model.skops
     attacks: [loss, entropy, {name: classwise_threshold, signal: loss}]
     metrics: {fprs: [0.1, 0.01, 0.001], bootstrap: 1000, confidence: 0.95, delta: 1.0e-5}
@@ -27,6 +27,10 @@ Example ``audit.yaml``::
     output: report/
 
 Every key is checked: an unknown key is an error that lists the allowed ones.
+Each entry of ``targets`` is validated by the config class of its ``type``
+(:data:`TargetConfig`, a discriminated union built from
+:data:`privaudit.targets.TARGET_TYPES`; the classes live beside each target in
+``privaudit/targets/``), so a key of another type is refused too.
 A factory outside privaudit (``factory: my_models:build``) runs only with
 ``trust_code: true`` at the top level or ``--trust-code`` (:mod:`privaudit.trust`).
 """
@@ -36,17 +40,27 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from privaudit.config_loading import StrictModel, format_validation_errors, load_yaml_file
 from privaudit.exceptions import ConfigError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
+from privaudit.targets.config_base import (
+    ClassifierTargetConfig,
+    DPTrainingConfig,
+    OutputDefenceConfig,
+    ReferenceConfig,
+    TargetConfigBase,
+    TrainingRecipeConfig,
+    refuse_boolean_class_names,
+)
+from privaudit.targets.causal_lm import check_text_audit_config
 from privaudit.trust import check_config_code
 
 __all__ = [
-    "AuditConfig", "DataConfig", "MembershipConfig", "TargetConfig", "MetricsConfig", "ReferenceConfig",
+    "AuditConfig", "DataConfig", "MembershipConfig", "TargetConfig", "TargetConfigBase", "ClassifierTargetConfig", "target_config_union", "MetricsConfig", "ReferenceConfig",
     "TrainingRecipeConfig", "DPTrainingConfig", "OutputDefenceConfig", "ComputeConfig", "GroupConfig", "load_config", "config_hash", "with_reference_overrides",
     "check_config_code", "MAX_SEED",
 ]
@@ -55,10 +69,10 @@ __all__ = [
 MAX_SEED = 2**32 - 1
 
 
-def known_attacks(cls, value):
+def known_attacks(cls, value, info: ValidationInfo):
     """Validator of an ``attacks`` list: every entry must build (:func:`privaudit.attacks.build_attack` raises ConfigError naming it)."""
-    if value is None:
-        return value
+    if value is None or (info is not None and any(t.type == "causal_lm" for t in (info.data or {}).get("targets") or ())):
+        return value  # text attacks are checked by check_text_audit_config
     from privaudit.attacks import build_attack
 
     for index, spec in enumerate(value):
@@ -100,7 +114,8 @@ class MembershipConfig(StrictModel):
 
 class DataConfig(StrictModel):
     path: str
-    label: str
+    label: str | None = None  # required unless the targets are causal_lm (then text_column, default "text", names the texts)
+    text_column: str | None = None
     id_column: str | None = None
     features: list[str] | None = None
     classes: list[Union[int, str]] | None = None
@@ -120,78 +135,7 @@ class DataConfig(StrictModel):
     @field_validator("classes", mode="before")
     @classmethod
     def _no_boolean_classes(cls, value):
-        if isinstance(value, list) and any(isinstance(v, bool) for v in value):
-            raise ValueError("YAML read some class names as booleans (unquoted yes/no/on/off/true/false); quote your class names, e.g. ['no', 'yes']")
-        return value
-
-
-class DPTrainingConfig(StrictModel):
-    """DP-SGD through Opacus (extra ``privaudit[dp]``); see :class:`privaudit.models.DPConfig`.
-
-    δ must also be below 1/n for n training records; that is checked when a model trains.
-    """
-
-    target_epsilon: float = Field(gt=0, allow_inf_nan=False)
-    delta: float = Field(gt=0, lt=1)
-    max_grad_norm: float = Field(default=1.0, gt=0, allow_inf_nan=False)
-    accountant: Literal["rdp", "prv", "gdp"] = "rdp"
-
-
-class TrainingRecipeConfig(StrictModel):
-    """How a torch reference model is trained (Adam on cross-entropy; see privaudit.models.TrainingConfig).
-
-    Regularisation: ``weight_decay``, ``label_smoothing`` here; dropout is the
-    factory's (``factory_kwargs: {dropout: 0.2}`` for ``build_mlp``). Reference
-    models train a fixed number of ``epochs`` — no early stopping: give the epochs
-    an early-stopped target actually ran. ``dp`` trains them with DP-SGD.
-    """
-
-    epochs: int = Field(default=100, ge=1)
-    batch_size: int = Field(default=128, ge=1)
-    learning_rate: float = Field(default=1e-3, gt=0)
-    weight_decay: float = Field(default=0.0, ge=0)
-    label_smoothing: float = Field(default=0.0, ge=0, lt=1)
-    dp: DPTrainingConfig | None = None
-
-    def to_training_config(self):
-        """The :class:`privaudit.models.TrainingConfig` this recipe describes."""
-        from privaudit.models import DPConfig, TrainingConfig
-
-        values = self.model_dump(exclude={"dp"})
-        return TrainingConfig(**values, dp=None if self.dp is None else DPConfig(**self.dp.model_dump()))
-
-
-class OutputDefenceConfig(StrictModel):
-    """Post-processing of a target's answers (see :class:`privaudit.targets.OutputDefenceTarget`).
-
-    Applied in this order: ``temperature`` (> 0), ``top_k`` (keep the k
-    largest probabilities, renormalised), ``round`` (decimals, renormalised);
-    or ``labels_only`` alone (the predicted class, nothing else).
-    """
-
-    top_k: int | None = Field(default=None, ge=1)
-    round: int | None = Field(default=None, ge=0, le=15)
-    temperature: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    labels_only: bool = False
-
-    @model_validator(mode="after")
-    def _something_and_consistent(self):
-        from privaudit.targets.output_defence import OutputDefence
-
-        OutputDefence(top_k=self.top_k, round=self.round, temperature=self.temperature, labels_only=self.labels_only)  # raises ConfigError
-        return self
-
-
-class ReferenceConfig(StrictModel):
-    """Reference models trained like a target (for LiRA, RMIA, calibrated loss, shadow models)."""
-
-    models: int = Field(default=16, ge=1)
-    mode: Literal["online", "offline"] = "online"
-    fraction: float = Field(default=0.5, gt=0, lt=1)
-    train_size: int | None = Field(default=None, ge=2)
-    include_population: bool = True
-    estimator: str | None = None
-    training: TrainingRecipeConfig | None = None
+        return refuse_boolean_class_names(value)
 
 
 class ComputeConfig(StrictModel):
@@ -203,55 +147,16 @@ class ComputeConfig(StrictModel):
     store: str = ".privaudit-cache"
 
 
-class TargetConfig(StrictModel):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
-    type: Literal["sklearn", "torch", "precomputed", "http"]
-    path: str | None = None
-    weights: str | None = None
-    factory: str | None = None
-    factory_kwargs: dict[str, Any] | None = None
-    transform: str | None = None
-    trusted_types: list[str] | None = None
-    outputs: Literal["logits", "probabilities", "labels"] | None = None
-    id_column: str | None = None
-    columns: list[str] | None = None
-    reference: ReferenceConfig | None = None
-    output_defence: OutputDefenceConfig | None = None
-    # -- http targets (privaudit.targets.http): a deployed prediction API -----------------
-    url: str | None = None
-    protocol: Literal["json", "mlflow", "kserve_v2"] | None = None
-    request: dict[str, Any] | None = None
-    response: str | None = None
-    model_name: str | None = None
-    input_tensor: str | None = None
-    batch_size: int | None = Field(default=None, ge=1)
-    concurrency: int | None = Field(default=None, ge=1, le=256)
-    timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    max_response_bytes: int | None = Field(default=None, ge=1)
-    allow_insecure_http: bool | None = None
-    retries: int | None = Field(default=None, ge=0, le=100)
-    backoff_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    max_queries: int | None = Field(default=None, ge=1)
-    headers_from_env: dict[str, str] | None = None
-    cache: str | None = None
+def target_config_union():
+    """The discriminated union (on ``type``) of every registered target type's config class (:data:`privaudit.targets.TARGET_TYPES`)."""
+    from privaudit.targets import TARGET_TYPES
 
-    @model_validator(mode="after")
-    def _fields_for_type(self):
-        needed = {"sklearn": ("path",), "torch": ("weights", "factory"), "precomputed": ("path",), "http": ("url",)}[self.type]
-        missing = [k for k in needed if getattr(self, k) is None]
-        if missing:
-            raise ValueError(f"a {self.type} target needs {', '.join(missing)}")
-        if self.reference is not None:
-            if self.type == "torch" and self.reference.training is None:
-                raise ValueError(f"target '{self.name}': reference models of a torch target need reference.training (epochs, batch_size, learning_rate, ...)")
-            if self.type in ("precomputed", "http") and self.reference.estimator is None:
-                raise ValueError(f"target '{self.name}': a {self.type} target cannot be retrained; give reference.estimator, a skops file of an estimator trained like it")
-        if self.type == "http":
-            from privaudit.targets.http_protocols import parse_response_path
+    classes = tuple(TARGET_TYPES.get(name).config for name in TARGET_TYPES.names())
+    return classes[0] if len(classes) == 1 else Annotated[Union[classes], Field(discriminator="type")]
 
-            if self.response is not None:
-                parse_response_path(self.response)  # raises ConfigError naming the bad step
-        return self
+
+#: one target of a config: the config class of its ``type`` (``SklearnTargetConfig``, ``TorchTargetConfig``, ...)
+TargetConfig = target_config_union()
 
 
 class MetricsConfig(StrictModel):
@@ -333,6 +238,7 @@ class AuditConfig(StrictModel):
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"target names must be unique, got {names}")
+        check_text_audit_config(self)  # a text audit (causal_lm targets) has texts and no label; any other has a label
         return self
 
     _known_attacks = field_validator("attacks")(known_attacks)
@@ -377,20 +283,24 @@ def config_hash(config: AuditConfig) -> str:
 def with_reference_overrides(config: AuditConfig, *, models: int | None = None, backend: str | None = None, ray_address: str | None = None) -> AuditConfig:
     """Apply the CLI's ``--reference-models``/``--backend``/``--ray-address`` to a validated config.
 
-    ``models`` sets the count of every target's reference block; scikit-learn
-    targets without one get a default block (a clone of their estimator);
-    other targets without one are an error, since they need a training recipe.
+    ``models`` sets the count of every target's reference block. A target
+    without one that privaudit can retrain (scikit-learn: clones of its
+    estimator) gets ``{mode: auto, train_size: members}``: each reference model
+    trains on as many records as the target's members, offline on population
+    records when there are enough, and the run says which it chose
+    (:func:`privaudit.reference.plan.plans_from_config`). Other targets without
+    one are an error naming the key they need (``reference.training`` for torch,
+    ``reference.estimator`` for precomputed and http targets).
     """
     raw = config.model_dump(mode="json")
     if models is not None:
-        for target in raw["targets"]:
+        for target, spec in zip(raw["targets"], config.targets, strict=True):
+            if spec.reference_recipe is None:
+                raise ConfigError(f"--reference-models: {spec.missing_reference_recipe()}; leave the option out for this config")
             if target["reference"] is None:
-                if target["type"] != "sklearn":
-                    raise ConfigError(
-                        f"--reference-models: target '{target['name']}' ({target['type']}) has no reference block; "
-                        "add one with a training recipe (reference.training) to its config"
-                    )
-                target["reference"] = {}
+                if spec.reference_recipe_required:
+                    raise ConfigError(f"--reference-models: {spec.missing_reference_recipe()}; add that reference block to its config")
+                target["reference"] = {"mode": "auto", "train_size": "members"}
             target["reference"]["models"] = models
     if backend is not None:
         raw["compute"]["backend"] = backend

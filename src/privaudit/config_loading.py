@@ -20,7 +20,7 @@ the file and, where it has one, the line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -172,22 +172,43 @@ def _dotted(loc: tuple) -> str:
     return ".".join(one_line(p) for p in loc) or "(top level)"
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """Every model class inside an annotation: ``X``, ``X | None``, ``list[X]``, ``Annotated[Union[X, Y], ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
+
+
+def _tags(model: type[BaseModel]) -> set:
+    """Values of the one-value ``Literal`` fields of ``model``: the tags a discriminated union picks it by."""
+    return {args[0] for f in model.model_fields.values() if get_origin(f.annotation) is Literal and len(args := get_args(f.annotation)) == 1}
+
+
+def _walk(model: type[BaseModel], loc: tuple) -> tuple[tuple, list[type[BaseModel]]]:
+    """``loc`` without the tags pydantic inserts for a discriminated union (``targets.0.sklearn.url`` → ``targets.0.url``),
+    and the model classes the location can be in (one, unless the union's tag is not known)."""
+    shown: list = []
+    current: list[type[BaseModel]] = [model]
+    for part in loc:
+        if isinstance(part, int):
+            shown.append(part)
+            continue
+        if len(current) > 1:
+            tagged = [m for m in current if part in _tags(m)]
+            if tagged:
+                current = tagged
+                continue
+        shown.append(part)
+        current = [inner for m in current if part in m.model_fields for inner in _models_in(m.model_fields[part].annotation)]
+    return tuple(shown), current
+
+
 def _allowed_keys(model: type[BaseModel], loc: tuple, extra_top: tuple = ()) -> list[str]:
     """Allowed keys of the sub-model at ``loc`` (for 'unknown key' messages)."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
-            continue
-        field = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
-        if field is None:
-            return []
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        args = (*args, *(inner for a in args for inner in getattr(a, "__args__", ())))  # list[X] | None
-        current = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields) + (list(extra_top) if current is model else [])
-    return []
+    _, current = _walk(model, loc[:-1])
+    if len(current) != 1:
+        return []
+    return list(current[0].model_fields) + (list(extra_top) if current[0] is model else [])
 
 
 def format_validation_errors(exc: ValidationError, source: str, model: type[BaseModel], name: Callable[[tuple], str] = _dotted,
@@ -199,8 +220,15 @@ def format_validation_errors(exc: ValidationError, source: str, model: type[Base
     parts = []
     for error in exc.errors():
         loc = tuple(error["loc"])
-        where = name(loc)
-        if error["type"] == "extra_forbidden":
+        shown, _ = _walk(model, loc)
+        where = name(shown)
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):  # a discriminated union: the tag key is missing or unknown
+            key = str(error.get("ctx", {}).get("discriminator", "type")).strip("'")
+            known = sorted({str(t) for m in _walk(model, loc)[1] for t in _tags(m)}) or [str(error.get("ctx", {}).get("expected_tags"))]
+            tag = error.get("ctx", {}).get("tag")
+            problem = f"missing required key '{name((*shown, key))}'" if tag is None else f"{name((*shown, key))}: unknown {key} '{one_line(tag)}'"
+            parts.append(f"{problem}; known {key}s: {', '.join(known)}")
+        elif error["type"] == "extra_forbidden":
             allowed = _allowed_keys(model, loc, extra_top)
             parts.append(f"unknown key '{where}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else ""))
         elif error["type"] == "missing":

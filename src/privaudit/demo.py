@@ -212,7 +212,7 @@ def run_demo(out_dir: str | Path = "privaudit-demo", *, seed: int = 0, reference
     checked and locked for the whole run (:class:`~privaudit.output_folder.OutputFolder`;
     ``force`` writes into a folder privaudit did not create, leaving other files alone).
     """
-    from privaudit.audit import run_audit
+    from privaudit.pipeline import run_audit
     from privaudit.config import load_config
     from privaudit.report import REPORT_FILES, write_report
 
@@ -229,9 +229,9 @@ def worked_check(config, base_dir, *, seed: int = 0, target: str = "overfit_mlp"
                  progress: Callable[[str], None] | None = None):
     """The demo's worked record check: ``n_each`` members and ``n_each`` non-members drawn at random (seeded), not picked by score.
 
-    Attack: offline RMIA when the target has reference models (the demo's
-    strongest at low FPR), else class-wise LOSS; nulls: the real non-members
-    and 10,000 fabricated profiles (the larger p decides).
+    Attack: ``check``'s default (:func:`privaudit.pipeline.strongest_check_attack`:
+    offline RMIA when the target has reference models, else class-wise LOSS);
+    nulls: the real non-members and 10,000 fabricated profiles (the larger p decides).
     """
     from privaudit.data import concat_records
     from privaudit.record_check import check_inputs, check_records
@@ -241,8 +241,7 @@ def worked_check(config, base_dir, *, seed: int = 0, target: str = "overfit_mlp"
     rng = np.random.default_rng(seed + 7)
     picked = concat_records([data.records.subset(rng.choice(data.members, n_each, replace=False)),
                              data.records.subset(rng.choice(data.nonmembers, n_each, replace=False))])
-    attack = "rmia" if inputs.reference is not None else "classwise_threshold"
     if progress is not None:
-        progress(f"{target}: worked record check of {n_each} members and {n_each} non-members ({attack}, real and fabricated nulls)")
-    return check_records(inputs.target, data, picked, attack=attack, null="both", n_fabricated=10_000, seed=seed,
-                         label_name=inputs.label, reference=inputs.reference)
+        progress(f"{target}: worked record check of {n_each} members and {n_each} non-members (check's default attack, real and fabricated nulls)")
+    return check_records(inputs.target, data, picked, attack=None, null="both", n_fabricated=10_000, seed=seed,
+                         label_name=inputs.label, reference=inputs.reference, progress=progress)

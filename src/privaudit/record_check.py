@@ -85,6 +85,7 @@ __all__ = [
     "check_records",
     "run_check",
     "check_inputs",
+    "check_attack",
     "CheckInputs",
     "NULL_KINDS",
     "STRONG_EVIDENCE",
@@ -132,26 +133,34 @@ class CheckResult:
     withheld: bool = False
 
 
-_REFERENCE_ATTACKS = ("lira", "rmia", "reference_calibrated_loss")
+def check_attack(attack, reference, notes: list[str], *, output_kind: str = "probabilities", has_population: bool = True):
+    """Build the check's attack (``None``: the strongest the inputs support, :func:`~privaudit.pipeline.strongest_check_attack`).
 
-
-def _check_attack(attack, reference, notes: list[str]):
-    """Build the attack; reference attacks default to offline mode and get an offline plan."""
+    Reference attacks default to offline mode and get an offline plan; query attacks are refused.
+    Returns ``(attack, reference plan or None)``; the default's choice and reason go into ``notes``.
+    """
     from dataclasses import replace
 
-    from privaudit.attacks import build_attack
+    from privaudit.attacks import ATTACKS, build_attack
+    from privaudit.pipeline import strongest_check_attack
 
-    if isinstance(attack, str) and attack in _REFERENCE_ATTACKS:
+    reason = None
+    if attack is None:
+        attack, reason = strongest_check_attack(output_kind, has_population=has_population, has_reference=reference is not None)
+    if isinstance(attack, str) and attack in ATTACKS:
         attack = {"name": attack}
-    if isinstance(attack, dict) and attack.get("name") in _REFERENCE_ATTACKS:
+    if isinstance(attack, dict) and attack.get("name") in ATTACKS and ATTACKS.get(attack["name"])().needs.reference:
         attack = {"mode": "offline", **attack}
     attack = build_attack(attack) if isinstance(attack, (str, dict)) else attack
-    if hasattr(attack, "query_signal"):
+    if reason is not None:
+        notes.append(f"attack {attack.display_name} was chosen by default: {reason}")
+    needs = attack.needs
+    if needs.query_signals:
         raise CapabilityError(f"attack '{attack.display_name}' queries perturbed copies of every record and runs in audits only; "
                               "check records with a threshold attack on one query (correctness for a label-only target)")
-    if not getattr(attack, "needs_reference", False):
+    if not needs.reference:
         return attack, None
-    if getattr(attack, "mode", "offline") != "offline":
+    if needs.reference_mode != "offline":
         raise ConfigError(f"attack '{attack.display_name}': check scores records no reference model was trained on, so it runs "
                           "reference attacks offline; use mode: offline (the default for check)")
     if reference is None:
@@ -165,33 +174,19 @@ def _check_attack(attack, reference, notes: list[str]):
 
 
 def _score_parts(target, data: AuditData, attack, parts: Mapping[str, RecordSet], reference, seed: int, progress):
-    """Score every part in one pass: ``({part: scores}, log likelihood ratios of the 'checked' part or None)``."""
+    """Score every part in one pass through the pipeline: ``({part: scores}, log likelihood ratios of the 'checked' part or None)``."""
     from privaudit.data import concat_records
-    from privaudit.signals import compute_signals
+    from privaudit.pipeline import check_needs, collect, score_attack
+    from privaudit.pipeline.collect import split_parts
 
-    names = list(attack.required_signals)
     everything = concat_records(list(parts.values()))
-    signals = compute_signals(target, everything, names)
-    population = data.records.subset(data.population) if data.population.size else None
-    if getattr(attack, "needs_reference", False):
-        from privaudit.reference.plan import reference_signals
-
-        population_signals = compute_signals(target, population, names) if population is not None else None
-        ref, _, _ = reference_signals(reference, data, names, target_population_signals=population_signals, seed=seed,
-                                      progress=progress, query=everything)
-        scores = attack.fit(signals, everything.labels, ref).score(signals, everything.labels, ref)
-    else:
-        if attack.needs_population:
-            if population is None:
-                raise DataError(f"attack '{attack.display_name}' needs population records; add them to the membership column, or use --attack loss")
-            attack.fit(compute_signals(target, population, names), population.labels)
-        scores = attack.score(signals, everything.labels)
-    log_ratios = getattr(attack, "log_likelihood_ratios_", None)
-    out, start = {}, 0
-    for name, part in parts.items():
-        out[name] = scores[start : start + len(part)]
-        start += len(part)
-    return out, None if log_ratios is None else np.asarray(log_ratios)[: len(parts["checked"])]
+    check_needs(target, [attack], has_population=bool(data.population.size), plan=reference)
+    collected = collect(target, data, everything, [attack], plan=reference, seed=seed, progress=progress, always=(),
+                        reference_query=everything if attack.needs.reference else None)
+    population_labels = data.records.labels[data.population] if data.population.size else None
+    scored = score_attack(attack, collected, everything.labels, population_labels)
+    ratios = None if scored.log_likelihood_ratios is None else scored.log_likelihood_ratios[: len(parts["checked"])]
+    return dict(zip(parts, split_parts(scored.scores, [len(p) for p in parts.values()]), strict=True)), ratios
 
 
 def check_records(
@@ -199,7 +194,7 @@ def check_records(
     data: AuditData,
     records: RecordSet,
     *,
-    attack="loss",
+    attack=None,
     null: str = "real",
     n_fabricated: int = 10_000,
     generator: str = "kernel",
@@ -220,10 +215,14 @@ def check_records(
         the profile model).
     records : RecordSet
         Records to check, with true labels.
-    attack : str, dict or attack object
-        Anything :func:`privaudit.attacks.build_attack` takes. ``lira``,
-        ``rmia`` and ``reference_calibrated_loss`` run offline and need
-        ``reference``.
+    attack : str, dict or attack object, optional
+        Anything :func:`privaudit.attacks.build_attack` takes. Reference
+        attacks (``lira``, ``rmia``, ``reference_calibrated_loss``) run
+        offline and need ``reference``. Default: the strongest attack the
+        inputs support (:func:`privaudit.pipeline.strongest_check_attack`:
+        offline RMIA with a reference plan and population records, else
+        class-wise LOSS with population records, else LOSS); the choice and
+        the reason are the first of ``notes``.
     null : {"real", "fabricated", "both"}
     n_fabricated : int
         Synthetic profiles in the fabricated null (more profiles lower the
@@ -237,7 +236,7 @@ def check_records(
     reference : ReferencePlan, optional
         Reference models for reference attacks (forced to offline mode).
     progress : callable, optional
-        ``progress(done, total, message)`` while reference models train.
+        Called with one-line messages (querying, reference training with an ETA).
 
     Returns
     -------
@@ -259,7 +258,7 @@ def check_records(
     if len(records) == 0:
         raise DataError("no records to check")
     notes: list[str] = []
-    attack, reference = _check_attack(attack, reference, notes)
+    attack, reference = check_attack(attack, reference, notes, output_kind=target.output_kind, has_population=bool(data.population.size))
 
     parts = {"checked": records, "members": data.records.subset(data.members), "real": data.records.subset(data.nonmembers)}
     fabricated = None
@@ -347,7 +346,7 @@ def run_check(
     records_file: str | Path | None = None,
     record_pairs: Sequence[str] | None = None,
     target_name: str | None = None,
-    attack="loss",
+    attack=None,
     null: str = "real",
     alpha: float = 0.05,
     n_fabricated: int = 10_000,

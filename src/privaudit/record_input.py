@@ -111,10 +111,7 @@ class CheckInputs:
 
 
 def check_inputs(config, base_dir: str | Path, target_name: str | None = None) -> CheckInputs:
-    """Load the data, the target and its reference plan that a validated config names."""
-    from privaudit.data import load_audit_data
-    from privaudit.targets import load_target
-
+    """Load the data, the target and its reference plan that a validated config names (:func:`privaudit.pipeline.load_inputs`)."""
     names = [t.name for t in config.targets]
     if target_name is None:
         if len(names) > 1:
@@ -123,19 +120,9 @@ def check_inputs(config, base_dir: str | Path, target_name: str | None = None) -
     if target_name not in names:
         raise ConfigError(f"no target '{target_name}' in the config; targets: {', '.join(names)}")
     spec = next(t for t in config.targets if t.name == target_name)
-    if spec.type == "precomputed":
-        raise CapabilityError(f"target '{target_name}' is a file of precomputed outputs and cannot answer for new records; check needs a model (sklearn or torch)")
-    base_dir = Path(base_dir)
-    d, m = config.data, config.data.membership
-    resolve = lambda p: None if p is None else base_dir / p  # noqa: E731
-    data = load_audit_data(
-        base_dir / d.path, label=d.label, id_column=d.id_column, features=d.features, membership_column=m.column,
-        members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers), population_file=resolve(m.population),
-        classes=d.classes,
-    )
-    reference = None
-    if spec.reference is not None:
-        from privaudit.reference.plan import plans_from_config
+    if not spec.reads_features:
+        raise CapabilityError(f"target '{target_name}' ({spec.type}) cannot answer for new records; check needs a model that reads record features (sklearn, torch or http)")
+    from privaudit.pipeline import load_inputs
 
-        reference = plans_from_config(config, base_dir)[target_name]
-    return CheckInputs(data, load_target(spec.model_dump(), base_dir, target_name, trust_code=config.trust_code), reference, d.label)
+    inputs = load_inputs(config, base_dir, target_names=[target_name], groups=False)
+    return CheckInputs(inputs.data, inputs.targets[0], inputs.plans.get(target_name), config.data.label)

@@ -163,7 +163,31 @@ def validate_report(document, path: Path) -> dict:
     for name, text in (document.get("verdicts") or {}).items():
         if not isinstance(text, str):
             check.fail(f"verdicts[{name!r}]", f"expected a sentence (text), got {_kind(text)}")
+    if document.get("text") is not None:
+        _check_text_section(check, document["text"])
     return document
+
+
+def _check_text_section(check: _Checker, text) -> None:
+    """The ``text`` key of a text audit's report (schema 1.1), where model-card reads it."""
+    text = check.mapping(text, "text")
+    check.optional(text, "warning", "text", str, "text")
+    check.optional(text, "reference", "text", str, "text")
+    for key in ("claim", "canaries", "queries", "setup", "beats_blind_baseline"):
+        check.optional(text, key, "text", dict, "an object")
+    blind = text.get("blind_baseline")
+    if blind is not None:
+        blind = check.mapping(blind, "text.blind_baseline")
+        check.number(blind.get("auc"), "text.blind_baseline.auc", nullable=True)
+        check.pair(blind.get("auc_ci"), "text.blind_baseline.auc_ci")
+    for name, beats in (text.get("beats_blind_baseline") or {}).items():
+        if beats is not None and not isinstance(beats, bool):
+            check.fail(f"text.beats_blind_baseline[{name!r}]", f"expected true, false or null, got {_kind(beats)}")
+    summary = (text.get("canaries") or {}).get("summary")
+    if summary is not None:
+        for key, entry in check.mapping(summary, "text.canaries.summary").items():
+            entry = check.mapping(entry, f"text.canaries.summary[{key!r}]")
+            check.number(entry.get("mean"), f"text.canaries.summary[{key!r}].mean", nullable=True)
 
 
 #: the largest report.json ``gate`` and ``model-card`` read (a real one is tens of kilobytes)

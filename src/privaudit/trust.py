@@ -222,7 +222,7 @@ def is_allowed_type(name: str) -> bool:
     return home.split(".")[0] in ALLOWED_TYPE_PACKAGES and not is_dangerous_type(real_name)
 
 
-def check_skops_types(found: Iterable[str], listed: Iterable[str], path: Path, field: str) -> list[str]:
+def check_skops_types(found: Iterable[str], listed: Iterable[str], path: Path, field: str, trusted_key: str = "trusted_types in the target's config") -> list[str]:
     """Decide whether a skops file's untrusted types may load; return the types to pass to ``skops.io.load``.
 
     Parameters
@@ -230,6 +230,7 @@ def check_skops_types(found: Iterable[str], listed: Iterable[str], path: Path, f
     found : types ``skops.io.get_untrusted_types`` reports for the file
     listed : the config's ``trusted_types``
     path, field : named in errors
+    trusted_key : the config key to list trusted types under, named in the fix (e.g. ``targets.forest.trusted_types``)
 
     Raises :class:`UntrustedCodeError` when a found or listed type can run code
     (refused even when listed), or when a type outside the allow-list is not listed.
@@ -239,13 +240,13 @@ def check_skops_types(found: Iterable[str], listed: Iterable[str], path: Path, f
     if dangerous:
         raise UntrustedCodeError(
             f"{field}: {path} {'holds' if set(dangerous) & set(found) else 'lists as trusted'} types that can run code or touch the system: "
-            f"{', '.join(dangerous)}; privaudit never loads these, even when listed in trusted_types: re-save the model without them"
+            f"{', '.join(dangerous)}; privaudit never loads these, even when listed in {trusted_key}: re-save the model without them"
         )
     missing = [t for t in found if t not in listed and not is_allowed_type(t)]
     if missing:
         raise UntrustedCodeError(
             f"{field}: {path} contains types outside privaudit's allow-list (scikit-learn, numpy, scipy): {', '.join(missing)}; "
-            "after checking them, list them under trusted_types in the target's config"
+            f"after checking them, list them under {trusted_key}"
         )
     return found
 
@@ -260,9 +261,10 @@ def check_config_code(config: Any, base_dir: str | Path, *, source: str = "<conf
     check_ray_address(config.compute.ray_address, f"{source}: compute.ray_address", trust_code=config.trust_code)
     for target in config.targets:
         field = f"{source}: targets.{target.name}"
-        if target.factory is not None:
-            check_callable(target.factory, Path(base_dir), f"{field}.factory", trust_code=config.trust_code)
-        check_factory_kwargs(target.factory_kwargs, f"{field}.factory_kwargs")
+        factory = getattr(target, "factory", None)  # only target types that build code have one (torch)
+        if factory is not None:
+            check_callable(factory, Path(base_dir), f"{field}.factory", trust_code=config.trust_code)
+        check_factory_kwargs(getattr(target, "factory_kwargs", None), f"{field}.factory_kwargs")
 
 
 def trust_summary(config: Any) -> dict:
@@ -276,11 +278,12 @@ def trust_summary(config: Any) -> dict:
     """
     factories, types, pickles = {}, {}, {}
     for target in getattr(config, "targets", ()):
-        if target.factory and target.factory not in BUILTIN_FACTORIES:
-            factories[target.name] = target.factory
-        if target.type == "sklearn" and target.path and Path(target.path).suffix.lower() in (".pkl", ".pickle", ".joblib"):
+        factory = getattr(target, "factory", None)  # per-type configs: only torch targets name a factory
+        if factory and factory not in BUILTIN_FACTORIES:
+            factories[target.name] = factory
+        if target.type == "sklearn" and Path(target.path).suffix.lower() in (".pkl", ".pickle", ".joblib"):
             pickles[target.name] = target.path
-        extra = sorted(t for t in (target.trusted_types or ()) if not is_allowed_type(t))
+        extra = sorted(t for t in (getattr(target, "trusted_types", None) or ()) if not is_allowed_type(t))  # classifier targets only
         if extra:
             types[target.name] = extra
     return {"trust_code": bool(getattr(config, "trust_code", False)), "factories": factories, "pickles": pickles, "trusted_types": types}

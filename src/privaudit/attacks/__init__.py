@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from privaudit.attacks.base import ATTACKS, SignalAttack, check_signal
+from privaudit.attacks.base import ATTACKS, SignalAttack, build_registered, check_signal
 from privaudit.attacks.calibrated import ReferenceCalibratedAttack
 from privaudit.attacks.classwise import ClasswiseThresholdAttack
 from privaudit.attacks.label_only import LabelOnlyAugmentationAttack, LabelOnlyBoundaryAttack
 from privaudit.attacks.lira import LiRAAttack
+from privaudit.attacks.needs import AttackNeeds
 from privaudit.attacks.rmia import RMIAAttack
 from privaudit.attacks.shadow import ShadowModelAttack
 from privaudit.attacks.threshold import ThresholdAttack
@@ -30,6 +31,7 @@ __all__ = [
     "ReferenceCalibratedAttack",
     "ShadowModelAttack",
     "check_signal",
+    "AttackNeeds",
     "build_attack",
 ]
 
@@ -57,22 +59,9 @@ def build_attack(spec: str | dict[str, Any]):
             except UnknownNameError as exc:
                 raise ConfigError(f"{exc}; for other parameters give a mapping, e.g. {{name: lira, mode: offline, variance: global}}") from None
         spec = {"name": spec}
-    params = dict(spec)
-    name = params.pop("name", None)
-    if name is None:
-        raise ConfigError("an attack entry needs a 'name'")
-    if name not in ATTACKS:
-        raise ConfigError(
-            f"unknown attack '{name}'; known attacks: {', '.join(ATTACKS.names())} "
-            f"(a signal name alone means a threshold attack on it: {', '.join(SIGNALS.names())})"
-        )
-    cls = ATTACKS.get(name)
-    valid = set(cls().get_params())
-    unknown = set(params) - valid
-    if unknown:
-        raise ConfigError(f"attack '{name}' has no parameter {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(valid)) or 'none'}")
+    cls, params = build_registered(ATTACKS, spec, hint=f" (a signal name alone means a threshold attack on it: {', '.join(SIGNALS.names())})")
     if "signal" in params and params["signal"] not in SIGNALS:
-        raise ConfigError(f"attack '{name}': unknown signal '{params['signal']}'; known signals: {', '.join(SIGNALS.names())}")
+        raise ConfigError(f"attack '{cls.name}': unknown signal '{params['signal']}'; known signals: {', '.join(SIGNALS.names())}")
     attack = cls(**params)
-    validate = getattr(attack, "validate_params", None)  # attacks that can check their parameters up front (label-only query attacks)
-    return validate() if validate is not None else attack
+    attack.needs  # noqa: B018  (a query attack validates its parameters here, before any query is spent)
+    return attack

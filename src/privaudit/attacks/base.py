@@ -10,6 +10,8 @@ Contract (checked for every registered attack by ``tests/test_conformance.py``):
 * ``required_signals`` names the signals it reads;
 * ``needs_population`` says whether ``fit`` must see population records
   (records known not to be in training);
+* ``needs`` is the :class:`~privaudit.attacks.needs.AttackNeeds` record the
+  pipeline reads (signals, population, reference models, queries);
 * ``fit(signals, labels)`` returns ``self``; fitted attributes end in ``_``;
 * ``score(signals, labels)`` returns a float array of shape ``(n_records,)``;
 * ``predict(signals, labels, fpr)`` turns scores into member / non-member
@@ -23,12 +25,35 @@ from typing import Mapping
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from privaudit.exceptions import CapabilityError, DataError, NotFittedError
+from privaudit.attacks.needs import AttackNeeds
+from privaudit.exceptions import CapabilityError, ConfigError, DataError, NotFittedError
 from privaudit.registry import Registry
 
-__all__ = ["ATTACKS", "SignalAttack", "check_signal"]
+__all__ = ["ATTACKS", "SignalAttack", "check_signal", "build_registered"]
 
 ATTACKS: Registry[type] = Registry("attack")
+
+
+def build_registered(registry: Registry, spec: str | Mapping, *, hint: str = ""):
+    """Build an attack from a name or ``{"name": ..., **params}`` by ``registry`` (tabular or text attacks).
+
+    Checks shared by every attack registry: the entry has a name, the name is
+    registered (else the known names, then ``hint``), and every parameter is
+    one the class's ``__init__`` takes. Raises :class:`ConfigError` naming the fix.
+    """
+    kind = registry.kind
+    params = {"name": spec} if isinstance(spec, str) else dict(spec)
+    name = params.pop("name", None)
+    if name is None:
+        raise ConfigError(f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} entry needs a 'name'")
+    if name not in registry:
+        raise ConfigError(f"unknown {kind} '{name}'; known {kind}s: {', '.join(registry.names())}{hint}")
+    cls = registry.get(name)
+    valid = set(cls().get_params())
+    unknown = set(params) - valid
+    if unknown:
+        raise ConfigError(f"{kind} '{name}' has no parameter {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(valid)) or 'none'}")
+    return cls, params
 
 
 def check_signal(signals: Mapping[str, np.ndarray], name: str, labels: np.ndarray, attack: str) -> np.ndarray:
@@ -60,6 +85,11 @@ class SignalAttack(BaseEstimator):
     @property
     def display_name(self) -> str:
         return f"{self.name}[{self.signal}]"
+
+    @property
+    def needs(self) -> AttackNeeds:
+        """What the pipeline must compute before ``fit``/``score``: the signals, and population records if ``needs_population``."""
+        return AttackNeeds(signals=tuple(self.required_signals), population=bool(self.needs_population))
 
     def _oriented(self, signals, labels) -> np.ndarray:
         from privaudit.signals import SIGNALS

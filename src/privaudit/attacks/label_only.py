@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from privaudit.attacks.base import ATTACKS, SignalAttack, check_signal
+from privaudit.attacks.needs import AttackNeeds
 from privaudit.exceptions import ConfigError
 from privaudit.query_signals import QUERY_SIGNALS, FeatureSpace, QueryRequest, query_request
 
@@ -67,6 +68,11 @@ class QuerySignalAttack(SignalAttack):
     @property
     def required_signals(self) -> tuple[str, ...]:
         return (self.signal,)
+
+    @property
+    def needs(self) -> AttackNeeds:
+        """One query signal (perturbed copies of every record), stored under its key; no plain-query signal."""
+        return AttackNeeds(query_signals=(self.query_signal,))
 
     @property
     def display_name(self) -> str:

@@ -32,6 +32,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from privaudit.attacks.base import check_signal
+from privaudit.attacks.needs import AttackNeeds
 from privaudit.exceptions import CapabilityError, DataError
 
 __all__ = ["ReferenceSignals", "ReferenceAttack", "check_reference_signal"]
@@ -117,6 +118,12 @@ class ReferenceAttack(BaseEstimator):
     @property
     def display_name(self) -> str:
         return self.name
+
+    @property
+    def needs(self) -> AttackNeeds:
+        """Reference models in ``mode`` (and population records z when ``needs_population_z``), plus the target's signals."""
+        return AttackNeeds(signals=tuple(self.required_signals), population=bool(self.needs_population), reference=True,
+                           reference_mode=self.mode, population_z=bool(self.needs_population_z))
 
     def fit(self, signals=None, labels=None, reference: ReferenceSignals | None = None) -> "ReferenceAttack":
         """Nothing to learn beyond what ``score`` reads from ``reference``; returns ``self``."""

@@ -4,7 +4,7 @@ Like TF Privacy's ``run_attacks``: pass the model's outputs on its training
 records (members) and on records it never saw (non-members), each of shape
 ``(n, n_classes)``, with the integer true labels. The arrays become a
 :class:`~privaudit.targets.PrecomputedTarget` over generated record ids and go
-through the same :func:`privaudit.audit.audit` as every other entry point.
+through the same :func:`privaudit.audit` as every other entry point.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from privaudit.audit import AuditResult, audit
+from privaudit.pipeline.audit_steps import audit
+from privaudit.pipeline.result import AuditResult
 from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import ConfigError, DataError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
@@ -109,16 +110,16 @@ def audit_outputs(
     population, labels_population : array-like, optional
         Outputs and labels on further known non-members the attacker may use
         (shape (n_population, C) and (n_population,)). With them the default
-        attacks add class-wise LOSS, as :func:`privaudit.audit.audit` does.
+        attacks add class-wise LOSS, as :func:`privaudit.audit` does.
     attacks : sequence of attack specs or objects, optional
-        As for :func:`privaudit.audit.audit`; default: every attack the
-        outputs allow (:func:`privaudit.audit.default_attacks`).
+        As for :func:`privaudit.audit`; default: every attack the
+        outputs allow (:func:`privaudit.pipeline.default_attacks`).
     classes : sequence, optional
         Class names in column order, for the report (default 0..C-1).
     name : str
         The target's name in the result and report.
     fprs, n_bootstrap, confidence, seed, delta, membership_randomized
-        As for :func:`privaudit.audit.audit`.
+        As for :func:`privaudit.audit`.
 
     Returns
     -------

@@ -111,21 +111,24 @@ def reference_keep_mask(n_records: int, n_models: int, *, seed: int, fraction: f
     return _balanced_mask(n_records, n_models, k_in, np.random.default_rng([int(seed), 0x0F1]))
 
 
-def offline_keep_mask(n_population: int, n_models: int, *, seed: int, fraction: float = 0.5, train_size: int | None = None) -> np.ndarray:
+def offline_keep_mask(n_population: int, n_models: int, *, seed: int, fraction: float = 0.5, train_size: int | None = None,
+                      exact_train_size: bool = False) -> np.ndarray:
     """Offline design over population records only: same properties, but one model or ``fraction=1`` is allowed.
 
     The audited records are not in this pool at all, so every model is OUT for them.
     When ``train_size · n_models`` is below ``n_population`` (models trained on
     small subsets of a large population, like the demo's), each model instead
     draws ``train_size`` records uniformly on its own; some records are then
-    IN no model, which offline attacks do not need.
+    IN no model, which offline attacks do not need. ``exact_train_size=True``
+    (with ``train_size``) draws that way whatever the sizes, so every model
+    trains on exactly ``train_size`` records (a reference model sized like its target).
 
     Returns
     -------
     ndarray of bool, shape (n_population, n_models)
     """
     rng = np.random.default_rng([int(seed), 0x0FF])
-    if train_size is not None and train_size * n_models < n_population:
+    if train_size is not None and (exact_train_size or train_size * n_models < n_population):
         # Too few seats for every population record to be IN some model: offline
         # attacks need no record to be IN, so each model draws its own
         # train_size records uniformly, independently of the others.
@@ -139,12 +142,14 @@ def offline_keep_mask(n_population: int, n_models: int, *, seed: int, fraction: 
     return _balanced_mask(n_population, n_models, k_in, rng)
 
 
-def reference_design(data, n_models: int, *, seed: int, mode: str = "online", include_population: bool = True, fraction: float = 0.5, train_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def reference_design(data, n_models: int, *, seed: int, mode: str = "online", include_population: bool = True, fraction: float = 0.5, train_size: int | None = None,
+                     exact_train_size: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Pool and mask for an :class:`~privaudit.data.AuditData`.
 
     ``mode="online"``: the pool is members, non-members, then population records
     (when ``include_population``), each IN about ``fraction`` of the models.
-    ``mode="offline"``: the pool is the population records only, which never include audited records.
+    ``mode="offline"``: the pool is the population records only, which never include audited records;
+    ``exact_train_size`` (offline only) trains every model on exactly ``train_size`` of them (:func:`offline_keep_mask`).
 
     Returns
     -------
@@ -158,5 +163,6 @@ def reference_design(data, n_models: int, *, seed: int, mode: str = "online", in
     if mode == "offline":
         if data.population.size == 0:
             raise DataError(f"{data.source}: offline reference models train on population records, and there are none; mark some records as population")
-        return data.population.copy(), offline_keep_mask(data.population.size, n_models, seed=seed, fraction=fraction, train_size=train_size)
+        return data.population.copy(), offline_keep_mask(data.population.size, n_models, seed=seed, fraction=fraction, train_size=train_size,
+                                                     exact_train_size=exact_train_size)
     raise ConfigError(f"reference mode must be 'online' or 'offline', not '{mode}'")

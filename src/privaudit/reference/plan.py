@@ -17,7 +17,7 @@ import numpy as np
 
 from privaudit.exceptions import ConfigError
 
-__all__ = ["ReferencePlan", "reference_signals", "LOCAL_BACKENDS"]
+__all__ = ["ReferencePlan", "ReferenceSize", "reference_signals", "plans_from_config", "resolve_reference_size", "LOCAL_BACKENDS"]
 
 #: what ``backend="local"`` may resolve to
 LOCAL_BACKENDS = ("sequential", "process", "ensemble")
@@ -60,6 +60,12 @@ class ReferencePlan:
         outputs too, so they answer like the target does.
     field : str
         Where the plan comes from in a config (named in errors), e.g. ``targets.model.reference``.
+    choice : str, optional
+        What privaudit chose for this plan and why (``mode: auto``, ``train_size: members``), one sentence;
+        shown in the progress output and recorded in the result's reference info.
+    exact_train_size : bool
+        Offline only: every model trains on exactly ``train_size`` population records, drawn
+        independently per model (:func:`privaudit.reference.design.offline_keep_mask`); set for ``train_size: members``.
     """
 
     recipe: object
@@ -74,6 +80,8 @@ class ReferencePlan:
     ray_address: str | None = None
     output_defence: object | None = None
     field: str = "reference"
+    choice: str | None = None
+    exact_train_size: bool = False
 
     def __post_init__(self) -> None:
         if self.n_models < 1:
@@ -148,7 +156,7 @@ def reference_signals(
         )
     pool, keep = reference_design(
         data, plan.n_models, seed=seed, mode=plan.mode, include_population=plan.include_population,
-        fraction=plan.fraction, train_size=plan.train_size,
+        fraction=plan.fraction, train_size=plan.train_size, exact_train_size=plan.exact_train_size,
     )
     if query is None:
         positions = np.concatenate([data.audited, data.population])
@@ -186,13 +194,77 @@ def reference_signals(
     return signals, outputs, backend
 
 
-def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
+@dataclass(frozen=True)
+class ReferenceSize:
+    """What a config's reference block comes to on the audit's data (:func:`resolve_reference_size`)."""
+
+    mode: str
+    train_size: int | None
+    include_population: bool
+    exact_train_size: bool = False
+    #: one sentence saying what privaudit chose and why (None when the block fixes everything)
+    choice: str | None = None
+
+
+def resolve_reference_size(ref, data, field: str) -> ReferenceSize:
+    """Resolve ``train_size: members`` and ``mode: auto`` of a config's reference block on ``data``.
+
+    ``members`` is the number of members (the target's training size, M). ``auto`` becomes
+    ``offline`` when the population holds at least 2·M records: each model trains on exactly
+    M population records, drawn per model, and no audited record is IN any model. Otherwise
+    ``online``: each record IN about half the models, the pool being the audited records,
+    plus the population only while the pool stays within 2·M (``include_population``), so a
+    model trains on at most M records.
+    """
+    if data is None:
+        if ref.mode == "auto" or ref.train_size == "members":
+            raise ConfigError(f"{field}: mode auto and train_size members are resolved against the audit's data; pass data= to plans_from_config")
+        return ReferenceSize(ref.mode, ref.train_size, ref.include_population)
+    n_members, n_population, n_audited = int(data.members.size), int(data.population.size), int(data.audited.size)
+    members = ref.train_size == "members"
+    size = n_members if members else ref.train_size
+    if size is not None and size < 2:
+        raise ConfigError(f"{field}.train_size: members means as many records as the target's {n_members} members, too few to train on; give a number")
+    if ref.mode != "auto" and not members:
+        return ReferenceSize(ref.mode, size, ref.include_population)
+    limit = size if size is not None else n_members
+    mode = ref.mode if ref.mode != "auto" else ("offline" if n_population >= 2 * limit else "online")
+    like = f" (the target's {_thousands(n_members)} members)" if members else ""
+    if mode == "offline":
+        if members and n_population < size:
+            raise ConfigError(f"{field}.train_size: members means {_thousands(size)} records per model, but offline models draw from only "
+                              f"{_thousands(n_population)} population records; use mode: auto (or online), or give a smaller train_size")
+        why = "; the population holds at least twice that, so no audited record trains any model" if ref.mode == "auto" else ""
+        drawn = f"{_thousands(size)} records per model{like}" if size is not None else "a share of the records per model"
+        return ReferenceSize("offline", size, ref.include_population, exact_train_size=members,
+                             choice=f"offline, {drawn}, drawn from {_thousands(n_population)} population records{why}")
+    include = ref.include_population and (ref.mode != "auto" or n_audited + n_population <= 2 * limit)
+    pool = n_audited + (n_population if include else 0)
+    why = ""
+    if ref.mode == "auto":
+        why = f"; {_thousands(n_population)} population records are fewer than twice that, too few for offline models"
+        if ref.include_population and not include:
+            why += ", and are left out of the pool to keep the models that size"
+    share = f"at most {_thousands(size)} records per model{like}" if size is not None else "half the pool per model"
+    return ReferenceSize("online", size, include,
+                         choice=f"online, {share}, from {_thousands(pool)} audited{' and population' if include else ''} records{why}")
+
+
+def _thousands(n: int | None) -> str:
+    """``n`` with thousands separators (``12,200``)."""
+    return f"{int(n):,}" if n is not None else "all"
+
+
+def plans_from_config(config, base_dir: str | Path, *, data=None) -> dict[str, ReferencePlan]:
     """One :class:`ReferencePlan` per target whose config has a ``reference`` block.
 
-    scikit-learn targets: a clone of ``reference.estimator`` (a skops file)
-    or, by default, of the target's own estimator. torch targets: the
-    target's factory, ``factory_kwargs`` and transform with
-    ``reference.training``. Precomputed targets: ``reference.estimator``.
+    Recipes follow the target type's ``reference_recipe``: ``"training"`` (torch)
+    trains the target's factory, ``factory_kwargs`` and transform with
+    ``reference.training``; ``"estimator"`` clones ``reference.estimator`` (a skops
+    file) or, for scikit-learn targets, by default the target's own estimator.
+    ``data`` (the loaded :class:`~privaudit.data.AuditData`) resolves
+    ``train_size: members`` and ``mode: auto`` (:func:`resolve_reference_size`);
+    every run from a config passes it (a block using either needs it).
     A target's ``output_defence`` applies to its reference models' outputs too.
     """
     from privaudit.reference.recipes import SklearnRecipe, TorchRecipe
@@ -205,12 +277,12 @@ def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
     store = store if store.is_absolute() else base_dir / store
     plans = {}
     for target in config.targets:
-        ref = target.reference
+        ref = target.reference if target.reference_recipe is not None else None  # types that train no reference models have none
         if ref is None:
             continue
         field = f"targets.{target.name}.reference"
         trusted = list(target.trusted_types or [])
-        if target.type == "torch":
+        if target.reference_recipe == "training":
             spec = target.model_dump()
             recipe = TorchRecipe(
                 target.factory, target.factory_kwargs or {}, ref.training.to_training_config(),
@@ -219,13 +291,15 @@ def plans_from_config(config, base_dir: str | Path) -> dict[str, ReferencePlan]:
             )
         else:
             path = ref.estimator or target.path
-            estimator = load_skops(base_dir / path, trusted, f"{field}.estimator" if ref.estimator else f"targets.{target.name}.path")
-            recipe = SklearnRecipe(estimator, trusted_types=trusted)
+            estimator = load_skops(base_dir / path, trusted, f"{field}.estimator" if ref.estimator else f"targets.{target.name}.path",
+                                   f"targets.{target.name}.trusted_types")
+            recipe = SklearnRecipe(estimator, trusted_types=trusted, trusted_key=f"targets.{target.name}.trusted_types")
+        size = resolve_reference_size(ref, data, field)
         plans[target.name] = ReferencePlan(
-            recipe, n_models=ref.models, mode=ref.mode, fraction=ref.fraction, train_size=ref.train_size,
-            include_population=ref.include_population, store=store, backend=compute.backend,
+            recipe, n_models=ref.models, mode=size.mode, fraction=ref.fraction, train_size=size.train_size,
+            include_population=size.include_population, store=store, backend=compute.backend,
             n_jobs=compute.n_jobs, ray_address=compute.ray_address,
             output_defence=None if target.output_defence is None else OutputDefence(**target.output_defence.model_dump()),
-            field=field,
+            field=field, choice=size.choice, exact_train_size=size.exact_train_size,
         )
     return plans

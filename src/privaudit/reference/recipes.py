@@ -107,6 +107,9 @@ class SklearnRecipe:
         scikit-learn, numpy, scipy classes) that the saved models may hold;
         loading refuses any other, and types that can run code always
         (:func:`privaudit.trust.check_skops_types`). Recorded beside each model at save time.
+    trusted_key : str
+        The config key ``trusted_types`` comes from, named in the error when a model holds an unlisted type
+        (e.g. ``targets.forest.trusted_types``; not part of the store key).
 
     ``predict`` returns probabilities ``(n, n_classes)``; training labels are
     class indices, and the engine makes sure every class occurs in each training set.
@@ -114,11 +117,12 @@ class SklearnRecipe:
 
     output_kind = "probabilities"
 
-    def __init__(self, estimator, *, trusted_types=()) -> None:
+    def __init__(self, estimator, *, trusted_types=(), trusted_key: str = "trusted_types in the target's config") -> None:
         if not hasattr(estimator, "predict_proba"):
             raise CapabilityError(f"{type(estimator).__name__} has no predict_proba(); reference models must give probabilities")
         self.estimator = estimator
         self.trusted_types = tuple(sorted(map(str, trusted_types)))
+        self.trusted_key = trusted_key
 
     def fingerprint(self) -> dict:
         import sklearn
@@ -142,7 +146,7 @@ class SklearnRecipe:
         sio = require("skops.io", "sklearn")
         path = Path(directory) / "model.skops"
         sio.dump(model, path)
-        untrusted = check_skops_types(sio.get_untrusted_types(file=path), self.trusted_types, path, f"reference model {type(model).__name__}")
+        untrusted = check_skops_types(sio.get_untrusted_types(file=path), self.trusted_types, path, f"reference model {type(model).__name__}", self.trusted_key)
         (Path(directory) / "skops_types.json").write_text(json.dumps({"untrusted_types": untrusted}))
 
     def load(self, directory: Path):
@@ -152,7 +156,7 @@ class SklearnRecipe:
         found = sorted(sio.get_untrusted_types(file=path))
         if found != sorted(recorded):
             raise DataError(f"{path}: holds types {found} but {recorded} were recorded at save time and {list(self.trusted_types)} are trusted; refusing to load it — delete {Path(directory).parent} to retrain")
-        return sio.load(path, trusted=check_skops_types(found, self.trusted_types, path, f"stored reference model {path}"))
+        return sio.load(path, trusted=check_skops_types(found, self.trusted_types, path, f"stored reference model {path}", self.trusted_key))
 
 
 class TorchRecipe:

@@ -1,9 +1,10 @@
-"""Report stage: render an :class:`~privaudit.audit.AuditResult`; compute nothing new.
+"""Report stage: render an :class:`~privaudit.pipeline.AuditResult`; compute nothing new.
 
 * ``report.json`` — machine-readable figures (:func:`report_dict`), schema in ``docs/report-schema.md``;
 * ``scores.csv`` — one row per audited record with every attack's score (higher = more likely member);
 * ``report.html`` — one self-contained page for a person (:func:`render_html`);
 * ``claims.md`` — what each number means and assumes (``docs/claims.md``), linked from the page;
+* ``canaries.csv`` — a text audit's canaries, one row each (only when canaries were audited);
 * :func:`print_summary` — the same in the terminal.
 
 Example, with ``result`` from :func:`privaudit.audit`::
@@ -16,14 +17,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from privaudit.audit import AuditResult
+from privaudit.pipeline import AuditResult
 from privaudit.report.html import CLAIMS_FILE, render_html
 from privaudit.output_folder import OutputFolder
 from privaudit.report.json_report import SCHEMA_VERSION, json_bytes, report_dict, scores_csv_bytes, scores_table
 from privaudit.report.terminal import print_summary
+from privaudit.report.text_section import CANARIES_FILE, canaries_csv_bytes
 from privaudit.report.verdict import verdict
 
-__all__ = ["SCHEMA_VERSION", "CLAIMS_FILE", "REPORT_FILES", "claims_text", "write_report", "report_dict", "render_html", "print_summary", "verdict", "scores_table"]
+__all__ = ["SCHEMA_VERSION", "CLAIMS_FILE", "CANARIES_FILE", "REPORT_FILES", "claims_text", "write_report", "report_dict", "render_html", "print_summary", "verdict", "scores_table"]
 
 
 #: the files :func:`write_report` writes into its folder
@@ -59,7 +61,7 @@ def write_report(result: AuditResult, out_dir: str | Path | OutputFolder, *, sho
     Returns
     -------
     dict[str, Path]
-        ``{"json": ..., "scores": ..., "html": ..., "claims": ...}``.
+        ``{"json": ..., "scores": ..., "html": ..., "claims": ...}``, and ``"canaries"`` for a text audit with canaries.
 
     Raises
     ------
@@ -77,5 +79,9 @@ def write_report(result: AuditResult, out_dir: str | Path | OutputFolder, *, sho
         "html": folder.write_text("report.html", render_html(result, show_records=show_records)),
         "claims": folder.write_text(CLAIMS_FILE, claims_text()),
     }
-    folder.commit()
+    canaries = canaries_csv_bytes(result)  # a text audit with canaries only
+    if canaries is not None:
+        folder.claim(CANARIES_FILE)
+        paths["canaries"] = folder.write_bytes(CANARIES_FILE, canaries)
+    folder.commit(remove=[] if canaries is not None else [CANARIES_FILE])  # an earlier run's canaries would not belong
     return paths

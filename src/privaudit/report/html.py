@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from privaudit.audit import AuditResult
+from privaudit.pipeline import AuditResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report import formatting
 from privaudit.report.group_section import group_context
 from privaudit.report.jinja_environment import template_environment
+from privaudit.report.text_section import text_html_context
 from privaudit.report.plots import CLIP_FENCE_IQR, CLIP_PERCENTILES, ROC_LIMIT, histogram_svg, roc_svg
 from privaudit.report.verdict import badge, grade, report_notes, show_epsilon, verdict
 from privaudit.shared_paths import shareable_config, shareable_path
@@ -81,7 +82,7 @@ def _exposed_records(result: AuditResult, best) -> list[dict]:
     classes = list(result.classes)
     return [
         {"rank": rank + 1, "record_id": str(result.record_ids[i]), "member": bool(result.is_member[i]),
-         "label": classes[int(result.labels[i])], "score": float(best.scores[i])}
+         "label": classes[int(result.labels[i])] if classes else "", "score": float(best.scores[i])}
         for rank, i in enumerate(order)
     ]
 
@@ -165,6 +166,7 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
         "versions": dict(result.versions),
         "show_records": show_records,
         "epsilon_note": _epsilon_note(result),
+        "text": text_html_context(result),
     }
 
 

@@ -14,17 +14,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from privaudit.audit import AuditResult
+from privaudit.pipeline import AuditResult
 from privaudit.csv_output import csv_bytes
 from privaudit.output_folder import write_file_atomic
 from privaudit.redaction import redact_config
 from privaudit.shared_paths import shareable_config, shareable_path
+from privaudit.report.text_section import text_report_section, text_score_columns
 from privaudit.report.verdict import claim_for, report_notes, verdict
 
 __all__ = ["SCHEMA_VERSION", "report_dict", "json_bytes", "write_json", "scores_table", "scores_csv_bytes", "write_scores_csv",
            "strict_json_value"]
 
-SCHEMA_VERSION = "1.0"
+#: 1.1 added the optional ``text`` key (text audits); every 1.0 field is unchanged
+SCHEMA_VERSION = "1.1"
 
 
 def strict_json_value(value):
@@ -54,7 +56,7 @@ def strict_json_value(value):
 
 
 def report_dict(result: AuditResult) -> dict:
-    """The ``report.json`` document (schema ``1.0``) for an audit result.
+    """The ``report.json`` document (schema ``1.1``) for an audit result.
 
     Parameters
     ----------
@@ -64,7 +66,7 @@ def report_dict(result: AuditResult) -> dict:
     -------
     dict
         Keys ``schema_version``, ``run``, ``data``, ``targets``, ``results``,
-        ``verdicts``, ``claims`` (per target, the corrected and graded claim behind its verdict) and ``notes``, and ``groups`` when the audit was sliced by groups; JSON-ready and strict (no NaN/inf). Per
+        ``verdicts``, ``claims`` (per target, the corrected and graded claim behind its verdict) and ``notes``, ``groups`` when the audit was sliced by groups and ``text`` for a text audit; JSON-ready and strict (no NaN/inf). Per
         result, ``tpr_at_fpr`` is keyed by the target FPR as a string
         (``"0.1"``, ``"0.01"``, ...). See ``docs/report-schema.md``.
     """
@@ -102,7 +104,9 @@ def report_dict(result: AuditResult) -> dict:
             {"target": r.target, "attack": r.attack, "signal": r.signal, **r.metrics.to_dict()} for r in result.results
         ],
         "verdicts": {t.name: verdict(result, t.name) for t in result.targets if any(r.target == t.name for r in result.results)},
-        "claims": {t.name: claim_for(result, t.name).to_dict() for t in result.targets if any(r.target == t.name for r in result.results)},
+        # a text audit's claim is text.claim (a different test), not a per-target graded claim
+        "claims": {} if result.text is not None else {t.name: claim_for(result, t.name).to_dict() for t in result.targets
+                                                      if any(r.target == t.name for r in result.results)},
         "notes": report_notes(result),
     }
     if getattr(result, "api_calls", None):
@@ -111,6 +115,8 @@ def report_dict(result: AuditResult) -> dict:
         document["run"]["trust"] = dict(result.trust)
     if result.groups:
         document["groups"] = {name: analysis.to_dict() for name, analysis in result.groups.items()}
+    if result.text is not None:
+        document["text"] = text_report_section(result)
     if result.record_checks:
         from privaudit.report.check_report import check_result_to_dict
 
@@ -131,6 +137,8 @@ def write_json(result: AuditResult, path: str | Path) -> Path:
 def scores_table(result: AuditResult) -> pd.DataFrame:
     """One row per audited record: ``record_id``, ``membership``, ``label``, then one ``<target>/<attack>`` score column each.
 
+    A text audit has no ``label`` column and two more at the end: ``blind_baseline`` (when run) and ``text``.
+
     Scores are as the attacks gave them (higher = more likely a member). No
     features are included.
     """
@@ -139,14 +147,16 @@ def scores_table(result: AuditResult) -> pd.DataFrame:
     columns = {
         "record_id": np.asarray(result.record_ids).astype(str),
         "membership": np.where(is_member, "member", "nonmember"),
-        "label": classes[np.asarray(result.labels, dtype=np.intp)],
     }
+    if classes.size:  # a text audit has no labels
+        columns["label"] = classes[np.asarray(result.labels, dtype=np.intp)]
     for r in result.results:
         name = f"{r.target}/{r.attack}"
         unique, n = name, 2
         while unique in columns:
             unique, n = f"{name}#{n}", n + 1
         columns[unique] = np.asarray(r.scores, dtype=np.float64)
+    columns.update(text_score_columns(result))  # a text audit: blind_baseline, text
     return pd.DataFrame(columns)
 
 

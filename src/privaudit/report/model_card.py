@@ -206,12 +206,14 @@ def model_card_section(report: dict, *, source: str = "report.json") -> str:
         out.append(f"* **{name}**: {text}")
     if report.get("verdicts"):
         out.append("")
+    out += _text_lines(report.get("text"))
 
     out += ["### Attacks and data", ""]
     attacks = sorted({str(r.get("attack")) for r in results})
     out.append(f"* Attacks ({len(attacks)}): {', '.join(f'`{a}`' for a in attacks)}; scores: higher = more likely a member.")
     for name, ref in (run.get("reference") or {}).items():
-        out.append(f"* Reference models for **{name}**: {ref.get('n_models')} ({ref.get('mode')}), trained like the model.")
+        size = f", each on at most {_count(ref['train_size'])} records" if ref.get("train_size") else ""
+        out.append(f"* Reference models for **{name}**: {ref.get('n_models')} ({ref.get('mode')}{size}), trained like the model.")
     out.append(
         f"* Data: {_count(data.get('n_members'))} members, {_count(data.get('n_nonmembers'))} non-members, "
         f"{_count(data.get('n_population'))} population records (known non-members the attacks may use), from "
@@ -235,6 +237,26 @@ def model_card_section(report: dict, *, source: str = "report.json") -> str:
         "a differentially private training procedure and its accounting).",
     ]
     return "\n".join(out) + "\n"
+
+
+def _text_lines(text) -> list[str]:
+    """A text audit's blind baseline, distribution-shift warning and canaries, for the leakage subsection ([] otherwise)."""
+    if not isinstance(text, dict):
+        return []
+    out = []
+    if text.get("warning"):
+        out.append(f"* **Distribution shift**: {text['warning']}")
+    blind = text.get("blind_baseline")
+    if isinstance(blind, dict) and isinstance(blind.get("auc"), (int, float)):
+        out.append(f"* Blind baseline (a classifier of the texts alone, never querying the model): AUC {blind['auc']:.3f}; "
+                   "an attack's figure counts only where its interval lies wholly above it.")
+    canaries = text.get("canaries")
+    summary = canaries.get("summary") if isinstance(canaries, dict) else None
+    if isinstance(summary, dict):
+        inserted, other = (summary.get(k) or {} for k in ("inserted", "not_inserted"))
+        fmt = lambda d: "n/a" if not isinstance(d.get("mean"), (int, float)) else f"{d['mean']:.1f} bits on average ({d.get('n')})"  # noqa: E731
+        out.append(f"* Canaries: exposure of the inserted ones {fmt(inserted)}, of the others {fmt(other)}.")
+    return out + [""] if out else []
 
 
 def write_model_card(report: dict, out: str | Path, *, source: str = "report.json", force: bool = False) -> Path:

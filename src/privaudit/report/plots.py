@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from privaudit.audit import AttackResult
+from privaudit.pipeline import AttackResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES, roc_curve
 
 __all__ = ["roc_svg", "coinciding_curves", "roc_legend_label", "histogram_svg", "group_auc_svg", "clip_range", "thin_log_curve", "plot_style", "figure_to_svg", "PLOT_COLOURS",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from privaudit.audit import AuditResult
+from privaudit.pipeline import AuditResult
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
 from privaudit.report.formatting import (
     confidence_label, count, epsilon_note, epsilon_value, fpr_label, min_nonmembers, percent, percent_range, queries_text,
 )
+from privaudit.report.text_section import print_text_section
 from privaudit.report.verdict import badge, grade, show_epsilon, verdict
 
 __all__ = ["print_summary"]
@@ -103,10 +104,11 @@ def print_summary(result: AuditResult, console=None) -> None:
     console = console or Console()
     is_member = result.is_member.astype(bool)
     n_members, n_nonmembers = int(is_member.sum()), int((~is_member).sum())
-    console.print(
-        f"[bold]privaudit[/bold] audit of {count(n_members)} members vs {count(n_nonmembers)} non-members "
-        f"({count(result.n_population)} population records), seed {result.seed}"
-    )
+    if result.text is not None:  # a text audit
+        sizes = f"{count(n_members)} member vs {count(n_nonmembers)} non-member texts"
+    else:
+        sizes = f"{count(n_members)} members vs {count(n_nonmembers)} non-members ({count(result.n_population)} population records)"
+    console.print(f"[bold]privaudit[/bold] audit of {sizes}, seed {result.seed}")
     targets = [t.name for t in result.targets if any(r.target == t.name for r in result.results)]
     with_epsilon = show_epsilon(result)
     for target in targets:
@@ -119,6 +121,7 @@ def print_summary(result: AuditResult, console=None) -> None:
             console.print(Text(spent[0].upper() + spent[1:] + ".", style="dim"))
         for line in _group_lines(result, target):
             console.print(line)
+        print_text_section(result, console)
     unsupported = [f for f in result.fprs if n_nonmembers * f < MIN_EXPECTED_FALSE_POSITIVES]
     if unsupported and targets:
         needs = "; ".join(f"{fpr_label(f)} needs ≥ {count(min_nonmembers(f, MIN_EXPECTED_FALSE_POSITIVES))}" for f in unsupported)

@@ -11,7 +11,7 @@ and the text says which correction the claim used and over how many attacks.
 
 from __future__ import annotations
 
-from privaudit.audit import AttackResult, AuditResult
+from privaudit.pipeline import AttackResult, AuditResult
 from privaudit.exceptions import UnknownNameError
 from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES, OperatingPoint
 from privaudit.metrics.grading import (
@@ -31,7 +31,17 @@ _BADGES = {
     "weak": ("weak leakage", "weak"),
     "clear": ("clear leakage", "leak"),
     "severe": ("severe leakage", "severe"),
+    "leaks": ("leakage detected", "leak"),  # a text audit's claim (privaudit.text.verdict.TextClaim) is not graded
 }
+
+#: a text audit's claim status → the badge status
+_TEXT_STATUS = {"leaks": "leaks", "none_detected": "none_detected", "too_few": "too_few_records"}
+
+
+def _text_claim(result: AuditResult):
+    """The text claim (:class:`privaudit.text.verdict.TextClaim`) of a text audit, else None."""
+    text = getattr(result, "text", None)
+    return None if text is None else text.claim
 
 
 def _results_for(result: AuditResult, target_name: str) -> list[AttackResult]:
@@ -58,12 +68,17 @@ def claim_for(result: AuditResult, target_name: str) -> TargetClaim:
 
 
 def grade(result: AuditResult, target_name: str) -> str:
-    """The claim's status: too_few_records, scores_inverted, none_detected, weak, clear or severe."""
+    """The claim's status: too_few_records, scores_inverted, none_detected, weak, clear or severe (a text audit: leaks, ...)."""
+    if _text_claim(result) is not None:
+        _results_for(result, target_name)
+        return _TEXT_STATUS[_text_claim(result).status]
     return claim_for(result, target_name).status
 
 
 def leaks(result: AuditResult, target_name: str) -> bool:
-    """True when the corrected test detects leakage (grade weak, clear or severe)."""
+    """True when the corrected test detects leakage (grade weak, clear or severe; a text audit's claim 'leaks')."""
+    if _text_claim(result) is not None:
+        return grade(result, target_name) == "leaks"
     return claim_for(result, target_name).detected
 
 
@@ -207,6 +222,8 @@ def verdict(result: AuditResult, target_name: str) -> str:
         If the audit has no results for ``target_name``.
     """
     pool = _results_for(result, target_name)
+    if _text_claim(result) is not None:  # a text audit: the Holm-corrected text claim (privaudit.text.verdict)
+        return _text_claim(result).sentence
     claim = claim_for(result, target_name)
     best = result.best(target_name)
     m = best.metrics
@@ -239,6 +256,10 @@ def verdict(result: AuditResult, target_name: str) -> str:
 
 def report_notes(result: AuditResult) -> list[str]:
     """Caveats that apply to every figure in the report, in plain words, describing what actually ran."""
+    if getattr(result, "text", None) is not None:
+        from privaudit.report.text_section import text_report_notes
+
+        return text_report_notes(result)
     n_nonmembers = int((~result.is_member.astype(bool)).sum())
     targets = list(dict.fromkeys(r.target for r in result.results))
     claims = [claim_for(result, t) for t in targets]
@@ -288,13 +309,23 @@ def report_notes(result: AuditResult) -> list[str]:
     return notes
 
 
+def _reference_part(target: str, info: dict) -> str:
+    """``forest: 16 offline reference models, each trained on at most 2,000 records``, or what privaudit chose and why."""
+    if info.get("choice"):
+        return f"{target}: {count(info['n_models'])} reference models chosen by privaudit — {info['choice']}"
+    text = f"{target}: {count(info['n_models'])} {info.get('mode', '')} reference models".replace("  ", " ")
+    if info.get("train_size"):
+        text += f", each trained on at most {count(info['train_size'])} records"
+    return text
+
+
 def _reference_note(result: AuditResult, targets: list[str]) -> str:
     """What ran: reference models per target, or none."""
     used = {t: result.reference[t] for t in targets if t in result.reference}
     if not used:
         return ("No reference models were trained: these are attacks without reference models. No leakage detected is not "
                 "proof of privacy: stronger attacks (reference-model attacks such as LiRA or RMIA) may find more.")
-    parts = [f"{t}: {count(info['n_models'])} {info.get('mode', '')} reference models".replace("  ", " ") for t, info in used.items()]
+    parts = [_reference_part(t, info) for t, info in used.items()]
     without = [t for t in targets if t not in used]
     if without:
         parts.append(f"{', '.join(without)}: none")

@@ -1,9 +1,9 @@
 """Run a privacy–utility sweep: per setting, train the target, audit it, save it; resume what is saved.
 
 :func:`run_sweep` wires the stages and nothing else: data
-(:func:`privaudit.data.load_audit_data`), the feature encoder
+(the pipeline's loader, :func:`privaudit.pipeline.load_data`), the feature encoder
 (:mod:`privaudit.sweep.encoder`), training (:func:`privaudit.models.train_classifier`),
-the audit (:func:`privaudit.audit.audit`, with a
+the audit (the pipeline's :func:`privaudit.pipeline.audit`, with a
 :class:`~privaudit.reference.plan.ReferencePlan` whose models the
 content-addressed :class:`~privaudit.reference.store.ReferenceStore` caches),
 and the sweep document (:mod:`privaudit.sweep.summary`).
@@ -76,7 +76,8 @@ def _sha256(obj) -> str:
 # -- data and model -----------------------------------------------------------
 def _load_data(config, base_dir: Path):
     """Records and roles; validation records (for early stopping) are drawn from the population and leave it."""
-    from privaudit.data import AuditData, load_audit_data
+    from privaudit.data import AuditData
+    from privaudit.pipeline import load_data
 
     d, m = config.data, config.data.membership
     if m.randomized:
@@ -85,10 +86,7 @@ def _load_data(config, base_dir: Path):
     if not path.is_file():
         raise ConfigError(f"data.path: data file {path} not found (paths are relative to the sweep config's folder {base_dir}); "
                           "give an existing CSV or Parquet file — privaudit sweep --example adult DIR writes the Adult example's")
-    resolve = lambda p: None if p is None else base_dir / p  # noqa: E731
-    data = load_audit_data(path, label=d.label, id_column=d.id_column, features=d.features, membership_column=m.column,
-                           members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers), population_file=resolve(m.population),
-                           classes=d.classes)
+    data = load_data(d, base_dir)
     n_validation = config.model.validation_size
     validation = np.empty(0, dtype=np.intp)
     population = data.population
@@ -255,7 +253,7 @@ class _Sweep:
 
 def _run_setting(sweep: _Sweep, setting: ResolvedSetting, prefix: str, training_key: str, fingerprint: str, specs, skipped: list[str]) -> dict:
     """Train (or take over) the setting's target, audit it, write its folder; returns the saved result."""
-    from privaudit.audit import audit
+    from privaudit.pipeline import audit
     from privaudit.report.json_report import report_dict, strict_json_value
 
     config, say = sweep.config, sweep.say
@@ -381,10 +379,10 @@ def _run_settings(sweep: _Sweep, settings, started: float, started_at: str) -> S
         saved.append(_run_setting(sweep, setting, f"[{index}/{len(settings)}] {setting.name}", training_key, fingerprint, specs, skipped))
         ran.append(setting.name)
 
-    from privaudit.audit import _versions
     from privaudit.config import config_hash
+    from privaudit.pipeline import package_versions
 
-    versions = _versions()
+    versions = package_versions()
     document = sweep_document(
         config.model_dump(mode="json"), config_hash(config), saved, resumed=set(resumed),
         data={"n_members": int(sweep.data.members.size), "n_nonmembers": int(sweep.data.nonmembers.size),

@@ -97,7 +97,7 @@ def resolve_settings(config) -> list[ResolvedSetting]:
 def attack_specs(config, output_kind: str) -> tuple[list | None, list[str]]:
     """The attacks to run on a target answering ``output_kind``, and the configured ones skipped.
 
-    ``None`` (no ``attacks`` in the config) lets :func:`privaudit.audit.audit`
+    ``None`` (no ``attacks`` in the config) lets :func:`privaudit.pipeline.audit`
     pick every attack that applies. Reference attacks listed without a
     ``mode`` get the reference block's. On a label-only target the attacks
     that need probabilities are skipped; ``correctness`` runs when nothing is left.
@@ -111,14 +111,14 @@ def attack_specs(config, output_kind: str) -> tuple[list | None, list[str]]:
     for spec in config.attacks:
         entry = {"name": spec} if isinstance(spec, str) and spec not in SIGNALS and "[" not in spec else spec  # display names build as they are
         attack = build_attack(entry)
-        if getattr(attack, "needs_reference", False):
+        if attack.needs.reference:
             if config.reference is None:
                 raise ConfigError(f"attacks: '{attack.display_name}' needs reference models; add a reference block (models, mode) to the sweep config")
             if isinstance(entry, dict) and "mode" not in entry and "mode" in attack.get_params():
                 entry = {**entry, "mode": config.reference.mode}
                 attack = build_attack(entry)
-        query_based = hasattr(attack, "query_signal")  # label-only attacks: their signals come from perturbed queries
-        if output_kind == "labels" and not query_based and any(SIGNALS.get(s).needs != "labels" for s in attack.required_signals):
+        # label-only query attacks declare no one-query signals: theirs come from perturbed queries
+        if output_kind == "labels" and any(SIGNALS.get(s).needs != "labels" for s in attack.needs.signals):
             skipped.append(attack.display_name)
             continue
         specs.append(entry)

@@ -27,9 +27,8 @@ from typing import Callable, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from privaudit.exceptions import ConfigError, TargetError
-from privaudit.registry import Registry
 
-__all__ = ["Target", "TARGET_LOADERS", "OutputKind", "check_outputs", "import_object", "load_transform", "query_target"]
+__all__ = ["Target", "OutputKind", "check_outputs", "import_object", "load_transform", "query_target"]
 
 OutputKind = Literal["logits", "probabilities", "labels"]
 
@@ -57,10 +56,6 @@ def query_target(target: Target, records, advance: Callable[[int], None] | None 
     outputs = target.predict(records)
     advance(len(records))
     return outputs
-
-
-#: type name in a config → loader ``(spec: dict, base_dir: Path, name: str) -> Target``
-TARGET_LOADERS: Registry = Registry("target type")
 
 
 def check_outputs(outputs: np.ndarray, records, target: Target) -> np.ndarray:
@@ -100,12 +95,13 @@ def import_object(reference: str, base_dir: Path, field: str, *, trust_code: boo
         raise ConfigError(f"{field}: module '{module_name}' has no attribute '{attr}'") from None
 
 
-def load_skops(path: Path, trusted: list[str], field: str):
+def load_skops(path: Path, trusted: list[str], field: str, trusted_key: str = "trusted_types in the target's config"):
     """Load a skops file, refusing types the user has not trusted (never pickle).
 
     Types skops does not trust by default pass when :func:`privaudit.trust.is_allowed_type`
     allows them or they are listed in ``trusted``; types that can run code are
-    refused even when listed (:func:`privaudit.trust.check_skops_types`).
+    refused even when listed (:func:`privaudit.trust.check_skops_types`). ``trusted_key``: the config key
+    ``trusted`` comes from, named in the fix (e.g. ``targets.forest.trusted_types``).
     """
     from privaudit.exceptions import require
     from privaudit.trust import check_skops_types
@@ -119,7 +115,7 @@ def load_skops(path: Path, trusted: list[str], field: str):
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # skops raises several types for corrupt files
         raise TargetError(f"{field}: {path} is not a readable skops file ({exc})") from None
-    accepted = check_skops_types(untrusted, trusted, path, field)
+    accepted = check_skops_types(untrusted, trusted, path, field, trusted_key)
     try:
         return sio.load(path, trusted=accepted)
     except Exception as exc:  # noqa: BLE001 - corrupt content behind a readable schema
@@ -131,4 +127,4 @@ def load_transform(spec: dict, base_dir: Path, field: str):
     path = spec.get("transform")
     if path is None:
         return None
-    return load_skops((base_dir / path), list(spec.get("trusted_types") or []), f"{field}.transform")
+    return load_skops((base_dir / path), list(spec.get("trusted_types") or []), f"{field}.transform", f"{field}.trusted_types")

@@ -74,16 +74,18 @@ import numpy as np
 
 from privaudit.exceptions import CapabilityError, ConfigError, DataError, LimitExceededError, TargetError, require
 from privaudit.redaction import find_secret, redact_url
-from privaudit.targets.base import TARGET_LOADERS, check_outputs, load_transform
+from privaudit.targets.base import check_outputs, load_transform
 from privaudit.targets.http_batches import Batch, BatchFailed, failure_message, outputs_from_answer
 from privaudit.targets.http_cache import ResponseCache, cache_key
+from privaudit.targets.http_config import HTTPTargetConfig
 from privaudit.targets.http_protocols import HTTP_PROTOCOLS, encode_body, format_path, parse_response_path, request_rows
 from privaudit.targets.http_secrets import configured_secrets, headers_from_env, refuse_insecure_http, scrub
+from privaudit.targets.types import register_target_type
 from privaudit.targets.http_transport import (
     DEFAULT_MAX_RESPONSE_BYTES, DeadlineExceeded, ResponseTooLarge, Stopped, make_client, post, retry_after_seconds,
 )
 
-__all__ = ["HTTPTarget", "load_http_target", "headers_from_env", "retry_after_seconds", "MAX_RETRY_AFTER_S"]
+__all__ = ["HTTPTarget", "HTTPTargetConfig", "load_http_target", "headers_from_env", "retry_after_seconds", "MAX_RETRY_AFTER_S"]
 
 #: A ``Retry-After`` longer than this (seconds) stops the query instead of waiting.
 MAX_RETRY_AFTER_S = 600.0
@@ -373,7 +375,7 @@ class HTTPTarget:
         return check_outputs(outputs, records, self)
 
 
-@TARGET_LOADERS.register("http")
+@register_target_type(HTTPTargetConfig)
 def load_http_target(spec: dict, base_dir: Path, name: str) -> HTTPTarget:
     """Config: ``{type: http, url, protocol, request, response, outputs, model_name, input_tensor, batch_size, concurrency,
     timeout_s, max_response_bytes, allow_insecure_http, retries, backoff_s, max_queries, headers_from_env, cache, transform}``

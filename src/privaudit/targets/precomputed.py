@@ -3,13 +3,49 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, field_validator
 
 from privaudit.data_files import read_table, record_ids
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
-from privaudit.targets.base import TARGET_LOADERS, check_outputs
+from privaudit.targets.base import check_outputs
+from privaudit.targets.config_base import ClassifierTargetConfig, refuse_boolean_class_names
+from privaudit.targets.types import register_target_type
+
+__all__ = ["PrecomputedTarget", "PrecomputedTargetConfig", "load_precomputed_target"]
+
+
+class PrecomputedTargetConfig(ClassifierTargetConfig):
+    """``{type: precomputed, path: outputs.csv, outputs: probabilities|logits|labels, id_column: record_id, columns: [...]}``.
+
+    ``path``: a CSV/Parquet table, one row per record id. ``id_column`` (default
+    ``record_id``): its record-id column. ``columns``: the output columns in the
+    data's class order (default: one column named after each class; for
+    ``labels``, the one predicted-label column). It cannot be retrained: reference
+    models need ``reference.estimator``.
+    """
+
+    type: Literal["precomputed"]
+    path: str
+    outputs: Literal["probabilities", "logits", "labels"] | None = None
+    id_column: str | None = Field(default=None, min_length=1)
+    columns: list[str] | None = Field(default=None, min_length=1)
+
+    reference_recipe: ClassVar = "estimator"
+    reference_recipe_required: ClassVar[bool] = True
+    reads_features: ClassVar[bool] = False
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_names_as_text(cls, value):
+        """YAML booleans are refused (quote your class names); whole numbers (columns named 0, 1) are read as their text."""
+        value = refuse_boolean_class_names(value)
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) else v for v in value]
+        return value
 
 
 class PrecomputedTarget:
@@ -102,7 +138,7 @@ class PrecomputedTarget:
         return check_outputs(outputs, records, self)
 
 
-@TARGET_LOADERS.register("precomputed")
+@register_target_type(PrecomputedTargetConfig)
 def load_precomputed_target(spec: dict, base_dir: Path, name: str) -> PrecomputedTarget:
     """Config: ``{type: precomputed, path: outputs.csv, outputs: probabilities|logits|labels, id_column: record_id, columns: [...]}``."""
     path = base_dir / spec["path"]

@@ -8,12 +8,32 @@ From a file via skops (``.skops``). A pickle or joblib file (``.pkl``, ``.pickle
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import numpy as np
 
 from privaudit.exceptions import CapabilityError, ConfigError, TargetError, UntrustedCodeError
-from privaudit.targets.base import TARGET_LOADERS, check_outputs, load_skops
+from privaudit.targets.base import check_outputs, load_skops
+from privaudit.targets.config_base import ClassifierTargetConfig
+from privaudit.targets.types import register_target_type
 from privaudit.trust import TRUST_HINT
+
+__all__ = ["SklearnTarget", "SklearnTargetConfig", "load_sklearn_target", "load_pickled_estimator", "PICKLE_SUFFIXES"]
+
+
+class SklearnTargetConfig(ClassifierTargetConfig):
+    """``{type: sklearn, path: model.skops, trusted_types: [...], outputs: probabilities|labels}``.
+
+    ``path``: a skops file (a ``.pkl``/``.pickle``/``.joblib`` file loads only with
+    ``trust_code``). Reference models: clones of this estimator, or of ``reference.estimator``.
+    """
+
+    type: Literal["sklearn"]
+    path: str
+    outputs: Literal["probabilities", "labels"] | None = None
+
+    reference_recipe: ClassVar = "estimator"
+    reference_recipe_required: ClassVar[bool] = False
 
 
 class SklearnTarget:
@@ -91,7 +111,7 @@ def load_pickled_estimator(path: Path, field: str, *, trust_code: bool):
         raise TargetError(f"{field}: {path} could not be unpickled ({type(exc).__name__}: {str(exc)[:200]!r}); re-save it") from None
 
 
-@TARGET_LOADERS.register("sklearn")
+@register_target_type(SklearnTargetConfig)
 def load_sklearn_target(spec: dict, base_dir: Path, name: str) -> SklearnTarget:
     """Config: ``{type: sklearn, path: model.skops, trusted_types: [...], outputs: probabilities|labels}``.
 
@@ -101,5 +121,5 @@ def load_sklearn_target(spec: dict, base_dir: Path, name: str) -> SklearnTarget:
     if path.suffix.lower() in PICKLE_SUFFIXES:
         estimator = load_pickled_estimator(path, field, trust_code=bool(spec.get("trust_code")))
     else:
-        estimator = load_skops(path, list(spec.get("trusted_types") or []), field)
+        estimator = load_skops(path, list(spec.get("trusted_types") or []), field, f"targets.{name}.trusted_types")
     return SklearnTarget(estimator, name=name, output_kind=spec.get("outputs") or "probabilities")

@@ -7,14 +7,38 @@ builds the architecture — no ``torch.load`` of pickles.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
 from privaudit.exceptions import CapabilityError, ConfigError, DataError, TargetError, require
-from privaudit.targets.base import TARGET_LOADERS, check_outputs, import_object, load_transform
+from privaudit.targets.base import check_outputs, import_object, load_transform
+from privaudit.targets.config_base import ClassifierTargetConfig
+from privaudit.targets.types import register_target_type
 from privaudit.trust import check_factory_kwargs, check_factory_signature
+
+__all__ = ["TorchTarget", "TorchTargetConfig", "load_torch_target"]
+
+
+class TorchTargetConfig(ClassifierTargetConfig):
+    """``{type: torch, weights: m.safetensors, factory: "pkg.mod:build", factory_kwargs: {...}, outputs: logits, transform: enc.skops}``.
+
+    ``factory`` builds the architecture (outside privaudit it runs only with
+    ``trust_code``); ``transform``: an optional fitted scikit-learn transformer
+    (skops) from the feature table to the module's input. Reference models
+    train with ``reference.training``.
+    """
+
+    type: Literal["torch"]
+    weights: str
+    factory: str
+    factory_kwargs: dict[str, Any] | None = None
+    outputs: Literal["logits", "probabilities"] | None = None
+    transform: str | None = None
+
+    reference_recipe: ClassVar = "training"
+    reference_recipe_required: ClassVar[bool] = True
 
 
 class TorchTarget:
@@ -77,7 +101,7 @@ class TorchTarget:
         return check_outputs(outputs, records, self)
 
 
-@TARGET_LOADERS.register("torch")
+@register_target_type(TorchTargetConfig)
 def load_torch_target(spec: dict, base_dir: Path, name: str) -> TorchTarget:
     """Config: ``{type: torch, weights: m.safetensors, factory: "pkg.mod:build", factory_kwargs: {...}, outputs: logits, transform: enc.skops}``.
 

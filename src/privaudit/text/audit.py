@@ -1,8 +1,12 @@
-"""Wire the text stages: texts → language model → token log-probabilities → text attacks → metrics.
+"""Text audits through the one pipeline: texts → language model → token log-probabilities → text attacks → metrics.
 
-:func:`answer_queries` is the only place that asks a language model about
-audited texts, :func:`audit_canaries` the only place that asks it about
-canaries. A *scorer* is anything with::
+:func:`audit_text` runs the pipeline's steps (:func:`privaudit.pipeline.collect_text`
+— the only place that asks a language model about audited texts —,
+:func:`~privaudit.pipeline.score_attacks`, :func:`~privaudit.pipeline.evaluate_attacks`)
+and returns the same :class:`~privaudit.pipeline.AuditResult` as a tabular
+audit, with a :class:`~privaudit.text.section.TextSection` (blind baseline,
+text claim, canaries). :func:`audit_canaries` is the only place that asks a
+model about canaries. A *scorer* is anything with::
 
     name: str
     def token_log_probs(texts, *, vocab_stats=False) -> TokenLogProbs
@@ -14,27 +18,30 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-from privaudit.audit import AttackResult, check_membership_randomized
-from privaudit.exceptions import CapabilityError, DataError
+from privaudit.exceptions import DataError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
-from privaudit.metrics import evaluate_scores
-from privaudit.text.attacks import TextAttack, TextQuery, build_text_attack, default_text_attacks
-from privaudit.text.blind import BlindBaseline, blind_baseline, distribution_shift_warning
+from privaudit.pipeline import (
+    AuditResult, MetricSettings, TargetSummary, check_membership_randomized, collect_text, evaluate_attacks, package_versions, score_attacks,
+)
+from privaudit.pipeline.environment import TEXT_PACKAGES
+from privaudit.text.attacks import TextAttack, build_text_attack, default_text_attacks
+from privaudit.text.blind import blind_baseline, distribution_shift_warning
 from privaudit.text.canaries import (
     Canary, CanaryExposure, candidates_at_or_below, fitted_exposure, log_perplexity_bits, sample_candidate_secrets, sampled_exposure,
 )
 from privaudit.text.canary_epsilon import CanaryEpsilonBound, canary_epsilon_bound
+from privaudit.text.section import TextSection
 from privaudit.text.texts import shared_texts_error
 from privaudit.text.token_scores import TokenLogProbs, score_texts
-from privaudit.text.verdict import TextClaim, text_leakage_claim
+from privaudit.text.verdict import text_leakage_claim
 
-__all__ = ["TokenScorer", "TextAuditResult", "CanaryAudit", "answer_queries", "audit_text", "audit_canaries"]
+__all__ = ["TokenScorer", "CanaryAudit", "audit_text", "audit_canaries"]
 
 
 class TokenScorer(Protocol):
@@ -75,83 +82,6 @@ class CanaryAudit:
             out[label] = {"n": int(mask.sum()), "mean": float(values.mean()) if values.size else None,
                           "median": float(np.median(values)) if values.size else None, "max": float(values.max()) if values.size else None}
         return out
-
-
-@dataclass
-class TextAuditResult:
-    """Everything a text report renders; ``is_member``, ``texts`` and ``record_ids`` align with every ``scores`` array."""
-
-    target: str
-    results: list[AttackResult]
-    texts: list[str]
-    record_ids: np.ndarray
-    is_member: np.ndarray
-    blind: BlindBaseline | None
-    warning: str | None
-    fprs: tuple[float, ...]
-    confidence: float
-    seed: int
-    delta: float
-    membership_randomized: bool
-    reference: str | None = None
-    canaries: CanaryAudit | None = None
-    #: the corrected claim over the attacks (:func:`privaudit.text.verdict.text_leakage_claim`)
-    claim: TextClaim | None = None
-    #: query key → scoring statistics (texts, tokens, padding fraction, seconds)
-    queries: dict = field(default_factory=dict)
-    started_at: str = ""
-    duration_s: float = 0.0
-    versions: dict = field(default_factory=dict)
-    #: free-form facts a caller adds (the demo: corpus, fine-tuning settings and timings)
-    setup: dict = field(default_factory=dict)
-
-    def best(self) -> AttackResult:
-        return max(self.results, key=lambda r: r.metrics.auc)
-
-    def beats_blind_baseline(self, result: AttackResult) -> bool | None:
-        """True when the attack's AUC interval lies wholly above the blind baseline's (None without a baseline)."""
-        if self.blind is None:
-            return None
-        return bool(result.metrics.auc_ci[0] > self.blind.metrics.auc_ci[1])
-
-
-def answer_queries(target: TokenScorer, texts: Sequence[str], queries: Sequence[TextQuery], *, reference: TokenScorer | None = None,
-                   progress: Callable[[str], None] | None = None) -> tuple[dict[str, TokenLogProbs], dict[str, dict]]:
-    """Ask the models once per distinct query key; returns answers by key and per-key scoring statistics.
-
-    Queries with the same key are merged; the merged query computes the
-    vocabulary statistics if any of them needs them.
-    """
-    merged: dict[str, TextQuery] = {}
-    for query in queries:
-        kept = merged.get(query.key)
-        merged[query.key] = query if kept is None or query.vocab_stats else kept
-    answers, stats = {}, {}
-    for key, query in merged.items():
-        model = target if query.model == "target" else reference
-        if model is None:
-            raise CapabilityError(f"query '{key}' needs a reference model; give the audit one (reference=...), or leave out the 'reference' attack")
-        query_texts = query.texts(texts)
-        started = time.perf_counter()
-        answers[key] = score_texts(model, query_texts, vocab_stats=query.vocab_stats, progress=progress,
-                                   description=f"scoring texts with {model.name} ({key}{', vocabulary statistics' if query.vocab_stats else ''})")
-        stats[key] = {"texts": len(query_texts), "scored_tokens": answers[key].n_tokens, "seconds": time.perf_counter() - started,
-                      **{k: v for k, v in (getattr(model, "last_stats", None) or {}).items() if k in ("tokens", "padding_fraction")}}
-    return answers, stats
-
-
-def _versions() -> dict:
-    from importlib import metadata
-
-    import platform
-
-    versions = {"python": platform.python_version()}
-    for package in ("privaudit", "numpy", "scipy", "scikit-learn", "torch", "transformers", "tokenizers", "gguf"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
 
 
 def audit_canaries(target: TokenScorer, canaries: Sequence[Canary], inserted, *, repetitions: int, n_candidates: int = 100,
@@ -232,7 +162,7 @@ def audit_text(
     blind: bool = True,
     record_ids: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
-) -> TextAuditResult:
+) -> AuditResult:
     """Audit a language model on member and non-member texts with text attacks and the blind baseline.
 
     Parameters
@@ -248,16 +178,42 @@ def audit_text(
     reference : TokenScorer, optional
         A second local language model for the ``reference`` attack.
     fprs, n_bootstrap, confidence, seed, delta, membership_randomized
-        As in :func:`privaudit.audit.audit`; all attacks and the blind baseline
+        As in :func:`privaudit.audit`; all attacks and the blind baseline
         share the seed (paired bootstrap).
     blind : bool
         Run the blind baseline (:mod:`privaudit.text.blind`) and warn when it
         comes close to the attacks.
     record_ids : sequence of str, optional
         Ids of members then non-members (default ``member-0``, ...).
+
+    Returns
+    -------
+    AuditResult
+        One target (``output_kind="token_log_probs"``, NaN accuracies),
+        ``labels`` all 0, ``classes=()``, ``n_population=0``, ``claims={}``;
+        ``text`` holds the texts, the blind baseline and its warning, the
+        corrected text claim and the query statistics (set ``text.canaries``
+        to an :func:`audit_canaries` result to report canaries).
     """
     started, started_at = time.perf_counter(), datetime.now(timezone.utc).isoformat(timespec="seconds")
-    say = progress or (lambda message: None)
+    texts, is_member, ids = _audited_texts(members, nonmembers, record_ids, membership_randomized)
+    chosen: list[TextAttack] = [build_text_attack(a) for a in attacks] if attacks else default_text_attacks(has_reference=reference is not None)
+    settings = MetricSettings(tuple(float(f) for f in fprs), n_bootstrap, confidence, seed, float(delta), bool(membership_randomized))
+    collected = collect_text(target, texts, chosen, reference=reference, progress=progress)
+    scored = score_attacks(target.name, chosen, collected, progress=progress)
+    results = evaluate_attacks(target.name, scored, is_member, settings, n_epsilon_candidates=1, progress=progress)
+    section = _text_section(texts, results, is_member, settings, blind=blind, progress=progress)
+    section.reference, section.queries = (None if reference is None else reference.name), collected.text_stats
+    return AuditResult(
+        results=results, targets=[TargetSummary(target.name, "token_log_probs", math.nan, math.nan)], record_ids=ids, is_member=is_member,
+        labels=np.zeros(len(texts), dtype=int), classes=(), n_population=0, seed=seed, fprs=settings.fprs, confidence=confidence,
+        started_at=started_at, duration_s=time.perf_counter() - started, versions=package_versions(TEXT_PACKAGES), delta=settings.delta,
+        membership_randomized=settings.membership_randomized, claims={}, text=section,
+    )
+
+
+def _audited_texts(members, nonmembers, record_ids, membership_randomized: bool):
+    """Members then non-members as ``(texts, is_member, ids)``, refusing empty, shared or mis-counted input."""
     texts = [str(t) for t in members] + [str(t) for t in nonmembers]
     is_member = np.r_[np.ones(len(members), bool), np.zeros(len(nonmembers), bool)]
     if not len(members) or not len(nonmembers):
@@ -273,26 +229,18 @@ def audit_text(
     ids = np.asarray(record_ids if record_ids is not None else [f"member-{i}" for i in range(len(members))] + [f"nonmember-{i}" for i in range(len(nonmembers))])
     if ids.shape != (len(texts),):
         raise DataError(f"record_ids has {ids.size} ids for {len(texts)} texts")
-    chosen: list[TextAttack] = [build_text_attack(a) for a in attacks] if attacks else default_text_attacks(has_reference=reference is not None)
-    answers, stats = answer_queries(target, texts, [q for a in chosen for q in a.queries()], reference=reference, progress=say)
-    results = []
-    for attack in chosen:
-        say(f"{target.name}: {attack.display_name}")
-        scores = attack.score(texts, answers)
-        metrics = evaluate_scores(scores, is_member, fprs=fprs, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed, delta=delta,
-                                  membership_randomized=membership_randomized)
-        results.append(AttackResult(target.name, attack.display_name, None, scores, metrics))
+    return texts, is_member, ids
+
+
+def _text_section(texts: list[str], results, is_member, settings: MetricSettings, *, blind: bool, progress) -> TextSection:
+    """The blind baseline (when ``blind``), its distribution-shift warning, and the corrected claim over the text attacks."""
     baseline, warning = None, None
     if blind:
-        say("blind baseline: bag-of-words classifier on the texts alone")
-        baseline = blind_baseline(texts, is_member, seed=seed, fprs=fprs, n_bootstrap=n_bootstrap, confidence=confidence)
+        if progress is not None:
+            progress("blind baseline: bag-of-words classifier on the texts alone")
+        baseline = blind_baseline(texts, is_member, seed=settings.seed, fprs=settings.fprs, n_bootstrap=settings.n_bootstrap, confidence=settings.confidence)
         warning = distribution_shift_warning(baseline.metrics, {r.attack: r.metrics for r in results}, p_value=baseline.p_value,
-                                             alpha=1.0 - confidence)
-    claim = text_leakage_claim({r.attack: r.scores for r in results}, is_member, confidence=confidence,
+                                             alpha=1.0 - settings.confidence)
+    claim = text_leakage_claim({r.attack: r.scores for r in results}, is_member, confidence=settings.confidence,
                                aucs={r.attack: (r.metrics.auc, *r.metrics.auc_ci) for r in results}, distribution_shift=warning is not None)
-    return TextAuditResult(
-        target=target.name, results=results, texts=texts, record_ids=ids, is_member=is_member, blind=baseline, warning=warning,
-        fprs=tuple(float(f) for f in fprs), confidence=confidence, seed=seed, delta=float(delta), membership_randomized=membership_randomized,
-        reference=None if reference is None else reference.name, claim=claim, queries=stats, started_at=started_at,
-        duration_s=time.perf_counter() - started, versions=_versions(),
-    )
+    return TextSection(texts=texts, blind=baseline, warning=warning, claim=claim)

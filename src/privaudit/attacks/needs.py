@@ -1,0 +1,60 @@
+"""What an attack needs before it can score: the record every attack declares as ``attack.needs``.
+
+The pipeline (:mod:`privaudit.pipeline`) reads only this record to decide what
+to query and how to fit and score an attack — never ``getattr``/``hasattr``
+probes on the attack. Each field is one kind of input:
+
+* ``signals`` — target signals (:data:`privaudit.signals.SIGNALS` names) from one
+  query per record, e.g. ``("loss",)``;
+* ``population`` — ``fit`` must see those signals on population records
+  (records known not to be in training), e.g. class-wise thresholds;
+* ``reference`` — reference models' signals (a
+  :class:`~privaudit.attacks.reference.ReferenceSignals`), trained in
+  ``reference_mode`` ("online": with each audited record IN half the models,
+  "offline": population records only);
+* ``population_z`` — the target's and the reference models' signals on
+  population records *z* as well (RMIA);
+* ``query_signals`` — :class:`~privaudit.query_signals.QueryRequest` objects
+  computed by asking the target about perturbed copies of every record
+  (label-only attacks); the signal's values are stored under ``request.key``;
+* ``text_queries`` — :class:`~privaudit.text.attacks.TextQuery` objects
+  (token log-probabilities of texts, lower-cased texts or neighbours, from
+  the target or a reference language model); a text attack scores
+  ``score(texts, answers)`` instead of ``score(signals, labels)``.
+
+Example
+-------
+>>> from privaudit.attacks import build_attack
+>>> build_attack({"name": "classwise_threshold", "signal": "loss"}).needs
+AttackNeeds(signals=('loss',), population=True, reference=False, reference_mode=None, population_z=False, query_signals=(), text_queries=())
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["AttackNeeds"]
+
+
+@dataclass(frozen=True)
+class AttackNeeds:
+    """What one attack needs from the pipeline before ``fit``/``score`` (see the module docstring)."""
+
+    signals: tuple[str, ...] = ()
+    population: bool = False
+    reference: bool = False
+    #: "online" or "offline" for a reference attack; None otherwise
+    reference_mode: str | None = None
+    population_z: bool = False
+    query_signals: tuple = ()
+    text_queries: tuple = ()
+
+    @property
+    def texts(self) -> bool:
+        """True for a text attack (scored from token log-probabilities, not from signals)."""
+        return bool(self.text_queries)
+
+    @property
+    def any_population(self) -> bool:
+        """True when the target must be queried on population records (for ``fit`` or for RMIA's z)."""
+        return self.population or self.population_z

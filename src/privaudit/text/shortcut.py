@@ -1,0 +1,60 @@
+"""Write a text audit's inputs as a config folder: ``config.yaml`` and ``texts.jsonl`` (what ``text-audit`` and ``demo --llm`` run).
+
+``privaudit text-audit`` is a shortcut: it writes the config it runs into its
+output folder (with the texts it read, as JSON Lines with ids and a
+membership column), then runs it through :func:`privaudit.audit.run_audit`
+like ``privaudit audit`` would; ``privaudit audit <out>/config.yaml`` reruns
+it. Model paths in the config are relative to the folder, never absolute.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from privaudit.text.data import text_data_jsonl
+
+__all__ = ["TEXT_INPUT_FILES", "text_config", "write_text_config", "relative_to_folder", "target_name"]
+
+#: what :func:`write_text_config` writes into the folder
+TEXT_INPUT_FILES = ("config.yaml", "texts.jsonl")
+
+
+def relative_to_folder(path: str | Path, folder: str | Path) -> str:
+    """``path`` relative to ``folder`` (POSIX separators), as configs name files."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(folder).resolve())).as_posix()
+
+
+def target_name(path: str | Path) -> str:
+    """A config target name from a model path: its last part with characters outside ``A-Za-z0-9_.-`` replaced by ``-``."""
+    return re.sub(r"[^A-Za-z0-9_.\-]", "-", Path(path).name) or "model"
+
+
+def text_config(target: dict, *, attacks=None, seed: int = 0, randomized: bool = False, metrics: dict | None = None) -> dict:
+    """The config of a text audit of ``texts.jsonl`` (ids in ``id``, texts in ``text``, membership in ``member``) with one causal_lm ``target``."""
+    config = {"seed": int(seed),
+              "data": {"path": "texts.jsonl", "text_column": "text", "id_column": "id",
+                       "membership": {"column": "member", "randomized": bool(randomized)}},
+              "targets": [{"type": "causal_lm", **target}]}
+    if attacks:
+        config["attacks"] = list(attacks)
+    if metrics:
+        config["metrics"] = dict(metrics)
+    config["output"] = "."
+    return config
+
+
+def write_text_config(folder, config: dict, members, nonmembers, *, command: str) -> Path:
+    """Stage ``texts.jsonl`` (members first, ids ``member-0, ..., nonmember-0, ...``) and ``config.yaml`` in ``folder``.
+
+    ``folder`` is an open :class:`~privaudit.output_folder.OutputFolder`; the
+    caller commits them (before running the config). Returns the config's final path.
+    """
+    import yaml
+
+    ids = [f"member-{i}" for i in range(len(members))] + [f"nonmember-{i}" for i in range(len(nonmembers))]
+    is_member = [True] * len(members) + [False] * len(nonmembers)
+    folder.write_text("texts.jsonl", text_data_jsonl(ids, list(members) + list(nonmembers), is_member))
+    header = f"# Written by `privaudit {command}`; rerun with: privaudit audit config.yaml\n"
+    return folder.write_text("config.yaml", header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
