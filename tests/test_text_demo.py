@@ -27,7 +27,16 @@ def demo_dir(tmp_path_factory):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "report.html" in completed.stdout
+    (out.parent / "stderr.txt").write_text(completed.stderr)
     return out
+
+
+def test_llm_demo_progress_is_whole_lines_off_a_terminal(demo_dir):
+    """Fine-tuning and scoring are counted steps; no other library's carriage-return bars (weights loading) in the log."""
+    lines = (demo_dir.parent / "stderr.txt").read_text().splitlines()
+    assert lines and all(line.startswith("· ") for line in lines), [line[:120] for line in lines if not line.startswith("· ")][:3]
+    assert any(line.startswith("· fine-tuning ") and " batches in " in line for line in lines)
+    assert any(line.startswith("· scoring 80 texts with ") and " 80 texts in " in line for line in lines)
 
 
 @pytest.mark.timeout(1600)

@@ -39,9 +39,18 @@ def _fail(message: str, code: int = EXIT_USAGE) -> None:
 
 
 def _status(quiet: bool):
-    """The command's progress reporter (:func:`privaudit.progress.open_reporter`): bars on a terminal, plain lines otherwise."""
+    """The command's progress reporter (:func:`privaudit.progress.open_reporter`): bars on a terminal, plain lines otherwise.
+
+    Other libraries' tqdm bars (transformers loading or de-quantising weights) are switched off unless the
+    user set ``TQDM_DISABLE`` / ``HF_HUB_DISABLE_PROGRESS_BARS``: in a log file their carriage returns make
+    one endless line, and on a terminal they fight the bars; privaudit's own lines say what is loading.
+    """
+    import os
+
     from privaudit.progress import open_reporter
 
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     return open_reporter(quiet=quiet)
 
 
