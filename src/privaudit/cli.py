@@ -42,8 +42,9 @@ def _status(quiet: bool):
     """The command's progress reporter (:func:`privaudit.progress.open_reporter`): bars on a terminal, plain lines otherwise.
 
     Other libraries' tqdm bars (transformers loading or de-quantising weights) are switched off unless the
-    user set ``TQDM_DISABLE`` / ``HF_HUB_DISABLE_PROGRESS_BARS``: in a log file their carriage returns make
-    one endless line, and on a terminal they fight the bars; privaudit's own lines say what is loading.
+    user set ``TQDM_DISABLE`` / ``HF_HUB_DISABLE_PROGRESS_BARS`` (an empty ``TQDM_DISABLE=`` keeps them): in a
+    log file their carriage returns make one endless line, and on a terminal they fight the bars;
+    privaudit's own lines say what is loading.
     """
     import os
 
