@@ -42,7 +42,7 @@ def _status(quiet: bool):
     """The command's progress reporter (:func:`privaudit.progress.open_reporter`): bars on a terminal, plain lines otherwise.
 
     Other libraries' tqdm bars (transformers loading or de-quantising weights) are switched off unless the
-    user set ``TQDM_DISABLE`` / ``HF_HUB_DISABLE_PROGRESS_BARS`` (an empty ``TQDM_DISABLE=`` keeps them): in a
+    user set ``TQDM_DISABLE`` (an empty ``TQDM_DISABLE=`` keeps them): in a
     log file their carriage returns make one endless line, and on a terminal they fight the bars;
     privaudit's own lines say what is loading.
     """
@@ -50,8 +50,9 @@ def _status(quiet: bool):
 
     from privaudit.progress import open_reporter
 
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if "TQDM_DISABLE" not in os.environ:  # the user's choice, if any, stands (for transformers' own bars too)
+        os.environ["TQDM_DISABLE"] = "1"
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     return open_reporter(quiet=quiet)
 
 
