@@ -128,7 +128,7 @@ def main(argv=None) -> None:
     from privaudit.datasets.fortunes import load_fortunes
     from privaudit.text.batching import in_order_batches, length_buckets, padding_fraction
     from privaudit.text.causal_lm import CausalLMTarget, load_causal_lm
-    from privaudit.text.demo import smollm2_gguf_path
+    from privaudit.llm_demo import smollm2_gguf_path
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -42,7 +42,7 @@ def _error(*targets: dict) -> str:
 
 
 def test_every_registered_type_has_its_config_class_beside_its_loader():
-    assert TARGET_TYPES.names() == ["http", "precomputed", "sklearn", "torch"]
+    assert TARGET_TYPES.names() == ["causal_lm", "http", "precomputed", "sklearn", "torch"]
     for name, config_class in (("sklearn", SklearnTargetConfig), ("torch", TorchTargetConfig),
                                ("precomputed", PrecomputedTargetConfig), ("http", HTTPTargetConfig)):
         entry = TARGET_TYPES.get(name)
@@ -108,7 +108,7 @@ def test_a_new_type_is_one_config_class_and_one_registry_line(monkeypatch):
     parsed = adapter.validate_python({"name": "lm", "type": "text_model", "folder": "lm/"})
     assert isinstance(parsed, TextModelConfig) and parsed.reference_recipe is None
     assert "trains no reference models" in parsed.missing_reference_recipe()
-    with pytest.raises(ValidationError, match="'path' is a key of precomputed and sklearn targets, not of text_model target 'lm'"):
+    with pytest.raises(ValidationError, match="'path' is a key of causal_lm, precomputed and sklearn targets, not of text_model target 'lm'"):
         adapter.validate_python({"name": "lm", "type": "text_model", "folder": "lm/", "path": "x"})
     with pytest.raises(ValidationError, match="'folder' is a key of text_model targets, not of sklearn target 'm'"):
         adapter.validate_python({"name": "m", "type": "sklearn", "path": "m.skops", "folder": "x"})
@@ -135,8 +135,8 @@ def test_a_key_of_another_type_is_refused_naming_key_target_and_type(target, nam
 
 
 def test_an_unknown_or_missing_type_lists_the_registered_types():
-    assert "targets.0.type: unknown type 'onnx'; known types: http, precomputed, sklearn, torch" in _error({"name": "m", "type": "onnx"})
-    assert "missing required key 'targets.0.type'; known types: http, precomputed, sklearn, torch" in _error({"name": "m", "path": "m.skops"})
+    assert "targets.0.type: unknown type 'onnx'; known types: causal_lm, http, precomputed, sklearn, torch" in _error({"name": "m", "type": "onnx"})
+    assert "missing required key 'targets.0.type'; known types: causal_lm, http, precomputed, sklearn, torch" in _error({"name": "m", "path": "m.skops"})
 
 
 def test_outputs_are_checked_per_type():
@@ -327,12 +327,13 @@ def test_readme_target_examples_are_valid_and_every_key_they_use_is_documented()
     from pydantic import TypeAdapter
 
     from privaudit.config import TargetConfig
+    from privaudit.targets import TARGET_TYPES
 
     examples = _readme_target_examples()
-    assert {t["type"] for t in examples} == {"sklearn", "torch", "precomputed", "http"}
+    assert {t["type"] for t in examples} == set(TARGET_TYPES.names())
     TypeAdapter(list[TargetConfig]).validate_python(examples)  # raises on a key of another type or a missing one
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    used = {key for t in examples for key in t} | {f"reference.{key}" for t in examples for key in (t.get("reference") or {})}
+    used = {key for t in examples for key in t} | {f"reference.{key}" for t in examples if isinstance(t.get("reference"), dict) for key in t["reference"]}
 
     def documented(key: str) -> bool:  # named in backticks, or explained by a comment on an example line that sets it
         last = key.split(".")[-1]

@@ -18,7 +18,7 @@ from scipy import stats
 
 from privaudit.exceptions import DataError
 from privaudit.metrics import one_run_lower_bound
-from privaudit.text.audit import audit_canaries
+from privaudit.text.canary_audit import audit_canaries
 from privaudit.text.canaries import Canary, sampled_exposure
 from privaudit.text.canary_epsilon import canary_epsilon_bound, group_delta, per_record_epsilon
 from privaudit.text.token_scores import TokenLogProbs

@@ -21,7 +21,8 @@ import torch  # the llm extra (`make test` installs it)
 
 from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import DataError
-from privaudit.text.audit import audit_canaries, audit_text
+from privaudit.pipeline.text_audit import audit_text
+from privaudit.text.canary_audit import audit_canaries
 from privaudit.text.canaries import Canary, insert_canaries
 from privaudit.text.causal_lm import CausalLMTarget, load_causal_lm
 from privaudit.text.finetune import finetune_causal_lm
@@ -340,7 +341,7 @@ def test_llm_demo_wiring_saves_a_folder_that_privaudit_audit_reruns(tmp_path, mo
     the fine-tuned model saved as safetensors with its tokenizer, the 'GGUF' reference copied, texts, canaries and config
     written first, and `privaudit audit <demo>/config.yaml` reproduces the demo's figures."""
     import privaudit.text.causal_lm as causal_lm
-    import privaudit.text.demo as demo
+    import privaudit.llm_demo as demo
 
     real_loader = causal_lm.load_causal_lm
     tokenizer = make_tokenizer(["the", "a", "of", "to", "is", "and", "you", "it", "in", "that"])

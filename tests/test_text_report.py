@@ -13,7 +13,8 @@ import pytest
 from hostile import assert_one_line_error, run_cli
 from privaudit.report import print_summary, report_dict, write_report
 from privaudit.report_document import load_report
-from privaudit.text.audit import audit_canaries, audit_text
+from privaudit.pipeline.text_audit import audit_text
+from privaudit.text.canary_audit import audit_canaries
 from privaudit.text.canaries import Canary
 from privaudit.text.token_scores import TokenLogProbs
 

@@ -85,7 +85,7 @@ class HashScorer:
 
 
 def test_text_audit_reports_the_claim(tmp_path):
-    from privaudit.text.audit import audit_text
+    from privaudit.pipeline.text_audit import audit_text
     from privaudit.report import render_html, report_dict
 
     rng = np.random.default_rng(3)

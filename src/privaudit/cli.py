@@ -97,7 +97,7 @@ def audit_command(config: Path, out_dir: Path | None, show_records: bool, refere
     from privaudit.output_folder import OutputFolder
     from privaudit.report import REPORT_FILES, write_report
     from privaudit.exceptions import ConfigError
-    from privaudit.targets.causal_lm import is_text_audit
+    from privaudit.text.target_config import is_text_audit
 
     parsed, base_dir = load_config(config, trust_code=trust_code)
     if reference_models is not None and is_text_audit(parsed):
@@ -160,7 +160,7 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
     from privaudit.config import load_config
     from privaudit.exceptions import ConfigError
     from privaudit.record_check import run_check
-    from privaudit.targets.causal_lm import is_text_audit
+    from privaudit.text.target_config import is_text_audit
     from privaudit.report.check_report import check_result_to_dict, print_check
 
     from privaudit.output_folder import OutputFolder
@@ -296,7 +296,7 @@ def serve_example_command(protocol: str, port: int, demo_dir: Path, labels_only:
 
 # -- privaudit text-audit / demo --llm (language models) ----------------------------
 def _llm_demo(out_dir: Path, *, seed: int, small: bool, quiet: bool, force: bool) -> None:
-    from privaudit.text.demo import run_llm_demo
+    from privaudit.llm_demo import run_llm_demo
 
     with _status(quiet) as say:
         result, files = run_llm_demo(out_dir, small=small, seed=seed, progress=say, force=force)
@@ -330,7 +330,7 @@ def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Pa
     from privaudit.exceptions import require
     from privaudit.output_folder import OutputFolder
     from privaudit.report import REPORT_FILES, write_report
-    from privaudit.text.config_audit import run_text_audit
+    from privaudit.pipeline.text_audit import run_text_audit
     from privaudit.text.data import TextData
     from privaudit.text.shortcut import TEXT_INPUT_FILES, relative_to_folder, target_name, text_config, write_text_config
     from privaudit.text.texts import read_audit_texts

@@ -56,7 +56,7 @@ from privaudit.targets.config_base import (
     TrainingRecipeConfig,
     refuse_boolean_class_names,
 )
-from privaudit.targets.causal_lm import check_text_audit_config
+from privaudit.text.target_config import check_text_audit_config
 from privaudit.trust import check_config_code
 
 __all__ = [

@@ -3,7 +3,7 @@
 Every entry point goes through the same steps (load inputs → targets →
 collect signals → score attacks → evaluate → result): ``privaudit audit``
 and ``demo`` (:func:`run_audit`), ``check`` (:mod:`privaudit.record_check`),
-``text-audit`` (:func:`privaudit.text.audit.audit_text`) and ``sweep``
+``text-audit`` (:func:`privaudit.pipeline.text_audit.audit_text`) and ``sweep``
 (:mod:`privaudit.sweep.run`, which calls :func:`audit`).
 """
 
@@ -143,11 +143,11 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     from privaudit.config import config_hash
     from privaudit.redaction import redact_config
     from privaudit.shared_paths import shareable_result
-    from privaudit.targets.causal_lm import is_text_audit
+    from privaudit.text.target_config import is_text_audit
     from privaudit.trust import trust_summary
 
     if is_text_audit(config):  # a language model audited on texts: the same steps, through the text entry point
-        from privaudit.text.config_audit import run_text_audit
+        from privaudit.pipeline.text_audit import run_text_audit
 
         return run_text_audit(config, base_dir, progress=progress)
     inputs = load_inputs(config, base_dir)

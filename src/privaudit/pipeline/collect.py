@@ -134,7 +134,7 @@ def collect_text(target, texts: Sequence[str], attacks: Sequence, *, reference=N
     """Ask the language models once per distinct text query of ``attacks``; returns the answers and statistics by query key.
 
     ``target`` and ``reference`` have ``name`` and ``token_log_probs(texts, *, vocab_stats=False)``
-    (:class:`privaudit.text.audit.TokenScorer`). Queries with the same key are
+    (:class:`privaudit.text.canary_audit.TokenScorer`). Queries with the same key are
     merged; the merged query computes the vocabulary statistics if any of them
     needs them. ``answers[key]`` is a :class:`~privaudit.text.token_scores.TokenLogProbs`
     over ``query.texts(texts)``; ``text_stats[key]`` holds texts, scored tokens,

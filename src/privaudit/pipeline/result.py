@@ -46,7 +46,7 @@ class TargetSummary:
 class AuditResult:
     """Everything a report renders. ``record_ids``/``is_member``/``labels`` align with every ``scores`` array.
 
-    A text audit (:func:`privaudit.text.audit.audit_text`) returns the same type with ``text`` set
+    A text audit (:func:`privaudit.pipeline.text_audit.audit_text`) returns the same type with ``text`` set
     (:class:`~privaudit.text.section.TextSection`), ``labels`` all 0, ``classes=()``,
     ``n_population=0`` and ``claims={}`` (its corrected claim is ``text.claim``).
     """

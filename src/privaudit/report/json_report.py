@@ -8,7 +8,6 @@ guards the writer, so any JSON parser reads the file.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from privaudit.pipeline import AuditResult
 from privaudit.csv_output import csv_bytes
 from privaudit.output_folder import write_file_atomic
 from privaudit.redaction import redact_config
+from privaudit.report.json_values import strict_json_value
 from privaudit.shared_paths import shareable_config, shareable_path
 from privaudit.report.text_section import text_report_section, text_score_columns
 from privaudit.report.verdict import claim_for, report_notes, verdict
@@ -27,32 +27,6 @@ __all__ = ["SCHEMA_VERSION", "report_dict", "json_bytes", "write_json", "scores_
 
 #: 1.1 added the optional ``text`` key (text audits); every 1.0 field is unchanged
 SCHEMA_VERSION = "1.1"
-
-
-def strict_json_value(value):
-    """``value`` with numpy types made plain, tuples made lists and NaN/±inf made ``None``.
-
-    Examples
-    --------
-    >>> strict_json_value({"a": (1.0, float("nan")), "b": np.int64(3)})
-    {'a': [1.0, None], 'b': 3}
-    """
-    if isinstance(value, dict):
-        return {str(k): strict_json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict_json_value(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [strict_json_value(v) for v in value.tolist()]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, str):
-        return value
-    return str(value)
 
 
 def report_dict(result: AuditResult) -> dict:

@@ -111,7 +111,7 @@ def text_html_context(result) -> dict | None:
                                                                "epsilon_group": epsilon_value(c.one_run.epsilon_lb_group),
                                                                "group_size": c.one_run.group_size, "delta": f"{c.one_run.delta:g}",
                                                                "correct": c.one_run.n_correct, "guesses": c.one_run.n_guesses}}
-    from privaudit.report.json_report import strict_json_value
+    from privaudit.report.json_values import strict_json_value
 
     return {
         "warning": text.warning, "claim": text.claim, "reference": text.reference, "blind": blind, "rows": rows, "canaries": canaries,

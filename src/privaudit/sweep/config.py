@@ -193,7 +193,7 @@ class SweepConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.data.label is None or self.data.text_column is not None:  # DataConfig serves text audits too (privaudit.targets.causal_lm)
+        if self.data.label is None or self.data.text_column is not None:  # DataConfig serves text audits too (privaudit.text.target_config)
             raise ValueError("a sweep trains tabular models: data needs 'label' (the label column) and no 'text_column'")
         names = [s.name for s in self.settings]
         duplicated = sorted({n for n in names if names.count(n) > 1})

@@ -13,7 +13,6 @@ from privaudit.targets import http as _http  # noqa: F401  (registers "http"; im
 from privaudit.targets import precomputed as _precomputed  # noqa: F401  (registers "precomputed")
 from privaudit.targets import sklearn as _sklearn  # noqa: F401  (registers "sklearn")
 from privaudit.targets import torch as _torch  # noqa: F401  (registers "torch"; imports torch lazily)
-from privaudit.targets import causal_lm as _causal_lm  # noqa: F401  (registers "causal_lm"; imports transformers lazily)
 from privaudit.targets.base import Target, check_outputs
 from privaudit.targets.config_base import ClassifierTargetConfig, TargetConfigBase
 from privaudit.targets.http import HTTPTarget, HTTPTargetConfig

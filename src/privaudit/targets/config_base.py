@@ -160,7 +160,7 @@ class TargetConfigBase(StrictModel):
             owners = [t for t in TARGET_TYPES.names() if key in TARGET_TYPES.get(t).config.model_fields]
             if owners:
                 raise ValueError(
-                    f"'{key}' is a key of {' and '.join(owners)} targets, not of {values.get('type')} target '{name}': "
+                    f"'{key}' is a key of {' and '.join(owners) if len(owners) < 3 else ', '.join(owners[:-1]) + ' and ' + owners[-1]} targets, not of {values.get('type')} target '{name}': "
                     f"remove it, or change the target's type; {values.get('type')} targets take: {', '.join(own)}"
                 )
         return values

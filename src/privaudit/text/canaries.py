@@ -38,7 +38,7 @@ never uses it as the headline. A canary the model never saw has exposure of
 about 1 bit on average (E[−log₂ U] = 1/ln 2 ≈ 1.44 for U uniform).
 
 Everything here is pure numpy/scipy; the model is queried by
-:func:`privaudit.text.audit.audit_canaries`.
+:func:`privaudit.text.canary_audit.audit_canaries`.
 
 Example
 -------

@@ -18,7 +18,7 @@ class TextSection:
     warning: str | None = None
     #: name of the reference language model, or None
     reference: str | None = None
-    #: privaudit.text.audit.CanaryAudit, or None
+    #: privaudit.text.canary_audit.CanaryAudit, or None
     canaries: object = None
     #: the corrected claim over the text attacks (privaudit.text.verdict.TextClaim)
     claim: object = None

@@ -1,149 +1,43 @@
 """Text audits through the one pipeline: texts → language model → token log-probabilities → text attacks → metrics.
 
-:func:`audit_text` runs the pipeline's steps (:func:`privaudit.pipeline.collect_text`
+:func:`audit_text` runs the pipeline's steps (:func:`~privaudit.pipeline.collect.collect_text`
 — the only place that asks a language model about audited texts —,
-:func:`~privaudit.pipeline.score_attacks`, :func:`~privaudit.pipeline.evaluate_attacks`)
-and returns the same :class:`~privaudit.pipeline.AuditResult` as a tabular
+:func:`~privaudit.pipeline.score.score_attacks`, :func:`~privaudit.pipeline.evaluate.evaluate_attacks`)
+and returns the same :class:`~privaudit.pipeline.result.AuditResult` as a tabular
 audit, with a :class:`~privaudit.text.section.TextSection` (blind baseline,
-text claim, canaries). :func:`audit_canaries` is the only place that asks a
-model about canaries. A *scorer* is anything with::
-
-    name: str
-    def token_log_probs(texts, *, vocab_stats=False) -> TokenLogProbs
-
-(:class:`privaudit.text.causal_lm.CausalLMTarget`, or a stand-in in tests).
+text claim, canaries). :func:`run_text_audit` is what ``privaudit audit`` runs
+for a config whose target is a language model (``type: causal_lm``,
+:mod:`privaudit.text.target_config`); the LLM demo (``privaudit demo --llm``)
+and ``privaudit text-audit`` write such a config and run it the same way.
+Canaries: :func:`privaudit.text.canary_audit.audit_canaries`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Protocol, Sequence
+from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
 from privaudit.exceptions import DataError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
-from privaudit.pipeline import (
-    AuditResult, MetricSettings, TargetSummary, check_membership_randomized, collect_text, evaluate_attacks, package_versions, score_attacks,
-)
-from privaudit.pipeline.environment import TEXT_PACKAGES
+from privaudit.pipeline.collect import collect_text
+from privaudit.pipeline.environment import TEXT_PACKAGES, package_versions
+from privaudit.pipeline.evaluate import MetricSettings, evaluate_attacks
+from privaudit.pipeline.inputs import check_membership_randomized
+from privaudit.pipeline.result import AuditResult, TargetSummary
+from privaudit.pipeline.score import score_attacks
 from privaudit.text.attacks import TextAttack, build_text_attack, default_text_attacks
 from privaudit.text.blind import blind_baseline, distribution_shift_warning
-from privaudit.text.canaries import (
-    Canary, CanaryExposure, candidates_at_or_below, fitted_exposure, log_perplexity_bits, sample_candidate_secrets, sampled_exposure,
-)
-from privaudit.text.canary_epsilon import CanaryEpsilonBound, canary_epsilon_bound
+from privaudit.text.canary_audit import TokenScorer
 from privaudit.text.section import TextSection
 from privaudit.text.texts import shared_texts_error
-from privaudit.text.token_scores import TokenLogProbs, score_texts
 from privaudit.text.verdict import text_leakage_claim
 
-__all__ = ["TokenScorer", "CanaryAudit", "audit_text", "audit_canaries"]
-
-
-class TokenScorer(Protocol):
-    """What a language-model target provides (see module docstring)."""
-
-    name: str
-
-    def token_log_probs(self, texts: Sequence[str], *, vocab_stats: bool = False) -> TokenLogProbs: ...
-
-
-@dataclass
-class CanaryAudit:
-    """Exposure of every canary, and the per-record one-run ε bound from the coin-flipped insertions.
-
-    ``one_run`` is a :class:`~privaudit.text.canary_epsilon.CanaryEpsilonBound`:
-    its ``epsilon_lb`` is per record (converted from the per-canary bound by
-    group privacy over the ``repetitions`` copies).
-    """
-
-    exposures: list[CanaryExposure]
-    one_run: CanaryEpsilonBound | None
-    repetitions: int
-    n_candidates: int
-
-    @property
-    def inserted(self) -> np.ndarray:
-        return np.array([e.inserted for e in self.exposures], dtype=bool)
-
-    @property
-    def exposure(self) -> np.ndarray:
-        return np.array([e.exposure for e in self.exposures])
-
-    def summary(self) -> dict:
-        """Mean / median / max exposure of inserted and of not-inserted canaries."""
-        out = {}
-        for label, mask in (("inserted", self.inserted), ("not_inserted", ~self.inserted)):
-            values = self.exposure[mask]
-            out[label] = {"n": int(mask.sum()), "mean": float(values.mean()) if values.size else None,
-                          "median": float(np.median(values)) if values.size else None, "max": float(values.max()) if values.size else None}
-        return out
-
-
-def audit_canaries(target: TokenScorer, canaries: Sequence[Canary], inserted, *, repetitions: int, n_candidates: int = 100,
-                   alphabet: str = "0123456789", seed: int = 0, delta: float = 0.0, confidence: float = 0.95, extrapolate: bool = True,
-                   progress: Callable[[str], None] | None = None) -> CanaryAudit:
-    """Exposure of each canary against ``n_candidates`` sampled secrets of its format, and the per-record one-run ε bound.
-
-    Parameters
-    ----------
-    target : TokenScorer
-    canaries : sequence of Canary
-    inserted : bool array, shape (n_canaries,)
-        The coin flips: True = the canary went into the training data.
-    repetitions : int
-        Copies of each inserted canary in the training data (≥ 1): the
-        group size of :func:`privaudit.text.canary_epsilon.canary_epsilon_bound`.
-        Required, because the per-record bound depends on it.
-    n_candidates : int
-        Secrets sampled per canary; exposure resolves at most log₂(n_candidates + 1) bits.
-    extrapolate : bool
-        Also compute the skew-normal estimate ``exposure_extrapolated``
-        (about 0.1–0.3 s per canary); NaN when False.
-
-    Notes
-    -----
-    The headline ``exposure`` is the sampled-rank one
-    (:func:`privaudit.text.canaries.sampled_exposure`); the skew-normal
-    extrapolation is kept as ``exposure_extrapolated``. The one-run bound
-    scores each canary by its standardised margin over its own candidates,
-    (mean candidate Px − canary Px) / sd(candidate Px) — any score computed
-    without the coin flips keeps the bound valid, and this one rarely ties —
-    and is valid only if each canary was inserted by an independent fair
-    coin flip (:func:`privaudit.text.canaries.insert_canaries` with
-    probability 1/2).
-    """
-    inserted = np.asarray(inserted, dtype=bool)
-    if inserted.shape != (len(canaries),):
-        raise DataError(f"{len(canaries)} canaries but inserted has shape {inserted.shape}")
-    if int(repetitions) < 1:
-        raise DataError(f"canary repetitions must be ≥ 1 (copies of each inserted canary), got {repetitions}")
-    candidates = [sample_candidate_secrets(c, n_candidates, alphabet=alphabet, seed=seed + i) for i, c in enumerate(canaries)]
-    texts = [c.text for c in canaries] + [c.with_secret(s) for c, secrets in zip(canaries, candidates) for s in secrets]
-    bits = log_perplexity_bits(score_texts(target, texts, progress=progress, description=(
-        f"canaries: scoring {len(canaries)} canaries and {len(texts) - len(canaries):,} candidate secrets with {target.name}")).per_text_sum())
-    exposures, margins = [], []
-    for i, canary in enumerate(canaries):
-        start = len(canaries) + i * n_candidates
-        candidate_bits = bits[start : start + n_candidates]
-        space = float(len(alphabet) ** len(canary.secret))
-        margins.append((candidate_bits.mean() - bits[i]) / (candidate_bits.std() or 1.0))
-        extrapolated, fit = fitted_exposure(bits[i], candidate_bits, space) if extrapolate else (math.nan, (math.nan,) * 3)
-        exposures.append(CanaryExposure(
-            text=canary.text, secret=canary.secret, inserted=bool(inserted[i]), log_perplexity_bits=float(bits[i]),
-            exposure=sampled_exposure(bits[i], candidate_bits, space), exposure_extrapolated=extrapolated, n_candidates=n_candidates,
-            n_candidates_at_or_below=candidates_at_or_below(bits[i], candidate_bits), space_size=space,
-            max_exposure=math.log2(n_candidates + 1), fit=fit,
-        ))
-    one_run = None
-    if inserted.any() and (~inserted).any():
-        one_run = canary_epsilon_bound(np.array(margins), inserted, group_size=int(repetitions),
-                                       delta=delta, confidence=confidence, seed=seed)
-    return CanaryAudit(exposures, one_run, int(repetitions), n_candidates)
+__all__ = ["audit_text", "run_text_audit"]
 
 
 def audit_text(
@@ -244,3 +138,51 @@ def _text_section(texts: list[str], results, is_member, settings: MetricSettings
     claim = text_leakage_claim({r.attack: r.scores for r in results}, is_member, confidence=settings.confidence,
                                aucs={r.attack: (r.metrics.auc, *r.metrics.auc_ci) for r in results}, distribution_shift=warning is not None)
     return TextSection(texts=texts, blind=baseline, warning=warning, claim=claim)
+
+
+def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], None] | None = None, data=None) -> AuditResult:
+    """Load the texts and language model(s) a validated text-audit :class:`~privaudit.config.AuditConfig` names, and audit them.
+
+    Every attack and the blind baseline share ``config.seed`` (paired
+    bootstrap); canaries (the target's ``canaries`` block) are scored with the
+    same seed. ``config`` is redacted into ``result.config`` and hashed into
+    ``result.config_hash`` as for a tabular audit.
+
+    ``data`` (:class:`~privaudit.text.data.TextData`) are the texts the
+    config's ``data`` names, given from memory by a caller that holds them
+    before the file is written (``privaudit text-audit``, whose config and
+    texts are written together with the report); read from the file otherwise.
+    """
+    import time
+
+    from privaudit.config import config_hash
+    from privaudit.redaction import redact_config
+    from privaudit.text.target_config import load_causal_lm_targets
+    from privaudit.text.canary_audit import audit_canaries
+    from privaudit.text.data import load_text_data, read_canaries
+    from privaudit.trust import trust_summary
+
+    started = time.perf_counter()
+    base_dir = Path(base_dir)
+    d, m, spec = config.data, config.data.membership, config.targets[0]
+    resolve = lambda p: None if p is None else base_dir / p  # noqa: E731
+    data = data if data is not None else load_text_data(base_dir / d.path, text_column=d.text_column or "text", id_column=d.id_column, membership_column=m.column,
+                          members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers))
+    canaries = None if spec.canaries is None else read_canaries(base_dir / spec.canaries.path)
+    say = progress or (lambda message: None)
+    say(f"loading language model {spec.name}" + (" and its reference" if spec.reference else ""))
+    target, reference = load_causal_lm_targets(spec, base_dir)
+    result = audit_text(target, data.members, data.nonmembers, attacks=config.attacks, reference=reference, fprs=config.metrics.fprs,
+                             n_bootstrap=config.metrics.bootstrap, confidence=config.metrics.confidence, seed=config.seed,
+                             delta=config.metrics.delta, membership_randomized=m.randomized, record_ids=data.record_ids, progress=progress)
+    if canaries is not None:
+        c = spec.canaries
+        result.text.canaries = audit_canaries(target, canaries[0], canaries[1], repetitions=c.repetitions, n_candidates=c.n_candidates,
+                                              alphabet=c.alphabet, seed=config.seed, delta=result.delta,
+                                              confidence=config.metrics.confidence, extrapolate=c.extrapolate, progress=progress)
+    result.data_source = d.path  # as the config names it, relative to the config: no local absolute path in a shared report
+    result.duration_s = time.perf_counter() - started
+    result.config = redact_config(config.model_dump(mode="json"))
+    result.config_hash = config_hash(config)
+    result.trust = trust_summary(config)
+    return result

@@ -34,7 +34,7 @@ __all__ = ["CausalLMTargetConfig", "CanaryFileConfig", "load_causal_lm_target", 
 
 
 class CanaryFileConfig(StrictModel):
-    """Canaries of a causal_lm target: a JSON Lines file and how they were inserted (:func:`privaudit.text.audit.audit_canaries`)."""
+    """Canaries of a causal_lm target: a JSON Lines file and how they were inserted (:func:`privaudit.text.canary_audit.audit_canaries`)."""
 
     path: str
     repetitions: int = Field(ge=1)
