@@ -95,7 +95,7 @@ def audit_text(
     settings = MetricSettings(tuple(float(f) for f in fprs), n_bootstrap, confidence, seed, float(delta), bool(membership_randomized))
     collected = collect_text(target, texts, chosen, reference=reference, progress=progress)
     scored = score_attacks(target.name, chosen, collected, progress=progress)
-    results = evaluate_attacks(target.name, scored, is_member, settings, n_epsilon_candidates=1, progress=progress)
+    results = evaluate_attacks(target.name, scored, is_member, settings, progress=progress)  # ε corrected for the number of attacks, as for tabular audits
     section = _text_section(texts, results, is_member, settings, blind=blind, progress=progress)
     section.reference, section.queries = (None if reference is None else reference.name), collected.text_stats
     return AuditResult(
