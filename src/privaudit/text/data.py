@@ -89,15 +89,20 @@ def _kind(value) -> str:
     return "null" if value is None else {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
-def _jsonl_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict], list[int]]:
-    rows, numbers = [], []
+def _json_lines(path: Path):
+    """``(line number, parsed value or None when the line is not JSON)`` for every non-blank line of a JSON Lines file."""
     for number, line in enumerate(_file_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            entry = json.loads(line)
+            yield number, json.loads(line)
         except (json.JSONDecodeError, RecursionError):
-            entry = None
+            yield number, None
+
+
+def _jsonl_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict], list[int]]:
+    rows, numbers = [], []
+    for number, entry in _json_lines(path):
         if not isinstance(entry, dict):
             raise DataError(f"{path}, line {number}: not a JSON object; give one object per line, e.g. {{\"{columns['text']}\": \"...\"}}")
         row = {}
@@ -254,13 +259,7 @@ def read_canaries(path: str | Path) -> tuple[list, np.ndarray]:
 
     path = Path(path)
     canaries, inserted = [], []
-    for number, line in enumerate(_file_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
-            entry = None
+    for number, entry in _json_lines(path):
         fix = 'give one object per line: {"prefix": "Ann\'s PIN is ", "secret": "123456", "suffix": "", "inserted": true}'
         if not isinstance(entry, dict):
             raise DataError(f"{path}, line {number}: not a JSON object; {fix}")
