@@ -155,3 +155,24 @@ def test_a_sweep_still_needs_a_label():
 
     with pytest.raises(ConfigError, match="data needs 'label'"):
         parse_sweep_config({"data": {"path": "d.csv", "membership": {"column": "split"}}, "settings": [{"name": "a"}]})
+
+
+@pytest.mark.parametrize("missing", ["path", "reference", "canaries"])
+def test_causal_lm_config_with_a_missing_file_names_its_key(tmp_path, missing):
+    """A model, reference model or canary file that is not there: one line naming targets.NAME.KEY, before any model loads."""
+    from privaudit.pipeline.text_audit import run_text_audit
+
+    write(tmp_path / "t.jsonl", text_data_jsonl(["a", "b"], ["one two", "three"], [True, False]))
+    (tmp_path / "lm").mkdir()
+    write(tmp_path / "c.jsonl", canaries_jsonl([Canary("Ann's PIN is ", "123456")], [True]))
+    target = {"name": "my-lm", "type": "causal_lm", "path": "lm", "reference": "lm", "canaries": {"path": "c.jsonl", "repetitions": 1, "extrapolate": False}}
+    if missing == "canaries":
+        target["canaries"]["path"] = "gone.jsonl"
+    else:
+        target[missing] = "gone/"
+    config = parse_config({"data": {"path": "t.jsonl", "id_column": "id", "membership": {"column": "member"}}, "targets": [target]}, "lm.yaml")
+    key = "targets.my-lm.canaries.path" if missing == "canaries" else f"targets.my-lm.{missing}"
+    with pytest.raises(ConfigError) as caught:
+        run_text_audit(config, tmp_path)
+    text = str(caught.value)
+    assert text.startswith(f"{key}: gone") and "not found" in text and "relative to the config" in text and "\n" not in text
