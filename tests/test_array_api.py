@@ -133,3 +133,21 @@ def test_report_submodule_after_plain_import():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False", "True", "True", "AttributeError"]
+
+
+@pytest.mark.parametrize(
+    "attack, words",
+    [
+        ("rmia", "needs reference models, which audit_outputs cannot train"),
+        ("shadow_model", "needs reference models, which audit_outputs cannot train"),
+        ("label_only_boundary", "queries the model on perturbed copies"),
+        ("classwise_threshold", "pass population= and labels_population="),
+    ],
+)
+def test_an_attack_arrays_cannot_serve_is_refused_with_the_arguments_not_a_config_block(leaky, attack, words):
+    """The fix names audit_outputs' own arguments (or privaudit.audit), never a config 'reference' block or membership column."""
+    arguments = {k: v for k, v in leaky.items() if k not in ("population", "labels_population")}
+    with pytest.raises(privaudit.exceptions.PrivauditError) as excinfo:
+        privaudit.audit_outputs(**arguments, kind="logits", attacks=[attack], n_bootstrap=50)
+    message = _one_line(excinfo)
+    assert words in message and "block" not in message and "membership column" not in message, message
