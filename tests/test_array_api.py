@@ -151,3 +151,15 @@ def test_an_attack_arrays_cannot_serve_is_refused_with_the_arguments_not_a_confi
         privaudit.audit_outputs(**arguments, kind="logits", attacks=[attack], n_bootstrap=50)
     message = _one_line(excinfo)
     assert words in message and "block" not in message and "membership column" not in message, message
+
+
+def test_write_report_into_a_users_folder_names_the_python_argument(leaky, tmp_path):
+    """From Python the fix is force=True, not only the CLI's --force; the user's file is left alone."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("my notes")
+    result = privaudit.audit_outputs(**leaky, kind="logits", attacks=["loss"], n_bootstrap=50)
+    with pytest.raises(privaudit.exceptions.OutputError) as caught:
+        result.write_report(folder)
+    assert "force=True" in str(caught.value) and "\n" not in str(caught.value)
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
