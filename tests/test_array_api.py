@@ -163,3 +163,11 @@ def test_write_report_into_a_users_folder_names_the_python_argument(leaky, tmp_p
         result.write_report(folder)
     assert "force=True" in str(caught.value) and "\n" not in str(caught.value)
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+
+
+def test_best_of_an_unknown_target_names_the_targets_there(leaky):
+    result = privaudit.audit_outputs(**leaky, kind="logits", attacks=["loss"], n_bootstrap=50, name="mine")
+    assert result.best("mine").attack == "threshold[loss]"
+    with pytest.raises(privaudit.exceptions.UnknownNameError) as caught:
+        result.best("model")
+    assert str(caught.value) == "no target 'model' in this result; targets: mine"
