@@ -441,3 +441,12 @@ def test_refuses_nan_wrong_shapes_and_missing_reference(cls, leaking):
 def test_refuses_unknown_modes(cls, leaking):
     with pytest.raises(ConfigError, match="mode"):
         cls(mode="sideways").score(leaking.signals, leaking.labels, leaking.reference)
+
+
+def test_rmia_offline_that_cannot_tune_a_says_where_offline_a_goes():
+    """`reference: {models: 1, mode: offline}` or `--reference-models 1`: the refusal shows the attacks entry that fixes it."""
+    one = gaussian_game(12, n=2_000, k=1, n_population=1_000, reference_out_only=True)
+    with pytest.raises(DataError) as caught:
+        RMIAAttack(mode="offline").score(one.signals, one.labels, one.reference)
+    message = str(caught.value)
+    assert "{name: rmia, mode: offline, offline_a:" in message and "more reference models" in message and "\n" not in message
