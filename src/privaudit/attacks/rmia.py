@@ -248,7 +248,9 @@ class RMIAAttack(ReferenceAttack):
             raise DataError(f"attack '{name}': {int(np.isnan(pr_x).sum())} audited record(s) have no OUT reference model; offline RMIA needs one")
         usable_z = ~np.isnan(pr_z)
         if not usable_z.any():
-            raise DataError(f"attack '{name}': no population record has an OUT reference model")
+            raise DataError(f"attack '{name}': no population record has an OUT reference model (each is in the training set of every model), so none can "
+                            "serve as z; train more reference models, or each on fewer records than the population "
+                            "(reference.train_size, e.g. train_size: members)")
         self.n_population_used_ = int(usable_z.sum())
         with np.errstate(divide="ignore"):  # Pr(x|θ) = 0 gives log LR = −inf, i.e. LR = 0
             self.log_likelihood_ratios_ = np.log(p_x) - np.log(pr_x)  # log Pr(x|θ)/Pr(x), the paper's LR(x)
