@@ -133,3 +133,41 @@ def test_report_submodule_after_plain_import():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False", "True", "True", "AttributeError"]
+
+
+@pytest.mark.parametrize(
+    "attack, words",
+    [
+        ("rmia", "needs reference models, which audit_outputs cannot train"),
+        ("shadow_model", "needs reference models, which audit_outputs cannot train"),
+        ("label_only_boundary", "queries the model on perturbed copies"),
+        ("classwise_threshold", "pass population= and labels_population="),
+    ],
+)
+def test_an_attack_arrays_cannot_serve_is_refused_with_the_arguments_not_a_config_block(leaky, attack, words):
+    """The fix names audit_outputs' own arguments (or privaudit.audit), never a config 'reference' block or membership column."""
+    arguments = {k: v for k, v in leaky.items() if k not in ("population", "labels_population")}
+    with pytest.raises(privaudit.exceptions.PrivauditError) as excinfo:
+        privaudit.audit_outputs(**arguments, kind="logits", attacks=[attack], n_bootstrap=50)
+    message = _one_line(excinfo)
+    assert words in message and "block" not in message and "membership column" not in message, message
+
+
+def test_write_report_into_a_users_folder_names_the_python_argument(leaky, tmp_path):
+    """From Python the fix is force=True, not only the CLI's --force; the user's file is left alone."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("my notes")
+    result = privaudit.audit_outputs(**leaky, kind="logits", attacks=["loss"], n_bootstrap=50)
+    with pytest.raises(privaudit.exceptions.OutputError) as caught:
+        result.write_report(folder)
+    assert "force=True" in str(caught.value) and "\n" not in str(caught.value)
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+
+
+def test_best_of_an_unknown_target_names_the_targets_there(leaky):
+    result = privaudit.audit_outputs(**leaky, kind="logits", attacks=["loss"], n_bootstrap=50, name="mine")
+    assert result.best("mine").attack == "threshold[loss]"
+    with pytest.raises(privaudit.exceptions.UnknownNameError) as caught:
+        result.best("model")
+    assert str(caught.value) == "no target 'model' in this result; targets: mine"

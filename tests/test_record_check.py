@@ -265,6 +265,19 @@ def test_reference_attack_refusals(synthetic_setup, reference_plan):
         check_records(target, data, held_out, attack={"name": "lira", "mode": "online"}, reference=reference_plan)
 
 
+def test_shadow_model_is_refused_by_check_in_one_line_that_says_why(synthetic_setup, reference_plan):
+    """shadow_model takes no mode; check used to add mode: offline and fail with 'has no parameter mode'."""
+    from privaudit.exceptions import CapabilityError
+
+    target, data, held_out = synthetic_setup
+    for attack in ("shadow_model", {"name": "shadow_model", "per_class": False}):
+        with pytest.raises(CapabilityError) as caught:
+            check_records(target, data, held_out, attack=attack, reference=reference_plan)
+        message = str(caught.value)
+        assert "online reference models" in message and "rmia, lira or reference_calibrated_loss" in message, message
+        assert "no parameter" not in message and "\n" not in message
+
+
 # ---------------------------------------------------------------- records from the command line
 
 

@@ -441,3 +441,24 @@ def test_refuses_nan_wrong_shapes_and_missing_reference(cls, leaking):
 def test_refuses_unknown_modes(cls, leaking):
     with pytest.raises(ConfigError, match="mode"):
         cls(mode="sideways").score(leaking.signals, leaking.labels, leaking.reference)
+
+
+def test_rmia_offline_that_cannot_tune_a_says_where_offline_a_goes():
+    """`reference: {models: 1, mode: offline}` or `--reference-models 1`: the refusal shows the attacks entry that fixes it."""
+    one = gaussian_game(12, n=2_000, k=1, n_population=1_000, reference_out_only=True)
+    with pytest.raises(DataError) as caught:
+        RMIAAttack(mode="offline").score(one.signals, one.labels, one.reference)
+    message = str(caught.value)
+    assert "{name: rmia, mode: offline, offline_a:" in message and "more reference models" in message and "\n" not in message
+
+
+def test_rmia_offline_whose_population_is_in_every_model_says_how_to_leave_some_out():
+    """`reference: {models: 1, mode: offline}`: the one model trains on every population record, so no z has an OUT model."""
+    from dataclasses import replace
+
+    one = gaussian_game(12, n=2_000, k=1, n_population=1_000, reference_out_only=True)
+    all_in = replace(one.reference, population_in_mask=np.ones_like(np.asarray(one.reference.population_in_mask), dtype=bool))
+    with pytest.raises(DataError) as caught:
+        RMIAAttack(mode="offline", offline_a=0.5).score(one.signals, one.labels, all_in)
+    message = str(caught.value)
+    assert "train_size: members" in message and "more reference models" in message and "\n" not in message, message

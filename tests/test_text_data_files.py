@@ -155,3 +155,41 @@ def test_a_sweep_still_needs_a_label():
 
     with pytest.raises(ConfigError, match="data needs 'label'"):
         parse_sweep_config({"data": {"path": "d.csv", "membership": {"column": "split"}}, "settings": [{"name": "a"}]})
+
+
+@pytest.mark.parametrize("missing", ["path", "reference", "canaries"])
+def test_causal_lm_config_with_a_missing_file_names_its_key(tmp_path, missing):
+    """A model, reference model or canary file that is not there: one line naming targets.NAME.KEY, before any model loads."""
+    from privaudit.pipeline.text_audit import run_text_audit
+
+    write(tmp_path / "t.jsonl", text_data_jsonl(["a", "b"], ["one two", "three"], [True, False]))
+    (tmp_path / "lm").mkdir()
+    write(tmp_path / "c.jsonl", canaries_jsonl([Canary("Ann's PIN is ", "123456")], [True]))
+    target = {"name": "my-lm", "type": "causal_lm", "path": "lm", "reference": "lm", "canaries": {"path": "c.jsonl", "repetitions": 1, "extrapolate": False}}
+    if missing == "canaries":
+        target["canaries"]["path"] = "gone.jsonl"
+    else:
+        target[missing] = "gone/"
+    config = parse_config({"data": {"path": "t.jsonl", "id_column": "id", "membership": {"column": "member"}}, "targets": [target]}, "lm.yaml")
+    key = "targets.my-lm.canaries.path" if missing == "canaries" else f"targets.my-lm.{missing}"
+    with pytest.raises(ConfigError) as caught:
+        run_text_audit(config, tmp_path)
+    text = str(caught.value)
+    assert text.startswith(f"{key}: gone") and "not found" in text and "relative to the config" in text and "\n" not in text
+
+
+def test_text_audit_with_a_missing_model_names_the_option_and_leaves_no_folder(tmp_path, capsys):
+    """privaudit text-audit --model gone/: '--model: gone not found', not a config key of the config it would have written."""
+    from privaudit.cli import main
+
+    write(tmp_path / "m.txt", "one text\nanother text\n")
+    write(tmp_path / "n.txt", "a third text\na fourth text\n")
+    (tmp_path / "lm").mkdir()
+    for extra, option in ([], "--model"), (["--reference", str(tmp_path / "base-gone")], "--reference"):
+        model = str(tmp_path / ("gone" if option == "--model" else "lm"))
+        with pytest.raises(SystemExit) as exit_info:
+            main(["text-audit", "--model", model, "--members", str(tmp_path / "m.txt"), "--nonmembers", str(tmp_path / "n.txt"),
+                  "--out", str(tmp_path / "out"), "-q", *extra])
+        err = capsys.readouterr().err.strip()
+        assert exit_info.value.code == 2 and err.startswith(f"privaudit: error: {option}: ") and "not found" in err and "\n" not in err, err
+        assert "targets." not in err and not (tmp_path / "out").exists()

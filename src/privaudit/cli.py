@@ -332,7 +332,7 @@ def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Pa
     from privaudit.report import REPORT_FILES, write_report
     from privaudit.pipeline.text_audit import run_text_audit
     from privaudit.text.data import TextData
-    from privaudit.text.shortcut import TEXT_INPUT_FILES, relative_to_folder, target_name, text_config, write_text_config
+    from privaudit.text.shortcut import TEXT_INPUT_FILES, check_model_options, relative_to_folder, target_name, text_config, write_text_config
     from privaudit.text.texts import read_audit_texts
 
     members, nonmembers = read_audit_texts(members_file, nonmembers_file, field=text_column)
@@ -346,6 +346,7 @@ def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Pa
     ids = [np.array([f"{kind}-{i}" for i in range(len(texts))], dtype=str) for kind, texts in (("member", members), ("nonmember", nonmembers))]
     folder = OutputFolder(out_dir, command="text-audit", names=(*TEXT_INPUT_FILES, *REPORT_FILES), force=force, what="--out")
     with folder, _status(quiet) as say:  # checked and locked before the models load
+        check_model_options(model_path, reference_path)  # after the folder check: a user's folder is refused first
         write_text_config(folder, config, members, nonmembers, command="text-audit")  # committed with the report: all or nothing
         # what `privaudit audit OUT/config.yaml` runs, with the texts the staged texts.jsonl holds given from memory
         result = run_text_audit(parsed, out_dir, progress=say, data=TextData(members, nonmembers, *ids, source="texts.jsonl"))

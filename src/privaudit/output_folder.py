@@ -139,8 +139,8 @@ class OutputFolder:
         return f"{self.what} {self.path}"
 
     def _refusal(self, reason: str, *, file: bool = True) -> OutputError:
-        fix = ("move it away, write into another folder, or pass --force to replace it" if file else
-               "write into a new or empty folder, or pass --force to write there anyway (only privaudit's own output names are replaced)")
+        fix = ("move it away, write into another folder, or pass --force (force=True from Python) to replace it" if file else
+               "write into a new or empty folder, or pass --force (force=True from Python) to write there anyway (only privaudit's own output names are replaced)")
         return OutputError(f"{self._label()}: {reason}; {fix}")
 
     def _check_ownership(self, names: Iterable[str]) -> None:

@@ -139,6 +139,7 @@ def check_attack(attack, reference, notes: list[str], *, output_kind: str = "pro
     Reference attacks default to offline mode and get an offline plan; query attacks are refused.
     Returns ``(attack, reference plan or None)``; the default's choice and reason go into ``notes``.
     """
+    import inspect
     from dataclasses import replace
 
     from privaudit.attacks import ATTACKS, build_attack
@@ -150,6 +151,10 @@ def check_attack(attack, reference, notes: list[str], *, output_kind: str = "pro
     if isinstance(attack, str) and attack in ATTACKS:
         attack = {"name": attack}
     if isinstance(attack, dict) and attack.get("name") in ATTACKS and ATTACKS.get(attack["name"])().needs.reference:
+        if "mode" not in inspect.signature(ATTACKS.get(attack["name"])).parameters:
+            raise CapabilityError(f"attack '{attack['name']}' learns from online reference models (each record trained in some, left out of "
+                                  "others), which check cannot train around the records it checks; check runs rmia, lira or "
+                                  "reference_calibrated_loss offline")
         attack = {"mode": "offline", **attack}
     attack = build_attack(attack) if isinstance(attack, (str, dict)) else attack
     if reason is not None:

@@ -59,6 +59,7 @@ from privaudit.exceptions import CapabilityError, ConfigError, DataError
 
 __all__ = [
     "OFFLINE_A_GRID",
+    "OFFLINE_A_FIX",
     "RMIAAttack",
     "to_probability",
     "reference_probability",
@@ -69,6 +70,10 @@ __all__ = [
 
 #: Values of the offline correction ``a`` tried when tuning it.
 OFFLINE_A_GRID = np.linspace(0.0, 1.0, 21)
+
+#: how to get past an offline_a that cannot be tuned (config syntax and the Python parameter)
+OFFLINE_A_FIX = ("give offline_a in [0, 1] in the attack's entry, e.g. attacks: [{name: rmia, mode: offline, offline_a: 0.5}] "
+                 "(RMIAAttack(offline_a=...) in Python), or train more reference models (reference.models, --reference-models)")
 
 _PROBABILITY_FLOOR = float(np.finfo(np.float64).tiny)
 
@@ -145,13 +150,14 @@ def tune_offline_a(
     is_population = np.r_[np.zeros(len(reference), bool), np.ones(len(population_reference), bool)]
     others = np.delete(np.arange(probabilities.shape[1]), pseudo_target)
     if others.size == 0:
-        raise DataError("rmia: tuning offline_a needs at least 2 reference models (one plays the target); pass offline_a explicitly")
+        raise DataError(f"rmia: tuning offline_a needs at least 2 reference models (one plays the target); {OFFLINE_A_FIX}")
     target = probabilities[:, pseudo_target]
     member = mask[:, pseudo_target]
     usable = (~mask[:, others]).any(axis=1)
     is_z = usable & is_population & ~member
     if not is_z.any() or member[usable].all() or not member[usable].any():
-        raise DataError("rmia: tuning offline_a needs, for the pseudo-target reference model, members, non-members and population non-members with OUT models; pass offline_a explicitly")
+        raise DataError("rmia: tuning offline_a needs, for the pseudo-target reference model, members, non-members and population non-members "
+                        f"with OUT models, and these reference models leave no such records; {OFFLINE_A_FIX}")
     aucs = np.empty(len(grid))
     for i, a in enumerate(grid):
         ratio = target / reference_probability(probabilities[:, others], mask[:, others], mode="offline", offline_a=a)
@@ -242,7 +248,9 @@ class RMIAAttack(ReferenceAttack):
             raise DataError(f"attack '{name}': {int(np.isnan(pr_x).sum())} audited record(s) have no OUT reference model; offline RMIA needs one")
         usable_z = ~np.isnan(pr_z)
         if not usable_z.any():
-            raise DataError(f"attack '{name}': no population record has an OUT reference model")
+            raise DataError(f"attack '{name}': no population record has an OUT reference model (each is in the training set of every model), so none can "
+                            "serve as z; train more reference models, or each on fewer records than the population "
+                            "(reference.train_size, e.g. train_size: members)")
         self.n_population_used_ = int(usable_z.sum())
         with np.errstate(divide="ignore"):  # Pr(x|θ) = 0 gives log LR = −inf, i.e. LR = 0
             self.log_likelihood_ratios_ = np.log(p_x) - np.log(pr_x)  # log Pr(x|θ)/Pr(x), the paper's LR(x)

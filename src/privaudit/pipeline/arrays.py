@@ -14,10 +14,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from privaudit.pipeline.attack_choice import build_attacks
 from privaudit.pipeline.audit_steps import audit
 from privaudit.pipeline.result import AuditResult
 from privaudit.data import AuditData, RecordSet
-from privaudit.exceptions import ConfigError, DataError
+from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
 from privaudit.log_probabilities import PROBABILITY_SUM_TOLERANCE
 from privaudit.targets import PrecomputedTarget
@@ -74,6 +75,21 @@ def _labels(values, field: str, n_rows: int, outputs_field: str, n_classes: int)
         raise DataError(f"{ARRAY_SOURCE}: {field} has {int(bad.sum())} labels outside 0..{n_classes - 1} (e.g. {int(array[bad][0])}); "
                         f"labels index the {n_classes} output columns")
     return array
+
+
+def _check_array_attacks(attacks, has_population: bool) -> None:
+    """Refuse attacks that arrays of outputs cannot serve, naming audit_outputs' arguments (not a config block)."""
+    for attack in build_attacks(attacks):
+        needs, name = attack.needs, attack.display_name
+        if needs.reference:
+            raise CapabilityError(f"{ARRAY_SOURCE}: attack '{name}' needs reference models, which audit_outputs cannot train from outputs "
+                                  "alone; run privaudit.audit with a target and a reference plan, or use attacks that need none (loss, logit_confidence)")
+        if needs.query_signals:
+            raise CapabilityError(f"{ARRAY_SOURCE}: attack '{name}' queries the model on perturbed copies of records, which arrays of "
+                                  "outputs cannot answer; use 'correctness' for a label-only audit")
+        if needs.any_population and not has_population:
+            raise CapabilityError(f"{ARRAY_SOURCE}: attack '{name}' needs outputs on known non-members outside the audit; "
+                                  "pass population= and labels_population=")
 
 
 def audit_outputs(
@@ -135,11 +151,16 @@ def audit_outputs(
         named by argument and row.
     ConfigError
         An unknown ``kind``, or population outputs without their labels.
+    CapabilityError
+        An attack the arrays cannot serve: one that needs reference models or
+        perturbed-copy queries, or population outputs that were not given.
     """
     if kind not in ("probabilities", "logits"):
         raise ConfigError(f"{ARRAY_SOURCE}: kind must be 'probabilities' or 'logits', not {kind!r}")
     if (population is None) != (labels_population is None):
         raise ConfigError(f"{ARRAY_SOURCE}: pass population and labels_population together (got only {'population' if labels_population is None else 'labels_population'})")
+    if attacks:
+        _check_array_attacks(attacks, population is not None)
     parts = {"members": (members, labels_members), "nonmembers": (nonmembers, labels_nonmembers)}
     if population is not None:
         parts["population"] = (population, labels_population)

@@ -87,8 +87,13 @@ class AuditResult:
     text: TextSection | None = None
 
     def best(self, target: str | None = None) -> AttackResult:
-        """The result with the highest AUC (for ``target`` if given)."""
+        """The result with the highest AUC (for ``target`` if given; an unknown target raises :class:`~privaudit.exceptions.UnknownNameError`)."""
         pool = [r for r in self.results if target is None or r.target == target]
+        if not pool:
+            from privaudit.exceptions import UnknownNameError
+
+            names = ", ".join(dict.fromkeys(r.target for r in self.results)) or "none"
+            raise UnknownNameError(f"no target '{target}' in this result; targets: {names}")
         return max(pool, key=lambda r: r.metrics.auc)
 
     @property

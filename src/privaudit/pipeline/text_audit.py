@@ -157,7 +157,7 @@ def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[st
 
     from privaudit.config import config_hash
     from privaudit.redaction import redact_config
-    from privaudit.text.target_config import load_causal_lm_targets
+    from privaudit.text.target_config import check_causal_lm_files, load_causal_lm_targets
     from privaudit.text.canary_audit import audit_canaries
     from privaudit.text.data import load_text_data, read_canaries
     from privaudit.trust import trust_summary
@@ -168,6 +168,7 @@ def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[st
     resolve = lambda p: None if p is None else base_dir / p  # noqa: E731
     data = data if data is not None else load_text_data(base_dir / d.path, text_column=d.text_column or "text", id_column=d.id_column, membership_column=m.column,
                           members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers))
+    check_causal_lm_files(spec, base_dir)
     canaries = None if spec.canaries is None else read_canaries(base_dir / spec.canaries.path)
     say = progress or (lambda message: None)
     say(f"loading language model {spec.name}" + (" and its reference" if spec.reference else ""))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from privaudit.text.data import text_data_jsonl
 
-__all__ = ["TEXT_INPUT_FILES", "text_config", "write_text_config", "relative_to_folder", "target_name"]
+__all__ = ["TEXT_INPUT_FILES", "text_config", "write_text_config", "relative_to_folder", "target_name", "check_model_options"]
 
 #: what :func:`write_text_config` writes into the folder
 TEXT_INPUT_FILES = ("config.yaml", "texts.jsonl")
@@ -29,6 +29,15 @@ def relative_to_folder(path: str | Path, folder: str | Path) -> str:
 def target_name(path: str | Path) -> str:
     """A config target name from a model path: its last part with characters outside ``A-Za-z0-9_.-`` replaced by ``-``."""
     return re.sub(r"[^A-Za-z0-9_.\-]", "-", Path(path).name) or "model"
+
+
+def check_model_options(model: str | Path, reference: str | Path | None) -> None:
+    """Raise :class:`~privaudit.exceptions.ConfigError` naming ``--model`` or ``--reference`` when that path is not there."""
+    from privaudit.exceptions import ConfigError
+
+    for option, path in (("--model", model), ("--reference", reference)):
+        if path is not None and not Path(path).exists():
+            raise ConfigError(f"{option}: {path} not found; give a Hugging Face causal-LM folder (config.json, *.safetensors, tokenizer) or a .gguf file")
 
 
 def text_config(target: dict, *, attacks=None, seed: int = 0, randomized: bool = False, metrics: dict | None = None) -> dict:

@@ -30,7 +30,8 @@ from privaudit.config_loading import StrictModel
 from privaudit.targets.config_base import TargetConfigBase
 from privaudit.targets.types import register_target_type
 
-__all__ = ["CausalLMTargetConfig", "CanaryFileConfig", "load_causal_lm_target", "load_causal_lm_targets", "check_text_audit_config", "is_text_audit"]
+__all__ = ["CausalLMTargetConfig", "CanaryFileConfig", "load_causal_lm_target", "load_causal_lm_targets", "check_text_audit_config", "is_text_audit",
+           "check_causal_lm_files"]
 
 
 class CanaryFileConfig(StrictModel):
@@ -110,6 +111,21 @@ def check_text_audit_config(config) -> None:
             raise ValueError(f"attacks: entry {index}: {exc}") from None
 
 
+def check_causal_lm_files(config: CausalLMTargetConfig, base_dir: str | Path) -> None:
+    """Raise :class:`~privaudit.exceptions.ConfigError` naming ``targets.NAME.KEY`` when the model, reference model or canary file is not there.
+
+    Checked before anything loads, so the line names the config key (the loaders only know a path).
+    """
+    from privaudit.exceptions import ConfigError
+
+    base_dir = Path(base_dir)
+    entries = [("path", config.path), ("reference", config.reference), ("canaries.path", None if config.canaries is None else config.canaries.path)]
+    for key, given in entries:
+        if given is not None and not (base_dir / given).exists():
+            hint = "a text file of canaries (JSON Lines)" if key == "canaries.path" else "a Hugging Face causal-LM folder or a .gguf file"
+            raise ConfigError(f"targets.{config.name}.{key}: {given} not found (paths are relative to the config file); give {hint}")
+
+
 def load_causal_lm_targets(config: CausalLMTargetConfig, base_dir: str | Path):
     """``(target, reference or None)``: :class:`privaudit.text.causal_lm.CausalLMTarget` objects for the config's models.
 
@@ -119,6 +135,7 @@ def load_causal_lm_targets(config: CausalLMTargetConfig, base_dir: str | Path):
     from privaudit.text.causal_lm import CausalLMTarget, load_causal_lm
 
     base_dir = Path(base_dir)
+    check_causal_lm_files(config, base_dir)
 
     def build(path: str, name: str):
         model, tokenizer = load_causal_lm(base_dir / path, device=config.device, dtype=config.dtype)
