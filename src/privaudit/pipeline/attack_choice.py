@@ -6,7 +6,7 @@ from __future__ import annotations
 from privaudit.attacks import ThresholdAttack, build_attack
 from privaudit.signals import SIGNALS
 
-__all__ = ["default_attacks", "strongest_check_attack", "build_attacks"]
+__all__ = ["default_attacks", "strongest_check_attack", "build_attacks", "MIN_MODELS_TO_TUNE_RMIA"]
 
 
 def build_attacks(specs) -> list:
@@ -14,9 +14,18 @@ def build_attacks(specs) -> list:
     return [build_attack(a) if isinstance(a, (str, dict)) else a for a in specs]
 
 
-def default_attacks(output_kind: str, has_population: bool, reference_mode: str | None = None, *, features=None) -> list:
+#: offline RMIA tunes offline_a with one reference model playing the target and the others as references
+MIN_MODELS_TO_TUNE_RMIA = 2
+
+
+def default_attacks(output_kind: str, has_population: bool, reference_mode: str | None = None, *, features=None,
+                    n_reference_models: int | None = None) -> list:
     """Every threshold attack the target's outputs allow, class-wise LOSS when a population exists,
     and with reference models (``reference_mode`` "online"/"offline") LiRA, RMIA and calibrated loss in that mode.
+
+    Offline RMIA tunes its ``offline_a`` on the reference models (one plays the target), so with fewer than
+    :data:`MIN_MODELS_TO_TUNE_RMIA` of them (``n_reference_models``) it is left out of the defaults; name it with
+    a fixed ``offline_a`` to run it anyway.
 
     A label-only target gets ``correctness`` and, when ``features`` (the audited records' feature table, for a
     target that can answer perturbed copies) allow, the label-only query attacks
@@ -30,7 +39,8 @@ def default_attacks(output_kind: str, has_population: bool, reference_mode: str 
         attacks.append(build_attack({"name": "classwise_threshold", "signal": "loss"}))
     if reference_mode is not None:
         attacks.append(build_attack({"name": "lira", "mode": reference_mode}))
-        if has_population:
+        tunable = reference_mode == "online" or n_reference_models is None or n_reference_models >= MIN_MODELS_TO_TUNE_RMIA
+        if has_population and tunable:
             attacks.append(build_attack({"name": "rmia", "mode": reference_mode}))
         attacks.append(build_attack({"name": "reference_calibrated_loss", "mode": reference_mode}))
     return attacks

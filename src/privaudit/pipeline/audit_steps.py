@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Sequence
 
 from privaudit.data import AuditData
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
-from privaudit.pipeline.attack_choice import build_attacks, default_attacks
+from privaudit.pipeline.attack_choice import MIN_MODELS_TO_TUNE_RMIA, build_attacks, default_attacks
 from privaudit.pipeline.collect import api_call_counts, check_needs, collect
 from privaudit.pipeline.environment import package_versions
 from privaudit.pipeline.evaluate import MetricSettings, corrected_claims, evaluate_attacks
@@ -86,7 +86,7 @@ def audit(
     result = _empty_result(data, settings, started_at)
     for target in targets:
         plan = reference.get(target.name) if isinstance(reference, Mapping) else reference
-        _audit_target(result, data, target, _attacks_for(target, data, attacks, plan), plan, settings, progress)
+        _audit_target(result, data, target, _attacks_for(target, data, attacks, plan, progress), plan, settings, progress)
     result.claims = corrected_claims(result.results, result.is_member, settings)
     if groups:
         from privaudit.metrics.groups import analyse_groups
@@ -109,14 +109,18 @@ def _empty_result(data: AuditData, settings: MetricSettings, started_at: str) ->
     )
 
 
-def _attacks_for(target, data: AuditData, attacks, plan) -> list:
+def _attacks_for(target, data: AuditData, attacks, plan, progress=None) -> list:
     """The configured attacks, or every default one that applies to ``target``; refused here if the target or data cannot serve them."""
     has_population = bool(data.population.size)
     if attacks:
         chosen = build_attacks(attacks)
     else:
         features = data.records.subset(data.audited).features if answers_new_records(target) else None
-        chosen = default_attacks(target.output_kind, has_population, plan.mode if plan is not None else None, features=features)
+        chosen = default_attacks(target.output_kind, has_population, plan.mode if plan is not None else None, features=features,
+                                 n_reference_models=plan.n_models if plan is not None else None)
+        if progress is not None and has_population and plan is not None and plan.mode == "offline" and plan.n_models < MIN_MODELS_TO_TUNE_RMIA:
+            progress(f"{target.name}: offline RMIA left out: tuning its offline_a needs at least {MIN_MODELS_TO_TUNE_RMIA} reference models "
+                     "(name it with a fixed offline_a to run it)")
     check_needs(target, chosen, has_population=has_population, plan=plan)
     return chosen
 
