@@ -15,6 +15,7 @@ import numpy as np
 
 from privaudit.exceptions import ConfigError, require
 from privaudit.models import TrainingConfig
+from privaudit.reference.recipes import TorchRecipe
 from privaudit.reference.ensemble import StackedMLP, ensemble_size, mlp_architecture, torch_threads
 
 __all__ = ["choose_local_backend"]
@@ -91,7 +92,8 @@ def choose_local_backend(recipe, n_models: int, n_jobs: int | None = None, *, bu
     try:
         architecture = mlp_architecture(recipe)
     except ConfigError:
-        return fallback, f"{fallback}: {per_core}; only build_mlp torch recipes can train as an ensemble"
+        ensemble_note = "; only build_mlp torch recipes can train as an ensemble" if isinstance(recipe, TorchRecipe) else ""
+        return fallback, f"{fallback}: {per_core}{ensemble_note}"
     training = recipe.training
     size = min(ensemble_size(architecture, training, max(1, int(n_models))), math.ceil(max(1, int(n_models)) / jobs))
     if size < 2:
