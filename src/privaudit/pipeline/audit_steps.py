@@ -25,7 +25,7 @@ from privaudit.pipeline.result import AuditResult, TargetSummary
 from privaudit.pipeline.score import score_attacks
 from privaudit.query_signals import answers_new_records
 
-__all__ = ["audit", "run_audit"]
+__all__ = ["audit", "run_audit", "with_config_facts"]
 
 
 def audit(
@@ -144,11 +144,7 @@ def _audit_target(result: AuditResult, data: AuditData, target, attacks: list, p
 
 def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], None] | None = None) -> AuditResult:
     """Load data and targets that a validated :class:`~privaudit.config.AuditConfig` names (:func:`~privaudit.pipeline.load_inputs`), and audit them."""
-    from privaudit.config import config_hash
-    from privaudit.redaction import redact_config
-    from privaudit.shared_paths import shareable_result
     from privaudit.text.target_config import is_text_audit
-    from privaudit.trust import trust_summary
 
     if is_text_audit(config):  # a language model audited on texts: the same steps, through the text entry point
         from privaudit.pipeline.text_audit import run_text_audit
@@ -159,6 +155,17 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
     result = audit(inputs.data, inputs.targets, config.attacks, fprs=m.fprs, n_bootstrap=m.bootstrap, confidence=m.confidence, seed=config.seed,
                    reference=inputs.plans or None, progress=progress, groups=inputs.groups, delta=m.delta,
                    membership_randomized=config.data.membership.randomized)
+    return with_config_facts(result, config, base_dir)
+
+
+def with_config_facts(result: AuditResult, config, base_dir: str | Path) -> AuditResult:
+    """What every run from a config adds to its result (tabular and text alike): the redacted config, its hash, what it trusted,
+    and paths made relative to the config's folder. Returns ``result``."""
+    from privaudit.config import config_hash
+    from privaudit.redaction import redact_config
+    from privaudit.shared_paths import shareable_result
+    from privaudit.trust import trust_summary
+
     result.config = redact_config(config.model_dump(mode="json"))  # no URL user-info or query values in any report
     result.config_hash = config_hash(config)
     result.trust = trust_summary(config)

@@ -24,6 +24,7 @@ import numpy as np
 
 from privaudit.exceptions import DataError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
+from privaudit.pipeline.audit_steps import with_config_facts
 from privaudit.pipeline.collect import collect_text
 from privaudit.pipeline.environment import TEXT_PACKAGES, package_versions
 from privaudit.pipeline.evaluate import MetricSettings, evaluate_attacks
@@ -155,12 +156,9 @@ def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[st
     """
     import time
 
-    from privaudit.config import config_hash
-    from privaudit.redaction import redact_config
     from privaudit.text.target_config import check_causal_lm_files, load_causal_lm_targets
     from privaudit.text.canary_audit import audit_canaries
     from privaudit.text.data import load_text_data, read_canaries
-    from privaudit.trust import trust_summary
 
     started = time.perf_counter()
     base_dir = Path(base_dir)
@@ -181,9 +179,7 @@ def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[st
         result.text.canaries = audit_canaries(target, canaries[0], canaries[1], repetitions=c.repetitions, n_candidates=c.n_candidates,
                                               alphabet=c.alphabet, seed=config.seed, delta=result.delta,
                                               confidence=config.metrics.confidence, extrapolate=c.extrapolate, progress=progress)
-    result.data_source = d.path  # as the config names it, relative to the config: no local absolute path in a shared report
+    result.data_source = str(base_dir / d.path)
     result.duration_s = time.perf_counter() - started
-    result.config = redact_config(config.model_dump(mode="json"))
-    result.config_hash = config_hash(config)
-    result.trust = trust_summary(config)
+    with_config_facts(result, config, base_dir)  # made relative to the config again, with the config, its hash and trust
     return result
