@@ -17,6 +17,7 @@ from typing import Callable, Mapping, Sequence
 from privaudit.data import AuditData
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
 from privaudit.pipeline.attack_choice import MIN_MODELS_TO_TUNE_RMIA, build_attacks, default_attacks
+from privaudit.pipeline.config_facts import with_config_facts
 from privaudit.pipeline.collect import api_call_counts, check_needs, collect
 from privaudit.pipeline.environment import package_versions
 from privaudit.pipeline.evaluate import MetricSettings, corrected_claims, evaluate_attacks
@@ -25,7 +26,7 @@ from privaudit.pipeline.result import AuditResult, TargetSummary
 from privaudit.pipeline.score import score_attacks
 from privaudit.query_signals import answers_new_records
 
-__all__ = ["audit", "run_audit", "with_config_facts"]
+__all__ = ["audit", "run_audit"]
 
 
 def audit(
@@ -156,18 +157,3 @@ def run_audit(config, base_dir: str | Path = ".", *, progress: Callable[[str], N
                    reference=inputs.plans or None, progress=progress, groups=inputs.groups, delta=m.delta,
                    membership_randomized=config.data.membership.randomized)
     return with_config_facts(result, config, base_dir)
-
-
-def with_config_facts(result: AuditResult, config, base_dir: str | Path) -> AuditResult:
-    """What every run from a config adds to its result (tabular and text alike): the redacted config, its hash, what it trusted,
-    and paths made relative to the config's folder. Returns ``result``."""
-    from privaudit.config import config_hash
-    from privaudit.redaction import redact_config
-    from privaudit.shared_paths import shareable_result
-    from privaudit.trust import trust_summary
-
-    result.config = redact_config(config.model_dump(mode="json"))  # no URL user-info or query values in any report
-    result.config_hash = config_hash(config)
-    result.trust = trust_summary(config)
-    shareable_result(result, base_dir)  # paths relative to the config, no absolute local path in any report
-    return result

@@ -24,8 +24,8 @@ import numpy as np
 
 from privaudit.exceptions import DataError
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
-from privaudit.pipeline.audit_steps import with_config_facts
 from privaudit.pipeline.collect import collect_text
+from privaudit.pipeline.config_facts import with_config_facts
 from privaudit.pipeline.environment import TEXT_PACKAGES, package_versions
 from privaudit.pipeline.evaluate import MetricSettings, evaluate_attacks
 from privaudit.pipeline.inputs import check_membership_randomized
