@@ -133,3 +133,19 @@ def test_configs_and_sweeps_take_display_names():
         reference = None
 
     assert attack_specs(Sweep, "probabilities") == (["classwise_threshold[loss]", "loss"], [])
+
+
+def test_check_attack_names_resolve_against_the_configs_attacks():
+    """`check --attack rmia` uses the config's one RMIA entry (its parameters, run offline); two entries are one line listing them."""
+    from privaudit.attacks.names import configured_attack
+    from privaudit.exceptions import UnknownNameError
+
+    configured = ["loss", {"name": "rmia", "mode": "online", "gamma": 2.0}]
+    assert configured_attack("rmia", configured) == {"name": "rmia", "gamma": 2.0}
+    assert configured_attack("loss", configured) == {"name": "loss"}
+    assert configured_attack("lira", configured) == "lira"  # not in the config: the name as given
+    assert configured_attack("rmia", None) == "rmia"
+    two = [{"name": "rmia", "signal": "confidence"}, {"name": "rmia", "signal": "logit_confidence"}]
+    with pytest.raises(UnknownNameError, match="matches 2 attacks in the config's attacks"):
+        configured_attack("rmia", two)
+    assert configured_attack("rmia[online,logit_confidence]", two) == {"name": "rmia", "signal": "logit_confidence"}

@@ -369,5 +369,8 @@ def run_check(
         records = records_from_frame(read_table(records_file, text_columns=[d.id_column] if d.id_column else ()), inputs.data, label=d.label, id_column=d.id_column, source=str(records_file))
     else:
         records = records_from_pairs(list(record_pairs), inputs.data, label=d.label, id_column=d.id_column)
+    from privaudit.attacks.names import configured_attack
+
+    attack = configured_attack(attack, config.attacks)
     return check_records(inputs.target, inputs.data, records, attack=attack, null=null, n_fabricated=n_fabricated, generator=generator,
                          alpha=alpha, seed=config.seed, label_name=inputs.label, reference=inputs.reference, progress=progress)

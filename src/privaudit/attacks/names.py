@@ -20,7 +20,7 @@ from typing import Iterable
 
 from privaudit.exceptions import UnknownNameError
 
-__all__ = ["short_names", "resolve_attack_name", "standard_variants"]
+__all__ = ["short_names", "resolve_attack_name", "standard_variants", "configured_attack"]
 
 
 def short_names(display_name: str) -> tuple[str, ...]:
@@ -82,3 +82,31 @@ def standard_variants() -> dict:
     variants += [ATTACKS.get("classwise_threshold")(signal=s) for s in SIGNALS.names() if SIGNALS.get(s).needs == "probabilities"]
     variants += [ATTACKS.get(name)(mode=mode) for name in ("lira", "rmia", "reference_calibrated_loss") for mode in ("online", "offline")]
     return {attack.display_name: attack for attack in variants}
+
+
+def configured_attack(name, configured):
+    """What ``check --attack NAME`` means given the config's ``attacks:`` list.
+
+    A short name (``rmia``) or exact display name that matches one configured
+    entry gives that entry, with its parameters (``{name: rmia, gamma: 2}``), its
+    mode left to check (offline, :func:`privaudit.record_check.check_attack`); several matches are one
+    line listing them (:func:`resolve_attack_name`); a
+    name the config does not list is returned as given.
+
+    >>> configured_attack("rmia", ["loss", {"name": "rmia", "mode": "online", "gamma": 2.0}])
+    {'name': 'rmia', 'gamma': 2.0}
+    >>> configured_attack("lira", ["loss"])
+    'lira'
+    """
+    if not isinstance(name, str) or not configured:
+        return name
+    from privaudit.attacks import build_attack
+
+    entries = {build_attack(spec).display_name: spec for spec in configured}
+    matching = [display for display in entries if name == display or name in short_names(display)]
+    if not matching:
+        return name
+    spec = entries[resolve_attack_name(name, matching, where="the config's attacks")]
+    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+    spec.pop("mode", None)  # check runs reference attacks offline; the rest keep their parameters
+    return spec
