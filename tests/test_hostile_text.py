@@ -75,16 +75,16 @@ def write(path: Path, content) -> Path:
 # (case id, members-file name, content, names the error line must contain)
 TEXT_FILE_CASES = [
     ("latin-1 txt", "latin1.txt", "caf\u00e9 au lait .\nna\u00efve text .\n".encode("latin-1"), ["latin1.txt", "UTF-8"]),
-    ("empty csv", "empty.csv", "", ["empty.csv", "empty", "'text' column"]),
-    ("header-only csv", "header.csv", "text\n", ["header.csv", "no texts"]),
+    ("empty csv", "empty.csv", "", ["empty.csv", "empty", "header line"]),
+    ("header-only csv", "header.csv", "text\n", ["header.csv", "no rows"]),
     ("csv without text column", "body.csv", "body\nkalo mira .\n", ["body.csv", "no 'text' column"]),
     ("jsonl null text", "null.jsonl", '{"text": "kalo mira ."}\n{"text": null}\n', ["null.jsonl", "line 2", "null", "string"]),
-    ("jsonl number text", "number.jsonl", '{"text": 42}\n', ["number.jsonl", "line 1", "int"]),
+    ("jsonl number text", "number.jsonl", '{"text": 42}\n', ["number.jsonl", "line 1", "a number", "string"]),
     ("jsonl list text", "list.jsonl", '{"text": ["kalo", "mira"]}\n', ["list.jsonl", "line 1", "list"]),
-    ("jsonl not an object", "array.jsonl", '["kalo mira ."]\n', ["array.jsonl", "line 1", "'text' field"]),
+    ("jsonl not an object", "array.jsonl", '["kalo mira ."]\n', ["array.jsonl", "line 1", "not a JSON object", '{"text": "..."}']),
     ("jsonl broken json", "broken.jsonl", '{"text": "kalo\n', ["broken.jsonl", "line 1"]),
     ("binary txt", "binary.txt", b"kalo\x00mira\x00\n", ["binary.txt", "NUL"]),
-    ("parquet suffix", "texts.parquet", "kalo mira .\n", ["texts.parquet", ".jsonl"]),
+    ("text named .parquet", "texts.parquet", "kalo mira .\n", ["texts.parquet", "Parquet", "to_parquet"]),
 ]
 
 

@@ -7,14 +7,15 @@ import json
 import pytest
 
 from privaudit.datasets import fortunes
-from privaudit.exceptions import ConfigError, DataError
-from privaudit.text.texts import read_texts, write_texts
+from privaudit.exceptions import DataError
+from privaudit.text.data import read_text_file as read_texts
+from privaudit.text.texts import write_texts
 
 
 def test_read_texts_formats(tmp_path):
     (tmp_path / "a.txt").write_text("first text\n\n  \nsecond text\n")
     (tmp_path / "b.jsonl").write_text(json.dumps({"text": "line\nbreak"}) + "\n\n" + json.dumps({"text": "two"}) + "\n")
-    (tmp_path / "c.csv").write_text("id,text\n1,hello\n2,\n3,world\n")
+    (tmp_path / "c.csv").write_text("id,text\n1,hello\n3,world\n")
     assert read_texts(tmp_path / "a.txt") == ["first text", "second text"]
     assert read_texts(tmp_path / "b.jsonl") == ["line\nbreak", "two"]
     assert read_texts(tmp_path / "c.csv") == ["hello", "world"]
@@ -23,11 +24,16 @@ def test_read_texts_formats(tmp_path):
 
 
 def test_read_texts_refuses_bad_files(tmp_path):
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(DataError, match="not found; check data.path"):
         read_texts(tmp_path / "missing.txt")
-    (tmp_path / "e.parquet").write_text("")
-    with pytest.raises(ConfigError, match=".txt"):
-        read_texts(tmp_path / "e.parquet")
+    with pytest.raises(DataError, match="not found; check --members"):
+        read_texts(tmp_path / "missing.txt", option="--members")
+    (tmp_path / "e.docx").write_text("")
+    with pytest.raises(DataError, match=".jsonl, .txt, .csv"):
+        read_texts(tmp_path / "e.docx")
+    (tmp_path / "blank.csv").write_text("id,text\n1,hello\n2,\n")
+    with pytest.raises(DataError, match="blank.csv"):  # an empty text is refused, as in a config's texts (was dropped silently)
+        read_texts(tmp_path / "blank.csv")
     (tmp_path / "f.jsonl").write_text('{"body": "no text field"}\n')
     with pytest.raises(DataError, match="line 1"):
         read_texts(tmp_path / "f.jsonl")

@@ -305,7 +305,7 @@ def _llm_demo(out_dir: Path, *, seed: int, small: bool, quiet: bool, force: bool
 
 @cli.command("text-audit")
 @click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="The audited causal LM: a Hugging Face model folder, or a .gguf file.")
-@click.option("--members", "members_file", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Texts the model trained on: .txt (one per line), .jsonl or .csv (texts in --text-column).")
+@click.option("--members", "members_file", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Texts the model trained on: .txt (one per line), .jsonl, .csv, .tsv or .parquet (texts in --text-column; an empty text is an error, blank .txt lines are skipped).")
 @click.option("--nonmembers", "nonmembers_file", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Texts it did not train on, from the same source (same formats).")
 @click.option("--text-column", default="text", show_default=True, help="Field (.jsonl) or column (.csv) of the texts in --members and --nonmembers.")
 @click.option("--reference", "reference_path", type=click.Path(path_type=Path), default=None, help="A second local LM (folder or .gguf) for the reference attack, e.g. the model before fine-tuning.")
@@ -333,9 +333,9 @@ def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Pa
     from privaudit.pipeline.text_audit import run_text_audit
     from privaudit.text.data import TextData
     from privaudit.text.shortcut import TEXT_INPUT_FILES, check_model_options, relative_to_folder, target_name, text_config, write_text_config
-    from privaudit.text.texts import read_audit_texts
+    from privaudit.text.data import read_audit_texts
 
-    members, nonmembers = read_audit_texts(members_file, nonmembers_file, field=text_column)
+    members, nonmembers = read_audit_texts(members_file, nonmembers_file, text_column=text_column)
     if threads is not None:
         require("torch", "llm").set_num_threads(threads)
     target = {"name": target_name(model_path), "path": relative_to_folder(model_path, out_dir), "max_length": max_length, "batch_size": batch_size,

@@ -36,7 +36,7 @@ from privaudit.data_files import MAX_TABLE_BYTES, read_id_file, read_table
 from privaudit.exceptions import DataError
 from privaudit.text.texts import shared_texts_error
 
-__all__ = ["TextData", "load_text_data", "text_data_jsonl", "read_canaries", "canaries_jsonl", "MAX_TEXT_CHARS", "TEXT_SUFFIXES"]
+__all__ = ["TextData", "load_text_data", "read_text_file", "read_audit_texts", "text_data_jsonl", "read_canaries", "canaries_jsonl", "MAX_TEXT_CHARS", "TEXT_SUFFIXES"]
 
 #: the longest text accepted, in characters (a language model reads at most a few thousand tokens of it anyway)
 MAX_TEXT_CHARS = 100_000
@@ -188,6 +188,46 @@ def _roles_from_column(path: Path, values: list[str], numbers: list[int], column
     return np.asarray(roles, dtype=object)
 
 
+def _text_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict], list[int], str]:
+    """``(rows, their line or row numbers, "line" or "data row")`` of a texts file in any of :data:`TEXT_SUFFIXES`."""
+    name = path.name.lower()
+    if not name.endswith(TEXT_SUFFIXES):
+        raise DataError(f"{path}: unsupported file type for texts; use .jsonl, .txt, .csv, .tsv or .parquet")
+    if name.endswith(".txt"):
+        lines = _file_text(path).splitlines()
+        numbers = [i for i, line in enumerate(lines, start=1) if line.strip()]
+        return [{"text": lines[i - 1]} for i in numbers], numbers, "line"
+    if name.endswith(".jsonl"):
+        return (*_jsonl_rows(path, columns), "line")
+    return (*_table_rows(path, columns), "data row")
+
+
+def read_text_file(path: str | Path, *, text_column: str = "text", option: str = "data.path") -> list[str]:
+    """Every text of one file, in the formats of :func:`load_text_data` (no ids or membership): what ``text-audit``'s
+    ``--members`` and ``--nonmembers`` hold. ``option`` names where the path came from, for the not-found message.
+
+    Blank lines of a ``.txt`` file are skipped; an empty text in JSON Lines or a table is refused, as in a config's texts.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: text file not found{' (it is a folder)' if path.is_dir() else ''}; check {option}")
+    rows, numbers, where = _text_rows(path, {"text": text_column})
+    if not rows:
+        raise DataError(f"{path}: no texts; give at least one non-blank text")
+    _check_texts(path, rows, numbers, where)
+    return [r["text"] for r in rows]
+
+
+def read_audit_texts(members_file: str | Path, nonmembers_file: str | Path, *, text_column: str = "text") -> tuple[list[str], list[str]]:
+    """Member and non-member texts from two files (:func:`read_text_file`), refused when they share a text (naming both files)."""
+    members = read_text_file(members_file, text_column=text_column, option="--members")
+    nonmembers = read_text_file(nonmembers_file, text_column=text_column, option="--nonmembers")
+    shared = shared_texts_error(members, nonmembers, members_name=f"{members_file} (--members)", nonmembers_name=f"{nonmembers_file} (--nonmembers)")
+    if shared:
+        raise DataError(shared)
+    return members, nonmembers
+
+
 def load_text_data(path: str | Path, *, text_column: str = "text", id_column: str | None = None, membership_column: str | None = None,
                    members_file: str | Path | None = None, nonmembers_file: str | Path | None = None) -> TextData:
     """Member and non-member texts from one file (see the module docstring for the formats).
@@ -206,21 +246,10 @@ def load_text_data(path: str | Path, *, text_column: str = "text", id_column: st
     if (membership_column is None) == (members_file is None or nonmembers_file is None):
         raise DataError(f"{path}: give membership either as a column (membership.column) or as two id files "
                         "(membership.members and membership.nonmembers), not both or neither")
-    name = path.name.lower()
-    if not name.endswith(TEXT_SUFFIXES):
-        raise DataError(f"{path}: unsupported file type for texts; use .jsonl, .txt, .csv, .tsv or .parquet")
-    columns = {"text": text_column, "id": id_column, "membership": membership_column}
-    if name.endswith(".txt"):
-        if id_column is not None or membership_column is not None:
-            raise DataError(f"{path}: a .txt file holds one text per line and no columns; leave out data.id_column and membership.column "
-                            "and give membership as id files (ids 0, 1, 2, ... count the non-blank lines), or use JSON Lines or CSV")
-        numbers = [i for i, line in enumerate(_file_text(path).splitlines(), start=1) if line.strip()]
-        lines = _file_text(path).splitlines()
-        rows, where = [{"text": lines[i - 1]} for i in numbers], "line"
-    elif name.endswith(".jsonl"):
-        (rows, numbers), where = _jsonl_rows(path, columns), "line"
-    else:
-        (rows, numbers), where = _table_rows(path, columns), "data row"
+    if path.name.lower().endswith(".txt") and (id_column is not None or membership_column is not None):
+        raise DataError(f"{path}: a .txt file holds one text per line and no columns; leave out data.id_column and membership.column "
+                        "and give membership as id files (ids 0, 1, 2, ... count the non-blank lines), or use JSON Lines or CSV")
+    rows, numbers, where = _text_rows(path, {"text": text_column, "id": id_column, "membership": membership_column})
     if not rows:
         raise DataError(f"{path}: no texts; give at least one member and one non-member text")
     ids = (_unique_ids(path, [r["id"] for r in rows], numbers, id_column, where) if id_column is not None
