@@ -75,7 +75,7 @@ def prepare_example(demo_dir: str | Path = "privaudit-demo", *, protocol: str = 
     import yaml
 
     from privaudit.config import load_config
-    from privaudit.data import load_audit_data
+    from privaudit.pipeline.inputs import load_data
     from privaudit.targets import load_target
     from privaudit.targets.http_protocols import HTTP_PROTOCOLS
 
@@ -85,12 +85,8 @@ def prepare_example(demo_dir: str | Path = "privaudit-demo", *, protocol: str = 
         raise ConfigError(f"{demo_dir}: no demo here (config.yaml not found); create it first with: privaudit demo --out {demo_dir}")
     config, base_dir = load_config(demo_dir / "config.yaml")
     spec = _example_target(config, target)
-    d, m = config.data, config.data.membership
-    resolve = lambda p: None if p is None else base_dir / p  # noqa: E731
-    data = load_audit_data(base_dir / d.path, label=d.label, id_column=d.id_column, features=d.features, membership_column=m.column,
-                           members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers), population_file=resolve(m.population),
-                           classes=d.classes)
-    model = load_target(spec.model_dump(), base_dir, spec.name)
+    data = load_data(config.data, base_dir)
+    model = load_target(spec, base_dir)
     require("fastapi", "serve")
     require("uvicorn", "serve")
     app = build_app(model, classes=data.records.classes, features=list(data.records.features.columns), labels_only=labels_only, model_name=spec.name)

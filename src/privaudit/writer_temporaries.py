@@ -1,7 +1,7 @@
 """Temporary entries named after the process writing them, and how to tell that their writer is gone.
 
-A writer that may be killed half-way (a reference model being stored, a sweep
-setting being saved) writes under ``.tmp-<host>-<pid>-<random>`` and renames
+A writer that may be killed half-way (a reference model being stored in
+:mod:`privaudit.reference.store`) writes under ``.tmp-<host>-<pid>-<random>`` and renames
 into place. Whoever finds such an entry later removes it only when
 :func:`writer_gone` says so: its writer on this host is dead, or it is older
 than :data:`STALE_AFTER_S` seconds.

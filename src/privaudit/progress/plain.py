@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Protocol, TextIO
 
 from privaudit.progress.eta import RateEstimator, format_count, format_seconds
 
-__all__ = ["Advance", "LINE_PREFIX", "PlainReporter", "SilentReporter", "one_line", "task_summary"]
+__all__ = ["Advance", "LINE_PREFIX", "PlainReporter", "SilentReporter", "no_advance", "one_line", "task_summary"]
 
 #: every progress line starts with this (tests and log readers tell progress from errors by it)
 LINE_PREFIX = "· "
@@ -55,13 +55,14 @@ class SilentReporter:
 
     @contextmanager
     def start_task(self, description: str, total: float, unit: str = "", *, done: float = 0) -> Iterator[Advance]:
-        yield _ignore
+        yield no_advance
 
     def close(self) -> None:
         return None
 
 
-def _ignore(n: float = 1, *, note: str | None = None) -> None:
+def no_advance(n: float = 1, *, note: str | None = None) -> None:
+    """The ``advance`` of a step nobody watches: does nothing."""
     return None
 
 

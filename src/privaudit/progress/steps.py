@@ -5,13 +5,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from privaudit.progress.plain import Advance
+from privaudit.progress.plain import Advance, no_advance
 
 __all__ = ["track", "prefixed"]
-
-
-def _ignore(n: float = 1, *, note: str | None = None) -> None:
-    return None
 
 
 @contextmanager
@@ -33,7 +29,7 @@ def track(progress: Callable[[str], None] | None, description: str, total: float
         return
     if progress is not None:
         progress(f"{description} ({total:,} {unit})" if unit and total > 0 else description)
-    yield _ignore
+    yield no_advance
 
 
 class _Prefixed:

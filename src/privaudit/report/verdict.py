@@ -69,9 +69,10 @@ def claim_for(result: AuditResult, target_name: str) -> TargetClaim:
 
 def grade(result: AuditResult, target_name: str) -> str:
     """The claim's status: too_few_records, scores_inverted, none_detected, weak, clear or severe (a text audit: leaks, ...)."""
-    if _text_claim(result) is not None:
-        _results_for(result, target_name)
-        return _TEXT_STATUS[_text_claim(result).status]
+    text_claim = _text_claim(result)
+    if text_claim is not None:
+        _results_for(result, target_name)  # an unknown target name is refused as for a tabular audit
+        return _TEXT_STATUS[text_claim.status]
     return claim_for(result, target_name).status
 
 
