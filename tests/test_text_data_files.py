@@ -193,3 +193,13 @@ def test_text_audit_with_a_missing_model_names_the_option_and_leaves_no_folder(t
         err = capsys.readouterr().err.strip()
         assert exit_info.value.code == 2 and err.startswith(f"privaudit: error: {option}: ") and "not found" in err and "\n" not in err, err
         assert "targets." not in err and not (tmp_path / "out").exists()
+
+
+def test_the_registered_causal_lm_loader_takes_what_load_target_gives(tmp_path):
+    """`load_target` adds `trust_code` to every spec; the causal_lm loader must accept it and reach the model files."""
+    import privaudit.config  # noqa: F401  (registers the causal_lm type, as reading a config does)
+    from privaudit.exceptions import PrivauditError
+    from privaudit.targets import load_target
+
+    with pytest.raises(PrivauditError, match="nowhere"):
+        load_target({"name": "lm", "type": "causal_lm", "path": "nowhere"}, tmp_path)

@@ -153,5 +153,6 @@ def load_causal_lm_targets(config: CausalLMTargetConfig, base_dir: str | Path):
 @register_target_type(CausalLMTargetConfig)
 def load_causal_lm_target(spec: dict, base_dir: str | Path, name: str):
     """The registry's loader: the audited :class:`~privaudit.text.causal_lm.CausalLMTarget` of a ``causal_lm`` entry (its reference model is loaded by :func:`load_causal_lm_targets`)."""
-    config = CausalLMTargetConfig.model_validate({**spec, "name": name, "reference": None})
+    fields = {key: value for key, value in spec.items() if key != "trust_code"}  # load_target adds it; a language model names no code
+    config = CausalLMTargetConfig.model_validate({**fields, "name": name, "reference": None})
     return load_causal_lm_targets(config, base_dir)[0]
