@@ -15,7 +15,7 @@ Attacks come in two kinds, told apart by what they declare, not by class:
 
 * signal attacks (``fit(signals, labels)`` on population records, then
   ``score(signals, labels)``, ``predict(..., fpr=)``);
-* reference attacks (``needs_reference``): ``score(signals, labels, reference)``
+* reference attacks (``needs.reference``): ``score(signals, labels, reference)``
   with a :class:`~privaudit.attacks.reference.ReferenceSignals`.
 
 An attack with a ``signal`` parameter is run with every registered signal:

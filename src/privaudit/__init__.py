@@ -9,7 +9,7 @@ Membership inference audits with honest statistics. Data flows one way::
 
 from privaudit._version import __version__
 from privaudit.attacks import ATTACKS, ClasswiseThresholdAttack, ThresholdAttack, build_attack
-from privaudit.pipeline import AttackResult, AuditResult, audit, run_audit
+from privaudit.pipeline import AttackResult, AuditResult, audit, audit_outputs, run_audit
 from privaudit.config import AuditConfig, load_config
 from privaudit.data import AuditData, RecordSet, audit_data_from_frame, load_audit_data
 from privaudit.datasets import load_adult, load_rand_hie, make_synthetic_tabular
@@ -28,7 +28,6 @@ from privaudit.exceptions import (
     UntrustedCodeError,
 )
 from privaudit.metrics import evaluate_scores, roc_auc, roc_curve, tpr_at_fpr
-from privaudit.pipeline import audit_outputs
 from privaudit.record_check import CheckResult, check_records, run_check
 from privaudit.signals import SIGNALS, compute_signals
 from privaudit.targets import HTTPTarget, OutputDefence, OutputDefenceTarget, PrecomputedTarget, SklearnTarget, TorchTarget

@@ -324,16 +324,13 @@ def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Pa
                        max_length: int | None, batch_size: int, device: str, threads: int | None, randomized: bool, bootstrap: int, seed: int,
                        out_dir: Path, force: bool, quiet: bool) -> None:
     """Audit a causal LM on member and non-member texts; writes the config it runs beside the report (rerun: privaudit audit OUT/config.yaml)."""
-    import numpy as np
-
     from privaudit.config import parse_config
     from privaudit.exceptions import require
     from privaudit.output_folder import OutputFolder
     from privaudit.report import REPORT_FILES, write_report
     from privaudit.pipeline.text_audit import run_text_audit
-    from privaudit.text.data import TextData
-    from privaudit.text.shortcut import TEXT_INPUT_FILES, check_model_options, relative_to_folder, target_name, text_config, write_text_config
     from privaudit.text.data import read_audit_texts
+    from privaudit.text.shortcut import TEXT_INPUT_FILES, check_model_options, relative_to_folder, shortcut_text_data, target_name, text_config, write_text_config
 
     members, nonmembers = read_audit_texts(members_file, nonmembers_file, text_column=text_column)
     if threads is not None:
@@ -343,13 +340,13 @@ def text_audit_command(model_path: Path, members_file: Path, nonmembers_file: Pa
     config = text_config({k: v for k, v in target.items() if v is not None}, attacks=attacks, seed=seed, randomized=randomized,
                          metrics={"bootstrap": bootstrap})
     parsed = parse_config(config, "text-audit options")  # a bad --attack or --device is refused before anything is written
-    ids = [np.array([f"{kind}-{i}" for i in range(len(texts))], dtype=str) for kind, texts in (("member", members), ("nonmember", nonmembers))]
+    data = shortcut_text_data(members, nonmembers)
     folder = OutputFolder(out_dir, command="text-audit", names=(*TEXT_INPUT_FILES, *REPORT_FILES), force=force, what="--out")
     with folder, _status(quiet) as say:  # checked and locked before the models load
         check_model_options(model_path, reference_path)  # after the folder check: a user's folder is refused first
-        write_text_config(folder, config, members, nonmembers, command="text-audit")  # committed with the report: all or nothing
+        write_text_config(folder, config, data, command="text-audit")  # committed with the report: all or nothing
         # what `privaudit audit OUT/config.yaml` runs, with the texts the staged texts.jsonl holds given from memory
-        result = run_text_audit(parsed, out_dir, progress=say, data=TextData(members, nonmembers, *ids, source="texts.jsonl"))
+        result = run_text_audit(parsed, out_dir, progress=say, data=data)
         files = write_report(result, folder)
     _finish(result, files, quiet)
 

@@ -220,11 +220,11 @@ def format_validation_errors(exc: ValidationError, source: str, model: type[Base
     parts = []
     for error in exc.errors():
         loc = tuple(error["loc"])
-        shown, _ = _walk(model, loc)
+        shown, models = _walk(model, loc)
         where = name(shown)
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):  # a discriminated union: the tag key is missing or unknown
             key = str(error.get("ctx", {}).get("discriminator", "type")).strip("'")
-            known = sorted({str(t) for m in _walk(model, loc)[1] for t in _tags(m)}) or [str(error.get("ctx", {}).get("expected_tags"))]
+            known = sorted({str(t) for m in models for t in _tags(m)}) or [str(error.get("ctx", {}).get("expected_tags"))]
             tag = error.get("ctx", {}).get("tag")
             problem = f"missing required key '{name((*shown, key))}'" if tag is None else f"{name((*shown, key))}: unknown {key} '{one_line(tag)}'"
             parts.append(f"{problem}; known {key}s: {', '.join(known)}")

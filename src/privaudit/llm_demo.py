@@ -156,7 +156,7 @@ def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMD
     from privaudit.text.causal_lm import load_causal_lm
     from privaudit.text.data import canaries_jsonl
     from privaudit.text.finetune import finetune_causal_lm
-    from privaudit.text.shortcut import text_config, write_text_config
+    from privaudit.text.shortcut import shortcut_text_data, text_config, write_text_config
 
     started = time.perf_counter()
     settings = settings or (SMALL_SETTINGS if small else DEFAULT_SETTINGS)
@@ -198,7 +198,7 @@ def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMD
               "canaries": {"path": "canaries.jsonl", "repetitions": settings.canary_repetitions, "n_candidates": settings.n_candidates}}
     config = text_config(target, attacks=attacks, seed=seed, randomized=True,
                          metrics={"fprs": list(settings.fprs), "bootstrap": settings.n_bootstrap})
-    config_path = write_text_config(out_dir, config, members, nonmembers, command="demo --llm")
+    config_path = write_text_config(out_dir, config, shortcut_text_data(members, nonmembers), command="demo --llm")
     out_dir.commit(remove=[*REPORT_FILES, CANARIES_FILE])  # the inputs first: an earlier demo's report would not belong to them
 
     parsed, base_dir = load_config(config_path)

@@ -42,7 +42,7 @@ class QuerySignalAttack(SignalAttack):
     """Threshold attack on a query signal: score = member_direction × signal. Subclasses set ``query_signal_name``.
 
     Parameters are the query signal's, stored unchanged by ``__init__`` and
-    checked by :meth:`validate_params` (which ``build_attack`` calls).
+    checked when :attr:`needs` (or :attr:`query_signal`) is read, which ``build_attack`` does.
     """
 
     query_signal_name: str = ""
@@ -54,11 +54,6 @@ class QuerySignalAttack(SignalAttack):
             return query_request(self.query_signal_name, **self.get_params())
         except ConfigError as exc:
             raise ConfigError(f"attack '{self.name}': {exc}") from None
-
-    def validate_params(self) -> "QuerySignalAttack":
-        """Raise :class:`ConfigError` now if a parameter is invalid; returns ``self``."""
-        self.query_signal  # noqa: B018  (validates)
-        return self
 
     @property
     def signal(self) -> str:

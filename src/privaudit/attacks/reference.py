@@ -98,14 +98,13 @@ class ReferenceAttack(BaseEstimator):
     """Base for attacks that compare the target with reference models.
 
     Subclasses set ``name``, ``required_signals``, and implement
-    ``_score(signals, labels, reference)``. ``needs_reference`` tells the
-    audit to train reference models; ``needs_population_z`` that the
+    ``_score(signals, labels, reference)``. Their :attr:`needs` tell the
+    pipeline to train reference models in ``mode``; ``needs_population_z`` that the
     reference signals must include population records (RMIA).
     """
 
     name: str = "reference_attack"
     needs_population: bool = False
-    needs_reference: bool = True
     needs_population_z: bool = False
     #: "online" attacks need reference models with each record IN; "offline" only OUT models.
     mode: str = "online"

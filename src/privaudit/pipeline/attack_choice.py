@@ -6,7 +6,7 @@ from __future__ import annotations
 from privaudit.attacks import ThresholdAttack, build_attack
 from privaudit.signals import SIGNALS
 
-__all__ = ["default_attacks", "strongest_check_attack", "build_attacks", "MIN_MODELS_TO_TUNE_RMIA"]
+__all__ = ["default_attacks", "strongest_check_attack", "build_attacks", "MIN_MODELS_TO_TUNE_RMIA", "rmia_tunable"]
 
 
 def build_attacks(specs) -> list:
@@ -16,6 +16,11 @@ def build_attacks(specs) -> list:
 
 #: offline RMIA tunes offline_a with one reference model playing the target and the others as references
 MIN_MODELS_TO_TUNE_RMIA = 2
+
+
+def rmia_tunable(reference_mode: str, n_reference_models: int | None) -> bool:
+    """Whether RMIA can run with its defaults: online, or offline with enough models to tune ``offline_a`` (None: not known yet)."""
+    return reference_mode == "online" or n_reference_models is None or n_reference_models >= MIN_MODELS_TO_TUNE_RMIA
 
 
 def default_attacks(output_kind: str, has_population: bool, reference_mode: str | None = None, *, features=None,
@@ -39,8 +44,7 @@ def default_attacks(output_kind: str, has_population: bool, reference_mode: str 
         attacks.append(build_attack({"name": "classwise_threshold", "signal": "loss"}))
     if reference_mode is not None:
         attacks.append(build_attack({"name": "lira", "mode": reference_mode}))
-        tunable = reference_mode == "online" or n_reference_models is None or n_reference_models >= MIN_MODELS_TO_TUNE_RMIA
-        if has_population and tunable:
+        if has_population and rmia_tunable(reference_mode, n_reference_models):
             attacks.append(build_attack({"name": "rmia", "mode": reference_mode}))
         attacks.append(build_attack({"name": "reference_calibrated_loss", "mode": reference_mode}))
     return attacks

@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Sequence
 
 from privaudit.data import AuditData
 from privaudit.metrics import DEFAULT_DELTA, DEFAULT_FPRS
-from privaudit.pipeline.attack_choice import MIN_MODELS_TO_TUNE_RMIA, build_attacks, default_attacks
+from privaudit.pipeline.attack_choice import MIN_MODELS_TO_TUNE_RMIA, build_attacks, default_attacks, rmia_tunable
 from privaudit.pipeline.config_facts import with_config_facts
 from privaudit.pipeline.collect import api_call_counts, check_needs, collect
 from privaudit.pipeline.environment import package_versions
@@ -84,10 +84,11 @@ def audit(
     if membership_randomized:
         check_membership_randomized(data.audited_is_member, data.source)
     settings = MetricSettings(tuple(float(f) for f in fprs), n_bootstrap, confidence, seed, float(delta), bool(membership_randomized))
-    result = _empty_result(data, settings, started_at)
+    audited = data.records.subset(data.audited)  # once: every target is asked about the same records
+    result = _empty_result(data, audited, settings, started_at)
     for target in targets:
         plan = reference.get(target.name) if isinstance(reference, Mapping) else reference
-        _audit_target(result, data, target, _attacks_for(target, data, attacks, plan, progress), plan, settings, progress)
+        _audit_target(result, data, audited, target, _attacks_for(target, data, audited, attacks, plan, progress), plan, settings, progress)
     result.claims = corrected_claims(result.results, result.is_member, settings)
     if groups:
         from privaudit.metrics.groups import analyse_groups
@@ -99,9 +100,8 @@ def audit(
     return result
 
 
-def _empty_result(data: AuditData, settings: MetricSettings, started_at: str) -> AuditResult:
-    """The result's record-level fields, before any target is audited."""
-    audited = data.records.subset(data.audited)
+def _empty_result(data: AuditData, audited, settings: MetricSettings, started_at: str) -> AuditResult:
+    """The result's record-level fields (``audited``: the audited records), before any target is audited."""
     return AuditResult(
         results=[], targets=[], record_ids=audited.ids, is_member=data.audited_is_member, labels=audited.labels, classes=audited.classes,
         n_population=int(data.population.size), seed=settings.seed, fprs=settings.fprs, confidence=settings.confidence,
@@ -110,25 +110,24 @@ def _empty_result(data: AuditData, settings: MetricSettings, started_at: str) ->
     )
 
 
-def _attacks_for(target, data: AuditData, attacks, plan, progress=None) -> list:
+def _attacks_for(target, data: AuditData, audited, attacks, plan, progress=None) -> list:
     """The configured attacks, or every default one that applies to ``target``; refused here if the target or data cannot serve them."""
     has_population = bool(data.population.size)
     if attacks:
         chosen = build_attacks(attacks)
     else:
-        features = data.records.subset(data.audited).features if answers_new_records(target) else None
+        features = audited.features if answers_new_records(target) else None
         chosen = default_attacks(target.output_kind, has_population, plan.mode if plan is not None else None, features=features,
                                  n_reference_models=plan.n_models if plan is not None else None)
-        if progress is not None and has_population and plan is not None and plan.mode == "offline" and plan.n_models < MIN_MODELS_TO_TUNE_RMIA:
+        if progress is not None and has_population and plan is not None and not rmia_tunable(plan.mode, plan.n_models):
             progress(f"{target.name}: offline RMIA left out: tuning its offline_a needs at least {MIN_MODELS_TO_TUNE_RMIA} reference models "
                      "(name it with a fixed offline_a to run it)")
     check_needs(target, chosen, has_population=has_population, plan=plan)
     return chosen
 
 
-def _audit_target(result: AuditResult, data: AuditData, target, attacks: list, plan, settings: MetricSettings, progress) -> None:
-    """Collect → score → evaluate one target; appends its results, summary, reference and API-call facts to ``result``."""
-    audited = data.records.subset(data.audited)
+def _audit_target(result: AuditResult, data: AuditData, audited, target, attacks: list, plan, settings: MetricSettings, progress) -> None:
+    """Collect → score → evaluate one target on ``audited``; appends its results, summary, reference and API-call facts to ``result``."""
     population_labels = data.records.labels[data.population] if data.population.size else None
     collected = collect(target, data, audited, attacks, plan=plan, seed=settings.seed, progress=progress)
     if collected.reference_info is not None:

@@ -55,13 +55,12 @@ class Collected:
 
 def check_needs(target, attacks: Sequence, *, has_population: bool, plan) -> None:
     """Refuse attacks the data or the target cannot serve (one-line errors, before any query)."""
-    query_keys = {q.key for a in attacks for q in a.needs.query_signals}
     for attack in attacks:
         needs = attack.needs
         if needs.population and not has_population:
             raise missing_population_error(attack)
         for name in needs.signals:
-            if target.output_kind == "labels" and name not in query_keys and SIGNALS.get(name).needs != "labels":
+            if target.output_kind == "labels" and SIGNALS.get(name).needs != "labels":
                 raise CapabilityError(f"attack '{attack.display_name}' needs probabilities, but target '{target.name}' gives only labels; use the 'correctness' attack "
                                       "or the label-only attacks label_only_augmentation and label_only_boundary")
     reference_attacks = [a.display_name for a in attacks if a.needs.reference]
@@ -97,10 +96,10 @@ def collect(target, data, records, attacks: Sequence, *, plan=None, seed: int = 
     ledger = QueryLedger()
     signals = compute_signals(target, records, names, progress=progress, description=f"querying {target.name}")  # per answered batch
     ledger.add_outputs(len(records))
-    population = data.records.subset(data.population) if data.population.size else None
     population_signals = None
     wants_reference = any(n.reference for n in needs)
-    if population is not None and (wants_reference or any(n.any_population for n in needs)):
+    if data.population.size and (wants_reference or any(n.any_population for n in needs)):
+        population = data.records.subset(data.population)
         population_signals = compute_signals(target, population, names, progress=progress, description=f"querying {target.name} on population records")
         ledger.add_outputs(len(population))
     if requests:

@@ -27,15 +27,15 @@ class MetricSettings:
 
 
 def evaluate_attacks(target_name: str, scored: Sequence, is_member: np.ndarray, settings: MetricSettings, *,
-                     n_epsilon_candidates: int | None = None, progress: Callable[[str], None] | None = None) -> list[AttackResult]:
+                     progress: Callable[[str], None] | None = None) -> list[AttackResult]:
     """One :class:`AttackResult` per :class:`~privaudit.pipeline.score.Scored`, in order.
 
     Every result's bootstrap uses ``settings.seed`` (paired: all attacks and
-    targets are resampled identically). ``n_epsilon_candidates`` is how many
-    attacks the ε figure is the best of (default: ``len(scored)``).
+    targets are resampled identically). Each ε figure is corrected for being
+    the best of the ``len(scored)`` attacks.
     """
     s = settings
-    candidates = len(scored) if n_epsilon_candidates is None else n_epsilon_candidates
+    candidates = len(scored)
     results = []
     with track(progress, f"{target_name}: metrics of {len(scored)} attack(s)", len(scored), "attacks") as advance:
         for item in scored:

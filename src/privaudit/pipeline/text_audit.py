@@ -154,8 +154,6 @@ def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[st
     before the file is written (``privaudit text-audit``, whose config and
     texts are written together with the report); read from the file otherwise.
     """
-    import time
-
     from privaudit.text.target_config import check_causal_lm_files, load_causal_lm_targets
     from privaudit.text.canary_audit import audit_canaries
     from privaudit.text.data import load_text_data, read_canaries

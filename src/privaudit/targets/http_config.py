@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -39,8 +39,6 @@ class HTTPTargetConfig(ClassifierTargetConfig):
     headers_from_env: dict[str, str] | None = None
     cache: str | None = None
 
-    reference_recipe: ClassVar = "estimator"
-    reference_recipe_required: ClassVar[bool] = True
 
     @model_validator(mode="after")
     def _response_path_parses(self):

@@ -34,8 +34,6 @@ class PrecomputedTargetConfig(ClassifierTargetConfig):
     id_column: str | None = Field(default=None, min_length=1)
     columns: list[str] | None = Field(default=None, min_length=1)
 
-    reference_recipe: ClassVar = "estimator"
-    reference_recipe_required: ClassVar[bool] = True
     reads_features: ClassVar[bool] = False
 
     @field_validator("columns", mode="before")

@@ -126,12 +126,14 @@ def _jsonl_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict],
 
 
 def _table_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict], list[int]]:
-    table = read_table(path, text_columns=[c for c in columns.values() if c])
+    names = [c for c in columns.values() if c]
+    table = read_table(path, text_columns=names)
     for role, name in columns.items():
         if name is not None and name not in table.columns:
             raise DataError(f"{path}: no '{name}' column (data.{role}_column; columns: {', '.join(map(str, table.columns))}); "
                             f"name the right column in data.{role}_column")
-    frame = table[[c for c in columns.values() if c]].astype(object).where(table[[c for c in columns.values() if c]].notna(), "")
+    chosen = table[names]
+    frame = chosen.astype(object).where(chosen.notna(), "")
     rows = [{role: str(record[name]) for role, name in columns.items() if name} for record in frame.to_dict("records")]
     return rows, list(range(1, len(rows) + 1))  # data rows, counted from 1 after the header
 

@@ -13,9 +13,11 @@ import os
 import re
 from pathlib import Path
 
-from privaudit.text.data import text_data_jsonl
+import numpy as np
 
-__all__ = ["TEXT_INPUT_FILES", "text_config", "write_text_config", "relative_to_folder", "target_name", "check_model_options"]
+from privaudit.text.data import TextData, text_data_jsonl
+
+__all__ = ["TEXT_INPUT_FILES", "text_config", "shortcut_text_data", "write_text_config", "relative_to_folder", "target_name", "check_model_options"]
 
 #: what :func:`write_text_config` writes into the folder
 TEXT_INPUT_FILES = ("config.yaml", "texts.jsonl")
@@ -54,16 +56,21 @@ def text_config(target: dict, *, attacks=None, seed: int = 0, randomized: bool =
     return config
 
 
-def write_text_config(folder, config: dict, members, nonmembers, *, command: str) -> Path:
-    """Stage ``texts.jsonl`` (members first, ids ``member-0, ..., nonmember-0, ...``) and ``config.yaml`` in ``folder``.
+def shortcut_text_data(members, nonmembers) -> TextData:
+    """The texts a shortcut's ``texts.jsonl`` holds: members first, ids ``member-0, ..., nonmember-0, ...``."""
+    ids = [np.array([f"{kind}-{i}" for i in range(len(texts))], dtype=str) for kind, texts in (("member", members), ("nonmember", nonmembers))]
+    return TextData(list(members), list(nonmembers), *ids, source="texts.jsonl")
+
+
+def write_text_config(folder, config: dict, data: TextData, *, command: str) -> Path:
+    """Stage ``texts.jsonl`` (``data``, from :func:`shortcut_text_data`) and ``config.yaml`` in ``folder``.
 
     ``folder`` is an open :class:`~privaudit.output_folder.OutputFolder`; the
     caller commits them (before running the config). Returns the config's final path.
     """
     import yaml
 
-    ids = [f"member-{i}" for i in range(len(members))] + [f"nonmember-{i}" for i in range(len(nonmembers))]
-    is_member = [True] * len(members) + [False] * len(nonmembers)
-    folder.write_text("texts.jsonl", text_data_jsonl(ids, list(members) + list(nonmembers), is_member))
+    is_member = [True] * len(data.members) + [False] * len(data.nonmembers)
+    folder.write_text("texts.jsonl", text_data_jsonl(list(data.record_ids), data.texts, is_member))
     header = f"# Written by `privaudit {command}`; rerun with: privaudit audit config.yaml\n"
     return folder.write_text("config.yaml", header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
