@@ -1,0 +1,106 @@
+"""Deletion checks: p_drop is a valid p-value for persons the deletion did not concern, exact cases, verdict rules, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from privaudit.deletion_check import cli_deletion_check, deletion_tests, deletion_verdict
+from privaudit.exceptions import ConfigError
+
+ALPHA = 0.05
+
+
+def _persons(n: int, k: int, prefix: str) -> np.ndarray:
+    return np.repeat([f"{prefix}{i}" for i in range(n)], k)
+
+
+def _model_pair(rng, n_persons: int, k: int, shift_before: float, shift_after: float):
+    """Scores of n persons of k records on two models: a person effect shared by both models, fresh noise per model."""
+    effect = np.repeat(rng.normal(0.0, 1.0, n_persons), k)
+    before = effect + shift_before + rng.normal(0.0, 1.0, effect.size)
+    after = effect + shift_after + rng.normal(0.0, 1.0, effect.size)
+    return after, before
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_p_drop_and_p_after_are_uniform_for_persons_the_deletion_did_not_concern(k):
+    """A non-member person checked for deletion: p_drop (and the after-test's p) uniform, FPR at α within α + 3σ (800 persons)."""
+    rng = np.random.default_rng(k)
+    n_runs, n_null = 800, 150
+    p_drop, p_after = np.empty(n_runs), np.empty(n_runs)
+    for run in range(n_runs):
+        null_after, null_before = _model_pair(rng, n_null, k, 0.0, 0.0)
+        after, before = _model_pair(rng, 1, k, 0.0, 0.0)
+        result, _, _ = deletion_tests(after, before, np.repeat(["checked"], k), null_after, null_before, _persons(n_null, k, "n"),
+                                      alpha=ALPHA, seed=run)
+        p_drop[run], p_after[run] = result[0].p_drop, result[0].p_after
+    sigma = np.sqrt(ALPHA * (1 - ALPHA) / n_runs)
+    for p in (p_drop, p_after):
+        # discrete p-values on a grid of 1/(n_null + 1): jitter within the cell for the KS test, as the grid's exact uniform law
+        jittered = p - rng.uniform(0.0, 1.0 / (n_null + 1), p.size)
+        assert stats.kstest(jittered, "uniform").pvalue > 0.01
+        assert (p <= ALPHA).mean() <= ALPHA + 3 * sigma
+
+
+def test_p_drop_exact_case_with_log_likelihood_ratios():
+    """Δ = T_after − T_before with summed LLRs; the null persons' Δs are −1, 0, 1, −7: p_drop = (1 + #{Δ_null ≤ −6}) / 5."""
+    null_persons = _persons(4, 2, "n")
+    null_before = np.array([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0, 3.0])
+    null_after = np.array([0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0])
+    after, before = np.array([0.0, 0.0]), np.array([3.0, 3.0])
+    llr = {"after": (after, null_after), "before": (before, null_before)}
+    result, method, how = deletion_tests(after, before, np.array(["ann", "ann"]), null_after, null_before, null_persons, llr=llr)
+    (ann,) = result
+    assert method == "llr_sum" and ann.delta == pytest.approx(-6.0) and ann.statistic_before == pytest.approx(6.0)
+    assert ann.p_drop == pytest.approx(2 / 5) and ann.n_null_persons == 4 and "4 real non-member persons" in how[2]
+    # ties count against the person: a null Δ equal to hers counts
+    tied = deletion_tests(after, before, np.array(["ann", "ann"]), null_after, null_before, null_persons,
+                          llr={"after": (after, null_after), "before": (np.array([3.0, 4.0]), null_before)})[0][0]
+    assert tied.delta == pytest.approx(-7.0) and tied.p_drop == pytest.approx(2 / 5)
+
+
+def test_deleted_kept_and_undetectable_persons_get_the_verdicts_the_evidence_supports():
+    rng = np.random.default_rng(0)
+    k, n_null = 3, 400
+    null_after, null_before = _model_pair(rng, n_null, k, 0.0, 0.0)
+    deleted = _model_pair(rng, 10, k, 4.0, 0.0)   # member before, forgotten after
+    kept = _model_pair(rng, 10, k, 4.0, 4.0)      # still a member after
+    never = _model_pair(rng, 10, k, 0.0, 0.0)     # never a member
+    after = np.concatenate([deleted[0], kept[0], never[0]])
+    before = np.concatenate([deleted[1], kept[1], never[1]])
+    persons = np.concatenate([_persons(10, k, "d"), _persons(10, k, "k"), _persons(10, k, "x")])
+    member_after, member_before = _model_pair(rng, 300, k, 4.0, 4.0)
+    result, _, _ = deletion_tests(after, before, persons, null_after, null_before, _persons(n_null, k, "n"),
+                                  member_before=member_before, member_persons=_persons(300, k, "m"), alpha=ALPHA)
+    by = {p.person[0]: [] for p in result}
+    for p in result:
+        by[p.person[0]].append(p)
+    assert sum(p.still_detectable for p in by["d"]) == 0 and sum(p.still_detectable for p in by["k"]) >= 6
+    assert sum("as a deletion would" in p.verdict for p in by["d"]) >= 8
+    assert all(p.verdict.startswith("Still detectable") for p in by["k"] if p.still_detectable)
+    assert sum(p.verdict.startswith("Cannot tell") for p in by["x"]) >= 8
+    assert not any(p.still_detectable for p in by["x"])
+    assert all(0.8 < p.power <= 1.0 and p.power_ci[0] <= p.power <= p.power_ci[1] for p in result)
+
+
+def test_verdict_wording_never_claims_deletion_without_the_change_test():
+    assert deletion_verdict(0.001, 0.01, 0.001, 0.9, 0.9, ALPHA, 0.5, 3).startswith("Still detectable after deletion")
+    undetectable = deletion_verdict(0.5, 0.5, 0.4, 0.01, 0.02, ALPHA, 0.3, 3)
+    assert undetectable.startswith("Cannot tell") and "power for a person of 3 record(s) before deletion is 30 %" in undetectable
+    weak = deletion_verdict(0.5, 0.5, 0.01, 0.4, 0.4, ALPHA, 0.3, 1)
+    assert "not distinguishable from non-members'" in weak and "as a deletion would" not in weak and "record of 1" in weak
+    assert "could not be measured" in deletion_verdict(0.5, 0.5, 0.4, 0.4, 0.4, ALPHA, float("nan"), 5)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"before": None, "person_column": "person_id"}, "--person-column is used with --before"),
+    ({"record_pairs": ("age=3",)}, "give --records"),
+    ({"null": "fabricated"}, "leave out --null fabricated"),
+])
+def test_cli_hook_refuses_options_a_deletion_check_does_not_take(kwargs, message):
+    args = {"records_file": "deleted.csv", "record_pairs": (), "target_name": "after", "before": "before", "person_column": None,
+            "attack": None, "null": "real", "alpha": ALPHA, "progress": None, **kwargs}
+    with pytest.raises(ConfigError, match=message):
+        cli_deletion_check(None, ".", **args)
