@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("rand-hie-deletion"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--people", type=int, default=None, help="use a seeded subset of this many people (default: all 5,908)")
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--ascent-epochs", type=int, default=5)
     parser.add_argument("--reference-models", type=int, default=4)
     args = parser.parse_args(argv)
@@ -196,9 +196,10 @@ def main(argv=None) -> int:
     for label, records, target in (("exact", "deleted.csv", "after_exact"), ("unlearned", "deleted.csv", "after_unlearned"),
                                    ("kept_control", "kept.csv", "after_exact")):
         result = run_deletion_check(config, base_dir, records_file=args.out / records, target_name=target, before="before",
-                                    person_column="person_id")
+                                    person_column="person_id", power_sizes=(1, 3, 5))
         (args.out / f"deletion-{label}.json").write_text(json.dumps(deletion_result_to_dict(result), indent=2, ensure_ascii=False))
         figures[label] = summarise(result)
+        figures["power"] = {k: {"power": v[0], "ci95": list(v[1]), "n_member_persons": v[2]} for k, v in sorted(result.power.items())}
         figures["attack"], figures["method"] = result.attack, result.method
     (args.out / "figures.json").write_text(json.dumps(figures, indent=2))
     acc = facts["accuracy"]
@@ -211,6 +212,9 @@ def main(argv=None) -> int:
         print(f"  {label:12s}: {f['still_detectable_q']}/{f['persons']} still detectable (q ≤ 0.05; {f['after_p_le_alpha']} with p ≤ 0.05), "
               f"{f['detectable_before']}/{f['persons']} detectable before, {f['dropped_q']}/{f['persons']} changed as a deletion "
               f"would (q_drop ≤ 0.05; {f['drop_p_le_alpha']} with p_drop ≤ 0.05), median p_drop {f['median_p_drop']:.3g}")
+    print("power of the person test on the model before deletion (α = 0.05), by years per patient: " + "; ".join(
+        f"{k}: {100 * v['power']:.1f} % [{100 * v['ci95'][0]:.1f}, {100 * v['ci95'][1]:.1f}] of {v['n_member_persons']:,} member patients"
+        for k, v in figures["power"].items()))
     print(f"figures: {args.out / 'figures.json'}")
     return 0
 

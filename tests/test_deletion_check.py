@@ -33,7 +33,7 @@ def test_p_drop_and_p_after_are_uniform_for_persons_the_deletion_did_not_concern
     for run in range(n_runs):
         null_after, null_before = _model_pair(rng, n_null, k, 0.0, 0.0)
         after, before = _model_pair(rng, 1, k, 0.0, 0.0)
-        result, _, _ = deletion_tests(after, before, np.repeat(["checked"], k), null_after, null_before, _persons(n_null, k, "n"),
+        result, _, _, _ = deletion_tests(after, before, np.repeat(["checked"], k), null_after, null_before, _persons(n_null, k, "n"),
                                       alpha=ALPHA, seed=run)
         p_drop[run], p_after[run] = result[0].p_drop, result[0].p_after
     sigma = np.sqrt(ALPHA * (1 - ALPHA) / n_runs)
@@ -51,7 +51,7 @@ def test_p_drop_exact_case_with_log_likelihood_ratios():
     null_after = np.array([0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0])
     after, before = np.array([0.0, 0.0]), np.array([3.0, 3.0])
     llr = {"after": (after, null_after), "before": (before, null_before)}
-    result, method, how = deletion_tests(after, before, np.array(["ann", "ann"]), null_after, null_before, null_persons, llr=llr)
+    result, method, how, _ = deletion_tests(after, before, np.array(["ann", "ann"]), null_after, null_before, null_persons, llr=llr)
     (ann,) = result
     assert method == "llr_sum" and ann.delta == pytest.approx(-6.0) and ann.statistic_before == pytest.approx(6.0)
     assert ann.p_drop == pytest.approx(2 / 5) and ann.n_null_persons == 4 and "4 real non-member persons" in how[2]
@@ -72,7 +72,7 @@ def test_deleted_kept_and_undetectable_persons_get_the_verdicts_the_evidence_sup
     before = np.concatenate([deleted[1], kept[1], never[1]])
     persons = np.concatenate([_persons(10, k, "d"), _persons(10, k, "k"), _persons(10, k, "x")])
     member_after, member_before = _model_pair(rng, 300, k, 4.0, 4.0)
-    result, _, _ = deletion_tests(after, before, persons, null_after, null_before, _persons(n_null, k, "n"),
+    result, _, _, _ = deletion_tests(after, before, persons, null_after, null_before, _persons(n_null, k, "n"),
                                   member_before=member_before, member_persons=_persons(300, k, "m"), alpha=ALPHA)
     by = {p.person[0]: [] for p in result}
     for p in result:

@@ -83,6 +83,8 @@ class DeletionResult:
     null_how: dict
     by_person: bool
     notes: list[str] = field(default_factory=list)
+    #: {k: (power, (ci_low, ci_high), n_member_persons)} of the before-test for persons of k records (:func:`person_power`)
+    power: dict = field(default_factory=dict)
 
     @property
     def still_detectable(self) -> int:
@@ -111,7 +113,7 @@ def deletion_verdict(p_after: float, q_after: float, p_before: float, p_drop: fl
 
 
 def deletion_tests(after, before, persons, null_after, null_before, null_persons, *, member_before=None, member_persons=None,
-                   alpha: float = 0.05, seed: int = 0, llr=None) -> tuple[list[PersonDeletion], str, dict]:
+                   alpha: float = 0.05, seed: int = 0, llr=None, power_sizes=()) -> tuple[list[PersonDeletion], str, dict, dict]:
     """The deletion test on scores (pure numpy; :func:`check_deletion` scores the records).
 
     Parameters
@@ -129,10 +131,12 @@ def deletion_tests(after, before, persons, null_after, null_before, null_persons
     llr : dict, optional
         Log-likelihood ratios ``{"after": (checked, null), "before": (checked, null), "members": member}``;
         when given, statistics sum them (Kandpal et al. 2023).
+    power_sizes : iterable of int
+        Person sizes to measure the power for besides the checked persons' sizes.
 
     Returns
     -------
-    (list of PersonDeletion, method, {size: how its null persons were drawn})
+    (list of PersonDeletion, method, {size: how its null persons were drawn}, {size: (power, ci, n_member_persons)})
     """
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha must lie in (0, 1), got {alpha}")
@@ -153,7 +157,8 @@ def deletion_tests(after, before, persons, null_after, null_before, null_persons
     q_drop = benjamini_hochberg(p_drop) if len(p_drop) > 1 else p_drop.copy()
     power = {}
     if member_before is not None and np.asarray(member_before).size:
-        power = person_power(member_before, member_persons, null_before, null_persons, np.unique(t_after.n_records), alpha, seed=seed,
+        sizes = sorted({int(k) for k in t_after.n_records} | {int(k) for k in power_sizes})
+        power = person_power(member_before, member_persons, null_before, null_persons, sizes, alpha, seed=seed,
                              member_llr=llr.get("members"), null_llr=llr.get("before", (None, None))[1])
     results = []
     for i, person in enumerate(t_after.persons):
@@ -168,7 +173,7 @@ def deletion_tests(after, before, persons, null_after, null_before, null_persons
                                      float(q_drop[i]), alpha, float(pw), k),
         ))
     how = {int(k): t_after.null_how[int(np.flatnonzero(t_after.n_records == k)[0])] for k in np.unique(t_after.n_records)}
-    return results, t_after.method, how
+    return results, t_after.method, how, power
 
 
 def _score(target, data: AuditData, attack, parts: dict, reference, seed: int, progress):
@@ -190,7 +195,7 @@ def _score(target, data: AuditData, attack, parts: dict, reference, seed: int, p
 
 
 def check_deletion(after_target, before_target, data: AuditData, records: RecordSet, *, persons=None, data_persons=None, attack=None,
-                   reference=None, alpha: float = 0.05, seed: int = 0, progress=None) -> DeletionResult:
+                   reference=None, alpha: float = 0.05, seed: int = 0, power_sizes=(), progress=None) -> DeletionResult:
     """Deletion check of ``records`` on ``after_target`` against ``before_target`` (see the module docstring).
 
     Parameters
@@ -232,19 +237,19 @@ def check_deletion(after_target, before_target, data: AuditData, records: Record
     if ratios["after"] is not None and ratios["before"] is not None:
         llr = {role: (ratios[role]["checked"], ratios[role]["real"]) for role in ("after", "before")}
         llr["members"] = ratios["before"]["members"]
-    results, method, how = deletion_tests(
+    results, method, how, power = deletion_tests(
         scored["after"]["checked"], scored["before"]["checked"], checked_persons, scored["after"]["real"], scored["before"]["real"],
         all_persons[data.nonmembers], member_before=scored["before"]["members"], member_persons=all_persons[members], alpha=alpha,
-        seed=seed, llr=llr)
+        seed=seed, llr=llr, power_sizes=power_sizes)
     if len(results) > 1:
         notes.append(f"{len(results)} {'persons' if persons is not None else 'records'} were checked: q-values (after-test and p_drop) "
                      "are Benjamini–Hochberg adjusted, controlling the false-discovery rate")
     return DeletionResult(target=after_target.name, before=before_target.name, attack=attack.display_name, alpha=alpha, method=method,
-                          persons=results, null_how=how, by_person=persons is not None, notes=notes)
+                          persons=results, null_how=how, by_person=persons is not None, notes=notes, power=power)
 
 
 def run_deletion_check(config, base_dir: str | Path, *, records_file: str | Path, target_name: str, before: str,
-                       person_column: str | None = None, attack=None, alpha: float = 0.05, progress=None) -> DeletionResult:
+                       person_column: str | None = None, attack=None, alpha: float = 0.05, power_sizes=(), progress=None) -> DeletionResult:
     """``privaudit check CONFIG --records FILE --target AFTER --before BEFORE [--person-column COL]``: load, then :func:`check_deletion`."""
     from privaudit.attacks.names import configured_attack
     from privaudit.data import read_table
@@ -279,7 +284,7 @@ def run_deletion_check(config, base_dir: str | Path, *, records_file: str | Path
     attack = configured_attack(attack, config.attacks)
     return check_deletion(after_inputs.target, before_inputs.targets[0], after_inputs.data, records, persons=persons,
                           data_persons=data_persons, attack=attack, reference=after_inputs.reference, alpha=alpha,
-                          seed=config.seed, progress=progress)
+                          seed=config.seed, power_sizes=power_sizes, progress=progress)
 
 
 def cli_deletion_check(config, base_dir, records_file, record_pairs, target_name, before, person_column, attack, null, alpha, progress):

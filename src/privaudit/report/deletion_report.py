@@ -29,6 +29,7 @@ def deletion_result_to_dict(result: DeletionResult) -> dict:
         "delta_meaning": "delta = statistic after − statistic before; p_drop = (1 + #{null persons' delta ≤ delta}) / (1 + n_null_persons): "
                          "small means this person's evidence fell more than real non-members' did, as a deletion would make it",
         "null_how": {str(k): v for k, v in result.null_how.items()},
+        "power_by_size": {str(k): {"value": v[0], "ci95": list(v[1]), "n_member_persons": v[2]} for k, v in result.power.items()},
         "still_detectable": result.still_detectable, "notes": result.notes, key: entries,
     }
 
