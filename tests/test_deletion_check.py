@@ -92,6 +92,9 @@ def test_verdict_wording_never_claims_deletion_without_the_change_test():
     weak = deletion_verdict(0.5, 0.5, 0.01, 0.4, 0.4, ALPHA, 0.3, 1)
     assert "not distinguishable from non-members'" in weak and "as a deletion would" not in weak and "record of 1" in weak
     assert "could not be measured" in deletion_verdict(0.5, 0.5, 0.4, 0.4, 0.4, ALPHA, float("nan"), 5)
+    adjusted = deletion_verdict(0.01, 0.2, 0.001, 0.5, 0.6, ALPHA, 0.4, 3)
+    assert adjusted.startswith("No significant trace after deletion once every checked person is counted (p = 0.01, q = 0.2 > 0.05)")
+    assert deletion_verdict(0.01, 0.2, 0.3, 0.5, 0.6, ALPHA, 0.4, 3).startswith("Cannot tell")
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -104,3 +107,26 @@ def test_cli_hook_refuses_options_a_deletion_check_does_not_take(kwargs, message
             "attack": None, "null": "real", "alpha": ALPHA, "progress": None, **kwargs}
     with pytest.raises(ConfigError, match=message):
         cli_deletion_check(None, ".", **args)
+
+
+def test_json_and_terminal_forms_carry_the_deletion_block():
+    from rich.console import Console
+
+    from privaudit.deletion_check import DeletionResult
+    from privaudit.report.deletion_report import deletion_result_to_dict, print_deletion
+
+    rng = np.random.default_rng(1)
+    null_after, null_before = _model_pair(rng, 200, 2, 0.0, 0.0)
+    after, before = _model_pair(rng, 3, 2, 0.0, 0.0)
+    persons, method, how, power = deletion_tests(after, before, _persons(3, 2, "p"), null_after, null_before, _persons(200, 2, "n"),
+                                                 member_before=before, member_persons=_persons(3, 2, "p"), power_sizes=(1, 2))
+    result = DeletionResult(target="after", before="before", attack="loss", alpha=ALPHA, method=method, persons=persons, null_how=how,
+                            by_person=True, power=power)
+    document = deletion_result_to_dict(result)
+    assert document["kind"] == "deletion" and [p["person"] for p in document["persons"]] == ["p0", "p1", "p2"]
+    assert set(document["persons"][0]["deletion"]) == {"before_statistic", "before_p_value", "delta", "p_drop", "q_drop", "n_null_persons"}
+    assert set(document["power_by_size"]) == {"1", "2"} and document["null_how"]["2"].startswith("200 real non-member persons")
+    console = Console(width=200, record=True)
+    print_deletion(result, console=console)
+    text = console.export_text()
+    assert "after: after" in text and "p_drop" in text and "still detectable after deletion: 0 of 3" in text

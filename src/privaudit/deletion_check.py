@@ -101,15 +101,17 @@ def deletion_verdict(p_after: float, q_after: float, p_before: float, p_drop: fl
     if q_after <= alpha:
         return (f"Still detectable after deletion (p = {p_after:.3g}, q = {q_after:.3g} ≤ {alpha:g}): the post-deletion model "
                 f"still treats this {unit}'s records as training data more than it treats real non-members'.")
+    after = (f"no trace detectable after deletion (p = {p_after:.3g})" if p_after > alpha else
+             f"no significant trace after deletion once every checked {unit} is counted (p = {p_after:.3g}, q = {q_after:.3g} > {alpha:g})")
     if p_before > alpha:
         return (f"Cannot tell: this {unit} was not detectable before deletion either (before p = {p_before:.3g}; {power_text}), "
-                f"so no trace after deletion (p = {p_after:.3g}) is no evidence that it was deleted; change p_drop = {p_drop:.3g}.")
+                f"so {after} is no evidence that it was deleted; change p_drop = {p_drop:.3g}.")
+    after = after[0].upper() + after[1:]
     if q_drop <= alpha:
-        return (f"No trace detectable after deletion (p = {p_after:.3g}), and the model changed on this {unit} as a deletion "
-                f"would: its evidence fell more than non-members' did (p_drop = {p_drop:.3g}, q = {q_drop:.3g}); detectable "
-                f"before (p = {p_before:.3g}).")
-    return (f"No trace detectable after deletion (p = {p_after:.3g}; {power_text}), but the change is not distinguishable "
-            f"from non-members' (p_drop = {p_drop:.3g}): detectable before (p = {p_before:.3g}), weaker evidence of deletion.")
+        return (f"{after}, and the model changed on this {unit} as a deletion would: its evidence fell more than "
+                f"non-members' did (p_drop = {p_drop:.3g}, q = {q_drop:.3g}); detectable before (p = {p_before:.3g}).")
+    return (f"{after}; {power_text}; but the change is not distinguishable from non-members' (p_drop = {p_drop:.3g}): "
+            f"detectable before (p = {p_before:.3g}), weaker evidence of deletion.")
 
 
 def deletion_tests(after, before, persons, null_after, null_before, null_persons, *, member_before=None, member_persons=None,
