@@ -130,3 +130,45 @@ def test_json_and_terminal_forms_carry_the_deletion_block():
     print_deletion(result, console=console)
     text = console.export_text()
     assert "after: after" in text and "p_drop" in text and "still detectable after deletion: 0 of 3" in text
+
+
+def test_record_level_deletion_check_on_retrained_forests():
+    """Record level (no person column): forests before/after dropping 60 members; the same check on both."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from privaudit.data import audit_data_from_frame
+    from privaudit.datasets import make_synthetic_tabular
+    from privaudit.deletion_check import check_deletion
+    from privaudit.record_input import records_from_frame
+    from privaudit.targets import SklearnTarget
+
+    features = [c for c in make_synthetic_tabular(5, seed=0).columns if c not in ("label", "record_id")]
+    n_members, n_null, n_population, n_deleted = 600, 1000, 400, 60
+    frame = make_synthetic_tabular(n_members + n_null + n_population + n_deleted, label_noise=0.3, seed=11)
+    audit = frame.iloc[: n_members + n_null + n_population].copy()
+    audit["split"] = ["member"] * n_members + ["nonmember"] * n_null + ["population"] * n_population
+    data = audit_data_from_frame(audit, label="label", id_column="record_id", features=features, membership_column="split")
+
+    def forest(rows):
+        return make_pipeline(ColumnTransformer([("colour", OneHotEncoder(), ["colour"])], remainder="passthrough"),
+                             RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=1)).fit(rows[features], rows.label)
+
+    members = audit.iloc[:n_members]
+    before = SklearnTarget(forest(members), name="before")
+    after = SklearnTarget(forest(members.iloc[n_deleted:]), name="after")
+    deleted = records_from_frame(members.iloc[:n_deleted], data, label="label", id_column="record_id")
+    result = check_deletion(after, before, data, deleted, attack="loss", alpha=ALPHA, seed=0)
+    assert result.target == "after" and result.before == "before" and not result.by_person and len(result.persons) == n_deleted
+    bound = ALPHA * n_deleted + 3 * np.sqrt(ALPHA * (1 - ALPHA) * n_deleted)
+    assert sum(p.p_after <= ALPHA for p in result.persons) <= bound and result.still_detectable <= bound
+    assert sum(p.p_before <= ALPHA for p in result.persons) >= 12  # an overfit forest: many detectable before (16 of 60 measured)
+    dropped = sum(p.p_drop <= ALPHA for p in result.persons)
+    assert dropped >= 40  # 56 of 60 measured: forgotten records fall far more than non-members
+    assert {p.n_records for p in result.persons} == {1} and "real non-member persons with exactly 1" in result.null_how[1]
+    # the same model twice: no record changed, every Δ is 0 and ties count against it, so nothing "changed as a deletion would"
+    same = check_deletion(before, before, data, deleted, attack="loss", alpha=ALPHA, seed=0)
+    assert all(p.delta == 0 and p.p_drop == 1 for p in same.persons)
+    assert not any("as a deletion would" in p.verdict and "changed" in p.verdict for p in same.persons)
