@@ -89,6 +89,8 @@ def test_verdict_wording_never_claims_deletion_without_the_change_test():
     assert deletion_verdict(0.001, 0.01, 0.001, 0.9, 0.9, ALPHA, 0.5, 3).startswith("Still detectable after deletion")
     undetectable = deletion_verdict(0.5, 0.5, 0.4, 0.01, 0.02, ALPHA, 0.3, 3)
     assert undetectable.startswith("Cannot tell") and "power for a person of 3 record(s) before deletion is 30 %" in undetectable
+    assert "did change on this person more than on non-members (p_drop = 0.01, q = 0.02)" in undetectable
+    assert "change p_drop = 0.01." in deletion_verdict(0.5, 0.5, 0.4, 0.01, 0.2, ALPHA, 0.3, 3)
     weak = deletion_verdict(0.5, 0.5, 0.01, 0.4, 0.4, ALPHA, 0.3, 1)
     assert "not distinguishable from non-members'" in weak and "as a deletion would" not in weak and "record of 1" in weak
     assert "could not be measured" in deletion_verdict(0.5, 0.5, 0.4, 0.4, 0.4, ALPHA, float("nan"), 5)

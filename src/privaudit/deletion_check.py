@@ -104,8 +104,10 @@ def deletion_verdict(p_after: float, q_after: float, p_before: float, p_drop: fl
     after = (f"no trace detectable after deletion (p = {p_after:.3g})" if p_after > alpha else
              f"no significant trace after deletion once every checked {unit} is counted (p = {p_after:.3g}, q = {q_after:.3g} > {alpha:g})")
     if p_before > alpha:
+        change = (f"the model did change on this {unit} more than on non-members (p_drop = {p_drop:.3g}, q = {q_drop:.3g})"
+                  if q_drop <= alpha else f"change p_drop = {p_drop:.3g}")
         return (f"Cannot tell: this {unit} was not detectable before deletion either (before p = {p_before:.3g}; {power_text}), "
-                f"so {after} is no evidence that it was deleted; change p_drop = {p_drop:.3g}.")
+                f"so {after} is no evidence that it was deleted; {change}.")
     after = after[0].upper() + after[1:]
     if q_drop <= alpha:
         return (f"{after}, and the model changed on this {unit} as a deletion would: its evidence fell more than "
