@@ -146,6 +146,15 @@ def check_persons(data, checked_person_ids, scored: dict, log_ratios: dict | Non
     null_persons = data.person_ids[data.nonmembers]
     member_persons = data.person_ids[data.members]
     llr = log_ratios if log_ratios is not None and all(log_ratios.get(k) is not None for k in ("checked", "real", "members")) else None
+    if llr is not None:
+        parts = ("checked", "real", "members")
+        if any(np.isnan(llr[k]).any() for k in parts):
+            notes.append("the attack's log-likelihood ratios include NaN: persons are combined by normal scores of the records' scores")
+            llr = None
+        elif any(np.isinf(llr[k]).any() for k in parts):
+            # a ratio of 0 or ∞ (a probability of exactly 0): kept in order, finite so that sums stay defined
+            notes.append("infinite log-likelihood ratios (a probability of exactly 0 or 1) were counted as ±1e6 in the persons' sums")
+            llr = {k: np.clip(llr[k], -1e6, 1e6) for k in parts}
     tests = person_tests(scored["checked"], checked_person_ids, scored["real"], null_persons, seed=seed,
                          checked_llr=None if llr is None else llr["checked"], null_llr=None if llr is None else llr["real"])
     sizes = sorted({int(k) for k in tests.n_records})
