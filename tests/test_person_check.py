@@ -174,3 +174,40 @@ def test_check_command_with_person_column(cli_folder, capsys, monkeypatch):
     assert code == 2 and err.count("\n") == 1 and "people.csv: no person column 'who'" in err
     code, out, err = _run(capsys, "check", "audit.yaml", "--record", "x0=1", "--person-column", "person")
     assert code == 2 and err.count("\n") == 1 and "--records FILE" in err
+
+
+# ---------------------------------------------------------------- audits with a person column: the person-level ROC
+
+
+def test_audit_with_person_column_reports_a_person_level_roc(setup, tmp_path):
+    from privaudit.pipeline import audit
+    from privaudit.report import report_dict, write_report
+
+    target, data, frame, _ = setup
+    result = audit(data, [target], ["loss"], fprs=[0.1, 0.01], n_bootstrap=200, seed=0)
+    roc = result.persons["boosted"]
+    n_persons = frame[frame.split != "population"].groupby("split").person.nunique()
+    assert roc.n_member_persons == n_persons["member"] and roc.n_nonmember_persons == n_persons["nonmember"]
+    assert sum(m for m, _ in roc.sizes.values()) == roc.n_member_persons and set(roc.sizes) == {1, 2, 3, 4, 5}
+    record_auc = result.best("boosted").metrics.auc
+    # persons with several records are easier to tell apart than single records
+    assert roc.metrics.auc_ci[0] > 0.5 and roc.metrics.auc > record_auc
+    assert roc.metrics.epsilon_lower_bound is None
+    document = report_dict(result)
+    assert document["schema_version"] == "1.2"
+    persons = document["persons"]["boosted"]
+    assert persons["n_member_persons"] == roc.n_member_persons and "Stouffer" in persons["statistic"]
+    assert set(persons["tpr_at_fpr"]) == {"0.1", "0.01"} and persons["sizes"]["5"][0] > 0
+    write_report(result, tmp_path / "report")
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "<h3>Persons</h3>" in page and f"{roc.n_member_persons:,}" in page
+
+
+def test_audit_without_person_column_has_no_persons_key(setup):
+    from privaudit.pipeline import audit
+    from privaudit.report import report_dict
+
+    target, data, frame, _ = setup
+    plain = audit_data_from_frame(frame, label="label", id_column="record_id", features=FEATURES, membership_column="split")
+    result = audit(plain, [target], ["loss"], fprs=[0.1], n_bootstrap=50, seed=0)
+    assert result.persons == {} and "persons" not in report_dict(result)
