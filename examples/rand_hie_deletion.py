@@ -159,7 +159,8 @@ def prepare(out: Path, *, seed: int, people: int | None, epochs: int, reference_
                 "transform": "models/encoder.skops", "trusted_types": trusted, "reference": reference} for name in models]
     config = {"seed": seed,
               "data": {"path": "data/rand_hie_years.parquet", "label": RAND_HIE_LABEL, "id_column": "record_id", "features": features,
-                       "classes": ["no", "yes"], "membership": {"column": "membership"}},
+                       "classes": ["no", "yes"], "membership": {"column": "membership"},
+                       "person_column": "person_id"},
               "targets": targets, "compute": {"backend": "local", "store": "reference-models"}, "output": "."}
     path = out / "config.yaml"
     path.write_text("# Written by examples/rand_hie_deletion.py\n" + yaml.safe_dump(config, sort_keys=False))

@@ -100,7 +100,6 @@ def test_verdict_wording_never_claims_deletion_without_the_change_test():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"before": None, "person_column": "person_id"}, "--person-column is used with --before"),
     ({"record_pairs": ("age=3",)}, "give --records"),
     ({"null": "fabricated"}, "leave out --null fabricated"),
 ])

@@ -57,4 +57,4 @@ def test_rand_hie_deletion_example_small(tmp_path):
     assert wrong.returncode != 0 and "--before: no target 'nope'" in wrong.stderr and "Traceback" not in wrong.stderr
     missing = _cli("check", str(out / "config.yaml"), "--records", str(out / "deleted.csv"), "--person-column", "patient",
                    "--target", "after_exact", "--before", "before")
-    assert missing.returncode != 0 and "no column 'patient'" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode != 0 and "no person column 'patient'" in missing.stderr and "Traceback" not in missing.stderr

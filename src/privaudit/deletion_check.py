@@ -239,8 +239,15 @@ def check_deletion(after_target, before_target, data: AuditData, records: Record
         scored[role], ratios[role] = _score(target, data, attack, parts, reference, seed, progress)
     llr = None
     if ratios["after"] is not None and ratios["before"] is not None:
-        llr = {role: (ratios[role]["checked"], ratios[role]["real"]) for role in ("after", "before")}
-        llr["members"] = ratios["before"]["members"]
+        values = [ratios[role][part] for role in ("after", "before") for part in ("checked", "real", "members")]
+        if any(np.isnan(v).any() for v in values):
+            notes.append("the attack's log-likelihood ratios include NaN: persons are combined by normal scores of the records' scores")
+        else:
+            if any(np.isinf(v).any() for v in values):
+                notes.append("infinite log-likelihood ratios (a probability of exactly 0 or 1) were counted as ±1e6 in the persons' sums")
+            clip = {role: {part: np.clip(ratios[role][part], -1e6, 1e6) for part in ratios[role]} for role in ("after", "before")}
+            llr = {role: (clip[role]["checked"], clip[role]["real"]) for role in ("after", "before")}
+            llr["members"] = clip["before"]["members"]
     results, method, how, power = deletion_tests(
         scored["after"]["checked"], scored["before"]["checked"], checked_persons, scored["after"]["real"], scored["before"]["real"],
         all_persons[data.nonmembers], member_before=scored["before"]["members"], member_persons=all_persons[members], alpha=alpha,
@@ -258,6 +265,7 @@ def run_deletion_check(config, base_dir: str | Path, *, records_file: str | Path
     from privaudit.attacks.names import configured_attack
     from privaudit.data import read_table
     from privaudit.pipeline import load_inputs
+    from privaudit.person_check import person_ids_from_frame
     from privaudit.record_input import check_inputs, records_from_frame
 
     names = [t.name for t in config.targets]
@@ -275,16 +283,15 @@ def run_deletion_check(config, base_dir: str | Path, *, records_file: str | Path
     records = records_from_frame(frame, after_inputs.data, label=d.label, id_column=d.id_column, source=str(records_file))
     persons = data_persons = None
     if person_column is not None:
-        if person_column not in frame.columns:
-            raise DataError(f"{records_file}: no column '{person_column}' (--person-column); columns: {', '.join(map(str, frame.columns))}")
-        table = read_table(Path(base_dir) / d.path, text_columns=text_columns)
-        if person_column not in table.columns:
-            raise DataError(f"{d.path}: no column '{person_column}' (--person-column) in the config's data; add each record's person id")
-        if not d.id_column:
-            raise ConfigError("--person-column needs data.id_column in the config, to find each data record's person")
-        by_id = dict(zip(table[d.id_column].astype(str), table[person_column].astype(str), strict=True))
-        persons = frame[person_column].astype(str).to_numpy()
-        data_persons = np.array([by_id[str(i)] for i in after_inputs.data.records.ids], dtype=object)
+        persons = person_ids_from_frame(frame, person_column, str(records_file))
+        data_persons = after_inputs.data.person_ids  # data.person_column of the config
+        if data_persons is None:  # else the data file's column of the same name
+            table = read_table(Path(base_dir) / d.path, text_columns=text_columns)
+            if person_column not in table.columns or not d.id_column:
+                raise ConfigError(f"--person-column: set data.person_column in the config to the column of person ids in {d.path} "
+                                  "(null persons are real non-member persons)")
+            by_id = dict(zip(table[d.id_column].astype(str), table[person_column].astype(str).str.strip(), strict=True))
+            data_persons = np.array([by_id[str(i)] for i in after_inputs.data.records.ids], dtype=object)
     attack = configured_attack(attack, config.attacks)
     return check_deletion(after_inputs.target, before_inputs.targets[0], after_inputs.data, records, persons=persons,
                           data_persons=data_persons, attack=attack, reference=after_inputs.reference, alpha=alpha,
@@ -293,8 +300,6 @@ def run_deletion_check(config, base_dir: str | Path, *, records_file: str | Path
 
 def cli_deletion_check(config, base_dir, records_file, record_pairs, target_name, before, person_column, attack, null, alpha, progress):
     """``privaudit check --before`` (the CLI's hook): refuse options a deletion check does not take, then :func:`run_deletion_check`."""
-    if before is None:
-        raise ConfigError("--person-column is used with --before (a deletion check) here: add --before TARGET, the model before deletion")
     if record_pairs or records_file is None:
         raise ConfigError("--before checks the records of a file: give --records deleted.csv (not --record pairs)")
     if null != "real":
