@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from privaudit.data import AuditData, RecordSet
-from privaudit.exceptions import ConfigError, DataError
+from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.metrics.pvalues import benjamini_hochberg
 from privaudit.persons import person_power, person_tests
 
@@ -276,6 +276,10 @@ def run_deletion_check(config, base_dir: str | Path, *, records_file: str | Path
     if before == target_name:
         raise ConfigError(f"--before names the same target as --target ('{before}'); give the pre-deletion model's target")
     after_inputs = check_inputs(config, base_dir, target_name)  # refuses targets that cannot answer for new records
+    before_spec = next(t for t in config.targets if t.name == before)
+    if not before_spec.reads_features:
+        raise CapabilityError(f"--before: target '{before}' ({before_spec.type}) cannot answer for new records; a deletion check queries "
+                              "both models on the same records (sklearn, torch or http targets)")
     before_inputs = load_inputs(config, base_dir, target_names=[before], groups=False)
     d = config.data
     text_columns = [c for c in (d.id_column, person_column) if c]
