@@ -198,6 +198,15 @@ def test_audit_with_person_column_reports_a_person_level_roc(setup, tmp_path):
     persons = document["persons"]["boosted"]
     assert persons["n_member_persons"] == roc.n_member_persons and "Stouffer" in persons["statistic"]
     assert set(persons["tpr_at_fpr"]) == {"0.1", "0.01"} and persons["sizes"]["5"][0] > 0
+    from io import StringIO
+
+    from rich.console import Console
+
+    from privaudit.report import print_summary
+
+    buffer = StringIO()
+    print_summary(result, console=Console(file=buffer, width=200))
+    assert f"Persons (threshold[loss], records combined per person): AUC {roc.metrics.auc:.3f}" in buffer.getvalue()
     write_report(result, tmp_path / "report")
     page = (tmp_path / "report" / "report.html").read_text()
     assert "<h3>Persons</h3>" in page and f"{roc.n_member_persons:,}" in page
