@@ -220,3 +220,20 @@ def test_audit_without_person_column_has_no_persons_key(setup):
     plain = audit_data_from_frame(frame, label="label", id_column="record_id", features=FEATURES, membership_column="split")
     result = audit(plain, [target], ["loss"], fprs=[0.1], n_bootstrap=50, seed=0)
     assert result.persons == {} and "persons" not in report_dict(result)
+
+
+def test_check_persons_with_sampled_null_and_members_maps_record_ids_to_persons(setup):
+    """An online check scores samples of the non-members and members: their record ids say whose they are."""
+    from privaudit.person_check import check_persons
+
+    _, data, _, _ = setup
+    rng = np.random.default_rng(0)
+    null_pos, member_pos = np.sort(rng.choice(data.nonmembers, 5000, replace=False)), np.sort(rng.choice(data.members, 600, replace=False))
+    scored = {"checked": rng.normal(size=4), "real": rng.normal(size=null_pos.size), "members": rng.normal(size=member_pos.size) + 1}
+    notes: list = []
+    out = check_persons(data, ["a", "a", "b", "c"], scored, rng.normal(size=4), alpha=ALPHA, seed=0, null="real", notes=notes,
+                        null_ids=data.records.ids[null_pos], member_ids=data.records.ids[member_pos])
+    assert [v.n_records for v in out] == [2, 1, 1] and any("normal scores" in n for n in notes)  # checked-only ratios: not usable
+    with pytest.raises(DataError, match="pass their record ids"):
+        check_persons(data, ["a"], {"checked": np.zeros(1), "real": scored["real"], "members": scored["members"]}, None, alpha=ALPHA,
+                      seed=0, null="real", notes=[])
