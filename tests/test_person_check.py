@@ -237,3 +237,19 @@ def test_check_persons_with_sampled_null_and_members_maps_record_ids_to_persons(
     with pytest.raises(DataError, match="pass their record ids"):
         check_persons(data, ["a"], {"checked": np.zeros(1), "real": scored["real"], "members": scored["members"]}, None, alpha=ALPHA,
                       seed=0, null="real", notes=[])
+
+
+def test_a_person_check_beside_an_audit_is_rendered_in_the_html_report(setup, tmp_path):
+    from privaudit.pipeline import audit
+    from privaudit.report import write_report
+
+    target, data, frame, _ = setup
+    result = audit(data, [target], ["loss"], fprs=[0.1], n_bootstrap=50, seed=0)
+    chosen = frame[frame.person.isin(["m5", "n7"])]
+    check = check_records(target, data, records_from_frame(chosen, data, label="label", id_column="record_id"), attack="loss",
+                          person_ids=chosen.person.to_numpy())
+    result.record_checks.append(check)
+    write_report(result, tmp_path / "report")
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert page.count("<h3>Persons</h3>") == 2  # the audit's person-level ROC and the check's persons table
+    assert "<code>m5</code>" in page and "<code>n7</code>" in page
