@@ -198,6 +198,15 @@ def test_audit_with_person_column_reports_a_person_level_roc(setup, tmp_path):
     persons = document["persons"]["boosted"]
     assert persons["n_member_persons"] == roc.n_member_persons and "Stouffer" in persons["statistic"]
     assert set(persons["tpr_at_fpr"]) == {"0.1", "0.01"} and persons["sizes"]["5"][0] > 0
+    from io import StringIO
+
+    from rich.console import Console
+
+    from privaudit.report import print_summary
+
+    buffer = StringIO()
+    print_summary(result, console=Console(file=buffer, width=200))
+    assert f"Persons (threshold[loss], records combined per person): AUC {roc.metrics.auc:.3f}" in buffer.getvalue()
     write_report(result, tmp_path / "report")
     page = (tmp_path / "report" / "report.html").read_text()
     assert "<h3>Persons</h3>" in page and f"{roc.n_member_persons:,}" in page
@@ -211,3 +220,36 @@ def test_audit_without_person_column_has_no_persons_key(setup):
     plain = audit_data_from_frame(frame, label="label", id_column="record_id", features=FEATURES, membership_column="split")
     result = audit(plain, [target], ["loss"], fprs=[0.1], n_bootstrap=50, seed=0)
     assert result.persons == {} and "persons" not in report_dict(result)
+
+
+def test_check_persons_with_sampled_null_and_members_maps_record_ids_to_persons(setup):
+    """An online check scores samples of the non-members and members: their record ids say whose they are."""
+    from privaudit.person_check import check_persons
+
+    _, data, _, _ = setup
+    rng = np.random.default_rng(0)
+    null_pos, member_pos = np.sort(rng.choice(data.nonmembers, 5000, replace=False)), np.sort(rng.choice(data.members, 600, replace=False))
+    scored = {"checked": rng.normal(size=4), "real": rng.normal(size=null_pos.size), "members": rng.normal(size=member_pos.size) + 1}
+    notes: list = []
+    out = check_persons(data, ["a", "a", "b", "c"], scored, rng.normal(size=4), alpha=ALPHA, seed=0, null="real", notes=notes,
+                        null_ids=data.records.ids[null_pos], member_ids=data.records.ids[member_pos])
+    assert [v.n_records for v in out] == [2, 1, 1] and any("normal scores" in n for n in notes)  # checked-only ratios: not usable
+    with pytest.raises(DataError, match="pass their record ids"):
+        check_persons(data, ["a"], {"checked": np.zeros(1), "real": scored["real"], "members": scored["members"]}, None, alpha=ALPHA,
+                      seed=0, null="real", notes=[])
+
+
+def test_a_person_check_beside_an_audit_is_rendered_in_the_html_report(setup, tmp_path):
+    from privaudit.pipeline import audit
+    from privaudit.report import write_report
+
+    target, data, frame, _ = setup
+    result = audit(data, [target], ["loss"], fprs=[0.1], n_bootstrap=50, seed=0)
+    chosen = frame[frame.person.isin(["m5", "n7"])]
+    check = check_records(target, data, records_from_frame(chosen, data, label="label", id_column="record_id"), attack="loss",
+                          person_ids=chosen.person.to_numpy())
+    result.record_checks.append(check)
+    write_report(result, tmp_path / "report")
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert page.count("<h3>Persons</h3>") == 2  # the audit's person-level ROC and the check's persons table
+    assert "<code>m5</code>" in page and "<code>n7</code>" in page

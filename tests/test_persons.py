@@ -179,3 +179,20 @@ def test_online_reference_design_keeps_a_persons_records_together():
     np.testing.assert_array_equal(keep, reference_keep_mask(groups.size, 8, seed=3, groups=groups))
     with pytest.raises(DataError, match="one group per record"):
         reference_keep_mask(5, 8, seed=3, groups=groups)
+
+
+def test_online_audit_design_uses_the_data_person_column():
+    import pandas as pd
+
+    from privaudit.data import audit_data_from_frame
+    from privaudit.reference.design import reference_design
+
+    persons = np.repeat([f"p{i}" for i in range(30)], 3)
+    frame = pd.DataFrame({"x": np.arange(persons.size, dtype=float), "label": np.arange(persons.size) % 2, "person": persons,
+                          "split": np.repeat(["member", "nonmember", "population"], 30)})
+    data = audit_data_from_frame(frame, label="label", features=["x"], membership_column="split", person_column="person")
+    pool, keep = reference_design(data, 4, seed=0, mode="online")
+    pool_persons = data.person_ids[pool]
+    for person in np.unique(pool_persons):
+        rows = keep[pool_persons == person]
+        assert (rows == rows[0]).all()

@@ -114,7 +114,7 @@ def person_ids_from_frame(frame, person_column: str, source: str) -> np.ndarray:
 
 
 def check_persons(data, checked_person_ids, scored: dict, log_ratios: dict | None, *, alpha: float, seed: int, null: str,
-                  notes: list[str]) -> list[PersonVerdict]:
+                  notes: list[str], null_ids=None, member_ids=None) -> list[PersonVerdict]:
     """Person-level verdicts from one check's per-record scores (see the module docstring).
 
     Parameters
@@ -127,12 +127,16 @@ def check_persons(data, checked_person_ids, scored: dict, log_ratios: dict | Non
     scored : dict
         Per-record scores of the parts ``"checked"``, ``"members"`` and ``"real"`` (the audit's non-members).
     log_ratios : dict or None
-        The same parts' log-likelihood ratios, when the attack gives them.
+        The same parts' log-likelihood ratios, when the attack gives them for all three parts (anything
+        else, e.g. ratios of the checked records alone, combines normal scores instead).
     alpha, seed : float, int
     null : str
         The check's null; person checks use the real one.
     notes : list of str
         Notes are appended here (how the statistic and the null persons were built).
+    null_ids, member_ids : array of record ids, optional
+        The records behind ``scored["real"]`` / ``scored["members"]`` when they are not all of the data's
+        non-members / members in order (an online check scores samples of them); their persons are looked up.
     """
     if null != "real":
         raise ConfigError(f"--person-column tests persons against real non-member persons; use --null real (got --null {null})")
@@ -143,9 +147,16 @@ def check_persons(data, checked_person_ids, scored: dict, log_ratios: dict | Non
     checked_person_ids = np.asarray(checked_person_ids).astype(str)
     if checked_person_ids.size != scored["checked"].size:
         raise DataError(f"{checked_person_ids.size} person ids for {scored['checked'].size} checked records")
-    null_persons = data.person_ids[data.nonmembers]
-    member_persons = data.person_ids[data.members]
-    llr = log_ratios if log_ratios is not None and all(log_ratios.get(k) is not None for k in ("checked", "real", "members")) else None
+    null_persons, member_persons = data.person_ids[data.nonmembers], data.person_ids[data.members]
+    if null_ids is not None or member_ids is not None:
+        person_of = dict(zip(data.records.ids.astype(str), data.person_ids))
+        lookup = lambda ids: np.array([person_of[str(i)] for i in ids], dtype=object)  # noqa: E731
+        null_persons = null_persons if null_ids is None else lookup(null_ids)
+        member_persons = member_persons if member_ids is None else lookup(member_ids)
+    if null_persons.size != scored["real"].size or member_persons.size != scored["members"].size:
+        raise DataError("person check: the null and member scores do not match the data's non-members and members; pass their record ids")
+    usable = isinstance(log_ratios, dict) and all(log_ratios.get(k) is not None for k in ("checked", "real", "members"))
+    llr = log_ratios if usable else None
     if llr is not None:
         parts = ("checked", "real", "members")
         if any(np.isnan(llr[k]).any() for k in parts):

@@ -93,4 +93,11 @@ def check_context(result: CheckResult, *, truth: dict | None = None) -> dict:
         "multiple_testing_note": result.multiple_testing_note, "notes": list(result.notes),
         "fidelity": None if result.fidelity is None else result.fidelity.get("summary"),
         "score_check": None if result.fidelity is None else (result.fidelity.get("score_check") or {}).get("summary"),
+        "persons": None if result.persons is None else [
+            {"person": v.person, "n_records": v.n_records, "statistic": f"{v.statistic:.4g}", "p": format_p_value(v.p_value),
+             "q": format_p_value(v.q_value), "significant": v.significant, "verdict": v.verdict,
+             "power": "—" if v.power is None else f"{100 * v.power:.0f} % ({100 * v.power_ci[0]:.0f}–{100 * v.power_ci[1]:.0f} %, "
+                                                   f"{v.n_member_persons:,} member persons)"}
+            for v in result.persons
+        ],
     }
