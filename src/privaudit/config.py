@@ -117,6 +117,7 @@ class DataConfig(StrictModel):
     label: str | None = None  # required unless the targets are causal_lm (then text_column, default "text", names the texts)
     text_column: str | None = None
     id_column: str | None = None
+    person_column: str | None = None  # whose record (person, author): person-level membership and checks
     features: list[str] | None = None
     classes: list[Union[int, str]] | None = None
     membership: MembershipConfig
