@@ -204,6 +204,11 @@ def _document_verdicts(ids, authors, scores, p, alpha, power, n_null, confounded
     return out
 
 
+def _unreachable(n_null: int, size: int, alpha: float) -> str:
+    return (f"No verdict possible: only {n_null} null author(s) with {size} document{'s' if size != 1 else ''}, so the smallest p-value this "
+            f"null can give, {format_p_value(1.0 / (1 + n_null))}, exceeds α = {alpha:g}. Give the config more non-member authors.")
+
+
 def _author_verdicts(scores, authors, null_scores, null_authors, member_scores, member_authors, alpha, seed, confounded) -> list[AuthorVerdict]:
     from privaudit.persons import person_power, person_tests
 
@@ -219,10 +224,14 @@ def _author_verdicts(scores, authors, null_scores, null_authors, member_scores, 
     for i, person in enumerate(tests.persons):
         size = int(tests.n_records[i])
         size_power, size_ci, n_members = power.get(size, (None, None, 0))
+        if size_power is not None and not np.isfinite(size_power):
+            size_power, size_ci = None, None
         decisive = float(q[i] if k > 1 else p[i])
         significant = decisive <= alpha
+        n_null = int(tests.n_null_persons[i])
         text = (_withheld(float(p[i]), float(q[i]) if k > 1 else None) if significant and confounded else
-                _reword(verdict(float(p[i]), float(q[i]) if k > 1 else None, alpha, size_power, int(tests.n_null_persons[i]), k,
+                _unreachable(n_null, size, alpha) if 1.0 / (1 + n_null) > alpha else
+                _reword(verdict(float(p[i]), float(q[i]) if k > 1 else None, alpha, size_power, n_null, k,
                                 null_records=f"non-member authors with {size} document{'s' if size != 1 else ''}"), "author"))
         out.append(AuthorVerdict(str(person), size, float(tests.statistic[i]), float(p[i]), float(q[i]), bool(significant and not confounded),
                                  text, None if size_power is None else float(size_power), None if size_ci is None else tuple(map(float, size_ci)),
