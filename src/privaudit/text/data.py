@@ -330,11 +330,14 @@ def read_documents(path: str | Path, *, text_column: str = "text", author_column
     return Documents([r["text"] for r in rows], ids, authors, str(path))
 
 
-def text_data_jsonl(ids: Sequence[str], texts: Sequence[str], is_member) -> str:
+def text_data_jsonl(ids: Sequence[str], texts: Sequence[str], is_member, persons: Sequence[str] | None = None, person_column: str = "person") -> str:
     """JSON Lines of ``{"id", "text", "member"}`` rows (member as ``"member"``/``"nonmember"``), which
-    :func:`load_text_data` reads with ``id_column="id"`` and ``membership_column="member"``."""
-    return "".join(json.dumps({"id": str(i), "text": str(t), "member": "member" if m else "nonmember"}, ensure_ascii=False) + "\n"
-                   for i, t, m in zip(ids, texts, is_member, strict=True))
+    :func:`load_text_data` reads with ``id_column="id"`` and ``membership_column="member"``; with ``persons``,
+    each row also names its person in ``person_column`` (read with ``person_column=...``)."""
+    people = [None] * len(texts) if persons is None else [str(p) for p in persons]
+    return "".join(json.dumps({"id": str(i), "text": str(t), "member": "member" if m else "nonmember",
+                               **({} if p is None else {person_column: p})}, ensure_ascii=False) + "\n"
+                   for i, t, m, p in zip(ids, texts, is_member, people, strict=True))
 
 
 def read_canaries(path: str | Path) -> tuple[list, np.ndarray]:
