@@ -297,3 +297,26 @@ def test_document_check_errors_are_one_line_with_exit_2(text_folder, stand_in_lm
     code, out, err = _run(capsys, "check", *args)
     assert code == 2, (out, err)
     assert err.count("\n") == 1 and err.startswith("privaudit: error: ") and expected in err, err
+
+
+def test_text_data_reads_the_person_column_and_refuses_an_empty_person(tmp_path):
+    from privaudit.exceptions import DataError
+    from privaudit.text.data import load_text_data, read_documents
+
+    rows = [{"id": "a", "text": "one", "m": "member", "who": "ann"}, {"id": "b", "text": "two", "m": "nonmember", "who": 7},
+            {"id": "c", "text": "three", "m": "", "who": ""}]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = load_text_data(path, id_column="id", membership_column="m", person_column="who")
+    assert data.member_persons.tolist() == ["ann"] and data.nonmember_persons.tolist() == ["7"]  # a left-out text may have none
+    rows[1]["who"] = " "
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=r"line 2: the person \(data.person_column\) is empty"):
+        load_text_data(path, id_column="id", membership_column="m", person_column="who")
+    with pytest.raises(DataError, match=r"line 2: the person \(--author-column\) is empty"):
+        read_documents(path, author_column="who")
+    documents = read_documents(path)
+    assert documents.ids.tolist() == ["a", "b", "c"] and documents.authors is None
+    no_ids = tmp_path / "d.jsonl"
+    no_ids.write_text(json.dumps({"text": "x"}) + "\n\n" + json.dumps({"text": "y"}) + "\n")
+    assert read_documents(no_ids).ids.tolist() == ["line-1", "line-3"]

@@ -289,7 +289,7 @@ def _persons(path: Path, values: list[str], numbers: list[int], option: str, whe
     """The person (author) ids as an array of str, refusing an empty one."""
     for value, number in zip(values, numbers, strict=True):
         if not str(value).strip():
-            raise DataError(f"{path}, {where} {number}: the person ({option}) is empty; give every text whose it is")
+            raise DataError(f"{path}, {where} {number}: the person ({option}) is empty; name the person (author) of every text")
     return np.asarray([str(v) for v in values], dtype=str)
 
 
