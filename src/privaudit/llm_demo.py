@@ -188,12 +188,12 @@ def _example_documents(corpus, texts, authors, is_member, rng) -> str:
     rows = []
     for flag in (True, False):
         name = authors[is_member == flag][0] if (is_member == flag).any() else None
-        rows += [{"id": f"{name}-{j}", "text": t, "author": name} for j, t in enumerate(np.asarray(texts)[authors == name])] if name else []
+        rows += [{"id": f"doc-{len(rows) + j + 1}", "text": t, "author": name} for j, t in enumerate(np.asarray(texts)[authors == name])] if name else []
     used = set(texts)
     unseen = [q for q in corpus if q not in used and attributed_author(q) not in set(authors.tolist())]
     if unseen:
         quote = unseen[int(rng.integers(len(unseen)))]
-        rows.append({"id": "unseen-0", "text": quote, "author": attributed_author(quote) or "unattributed"})
+        rows.append({"id": f"doc-{len(rows) + 1}", "text": quote, "author": attributed_author(quote) or "unattributed"})
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
