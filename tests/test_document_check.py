@@ -290,6 +290,7 @@ def test_check_documents_from_a_txt_file_prints_a_table(text_folder, stand_in_lm
     (["lm.yaml"], "config checks documents: give --documents FILE"),
     (["lm.yaml", "--documents", "docs.jsonl", "--attack", "rmia"], "--attack: 'rmia' is not a text attack"),
     (["tabular.yaml", "--documents", "docs.jsonl"], "--documents: tabular.yaml audits a tabular target"),
+    (["lm.yaml", "--documents", "docs.jsonl", "--null", "fabricated"], "--null fabricated: documents are tested against held-out documents"),
     (["tabular.yaml", "--author-column", "author", "--records", "x.csv"], "--author-column: names the author field of --documents"),
 ])
 def test_document_check_errors_are_one_line_with_exit_2(text_folder, stand_in_lm, capsys, monkeypatch, args, expected):

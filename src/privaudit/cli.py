@@ -174,7 +174,8 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
     for wrong, message in ((documents_file and not text, f"--documents: {config} audits a tabular target; documents are checked against a language-model (causal_lm) config"),
                            (text and not documents_file, f"{config}: a language-model (causal_lm) config checks documents: give --documents FILE (.jsonl or .txt)"),
                            (author_column and not documents_file, "--author-column: names the author field of --documents; give --documents FILE too"),
-                           (documents_file and (records_file or record_pairs), "--documents: check documents or records (--records/--record), not both")):
+                           (documents_file and (records_file or record_pairs), "--documents: check documents or records (--records/--record), not both"),
+                           (documents_file and null != "real", f"--null {null}: documents are tested against held-out documents (the real null) only")):
         if wrong:
             raise ConfigError(message)
     folder = OutputFolder(out_dir, command="check", names=["check.json"], force=force, what="--out") if out_dir is not None else None
