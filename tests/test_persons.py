@@ -163,3 +163,19 @@ def test_power_grows_with_records_and_is_alpha_for_non_members():
     for p, _, n in person_power(fresh, fresh_ids, null, null_ids, [1, 3, 5], ALPHA, seed=2).values():
         assert p <= fpr_bound(n)
     assert person_power(members, member_ids, null, null_ids, [9], ALPHA)[9][2] == 0
+
+
+def test_online_reference_design_keeps_a_persons_records_together():
+    from privaudit.reference.design import reference_keep_mask
+
+    groups = np.repeat([f"p{i}" for i in range(40)], [1, 3, 5, 2] * 10)
+    keep = reference_keep_mask(groups.size, 8, seed=3, groups=groups)
+    assert keep.shape == (groups.size, 8) and keep.sum(axis=1).tolist() == [4] * groups.size
+    for g in np.unique(groups):
+        rows = keep[groups == g]
+        assert (rows == rows[0]).all()  # IN or OUT of each model together
+    per_model = np.array([[keep[groups == g][0, m] for g in np.unique(groups)] for m in range(8)]).sum(axis=1)
+    assert per_model.max() - per_model.min() <= 1  # balanced in persons
+    np.testing.assert_array_equal(keep, reference_keep_mask(groups.size, 8, seed=3, groups=groups))
+    with pytest.raises(DataError, match="one group per record"):
+        reference_keep_mask(5, 8, seed=3, groups=groups)

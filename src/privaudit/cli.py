@@ -144,19 +144,20 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @click.option("--record", "record_pairs", multiple=True, metavar="KEY=VALUE", help="One record to check, one field per option: --record age=39 --record sex=Male ...")
 @click.option("--target", "target_name", default=None, help="Target to check against (needed when the config has several).")
 @click.option("--documents", "documents_file", type=click.Path(path_type=Path, dir_okay=False), default=None, help="With a language-model (causal_lm) config: documents to check, .jsonl (the text in data.text_column; optional id and author fields) or .txt (one per line).")
-@click.option("--author-column", default=None, help="With --documents: the documents' author field; adds one test per author against non-member authors (the config's data.person_column).")
+@click.option("--author-column", default=None, help="With --documents: the documents' author field (--person-column works too); adds one test per author against non-member authors (the config's data.person_column).")
 @click.option("--attack", default=None, help="Attack giving the membership score: a signal name (loss, logit_confidence, ...), classwise_threshold, or with a reference block in the config lira / rmia / reference_calibrated_loss (offline); a name as a report shows it (rmia[offline,confidence]) works too. Default: the strongest the config supports (offline RMIA with a reference block and population records, else classwise_threshold with population records, else loss); the output says which and why.")
 @click.option("--null", "null", type=click.Choice(["real", "fabricated", "both"]), default="real", show_default=True, help="Null distribution: the audit's non-members, fabricated profiles, or both. Fabricated-null verdicts are withheld when that null fails its calibration check against real non-members.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level (false-discovery rate for several records).")
 @click.option("--generator", type=click.Choice(["kernel", "copula"]), default="kernel", show_default=True, help="Profile model of the fabricated null: smoothed bootstrap (kernel) or Gaussian copula.")
 @click.option("--fabricated", "n_fabricated", type=click.IntRange(min=100), default=10_000, show_default=True, help="Fabricated profiles in the fabricated null.")
+@click.option("--person-column", default=None, metavar="COL", help="Group the --records file's rows by person (column COL): one p-value, verdict and power per person, against real non-member persons with as many records (needs data.person_column in the config).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Write check.json here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
 @_force_option
 @click.option("--trust-code", is_flag=True, help="Run code the config names outside privaudit (a factory in a .py file or installed module), as trust_code: true does. Read that code first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, documents_file: Path | None, author_column: str | None, attack: str | None, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, force: bool, trust_code: bool, quiet: bool) -> None:
-    """Test whether given records (or documents, per author) were used to train a target: score, p-value and a verdict per record."""
+def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, documents_file: Path | None, author_column: str | None, attack: str | None, null: str, generator: str, alpha: float, n_fabricated: int, person_column: str | None, out_dir: Path | None, as_json: bool, force: bool, trust_code: bool, quiet: bool) -> None:
+    """Test whether given records (or documents, per author) were used to train a target: score, p-value and a verdict per record or person."""
     import json
 
     from privaudit.config import load_config
@@ -181,12 +182,13 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
     folder = OutputFolder(out_dir, command="check", names=["check.json"], force=force, what="--out") if out_dir is not None else None
     with folder if folder is not None else nullcontext(), _status(quiet or as_json) as say:  # locked while the check runs
         if documents_file is not None:
-            result = run_document_check(parsed, base_dir, documents_file=documents_file, author_column=author_column, attack=attack, alpha=alpha, progress=say)
+            result = run_document_check(parsed, base_dir, documents_file=documents_file, author_column=author_column or person_column, attack=attack,
+                                        alpha=alpha, progress=say)
         else:
             result = run_check(
                 parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
                 attack=attack, null=null, alpha=alpha, n_fabricated=n_fabricated, generator=generator,
-                progress=say,
+                progress=say, person_column=person_column,
             )
         to_dict, show = (document_check_to_dict, print_document_check) if documents_file is not None else (check_result_to_dict, print_check)
         payload = json.dumps(to_dict(result), indent=2, ensure_ascii=False, default=lambda value: value.item() if hasattr(value, "item") else str(value))

@@ -71,6 +71,7 @@ from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.metrics.intervals import clopper_pearson
 from privaudit.metrics.pvalues import benjamini_hochberg, empirical_p_values, profile_p_values
+from privaudit.person_check import check_persons, person_ids_from_frame
 from privaudit.record_input import CheckInputs, check_inputs, records_from_frame, records_from_pairs
 from privaudit.record_nulls import WITHHELD, decisive_p_values, fabricate_null, fabricated_score_check, real_null_p_values
 from privaudit.record_verdicts import STRONG_EVIDENCE, verdict, withheld_verdict
@@ -131,6 +132,8 @@ class CheckResult:
     n_real_records: dict = field(default_factory=dict)
     #: True when verdicts are withheld because the fabricated null failed (or could not be given) its calibration check
     withheld: bool = False
+    #: person-level verdicts (:class:`~privaudit.person_check.PersonVerdict`) when the records are grouped by person
+    persons: list | None = None
 
 
 def check_attack(attack, reference, notes: list[str], *, output_kind: str = "probabilities", has_population: bool = True):
@@ -179,7 +182,7 @@ def check_attack(attack, reference, notes: list[str], *, output_kind: str = "pro
 
 
 def _score_parts(target, data: AuditData, attack, parts: Mapping[str, RecordSet], reference, seed: int, progress):
-    """Score every part in one pass through the pipeline: ``({part: scores}, log likelihood ratios of the 'checked' part or None)``."""
+    """Score every part in one pass through the pipeline: ``({part: scores}, {part: log likelihood ratios} or None)``."""
     from privaudit.data import concat_records
     from privaudit.pipeline import check_needs, collect, score_attack
     from privaudit.pipeline.collect import split_parts
@@ -190,8 +193,9 @@ def _score_parts(target, data: AuditData, attack, parts: Mapping[str, RecordSet]
                         reference_query=everything if attack.needs.reference else None)
     population_labels = data.records.labels[data.population] if data.population.size else None
     scored = score_attack(attack, collected, everything.labels, population_labels)
-    ratios = None if scored.log_likelihood_ratios is None else scored.log_likelihood_ratios[: len(parts["checked"])]
-    return dict(zip(parts, split_parts(scored.scores, [len(p) for p in parts.values()]), strict=True)), ratios
+    sizes = [len(p) for p in parts.values()]
+    ratios = None if scored.log_likelihood_ratios is None else dict(zip(parts, split_parts(scored.log_likelihood_ratios, sizes), strict=True))
+    return dict(zip(parts, split_parts(scored.scores, sizes), strict=True)), ratios
 
 
 def check_records(
@@ -208,6 +212,7 @@ def check_records(
     label_name: str = "label",
     reference=None,
     progress=None,
+    person_ids=None,
 ) -> CheckResult:
     """Test each of ``records`` for membership in ``target``'s training data.
 
@@ -242,6 +247,8 @@ def check_records(
         Reference models for reference attacks (forced to offline mode).
     progress : callable, optional
         Called with one-line messages (querying, reference training with an ETA).
+    person_ids : array, shape (len(records),), optional
+        Person of each record: adds person-level verdicts (:mod:`privaudit.person_check`; needs ``data.person_ids``).
 
     Returns
     -------
@@ -270,8 +277,9 @@ def check_records(
     if null in ("fabricated", "both"):
         fabricated = fabricate_null(data, label_name, n_fabricated, seed, notes, generator)
         parts["fabricated"] = fabricated.profiles
-    scored, log_ratios = _score_parts(target, data, attack, parts, reference, seed, progress)
-    checked, member_scores = scored["checked"], scored["members"]
+    scored, all_ratios = _score_parts(target, data, attack, parts, reference, seed, progress)
+    checked, member_scores, log_ratios = scored["checked"], scored["members"], all_ratios and all_ratios["checked"]
+    persons = None if person_ids is None else check_persons(data, person_ids, scored, all_ratios, alpha=alpha, seed=seed, null=null, notes=notes)
 
     p_by_null: dict[str, np.ndarray] = {}
     member_p_by_null: dict[str, np.ndarray] = {}
@@ -340,7 +348,7 @@ def check_records(
     return CheckResult(
         target=target.name, attack=attack.display_name, null=null, alpha=alpha, records=verdicts, n_null=n_null,
         power=power, power_ci=power_ci, n_members=int(member_scores.size), multiple_testing_note=note,
-        fidelity=fidelity, notes=notes, n_real_records=n_real_records, withheld=withheld,
+        fidelity=fidelity, notes=notes, n_real_records=n_real_records, withheld=withheld, persons=persons,
     )
 
 
@@ -357,20 +365,28 @@ def run_check(
     n_fabricated: int = 10_000,
     generator: str = "kernel",
     progress=None,
+    person_column: str | None = None,
 ) -> CheckResult:
     """Load what a validated config names (:func:`check_inputs`), read the records to check, and call :func:`check_records`."""
     from privaudit.data import read_table
 
     if (records_file is None) == (not record_pairs):
         raise ConfigError("give the records to check either as a file (--records people.csv) or as --record key=value pairs, not both or neither")
+    if person_column is not None and records_file is None:
+        person_ids_from_frame(None, person_column, "--record")  # refuses: persons come from a file's rows
     inputs = check_inputs(config, base_dir, target_name)
     d = config.data
+    frame = None
     if records_file is not None:
-        records = records_from_frame(read_table(records_file, text_columns=[d.id_column] if d.id_column else ()), inputs.data, label=d.label, id_column=d.id_column, source=str(records_file))
+        frame = read_table(records_file, text_columns=[c for c in (d.id_column, person_column) if c])
+        records = records_from_frame(frame, inputs.data, label=d.label, id_column=d.id_column, source=str(records_file))
     else:
         records = records_from_pairs(list(record_pairs), inputs.data, label=d.label, id_column=d.id_column)
     from privaudit.attacks.names import configured_attack
 
+    persons = None if person_column is None else person_ids_from_frame(frame, person_column, str(records_file))
+
     attack = configured_attack(attack, config.attacks)
     return check_records(inputs.target, inputs.data, records, attack=attack, null=null, n_fabricated=n_fabricated, generator=generator,
-                         alpha=alpha, seed=config.seed, label_name=inputs.label, reference=inputs.reference, progress=progress)
+                         alpha=alpha, seed=config.seed, label_name=inputs.label, reference=inputs.reference, progress=progress,
+                         person_ids=persons)
