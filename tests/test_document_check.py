@@ -318,6 +318,15 @@ def test_text_data_reads_the_person_column_and_refuses_an_empty_person(tmp_path)
         read_documents(path, author_column="who")
     documents = read_documents(path)
     assert documents.ids.tolist() == ["a", "b", "c"] and documents.authors is None
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "b.txt").write_text("second\n")
+    (folder / "a.txt").write_text("first document\nover two lines\n")
+    (folder / "notes.md").write_text("not a document")
+    from_folder = read_documents(folder)
+    assert from_folder.ids.tolist() == ["a.txt", "b.txt"] and from_folder.texts == ["first document\nover two lines", "second"]
+    with pytest.raises(DataError, match="no author fields"):
+        read_documents(folder, author_column="who")
     no_ids = tmp_path / "d.jsonl"
     no_ids.write_text(json.dumps({"text": "x"}) + "\n\n" + json.dumps({"text": "y"}) + "\n")
     assert read_documents(no_ids).ids.tolist() == ["line-1", "line-3"]

@@ -303,8 +303,20 @@ class Documents:
     source: str
 
 
+def _folder_documents(path: Path, author_column: str | None) -> Documents:
+    """One document per ``.txt`` file of a folder (ids: the file names), in name order."""
+    files = sorted(f for f in path.iterdir() if f.is_file() and f.name.lower().endswith(".txt"))
+    if author_column is not None or not files:
+        raise DataError(f"{path}: a folder of documents holds one .txt file per document and no author fields"
+                        + ("" if files else " (it has no .txt file)") + "; give a .jsonl file for --author-column")
+    texts = [_file_text(f).strip() for f in files]
+    _check_texts(path, [{"text": t} for t in texts], [f.name for f in files], "file")
+    return Documents(texts, np.asarray([f.name for f in files], dtype=str), None, str(path))
+
+
 def read_documents(path: str | Path, *, text_column: str = "text", author_column: str | None = None) -> Documents:
-    """Documents to check from ``privaudit check --documents``: one per line of a ``.txt`` file, or one JSON object per line (``.jsonl``, or a table).
+    """Documents to check from ``privaudit check --documents``: one per line of a ``.txt`` file, one JSON object per line
+    (``.jsonl``, or a table), or one per ``.txt`` file of a folder (ids: the file names; no authors).
 
     The text is in ``text_column`` (the config's ``data.text_column``); an ``id``
     field, when the first document has one, names every document (else
@@ -312,8 +324,10 @@ def read_documents(path: str | Path, *, text_column: str = "text", author_column
     """
     path = Path(path)
     options = {"text": "data.text_column of the config", "person": "--author-column", "id": "the documents' 'id' field"}
+    if path.is_dir():
+        return _folder_documents(path, author_column)
     if not path.is_file():
-        raise DataError(f"{path}: documents file not found{' (it is a folder)' if path.is_dir() else ''}; check --documents")
+        raise DataError(f"{path}: documents file not found; check --documents")
     txt = path.name.lower().endswith(".txt")
     if txt and author_column is not None:
         raise DataError(f"{path}: a .txt file holds one document per line and no fields, so --author-column cannot apply; "
