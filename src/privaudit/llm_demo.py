@@ -30,8 +30,8 @@
 5. **Files**: the fine-tuned model (``model/``, safetensors and tokenizer),
    the pretrained GGUF file (``reference/``), the texts with their coin flips
    and authors (``texts.jsonl``), the canaries (``canaries.jsonl``), an example
-   of documents to check (``documents.jsonl``: quotes of a member and a
-   non-member author, and one unseen quote) and ``config.yaml``
+   of documents to check (``documents.jsonl``: the quotes of a member and of a
+   non-member author) and ``config.yaml``
    are written first; the audit runs that config (as ``privaudit audit
    <out>/config.yaml`` does, and reproduces), then the report is written.
 
@@ -168,20 +168,18 @@ def _stage_pretrained(folder, name: str, model, tokenizer) -> None:
             os.replace(file, folder.stage_path(f"{name}/{file.name}"))
 
 
-def _example_documents(corpus, corpus_authors, texts, authors, is_member, rng) -> str:
-    """JSON Lines of documents to check: the quotes of one member and one non-member author, and a quote of the corpus never used."""
+def _example_documents(texts, authors, is_member) -> str:
+    """JSON Lines of documents to check: the quotes of the first member author and of the first non-member author.
+
+    Two authors, not more: against the demo's ~45 non-member authors the smallest author p-value is about
+    1/46, and Benjamini–Hochberg over m authors needs m × 1/46 ≤ α, which 3 authors could never meet.
+    """
     import json
 
     rows = []
     for flag in (True, False):
         name = authors[is_member == flag][0] if (is_member == flag).any() else None
         rows += [{"id": f"doc-{len(rows) + j + 1}", "text": t, "author": name} for j, t in enumerate(np.asarray(texts)[authors == name])] if name else []
-    used = set(texts)
-    pooled = set(authors.tolist())
-    unseen = [(q, a) for q, a in zip(corpus, corpus_authors) if q not in used and a not in pooled]
-    if unseen:
-        quote, author = unseen[int(rng.integers(len(unseen)))]
-        rows.append({"id": f"doc-{len(rows) + 1}", "text": quote, "author": author if isinstance(author, str) and author else "unattributed"})
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
@@ -245,7 +243,7 @@ def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMD
     config["data"]["person_column"] = "author"
     data = shortcut_text_data(members, nonmembers)
     data.member_persons, data.nonmember_persons = authors[is_member], authors[~is_member]
-    out_dir.write_text("documents.jsonl", _example_documents(quotes["text"].tolist(), quotes["author"].tolist(), texts, authors, is_member, rng))
+    out_dir.write_text("documents.jsonl", _example_documents(texts, authors, is_member))
     config_path = write_text_config(out_dir, config, data, command="demo --llm")
     out_dir.commit(remove=[*REPORT_FILES, CANARIES_FILE])  # the inputs first: an earlier demo's report would not belong to them
 
