@@ -147,7 +147,7 @@ def test_reference_models_and_check_are_refused_for_a_text_audit(tmp_path):
     (tmp_path / "audit.yaml").write_text(yaml.safe_dump(TEXT_CONFIG))
     assert_one_line_error(run_cli(["audit", tmp_path / "audit.yaml", "--reference-models", "4"]), code=2,
                           names=["--reference-models", "text audit", "'reference'"])
-    assert_one_line_error(run_cli(["check", tmp_path / "audit.yaml", "--record", "a=1"]), code=2, names=["causal_lm", "privaudit audit"])
+    assert_one_line_error(run_cli(["check", tmp_path / "audit.yaml", "--record", "a=1"]), code=2, names=["causal_lm", "--documents FILE"])
 
 
 def test_a_sweep_still_needs_a_label():

@@ -36,7 +36,7 @@ def test_llm_demo_progress_is_whole_lines_off_a_terminal(demo_dir):
     lines = (demo_dir.parent / "stderr.txt").read_text().splitlines()
     assert lines and all(line.startswith("· ") for line in lines), [line[:120] for line in lines if not line.startswith("· ")][:3]
     assert any(line.startswith("· fine-tuning ") and " batches in " in line for line in lines)
-    assert any(line.startswith("· scoring 80 texts with ") and " 80 texts in " in line for line in lines)
+    assert any(line.startswith("· scoring 78 texts with ") and " 78 texts in " in line for line in lines)  # 26 authors × 3 quotes
 
 
 @pytest.mark.timeout(1600)
@@ -49,10 +49,11 @@ def test_llm_demo_finds_memorisation_and_no_distribution_shift(demo_dir):
     # fine-tuning for 3 epochs on a few dozen quotes leaves a clear trace: the reference-model attack sees it
     best = max(report["results"], key=lambda r: r["auc"])
     assert best["auc_ci"][0] > 0.7, best
-    # members and non-members are coin flips over one pool: the texts alone do not separate them, so no warning
-    assert text["blind_baseline"]["auc_ci"][0] < 0.55
+    # members and non-members are coin flips per author over one pool: with each author's quotes in one fold
+    # the texts alone do not separate them, so no warning
+    assert text["blind_baseline"]["auc_ci"][0] < 0.55 and "each person's texts in one fold" in text["blind_baseline"]["description"]
     assert text["warning"] is None
-    assert report["data"]["membership_randomized"] is True
+    assert report["data"]["membership_randomized"] is False  # a coin flip per author, not per quote
     assert report["verdicts"]["smollm2-135m-finetuned"] == text["claim"]["sentence"]
     # canaries: the inserted ones are exposed, the others are not
     summary = text["canaries"]["summary"]
@@ -101,3 +102,26 @@ def test_privaudit_audit_reruns_the_llm_demo_to_its_figures(demo_dir, tmp_path):
     exposures = [[(e["text"], e["exposure"]) for e in report["text"]["canaries"]["exposures"]] for report in (demo, again)]
     assert exposures[0] == exposures[1] and len(exposures[0]) == 6
     assert again["text"]["canaries"]["one_run_epsilon"]["epsilon_lb"] == demo["text"]["canaries"]["one_run_epsilon"]["epsilon_lb"]
+
+
+@pytest.mark.timeout(1600)
+def test_privaudit_check_on_the_demos_documents_and_authors(demo_dir):
+    """`privaudit check <demo>/config.yaml --documents <demo>/documents.jsonl --author-column author`: documents and authors answered."""
+    completed = subprocess.run([sys.executable, "-c", "from privaudit.cli import main; main()", "check", str(demo_dir / "config.yaml"),
+                                "--documents", str(demo_dir / "documents.jsonl"), "--author-column", "author", "--json", "-q"],
+                               capture_output=True, text=True, timeout=1500)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout)
+    rows = [json.loads(line) for line in (demo_dir / "texts.jsonl").read_text().splitlines()]
+    member_texts = {r["text"] for r in rows if r["member"] == "member"}
+    documents = [json.loads(line) for line in (demo_dir / "documents.jsonl").read_text().splitlines()]
+    assert result["attack"] == "reference" and result["n_null"] == sum(r["member"] == "nonmember" for r in rows)
+    assert [d["id"] for d in result["documents"]] == [d["id"] for d in documents]
+    # the member author's quotes score above the non-member author's (the fine-tuned model saw them)
+    used = [d["score"] for d, doc in zip(result["documents"], documents) if doc["text"] in member_texts]
+    unused = [d["score"] for d, doc in zip(result["documents"], documents) if doc["text"] not in member_texts]
+    assert used and unused and min(used) > max(unused)
+    assert result["power"]["value"] > 0.3 and result["blind_baseline"]["ran"]
+    persons = {p["person"]: p for p in result["persons"]}
+    assert sorted(p["n_records"] for p in persons.values()) == [3, 3]
+    assert all(p["p_value"] > 0 and p["verdict"] for p in persons.values())

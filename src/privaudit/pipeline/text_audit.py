@@ -56,6 +56,7 @@ def audit_text(
     membership_randomized: bool = False,
     blind: bool = True,
     record_ids: Sequence[str] | None = None,
+    persons: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> AuditResult:
     """Audit a language model on member and non-member texts with text attacks and the blind baseline.
@@ -80,6 +81,10 @@ def audit_text(
         comes close to the attacks.
     record_ids : sequence of str, optional
         Ids of members then non-members (default ``member-0``, ...).
+    persons : sequence of str, optional
+        Whose text each is (members then non-members) when membership was
+        decided per person: the blind baseline keeps each person's texts in
+        one fold and tests persons, not texts (:mod:`privaudit.text.blind`).
 
     Returns
     -------
@@ -97,7 +102,7 @@ def audit_text(
     collected = collect_text(target, texts, chosen, reference=reference, progress=progress)
     scored = score_attacks(target.name, chosen, collected, progress=progress)
     results = evaluate_attacks(target.name, scored, is_member, settings, progress=progress)  # ε corrected for the number of attacks, as for tabular audits
-    section = _text_section(texts, results, is_member, settings, blind=blind, progress=progress)
+    section = _text_section(texts, results, is_member, settings, blind=blind, progress=progress, persons=persons)
     section.reference, section.queries = (None if reference is None else reference.name), collected.text_stats
     return AuditResult(
         results=results, targets=[TargetSummary(target.name, "token_log_probs", math.nan, math.nan)], record_ids=ids, is_member=is_member,
@@ -127,13 +132,14 @@ def _audited_texts(members, nonmembers, record_ids, membership_randomized: bool)
     return texts, is_member, ids
 
 
-def _text_section(texts: list[str], results, is_member, settings: MetricSettings, *, blind: bool, progress) -> TextSection:
+def _text_section(texts: list[str], results, is_member, settings: MetricSettings, *, blind: bool, progress, persons=None) -> TextSection:
     """The blind baseline (when ``blind``), its distribution-shift warning, and the corrected claim over the text attacks."""
     baseline, warning = None, None
     if blind:
         if progress is not None:
             progress("blind baseline: bag-of-words classifier on the texts alone")
-        baseline = blind_baseline(texts, is_member, seed=settings.seed, fprs=settings.fprs, n_bootstrap=settings.n_bootstrap, confidence=settings.confidence)
+        baseline = blind_baseline(texts, is_member, seed=settings.seed, fprs=settings.fprs, n_bootstrap=settings.n_bootstrap, confidence=settings.confidence,
+                                  groups=None if persons is None else np.asarray(persons, dtype=str))
         warning = distribution_shift_warning(baseline.metrics, {r.attack: r.metrics for r in results}, p_value=baseline.p_value,
                                              alpha=1.0 - settings.confidence)
     claim = text_leakage_claim({r.attack: r.scores for r in results}, is_member, confidence=settings.confidence,
@@ -163,7 +169,7 @@ def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[st
     d, m, spec = config.data, config.data.membership, config.targets[0]
     resolve = lambda p: None if p is None else base_dir / p  # noqa: E731
     data = data if data is not None else load_text_data(base_dir / d.path, text_column=d.text_column or "text", id_column=d.id_column, membership_column=m.column,
-                          members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers))
+                          members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers), person_column=d.person_column)
     check_causal_lm_files(spec, base_dir)
     canaries = None if spec.canaries is None else read_canaries(base_dir / spec.canaries.path)
     say = progress or (lambda message: None)
@@ -171,7 +177,8 @@ def run_text_audit(config, base_dir: str | Path = ".", *, progress: Callable[[st
     target, reference = load_causal_lm_targets(spec, base_dir)
     result = audit_text(target, data.members, data.nonmembers, attacks=config.attacks, reference=reference, fprs=config.metrics.fprs,
                              n_bootstrap=config.metrics.bootstrap, confidence=config.metrics.confidence, seed=config.seed,
-                             delta=config.metrics.delta, membership_randomized=m.randomized, record_ids=data.record_ids, progress=progress)
+                             delta=config.metrics.delta, membership_randomized=m.randomized, record_ids=data.record_ids, progress=progress,
+                             persons=None if data.member_persons is None else [*data.member_persons, *data.nonmember_persons])
     if canaries is not None:
         c = spec.canaries
         result.text.canaries = audit_canaries(target, canaries[0], canaries[1], repetitions=c.repetitions, n_candidates=c.n_candidates,

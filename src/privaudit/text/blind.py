@@ -70,18 +70,23 @@ class BlindBaseline:
     fold_p_values: tuple = ()
 
 
-def blind_baseline_folds(texts: Sequence[str], is_member, *, n_folds: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def blind_baseline_folds(texts: Sequence[str], is_member, *, n_folds: int = 5, seed: int = 0, groups=None) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold P(member | text) from TF-IDF (word 1–2-grams, sublinear tf) + logistic regression, and each text's fold.
 
     Each fold's vectoriser and classifier see only the other folds' texts,
     so no text is scored by a classifier that trained on it (the same as
     scikit-learn's ``cross_val_predict`` with stratified shuffled folds).
+    ``groups`` (shape (n,), e.g. authors, when membership was decided per
+    person): every group's texts fall in one fold (``StratifiedGroupKFold``),
+    so the classifier cannot tell a person's texts apart by having learnt that
+    person's other texts; the folds are then at most the number of groups
+    holding members (or non-members).
     Returns scores, shape (n,), and fold index, shape (n,), int.
     """
     from sklearn.base import clone
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
     from sklearn.pipeline import make_pipeline
 
     texts = [str(t) for t in texts]
@@ -91,14 +96,20 @@ def blind_baseline_folds(texts: Sequence[str], is_member, *, n_folds: int = 5, s
     smallest = int(min(is_member.sum(), (~is_member).sum()))
     if smallest < 2:
         raise DataError("blind baseline: needs at least 2 members and 2 non-members")
-    folds = StratifiedKFold(n_splits=min(n_folds, smallest), shuffle=True, random_state=seed)
+    if groups is not None:
+        groups = np.asarray(groups).astype(str)
+        smallest = min(smallest, np.unique(groups[is_member]).size, np.unique(groups[~is_member]).size)
+        if smallest < 2:
+            raise DataError("blind baseline: with texts grouped by person, needs members and non-members of at least 2 persons each")
+    splitter = StratifiedKFold if groups is None else StratifiedGroupKFold
+    folds = splitter(n_splits=min(n_folds, smallest), shuffle=True, random_state=seed)
     pipeline = make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, lowercase=True),
         LogisticRegression(C=1.0, max_iter=2000),
     )
     labels = is_member.astype(int)
     scores, fold_of = np.empty(len(texts)), np.empty(len(texts), dtype=np.int64)
-    for k, (train, test) in enumerate(folds.split(np.zeros(len(texts)), labels)):
+    for k, (train, test) in enumerate(folds.split(np.zeros(len(texts)), labels, groups)):
         fitted = clone(pipeline).fit([texts[i] for i in train], labels[train])
         scores[test] = fitted.predict_proba([texts[i] for i in test])[:, 1]
         fold_of[test] = k
@@ -110,10 +121,14 @@ def blind_baseline_scores(texts: Sequence[str], is_member, *, n_folds: int = 5, 
     return blind_baseline_folds(texts, is_member, n_folds=n_folds, seed=seed)[0]
 
 
-def shift_p_value(scores, is_member, fold_of) -> tuple[float, tuple[float, ...]]:
+def shift_p_value(scores, is_member, fold_of, groups=None) -> tuple[float, tuple[float, ...]]:
     """p-value of "the texts alone tell members apart": min(1, 2·mean of the per-fold one-sided Mann–Whitney p-values).
 
     Returns the merged p-value and the per-fold ones (module docstring).
+    With ``groups`` (membership decided per person), each fold's test compares
+    persons, not texts: a person's mean out-of-fold score is one observation
+    (texts of one person on both sides count as two), since the labels are
+    exchangeable between persons, not between one person's texts.
 
     >>> p, folds = shift_p_value([4, 5, 6, 1, 2, 3, 0.4, 0.5, 0.6, 0.1, 0.2, 0.3], [1, 1, 1, 0, 0, 0] * 2, [0] * 6 + [1] * 6)
     >>> [round(f, 3) for f in folds], round(p, 3)
@@ -127,22 +142,32 @@ def shift_p_value(scores, is_member, fold_of) -> tuple[float, tuple[float, ...]]
     fold_p = []
     for k in np.unique(fold_of):
         inside = fold_of == k
-        if is_member[inside].any() and (~is_member[inside]).any():
-            fold_p.append(mann_whitney_p_value(scores[inside], is_member[inside]))
+        fold_scores, fold_labels = scores[inside], is_member[inside]
+        if groups is not None:
+            units = np.char.add(np.where(fold_labels, "1\x00", "0\x00"), np.asarray(groups)[inside].astype(str))
+            unique, unit_of = np.unique(units, return_inverse=True)
+            fold_scores = np.bincount(unit_of, weights=fold_scores) / np.bincount(unit_of)
+            fold_labels = np.char.startswith(unique, "1")
+        if fold_labels.any() and (~fold_labels).any():
+            fold_p.append(mann_whitney_p_value(fold_scores, fold_labels))
     if not fold_p:
         return 1.0, ()
     return float(min(1.0, 2.0 * float(np.mean(fold_p)))), tuple(float(p) for p in fold_p)
 
 
 def blind_baseline(texts: Sequence[str], is_member, *, n_folds: int = 5, seed: int = 0, fprs=(0.1, 0.01), n_bootstrap: int = 1000,
-                   confidence: float = 0.95) -> BlindBaseline:
-    """Scores and metrics (AUC with bootstrap CI, TPR at ``fprs``) of the blind baseline on this split, and its shift p-value."""
+                   confidence: float = 0.95, groups=None) -> BlindBaseline:
+    """Scores and metrics (AUC with bootstrap CI, TPR at ``fprs``) of the blind baseline on this split, and its shift p-value.
+
+    ``groups``: as in :func:`blind_baseline_folds` (folds by person).
+    """
     is_member = np.asarray(is_member, dtype=bool)
-    scores, fold_of = blind_baseline_folds(texts, is_member, n_folds=n_folds, seed=seed)
+    scores, fold_of = blind_baseline_folds(texts, is_member, n_folds=n_folds, seed=seed, groups=groups)
     metrics = evaluate_scores(scores, is_member, fprs=fprs, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed, delta=None)
-    p_value, fold_p = shift_p_value(scores, is_member, fold_of)
+    p_value, fold_p = shift_p_value(scores, is_member, fold_of, groups)
     folds = int(np.unique(fold_of).size)
-    return BlindBaseline(scores, metrics, folds, f"TF-IDF word 1–2-grams + logistic regression, {folds}-fold cross-validated, no model queries",
+    by = "" if groups is None else " with each person's texts in one fold"
+    return BlindBaseline(scores, metrics, folds, f"TF-IDF word 1–2-grams + logistic regression, {folds}-fold cross-validated{by}, no model queries",
                          p_value, fold_p)
 
 

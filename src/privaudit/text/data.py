@@ -36,7 +36,7 @@ from privaudit.data_files import MAX_TABLE_BYTES, read_id_file, read_table
 from privaudit.exceptions import DataError
 from privaudit.text.texts import shared_texts_error
 
-__all__ = ["TextData", "load_text_data", "read_text_file", "read_audit_texts", "text_data_jsonl", "read_canaries", "canaries_jsonl", "MAX_TEXT_CHARS", "TEXT_SUFFIXES"]
+__all__ = ["TextData", "Documents", "load_text_data", "read_documents", "read_text_file", "read_audit_texts", "text_data_jsonl", "read_canaries", "canaries_jsonl", "MAX_TEXT_CHARS", "TEXT_SUFFIXES"]
 
 #: the longest text accepted, in characters (a language model reads at most a few thousand tokens of it anyway)
 MAX_TEXT_CHARS = 100_000
@@ -51,6 +51,8 @@ class TextData:
 
     ``members``/``nonmembers`` are lists of str, ``member_ids``/``nonmember_ids``
     arrays of str of the same lengths; ``source`` names the file in messages.
+    ``member_persons``/``nonmember_persons``: whose text each is (person or
+    author, arrays of str; ``data.person_column``), or None without that column.
     """
 
     members: list
@@ -58,6 +60,8 @@ class TextData:
     member_ids: np.ndarray
     nonmember_ids: np.ndarray
     source: str = "<memory>"
+    member_persons: np.ndarray | None = None
+    nonmember_persons: np.ndarray | None = None
 
     @property
     def record_ids(self) -> np.ndarray:
@@ -100,7 +104,8 @@ def _json_lines(path: Path):
             yield number, None
 
 
-def _jsonl_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict], list[int]]:
+def _jsonl_rows(path: Path, columns: dict[str, str | None], options: dict | None = None) -> tuple[list[dict], list[int]]:
+    option = lambda role: (options or {}).get(role, f"data.{role}_column")  # noqa: E731  where the user named the field
     rows, numbers = [], []
     for number, entry in _json_lines(path):
         if not isinstance(entry, dict):
@@ -110,13 +115,13 @@ def _jsonl_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict],
             if name is None:
                 continue
             if name not in entry:
-                raise DataError(f"{path}, line {number}: no '{name}' field (data.{role}_column; fields: {', '.join(map(str, entry)) or 'none'}); "
-                                f"give every line a '{name}' field, or name the right field in data.{role}_column")
+                raise DataError(f"{path}, line {number}: no '{name}' field ({option(role)}; fields: {', '.join(map(str, entry)) or 'none'}); "
+                                f"give every line a '{name}' field, or name the right field in {option(role)}")
             value = entry[name]
             if role == "text" and not isinstance(value, str):
                 raise DataError(f"{path}, line {number}: '{name}' is {_kind(value)}, not a string; give every text as a JSON string")
-            if role == "id" and (isinstance(value, bool) or not isinstance(value, (str, int))):
-                raise DataError(f"{path}, line {number}: id '{name}' is {_kind(value)}; give ids as strings or integers")
+            if role in ("id", "person") and (isinstance(value, bool) or not isinstance(value, (str, int))):
+                raise DataError(f"{path}, line {number}: {role} '{name}' is {_kind(value)}; give {role}s as strings or integers")
             if role == "membership" and isinstance(value, (list, dict)):
                 raise DataError(f"{path}, line {number}: membership '{name}' is {_kind(value)}; use member / nonmember (or true / false)")
             row[role] = value if role == "text" else ("" if value is None else str(value).lower() if isinstance(value, bool) else str(value))
@@ -125,13 +130,14 @@ def _jsonl_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict],
     return rows, numbers
 
 
-def _table_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict], list[int]]:
+def _table_rows(path: Path, columns: dict[str, str | None], options: dict | None = None) -> tuple[list[dict], list[int]]:
+    option = lambda role: (options or {}).get(role, f"data.{role}_column")  # noqa: E731
     names = [c for c in columns.values() if c]
     table = read_table(path, text_columns=names)
     for role, name in columns.items():
         if name is not None and name not in table.columns:
-            raise DataError(f"{path}: no '{name}' column (data.{role}_column; columns: {', '.join(map(str, table.columns))}); "
-                            f"name the right column in data.{role}_column")
+            raise DataError(f"{path}: no '{name}' column ({option(role)}; columns: {', '.join(map(str, table.columns))}); "
+                            f"name the right column in {option(role)}")
     chosen = table[names]
     frame = chosen.astype(object).where(chosen.notna(), "")
     rows = [{role: str(record[name]) for role, name in columns.items() if name} for record in frame.to_dict("records")]
@@ -190,7 +196,7 @@ def _roles_from_column(path: Path, values: list[str], numbers: list[int], column
     return np.asarray(roles, dtype=object)
 
 
-def _text_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict], list[int], str]:
+def _text_rows(path: Path, columns: dict[str, str | None], options: dict | None = None) -> tuple[list[dict], list[int], str]:
     """``(rows, their line or row numbers, "line" or "data row")`` of a texts file in any of :data:`TEXT_SUFFIXES`."""
     name = path.name.lower()
     if not name.endswith(TEXT_SUFFIXES):
@@ -200,8 +206,8 @@ def _text_rows(path: Path, columns: dict[str, str | None]) -> tuple[list[dict], 
         numbers = [i for i, line in enumerate(lines, start=1) if line.strip()]
         return [{"text": lines[i - 1]} for i in numbers], numbers, "line"
     if name.endswith(".jsonl"):
-        return (*_jsonl_rows(path, columns), "line")
-    return (*_table_rows(path, columns), "data row")
+        return (*_jsonl_rows(path, columns, options), "line")
+    return (*_table_rows(path, columns, options), "data row")
 
 
 def read_text_file(path: str | Path, *, text_column: str = "text", option: str = "data.path") -> list[str]:
@@ -231,7 +237,7 @@ def read_audit_texts(members_file: str | Path, nonmembers_file: str | Path, *, t
 
 
 def load_text_data(path: str | Path, *, text_column: str = "text", id_column: str | None = None, membership_column: str | None = None,
-                   members_file: str | Path | None = None, nonmembers_file: str | Path | None = None) -> TextData:
+                   members_file: str | Path | None = None, nonmembers_file: str | Path | None = None, person_column: str | None = None) -> TextData:
     """Member and non-member texts from one file (see the module docstring for the formats).
 
     Parameters
@@ -243,15 +249,17 @@ def load_text_data(path: str | Path, *, text_column: str = "text", id_column: st
         Record ids (unique); the texts' positions 0, 1, 2, ... otherwise.
     membership_column : str, optional
         Membership per text; or give ``members_file`` and ``nonmembers_file`` (ids, one per line).
+    person_column : str, optional
+        Whose text each is (``data.person_column``: a person or author id; not empty for an audited text).
     """
     path = Path(path)
     if (membership_column is None) == (members_file is None or nonmembers_file is None):
         raise DataError(f"{path}: give membership either as a column (membership.column) or as two id files "
                         "(membership.members and membership.nonmembers), not both or neither")
-    if path.name.lower().endswith(".txt") and (id_column is not None or membership_column is not None):
+    if path.name.lower().endswith(".txt") and (id_column is not None or membership_column is not None or person_column is not None):
         raise DataError(f"{path}: a .txt file holds one text per line and no columns; leave out data.id_column and membership.column "
                         "and give membership as id files (ids 0, 1, 2, ... count the non-blank lines), or use JSON Lines or CSV")
-    rows, numbers, where = _text_rows(path, {"text": text_column, "id": id_column, "membership": membership_column})
+    rows, numbers, where = _text_rows(path, {"text": text_column, "id": id_column, "membership": membership_column, "person": person_column})
     if not rows:
         raise DataError(f"{path}: no texts; give at least one member and one non-member text")
     ids = (_unique_ids(path, [r["id"] for r in rows], numbers, id_column, where) if id_column is not None
@@ -262,6 +270,7 @@ def load_text_data(path: str | Path, *, text_column: str = "text", id_column: st
         roles = _roles_from_files(path, ids, members_file, nonmembers_file)
     used = np.flatnonzero(roles != "unused")
     _check_texts(path, [rows[i] for i in used], [numbers[i] for i in used], where)  # a text left out may be anything
+    persons = None if person_column is None else _persons(path, [rows[i]["person"] for i in used], [numbers[i] for i in used], "data.person_column", where)
     texts = [r["text"] for r in rows]
     members = [texts[i] for i in np.flatnonzero(roles == "member")]
     nonmembers = [texts[i] for i in np.flatnonzero(roles == "nonmember")]
@@ -270,14 +279,79 @@ def load_text_data(path: str | Path, *, text_column: str = "text", id_column: st
     shared = shared_texts_error(members, nonmembers)
     if shared:
         raise DataError(f"{path}: {shared}")
-    return TextData(members, nonmembers, ids[roles == "member"], ids[roles == "nonmember"], source=str(path))
+    data = TextData(members, nonmembers, ids[roles == "member"], ids[roles == "nonmember"], source=str(path))
+    if persons is not None:
+        data.member_persons, data.nonmember_persons = persons[roles[used] == "member"], persons[roles[used] == "nonmember"]
+    return data
 
 
-def text_data_jsonl(ids: Sequence[str], texts: Sequence[str], is_member) -> str:
+def _persons(path: Path, values: list[str], numbers: list[int], option: str, where: str) -> np.ndarray:
+    """The person (author) ids as an array of str, refusing an empty one."""
+    for value, number in zip(values, numbers, strict=True):
+        if not str(value).strip():
+            raise DataError(f"{path}, {where} {number}: the person ({option}) is empty; name the person (author) of every text")
+    return np.asarray([str(v) for v in values], dtype=str)
+
+
+@dataclass
+class Documents:
+    """Documents to check: ``texts`` (list of str), ``ids`` (array of str) and ``authors`` (array of str, or None); ``source`` the file."""
+
+    texts: list
+    ids: np.ndarray
+    authors: np.ndarray | None
+    source: str
+
+
+def _folder_documents(path: Path, author_column: str | None) -> Documents:
+    """One document per ``.txt`` file of a folder (ids: the file names), in name order."""
+    files = sorted(f for f in path.iterdir() if f.is_file() and f.name.lower().endswith(".txt"))
+    if author_column is not None or not files:
+        raise DataError(f"{path}: a folder of documents holds one .txt file per document and no author fields"
+                        + ("" if files else " (it has no .txt file)") + "; give a .jsonl file for --author-column")
+    texts = [_file_text(f).strip() for f in files]
+    _check_texts(path, [{"text": t} for t in texts], [f.name for f in files], "file")
+    return Documents(texts, np.asarray([f.name for f in files], dtype=str), None, str(path))
+
+
+def read_documents(path: str | Path, *, text_column: str = "text", author_column: str | None = None) -> Documents:
+    """Documents to check from ``privaudit check --documents``: one per line of a ``.txt`` file, one JSON object per line
+    (``.jsonl``, or a table), or one per ``.txt`` file of a folder (ids: the file names; no authors).
+
+    The text is in ``text_column`` (the config's ``data.text_column``); an ``id``
+    field, when the first document has one, names every document (else
+    ``line-N``); ``author_column`` (``--author-column``) names whose each is.
+    """
+    path = Path(path)
+    options = {"text": "data.text_column of the config", "person": "--author-column", "id": "the documents' 'id' field"}
+    if path.is_dir():
+        return _folder_documents(path, author_column)
+    if not path.is_file():
+        raise DataError(f"{path}: documents file not found; check --documents")
+    txt = path.name.lower().endswith(".txt")
+    if txt and author_column is not None:
+        raise DataError(f"{path}: a .txt file holds one document per line and no fields, so --author-column cannot apply; "
+                        "give the documents as JSON Lines with an author field")
+    first = next((entry for _, entry in _json_lines(path)), None) if path.name.lower().endswith(".jsonl") else None
+    has_id = isinstance(first, dict) and "id" in first
+    rows, numbers, where = _text_rows(path, {"text": text_column, "id": "id" if has_id else None, "person": author_column}, options)
+    if not rows:
+        raise DataError(f"{path}: no documents; give at least one non-blank document")
+    _check_texts(path, rows, numbers, where)
+    ids = (_unique_ids(path, [r["id"] for r in rows], numbers, "id", where) if has_id
+           else np.asarray([f"{where.split()[-1]}-{n}" for n in numbers], dtype=str))
+    authors = None if author_column is None else _persons(path, [r["person"] for r in rows], numbers, "--author-column", where)
+    return Documents([r["text"] for r in rows], ids, authors, str(path))
+
+
+def text_data_jsonl(ids: Sequence[str], texts: Sequence[str], is_member, persons: Sequence[str] | None = None, person_column: str = "person") -> str:
     """JSON Lines of ``{"id", "text", "member"}`` rows (member as ``"member"``/``"nonmember"``), which
-    :func:`load_text_data` reads with ``id_column="id"`` and ``membership_column="member"``."""
-    return "".join(json.dumps({"id": str(i), "text": str(t), "member": "member" if m else "nonmember"}, ensure_ascii=False) + "\n"
-                   for i, t, m in zip(ids, texts, is_member, strict=True))
+    :func:`load_text_data` reads with ``id_column="id"`` and ``membership_column="member"``; with ``persons``,
+    each row also names its person in ``person_column`` (read with ``person_column=...``)."""
+    people = [None] * len(texts) if persons is None else [str(p) for p in persons]
+    return "".join(json.dumps({"id": str(i), "text": str(t), "member": "member" if m else "nonmember",
+                               **({} if p is None else {person_column: p})}, ensure_ascii=False) + "\n"
+                   for i, t, m, p in zip(ids, texts, is_member, people, strict=True))
 
 
 def read_canaries(path: str | Path) -> tuple[list, np.ndarray]:

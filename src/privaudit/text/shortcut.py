@@ -71,6 +71,8 @@ def write_text_config(folder, config: dict, data: TextData, *, command: str) -> 
     import yaml
 
     is_member = [True] * len(data.members) + [False] * len(data.nonmembers)
-    folder.write_text("texts.jsonl", text_data_jsonl(list(data.record_ids), data.texts, is_member))
+    persons = None if data.member_persons is None else [*data.member_persons, *data.nonmember_persons]
+    person_column = config["data"].get("person_column") or "person"
+    folder.write_text("texts.jsonl", text_data_jsonl(list(data.record_ids), data.texts, is_member, persons, person_column))
     header = f"# Written by `privaudit {command}`; rerun with: privaudit audit config.yaml\n"
     return folder.write_text("config.yaml", header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
