@@ -146,6 +146,7 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @click.option("--attack", default=None, help="Attack giving the membership score: a signal name (loss, logit_confidence, ...), classwise_threshold, or with a reference block in the config lira / rmia / reference_calibrated_loss (offline); a name as a report shows it (rmia[offline,confidence]) works too. Default: the strongest the config supports (offline RMIA with a reference block and population records, else classwise_threshold with population records, else loss); the output says which and why.")
 @click.option("--null", "null", type=click.Choice(["real", "fabricated", "both"]), default="real", show_default=True, help="Null distribution: the audit's non-members, fabricated profiles, or both. Fabricated-null verdicts are withheld when that null fails its calibration check against real non-members.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Significance level (false-discovery rate for several records).")
+@click.option("--mode", "mode", type=click.Choice(["offline", "online"]), default="offline", show_default=True, help="Reference models: offline (population records only, reused from the audit) or online (trained with each checked record, the null and a power sample IN a random half; more power, new models for each set of checked records; real null only).")
 @click.option("--generator", type=click.Choice(["kernel", "copula"]), default="kernel", show_default=True, help="Profile model of the fabricated null: smoothed bootstrap (kernel) or Gaussian copula.")
 @click.option("--fabricated", "n_fabricated", type=click.IntRange(min=100), default=10_000, show_default=True, help="Fabricated profiles in the fabricated null.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Write check.json here.")
@@ -153,7 +154,7 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @_force_option
 @click.option("--trust-code", is_flag=True, help="Run code the config names outside privaudit (a factory in a .py file or installed module), as trust_code: true does. Read that code first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str | None, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, force: bool, trust_code: bool, quiet: bool) -> None:
+def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str | None, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, force: bool, trust_code: bool, quiet: bool, mode: str = "offline") -> None:
     """Test whether given records were used to train a target: score, p-value and a verdict per record."""
     import json
 
@@ -173,7 +174,7 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
         result = run_check(
             parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
             attack=attack, null=null, alpha=alpha, n_fabricated=n_fabricated, generator=generator,
-            progress=say,
+            progress=say, mode=mode,
         )
         payload = json.dumps(check_result_to_dict(result), indent=2, ensure_ascii=False, default=lambda value: value.item() if hasattr(value, "item") else str(value))
         if folder is not None:

@@ -41,9 +41,8 @@ the family-wise error rate. Verdict wording: :mod:`privaudit.record_verdicts`.
 ``reference_calibrated_loss`` run in *offline* mode: the reference models train
 on population records only (the same store keys as an offline audit with the
 same seed, so an audit's models are reused), and every checked, member, null
-and fabricated record is scored against them in one pass. Online models would
-have to be trained with each checked record inside, so ``check`` does not offer
-them. RMIA gives each record its likelihood ratio ``LR(x) = Pr(x|θ) / Pr(x)``
+and fabricated record is scored against them in one pass. ``mode="online"``
+trains models around the checked records instead (:mod:`privaudit.record_online`). RMIA gives each record its likelihood ratio ``LR(x) = Pr(x|θ) / Pr(x)``
 (Zarifzadeh et al. 2024, eq. 3 with the offline ``Pr(x)``), reported as
 ``likelihood_ratio``; online LiRA's score is a log likelihood ratio; offline
 LiRA, threshold attacks and ``classwise_threshold`` give a score, not a ratio
@@ -131,6 +130,8 @@ class CheckResult:
     n_real_records: dict = field(default_factory=dict)
     #: True when verdicts are withheld because the fabricated null failed (or could not be given) its calibration check
     withheld: bool = False
+    #: online checks: mode, pool sizes, n_models, models trained/reused, backend and the design (None offline)
+    reference: dict | None = None
 
 
 def check_attack(attack, reference, notes: list[str], *, output_kind: str = "probabilities", has_population: bool = True):
@@ -208,6 +209,7 @@ def check_records(
     label_name: str = "label",
     reference=None,
     progress=None,
+    mode: str = "offline",
 ) -> CheckResult:
     """Test each of ``records`` for membership in ``target``'s training data.
 
@@ -242,6 +244,9 @@ def check_records(
         Reference models for reference attacks (forced to offline mode).
     progress : callable, optional
         Called with one-line messages (querying, reference training with an ETA).
+    mode : {"offline", "online"}
+        ``online``: reference models trained with each checked, null and power record IN a random half
+        (:mod:`privaudit.record_online`; real null only); ``reference`` then holds mode, pool sizes and models trained/reused.
 
     Returns
     -------
@@ -262,15 +267,22 @@ def check_records(
         raise ConfigError(f"alpha must lie in (0, 1), got {alpha}")
     if len(records) == 0:
         raise DataError("no records to check")
+    if mode not in ("offline", "online") or (mode == "online" and null != "real"):
+        raise ConfigError(f"check mode '{mode}' with null '{null}': modes are offline and online, and an online check takes the real null only "
+                          "(fabricated profiles would have to be trained into the reference models too); use --null real")
     notes: list[str] = []
-    attack, reference = check_attack(attack, reference, notes, output_kind=target.output_kind, has_population=bool(data.population.size))
+    fabricated, reference_info, null_ids = None, None, data.records.ids[data.nonmembers]
+    if mode == "online":
+        from privaudit.record_online import online_parts
 
-    parts = {"checked": records, "members": data.records.subset(data.members), "real": data.records.subset(data.nonmembers)}
-    fabricated = None
-    if null in ("fabricated", "both"):
-        fabricated = fabricate_null(data, label_name, n_fabricated, seed, notes, generator)
-        parts["fabricated"] = fabricated.profiles
-    scored, log_ratios = _score_parts(target, data, attack, parts, reference, seed, progress)
+        attack, scored, log_ratios, null_ids, reference_info = online_parts(target, data, attack, records, reference, notes, seed=seed, progress=progress)
+    else:
+        attack, reference = check_attack(attack, reference, notes, output_kind=target.output_kind, has_population=bool(data.population.size))
+        parts = {"checked": records, "members": data.records.subset(data.members), "real": data.records.subset(data.nonmembers)}
+        if null in ("fabricated", "both"):
+            fabricated = fabricate_null(data, label_name, n_fabricated, seed, notes, generator)
+            parts["fabricated"] = fabricated.profiles
+        scored, log_ratios = _score_parts(target, data, attack, parts, reference, seed, progress)
     checked, member_scores = scored["checked"], scored["members"]
 
     p_by_null: dict[str, np.ndarray] = {}
@@ -279,7 +291,7 @@ def check_records(
     n_real_records: dict[str, int] = {}
     fidelity, check = None, None
     if null in ("real", "both"):
-        p_by_null["real"], left_out = real_null_p_values(checked, records.ids, scored["real"], data.records.ids[data.nonmembers])
+        p_by_null["real"], left_out = real_null_p_values(checked, records.ids, scored["real"], null_ids)
         if left_out:
             notes.append(f"{left_out} checked record(s) are audit non-members and were left out of their own null")
         member_p_by_null["real"] = empirical_p_values(member_scores, scored["real"])
@@ -340,7 +352,7 @@ def check_records(
     return CheckResult(
         target=target.name, attack=attack.display_name, null=null, alpha=alpha, records=verdicts, n_null=n_null,
         power=power, power_ci=power_ci, n_members=int(member_scores.size), multiple_testing_note=note,
-        fidelity=fidelity, notes=notes, n_real_records=n_real_records, withheld=withheld,
+        fidelity=fidelity, notes=notes, n_real_records=n_real_records, withheld=withheld, reference=reference_info,
     )
 
 
@@ -357,6 +369,7 @@ def run_check(
     n_fabricated: int = 10_000,
     generator: str = "kernel",
     progress=None,
+    mode: str = "offline",
 ) -> CheckResult:
     """Load what a validated config names (:func:`check_inputs`), read the records to check, and call :func:`check_records`."""
     from privaudit.data import read_table
@@ -373,4 +386,4 @@ def run_check(
 
     attack = configured_attack(attack, config.attacks)
     return check_records(inputs.target, inputs.data, records, attack=attack, null=null, n_fabricated=n_fabricated, generator=generator,
-                         alpha=alpha, seed=config.seed, label_name=inputs.label, reference=inputs.reference, progress=progress)
+                         alpha=alpha, seed=config.seed, label_name=inputs.label, reference=inputs.reference, progress=progress, mode=mode)
