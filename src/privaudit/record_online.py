@@ -78,7 +78,8 @@ def online_check_attack(attack, reference, notes: list[str], *, has_population: 
         if attack.get("mode", "online") != "online":
             raise ConfigError(f"attack '{attack.get('name')}' has mode: {attack['mode']}, but --mode online scores records with online reference "
                               "models; drop the attack's mode or check with --mode offline")
-        attack = build_attack({**attack, "mode": "online"} if attack.get("name") in ATTACKS and _has_mode(attack["name"]) else attack)
+        attack = {**attack, "mode": "online"} if attack.get("name") in ATTACKS and _has_mode(attack["name"]) else attack
+    attack = build_attack(attack) if isinstance(attack, (str, dict)) else attack
     if not attack.needs.reference or getattr(attack, "mode", None) != "online":
         raise ConfigError(f"attack '{attack.display_name}' uses no online reference models; --mode online runs lira, rmia or "
                           "reference_calibrated_loss (or leave out --attack): drop --mode online for this attack")
