@@ -74,9 +74,15 @@ def main() -> None:
         rows.append(_row(f"{args.target}: offline (default)", offline, time.perf_counter() - started))
         print(rows[-1], flush=True)
 
-        started = time.perf_counter()
-        online = check_records(inputs.target, data, ten, mode="online", **common)
+        started, steps = time.perf_counter(), []
+
+        def progress(message: str) -> None:  # when each stage began (querying, training, outputs)
+            if not steps or steps[-1][1][:24] != message[:24]:
+                steps.append((time.perf_counter() - started, message))
+
+        online = check_records(inputs.target, data, ten, mode="online", progress=progress, **common)
         cost = time.perf_counter() - started
+        print("online check stages (s from start, first message of each):", *(f"  {t:6.1f}  {m[:110]}" for t, m in steps), sep="\n")
         rows.append(_row(f"{args.target}: online (default), 10 records, empty store", online, cost))
         print(rows[-1], flush=True)
         print(f"online design: {online.reference}", flush=True)

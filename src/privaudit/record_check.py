@@ -168,7 +168,7 @@ def check_attack(attack, reference, notes: list[str], *, output_kind: str = "pro
         return attack, None
     if needs.reference_mode != "offline":
         raise ConfigError(f"attack '{attack.display_name}': check scores records no reference model was trained on, so it runs "
-                          "reference attacks offline; use mode: offline (the default for check)")
+                          "reference attacks offline; use mode: offline (the default for check), or check with --mode online")
     if reference is None:
         raise CapabilityError(f"attack '{attack.display_name}' needs reference models: add a 'reference' block to the target in the "
                               "config (models, and for torch targets a training recipe), or use a threshold attack (loss, logit_confidence)")

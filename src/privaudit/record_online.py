@@ -121,7 +121,7 @@ def score_online(target, data, attack, records, plan, *, seed: int, progress=Non
     backend; the design is :func:`~privaudit.reference.check_design.check_online_design`'s, each model on at
     most as many records as ``data`` has members). ``groups``, ``n_null``, ``n_power``: passed to the design.
     """
-    from privaudit.data import concat_records
+    from privaudit.data import AuditData, concat_records
     from privaudit.pipeline import check_needs, collect, score_attack
     from privaudit.pipeline.collect import split_parts
     from privaudit.reference.check_design import check_online_design
@@ -130,6 +130,8 @@ def score_online(target, data, attack, records, plan, *, seed: int, progress=Non
     design = check_online_design(records, data, plan.n_models, seed=seed, train_size=m, n_null=n_null, n_power=n_power, groups=groups)
     plan = replace(plan, mode="online", train_size=m, choice=design.how)
     parts = [records, design.pool.subset(design.null), design.pool.subset(design.power)]
+    if not attack.needs.any_population:  # online LiRA reads no population record: neither target nor models query them
+        data = AuditData(data.records, data.members, data.nonmembers, np.empty(0, dtype=np.intp), source=data.source)
     everything = concat_records(parts)
     check_needs(target, [attack], has_population=bool(data.population.size), plan=plan)
     collected = collect(target, data, everything, [attack], plan=plan, seed=seed, progress=progress, always=(),
