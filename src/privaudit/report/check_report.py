@@ -16,7 +16,7 @@ def check_result_to_dict(result: CheckResult) -> dict:
                            "meaning": "real records behind each null's p-values (the fabricated null's floor is 1/(N + 1) for these N)"},
         "withheld": result.withheld,
         "power": {"value": result.power, "ci95": list(result.power_ci), "n_members": result.n_members,
-                  "meaning": "fraction of the audit's members with p ≤ alpha under the same null (one test, uncorrected)"},
+                  "meaning": "fraction of the audit's members (online: of the members sampled into the design) with p ≤ alpha under the same null (one test, uncorrected)"},
         "multiple_testing_note": result.multiple_testing_note, "notes": result.notes,
         "fidelity": result.fidelity,
         "reference": result.reference,
