@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--folder", default=None, help="keep the demo folder (and its reference store) here")
     parser.add_argument("--pick-seed", type=int, default=None, help="seed of the 10 checked records (default: --seed); another value trains new models")
     parser.add_argument("--skip-offline", action="store_true", help="time the online check only (e.g. rerun on a kept --folder)")
+    parser.add_argument("--cpu-seconds", action="store_true", help="also run the online check on the sequential backend in this process "
+                        "(one torch thread, a fresh store) and report its CPU seconds: a cost other jobs' load does not inflate")
     args = parser.parse_args()
     print(f"cores: {os.cpu_count()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, torch threads: {torch.get_num_threads()}", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
@@ -101,6 +103,14 @@ def main() -> None:
         truth = {str(i): bool(j < 5) for j, i in enumerate(ten.ids)}
         print("online check of the 10 records (id, member?, p, q):", [(k, truth[k], round(p, 4), round(q, 4)) for k, (p, q) in flagged.items()])
 
+        if args.cpu_seconds:
+            from dataclasses import replace
+
+            sequential = replace(inputs.reference, backend="sequential", store=f"{scratch}/sequential-store")
+            started, cpu = time.perf_counter(), time.process_time()
+            check_records(inputs.target, data, ten, mode="online", **{**common, "reference": sequential})
+            print(f"online check, sequential backend, 1 thread: {time.process_time() - cpu:.0f} CPU s "
+                  f"({time.perf_counter() - started:.0f} s wall); on 2 idle cores about half that", flush=True)
         if args.calibration:
             taken = set(map(str, ten.ids))
             free = np.array([i for i in data.nonmembers if str(data.records.ids[i]) not in taken])
