@@ -241,7 +241,7 @@ def check_records(
     label_name : str
         Name of the label column (used by the profile model and its report).
     reference : ReferencePlan, optional
-        Reference models for reference attacks (forced to offline mode).
+        Reference models for reference attacks (run offline, or online with ``mode="online"``).
     progress : callable, optional
         Called with one-line messages (querying, reference training with an ETA).
     mode : {"offline", "online"}
