@@ -12,7 +12,7 @@ from privaudit.data import audit_data_from_frame
 from privaudit.datasets import make_synthetic_tabular
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.record_check import check_records, records_from_frame
-from privaudit.reference.check_design import check_online_design, group_keep_mask
+from privaudit.reference.check_design import check_online_design
 
 FEATURES = ["x0", "x1", "x2", "x3", "x4", "colour"]
 ALPHA = 0.05
@@ -102,23 +102,30 @@ def test_design_dedupes_checked_records_and_keeps_them_out_of_null_and_power(set
     assert design.sizes()["population"] == min(N_POPULATION, 2 * N_MEMBERS - 5 - 600)
 
 
-def test_design_with_groups_keeps_each_group_in_or_out_together(setup):
+def test_person_level_design_keeps_each_person_in_or_out_together(setup):
+    from dataclasses import replace
+
     _, data, held_out, _ = setup
-    checked = held_out.subset(np.arange(30))
-    person = {}
-
-    def groups(pool):  # three records per "person", in pool order
-        return np.array([person.setdefault(str(i), f"p{len(person) // 3}") for i in pool.ids])
-
-    design = check_online_design(checked, data, 6, seed=1, groups=groups)
-    labels = groups(design.pool)
-    for g in np.unique(labels)[:200]:
+    people = np.empty(len(data.records), dtype=object)  # three records per person, within one role
+    for role in ("members", "nonmembers", "population"):
+        positions = getattr(data, role)
+        people[positions] = [f"{role}-{j // 3}" for j in range(positions.size)]
+    people = people.astype(str)
+    persons_data = replace(data, person_ids=people)
+    checked = data.records.subset(data.nonmembers[:6])  # two whole non-member persons
+    design = check_online_design(checked, persons_data, 6, seed=1, groups=people[data.nonmembers[:6]])
+    person_of = dict(zip(data.records.ids.astype(str), people))
+    labels = np.array([person_of[str(i)] for i in design.pool.ids])
+    for g in np.unique(labels):
         rows = design.keep[labels == g]
-        assert (rows == rows[0]).all() and rows[0].sum() == 3
-    # at the group level: each group IN exactly half the models, balanced in groups
-    keep = group_keep_mask(np.repeat(np.arange(10), [1, 2, 3, 1, 2, 3, 1, 2, 3, 5]), 4, seed=0)
-    assert np.all(keep.sum(axis=1) == 2)
-    assert np.array_equal(keep, group_keep_mask(np.repeat(np.arange(10), [1, 2, 3, 1, 2, 3, 1, 2, 3, 5]), 4, seed=0))
+        assert (rows == rows[0]).all() and rows[0].sum() == 3  # IN or OUT together, IN half of 6 models
+    assert not set(labels[design.checked]) & set(labels[np.r_[design.null, design.power, design.population]])
+    for part in (design.null, design.power):  # drawn as whole persons
+        counts = np.unique(labels[part], return_counts=True)[1]
+        assert np.all(counts == np.array([np.sum(people == g) for g in np.unique(labels[part])]))
+    assert np.array_equal(design.keep, check_online_design(checked, persons_data, 6, seed=1, groups=people[data.nonmembers[:6]]).keep)
+    with pytest.raises(DataError, match="person ids"):
+        check_online_design(checked, data, 6, seed=1, groups=people[:6])
 
 
 def test_design_refusals(setup):

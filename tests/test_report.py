@@ -114,7 +114,7 @@ def test_html_run_section_names_what_was_trusted(result):
 def test_report_json_has_the_documented_schema(result, written):
     document = _strict_loads(written["json"].read_text(encoding="utf-8"))
     assert set(document) == {"schema_version", "run", "data", "targets", "results", "verdicts", "claims", "notes"}
-    assert document["schema_version"] == "1.1"  # 1.1: the optional text key
+    assert document["schema_version"] == "1.2"  # 1.1: the optional text key; 1.2: persons
     assert set(document["run"]) == RUN_KEYS
     assert isinstance(document["run"]["versions"], dict) and "numpy" in document["run"]["versions"]
     assert set(document["data"]) == DATA_KEYS

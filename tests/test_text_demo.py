@@ -42,7 +42,7 @@ def test_llm_demo_progress_is_whole_lines_off_a_terminal(demo_dir):
 @pytest.mark.timeout(1600)
 def test_llm_demo_finds_memorisation_and_no_distribution_shift(demo_dir):
     report = json.loads((demo_dir / "report.json").read_text())
-    assert report["schema_version"] == "1.1"
+    assert report["schema_version"] == "1.2"
     text = report["text"]
     aucs = {r["attack"].split("[")[0]: r for r in report["results"]}
     assert set(aucs) == {"loss", "zlib", "lowercase", "min_k", "min_k_plus_plus", "reference", "neighbourhood"}

@@ -194,7 +194,7 @@ def test_report_files(world, tmp_path):
     result.text.canaries = audit_canaries(world["target"], world["canaries"][:6], world["inserted"][:6], repetitions=4, n_candidates=20)
     files = write_report(result, tmp_path / "report")
     document = json.loads(files["json"].read_text())
-    assert document["schema_version"] == "1.1"
+    assert document["schema_version"] == "1.2"
     assert [r["attack"] for r in document["results"]] == ["loss", "min_k[k=0.1]"]
     assert len(document["text"]["canaries"]["exposures"]) == 6
     assert set(document["text"]["beats_blind_baseline"]) == {"tiny/loss", "tiny/min_k[k=0.1]"}

@@ -51,7 +51,7 @@ def result():
 
 def test_report_json_has_the_text_section(result):
     document = report_dict(result)
-    assert document["schema_version"] == "1.1"
+    assert document["schema_version"] == "1.2"
     text = document["text"]
     assert set(text) == {"reference", "warning", "claim", "blind_baseline", "beats_blind_baseline", "canaries", "queries", "setup"}
     assert text["beats_blind_baseline"] == {f"stand-in-lm/{r.attack}": result.text.beats_blind_baseline(r) for r in result.results}

@@ -149,12 +149,14 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
 @click.option("--mode", "mode", type=click.Choice(["offline", "online"]), default="offline", show_default=True, help="Reference models: offline (population records only, reused from the audit) or online (trained with each checked record, the null and a power sample IN a random half; more power, new models for each set of checked records; real null only).")
 @click.option("--generator", type=click.Choice(["kernel", "copula"]), default="kernel", show_default=True, help="Profile model of the fabricated null: smoothed bootstrap (kernel) or Gaussian copula.")
 @click.option("--fabricated", "n_fabricated", type=click.IntRange(min=100), default=10_000, show_default=True, help="Fabricated profiles in the fabricated null.")
+@click.option("--before", default=None, metavar="TARGET", help="Deletion check: --target is the model after deletion, TARGET the model before; the same test on both, and each person's change against non-members' (privaudit.deletion_check).")
+@click.option("--person-column", default=None, metavar="COL", help="Group the --records file's rows by person (column COL): one p-value, verdict and power per person, against real non-member persons with as many records (needs data.person_column in the config).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Write check.json here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
 @_force_option
 @click.option("--trust-code", is_flag=True, help="Run code the config names outside privaudit (a factory in a .py file or installed module), as trust_code: true does. Read that code first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
-def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str | None, null: str, generator: str, alpha: float, n_fabricated: int, out_dir: Path | None, as_json: bool, force: bool, trust_code: bool, quiet: bool, mode: str = "offline") -> None:
+def check_command(config: Path, records_file: Path | None, record_pairs: tuple[str, ...], target_name: str | None, attack: str | None, null: str, generator: str, alpha: float, n_fabricated: int, person_column: str | None, before: str | None, out_dir: Path | None, as_json: bool, force: bool, trust_code: bool, quiet: bool, mode: str = "offline") -> None:
     """Test whether given records were used to train a target: score, p-value and a verdict per record."""
     import json
 
@@ -169,13 +171,21 @@ def check_command(config: Path, records_file: Path | None, record_pairs: tuple[s
     parsed, base_dir = load_config(config, trust_code=trust_code)
     if is_text_audit(parsed):
         raise ConfigError(f"{config}: check tests records of a tabular target; for a language model (causal_lm) run privaudit audit {config}")
+    if before is not None and mode == "online":
+        raise ConfigError("--before compares the target before and after deletion with the same offline models; leave out --mode online")
     folder = OutputFolder(out_dir, command="check", names=["check.json"], force=force, what="--out") if out_dir is not None else None
     with folder if folder is not None else nullcontext(), _status(quiet or as_json) as say:  # locked while the check runs
-        result = run_check(
-            parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
-            attack=attack, null=null, alpha=alpha, n_fabricated=n_fabricated, generator=generator,
-            progress=say, mode=mode,
-        )
+        if before is not None:  # deletion check (privaudit.deletion_check)
+            from privaudit.deletion_check import cli_deletion_check
+            from privaudit.report.deletion_report import deletion_result_to_dict as check_result_to_dict, print_deletion as print_check
+
+            result = cli_deletion_check(parsed, base_dir, records_file, record_pairs, target_name, before, person_column, attack, null, alpha, say)
+        else:
+            result = run_check(
+                parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name,
+                attack=attack, null=null, alpha=alpha, n_fabricated=n_fabricated, generator=generator,
+                progress=say, person_column=person_column, mode=mode,
+            )
         payload = json.dumps(check_result_to_dict(result), indent=2, ensure_ascii=False, default=lambda value: value.item() if hasattr(value, "item") else str(value))
         if folder is not None:
             folder.write_text("check.json", payload)

@@ -7,6 +7,7 @@ Example ``audit.yaml``::
       path: records.csv          # CSV or Parquet; paths are relative to this file
       label: income
       id_column: record_id       # optional; row numbers otherwise
+      person_column: person_id   # optional: membership per person (all of a person's records one role)
       membership:
         column: split            # member / nonmember / population
         # or index files of record ids, one per line:
@@ -117,6 +118,8 @@ class DataConfig(StrictModel):
     label: str | None = None  # required unless the targets are causal_lm (then text_column, default "text", names the texts)
     text_column: str | None = None
     id_column: str | None = None
+    #: person ids: membership is per person, checks can test persons (--person-column), the report gains a person-level ROC
+    person_column: str | None = None
     features: list[str] | None = None
     classes: list[Union[int, str]] | None = None
     membership: MembershipConfig

@@ -94,9 +94,13 @@ class AuditData:
     nonmembers: np.ndarray
     population: np.ndarray
     source: str = "<memory>"
+    #: person id of each record (``data.person_column``), or None: membership is then per person (one role per person)
+    person_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.records)
+        if self.person_ids is not None:
+            check_person_roles(self, n)
         for role in ("members", "nonmembers", "population"):
             idx = getattr(self, role)
             if idx.size and (idx.min() < 0 or idx.max() >= n):
@@ -120,6 +124,23 @@ class AuditData:
     @property
     def audited_is_member(self) -> np.ndarray:
         return np.r_[np.ones(self.members.size, bool), np.zeros(self.nonmembers.size, bool)]
+
+
+def check_person_roles(data: "AuditData", n: int) -> None:
+    """Refuse person ids of the wrong length, or a person whose records have different roles (membership is per person)."""
+    if np.shape(data.person_ids) != (n,):
+        raise DataError(f"{data.source}: {np.size(data.person_ids)} person ids for {n} records; give one person id per record")
+    role = np.full(n, "unused", dtype=object)
+    for name in ("members", "nonmembers", "population"):
+        role[getattr(data, name)] = name[:-1] if name != "population" else "population"
+    frame = pd.DataFrame({"person": np.asarray(data.person_ids).astype(str), "role": role})
+    mixed = frame.groupby("person", sort=False)["role"].nunique()
+    mixed = mixed[mixed > 1]
+    if len(mixed):
+        person = mixed.index[0]
+        roles = sorted(frame.loc[frame["person"] == person, "role"].unique())
+        raise DataError(f"{data.source}: person '{person}' has records with different roles ({', '.join(roles)}; {len(mixed)} such "
+                        "person(s)); with data.person_column membership is per person: give all of a person's records one role")
 
 
 def _nearly(value: str) -> str:
@@ -198,6 +219,7 @@ def load_audit_data(
     population_file: str | Path | None = None,
     classes: Sequence | None = None,
     require_features: bool = True,
+    person_column: str | None = None,
 ) -> AuditData:
     """Load records and membership sets from a table file (CSV or Parquet).
 
@@ -211,7 +233,7 @@ def load_audit_data(
         raise DataError(f"{path}: give membership either as a column (membership.column) or as files (membership.members and membership.nonmembers), not both or neither")
     if members_file is not None and nonmembers_file is None:
         raise DataError(f"{path}: membership.members is given but membership.nonmembers is missing")
-    table = read_table(path, text_columns=[id_column] if id_column else ())
+    table = read_table(path, text_columns=[c for c in (id_column, person_column) if c])
     id_lists = {}
     for role, file in (("members", members_file), ("nonmembers", nonmembers_file), ("population", population_file)):
         if file is not None:
@@ -219,6 +241,7 @@ def load_audit_data(
     return audit_data_from_frame(
         table, label=label, id_column=id_column, features=features, membership_column=membership_column,
         membership_ids=id_lists or None, classes=classes, require_features=require_features, source=str(path),
+        person_column=person_column,
     )
 
 
@@ -233,6 +256,7 @@ def audit_data_from_frame(
     classes: Sequence | None = None,
     require_features: bool = True,
     source: str = "<dataframe>",
+    person_column: str | None = None,
 ) -> AuditData:
     """Build :class:`AuditData` from a DataFrame already in memory.
 
@@ -257,6 +281,9 @@ def audit_data_from_frame(
         or ``(ids, file path)`` so errors can name the file.
     source : str
         Named in error messages.
+    person_column : str, optional
+        Person ids (not a feature): membership becomes per person, and every
+        person's records must share one role (``AuditData.person_ids``).
 
     Examples
     --------
@@ -285,7 +312,10 @@ def audit_data_from_frame(
     if membership_column is not None and membership_column not in table.columns:
         raise DataError(f"{path}: membership column '{membership_column}' not found; columns are: {', '.join(map(str, columns))}")
 
-    reserved = {label, id_column, membership_column} - {None}
+    if person_column is not None and person_column not in table.columns:
+        raise DataError(f"{path}: person column '{person_column}' not found; columns are: {', '.join(map(str, columns))}")
+    persons = None if person_column is None else table[person_column].astype(str).str.strip().to_numpy()
+    reserved = {label, id_column, membership_column, person_column} - {None}
     if features is None:
         features = [c for c in columns if c not in reserved]
     else:
@@ -294,7 +324,7 @@ def audit_data_from_frame(
             raise DataError(f"{path}: feature columns not found: {', '.join(absent)}")
         clash = reserved & set(features)
         if clash:
-            raise DataError(f"{path}: {', '.join(clash)} cannot be both a feature and the label/id/membership column")
+            raise DataError(f"{path}: {', '.join(clash)} cannot be both a feature and the label/id/membership/person column")
     feature_table = table[list(features)].reset_index(drop=True)
     if require_features:
         check_feature_values(feature_table, path)
@@ -328,7 +358,7 @@ def audit_data_from_frame(
             np.flatnonzero(roles == "member"),
             np.flatnonzero(roles == "nonmember"),
             np.flatnonzero(roles == "population"),
-            source=path,
+            source=path, person_ids=persons,
         )
     unknown_roles = set(membership_ids) - {"members", "nonmembers", "population"}
     if unknown_roles or not {"members", "nonmembers"} <= set(membership_ids):
@@ -338,4 +368,4 @@ def audit_data_from_frame(
     for role, wanted in membership_ids.items():
         wanted, where = wanted if isinstance(wanted, tuple) else (wanted, path)
         sets[role] = _positions([str(i) for i in wanted], id_to_pos, where, role)
-    return AuditData(records, sets["members"], sets["nonmembers"], sets["population"], source=path)
+    return AuditData(records, sets["members"], sets["nonmembers"], sets["population"], source=path, person_ids=persons)

@@ -70,24 +70,14 @@ from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.metrics.intervals import clopper_pearson
 from privaudit.metrics.pvalues import benjamini_hochberg, empirical_p_values, profile_p_values
+from privaudit.person_check import check_persons, person_ids_from_frame
 from privaudit.record_input import CheckInputs, check_inputs, records_from_frame, records_from_pairs
 from privaudit.record_nulls import WITHHELD, decisive_p_values, fabricate_null, fabricated_score_check, real_null_p_values
 from privaudit.record_verdicts import STRONG_EVIDENCE, verdict, withheld_verdict
 
 __all__ = [
-    "RecordVerdict",
-    "CheckResult",
-    "fabricated_score_check",
-    "verdict",
-    "records_from_frame",
-    "records_from_pairs",
-    "check_records",
-    "run_check",
-    "check_inputs",
-    "check_attack",
-    "CheckInputs",
-    "NULL_KINDS",
-    "STRONG_EVIDENCE",
+    "RecordVerdict", "CheckResult", "fabricated_score_check", "verdict", "records_from_frame", "records_from_pairs", "check_records",
+    "run_check", "check_inputs", "check_attack", "CheckInputs", "NULL_KINDS", "STRONG_EVIDENCE",
 ]
 
 NULL_KINDS = ("real", "fabricated", "both")
@@ -130,6 +120,8 @@ class CheckResult:
     n_real_records: dict = field(default_factory=dict)
     #: True when verdicts are withheld because the fabricated null failed (or could not be given) its calibration check
     withheld: bool = False
+    #: person-level verdicts (:class:`~privaudit.person_check.PersonVerdict`) when the records are grouped by person
+    persons: list | None = None
     #: online checks: mode, pool sizes, n_models, models trained/reused, backend and the design (None offline)
     reference: dict | None = None
 
@@ -180,7 +172,7 @@ def check_attack(attack, reference, notes: list[str], *, output_kind: str = "pro
 
 
 def _score_parts(target, data: AuditData, attack, parts: Mapping[str, RecordSet], reference, seed: int, progress):
-    """Score every part in one pass through the pipeline: ``({part: scores}, log likelihood ratios of the 'checked' part or None)``."""
+    """Score every part in one pass through the pipeline: ``({part: scores}, {part: log likelihood ratios} or None)``."""
     from privaudit.data import concat_records
     from privaudit.pipeline import check_needs, collect, score_attack
     from privaudit.pipeline.collect import split_parts
@@ -191,8 +183,9 @@ def _score_parts(target, data: AuditData, attack, parts: Mapping[str, RecordSet]
                         reference_query=everything if attack.needs.reference else None)
     population_labels = data.records.labels[data.population] if data.population.size else None
     scored = score_attack(attack, collected, everything.labels, population_labels)
-    ratios = None if scored.log_likelihood_ratios is None else scored.log_likelihood_ratios[: len(parts["checked"])]
-    return dict(zip(parts, split_parts(scored.scores, [len(p) for p in parts.values()]), strict=True)), ratios
+    sizes = [len(p) for p in parts.values()]
+    ratios = None if scored.log_likelihood_ratios is None else dict(zip(parts, split_parts(scored.log_likelihood_ratios, sizes), strict=True))
+    return dict(zip(parts, split_parts(scored.scores, sizes), strict=True)), ratios
 
 
 def check_records(
@@ -209,6 +202,7 @@ def check_records(
     label_name: str = "label",
     reference=None,
     progress=None,
+    person_ids=None,
     mode: str = "offline",
 ) -> CheckResult:
     """Test each of ``records`` for membership in ``target``'s training data.
@@ -244,9 +238,11 @@ def check_records(
         Reference models for reference attacks (run offline, or online with ``mode="online"``).
     progress : callable, optional
         Called with one-line messages (querying, reference training with an ETA).
+    person_ids : array, shape (len(records),), optional
+        Person of each record: adds person-level verdicts (:mod:`privaudit.person_check`; needs ``data.person_ids``).
     mode : {"offline", "online"}
         ``online``: reference models trained with each checked, null and power record IN a random half
-        (:mod:`privaudit.record_online`; real null only); ``reference`` then holds mode, pool sizes and models trained/reused.
+        (:mod:`privaudit.record_online`; real null only); ``reference`` then holds the design and models trained/reused.
 
     Returns
     -------
@@ -267,23 +263,23 @@ def check_records(
         raise ConfigError(f"alpha must lie in (0, 1), got {alpha}")
     if len(records) == 0:
         raise DataError("no records to check")
-    if mode not in ("offline", "online") or (mode == "online" and null != "real"):
-        raise ConfigError(f"check mode '{mode}' with null '{null}': modes are offline and online, and an online check takes the real null only "
-                          "(fabricated profiles would have to be trained into the reference models too); use --null real")
     notes: list[str] = []
-    fabricated, reference_info, null_ids = None, None, data.records.ids[data.nonmembers]
-    if mode == "online":
+    fabricated, reference_info, null_ids, member_ids = None, None, None, None
+    if mode != "offline":  # online (privaudit.record_online): its own design, null and power samples
         from privaudit.record_online import online_parts
 
-        attack, scored, log_ratios, null_ids, reference_info = online_parts(target, data, attack, records, reference, notes, seed=seed, progress=progress)
+        attack, scored, all_ratios, null_ids, member_ids, reference_info = online_parts(target, data, attack, records, reference, notes, mode=mode,
+                                                                                       null=null, seed=seed, progress=progress, person_ids=person_ids)
     else:
         attack, reference = check_attack(attack, reference, notes, output_kind=target.output_kind, has_population=bool(data.population.size))
         parts = {"checked": records, "members": data.records.subset(data.members), "real": data.records.subset(data.nonmembers)}
         if null in ("fabricated", "both"):
             fabricated = fabricate_null(data, label_name, n_fabricated, seed, notes, generator)
             parts["fabricated"] = fabricated.profiles
-        scored, log_ratios = _score_parts(target, data, attack, parts, reference, seed, progress)
-    checked, member_scores = scored["checked"], scored["members"]
+        scored, all_ratios = _score_parts(target, data, attack, parts, reference, seed, progress)
+    checked, member_scores, log_ratios = scored["checked"], scored["members"], all_ratios and all_ratios["checked"]
+    persons = None if person_ids is None else check_persons(data, person_ids, scored, all_ratios, alpha=alpha, seed=seed, null=null, notes=notes,
+                                                            null_ids=null_ids, member_ids=member_ids)
 
     p_by_null: dict[str, np.ndarray] = {}
     member_p_by_null: dict[str, np.ndarray] = {}
@@ -291,7 +287,8 @@ def check_records(
     n_real_records: dict[str, int] = {}
     fidelity, check = None, None
     if null in ("real", "both"):
-        p_by_null["real"], left_out = real_null_p_values(checked, records.ids, scored["real"], null_ids)
+        p_by_null["real"], left_out = real_null_p_values(checked, records.ids, scored["real"],
+                                                         data.records.ids[data.nonmembers] if null_ids is None else null_ids)
         if left_out:
             notes.append(f"{left_out} checked record(s) are audit non-members and were left out of their own null")
         member_p_by_null["real"] = empirical_p_values(member_scores, scored["real"])
@@ -352,7 +349,7 @@ def check_records(
     return CheckResult(
         target=target.name, attack=attack.display_name, null=null, alpha=alpha, records=verdicts, n_null=n_null,
         power=power, power_ci=power_ci, n_members=int(member_scores.size), multiple_testing_note=note,
-        fidelity=fidelity, notes=notes, n_real_records=n_real_records, withheld=withheld, reference=reference_info,
+        fidelity=fidelity, notes=notes, n_real_records=n_real_records, withheld=withheld, persons=persons, reference=reference_info,
     )
 
 
@@ -369,6 +366,7 @@ def run_check(
     n_fabricated: int = 10_000,
     generator: str = "kernel",
     progress=None,
+    person_column: str | None = None,
     mode: str = "offline",
 ) -> CheckResult:
     """Load what a validated config names (:func:`check_inputs`), read the records to check, and call :func:`check_records`."""
@@ -376,14 +374,21 @@ def run_check(
 
     if (records_file is None) == (not record_pairs):
         raise ConfigError("give the records to check either as a file (--records people.csv) or as --record key=value pairs, not both or neither")
+    if person_column is not None and records_file is None:
+        person_ids_from_frame(None, person_column, "--record")  # refuses: persons come from a file's rows
     inputs = check_inputs(config, base_dir, target_name)
     d = config.data
+    frame = None
     if records_file is not None:
-        records = records_from_frame(read_table(records_file, text_columns=[d.id_column] if d.id_column else ()), inputs.data, label=d.label, id_column=d.id_column, source=str(records_file))
+        frame = read_table(records_file, text_columns=[c for c in (d.id_column, person_column) if c])
+        records = records_from_frame(frame, inputs.data, label=d.label, id_column=d.id_column, source=str(records_file))
     else:
         records = records_from_pairs(list(record_pairs), inputs.data, label=d.label, id_column=d.id_column)
     from privaudit.attacks.names import configured_attack
 
+    persons = None if person_column is None else person_ids_from_frame(frame, person_column, str(records_file))
+
     attack = configured_attack(attack, config.attacks)
     return check_records(inputs.target, inputs.data, records, attack=attack, null=null, n_fabricated=n_fabricated, generator=generator,
-                         alpha=alpha, seed=config.seed, label_name=inputs.label, reference=inputs.reference, progress=progress, mode=mode)
+                         alpha=alpha, seed=config.seed, label_name=inputs.label, reference=inputs.reference, progress=progress,
+                         person_ids=persons, mode=mode)

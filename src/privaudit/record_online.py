@@ -100,16 +100,17 @@ def _has_mode(name: str) -> bool:
 class OnlineScores:
     """Scores of an online check's parts (higher = member-like) and what the reference engine did.
 
-    ``checked`` ``(m,)``; ``members`` ``(n_power,)``; ``null`` ``(n_null,)`` with ``null_ids``;
-    ``log_likelihood_ratios`` of the checked records or None; ``info``: mode, pool sizes, n_models,
-    models trained / reused, backend, the design sentence.
+    ``checked`` ``(m,)``; ``members`` ``(n_power,)`` with ``member_ids``; ``null`` ``(n_null,)`` with
+    ``null_ids``; ``log_likelihood_ratios`` ``{"checked", "members", "real"}`` or None; ``info``: mode, pool
+    sizes, n_models, models trained / reused, backend, the design sentence.
     """
 
     checked: np.ndarray
     members: np.ndarray
     null: np.ndarray
     null_ids: np.ndarray
-    log_likelihood_ratios: np.ndarray | None
+    member_ids: np.ndarray
+    log_likelihood_ratios: dict | None
     info: dict
 
 
@@ -121,7 +122,7 @@ def score_online(target, data, attack, records, plan, *, seed: int, progress=Non
     backend; the design is :func:`~privaudit.reference.check_design.check_online_design`'s, each model on at
     most as many records as ``data`` has members). ``groups``, ``n_null``, ``n_power``: passed to the design.
     """
-    from privaudit.data import AuditData, concat_records
+    from privaudit.data import concat_records
     from privaudit.pipeline import check_needs, collect, score_attack
     from privaudit.pipeline.collect import split_parts
     from privaudit.reference.check_design import check_online_design
@@ -131,28 +132,35 @@ def score_online(target, data, attack, records, plan, *, seed: int, progress=Non
     plan = replace(plan, mode="online", train_size=m, choice=design.how)
     parts = [records, design.pool.subset(design.null), design.pool.subset(design.power)]
     if not attack.needs.any_population:  # online LiRA reads no population record: neither target nor models query them
-        data = AuditData(data.records, data.members, data.nonmembers, np.empty(0, dtype=np.intp), source=data.source)
+        data = replace(data, population=np.empty(0, dtype=np.intp))
     everything = concat_records(parts)
     check_needs(target, [attack], has_population=bool(data.population.size), plan=plan)
     collected = collect(target, data, everything, [attack], plan=plan, seed=seed, progress=progress, always=(),
                         reference_query=everything, reference_design=(design.pool, design.keep))
     population_labels = data.records.labels[data.population] if data.population.size else None
     scored = score_attack(attack, collected, everything.labels, population_labels)
-    checked, null, members = split_parts(scored.scores, [len(p) for p in parts])
-    ratios = None if scored.log_likelihood_ratios is None else scored.log_likelihood_ratios[: len(records)]
+    sizes = [len(p) for p in parts]
+    checked, null, members = split_parts(scored.scores, sizes)
+    ratios = None if scored.log_likelihood_ratios is None else dict(zip(("checked", "real", "members"), split_parts(scored.log_likelihood_ratios, sizes)))
     engine = collected.reference_info or {}
     info = {"mode": "online", "n_models": plan.n_models, **design.sizes(), "model_sizes": [int(design.model_sizes.min()), int(design.model_sizes.max())],
             "trained": engine.get("trained"), "reused": engine.get("reused"), "backend": engine.get("backend"), "design": design.how}
-    return OnlineScores(checked, members, null, np.asarray(design.pool.ids[design.null]), ratios, info)
+    return OnlineScores(checked, members, null, np.asarray(design.pool.ids[design.null]), np.asarray(design.pool.ids[design.power]), ratios, info)
 
 
-def online_parts(target, data, attack, records, reference, notes: list[str], *, seed: int, progress=None, groups=None):
-    """:func:`online_check_attack` then :func:`score_online`, in the form ``check_records`` reads.
+def online_parts(target, data, attack, records, reference, notes: list[str], *, mode: str, null: str, seed: int, progress=None, person_ids=None):
+    """Validate ``mode``/``null``, then :func:`online_check_attack` and :func:`score_online`, in the form ``check_records`` reads.
 
-    Returns ``(attack, {"checked", "members", "real"} scores, log likelihood ratios of the checked records or None,
-    null record ids, info)``; the design sentence goes into ``notes``.
+    ``person_ids`` (person of each checked record, with ``data.person_ids``): a person-level design (whole
+    persons IN or OUT, null and power drawn as whole persons). Returns ``(attack, {"checked", "members", "real"}
+    scores, their log likelihood ratios or None, null record ids, power record ids, info)``; the design sentence
+    goes into ``notes``.
     """
+    if mode not in CHECK_MODES or null != "real":
+        raise ConfigError(f"check mode '{mode}' with null '{null}': modes are offline and online, and an online check takes the real null only "
+                          "(fabricated profiles would have to be trained into the reference models too); use --null real")
     attack, plan = online_check_attack(attack, reference, notes, has_population=bool(data.population.size))
-    online = score_online(target, data, attack, records, plan, seed=seed, progress=progress, groups=groups)
+    online = score_online(target, data, attack, records, plan, seed=seed, progress=progress, groups=person_ids)
     notes.append(online.info["design"])
-    return attack, {"checked": online.checked, "members": online.members, "real": online.null}, online.log_likelihood_ratios, online.null_ids, online.info
+    scores = {"checked": online.checked, "members": online.members, "real": online.null}
+    return attack, scores, online.log_likelihood_ratios, online.null_ids, online.member_ids, online.info

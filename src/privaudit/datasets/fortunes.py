@@ -18,7 +18,10 @@ import pandas as pd
 
 from privaudit.exceptions import DataError
 
-__all__ = ["FORTUNES_DIR", "EXTRACT_PATH", "INSTALL_HINT", "parse_fortunes", "load_fortunes", "normalise_quote"]
+__all__ = [
+    "FORTUNES_DIR", "EXTRACT_PATH", "INSTALL_HINT", "parse_fortunes", "load_fortunes", "normalise_quote", "quote_author",
+    "authors_with_quotes",
+]
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 EXTRACT_PATH = Path(__file__).parent / "data" / "fortunes-extract.csv.gz"
@@ -28,6 +31,11 @@ INSTALL_HINT = "install the full corpus (about 15,000 quotes) with: sudo apt-get
 EXCLUDED_CATEGORIES = ("ascii-art", "translate-me")
 
 _SEPARATOR = re.compile(r"^%[ \t]*$", flags=re.MULTILINE)
+#: The last " -- Name" / " — Name" / " ― Name" of a normalised quote (dash with a space before it).
+_ATTRIBUTION = re.compile(r"\s(?:--|\u2014|\u2015)\s*([^\s-][^\u2014\u2015]*?)\s*$")
+#: What follows the name: a work (after a comma), an address (" in <...>"), a note in brackets, an "@" or a date.
+_AFTER_NAME = re.compile(r",|;|\s+in\s+<|\s*[(<\[]|\s+\d{4}\b")
+_MAX_NAME_WORDS = 5
 
 
 def normalise_quote(text: str) -> str:
@@ -37,6 +45,45 @@ def normalise_quote(text: str) -> str:
     'To err is human. -- Alexander Pope'
     """
     return " ".join(str(text).split())
+
+
+def quote_author(text: str) -> str | None:
+    """The attributed author of a quote (its trailing ``-- Name``), normalised; ``None`` when there is none.
+
+    The name is what follows the last dash (``--``, ``—`` or ``―``, with a
+    space before it) up to a comma, ``in <address>``, a bracket or a year;
+    surrounding quotes and a final full stop are stripped. Text that does not
+    read as a name (empty, starting in lower case, more than five words,
+    holding ``?``, ``!``, ``:`` or ``"``) is no attribution: ``None``.
+
+    >>> quote_author("To err is human. -- Alexander Pope")
+    'Alexander Pope'
+    >>> quote_author('Buy land. -- Mark Twain, "Following the Equator"')
+    'Mark Twain'
+    >>> quote_author("The Linux way -- everything is a filesystem :)") is None
+    True
+    """
+    match = _ATTRIBUTION.search(normalise_quote(text))
+    if match is None:
+        return None
+    name = _AFTER_NAME.split(match.group(1), maxsplit=1)[0].strip().strip("'\"").rstrip(".").strip()
+    words = name.split()
+    if not words or not name[0].isupper() or len(words) > _MAX_NAME_WORDS or any(c in name for c in '?!:"'):
+        return None
+    return " ".join(words)
+
+
+def authors_with_quotes(frame: pd.DataFrame, min_quotes: int = 3) -> pd.DataFrame:
+    """Rows of :func:`load_fortunes` whose ``author`` has at least ``min_quotes`` quotes, sorted by author.
+
+    Quotes without an attribution are left out. For person-level checks of
+    documents: the author is the person, the quotes their documents.
+    """
+    if min_quotes < 1:
+        raise ValueError(f"min_quotes must be at least 1, got {min_quotes}")
+    attributed = frame[frame["author"].notna()]
+    counts = attributed["author"].map(attributed["author"].value_counts())
+    return attributed[counts >= min_quotes].sort_values(["author", "text"], kind="stable").reset_index(drop=True)
 
 
 def parse_fortunes(text: str) -> list[str]:
@@ -49,7 +96,10 @@ def parse_fortunes(text: str) -> list[str]:
 
 
 def load_fortunes(path: str | Path | None = None, *, min_chars: int = 40, max_chars: int = 120, allow_extract: bool = True) -> pd.DataFrame:
-    """Quotes with ``min_chars ≤ length ≤ max_chars`` as a frame (``category``, ``text``), duplicates removed, sorted.
+    """Quotes with ``min_chars ≤ length ≤ max_chars`` as a frame (``category``, ``text``, ``author``), duplicates removed, sorted.
+
+    ``author`` is :func:`quote_author` of the text (``None`` without an
+    attribution); the text keeps its attribution.
 
     Parameters
     ----------
@@ -83,5 +133,6 @@ def load_fortunes(path: str | Path | None = None, *, min_chars: int = 40, max_ch
     frame = frame.drop_duplicates("text").sort_values(["category", "text"]).reset_index(drop=True)
     if frame.empty:
         raise DataError(f"{source}: no quotes of {min_chars}–{max_chars} characters")
+    frame["author"] = [quote_author(text) for text in frame["text"]]
     frame.attrs["source"] = source
     return frame

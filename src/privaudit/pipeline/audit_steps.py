@@ -90,6 +90,11 @@ def audit(
         plan = reference.get(target.name) if isinstance(reference, Mapping) else reference
         _audit_target(result, data, audited, target, _attacks_for(target, data, audited, attacks, plan, progress), plan, settings, progress)
     result.claims = corrected_claims(result.results, result.is_member, settings)
+    if data.person_ids is not None:  # membership per person: a person-level ROC of each target's best attack
+        from privaudit.pipeline.person_roc import person_rocs
+
+        result.persons = person_rocs(result, data.person_ids[data.audited], fprs=settings.fprs, confidence=confidence,
+                                     n_bootstrap=n_bootstrap, seed=seed)
     if groups:
         from privaudit.metrics.groups import analyse_groups
 

@@ -45,7 +45,7 @@ def load_data(data_config, base_dir: str | Path, *, require_features: bool = Tru
     return load_audit_data(
         base_dir / d.path, label=d.label, id_column=d.id_column, features=d.features, membership_column=m.column,
         members_file=resolve(m.members), nonmembers_file=resolve(m.nonmembers), population_file=resolve(m.population),
-        classes=d.classes, require_features=require_features,
+        classes=d.classes, require_features=require_features, person_column=d.person_column,
     )
 
 

@@ -85,6 +85,8 @@ class AuditResult:
     trust: dict = field(default_factory=dict)
     #: the text-only part of a text audit (blind baseline, canaries, text claim); None for a tabular audit
     text: TextSection | None = None
+    #: target name → :class:`privaudit.pipeline.person_roc.PersonROC` (data with a person column): member vs non-member persons
+    persons: dict = field(default_factory=dict)
 
     def best(self, target: str | None = None) -> AttackResult:
         """The result with the highest AUC (for ``target`` if given; an unknown target raises :class:`~privaudit.exceptions.UnknownNameError`)."""

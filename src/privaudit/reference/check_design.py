@@ -32,11 +32,13 @@ make-up, sets the models' size; online RMIA compares with all the data's
 population records whether they are in the pool or not). ``n_null`` /
 ``n_power`` override the rule.
 
-``groups`` (one id per pool record, e.g. a person) makes the design
-group-level: a group's records are IN or OUT together, every group IN
-``⌊n_models/2 + ½⌋`` models; the models' training sizes are then balanced in
-groups, not records, so they can differ from ``M`` by the spread of group
-sizes (``CheckDesign.model_sizes`` says what they are).
+``groups`` (the person of each checked record, with ``data.person_ids``)
+makes the design person-level: null, power and fill records are drawn as
+whole persons (persons of checked records excluded), and a person's records
+are IN or OUT together, every person IN ``⌊n_models/2 + ½⌋`` models; the
+models' training sizes are then balanced in persons, not records, so they
+can differ from ``M`` by the spread of person sizes
+(``CheckDesign.model_sizes`` says what they are).
 
 Example
 -------
@@ -62,7 +64,7 @@ from privaudit.data import RecordSet, concat_records
 from privaudit.exceptions import ConfigError, DataError
 from privaudit.reference.design import reference_keep_mask
 
-__all__ = ["CheckDesign", "check_online_design", "group_keep_mask", "NULL_TARGET", "MIN_ONLINE_NULL"]
+__all__ = ["CheckDesign", "check_online_design", "NULL_TARGET", "MIN_ONLINE_NULL"]
 
 #: null records an online check aims for (a KS test over ~800 p-values resolves a miscalibration of a few %)
 NULL_TARGET = 800
@@ -106,24 +108,16 @@ class CheckDesign:
                 "power": int(self.power.size), "population": int(self.population.size)}
 
 
-def group_keep_mask(groups: np.ndarray, n_models: int, *, seed: int) -> np.ndarray:
-    """Online mask with whole groups IN or OUT: each distinct group IN half the models (balanced in groups).
-
-    ``groups`` shape ``(n_records,)``; returns bool ``(n_records, n_models)`` where records of one
-    group have identical rows.
-    """
-    labels = np.asarray(groups).astype(str)
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    # groups numbered in order of first appearance, so the mask does not depend on how ids sort
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    per_group = reference_keep_mask(order.size, n_models, seed=seed)
-    return per_group[rank[inverse.ravel()]]
-
-
-def _sample(rng: np.random.Generator, positions: np.ndarray, n: int) -> np.ndarray:
-    return np.sort(rng.choice(positions, size=n, replace=False)) if n < positions.size else positions.copy()
+def _sample(rng: np.random.Generator, positions: np.ndarray, n: int, persons: np.ndarray | None) -> np.ndarray:
+    """``n`` of ``positions`` at random, or with ``persons`` (one per position) whole persons of at most ``n`` records in all."""
+    if n >= positions.size:
+        return positions.copy()
+    if persons is None:
+        return np.sort(rng.choice(positions, size=n, replace=False))
+    names, codes = np.unique(persons, return_inverse=True)
+    order = rng.permutation(names.size)
+    taken = order[np.cumsum(np.bincount(codes, minlength=names.size)[order]) <= n]
+    return np.sort(positions[np.isin(codes, taken)])
 
 
 def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, train_size: int | None = None, n_null: int | None = None,
@@ -144,10 +138,10 @@ def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, t
         The target's training size M (default: ``data``'s number of members); the pool holds at most 2·M.
     n_null, n_power : int, optional
         Null and power sample sizes instead of the rule in the module docstring.
-    groups : callable, optional
-        ``groups(pool)`` → group (person) id of every pool record (the pool is built here, so a callable
-        maps it, e.g. ``lambda pool: person_of_id[pool.ids]``); records of one group are IN or OUT
-        together (:func:`group_keep_mask`). An array already aligned with the pool is taken as is.
+    groups : array of shape (len(checked),), optional
+        Person of each checked record; needs ``data.person_ids``. Null, power and fill samples are then whole
+        persons (not those of checked records), and each person's records are IN or OUT together
+        (``reference_keep_mask(groups=...)``).
 
     Returns
     -------
@@ -169,6 +163,13 @@ def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, t
     taken = set(ids.tolist())
     record_ids = np.asarray(data.records.ids).astype(str)
     free = np.array([rid not in taken for rid in record_ids], dtype=bool)
+    persons = None
+    if groups is not None:
+        if getattr(data, "person_ids", None) is None or np.size(groups) != ids.size:
+            raise DataError(f"a person-level online design needs the data's person ids (data.person_column) and one person per checked record "
+                            f"({np.size(groups)} given for {ids.size})")
+        persons = np.asarray(data.person_ids).astype(str)
+        free &= ~np.isin(persons, np.asarray(groups).astype(str))  # a checked person's other records stay out of null and power
     nonmembers, members, population = (p[free[p]] for p in (data.nonmembers, data.members, data.population))
     if n_null is None:
         n_null = min(nonmembers.size, max(budget // 2, min(NULL_TARGET, 3 * budget // 4)))
@@ -180,17 +181,15 @@ def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, t
     n_power = max(0, min(int(n_power), members.size, budget - n_null))
     n_fill = min(population.size, budget - n_null - n_power)
     rng = np.random.default_rng([int(seed), 0xC0E])
-    null, power, fill = _sample(rng, nonmembers, n_null), _sample(rng, members, n_power), _sample(rng, population, n_fill)
+    null, power, fill = (_sample(rng, p, n, None if persons is None else persons[p]) for p, n in ((nonmembers, n_null), (members, n_power), (population, n_fill)))
     pool = concat_records([checked.subset(unique_rows), data.records.subset(np.concatenate([null, power, fill]))])
-    if groups is None:
-        keep = reference_keep_mask(len(pool), n_models, seed=seed, train_size=m)
-    else:
-        keep = group_keep_mask(groups(pool) if callable(groups) else np.asarray(groups), n_models, seed=seed)
+    pool_persons = None if persons is None else np.r_[np.asarray(groups).astype(str)[unique_rows], persons[np.concatenate([null, power, fill])]]
+    keep = reference_keep_mask(len(pool), n_models, seed=seed, train_size=m, groups=pool_persons)
     row_of = {rid: i for i, rid in enumerate(ids[unique_rows])}
-    parts = np.cumsum([n_checked, n_null, n_power, n_fill])
-    how = (f"online check design: {len(pool):,} pool records ({n_checked:,} checked, {n_null:,} real non-members as the null, "
-           f"{n_power:,} members for the power, {n_fill:,} population records), each IN {int(keep[0].sum())} of {n_models} models"
-           f"{' with whole groups IN or OUT' if groups is not None else ''}; models train on {int(keep.sum(axis=0).min()):,}–"
+    parts = np.cumsum([n_checked, null.size, power.size, fill.size])
+    how = (f"online check design: {len(pool):,} pool records ({n_checked:,} checked, {null.size:,} real non-members as the null, "
+           f"{power.size:,} members for the power, {fill.size:,} population records), each IN {int(keep[0].sum())} of {n_models} models"
+           f"{' with whole persons IN or OUT' if groups is not None else ''}; models train on {int(keep.sum(axis=0).min()):,}–"
            f"{int(keep.sum(axis=0).max()):,} records (the target's training size is {m:,})")
     return CheckDesign(pool=pool, keep=keep, checked=np.array([row_of[r] for r in ids], dtype=np.intp),
                        null=np.arange(parts[0], parts[1]), power=np.arange(parts[1], parts[2]), population=np.arange(parts[2], parts[3]), how=how)

@@ -83,7 +83,8 @@ def _balanced_mask(n_records: int, n_models: int, k_in: int, rng: np.random.Gene
         counts[lo] += moves
 
 
-def reference_keep_mask(n_records: int, n_models: int, *, seed: int, fraction: float = 0.5, train_size: int | None = None) -> np.ndarray:
+def reference_keep_mask(n_records: int, n_models: int, *, seed: int, fraction: float = 0.5, train_size: int | None = None,
+                        groups=None) -> np.ndarray:
     """Online design: every record IN ``round(fraction · n_models)`` models, balanced model sizes.
 
     Parameters
@@ -97,6 +98,10 @@ def reference_keep_mask(n_records: int, n_models: int, *, seed: int, fraction: f
         Share of models each record is IN (rounded half up); must leave each record OUT of at least one model.
     train_size : int, optional
         Cap on each model's training-set size; lowers the IN share when needed (see module docstring).
+    groups : array, shape (n_records,), optional
+        Group (person) of each record: a group's records are IN or OUT of a model together. The design
+        is then drawn over groups (every group IN ``k_in`` models, models balanced in groups), so a
+        model's record count varies with its groups' sizes.
 
     Returns
     -------
@@ -108,7 +113,13 @@ def reference_keep_mask(n_records: int, n_models: int, *, seed: int, fraction: f
             f"with {n_models} reference model{'s' if n_models > 1 else ''} and fraction={fraction}, every record would be IN every model; "
             "online attacks need each record OUT of some models: use at least 2 models and fraction < 1"
         )
-    return _balanced_mask(n_records, n_models, k_in, np.random.default_rng([int(seed), 0x0F1]))
+    rng = np.random.default_rng([int(seed), 0x0F1])
+    if groups is None:
+        return _balanced_mask(n_records, n_models, k_in, rng)
+    _, codes = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    if codes.size != n_records:
+        raise DataError(f"{codes.size} group ids for {n_records} records in a reference design; give one group per record")
+    return _balanced_mask(int(codes.max()) + 1, n_models, k_in, rng)[codes.ravel()]
 
 
 def offline_keep_mask(n_population: int, n_models: int, *, seed: int, fraction: float = 0.5, train_size: int | None = None,
@@ -157,9 +168,10 @@ def reference_design(data, n_models: int, *, seed: int, mode: str = "online", in
         Positions into ``data.records``; pass ``data.records.subset(pool)`` to the engine.
     keep : ndarray of bool, shape (n_pool, n_models)
     """
-    if mode == "online":
+    if mode == "online":  # with person ids (data.person_column), a person's records are IN or OUT together
         pool = np.concatenate([data.audited, data.population]) if include_population else data.audited
-        return pool, reference_keep_mask(pool.size, n_models, seed=seed, fraction=fraction, train_size=train_size)
+        groups = None if getattr(data, "person_ids", None) is None else data.person_ids[pool]
+        return pool, reference_keep_mask(pool.size, n_models, seed=seed, fraction=fraction, train_size=train_size, groups=groups)
     if mode == "offline":
         if data.population.size == 0:
             raise DataError(f"{data.source}: offline reference models train on population records, and there are none; mark some records as population")

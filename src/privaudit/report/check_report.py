@@ -25,6 +25,12 @@ def check_result_to_dict(result: CheckResult) -> dict:
              "p_value": r.p_value, "q_value": r.q_value, "significant": r.significant, "verdict": r.verdict}
             for r in result.records
         ],
+        **({} if result.persons is None else {"persons": [
+            {"person": v.person, "n_records": v.n_records, "statistic": v.statistic, "p_value": v.p_value, "q_value": v.q_value,
+             "significant": v.significant, "verdict": v.verdict, "power": v.power, "power_ci": list(v.power_ci),
+             "n_member_persons": v.n_member_persons, "n_null_persons": v.n_null_persons, "null_how": v.null_how}
+            for v in result.persons
+        ]}),
     }
 
 
@@ -41,6 +47,15 @@ def print_check(result: CheckResult, console=None) -> None:
     for r in result.records:
         table.add_row(Text(r.record_id), f"{r.score:.4g}", format_p_value(r.p_value), format_p_value(r.q_value), Text(r.verdict))
     console.print(table)
+    if result.persons is not None:
+        persons = Table(title=Text(f"persons · {len(result.persons)} checked · null: real non-member persons with as many records"))
+        for column in ("person", "records", "statistic", "p", "q", "power (95 % CI, n)", "verdict"):
+            persons.add_column(column, overflow="fold")
+        for v in result.persons:
+            power = "n/a" if v.power is None else f"{100 * v.power:.0f} % ({100 * v.power_ci[0]:.0f}–{100 * v.power_ci[1]:.0f}, {v.n_member_persons:,})"
+            persons.add_row(Text(v.person), str(v.n_records), f"{v.statistic:.4g}", format_p_value(v.p_value), format_p_value(v.q_value),
+                            power, Text(v.verdict))
+        console.print(persons)
     if result.withheld:
         console.print(Text("verdicts withheld: the fabricated null is not calibrated for this model: use the real null (--null real)", style="bold red"))
     low, high = result.power_ci
@@ -83,4 +98,11 @@ def check_context(result: CheckResult, *, truth: dict | None = None) -> dict:
         "multiple_testing_note": result.multiple_testing_note, "notes": list(result.notes),
         "fidelity": None if result.fidelity is None else result.fidelity.get("summary"),
         "score_check": None if result.fidelity is None else (result.fidelity.get("score_check") or {}).get("summary"),
+        "persons": None if result.persons is None else [
+            {"person": v.person, "n_records": v.n_records, "statistic": f"{v.statistic:.4g}", "p": format_p_value(v.p_value),
+             "q": format_p_value(v.q_value), "significant": v.significant, "verdict": v.verdict,
+             "power": "—" if v.power is None else f"{100 * v.power:.0f} % ({100 * v.power_ci[0]:.0f}–{100 * v.power_ci[1]:.0f} %, "
+                                                   f"{v.n_member_persons:,} member persons)"}
+            for v in result.persons
+        ],
     }

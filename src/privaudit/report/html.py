@@ -58,6 +58,18 @@ def _result_rows(pool, fprs) -> list[dict]:
     return rows
 
 
+def _person_section(roc, fprs) -> dict:
+    """The "Persons" section of one target: its person-level ROC (:class:`privaudit.pipeline.person_roc.PersonROC`) as a table row."""
+    from types import SimpleNamespace
+
+    from privaudit.pipeline.person_roc import PERSON_STATISTIC
+
+    row = _result_rows([SimpleNamespace(attack=roc.attack, signal=None, metrics=roc.metrics)], fprs)[0]
+    sizes = ", ".join(f"{k} record{'s' if int(k) != 1 else ''}: {m:,} / {n:,}" for k, (m, n) in sorted(roc.sizes.items()))
+    return {"attack": roc.attack, "statistic": PERSON_STATISTIC, "n_member_persons": roc.n_member_persons,
+            "n_nonmember_persons": roc.n_nonmember_persons, "row": row, "sizes": sizes}
+
+
 def _epsilon_note(result: AuditResult) -> str | None:
     """The ε column's footnote, or None when the page shows no ε (none computed, or only heuristic estimates)."""
     entries = [r.metrics.epsilon_lower_bound for r in result.results if r.metrics.epsilon_lower_bound is not None]
@@ -130,6 +142,7 @@ def html_context(result: AuditResult, *, show_records: bool = False) -> dict:
             "records": _exposed_records(result, best) if show_records else None,
             "groups": group_context(result.groups[target.name], overall_auc=best.metrics.auc, fprs=fprs, confidence=result.confidence,
                                     show_records=show_records, plot_prefix=f"groups-{index}") if target.name in result.groups else None,
+            "persons": _person_section(result.persons[target.name], fprs) if target.name in getattr(result, "persons", {}) else None,
         })
     n_members = int(is_member.sum())
     return {

@@ -25,12 +25,13 @@ from privaudit.report.verdict import claim_for, report_notes, verdict
 __all__ = ["SCHEMA_VERSION", "report_dict", "json_bytes", "write_json", "scores_table", "scores_csv_bytes", "write_scores_csv",
            "strict_json_value"]
 
-#: 1.1 added the optional ``text`` key (text audits); every 1.0 field is unchanged
-SCHEMA_VERSION = "1.1"
+#: 1.1 added the optional ``text`` key (text audits); 1.2 the optional ``persons`` key (data with a person column);
+#: every 1.0 field is unchanged
+SCHEMA_VERSION = "1.2"
 
 
 def report_dict(result: AuditResult) -> dict:
-    """The ``report.json`` document (schema ``1.1``) for an audit result.
+    """The ``report.json`` document (schema ``1.2``) for an audit result.
 
     Parameters
     ----------
@@ -40,7 +41,7 @@ def report_dict(result: AuditResult) -> dict:
     -------
     dict
         Keys ``schema_version``, ``run``, ``data``, ``targets``, ``results``,
-        ``verdicts``, ``claims`` (per target, the corrected and graded claim behind its verdict) and ``notes``, ``groups`` when the audit was sliced by groups and ``text`` for a text audit; JSON-ready and strict (no NaN/inf). Per
+        ``verdicts``, ``claims`` (per target, the corrected and graded claim behind its verdict) and ``notes``, ``groups`` when the audit was sliced by groups, ``persons`` (person-level ROC) when the data has a person column and ``text`` for a text audit; JSON-ready and strict (no NaN/inf). Per
         result, ``tpr_at_fpr`` is keyed by the target FPR as a string
         (``"0.1"``, ``"0.01"``, ...). See ``docs/report-schema.md``.
     """
@@ -91,6 +92,8 @@ def report_dict(result: AuditResult) -> dict:
         document["groups"] = {name: analysis.to_dict() for name, analysis in result.groups.items()}
     if result.text is not None:
         document["text"] = text_report_section(result)
+    if getattr(result, "persons", None):
+        document["persons"] = {name: roc.to_dict() for name, roc in result.persons.items()}
     if result.record_checks:
         from privaudit.report.check_report import check_result_to_dict
 

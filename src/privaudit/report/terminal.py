@@ -121,6 +121,12 @@ def print_summary(result: AuditResult, console=None) -> None:
             console.print(Text(spent[0].upper() + spent[1:] + ".", style="dim"))
         for line in _group_lines(result, target):
             console.print(line)
+        roc = getattr(result, "persons", {}).get(target)
+        if roc is not None:  # data with a person column: member vs non-member persons
+            tprs = ", ".join(f"TPR {op.tpr:.1%} at {fpr_label(f)} FPR" for f, op in roc.metrics.operating_points.items() if op.supported)
+            console.print(Text(f"Persons ({roc.attack}, records combined per person): AUC {roc.metrics.auc:.3f} "
+                               f"({confidence_label(result.confidence)} CI {roc.metrics.auc_ci[0]:.3f}–{roc.metrics.auc_ci[1]:.3f})"
+                               f"{'; ' + tprs if tprs else ''}; {count(roc.n_member_persons)} member vs {count(roc.n_nonmember_persons)} non-member persons"))
         print_text_section(result, console)
     unsupported = [f for f in result.fprs if n_nonmembers * f < MIN_EXPECTED_FALSE_POSITIVES]
     if unsupported and targets:
