@@ -103,15 +103,9 @@ def test_design_dedupes_checked_records_and_keeps_them_out_of_null_and_power(set
 
 
 def test_person_level_design_keeps_each_person_in_or_out_together(setup):
-    from dataclasses import replace
-
-    _, data, held_out, _ = setup
-    people = np.empty(len(data.records), dtype=object)  # three records per person, within one role
-    for role in ("members", "nonmembers", "population"):
-        positions = getattr(data, role)
-        people[positions] = [f"{role}-{j // 3}" for j in range(positions.size)]
-    people = people.astype(str)
-    persons_data = replace(data, person_ids=people)
+    _, data, _, _ = setup
+    persons_data = _with_persons(data)
+    people = persons_data.person_ids
     checked = data.records.subset(data.nonmembers[:6])  # two whole non-member persons
     design = check_online_design(checked, persons_data, 6, seed=1, groups=people[data.nonmembers[:6]])
     person_of = dict(zip(data.records.ids.astype(str), people))
@@ -126,6 +120,30 @@ def test_person_level_design_keeps_each_person_in_or_out_together(setup):
     assert np.array_equal(design.keep, check_online_design(checked, persons_data, 6, seed=1, groups=people[data.nonmembers[:6]]).keep)
     with pytest.raises(DataError, match="person ids"):
         check_online_design(checked, data, 6, seed=1, groups=people[:6])
+
+
+def _with_persons(data, size: int = 3):
+    """The data with a person id per record: ``size`` records per person, within one role."""
+    from dataclasses import replace
+
+    people = np.empty(len(data.records), dtype=object)
+    for role in ("members", "nonmembers", "population"):
+        positions = getattr(data, role)
+        people[positions] = [f"{role}-{j // size}" for j in range(positions.size)]
+    return replace(data, person_ids=people.astype(str))
+
+
+def test_online_person_check_uses_a_person_level_design(setup):
+    """check --mode online --person-column: whole persons IN or OUT, null and power persons drawn whole."""
+    target, data, _, plan = setup
+    persons_data = _with_persons(data)
+    rows = np.r_[data.members[:6], data.nonmembers[:6]]  # two member persons, two non-member persons
+    result = check_records(target, persons_data, data.records.subset(rows), reference=plan, mode="online",
+                           person_ids=persons_data.person_ids[rows], attack={"name": "lira", "variance": "global"})
+    assert "whole persons IN or OUT" in result.reference["design"]
+    assert [p.person for p in result.persons] == ["members-0", "members-1", "nonmembers-0", "nonmembers-1"]
+    assert all(p.n_records == 3 and p.n_null_persons >= 100 and 0 < p.p_value <= 1 for p in result.persons)
+    assert result.persons[0].power is not None and result.persons[0].power > ALPHA  # three records of an overfit forest's member
 
 
 def test_design_refusals(setup):
