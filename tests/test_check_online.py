@@ -146,6 +146,18 @@ def test_online_person_check_uses_a_person_level_design(setup):
     assert result.persons[0].power is not None and result.persons[0].power > ALPHA  # three records of an overfit forest's member
 
 
+def test_online_person_p_values_are_uniform_for_held_out_nonmember_persons(setup):
+    """800 held-out non-member records as 266 persons of 3 (+ one of 2), checked online at the person level."""
+    target, data, held_out, plan = setup
+    persons_data = _with_persons(data)
+    people = np.array([f"held-{j // 3}" for j in range(len(held_out))])
+    result = check_records(target, persons_data, held_out, reference=plan, mode="online", person_ids=people)
+    p = np.array([v.p_value for v in result.persons if v.n_records == 3])
+    assert p.size == 266 and stats.kstest(p, "uniform").pvalue > 0.01
+    assert np.mean(p <= ALPHA) <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / p.size)
+    assert not any(v.significant for v in result.persons)  # BH over non-member persons
+
+
 def test_design_refusals(setup):
     _, data, held_out, _ = setup
     with pytest.raises(ConfigError, match="at least 2 reference models"):
