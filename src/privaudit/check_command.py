@@ -66,8 +66,7 @@ def run_check_command(parsed, config: Path, base_dir: Path, *, records_file=None
     from privaudit.record_check import run_check
     from privaudit.report.check_report import check_result_to_dict, print_check
 
-    options = {"mode": mode} if mode != "offline" else {}
     result = run_check(parsed, base_dir, records_file=records_file, record_pairs=record_pairs, target_name=target_name, attack=attack,
                        null=null, alpha=alpha, n_fabricated=n_fabricated, generator=generator, progress=progress,
-                       person_column=person_column, **options)
+                       person_column=person_column, mode=mode)
     return result, check_result_to_dict, print_check

@@ -41,9 +41,8 @@ the family-wise error rate. Verdict wording: :mod:`privaudit.record_verdicts`.
 ``reference_calibrated_loss`` run in *offline* mode: the reference models train
 on population records only (the same store keys as an offline audit with the
 same seed, so an audit's models are reused), and every checked, member, null
-and fabricated record is scored against them in one pass. Online models would
-have to be trained with each checked record inside, so ``check`` does not offer
-them. RMIA gives each record its likelihood ratio ``LR(x) = Pr(x|θ) / Pr(x)``
+and fabricated record is scored against them in one pass. ``mode="online"``
+trains models around the checked records instead (:mod:`privaudit.record_online`). RMIA gives each record its likelihood ratio ``LR(x) = Pr(x|θ) / Pr(x)``
 (Zarifzadeh et al. 2024, eq. 3 with the offline ``Pr(x)``), reported as
 ``likelihood_ratio``; online LiRA's score is a log likelihood ratio; offline
 LiRA, threshold attacks and ``classwise_threshold`` give a score, not a ratio
@@ -77,19 +76,8 @@ from privaudit.record_nulls import WITHHELD, decisive_p_values, fabricate_null, 
 from privaudit.record_verdicts import STRONG_EVIDENCE, verdict, withheld_verdict
 
 __all__ = [
-    "RecordVerdict",
-    "CheckResult",
-    "fabricated_score_check",
-    "verdict",
-    "records_from_frame",
-    "records_from_pairs",
-    "check_records",
-    "run_check",
-    "check_inputs",
-    "check_attack",
-    "CheckInputs",
-    "NULL_KINDS",
-    "STRONG_EVIDENCE",
+    "RecordVerdict", "CheckResult", "fabricated_score_check", "verdict", "records_from_frame", "records_from_pairs", "check_records",
+    "run_check", "check_inputs", "check_attack", "CheckInputs", "NULL_KINDS", "STRONG_EVIDENCE",
 ]
 
 NULL_KINDS = ("real", "fabricated", "both")
@@ -134,6 +122,8 @@ class CheckResult:
     withheld: bool = False
     #: person-level verdicts (:class:`~privaudit.person_check.PersonVerdict`) when the records are grouped by person
     persons: list | None = None
+    #: online checks: mode, pool sizes, n_models, models trained/reused, backend and the design (None offline)
+    reference: dict | None = None
 
 
 def check_attack(attack, reference, notes: list[str], *, output_kind: str = "probabilities", has_population: bool = True):
@@ -170,7 +160,7 @@ def check_attack(attack, reference, notes: list[str], *, output_kind: str = "pro
         return attack, None
     if needs.reference_mode != "offline":
         raise ConfigError(f"attack '{attack.display_name}': check scores records no reference model was trained on, so it runs "
-                          "reference attacks offline; use mode: offline (the default for check)")
+                          "reference attacks offline; use mode: offline (the default for check), or check with --mode online")
     if reference is None:
         raise CapabilityError(f"attack '{attack.display_name}' needs reference models: add a 'reference' block to the target in the "
                               "config (models, and for torch targets a training recipe), or use a threshold attack (loss, logit_confidence)")
@@ -213,6 +203,7 @@ def check_records(
     reference=None,
     progress=None,
     person_ids=None,
+    mode: str = "offline",
 ) -> CheckResult:
     """Test each of ``records`` for membership in ``target``'s training data.
 
@@ -244,11 +235,14 @@ def check_records(
     label_name : str
         Name of the label column (used by the profile model and its report).
     reference : ReferencePlan, optional
-        Reference models for reference attacks (forced to offline mode).
+        Reference models for reference attacks (run offline, or online with ``mode="online"``).
     progress : callable, optional
         Called with one-line messages (querying, reference training with an ETA).
     person_ids : array, shape (len(records),), optional
         Person of each record: adds person-level verdicts (:mod:`privaudit.person_check`; needs ``data.person_ids``).
+    mode : {"offline", "online"}
+        ``online``: reference models trained with each checked, null and power record IN a random half
+        (:mod:`privaudit.record_online`; real null only); ``reference`` then holds the design and models trained/reused.
 
     Returns
     -------
@@ -270,16 +264,22 @@ def check_records(
     if len(records) == 0:
         raise DataError("no records to check")
     notes: list[str] = []
-    attack, reference = check_attack(attack, reference, notes, output_kind=target.output_kind, has_population=bool(data.population.size))
+    fabricated, reference_info, null_ids, member_ids = None, None, None, None
+    if mode != "offline":  # online (privaudit.record_online): its own design, null and power samples
+        from privaudit.record_online import online_parts
 
-    parts = {"checked": records, "members": data.records.subset(data.members), "real": data.records.subset(data.nonmembers)}
-    fabricated = None
-    if null in ("fabricated", "both"):
-        fabricated = fabricate_null(data, label_name, n_fabricated, seed, notes, generator)
-        parts["fabricated"] = fabricated.profiles
-    scored, all_ratios = _score_parts(target, data, attack, parts, reference, seed, progress)
+        attack, scored, all_ratios, null_ids, member_ids, reference_info = online_parts(target, data, attack, records, reference, notes, mode=mode,
+                                                                                       null=null, seed=seed, progress=progress, person_ids=person_ids)
+    else:
+        attack, reference = check_attack(attack, reference, notes, output_kind=target.output_kind, has_population=bool(data.population.size))
+        parts = {"checked": records, "members": data.records.subset(data.members), "real": data.records.subset(data.nonmembers)}
+        if null in ("fabricated", "both"):
+            fabricated = fabricate_null(data, label_name, n_fabricated, seed, notes, generator)
+            parts["fabricated"] = fabricated.profiles
+        scored, all_ratios = _score_parts(target, data, attack, parts, reference, seed, progress)
     checked, member_scores, log_ratios = scored["checked"], scored["members"], all_ratios and all_ratios["checked"]
-    persons = None if person_ids is None else check_persons(data, person_ids, scored, all_ratios, alpha=alpha, seed=seed, null=null, notes=notes)
+    persons = None if person_ids is None else check_persons(data, person_ids, scored, all_ratios, alpha=alpha, seed=seed, null=null, notes=notes,
+                                                            null_ids=null_ids, member_ids=member_ids)
 
     p_by_null: dict[str, np.ndarray] = {}
     member_p_by_null: dict[str, np.ndarray] = {}
@@ -287,7 +287,8 @@ def check_records(
     n_real_records: dict[str, int] = {}
     fidelity, check = None, None
     if null in ("real", "both"):
-        p_by_null["real"], left_out = real_null_p_values(checked, records.ids, scored["real"], data.records.ids[data.nonmembers])
+        p_by_null["real"], left_out = real_null_p_values(checked, records.ids, scored["real"],
+                                                         data.records.ids[data.nonmembers] if null_ids is None else null_ids)
         if left_out:
             notes.append(f"{left_out} checked record(s) are audit non-members and were left out of their own null")
         member_p_by_null["real"] = empirical_p_values(member_scores, scored["real"])
@@ -348,7 +349,7 @@ def check_records(
     return CheckResult(
         target=target.name, attack=attack.display_name, null=null, alpha=alpha, records=verdicts, n_null=n_null,
         power=power, power_ci=power_ci, n_members=int(member_scores.size), multiple_testing_note=note,
-        fidelity=fidelity, notes=notes, n_real_records=n_real_records, withheld=withheld, persons=persons,
+        fidelity=fidelity, notes=notes, n_real_records=n_real_records, withheld=withheld, persons=persons, reference=reference_info,
     )
 
 
@@ -366,6 +367,7 @@ def run_check(
     generator: str = "kernel",
     progress=None,
     person_column: str | None = None,
+    mode: str = "offline",
 ) -> CheckResult:
     """Load what a validated config names (:func:`check_inputs`), read the records to check, and call :func:`check_records`."""
     from privaudit.data import read_table
@@ -389,4 +391,4 @@ def run_check(
     attack = configured_attack(attack, config.attacks)
     return check_records(inputs.target, inputs.data, records, attack=attack, null=null, n_fabricated=n_fabricated, generator=generator,
                          alpha=alpha, seed=config.seed, label_name=inputs.label, reference=inputs.reference, progress=progress,
-                         person_ids=persons)
+                         person_ids=persons, mode=mode)

@@ -76,7 +76,7 @@ def missing_population_error(attack) -> DataError:
 
 
 def collect(target, data, records, attacks: Sequence, *, plan=None, seed: int = 0, progress: Callable[[str], None] | None = None,
-            always: Sequence[str] = ("correctness",), reference_query=None) -> Collected:
+            always: Sequence[str] = ("correctness",), reference_query=None, reference_design=None) -> Collected:
     """Query ``target`` for everything ``attacks`` need on ``records`` (a :class:`~privaudit.data.RecordSet`).
 
     ``data`` (:class:`~privaudit.data.AuditData`) supplies the population
@@ -85,7 +85,8 @@ def collect(target, data, records, attacks: Sequence, *, plan=None, seed: int = 
     ``always`` signals computed whatever the attacks need (the audit's
     accuracy summary reads ``correctness``); ``reference_query`` scores these
     records with the reference models instead of the audited ones
-    (``privaudit check``).
+    (``privaudit check``); ``reference_design`` a ``(pool, keep)`` the reference
+    models train on instead of the plan's (``privaudit check --mode online``).
     """
     say = progress or (lambda message: None)
     needs = [a.needs for a in attacks]
@@ -109,11 +110,12 @@ def collect(target, data, records, attacks: Sequence, *, plan=None, seed: int = 
             ledger.add_queries(key, spend.queries, spend.calls)
     collected = Collected(signals, population_signals, queries=ledger.count())
     if wants_reference:
-        collected.reference, collected.reference_info = _reference_signals(target, data, needs, plan, population_signals, seed, say, reference_query)
+        collected.reference, collected.reference_info = _reference_signals(target, data, needs, plan, population_signals, seed, say, reference_query,
+                                                                            reference_design)
     return collected
 
 
-def _reference_signals(target, data, needs, plan, population_signals, seed, say, query):
+def _reference_signals(target, data, needs, plan, population_signals, seed, say, query, design=None):
     """Train (or reuse) the plan's reference models and take their signals; returns ``(ReferenceSignals, info)``."""
     from privaudit.reference.plan import reference_signals
 
@@ -121,7 +123,7 @@ def _reference_signals(target, data, needs, plan, population_signals, seed, say,
     say(f"{target.name}: {plan.n_models} reference models ({plan.choice or plan.mode}; store {plan.store})")
     signals, engine, backend = reference_signals(
         plan, data, names, target_population_signals={n: population_signals[n] for n in names} if population_signals else None,
-        seed=seed, progress=reference_training_progress(say, target.name), query=query,
+        seed=seed, progress=reference_training_progress(say, target.name), query=query, design=design,
     )
     info = {"n_models": plan.n_models, "mode": plan.mode, "backend": backend, "trained": engine.trained, "reused": engine.reused,
             "train_size": plan.train_size, "store": str(plan.store), **({"choice": plan.choice} if plan.choice else {})}

@@ -1,6 +1,7 @@
 """Reference models: trained "like the target" on chosen records, cached by content.
 
 * :mod:`~privaudit.reference.design` — who is IN which model (seeded, balanced ``(n_records, n_models)`` masks);
+* :mod:`~privaudit.reference.check_design` — the pool and mask of an online record check (checked, null and power records IN half the models);
 * :mod:`~privaudit.reference.recipes` — how to train one (``SklearnRecipe``, ``TorchRecipe``; a ``Recipe`` protocol);
 * :mod:`~privaudit.reference.store` — where finished models and outputs live (atomic, content-keyed, no pickle);
 * :mod:`~privaudit.reference.engine` — :func:`train_reference_models`, over the registered ``BACKENDS``

@@ -124,13 +124,16 @@ def reference_signals(
     seed: int,
     progress: Callable[[int, int, str], None] | None = None,
     query=None,
+    design=None,
 ):
     """Train (or reuse) the plan's models and compute signals ``names`` from their outputs.
 
     ``query``: a :class:`~privaudit.data.RecordSet` to score instead of the
     audited records (``privaudit check``: records that need not be in
     ``data``); a query record is IN a model when its record id is in that
-    model's training set.
+    model's training set. ``design``: a precomputed ``(pool RecordSet, keep
+    mask)`` to train on instead of the plan's own design (an online check's,
+    :func:`~privaudit.reference.check_design.check_online_design`).
 
     Returns
     -------
@@ -154,10 +157,14 @@ def reference_signals(
             f"{plan.field}: the data file {getattr(data, 'source', 'data.path')} has no feature columns to train reference models on; "
             "add the feature columns to data.path (or list them in data.features), or remove the reference block"
         )
-    pool, keep = reference_design(
-        data, plan.n_models, seed=seed, mode=plan.mode, include_population=plan.include_population,
-        fraction=plan.fraction, train_size=plan.train_size, exact_train_size=plan.exact_train_size,
-    )
+    if design is None:
+        pool, keep = reference_design(
+            data, plan.n_models, seed=seed, mode=plan.mode, include_population=plan.include_population,
+            fraction=plan.fraction, train_size=plan.train_size, exact_train_size=plan.exact_train_size,
+        )
+        pool_records = data.records.subset(pool)
+    else:
+        pool_records, keep = design
     if query is None:
         positions = np.concatenate([data.audited, data.population])
         query_records, n_audited = data.records.subset(positions), data.audited.size
@@ -167,7 +174,7 @@ def reference_signals(
     if progress is not None:
         progress(0, plan.n_models, f"backend {reason}")
     outputs = train_reference_models(
-        recipe, data.records.subset(pool), keep, query_records,
+        recipe, pool_records, keep, query_records,
         store=ReferenceStore(plan.store), seed=seed, backend=backend,
         n_jobs=plan.n_jobs, ray_address=plan.ray_address, progress=progress,
     )
@@ -180,7 +187,7 @@ def reference_signals(
         per_model = signals_from_outputs(model_outputs, kind, labels, list(names), source=f"reference model {k}")
         for name in names:
             stacked[name][:, k] = per_model[name]
-    in_mask = _in_mask_on(query_records.ids, data.records.ids[pool], keep)
+    in_mask = _in_mask_on(query_records.ids, pool_records.ids, keep)
     has_population = data.population.size > 0 and target_population_signals is not None
     signals = ReferenceSignals(
         signals={name: values[:n_audited] for name, values in stacked.items()},

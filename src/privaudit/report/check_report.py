@@ -16,9 +16,10 @@ def check_result_to_dict(result: CheckResult) -> dict:
                            "meaning": "real records behind each null's p-values (the fabricated null's floor is 1/(N + 1) for these N)"},
         "withheld": result.withheld,
         "power": {"value": result.power, "ci95": list(result.power_ci), "n_members": result.n_members,
-                  "meaning": "fraction of the audit's members with p ≤ alpha under the same null (one test, uncorrected)"},
+                  "meaning": "fraction of the audit's members (online: of the members sampled into the design) with p ≤ alpha under the same null (one test, uncorrected)"},
         "multiple_testing_note": result.multiple_testing_note, "notes": result.notes,
         "fidelity": result.fidelity,
+        "reference": result.reference,
         "records": [
             {"id": r.record_id, "score": r.score, "likelihood_ratio": r.likelihood_ratio, "p_values": r.p_values,
              "p_value": r.p_value, "q_value": r.q_value, "significant": r.significant, "verdict": r.verdict}
@@ -60,6 +61,10 @@ def print_check(result: CheckResult, console=None) -> None:
     low, high = result.power_ci
     console.print(Text(f"power at α = {result.alpha:g}: {100 * result.power:.1f} % of {result.n_members:,} known training records flagged (95 % CI {100 * low:.1f}–{100 * high:.1f} %)"))
     console.print(Text(result.multiple_testing_note))
+    if result.reference is not None:
+        r = result.reference
+        console.print(Text(f"reference models: {r['mode']}, {r['n_models']} models ({r['trained']} trained, {r['reused']} reused from the store); "
+                           f"pool {r['pool']:,} = {r['checked']:,} checked + {r['null']:,} null + {r['power']:,} power + {r['population']:,} population"))
     for note in result.notes:
         console.print(Text(f"note: {note}"))
     if result.fidelity is not None:
