@@ -29,50 +29,26 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 
-TRUSTED = ["sklearn.tree._tree.Tree"]
 
 
 def prepare(out: Path, seed: int, reference_models: int) -> Path:
-    """Flip a coin per person, train the hospital's model, write data, model and config; return the config path."""
+    """Flip a coin per person, train the hospital's model, write data, model and config; return the config path.
+
+    The same setting as ``privaudit demo``'s person part (:mod:`privaudit.demo_persons`), with the attacks of a full audit.
+    """
     import skops.io as sio
     import yaml
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
 
-    from privaudit.datasets import RAND_HIE_CATEGORICAL, RAND_HIE_LABEL, RAND_HIE_NUMERIC, load_rand_hie_years
+    from privaudit.demo_persons import admission_forest, person_config, person_years_frame
 
-    frame = load_rand_hie_years()
-    rng = np.random.default_rng(seed)
-    persons = frame.person_id.unique()
-    member = rng.random(persons.size) < 0.5
-    role = np.where(member, "member", np.where(rng.random(persons.size) < 0.5, "nonmember", "population"))
-    frame["membership"] = frame.person_id.map(dict(zip(persons, role)))
-    frame["record_id"] = [f"{p}-y{y}" for p, y in zip(frame.person_id, frame.study_year)]
+    frame = person_years_frame(seed)
     (out / "data").mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out / "data" / "rand_hie_years.parquet", index=False)
-
-    features = RAND_HIE_NUMERIC + RAND_HIE_CATEGORICAL + ["study_year"]
-    members = frame[frame.membership == "member"]
-    model = make_pipeline(
-        ColumnTransformer([("health", OneHotEncoder(handle_unknown="ignore"), RAND_HIE_CATEGORICAL)], remainder="passthrough"),
-        RandomForestClassifier(n_estimators=200, max_features="sqrt", random_state=seed, n_jobs=1),
-    ).fit(members[features], members[RAND_HIE_LABEL])
     (out / "models").mkdir(exist_ok=True)
-    sio.dump(model, out / "models" / "admission_forest.skops")
-    config = {
-        "seed": seed,
-        "data": {"path": "data/rand_hie_years.parquet", "label": RAND_HIE_LABEL, "id_column": "record_id", "person_column": "person_id",
-                 "features": features, "membership": {"column": "membership"}},
-        "targets": [{"name": "admission_forest", "type": "sklearn", "path": "models/admission_forest.skops", "trusted_types": TRUSTED,
-                     "reference": {"models": reference_models, "mode": "offline", "train_size": int(len(members))}}],
-        "attacks": ["loss", {"name": "classwise_threshold", "signal": "loss"}, {"name": "rmia", "mode": "offline"}],
-        "compute": {"backend": "sequential", "store": "reference-store"},
-        "output": ".",
-    }
+    sio.dump(admission_forest(frame, seed), out / "models" / "admission_forest.skops")
+    config = person_config(seed, int((frame.membership == "member").sum()), reference_models=reference_models, store="reference-store",
+                           attacks=["loss", {"name": "classwise_threshold", "signal": "loss"}, {"name": "rmia", "mode": "offline"}])
     path = out / "config.yaml"
     path.write_text("# Written by examples/rand_hie_persons.py\n" + yaml.safe_dump(config, sort_keys=False))
     return path
@@ -82,13 +58,9 @@ def choose_persons(out: Path, seed: int) -> Path:
     """Per role (member, audited non-member): one person with 1 study year, one with 3, one with 5; all their years."""
     import pandas as pd
 
-    frame = pd.read_parquet(out / "data" / "rand_hie_years.parquet")
-    years = frame.groupby("person_id").size()
-    role = frame.groupby("person_id").membership.first()
-    rng = np.random.default_rng(seed + 1)
-    picks = [rng.choice(years.index[(role == r) & (years == k)]) for r in ("member", "nonmember") for k in (1, 3, 5)]
-    chosen = frame[frame.person_id.isin(picks)].drop(columns=["membership"])
-    chosen = chosen.set_index("person_id").loc[picks].reset_index()  # in the order picked
+    from privaudit.demo_persons import choose_persons as draw
+
+    chosen = draw(pd.read_parquet(out / "data" / "rand_hie_years.parquet"), seed).drop(columns=["membership"])
     path = out / "persons.csv"
     chosen.to_csv(path, index=False)
     return path

@@ -22,7 +22,7 @@ def demo_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "privaudit-demo"
     completed = subprocess.run(
         [sys.executable, "-c", "from privaudit.cli import main; main()", "demo", "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=1500,
     )
     assert completed.returncode == 0, completed.stderr
     assert "report.html" in completed.stdout
@@ -98,18 +98,26 @@ def test_audit_command_reruns_the_demo_config(demo_dir, tmp_path):
     assert [r["auc"] for r in rerun] == [r["auc"] for r in original]
 
 
-def test_demo_report_has_groups_and_a_worked_record_check(demo_dir):
+def test_demo_report_has_groups_and_worked_record_and_person_checks(demo_dir):
     report = json.loads((demo_dir / "report.json").read_text())
     slicings = {s["name"] for s in report["groups"]["overfit_mlp"]["slicings"]}
     assert {"sex", "race", "age band"} <= slicings
-    (check,) = report["record_checks"]
-    assert check["target"] == "overfit_mlp" and check["attack"].startswith("rmia[offline")
-    assert len(check["records"]) == 6 and check["null"] == "both"
+    check, person_check = report["record_checks"]
+    # the strongest check the demo has: online LiRA on models trained with the checked records, the real null
+    assert check["target"] == "overfit_mlp" and check["attack"].startswith("lira[online")
+    assert len(check["records"]) == 6 and check["null"] == "real"
     assert "Benjamini–Hochberg" in check["multiple_testing_note"]
-    assert all(r["likelihood_ratio"] > 0 and 0 < r["p_value"] <= 1 for r in check["records"])
-    assert check["fidelity"]["generator"] == "kernel" and "score_check" in check["fidelity"]
+    assert all(0 < r["p_value"] <= 1 for r in check["records"])
+    # several records per person: RAND HIE study years grouped by person, sizes 1, 3 and 5 per role
+    assert person_check["target"] == "admission_forest"
+    persons = person_check["persons"]
+    assert sorted(p["n_records"] for p in persons) == [1, 1, 3, 3, 5, 5]
+    assert len(person_check["records"]) == 18
+    assert all(0 < p["p_value"] <= p["q_value"] <= 1 and 0 <= p["power"] <= 1 for p in persons)
     html = (demo_dir / "report.html").read_text()
     assert "Was this record used? overfit_mlp" in html and "By sex" in html and "By age band" in html
+    assert "Was this person&#39;s data used? admission_forest" in html or "Was this person's data used? admission_forest" in html
+    assert "<h3>Persons</h3>" in html
 
 
 def _check(demo_dir, *args):
