@@ -363,7 +363,8 @@ def test_llm_demo_wiring_saves_a_folder_that_privaudit_audit_reruns(tmp_path, mo
     assert sorted(files) == ["canaries", "claims", "html", "json", "scores"]
     config = (out / "config.yaml").read_text()
     assert "path: model" in config and "reference: reference/Tiny.Q4_1.gguf" in config and str(tmp_path) not in config
-    assert result.text.setup["settings"]["pool"] == 60 and result.membership_randomized
+    # membership is one coin flip per author, not per quote: the per-record one-run ε bound does not apply (randomized: false)
+    assert result.text.setup["settings"]["pool"] == 60 and not result.membership_randomized
     code, _, stderr = run_cli(["audit", str(out / "config.yaml"), "--out", str(tmp_path / "other"), "-q"], capsys)
     assert code == 0, stderr
     demo_report, again = (json.loads((folder / "report.json").read_text()) for folder in (out, tmp_path / "other"))
