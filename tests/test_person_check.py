@@ -253,3 +253,29 @@ def test_a_person_check_beside_an_audit_is_rendered_in_the_html_report(setup, tm
     page = (tmp_path / "report" / "report.html").read_text()
     assert page.count("<h3>Persons</h3>") == 2  # the audit's person-level ROC and the check's persons table
     assert "<code>m5</code>" in page and "<code>n7</code>" in page
+
+
+@pytest.mark.parametrize("spoil, expected", [
+    (lambda p: p.assign(person=np.nan), "person column 'person' is empty in"),
+    (lambda p: p.assign(person=[""] + list(p.person[1:])), "is empty in 1 row(s) (first: row 1)"),
+    (lambda p: p.assign(person=["  "] + list(p.person[1:])), "is empty in 1 row(s)"),
+    (lambda p: __import__("pandas").concat([p, p.iloc[:1]]), "repeats record"),
+])
+def test_blank_or_repeated_person_records_are_refused(cli_folder, capsys, monkeypatch, spoil, expected):
+    """Regression: blank person ids became one person '' (all such records pooled), and a repeated row counted twice."""
+    import pandas as pd
+
+    monkeypatch.chdir(cli_folder)
+    spoil(pd.read_csv("people.csv")).to_csv("spoilt.csv", index=False)
+    code, out, err = _run(capsys, "check", "audit.yaml", "--records", "spoilt.csv", "--person-column", "person", "--attack", "loss")
+    assert code == 2 and err.count("\n") == 1 and err.startswith("privaudit: error: spoilt.csv: ") and expected in err, err
+
+
+def test_audit_data_refuses_blank_person_ids(setup):
+    _, _, frame, _ = setup
+    for blank in (None, ""):
+        spoilt = frame.copy()
+        spoilt.loc[3, "person"] = blank
+        with pytest.raises(DataError, match=r"person column 'person' is empty in 1 row\(s\) \(first: row 4\)"):
+            audit_data_from_frame(spoilt, label="label", id_column="record_id", features=FEATURES, membership_column="split",
+                                  person_column="person")

@@ -287,7 +287,7 @@ def run_deletion_check(config, base_dir: str | Path, *, records_file: str | Path
     records = records_from_frame(frame, after_inputs.data, label=d.label, id_column=d.id_column, source=str(records_file))
     persons = data_persons = None
     if person_column is not None:
-        persons = person_ids_from_frame(frame, person_column, str(records_file))
+        persons = person_ids_from_frame(frame, person_column, str(records_file), d.id_column)
         data_persons = after_inputs.data.person_ids  # data.person_column of the config
         if data_persons is None:  # else the data file's column of the same name
             table = read_table(Path(base_dir) / d.path, text_columns=text_columns)
