@@ -102,6 +102,17 @@ def test_design_dedupes_checked_records_and_keeps_them_out_of_null_and_power(set
     assert design.sizes()["population"] == min(N_POPULATION, 2 * N_MEMBERS - 5 - 600)
 
 
+
+def test_design_refuses_two_different_records_under_one_id(setup):
+    """Regression: a repeated id entered the pool once, so a different record under it was scored as IN models that never saw it."""
+    from privaudit.data import RecordSet
+
+    _, data, _, _ = setup
+    checked = data.records.subset(data.nonmembers[:3])
+    clash = RecordSet(np.array(["a", "b", "a"]), checked.features, checked.labels, checked.classes)
+    with pytest.raises(DataError, match="--records: id 'a' names 2 different records"):
+        check_online_design(clash, data, 4, seed=0, n_null=500, n_power=100)
+
 def test_person_level_design_keeps_each_person_in_or_out_together(setup):
     _, data, _, _ = setup
     persons_data = _with_persons(data)

@@ -120,6 +120,19 @@ def _sample(rng: np.random.Generator, positions: np.ndarray, n: int, persons: np
     return np.sort(positions[np.isin(codes, taken)])
 
 
+def _refuse_different_records_under_one_id(checked: RecordSet, ids: np.ndarray, unique_rows: np.ndarray) -> None:
+    """A repeated id enters the pool once, so every row under it must be the same record (else it would be scored as IN models that never saw it)."""
+    import pandas as pd
+
+    rows = pd.DataFrame(checked.features).reset_index(drop=True).assign(__label=checked.labels, __id=ids)
+    distinct = rows.drop_duplicates()
+    clash = distinct["__id"].duplicated()
+    if clash.any():
+        rid = distinct["__id"][clash].iloc[0]
+        raise DataError(f"--records: id '{rid}' names {int((distinct['__id'] == rid).sum())} different records; an online check trains "
+                        "each checked record into models by its id: give each record its own id (or drop the id column)")
+
+
 def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, train_size: int | None = None, n_null: int | None = None,
                         n_power: int | None = None, groups=None) -> CheckDesign:
     """Pool and mask for an online check of ``checked`` against ``data`` (an :class:`~privaudit.data.AuditData`).
@@ -156,6 +169,8 @@ def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, t
     _, first = np.unique(ids, return_index=True)
     unique_rows = np.sort(first)
     n_checked = unique_rows.size
+    if n_checked < ids.size:
+        _refuse_different_records_under_one_id(checked, ids, unique_rows)
     budget = 2 * m - n_checked
     if budget < MIN_ONLINE_NULL:
         raise DataError(f"an online check keeps its pool within twice the target's {m:,} training records, and {n_checked:,} checked records "
