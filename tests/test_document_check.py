@@ -345,3 +345,30 @@ def test_a_text_audit_with_membership_per_author_keeps_authors_apart_in_its_blin
     ignored = audit_text(lm, members, nonmembers, attacks=["loss"], n_bootstrap=100)
     assert "each person's texts in one fold" in kept.text.blind.description and kept.text.blind.p_value > ALPHA
     assert ignored.text.blind.p_value <= ALPHA and ignored.text.blind.metrics.auc > kept.text.blind.metrics.auc + 0.2
+
+
+def test_author_verdicts_are_withheld_without_real_null_authors():
+    """Regression: without null authors (no data.person_column) the null was random groups of documents, and unused authors with an author
+    effect were flagged about twice as often as α; now no author verdict is given (p kept for information)."""
+    flagged_p = flagged = 0
+    for rep in range(100):
+        rng = np.random.default_rng([rep, 7])
+        null = np.repeat(rng.normal(size=150), 3) + rng.normal(0, 0.7, size=450)
+        checked = np.repeat(rng.normal(size=1), 3) + rng.normal(0, 0.7, size=3)
+        result = check_documents(_texts("c", 3), checked, _texts("n", 450), null, null + 1, alpha=ALPHA, checked_authors=["x"] * 3,
+                                 null_authors=None, blind=False, seed=rep)
+        (author,) = result.authors
+        flagged_p += author.p_value <= ALPHA
+        flagged += author.significant
+        assert author.verdict.startswith("No verdict possible: the data names no authors")
+    assert flagged == 0 and flagged_p / 100 > ALPHA  # the random-groups null is too narrow: its p-values are not to be trusted
+
+
+def test_cli_author_check_needs_the_configs_person_column(text_folder, stand_in_lm, capsys, monkeypatch):
+    folder, _ = text_folder
+    monkeypatch.chdir(folder)
+    config = yaml.safe_load((folder / "lm.yaml").read_text())
+    del config["data"]["person_column"]
+    (folder / "lm_no_authors.yaml").write_text(yaml.safe_dump(config))
+    code, out, err = _run(capsys, "check", "lm_no_authors.yaml", "--documents", "docs.jsonl", "--author-column", "author")
+    assert code == 2 and err.count("\n") == 1 and "--author-column: the config names no data.person_column" in err, err
