@@ -113,6 +113,13 @@ def test_design_refuses_two_different_records_under_one_id(setup):
     with pytest.raises(DataError, match="--records: id 'a' names 2 different records"):
         check_online_design(clash, data, 4, seed=0, n_null=500, n_power=100)
 
+
+def test_design_refuses_when_no_member_is_left_for_the_power(setup):
+    """Regression: checking every member online left no power sample and check_records died with ZeroDivisionError."""
+    _, data, _, _ = setup
+    with pytest.raises(DataError, match="every member of the data is a checked record; check fewer records"):
+        check_online_design(data.records.subset(data.members), data, 4, seed=0)
+
 def test_person_level_design_keeps_each_person_in_or_out_together(setup):
     _, data, _, _ = setup
     persons_data = _with_persons(data)

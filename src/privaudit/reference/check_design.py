@@ -194,6 +194,11 @@ def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, t
     if n_power is None:
         n_power = min(members.size, budget - n_null)
     n_power = max(0, min(int(n_power), members.size, budget - n_null))
+    if n_power < 1:
+        why = (f"every member of the data is a checked record{' or a checked person' if groups is not None else ''}" if members.size == 0
+               else "the null takes every free place in the pool")
+        raise DataError(f"an online check measures its power on members it places in the design beside the checked records, and none is "
+                        f"left ({why}); check fewer records at a time, or add members to the audit data")
     n_fill = min(population.size, budget - n_null - n_power)
     rng = np.random.default_rng([int(seed), 0xC0E])
     null, power, fill = (_sample(rng, p, n, None if persons is None else persons[p]) for p, n in ((nonmembers, n_null), (members, n_power), (population, n_fill)))
