@@ -117,7 +117,7 @@ def test_design_refuses_two_different_records_under_one_id(setup):
 def test_design_refuses_when_no_member_is_left_for_the_power(setup):
     """Regression: checking every member online left no power sample and check_records died with ZeroDivisionError."""
     _, data, _, _ = setup
-    with pytest.raises(DataError, match="every member of the data is a checked record; check fewer records"):
+    with pytest.raises(DataError, match=r"none is left \(every member of the data is a checked record\); check fewer records"):
         check_online_design(data.records.subset(data.members), data, 4, seed=0)
 
 def test_person_level_design_keeps_each_person_in_or_out_together(setup):
