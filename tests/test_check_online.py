@@ -120,6 +120,14 @@ def test_design_refuses_when_no_member_is_left_for_the_power(setup):
     with pytest.raises(DataError, match=r"none is left \(every member of the data is a checked record\); check fewer records"):
         check_online_design(data.records.subset(data.members), data, 4, seed=0)
 
+
+def test_person_level_design_without_the_datas_person_column_names_the_fix(setup):
+    """Regression: the refusal read 'needs the data's person ids ... (11 given for 11)', naming no option or fix."""
+    _, data, _, _ = setup
+    checked = data.records.subset(data.nonmembers[:3])
+    with pytest.raises(ConfigError, match="--person-column with --mode online: the audit data .* set data.person_column"):
+        check_online_design(checked, data, 4, seed=0, groups=np.array(["a", "a", "b"]))
+
 def test_person_level_design_keeps_each_person_in_or_out_together(setup):
     _, data, _, _ = setup
     persons_data = _with_persons(data)

@@ -294,7 +294,7 @@ def run_deletion_check(config, base_dir: str | Path, *, records_file: str | Path
             if person_column not in table.columns or not d.id_column:
                 raise ConfigError(f"--person-column: set data.person_column in the config to the column of person ids in {d.path} "
                                   "(null persons are real non-member persons)")
-            by_id = dict(zip(table[d.id_column].astype(str), table[person_column].astype(str).str.strip(), strict=True))
+            by_id = dict(zip(table[d.id_column].astype(str), person_ids_from_frame(table, person_column, str(d.path), d.id_column), strict=True))
             data_persons = np.array([by_id[str(i)] for i in after_inputs.data.records.ids], dtype=object)
     attack = configured_attack(attack, config.attacks)
     return check_deletion(after_inputs.target, before_inputs.targets[0], after_inputs.data, records, persons=persons,

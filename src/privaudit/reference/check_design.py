@@ -180,9 +180,11 @@ def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, t
     free = np.array([rid not in taken for rid in record_ids], dtype=bool)
     persons = None
     if groups is not None:
-        if getattr(data, "person_ids", None) is None or np.size(groups) != ids.size:
-            raise DataError(f"a person-level online design needs the data's person ids (data.person_column) and one person per checked record "
-                            f"({np.size(groups)} given for {ids.size})")
+        if getattr(data, "person_ids", None) is None:
+            raise ConfigError(f"--person-column with --mode online: the audit data ({data.source}) has no person column, so null persons "
+                              "cannot be real non-member persons; set data.person_column in the config to that file's column of person ids")
+        if np.size(groups) != ids.size:
+            raise DataError(f"a person-level online design needs one person per checked record ({np.size(groups)} given for {ids.size})")
         persons = np.asarray(data.person_ids).astype(str)
         free &= ~np.isin(persons, np.asarray(groups).astype(str))  # a checked person's other records stay out of null and power
     nonmembers, members, population = (p[free[p]] for p in (data.nonmembers, data.members, data.population))
