@@ -128,6 +128,7 @@ def test_person_level_design_without_the_datas_person_column_names_the_fix(setup
     with pytest.raises(ConfigError, match="--person-column with --mode online: the audit data .* set data.person_column"):
         check_online_design(checked, data, 4, seed=0, groups=np.array(["a", "a", "b"]))
 
+
 def test_person_level_design_keeps_each_person_in_or_out_together(setup):
     _, data, _, _ = setup
     persons_data = _with_persons(data)
@@ -144,7 +145,7 @@ def test_person_level_design_keeps_each_person_in_or_out_together(setup):
         counts = np.unique(labels[part], return_counts=True)[1]
         assert np.all(counts == np.array([np.sum(people == g) for g in np.unique(labels[part])]))
     assert np.array_equal(design.keep, check_online_design(checked, persons_data, 6, seed=1, groups=people[data.nonmembers[:6]]).keep)
-    with pytest.raises(DataError, match="person ids"):
+    with pytest.raises(ConfigError, match="set data.person_column"):
         check_online_design(checked, data, 6, seed=1, groups=people[:6])
 
 
