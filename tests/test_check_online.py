@@ -129,6 +129,20 @@ def test_person_level_design_without_the_datas_person_column_names_the_fix(setup
         check_online_design(checked, data, 4, seed=0, groups=np.array(["a", "a", "b"]))
 
 
+
+def test_design_keeps_a_checked_record_under_another_id_out_of_null_and_power(setup):
+    """Regression: records checked without the data's ids (a file with no id column) were matched by id only, so their own copies
+    could sit in the null or power sample, IN models where the checked record is OUT."""
+    from privaudit.data import RecordSet
+
+    _, data, _, _ = setup
+    rows = np.r_[data.nonmembers[:20], data.members[:20]]
+    mine = data.records.subset(rows)
+    renamed = RecordSet(np.array([f"record-{i + 1}" for i in range(rows.size)]), mine.features, mine.labels, mine.classes)
+    design = check_online_design(renamed, data, 4, seed=0, n_null=3_000, n_power=2_000)
+    sampled = set(design.pool.ids[np.r_[design.null, design.power, design.population]].astype(str))
+    assert not sampled & set(data.records.ids[rows].astype(str))
+
 def test_person_level_design_keeps_each_person_in_or_out_together(setup):
     _, data, _, _ = setup
     persons_data = _with_persons(data)

@@ -10,7 +10,7 @@ puts into one pool, each IN a seeded random half of the models
 
 1. every checked record (duplicates by record id kept once);
 2. the **null**: a seeded sample of the audit's real non-members that are not
-   checked records;
+   checked records (by id, or by content: features and label);
 3. the **power** sample: a seeded sample of the audit's members that are not
    checked records (their p-values measure the check's power);
 4. population records that are not checked records, to fill the pool up to
@@ -120,6 +120,14 @@ def _sample(rng: np.random.Generator, positions: np.ndarray, n: int, persons: np
     return np.sort(positions[np.isin(codes, taken)])
 
 
+def _content_keys(records: RecordSet) -> np.ndarray:
+    """One 64-bit hash per record of its features and label (records equal in content get equal keys)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(records.features).reset_index(drop=True).assign(__label=np.asarray(records.labels))
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
 def _refuse_different_records_under_one_id(checked: RecordSet, ids: np.ndarray, unique_rows: np.ndarray) -> None:
     """A repeated id enters the pool once, so every row under it must be the same record (else it would be scored as IN models that never saw it)."""
     import pandas as pd
@@ -178,6 +186,9 @@ def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, t
     taken = set(ids.tolist())
     record_ids = np.asarray(data.records.ids).astype(str)
     free = np.array([rid not in taken for rid in record_ids], dtype=bool)
+    # a checked record given under another id (or without one) is still that record: a copy of it in the null or power sample
+    # would be IN models where the checked record is OUT
+    free &= ~np.isin(_content_keys(data.records), _content_keys(checked))
     persons = None
     if groups is not None:
         if getattr(data, "person_ids", None) is None:
