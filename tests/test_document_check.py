@@ -372,3 +372,12 @@ def test_cli_author_check_needs_the_configs_person_column(text_folder, stand_in_
     (folder / "lm_no_authors.yaml").write_text(yaml.safe_dump(config))
     code, out, err = _run(capsys, "check", "lm_no_authors.yaml", "--documents", "docs.jsonl", "--author-column", "author")
     assert code == 2 and err.count("\n") == 1 and "--author-column: the config names no data.person_column" in err, err
+
+
+def test_a_document_given_twice_for_an_author_check_is_refused(text_folder, stand_in_lm, capsys, monkeypatch, tmp_path):
+    """Regression: a repeated document counted twice in its author's statistic (against null authors of distinct documents)."""
+    monkeypatch.chdir(text_folder[0])
+    line = json.dumps({"id": "a", "text": "the same words", "author": "x"}) + "\n"
+    (tmp_path / "twice.jsonl").write_text(line + line.replace('"a"', '"b"'))
+    code, out, err = _run(capsys, "check", "lm.yaml", "--documents", str(tmp_path / "twice.jsonl"), "--author-column", "author")
+    assert code == 2 and err.count("\n") == 1 and "twice.jsonl, line 2: the same text as line 1" in err, err

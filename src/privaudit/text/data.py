@@ -341,6 +341,12 @@ def read_documents(path: str | Path, *, text_column: str = "text", author_column
     ids = (_unique_ids(path, [r["id"] for r in rows], numbers, "id", where) if has_id
            else np.asarray([f"{where.split()[-1]}-{n}" for n in numbers], dtype=str))
     authors = None if author_column is None else _persons(path, [r["person"] for r in rows], numbers, "--author-column", where)
+    if authors is not None:  # a repeated document would count twice in its author's statistic
+        seen: dict = {}
+        for row, number in zip(rows, numbers):
+            if seen.setdefault(row["text"], number) != number:
+                raise DataError(f"{path}, {where} {number}: the same text as {where} {seen[row['text']]}; with --author-column give each "
+                                "document once (it would count twice in its author's test)")
     return Documents([r["text"] for r in rows], ids, authors, str(path))
 
 
