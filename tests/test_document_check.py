@@ -292,6 +292,8 @@ def test_check_documents_from_a_txt_file_prints_a_table(text_folder, stand_in_lm
     (["tabular.yaml", "--documents", "docs.jsonl"], "--documents: tabular.yaml audits a tabular target"),
     (["lm.yaml", "--documents", "docs.jsonl", "--null", "fabricated"], "--null fabricated: documents are tested against held-out documents"),
     (["tabular.yaml", "--author-column", "author", "--records", "x.csv"], "--author-column: names the author field of --documents"),
+    (["lm.yaml", "--documents", "docs.jsonl", "--author-column", "author", "--person-column", "writer"],
+     "--author-column author and --person-column writer both name"),
 ])
 def test_document_check_errors_are_one_line_with_exit_2(text_folder, stand_in_lm, capsys, monkeypatch, args, expected):
     monkeypatch.chdir(text_folder[0])
