@@ -279,3 +279,16 @@ def test_audit_data_refuses_blank_person_ids(setup):
         with pytest.raises(DataError, match=r"person column 'person' is empty in 1 row\(s\) \(first: row 4\)"):
             audit_data_from_frame(spoilt, label="label", id_column="record_id", features=FEATURES, membership_column="split",
                                   person_column="person")
+
+
+def test_check_attack_named_in_a_configs_attacks_list_runs(cli_folder, capsys, monkeypatch):
+    """Regression: `check CONFIG --attack loss` failed ("unknown attack 'loss'") when the config had its own `attacks: [loss, ...]`."""
+    import yaml
+
+    monkeypatch.chdir(cli_folder)
+    config = yaml.safe_load((cli_folder / "audit.yaml").read_text())
+    config["attacks"] = ["loss", "logit_confidence", {"name": "classwise_threshold", "signal": "loss"}]
+    (cli_folder / "with_attacks.yaml").write_text(yaml.safe_dump(config))
+    code, out, err = _run(capsys, "check", "with_attacks.yaml", "--records", "people.csv", "--attack", "loss", "--json")
+    assert code == 0, err
+    assert json.loads(out)["attack"] == "threshold[loss]"
