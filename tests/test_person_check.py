@@ -292,3 +292,25 @@ def test_check_attack_named_in_a_configs_attacks_list_runs(cli_folder, capsys, m
     code, out, err = _run(capsys, "check", "with_attacks.yaml", "--records", "people.csv", "--attack", "loss", "--json")
     assert code == 0, err
     assert json.loads(out)["attack"] == "threshold[loss]"
+
+
+@pytest.mark.parametrize("spoil, expected", [
+    (lambda f: f.assign(split=np.where(f.index == f.index[f.person == "n7"][0], "member", f.split)), "person 'n7' has records with different roles"),
+    (lambda f: f.assign(person=np.where(f.index == 5, "", f.person)), "person column 'person' is empty in 1 row(s) (first: row 6)"),
+])
+def test_deletion_check_falling_back_to_the_data_files_person_column_validates_it(cli_folder, capsys, monkeypatch, spoil, expected):
+    """Regression: --before --person-column without data.person_column read the data file's column unchecked (blank ids became one
+    person '', persons with member and non-member records became null persons)."""
+    import pandas as pd
+    import yaml
+
+    monkeypatch.chdir(cli_folder)
+    spoil(pd.read_csv("records.csv", dtype={"person": str, "record_id": str}, keep_default_na=False)).to_csv("spoilt_data.csv", index=False)
+    config = yaml.safe_load((cli_folder / "audit.yaml").read_text())
+    del config["data"]["person_column"]
+    config["data"]["path"] = "spoilt_data.csv"
+    config["targets"].append({**config["targets"][0], "name": "after"})
+    (cli_folder / "deletion.yaml").write_text(yaml.safe_dump(config))
+    code, out, err = _run(capsys, "check", "deletion.yaml", "--records", "people.csv", "--person-column", "person", "--target", "after",
+                          "--before", "forest", "--attack", "loss")
+    assert code == 2 and err.count("\n") == 1 and "spoilt_data.csv" in err and expected in err, err

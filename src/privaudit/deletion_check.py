@@ -36,7 +36,7 @@ not detect gets "cannot tell", with the power for a person of that size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -296,6 +296,7 @@ def run_deletion_check(config, base_dir: str | Path, *, records_file: str | Path
                                   "(null persons are real non-member persons)")
             by_id = dict(zip(table[d.id_column].astype(str), person_ids_from_frame(table, person_column, str(d.path), d.id_column), strict=True))
             data_persons = np.array([by_id[str(i)] for i in after_inputs.data.records.ids], dtype=object)
+            replace(after_inputs.data, person_ids=data_persons)  # refuses a person with records of different roles, as data.person_column does
     attack = configured_attack(attack, config.attacks)
     return check_deletion(after_inputs.target, before_inputs.targets[0], after_inputs.data, records, persons=persons,
                           data_persons=data_persons, attack=attack, reference=after_inputs.reference, alpha=alpha,
