@@ -112,6 +112,9 @@ def test_design_refuses_two_different_records_under_one_id(setup):
     clash = RecordSet(np.array(["a", "b", "a"]), checked.features, checked.labels, checked.classes)
     with pytest.raises(DataError, match="--records: id 'a' names 2 different records"):
         check_online_design(clash, data, 4, seed=0, n_null=500, n_power=100)
+    twice = RecordSet(np.array(["a", "b", "c"]), checked.subset(np.array([0, 1, 0])).features, checked.labels[[0, 1, 0]], checked.classes)
+    with pytest.raises(DataError, match="--records: the same record is given under the ids 'a', 'c'"):
+        check_online_design(twice, data, 4, seed=0, n_null=500, n_power=100)
 
 
 def test_design_refuses_when_no_member_is_left_for_the_power(setup):
