@@ -181,7 +181,8 @@ def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, t
         _refuse_different_records_under_one_id(checked, ids, unique_rows)
     _, inverse, counts = np.unique(_content_keys(checked.subset(unique_rows)), return_inverse=True, return_counts=True)
     if (counts > 1).any():  # one record under two ids: two pool rows IN different models would leak into each other's OUT models
-        twice = ids[unique_rows][counts[inverse.ravel()] > 1]
+        inverse = inverse.ravel()
+        twice = ids[unique_rows][inverse == inverse[np.flatnonzero(counts[inverse] > 1)[0]]]
         raise DataError(f"--records: the same record is given under the ids {', '.join(map(repr, twice[:2].tolist()))}; an online check "
                         "trains each checked record into models once: give each record once")
     budget = 2 * m - n_checked
