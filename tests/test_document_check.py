@@ -329,6 +329,9 @@ def test_text_data_reads_the_person_column_and_refuses_an_empty_person(tmp_path)
     assert from_folder.ids.tolist() == ["a.txt", "b.txt"] and from_folder.texts == ["first document\nover two lines", "second"]
     with pytest.raises(DataError, match="no author fields"):
         read_documents(folder, author_column="who")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="and it has none; put the documents there as .txt files"):  # (said: give a .jsonl for --author-column)
+        read_documents(tmp_path / "empty")
     no_ids = tmp_path / "d.jsonl"
     no_ids.write_text(json.dumps({"text": "x"}) + "\n\n" + json.dumps({"text": "y"}) + "\n")
     assert read_documents(no_ids).ids.tolist() == ["line-1", "line-3"]

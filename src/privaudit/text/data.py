@@ -306,9 +306,10 @@ class Documents:
 def _folder_documents(path: Path, author_column: str | None) -> Documents:
     """One document per ``.txt`` file of a folder (ids: the file names), in name order."""
     files = sorted(f for f in path.iterdir() if f.is_file() and f.name.lower().endswith(".txt"))
-    if author_column is not None or not files:
-        raise DataError(f"{path}: a folder of documents holds one .txt file per document and no author fields"
-                        + ("" if files else " (it has no .txt file)") + "; give a .jsonl file for --author-column")
+    if author_column is not None:
+        raise DataError(f"{path}: a folder of documents holds one .txt file per document and no author fields; give a .jsonl file for --author-column")
+    if not files:
+        raise DataError(f"{path}: a folder of documents holds one .txt file per document, and it has none; put the documents there as .txt files")
     texts = [_file_text(f).strip() for f in files]
     _check_texts(path, [{"text": t} for t in texts], [f.name for f in files], "file")
     return Documents(texts, np.asarray([f.name for f in files], dtype=str), None, str(path))
