@@ -142,10 +142,24 @@ def test_check_attack_names_resolve_against_the_configs_attacks():
 
     configured = ["loss", {"name": "rmia", "mode": "online", "gamma": 2.0}]
     assert configured_attack("rmia", configured) == {"name": "rmia", "gamma": 2.0}
-    assert configured_attack("loss", configured) == {"name": "loss"}
+    assert configured_attack("loss", configured) == {"name": "threshold", "signal": "loss"}
     assert configured_attack("lira", configured) == "lira"  # not in the config: the name as given
     assert configured_attack("rmia", None) == "rmia"
     two = [{"name": "rmia", "signal": "confidence"}, {"name": "rmia", "signal": "logit_confidence"}]
     with pytest.raises(UnknownNameError, match="matches 2 attacks in the config's attacks"):
         configured_attack("rmia", two)
     assert configured_attack("rmia[online,logit_confidence]", two) == {"name": "rmia", "signal": "logit_confidence"}
+
+
+
+@pytest.mark.parametrize("name, display", [("loss", "threshold[loss]"), ("threshold[loss]", "threshold[loss]"),
+                                           ("rmia", "rmia[offline,confidence]"), ("lira", "lira[offline,logit_confidence]")])
+def test_check_attack_from_a_config_listing_attacks_as_strings_builds(name, display):
+    """Regression: `check --attack loss` on a config with `attacks: [loss, ...]` said "unknown attack 'loss'"."""
+    from privaudit.attacks import build_attack
+    from privaudit.attacks.names import configured_attack
+
+    spec = configured_attack(name, ["loss", "lira", "rmia[online,confidence]"])
+    assert not isinstance(spec, dict) or "mode" not in spec  # check picks the mode (offline)
+    spec = {"mode": "offline", **spec} if isinstance(spec, dict) and spec["name"] != "threshold" else spec
+    assert build_attack(spec).display_name == display

@@ -102,6 +102,51 @@ def test_design_dedupes_checked_records_and_keeps_them_out_of_null_and_power(set
     assert design.sizes()["population"] == min(N_POPULATION, 2 * N_MEMBERS - 5 - 600)
 
 
+
+def test_design_refuses_two_different_records_under_one_id(setup):
+    """Regression: a repeated id entered the pool once, so a different record under it was scored as IN models that never saw it."""
+    from privaudit.data import RecordSet
+
+    _, data, _, _ = setup
+    checked = data.records.subset(data.nonmembers[:3])
+    clash = RecordSet(np.array(["a", "b", "a"]), checked.features, checked.labels, checked.classes)
+    with pytest.raises(DataError, match="--records: id 'a' names 2 different records"):
+        check_online_design(clash, data, 4, seed=0, n_null=500, n_power=100)
+    rows = np.array([0, 1, 2, 1, 0])
+    twice = RecordSet(np.array(list("abcde")), checked.subset(rows).features, checked.labels[rows], checked.classes)
+    with pytest.raises(DataError, match="--records: the same record is given under the ids 'a', 'e'"):
+        check_online_design(twice, data, 4, seed=0, n_null=500, n_power=100)
+
+
+def test_design_refuses_when_no_member_is_left_for_the_power(setup):
+    """Regression: checking every member online left no power sample and check_records died with ZeroDivisionError."""
+    _, data, _, _ = setup
+    with pytest.raises(DataError, match=r"none is left \(every member of the data is a checked record\); check fewer records"):
+        check_online_design(data.records.subset(data.members), data, 4, seed=0)
+
+
+def test_person_level_design_without_the_datas_person_column_names_the_fix(setup):
+    """Regression: the refusal read 'needs the data's person ids ... (11 given for 11)', naming no option or fix."""
+    _, data, _, _ = setup
+    checked = data.records.subset(data.nonmembers[:3])
+    with pytest.raises(ConfigError, match="--person-column with --mode online: the audit data .* set data.person_column"):
+        check_online_design(checked, data, 4, seed=0, groups=np.array(["a", "a", "b"]))
+
+
+
+def test_design_keeps_a_checked_record_under_another_id_out_of_null_and_power(setup):
+    """Regression: records checked without the data's ids (a file with no id column) were matched by id only, so their own copies
+    could sit in the null or power sample, IN models where the checked record is OUT."""
+    from privaudit.data import RecordSet
+
+    _, data, _, _ = setup
+    rows = np.r_[data.nonmembers[:20], data.members[:20]]
+    mine = data.records.subset(rows)
+    renamed = RecordSet(np.array([f"record-{i + 1}" for i in range(rows.size)]), mine.features, mine.labels, mine.classes)
+    design = check_online_design(renamed, data, 4, seed=0, n_null=3_000, n_power=2_000)
+    sampled = set(design.pool.ids[np.r_[design.null, design.power, design.population]].astype(str))
+    assert not sampled & set(data.records.ids[rows].astype(str))
+
 def test_person_level_design_keeps_each_person_in_or_out_together(setup):
     _, data, _, _ = setup
     persons_data = _with_persons(data)
@@ -118,7 +163,7 @@ def test_person_level_design_keeps_each_person_in_or_out_together(setup):
         counts = np.unique(labels[part], return_counts=True)[1]
         assert np.all(counts == np.array([np.sum(people == g) for g in np.unique(labels[part])]))
     assert np.array_equal(design.keep, check_online_design(checked, persons_data, 6, seed=1, groups=people[data.nonmembers[:6]]).keep)
-    with pytest.raises(DataError, match="person ids"):
+    with pytest.raises(ConfigError, match="set data.person_column"):
         check_online_design(checked, data, 6, seed=1, groups=people[:6])
 
 

@@ -292,6 +292,8 @@ def test_check_documents_from_a_txt_file_prints_a_table(text_folder, stand_in_lm
     (["tabular.yaml", "--documents", "docs.jsonl"], "--documents: tabular.yaml audits a tabular target"),
     (["lm.yaml", "--documents", "docs.jsonl", "--null", "fabricated"], "--null fabricated: documents are tested against held-out documents"),
     (["tabular.yaml", "--author-column", "author", "--records", "x.csv"], "--author-column: names the author field of --documents"),
+    (["lm.yaml", "--documents", "docs.jsonl", "--author-column", "author", "--person-column", "writer"],
+     "--author-column author and --person-column writer both name"),
 ])
 def test_document_check_errors_are_one_line_with_exit_2(text_folder, stand_in_lm, capsys, monkeypatch, args, expected):
     monkeypatch.chdir(text_folder[0])
@@ -327,6 +329,9 @@ def test_text_data_reads_the_person_column_and_refuses_an_empty_person(tmp_path)
     assert from_folder.ids.tolist() == ["a.txt", "b.txt"] and from_folder.texts == ["first document\nover two lines", "second"]
     with pytest.raises(DataError, match="no author fields"):
         read_documents(folder, author_column="who")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="and it has none; put the documents there as .txt files"):  # (said: give a .jsonl for --author-column)
+        read_documents(tmp_path / "empty")
     no_ids = tmp_path / "d.jsonl"
     no_ids.write_text(json.dumps({"text": "x"}) + "\n\n" + json.dumps({"text": "y"}) + "\n")
     assert read_documents(no_ids).ids.tolist() == ["line-1", "line-3"]
@@ -345,3 +350,39 @@ def test_a_text_audit_with_membership_per_author_keeps_authors_apart_in_its_blin
     ignored = audit_text(lm, members, nonmembers, attacks=["loss"], n_bootstrap=100)
     assert "each person's texts in one fold" in kept.text.blind.description and kept.text.blind.p_value > ALPHA
     assert ignored.text.blind.p_value <= ALPHA and ignored.text.blind.metrics.auc > kept.text.blind.metrics.auc + 0.2
+
+
+def test_author_verdicts_are_withheld_without_real_null_authors():
+    """Regression: without null authors (no data.person_column) the null was random groups of documents, and unused authors with an author
+    effect were flagged about twice as often as α; now no author verdict is given (p kept for information)."""
+    flagged_p = flagged = 0
+    for rep in range(100):
+        rng = np.random.default_rng([rep, 7])
+        null = np.repeat(rng.normal(size=150), 3) + rng.normal(0, 0.7, size=450)
+        checked = np.repeat(rng.normal(size=1), 3) + rng.normal(0, 0.7, size=3)
+        result = check_documents(_texts("c", 3), checked, _texts("n", 450), null, null + 1, alpha=ALPHA, checked_authors=["x"] * 3,
+                                 null_authors=None, blind=False, seed=rep)
+        (author,) = result.authors
+        flagged_p += author.p_value <= ALPHA
+        flagged += author.significant
+        assert author.verdict.startswith("No verdict possible: the data names no authors")
+    assert flagged == 0 and flagged_p / 100 > ALPHA  # the random-groups null is too narrow: its p-values are not to be trusted
+
+
+def test_cli_author_check_needs_the_configs_person_column(text_folder, stand_in_lm, capsys, monkeypatch):
+    folder, _ = text_folder
+    monkeypatch.chdir(folder)
+    config = yaml.safe_load((folder / "lm.yaml").read_text())
+    del config["data"]["person_column"]
+    (folder / "lm_no_authors.yaml").write_text(yaml.safe_dump(config))
+    code, out, err = _run(capsys, "check", "lm_no_authors.yaml", "--documents", "docs.jsonl", "--author-column", "author")
+    assert code == 2 and err.count("\n") == 1 and "--author-column: the config names no data.person_column" in err, err
+
+
+def test_a_document_given_twice_for_an_author_check_is_refused(text_folder, stand_in_lm, capsys, monkeypatch, tmp_path):
+    """Regression: a repeated document counted twice in its author's statistic (against null authors of distinct documents)."""
+    monkeypatch.chdir(text_folder[0])
+    line = json.dumps({"id": "a", "text": "the same words", "author": "x"}) + "\n"
+    (tmp_path / "twice.jsonl").write_text(line + line.replace('"a"', '"b"'))
+    code, out, err = _run(capsys, "check", "lm.yaml", "--documents", str(tmp_path / "twice.jsonl"), "--author-column", "author")
+    assert code == 2 and err.count("\n") == 1 and "twice.jsonl, line 2: the same text as line 1" in err, err

@@ -253,3 +253,64 @@ def test_a_person_check_beside_an_audit_is_rendered_in_the_html_report(setup, tm
     page = (tmp_path / "report" / "report.html").read_text()
     assert page.count("<h3>Persons</h3>") == 2  # the audit's person-level ROC and the check's persons table
     assert "<code>m5</code>" in page and "<code>n7</code>" in page
+
+
+@pytest.mark.parametrize("spoil, expected", [
+    (lambda p: p.assign(person=np.nan), "person column 'person' is empty in"),
+    (lambda p: p.assign(person=[""] + list(p.person[1:])), "is empty in 1 row(s) (first: row 1)"),
+    (lambda p: p.assign(person=["  "] + list(p.person[1:])), "is empty in 1 row(s)"),
+    (lambda p: __import__("pandas").concat([p, p.iloc[:1]]), "repeats record"),
+])
+def test_blank_or_repeated_person_records_are_refused(cli_folder, capsys, monkeypatch, spoil, expected):
+    """Regression: blank person ids became one person '' (all such records pooled), and a repeated row counted twice."""
+    import pandas as pd
+
+    monkeypatch.chdir(cli_folder)
+    spoil(pd.read_csv("people.csv")).to_csv("spoilt.csv", index=False)
+    code, out, err = _run(capsys, "check", "audit.yaml", "--records", "spoilt.csv", "--person-column", "person", "--attack", "loss")
+    assert code == 2 and err.count("\n") == 1 and err.startswith("privaudit: error: spoilt.csv: ") and expected in err, err
+
+
+def test_audit_data_refuses_blank_person_ids(setup):
+    _, _, frame, _ = setup
+    for blank in (None, ""):
+        spoilt = frame.copy()
+        spoilt.loc[3, "person"] = blank
+        with pytest.raises(DataError, match=r"person column 'person' is empty in 1 row\(s\) \(first: row 4\)"):
+            audit_data_from_frame(spoilt, label="label", id_column="record_id", features=FEATURES, membership_column="split",
+                                  person_column="person")
+
+
+def test_check_attack_named_in_a_configs_attacks_list_runs(cli_folder, capsys, monkeypatch):
+    """Regression: `check CONFIG --attack loss` failed ("unknown attack 'loss'") when the config had its own `attacks: [loss, ...]`."""
+    import yaml
+
+    monkeypatch.chdir(cli_folder)
+    config = yaml.safe_load((cli_folder / "audit.yaml").read_text())
+    config["attacks"] = ["loss", "logit_confidence", {"name": "classwise_threshold", "signal": "loss"}]
+    (cli_folder / "with_attacks.yaml").write_text(yaml.safe_dump(config))
+    code, out, err = _run(capsys, "check", "with_attacks.yaml", "--records", "people.csv", "--attack", "loss", "--json")
+    assert code == 0, err
+    assert json.loads(out)["attack"] == "threshold[loss]"
+
+
+@pytest.mark.parametrize("spoil, expected", [
+    (lambda f: f.assign(split=np.where(f.index == f.index[f.person == "n7"][0], "member", f.split)), "person 'n7' has records with different roles"),
+    (lambda f: f.assign(person=np.where(f.index == 5, "", f.person)), "person column 'person' is empty in 1 row(s) (first: row 6)"),
+])
+def test_deletion_check_falling_back_to_the_data_files_person_column_validates_it(cli_folder, capsys, monkeypatch, spoil, expected):
+    """Regression: --before --person-column without data.person_column read the data file's column unchecked (blank ids became one
+    person '', persons with member and non-member records became null persons)."""
+    import pandas as pd
+    import yaml
+
+    monkeypatch.chdir(cli_folder)
+    spoil(pd.read_csv("records.csv", dtype={"person": str, "record_id": str}, keep_default_na=False)).to_csv("spoilt_data.csv", index=False)
+    config = yaml.safe_load((cli_folder / "audit.yaml").read_text())
+    del config["data"]["person_column"]
+    config["data"]["path"] = "spoilt_data.csv"
+    config["targets"].append({**config["targets"][0], "name": "after"})
+    (cli_folder / "deletion.yaml").write_text(yaml.safe_dump(config))
+    code, out, err = _run(capsys, "check", "deletion.yaml", "--records", "people.csv", "--person-column", "person", "--target", "after",
+                          "--before", "forest", "--attack", "loss")
+    assert code == 2 and err.count("\n") == 1 and "spoilt_data.csv" in err and expected in err, err

@@ -52,6 +52,10 @@ def run_check_command(parsed, config: Path, base_dir: Path, *, records_file=None
             record_pairs=record_pairs, null=null, before=before, mode=mode)
     if documents_file is not None:
         from privaudit.pipeline.document_run import run_document_check
+
+        if author_column and person_column and author_column != person_column:
+            raise ConfigError(f"--author-column {author_column} and --person-column {person_column} both name the documents' author "
+                              "field; give one of them")
         from privaudit.report.document_report import document_check_to_dict, print_document_check
 
         result = run_document_check(parsed, base_dir, documents_file=documents_file, author_column=author_column or person_column,

@@ -315,6 +315,11 @@ def audit_data_from_frame(
     if person_column is not None and person_column not in table.columns:
         raise DataError(f"{path}: person column '{person_column}' not found; columns are: {', '.join(map(str, columns))}")
     persons = None if person_column is None else table[person_column].astype(str).str.strip().to_numpy()
+    if persons is not None:
+        blank = table[person_column].isna().to_numpy() | (persons == "")
+        if blank.any():
+            raise DataError(f"{path}: person column '{person_column}' is empty in {int(blank.sum())} row(s) (first: row "
+                            f"{int(np.flatnonzero(blank)[0]) + 1}); give every record a person id")
     reserved = {label, id_column, membership_column, person_column} - {None}
     if features is None:
         features = [c for c in columns if c not in reserved]

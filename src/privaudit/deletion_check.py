@@ -36,7 +36,7 @@ not detect gets "cannot tell", with the power for a person of that size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -287,15 +287,16 @@ def run_deletion_check(config, base_dir: str | Path, *, records_file: str | Path
     records = records_from_frame(frame, after_inputs.data, label=d.label, id_column=d.id_column, source=str(records_file))
     persons = data_persons = None
     if person_column is not None:
-        persons = person_ids_from_frame(frame, person_column, str(records_file))
+        persons = person_ids_from_frame(frame, person_column, str(records_file), d.id_column)
         data_persons = after_inputs.data.person_ids  # data.person_column of the config
         if data_persons is None:  # else the data file's column of the same name
             table = read_table(Path(base_dir) / d.path, text_columns=text_columns)
             if person_column not in table.columns or not d.id_column:
                 raise ConfigError(f"--person-column: set data.person_column in the config to the column of person ids in {d.path} "
                                   "(null persons are real non-member persons)")
-            by_id = dict(zip(table[d.id_column].astype(str), table[person_column].astype(str).str.strip(), strict=True))
+            by_id = dict(zip(table[d.id_column].astype(str), person_ids_from_frame(table, person_column, str(d.path), d.id_column), strict=True))
             data_persons = np.array([by_id[str(i)] for i in after_inputs.data.records.ids], dtype=object)
+            replace(after_inputs.data, person_ids=data_persons)  # refuses a person with records of different roles, as data.person_column does
     attack = configured_attack(attack, config.attacks)
     return check_deletion(after_inputs.target, before_inputs.targets[0], after_inputs.data, records, persons=persons,
                           data_persons=data_persons, attack=attack, reference=after_inputs.reference, alpha=alpha,

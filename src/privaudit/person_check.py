@@ -101,16 +101,31 @@ def person_verdict(p: float, q: float | None, alpha: float, power: float | None,
             f"This is not evidence that it was not used: {power_text}.")
 
 
-def person_ids_from_frame(frame, person_column: str, source: str) -> np.ndarray:
-    """The person id of each checked record, from the records table (one-line errors name the file and the column)."""
+def person_ids_from_frame(frame, person_column: str, source: str, id_column: str | None = None) -> np.ndarray:
+    """The person id of each checked record, from the records table (one-line errors name the file and the column).
+
+    Refuses a missing or blank person id, and a record given twice (the same
+    ``id_column`` value, or without one the same row): a repeated record would
+    count twice in its person's statistic and compare the person with null
+    persons of the wrong size.
+    """
     if frame is None:
         raise ConfigError("--person-column groups the records of a file: give them with --records FILE (with that column), not --record")
     if person_column not in frame.columns:
         raise DataError(f"{source}: no person column '{person_column}'; columns are: {', '.join(map(str, frame.columns))}")
-    ids = frame[person_column]
-    if ids.isna().any():
-        raise DataError(f"{source}: person column '{person_column}' is empty in {int(ids.isna().sum())} row(s); give every record a person id")
-    return ids.astype(str).str.strip().to_numpy()
+    ids = frame[person_column].astype(str).str.strip().to_numpy()
+    blank = frame[person_column].isna().to_numpy() | (ids == "")
+    if blank.any():
+        raise DataError(f"{source}: person column '{person_column}' is empty in {int(blank.sum())} row(s) (first: row "
+                        f"{int(np.flatnonzero(blank)[0]) + 1}); give every record a person id")
+    keys = frame[id_column].astype(str) if id_column is not None and id_column in frame.columns else None
+    repeated = (keys.duplicated() if keys is not None else frame.duplicated()).to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        what = f"record '{keys.iloc[row]}' ({id_column})" if keys is not None else "an earlier row"
+        raise DataError(f"{source}: row {row + 1} repeats {what}; with --person-column give each record once "
+                        f"({int(repeated.sum())} repeated row(s))")
+    return ids
 
 
 def check_persons(data, checked_person_ids, scored: dict, log_ratios: dict | None, *, alpha: float, seed: int, null: str,

@@ -386,7 +386,7 @@ def run_check(
         records = records_from_pairs(list(record_pairs), inputs.data, label=d.label, id_column=d.id_column)
     from privaudit.attacks.names import configured_attack
 
-    persons = None if person_column is None else person_ids_from_frame(frame, person_column, str(records_file))
+    persons = None if person_column is None else person_ids_from_frame(frame, person_column, str(records_file), d.id_column)
 
     attack = configured_attack(attack, config.attacks)
     return check_records(inputs.target, inputs.data, records, attack=attack, null=null, n_fabricated=n_fabricated, generator=generator,

@@ -97,6 +97,8 @@ def configured_attack(name, configured):
     {'name': 'rmia', 'gamma': 2.0}
     >>> configured_attack("lira", ["loss"])
     'lira'
+    >>> configured_attack("loss", ["loss", "rmia[online,confidence]"])
+    {'name': 'threshold', 'signal': 'loss'}
     """
     if not isinstance(name, str) or not configured:
         return name
@@ -107,6 +109,10 @@ def configured_attack(name, configured):
     if not matching:
         return name
     spec = entries[resolve_attack_name(name, matching, where="the config's attacks")]
-    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+    if isinstance(spec, str):  # a signal ("loss") or display name is no registered name: spell out the attack it builds
+        built = build_attack(spec)
+        spec = {"name": type(built).name, **built.get_params()}
+    else:
+        spec = dict(spec)
     spec.pop("mode", None)  # check runs reference attacks offline; the rest keep their parameters
     return spec

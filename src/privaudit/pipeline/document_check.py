@@ -209,6 +209,12 @@ def _unreachable(n_null: int, size: int, alpha: float) -> str:
             f"null can give, {format_p_value(1.0 / (1 + n_null))}, exceeds α = {alpha:g}. Give the config more non-member authors.")
 
 
+def _no_real_null_authors(p: float) -> str:
+    return (f"No verdict possible: the data names no authors of its held-out documents (data.person_column), so null authors were random "
+            f"groups of documents, a null too narrow when one author's documents are alike (p = {format_p_value(p)} only for information). "
+            "Give the config's data an author column (data.person_column).")
+
+
 def _author_verdicts(scores, authors, null_scores, null_authors, member_scores, member_authors, alpha, seed, confounded) -> list[AuthorVerdict]:
     from privaudit.persons import person_power, person_tests
 
@@ -229,8 +235,10 @@ def _author_verdicts(scores, authors, null_scores, null_authors, member_scores, 
         decisive = float(q[i] if k > 1 else p[i])
         significant = decisive <= alpha
         n_null = int(tests.n_null_persons[i])
+        significant = significant and null_authors is not None  # random groups of documents: too narrow a null for alike documents
         text = (_withheld(float(p[i]), float(q[i]) if k > 1 else None) if significant and confounded else
                 _unreachable(n_null, size, alpha) if 1.0 / (1 + n_null) > alpha else
+                _no_real_null_authors(float(p[i])) if null_authors is None else
                 _reword(verdict(float(p[i]), float(q[i]) if k > 1 else None, alpha, size_power, n_null, k,
                                 null_records=f"non-member authors with {size} document{'s' if size != 1 else ''}"), "author"))
         out.append(AuthorVerdict(str(person), size, float(tests.statistic[i]), float(p[i]), float(q[i]), bool(significant and not confounded),
@@ -258,7 +266,7 @@ def check_documents(checked_texts: Sequence[str], checked_scores, null_texts: Se
         Ids of the checked documents (default ``document-0, ...``).
     checked_authors, null_authors, member_authors : arrays of str, optional
         Authors of the checked, null and member documents. ``checked_authors`` turns on the author-level test;
-        ``null_authors`` None makes its null persons random groups of null documents (the result says so).
+        ``null_authors`` None makes its null persons random groups of null documents: too narrow a null when an author's documents are alike, so every author verdict is then "No verdict possible" (p-values kept for information).
     seed : int
         Seeds the blind baseline's folds and bootstrap and the draw of null persons.
     blind : bool
@@ -285,7 +293,7 @@ def check_documents(checked_texts: Sequence[str], checked_scores, null_texts: Se
                _author_verdicts(checked_scores, checked_authors, null_scores, null_authors, member_scores, member_authors, alpha, seed, baseline.confounded))
     if checked_authors is not None and null_authors is None:
         notes.append("the config's data names no data.person_column: null authors are random groups of held-out documents, which assumes one "
-                     "author's documents are no more alike than random documents")
+                     "author's documents are no more alike than random documents; author verdicts are withheld")
     note = (f"{m} documents were checked: q-values are Benjamini–Hochberg adjusted (false-discovery rate ≤ {alpha:g} among documents called used)"
             if m > 1 else "One document was checked: q = p.")
     return DocumentCheck(target=target, attack=attack, attack_reason=attack_reason, alpha=alpha, documents=documents, authors=authors,

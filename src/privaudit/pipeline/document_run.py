@@ -77,6 +77,10 @@ def run_document_check(config, base_dir: str | Path, *, documents_file: str | Pa
 
     base_dir = Path(base_dir)
     d, m, spec = config.data, config.data.membership, config.targets[0]
+    if author_column is not None and d.person_column is None:
+        raise ConfigError("--author-column: the config names no data.person_column, so null authors cannot be real non-member authors "
+                          "(random groups of documents are too narrow a null when one author's documents are alike); set "
+                          "data.person_column to the data's author field")
     resolve = lambda p: None if p is None else base_dir / p  # noqa: E731
     documents = read_documents(documents_file, text_column=d.text_column or "text", author_column=author_column)
     data = load_text_data(base_dir / d.path, text_column=d.text_column or "text", id_column=d.id_column, membership_column=m.column,

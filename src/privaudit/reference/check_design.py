@@ -10,7 +10,7 @@ puts into one pool, each IN a seeded random half of the models
 
 1. every checked record (duplicates by record id kept once);
 2. the **null**: a seeded sample of the audit's real non-members that are not
-   checked records;
+   checked records (by id, or by content: features and label);
 3. the **power** sample: a seeded sample of the audit's members that are not
    checked records (their p-values measure the check's power);
 4. population records that are not checked records, to fill the pool up to
@@ -120,6 +120,27 @@ def _sample(rng: np.random.Generator, positions: np.ndarray, n: int, persons: np
     return np.sort(positions[np.isin(codes, taken)])
 
 
+def _content_keys(records: RecordSet) -> np.ndarray:
+    """One 64-bit hash per record of its features and label (records equal in content get equal keys)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(records.features).reset_index(drop=True).assign(__label=np.asarray(records.labels))
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def _refuse_different_records_under_one_id(checked: RecordSet, ids: np.ndarray, unique_rows: np.ndarray) -> None:
+    """A repeated id enters the pool once, so every row under it must be the same record (else it would be scored as IN models that never saw it)."""
+    import pandas as pd
+
+    rows = pd.DataFrame(checked.features).reset_index(drop=True).assign(__label=checked.labels, __id=ids)
+    distinct = rows.drop_duplicates()
+    clash = distinct["__id"].duplicated()
+    if clash.any():
+        rid = distinct["__id"][clash].iloc[0]
+        raise DataError(f"--records: id '{rid}' names {int((distinct['__id'] == rid).sum())} different records; an online check trains "
+                        "each checked record into models by its id: give each record its own id (or drop the id column)")
+
+
 def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, train_size: int | None = None, n_null: int | None = None,
                         n_power: int | None = None, groups=None) -> CheckDesign:
     """Pool and mask for an online check of ``checked`` against ``data`` (an :class:`~privaudit.data.AuditData`).
@@ -156,6 +177,14 @@ def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, t
     _, first = np.unique(ids, return_index=True)
     unique_rows = np.sort(first)
     n_checked = unique_rows.size
+    if n_checked < ids.size:
+        _refuse_different_records_under_one_id(checked, ids, unique_rows)
+    _, inverse, counts = np.unique(_content_keys(checked.subset(unique_rows)), return_inverse=True, return_counts=True)
+    if (counts > 1).any():  # one record under two ids: two pool rows IN different models would leak into each other's OUT models
+        inverse = inverse.ravel()
+        twice = ids[unique_rows][inverse == inverse[np.flatnonzero(counts[inverse] > 1)[0]]]
+        raise DataError(f"--records: the same record is given under the ids {', '.join(map(repr, twice[:2].tolist()))}; an online check "
+                        "trains each checked record into models once: give each record once")
     budget = 2 * m - n_checked
     if budget < MIN_ONLINE_NULL:
         raise DataError(f"an online check keeps its pool within twice the target's {m:,} training records, and {n_checked:,} checked records "
@@ -163,11 +192,16 @@ def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, t
     taken = set(ids.tolist())
     record_ids = np.asarray(data.records.ids).astype(str)
     free = np.array([rid not in taken for rid in record_ids], dtype=bool)
+    # a checked record given under another id (or without one) is still that record: a copy of it in the null or power sample
+    # would be IN models where the checked record is OUT
+    free &= ~np.isin(_content_keys(data.records), _content_keys(checked))
     persons = None
     if groups is not None:
-        if getattr(data, "person_ids", None) is None or np.size(groups) != ids.size:
-            raise DataError(f"a person-level online design needs the data's person ids (data.person_column) and one person per checked record "
-                            f"({np.size(groups)} given for {ids.size})")
+        if getattr(data, "person_ids", None) is None:
+            raise ConfigError(f"--person-column with --mode online: the audit data ({data.source}) has no person column, so null persons "
+                              "cannot be real non-member persons; set data.person_column in the config to that file's column of person ids")
+        if np.size(groups) != ids.size:
+            raise DataError(f"a person-level online design needs one person per checked record ({np.size(groups)} given for {ids.size})")
         persons = np.asarray(data.person_ids).astype(str)
         free &= ~np.isin(persons, np.asarray(groups).astype(str))  # a checked person's other records stay out of null and power
     nonmembers, members, population = (p[free[p]] for p in (data.nonmembers, data.members, data.population))
@@ -179,6 +213,11 @@ def check_online_design(checked: RecordSet, data, n_models: int, *, seed: int, t
     if n_power is None:
         n_power = min(members.size, budget - n_null)
     n_power = max(0, min(int(n_power), members.size, budget - n_null))
+    if n_power < 1:
+        why = (f"every member of the data is a checked record{' or a checked person' if groups is not None else ''}" if members.size == 0
+               else "the null takes every free place in the pool")
+        raise DataError(f"an online check measures its power on members it places in the design beside the checked records, and none is "
+                        f"left ({why}); check fewer records at a time, or add members to the audit data")
     n_fill = min(population.size, budget - n_null - n_power)
     rng = np.random.default_rng([int(seed), 0xC0E])
     null, power, fill = (_sample(rng, p, n, None if persons is None else persons[p]) for p, n in ((nonmembers, n_null), (members, n_power), (population, n_fill)))

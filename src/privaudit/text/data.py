@@ -306,9 +306,10 @@ class Documents:
 def _folder_documents(path: Path, author_column: str | None) -> Documents:
     """One document per ``.txt`` file of a folder (ids: the file names), in name order."""
     files = sorted(f for f in path.iterdir() if f.is_file() and f.name.lower().endswith(".txt"))
-    if author_column is not None or not files:
-        raise DataError(f"{path}: a folder of documents holds one .txt file per document and no author fields"
-                        + ("" if files else " (it has no .txt file)") + "; give a .jsonl file for --author-column")
+    if author_column is not None:
+        raise DataError(f"{path}: a folder of documents holds one .txt file per document and no author fields; give a .jsonl file for --author-column")
+    if not files:
+        raise DataError(f"{path}: a folder of documents holds one .txt file per document, and it has none; put the documents there as .txt files")
     texts = [_file_text(f).strip() for f in files]
     _check_texts(path, [{"text": t} for t in texts], [f.name for f in files], "file")
     return Documents(texts, np.asarray([f.name for f in files], dtype=str), None, str(path))
@@ -341,6 +342,12 @@ def read_documents(path: str | Path, *, text_column: str = "text", author_column
     ids = (_unique_ids(path, [r["id"] for r in rows], numbers, "id", where) if has_id
            else np.asarray([f"{where.split()[-1]}-{n}" for n in numbers], dtype=str))
     authors = None if author_column is None else _persons(path, [r["person"] for r in rows], numbers, "--author-column", where)
+    if authors is not None:  # a repeated document would count twice in its author's statistic
+        seen: dict = {}
+        for row, number in zip(rows, numbers):
+            if seen.setdefault(row["text"], number) != number:
+                raise DataError(f"{path}, {where} {number}: the same text as {where} {seen[row['text']]}; with --author-column give each "
+                                "document once (it would count twice in its author's test)")
     return Documents([r["text"] for r in rows], ids, authors, str(path))
 
 
