@@ -180,24 +180,6 @@ def deletion_tests(after, before, persons, null_after, null_before, null_persons
     return results, t_after.method, how, power
 
 
-def _score(target, data: AuditData, attack, parts: dict, reference, seed: int, progress):
-    """Scores (and log likelihood ratios, or None) of each part on ``target``: one pass, as ``check`` scores records."""
-    from privaudit.data import concat_records
-    from privaudit.pipeline import check_needs, collect, score_attack
-    from privaudit.pipeline.collect import split_parts
-
-    everything = concat_records(list(parts.values()))
-    check_needs(target, [attack], has_population=bool(data.population.size), plan=reference)
-    collected = collect(target, data, everything, [attack], plan=reference, seed=seed, progress=progress, always=(),
-                        reference_query=everything if attack.needs.reference else None)
-    population_labels = data.records.labels[data.population] if data.population.size else None
-    scored = score_attack(attack, collected, everything.labels, population_labels)
-    sizes = [len(p) for p in parts.values()]
-    scores = dict(zip(parts, split_parts(scored.scores, sizes), strict=True))
-    ratios = None if scored.log_likelihood_ratios is None else dict(zip(parts, split_parts(scored.log_likelihood_ratios, sizes), strict=True))
-    return scores, ratios
-
-
 def check_deletion(after_target, before_target, data: AuditData, records: RecordSet, *, persons=None, data_persons=None, attack=None,
                    reference=None, alpha: float = 0.05, seed: int = 0, power_sizes=(), progress=None) -> DeletionResult:
     """Deletion check of ``records`` on ``after_target`` against ``before_target`` (see the module docstring).
@@ -234,9 +216,11 @@ def check_deletion(after_target, before_target, data: AuditData, records: Record
                    else np.asarray([str(x) for x in data_persons], dtype=object))
     members = data.members[~np.isin(all_persons[data.members], checked_persons) & ~np.isin(data.records.ids[data.members].astype(str), ids)]
     parts = {"checked": records, "members": data.records.subset(members), "real": data.records.subset(data.nonmembers)}
+    from privaudit.pipeline import score_parts
+
     scored, ratios = {}, {}
     for role, target in (("after", after_target), ("before", before_target)):
-        scored[role], ratios[role] = _score(target, data, attack, parts, reference, seed, progress)
+        scored[role], ratios[role] = score_parts(target, data, attack, parts, plan=reference, seed=seed, progress=progress)
     llr = None
     if ratios["after"] is not None and ratios["before"] is not None:
         values = [ratios[role][part] for role in ("after", "before") for part in ("checked", "real", "members")]

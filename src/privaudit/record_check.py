@@ -62,7 +62,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -171,23 +171,6 @@ def check_attack(attack, reference, notes: list[str], *, output_kind: str = "pro
     return attack, reference
 
 
-def _score_parts(target, data: AuditData, attack, parts: Mapping[str, RecordSet], reference, seed: int, progress):
-    """Score every part in one pass through the pipeline: ``({part: scores}, {part: log likelihood ratios} or None)``."""
-    from privaudit.data import concat_records
-    from privaudit.pipeline import check_needs, collect, score_attack
-    from privaudit.pipeline.collect import split_parts
-
-    everything = concat_records(list(parts.values()))
-    check_needs(target, [attack], has_population=bool(data.population.size), plan=reference)
-    collected = collect(target, data, everything, [attack], plan=reference, seed=seed, progress=progress, always=(),
-                        reference_query=everything if attack.needs.reference else None)
-    population_labels = data.records.labels[data.population] if data.population.size else None
-    scored = score_attack(attack, collected, everything.labels, population_labels)
-    sizes = [len(p) for p in parts.values()]
-    ratios = None if scored.log_likelihood_ratios is None else dict(zip(parts, split_parts(scored.log_likelihood_ratios, sizes), strict=True))
-    return dict(zip(parts, split_parts(scored.scores, sizes), strict=True)), ratios
-
-
 def check_records(
     target,
     data: AuditData,
@@ -276,7 +259,9 @@ def check_records(
         if null in ("fabricated", "both"):
             fabricated = fabricate_null(data, label_name, n_fabricated, seed, notes, generator)
             parts["fabricated"] = fabricated.profiles
-        scored, all_ratios = _score_parts(target, data, attack, parts, reference, seed, progress)
+        from privaudit.pipeline import score_parts
+
+        scored, all_ratios = score_parts(target, data, attack, parts, plan=reference, seed=seed, progress=progress)
     checked, member_scores, log_ratios = scored["checked"], scored["members"], all_ratios and all_ratios["checked"]
     persons = None if person_ids is None else check_persons(data, person_ids, scored, all_ratios, alpha=alpha, seed=seed, null=null, notes=notes,
                                                             null_ids=null_ids, member_ids=member_ids)

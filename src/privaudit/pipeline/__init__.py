@@ -22,11 +22,11 @@ from privaudit.pipeline.environment import package_versions
 from privaudit.pipeline.evaluate import MetricSettings, corrected_claims, evaluate_attacks
 from privaudit.pipeline.inputs import RANDOMIZED_SPLIT_MIN_P, AuditInputs, check_membership_randomized, load_data, load_inputs
 from privaudit.pipeline.result import AttackResult, AuditResult, TargetSummary
-from privaudit.pipeline.score import Scored, score_attack, score_attacks
+from privaudit.pipeline.score import Scored, score_attack, score_attacks, score_parts
 
 __all__ = [
     "audit", "run_audit", "audit_outputs", "AuditResult", "AttackResult", "TargetSummary", "AuditInputs", "load_inputs", "load_data",
     "check_membership_randomized", "RANDOMIZED_SPLIT_MIN_P", "Collected", "collect", "collect_text", "check_needs", "api_call_counts",
-    "Scored", "score_attack", "score_attacks", "MetricSettings", "evaluate_attacks", "corrected_claims", "package_versions",
+    "Scored", "score_attack", "score_attacks", "score_parts", "MetricSettings", "evaluate_attacks", "corrected_claims", "package_versions",
     "default_attacks", "strongest_check_attack", "build_attacks",
 ]

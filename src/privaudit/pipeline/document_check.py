@@ -42,6 +42,7 @@ from typing import Sequence
 
 import numpy as np
 
+from privaudit.person_check import PersonVerdict
 from privaudit.exceptions import DataError
 from privaudit.metrics.intervals import clopper_pearson
 from privaudit.metrics.pvalues import benjamini_hochberg, empirical_p_values
@@ -71,22 +72,8 @@ class DocumentVerdict:
     verdict: str
 
 
-@dataclass(frozen=True)
-class AuthorVerdict:
-    """One checked author: ``n_records`` documents, the person-level statistic, p, q, verdict and the power for an author of that size."""
-
-    person: str
-    n_records: int
-    statistic: float
-    p_value: float
-    q_value: float
-    significant: bool
-    verdict: str
-    power: float | None
-    power_ci: tuple | None
-    n_member_persons: int
-    n_null_persons: int
-    null_how: str
+#: one checked author: the person-level result of :mod:`privaudit.person_check`, for documents
+AuthorVerdict = PersonVerdict
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import numpy as np
 from privaudit.pipeline.collect import Collected, missing_population_error
 from privaudit.progress import track
 
-__all__ = ["Scored", "score_attack", "score_attacks"]
+__all__ = ["Scored", "score_attack", "score_attacks", "score_parts"]
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,27 @@ def score_attacks(target_name: str, attacks: Sequence, collected: Collected, lab
             out.append(score_attack(attack, collected, labels, population_labels))
             advance(1)
     return out
+
+
+def score_parts(target, data, attack, parts, *, plan, seed: int, progress: Callable[[str], None] | None = None,
+                reference_design=None) -> tuple[dict, dict | None]:
+    """Score named record sets in ONE pass of :func:`~privaudit.pipeline.collect.collect` and :func:`score_attack` (``privaudit check``).
+
+    ``parts`` maps names to :class:`~privaudit.data.RecordSet` (checked records, members, null, ...); they
+    are queried and scored together, the reference models (``plan``; ``reference_design`` = ``(pool, keep)``
+    for an online check's own design) scoring them all. Returns ``({name: scores}, {name: log likelihood
+    ratios} or None)``, each array in the part's record order.
+    """
+    from privaudit.data import concat_records
+    from privaudit.pipeline.collect import check_needs, collect, split_parts
+
+    everything = concat_records(list(parts.values()))
+    check_needs(target, [attack], has_population=bool(data.population.size), plan=plan)
+    collected = collect(target, data, everything, [attack], plan=plan, seed=seed, progress=progress, always=(),
+                        reference_query=everything if attack.needs.reference else None, reference_design=reference_design)
+    population_labels = data.records.labels[data.population] if data.population.size else None
+    scored = score_attack(attack, collected, everything.labels, population_labels)
+    sizes = [len(p) for p in parts.values()]
+    scores = dict(zip(parts, split_parts(scored.scores, sizes), strict=True))
+    ratios = None if scored.log_likelihood_ratios is None else dict(zip(parts, split_parts(scored.log_likelihood_ratios, sizes), strict=True))
+    return scores, ratios
