@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1600)]  # the module fixture runs the whole demo (about 5 min, more on busy cores)
 
 
 def digest(path: Path) -> str:
