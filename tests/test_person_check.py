@@ -212,6 +212,21 @@ def test_audit_with_person_column_reports_a_person_level_roc(setup, tmp_path):
     assert "<h3>Persons</h3>" in page and f"{roc.n_member_persons:,}" in page
 
 
+def test_person_level_roc_of_the_best_of_several_attacks_has_bonferroni_widened_intervals(setup):
+    """The best attack is chosen among K on the same records: its person-level intervals are computed at 1 − (1 − c)/K."""
+    from privaudit.pipeline import audit
+
+    target, data, _, _ = setup
+    one = audit(data, [target], ["loss"], fprs=[0.1], n_bootstrap=200, seed=0).persons["boosted"]
+    three = audit(data, [target], ["loss", "logit_confidence", "correctness"], fprs=[0.1], n_bootstrap=200, seed=0).persons["boosted"]
+    assert (one.chosen_from, one.interval_confidence) == (1, 0.95)
+    assert three.chosen_from == 3 and abs(three.interval_confidence - (1 - 0.05 / 3)) < 1e-12
+    assert three.attack == one.attack  # loss is the strongest of the three here: the same statistic, only the confidence differs
+    (low1, high1), (low3, high3) = one.metrics.auc_ci, three.metrics.auc_ci
+    assert low3 <= low1 and high3 >= high1 and (high3 - low3) > (high1 - low1)
+    assert three.to_dict()["chosen_from"] == 3
+
+
 def test_audit_without_person_column_has_no_persons_key(setup):
     from privaudit.pipeline import audit
     from privaudit.report import report_dict

@@ -14,7 +14,12 @@ person's number of records — the sum of :func:`privaudit.persons.person_tests`
 size has variance one and persons of different sizes share one threshold.
 Member persons vs non-member persons are then evaluated like records
 (:func:`privaudit.metrics.evaluate_scores`: AUC with its interval, TPR at the
-report's FPRs with exact intervals), with ``n`` counted in persons. No ε bound
+report's FPRs with exact intervals), with ``n`` counted in persons. The best
+attack is chosen among the target's ``K`` attacks on the same records, so its
+intervals are Bonferroni-widened for that choice: each is computed at
+confidence ``1 − (1 − c)/K`` (``c`` the report's confidence), which covers the
+chosen attack's true value with probability ≥ ``c`` whichever is chosen
+(``chosen_from`` and ``interval_confidence`` say so). No ε bound
 is given (it would be a person-level bound, which the record-level
 machinery does not claim).
 """
@@ -45,11 +50,15 @@ class PersonROC:
     n_nonmember_persons: int
     sizes: dict
     metrics: ScoreMetrics
+    #: attacks the best was chosen from (K), and the confidence its intervals were computed at, 1 − (1 − c)/K
+    chosen_from: int = 1
+    interval_confidence: float = 0.95
 
     def to_dict(self) -> dict:
         """JSON-ready layout of ``report.json``'s ``persons`` entries (schema 1.2)."""
         return {"attack": self.attack, "statistic": PERSON_STATISTIC, "n_member_persons": self.n_member_persons,
                 "n_nonmember_persons": self.n_nonmember_persons, "sizes": {str(k): list(v) for k, v in self.sizes.items()},
+                "chosen_from": self.chosen_from, "interval_confidence": self.interval_confidence,
                 **self.metrics.to_dict()}
 
 
@@ -75,7 +84,9 @@ def person_rocs(result, person_ids: np.ndarray, *, fprs, confidence: float, n_bo
     out = {}
     for name in dict.fromkeys(r.target for r in result.results):
         best = result.best(name)
+        n_attacks = sum(r.target == name for r in result.results)
+        level = 1.0 - (1.0 - confidence) / n_attacks  # Bonferroni over the K attacks the best was chosen from
         statistic = person_statistics(normal_scores(best.scores), codes, n) / np.sqrt(k)
-        metrics = evaluate_scores(statistic, person_member, fprs=fprs, confidence=confidence, n_bootstrap=n_bootstrap, seed=seed, delta=None)
-        out[name] = PersonROC(name, best.attack, int(person_member.sum()), int((~person_member).sum()), sizes, metrics)
+        metrics = evaluate_scores(statistic, person_member, fprs=fprs, confidence=level, n_bootstrap=n_bootstrap, seed=seed, delta=None)
+        out[name] = PersonROC(name, best.attack, int(person_member.sum()), int((~person_member).sum()), sizes, metrics, n_attacks, level)
     return out

@@ -67,7 +67,8 @@ def _person_section(roc, fprs) -> dict:
     row = _result_rows([SimpleNamespace(attack=roc.attack, signal=None, metrics=roc.metrics)], fprs)[0]
     sizes = ", ".join(f"{k} record{'s' if int(k) != 1 else ''}: {m:,} / {n:,}" for k, (m, n) in sorted(roc.sizes.items()))
     return {"attack": roc.attack, "statistic": PERSON_STATISTIC, "n_member_persons": roc.n_member_persons,
-            "n_nonmember_persons": roc.n_nonmember_persons, "row": row, "sizes": sizes}
+            "n_nonmember_persons": roc.n_nonmember_persons, "row": row, "sizes": sizes,
+            "chosen_from": roc.chosen_from, "interval_confidence": f"{100 * roc.interval_confidence:.4g} %"}
 
 
 def _epsilon_note(result: AuditResult) -> str | None:
