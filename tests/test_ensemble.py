@@ -214,3 +214,28 @@ def test_backend_spreads_chunks_over_worker_processes(tmp_path):
     here = train_reference_models(recipe, pool, keep, pool, store=ReferenceStore(tmp_path / "one"), seed=0, backend="ensemble", n_jobs=1)
     assert spread.trained == 4 and len(done) == 5 and spread.model_keys == here.model_keys
     assert np.abs(spread.outputs - here.outputs).max() < 1e-6  # chunks of 2 in two processes == one chunk of 4 here
+
+
+@pytest.mark.parametrize("trained_by", ["ensemble", "sequential"])
+def test_local_backend_reuses_the_models_a_rerun_finds_in_the_store_instead_of_measuring_again(tmp_path, trained_by):
+    """A rerun with backend "local" must not retrain with the other trainer because a new measurement came out the
+    other way (ensemble- and sequentially trained models differ by rounding, so the figures would move)."""
+    from privaudit.reference.engine import all_stored
+    from privaudit.reference.plan import ReferencePlan
+
+    pool = _records(60)
+    keep = reference_keep_mask(len(pool), 4, seed=0)
+    store = ReferenceStore(tmp_path)
+    recipe = EnsembleRecipe(_recipe()) if trained_by == "ensemble" else _recipe()
+    first = train_reference_models(recipe, pool, keep, pool, store=store, seed=0, backend=trained_by, n_jobs=1)
+    plan = ReferencePlan(_recipe(), n_models=4, backend="local", n_jobs=2, store=tmp_path)
+    backend, chosen, reason = plan.resolve(stored=lambda candidate: all_stored(candidate, pool, keep, store, 0))
+    assert isinstance(chosen, EnsembleRecipe) == (trained_by == "ensemble") and "in the store" in reason
+    again = train_reference_models(chosen, pool, keep, pool, store=store, seed=0, backend=backend, n_jobs=1)
+    assert again.trained == 0 and again.model_keys == first.model_keys and np.array_equal(again.outputs, first.outputs)
+    # nothing stored under any recipe (another seed): the choice is measured as before
+    backend, _, reason = plan.resolve(stored=lambda candidate: all_stored(candidate, pool, keep, store, 1))
+    assert "in the store" not in reason and backend in ("ensemble", "process")
+    # a recipe that never trains as an ensemble (scikit-learn) is only looked up as itself
+    sk = ReferencePlan(SklearnRecipe(LogisticRegression()), n_models=4, backend="local", n_jobs=1, store=tmp_path)
+    assert sk.resolve(stored=lambda candidate: False)[0] == "sequential"

@@ -24,7 +24,7 @@ from privaudit.reference.backends import BACKENDS
 from privaudit.reference.store import STORE_FORMAT, ReferenceStore, records_digest
 from privaudit.reference.worker import ModelTask, TaskResult, model_seed
 
-__all__ = ["ReferenceOutputs", "train_reference_models"]
+__all__ = ["ReferenceOutputs", "train_reference_models", "model_keys", "all_stored"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -87,6 +87,29 @@ def _check_inputs(pool, keep_mask, query) -> np.ndarray:
     return keep
 
 
+def _training_rows(pool, keep: np.ndarray, k: int) -> np.ndarray:
+    """Pool rows model ``k`` trains on, sorted by record id (a model depends only on *which* records it saw)."""
+    rows = np.flatnonzero(keep[:, k])
+    return rows[np.argsort(pool.ids[rows].astype(str), kind="stable")]
+
+
+def _model_key(recipe, pool, keep: np.ndarray, store: ReferenceStore, seed: int, k: int) -> str:
+    train = pool.subset(_training_rows(pool, keep, k))
+    return store.model_key(recipe, train.ids, model_seed(seed, k), content_digest=records_digest(train))
+
+
+def model_keys(recipe, pool, keep_mask: np.ndarray, store: ReferenceStore, seed: int) -> list[str]:
+    """The store key of each model ``k`` of ``keep_mask`` trained by ``recipe`` (what :func:`train_reference_models` stores it under)."""
+    keep = np.asarray(keep_mask)
+    return [_model_key(recipe, pool, keep, store, seed, k) for k in range(keep.shape[1])]
+
+
+def all_stored(recipe, pool, keep_mask: np.ndarray, store: ReferenceStore, seed: int) -> bool:
+    """True when every model of the design is already in ``store`` under ``recipe``'s keys (a rerun trains nothing); stops at the first missing one."""
+    keep = np.asarray(keep_mask)
+    return keep.shape[1] > 0 and all(store.has_model(_model_key(recipe, pool, keep, store, seed, k)) for k in range(keep.shape[1]))
+
+
 def train_reference_models(
     recipe,
     pool,
@@ -140,14 +163,10 @@ def train_reference_models(
     store.clean_temporary()
     query_digest = records_digest(query)
     fingerprint = recipe.fingerprint()
-    keys, tasks = [], []
-    for k in range(n_models):
-        rows = np.flatnonzero(keep[:, k])
-        rows = rows[np.argsort(pool.ids[rows].astype(str), kind="stable")]
-        train = pool.subset(rows)
+    keys, tasks = model_keys(recipe, pool, keep, store, seed), []
+    for k, key in enumerate(keys):
+        rows = _training_rows(pool, keep, k)
         k_seed = model_seed(seed, k)
-        key = store.model_key(recipe, train.ids, k_seed, content_digest=records_digest(train))
-        keys.append(key)
         if key in {t.key for t in tasks} or store.has_outputs(key, query_digest):
             continue
         kind = "query" if store.has_model(key) else "train"

@@ -91,12 +91,30 @@ class ReferencePlan:
         if self.backend not in ("local", "sequential", "process", "ensemble", "ray"):
             raise ConfigError(f"reference backend must be local, sequential, process, ensemble or ray, not '{self.backend}'")
 
-    def resolve(self) -> tuple[str, object, str]:
+    def resolve(self, stored=None) -> tuple[str, object, str]:
         """``(backend, recipe to train with, reason)``; the ensemble backend trains an ``EnsembleRecipe``
-        (its own store keys: ensemble-trained models are not bit-identical to sequentially trained ones)."""
+        (its own store keys: ensemble-trained models are not bit-identical to sequentially trained ones).
+
+        ``stored(recipe) -> bool`` (optional) says whether the store already holds every model of the run
+        under ``recipe``'s keys: ``backend="local"`` then reuses those models, whichever backend trained
+        them, instead of choosing by a new measurement — so a rerun gives the same models, and the same figures.
+        """
         from privaudit.reference.backend_choice import choose_local_backend
         from privaudit.reference.ensemble import EnsembleRecipe
+        from privaudit.reference.worker_pool import default_jobs
 
+        if self.backend == "local" and stored is not None:
+            plain = self.recipe.recipe if isinstance(self.recipe, EnsembleRecipe) else self.recipe
+            fallback = "process" if max(1, int(self.n_jobs or default_jobs())) > 1 else "sequential"
+            for backend, recipe in ((fallback, plain), ("ensemble", plain)):
+                if backend == "ensemble":
+                    try:
+                        recipe = EnsembleRecipe(plain)
+                    except ConfigError:  # not a build_mlp torch recipe: it never trains as an ensemble
+                        continue
+                if stored(recipe):
+                    return backend, recipe, (f"{backend}: all {self.n_models} models are in the store (trained "
+                                             f"{'as an ensemble' if backend == 'ensemble' else 'one at a time'}), reused as they are")
         if self.backend == "local":
             backend, reason = choose_local_backend(self.recipe, self.n_models, self.n_jobs)
         else:
@@ -148,7 +166,7 @@ def reference_signals(
     from privaudit.attacks.reference import ReferenceSignals
     from privaudit.data import concat_records
     from privaudit.reference.design import reference_design
-    from privaudit.reference.engine import train_reference_models
+    from privaudit.reference.engine import all_stored, train_reference_models
     from privaudit.reference.store import ReferenceStore
     from privaudit.signals import signals_from_outputs
 
@@ -170,12 +188,13 @@ def reference_signals(
         query_records, n_audited = data.records.subset(positions), data.audited.size
     else:
         query_records, n_audited = concat_records([query, data.records.subset(data.population)]), len(query)
-    backend, recipe, reason = plan.resolve()
+    store = ReferenceStore(plan.store)
+    backend, recipe, reason = plan.resolve(stored=lambda candidate: all_stored(candidate, pool_records, keep, store, seed))
     if progress is not None:
         progress(0, plan.n_models, f"backend {reason}")
     outputs = train_reference_models(
         recipe, pool_records, keep, query_records,
-        store=ReferenceStore(plan.store), seed=seed, backend=backend,
+        store=store, seed=seed, backend=backend,
         n_jobs=plan.n_jobs, ray_address=plan.ray_address, progress=progress,
     )
     labels = query_records.labels
