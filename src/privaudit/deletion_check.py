@@ -220,7 +220,7 @@ def check_deletion(after_target, before_target, data: AuditData, records: Record
 
     scored, ratios = {}, {}
     for role, target in (("after", after_target), ("before", before_target)):
-        scored[role], ratios[role] = score_parts(target, data, attack, parts, plan=reference, seed=seed, progress=progress)
+        scored[role], ratios[role], _ = score_parts(target, data, attack, parts, plan=reference, seed=seed, progress=progress)
     llr = None
     if ratios["after"] is not None and ratios["before"] is not None:
         values = [ratios[role][part] for role in ("after", "before") for part in ("checked", "real", "members")]

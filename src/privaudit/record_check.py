@@ -261,7 +261,7 @@ def check_records(
             parts["fabricated"] = fabricated.profiles
         from privaudit.pipeline import score_parts
 
-        scored, all_ratios = score_parts(target, data, attack, parts, plan=reference, seed=seed, progress=progress)
+        scored, all_ratios, _ = score_parts(target, data, attack, parts, plan=reference, seed=seed, progress=progress)
     checked, member_scores, log_ratios = scored["checked"], scored["members"], all_ratios and all_ratios["checked"]
     persons = None if person_ids is None else check_persons(data, person_ids, scored, all_ratios, alpha=alpha, seed=seed, null=null, notes=notes,
                                                             null_ids=null_ids, member_ids=member_ids)

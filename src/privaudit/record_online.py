@@ -123,9 +123,7 @@ def score_online(target, data, attack, records, plan, *, seed: int, progress=Non
     backend; the design is :func:`~privaudit.reference.check_design.check_online_design`'s, each model on at
     most as many records as ``data`` has members). ``groups``, ``n_null``, ``n_power``: passed to the design.
     """
-    from privaudit.data import concat_records
-    from privaudit.pipeline import check_needs, collect, score_attack
-    from privaudit.pipeline.collect import split_parts
+    from privaudit.pipeline import score_parts
     from privaudit.reference.check_design import check_online_design
 
     m = int(data.members.size)
@@ -134,16 +132,10 @@ def score_online(target, data, attack, records, plan, *, seed: int, progress=Non
     parts = [records, design.pool.subset(design.null), design.pool.subset(design.power)]
     if not attack.needs.any_population:  # online LiRA reads no population record: neither target nor models query them
         data = replace(data, population=np.empty(0, dtype=np.intp))
-    everything = concat_records(parts)
-    check_needs(target, [attack], has_population=bool(data.population.size), plan=plan)
-    collected = collect(target, data, everything, [attack], plan=plan, seed=seed, progress=progress, always=(),
-                        reference_query=everything, reference_design=(design.pool, design.keep))
-    population_labels = data.records.labels[data.population] if data.population.size else None
-    scored = score_attack(attack, collected, everything.labels, population_labels)
-    sizes = [len(p) for p in parts]
-    checked, null, members = split_parts(scored.scores, sizes)
-    ratios = None if scored.log_likelihood_ratios is None else dict(zip(("checked", "real", "members"), split_parts(scored.log_likelihood_ratios, sizes)))
-    engine = collected.reference_info or {}
+    scored, ratios, engine = score_parts(target, data, attack, dict(zip(("checked", "real", "members"), parts)), plan=plan, seed=seed,
+                                         progress=progress, reference_design=(design.pool, design.keep))
+    checked, null, members = scored["checked"], scored["real"], scored["members"]
+    engine = engine or {}
     info = {"mode": "online", "n_models": plan.n_models, **design.sizes(), "model_sizes": [int(design.model_sizes.min()), int(design.model_sizes.max())],
             "trained": engine.get("trained"), "reused": engine.get("reused"), "backend": engine.get("backend"), "design": design.how}
     return OnlineScores(checked, members, null, np.asarray(design.pool.ids[design.null]), np.asarray(design.pool.ids[design.power]), ratios, info)

@@ -61,13 +61,13 @@ def score_attacks(target_name: str, attacks: Sequence, collected: Collected, lab
 
 
 def score_parts(target, data, attack, parts, *, plan, seed: int, progress: Callable[[str], None] | None = None,
-                reference_design=None) -> tuple[dict, dict | None]:
+                reference_design=None) -> tuple[dict, dict | None, dict | None]:
     """Score named record sets in ONE pass of :func:`~privaudit.pipeline.collect.collect` and :func:`score_attack` (``privaudit check``).
 
     ``parts`` maps names to :class:`~privaudit.data.RecordSet` (checked records, members, null, ...); they
     are queried and scored together, the reference models (``plan``; ``reference_design`` = ``(pool, keep)``
     for an online check's own design) scoring them all. Returns ``({name: scores}, {name: log likelihood
-    ratios} or None)``, each array in the part's record order.
+    ratios} or None, what the reference engine did or None)``, each array in the part's record order.
     """
     from privaudit.data import concat_records
     from privaudit.pipeline.collect import check_needs, collect, split_parts
@@ -81,4 +81,4 @@ def score_parts(target, data, attack, parts, *, plan, seed: int, progress: Calla
     sizes = [len(p) for p in parts.values()]
     scores = dict(zip(parts, split_parts(scored.scores, sizes), strict=True))
     ratios = None if scored.log_likelihood_ratios is None else dict(zip(parts, split_parts(scored.log_likelihood_ratios, sizes), strict=True))
-    return scores, ratios
+    return scores, ratios, collected.reference_info
