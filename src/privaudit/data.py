@@ -54,12 +54,18 @@ class RecordSet:
         Class index of each record into ``classes``.
     classes : tuple
         Class values in index order.
+    image_shape : tuple of int, optional
+        ``(channels, height, width)`` when each record is an image whose pixels
+        are the feature columns in C-order (``features.to_numpy().reshape(n,
+        *image_shape)``); None for tabular records. Image augmentations and
+        image models read it.
     """
 
     ids: np.ndarray
     features: pd.DataFrame
     labels: np.ndarray
     classes: tuple
+    image_shape: tuple | None = None
 
     def __len__(self) -> int:
         return int(self.ids.size)
@@ -67,7 +73,7 @@ class RecordSet:
     def subset(self, index: np.ndarray) -> "RecordSet":
         """Records at integer positions ``index``."""
         index = np.asarray(index)
-        return RecordSet(self.ids[index], self.features.iloc[index].reset_index(drop=True), self.labels[index], self.classes)
+        return RecordSet(self.ids[index], self.features.iloc[index].reset_index(drop=True), self.labels[index], self.classes, self.image_shape)
 
 
 def concat_records(parts: Sequence[RecordSet]) -> RecordSet:
@@ -81,8 +87,10 @@ def concat_records(parts: Sequence[RecordSet]) -> RecordSet:
             raise DataError(f"record sets have different classes: {list(classes)} and {list(part.classes)}")
         if list(part.features.columns) != list(parts[0].features.columns):
             raise DataError(f"record sets have different columns: {list(parts[0].features.columns)} and {list(part.features.columns)}")
+        if part.image_shape != parts[0].image_shape:
+            raise DataError(f"record sets have different image shapes: {parts[0].image_shape} and {part.image_shape}")
     features = pd.concat([p.features for p in parts], ignore_index=True)
-    return RecordSet(np.concatenate([p.ids for p in parts]), features, np.concatenate([p.labels for p in parts]), classes)
+    return RecordSet(np.concatenate([p.ids for p in parts]), features, np.concatenate([p.labels for p in parts]), classes, parts[0].image_shape)
 
 
 @dataclass(frozen=True)

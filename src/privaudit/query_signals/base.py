@@ -152,7 +152,7 @@ class LabelOracle:
         for start in range(0, owner.size, QUERY_BATCH_ROWS):
             part = slice(start, start + QUERY_BATCH_ROWS)
             rows = owner[part]
-            copies = RecordSet(self.records.ids[rows], self.space.frame(numeric[part], codes[part]), self.labels[rows], self.records.classes)
+            copies = RecordSet(self.records.ids[rows], self.space.frame(numeric[part], codes[part]), self.labels[rows], self.records.classes, self.records.image_shape)
             predicted[part] = predicted_labels(self.target, copies)
             self.calls += 1
             if self.advance is not None:
