@@ -17,7 +17,7 @@ both; duplicate and empty ids are errors naming the first ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -26,6 +26,7 @@ import pandas as pd
 
 from privaudit.data_files import read_id_file, read_table, record_ids
 from privaudit.exceptions import DataError
+from privaudit.image_files import FOLDER_ID, is_image_source, read_image_table
 
 __all__ = ["RecordSet", "AuditData", "concat_records", "read_table", "load_audit_data", "audit_data_from_frame", "MEMBERSHIP_VALUES"]
 
@@ -229,7 +230,11 @@ def load_audit_data(
     require_features: bool = True,
     person_column: str | None = None,
 ) -> AuditData:
-    """Load records and membership sets from a table file (CSV or Parquet).
+    """Load records and membership sets from a table file (CSV or Parquet), or images (``.npz``, ``.npy``, a folder).
+
+    Image and array sources are read by :func:`privaudit.image_files.read_image_table`
+    (``label``, ``id_column`` and ``membership_column`` then name arrays); their
+    records carry ``image_shape``.
 
     Membership comes either from ``membership_column`` (values listed in
     ``MEMBERSHIP_VALUES``) or from index files of record ids, one per line
@@ -241,16 +246,25 @@ def load_audit_data(
         raise DataError(f"{path}: give membership either as a column (membership.column) or as files (membership.members and membership.nonmembers), not both or neither")
     if members_file is not None and nonmembers_file is None:
         raise DataError(f"{path}: membership.members is given but membership.nonmembers is missing")
-    table = read_table(path, text_columns=[c for c in (id_column, person_column) if c])
+    image_shape = None
+    if is_image_source(path):  # .npz / .npy / a folder of images: pixels become the feature columns
+        if features is not None or person_column is not None:
+            raise DataError(f"{path}: data.features and data.person_column do not apply to image or array data; leave them out")
+        table, features, image_shape = read_image_table(path, label=label, id_column=id_column, membership_column=membership_column)
+        id_column = id_column or (FOLDER_ID if path.is_dir() else None)
+        require_features = False  # read_image_table refused NaN and non-numeric pixels
+    else:
+        table = read_table(path, text_columns=[c for c in (id_column, person_column) if c])
     id_lists = {}
     for role, file in (("members", members_file), ("nonmembers", nonmembers_file), ("population", population_file)):
         if file is not None:
             id_lists[role] = (read_id_file(file), Path(file))
-    return audit_data_from_frame(
+    data = audit_data_from_frame(
         table, label=label, id_column=id_column, features=features, membership_column=membership_column,
         membership_ids=id_lists or None, classes=classes, require_features=require_features, source=str(path),
         person_column=person_column,
     )
+    return data if image_shape is None else replace(data, records=replace(data.records, image_shape=image_shape))
 
 
 def audit_data_from_frame(

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: ``module:function`` references that run without opting in: privaudit's own model builders.
-BUILTIN_FACTORIES = frozenset({"privaudit.models:build_mlp"})
+BUILTIN_FACTORIES = frozenset({"privaudit.models:build_mlp", "privaudit.models:build_cnn"})
 
 #: Top-level packages whose classes a skops file may hold without listing them.
 ALLOWED_TYPE_PACKAGES = ("sklearn", "numpy", "scipy", "privaudit")

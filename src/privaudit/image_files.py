@@ -1,0 +1,224 @@
+"""Reading image and tensor records: ``.npz`` / ``.npy`` arrays or a folder of image files (ImageFolder layout).
+
+:func:`read_image_table` turns such a source into a table privaudit's data
+loader (:func:`privaudit.data.load_audit_data`) treats like a CSV: one row per
+image, float32 pixel columns ``pixel_0 … pixel_{C·H·W−1}`` in C-order of
+``(channels, height, width)``, plus the label, id and membership columns the
+config names. The caller records ``image_shape`` on the
+:class:`~privaudit.data.RecordSet`.
+
+Sources (``data.path``):
+
+``.npz`` (``numpy.savez``; never unpickled)
+    key ``images``: shape ``(n, H, W)`` (one channel), ``(n, C, H, W)``
+    (channels first) or ``(n, d)`` (flat vectors, not images); any real
+    numeric dtype, used as stored (converted to float32: scale pixels the way
+    the target was trained). ``data.label`` names the key of the labels
+    (``(n,)`` integers or strings), ``data.id_column`` an optional key of record
+    ids, ``membership.column`` an optional key of roles (member / nonmember /
+    population, or 1 / 0, as in a CSV column).
+``.npy``
+    the images alone; ``data.label``, ``data.id_column`` and
+    ``membership.column`` then name ``.npy`` files beside it
+    (``labels`` or ``labels.npy`` → ``<folder>/labels.npy``).
+a folder
+    ``root/<class>/<file>.png|.jpg|.jpeg``: the label is the class folder
+    (give ``label: class``), the record id the path relative to the root
+    (``coat/0001.png``); membership from index files of those ids. Pixels are
+    scaled to [0, 1]; grey-scale images have one channel, others are converted
+    to RGB (three). Every image must have the same size.
+
+Hostile input ends in one :class:`~privaudit.exceptions.DataError` line naming
+the file, the key and the fix: object (pickled) arrays, non-numeric or complex
+images, NaN or infinite pixels, arrays of different lengths, unreadable or
+oversized files (caps: :data:`MAX_ARRAY_BYTES` in all, :data:`MAX_IMAGE_PIXELS`
+per image file, which also stops decompression bombs).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from privaudit.data_files import first_line
+from privaudit.exceptions import DataError
+
+__all__ = ["read_image_table", "is_image_source", "IMAGES_KEY", "FOLDER_LABEL", "FOLDER_ID", "MAX_ARRAY_BYTES", "MAX_IMAGE_PIXELS", "IMAGE_SUFFIXES"]
+
+#: the npz key of the images
+IMAGES_KEY = "images"
+#: the label name a folder source is given (the class folder of each image)
+FOLDER_LABEL = "class"
+#: the id column of a folder source's table (ids are paths relative to the root)
+FOLDER_ID = "record_id"
+#: arrays (expanded) and decoded images may total at most this many bytes
+MAX_ARRAY_BYTES = 8 * 1024**3
+#: one image file may have at most this many pixels (width × height); Pillow's bomb check is set to it
+MAX_IMAGE_PIXELS = 4096 * 4096
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def is_image_source(path: str | Path) -> bool:
+    """Whether ``data.path`` is read by :func:`read_image_table` (``.npy``, ``.npz`` or a folder)."""
+    path = Path(path)
+    return path.suffix.lower() in (".npy", ".npz") or path.is_dir()
+
+
+def _checked_images(images: np.ndarray, where: str) -> tuple[np.ndarray, tuple | None]:
+    if images.dtype.kind not in "biuf":
+        raise DataError(f"{where}: images have dtype {images.dtype}; store real numbers (uint8 or float pixels)")
+    if images.ndim not in (2, 3, 4) or images.shape[0] == 0 or 0 in images.shape:
+        raise DataError(f"{where}: images have shape {images.shape}; use (n, H, W), (n, C, H, W) channels first, or (n, d) flat vectors")
+    if images.ndim == 4 and images.shape[-1] in (1, 3, 4) and images.shape[1] not in (1, 3, 4):
+        raise DataError(f"{where}: images have shape {images.shape}, channels last; store them channels first: images.transpose(0, 3, 1, 2)")
+    shape = None if images.ndim == 2 else ((1, *images.shape[1:]) if images.ndim == 3 else tuple(images.shape[1:]))
+    flat = images.reshape(images.shape[0], -1).astype(np.float32)
+    bad = ~np.isfinite(flat).all(axis=1)
+    if bad.any():
+        raise DataError(f"{where}: {int(bad.sum())} images have NaN or infinite pixels (first: row {int(np.flatnonzero(bad)[0])}); fix or drop them")
+    return flat, None if shape is None else tuple(int(v) for v in shape)
+
+
+def _checked_column(values: np.ndarray, n: int, where: str, role: str) -> np.ndarray:
+    if values.ndim != 1 or values.shape[0] != n:
+        raise DataError(f"{where}: {role} have shape {values.shape} but there are {n} images; give one value per image, shape ({n},)")
+    if values.dtype.kind not in "biuU":
+        raise DataError(f"{where}: {role} have dtype {values.dtype}; store integers or strings (numpy unicode), not floats or objects")
+    return values
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; check the path (relative to the config file)")
+    if path.stat().st_size > MAX_ARRAY_BYTES:
+        raise DataError(f"{path}: larger than {MAX_ARRAY_BYTES >> 30} GiB; audit a sample of the records")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataError(f"{path}: holds Python objects (a pickled array), which privaudit never loads; save numbers or numpy strings") from None
+        raise DataError(f"{path}: not a readable .npy file ({first_line(exc)}); save it again with numpy.save") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npy file ({first_line(exc)}); save it again with numpy.save") from None
+
+
+def _npz_arrays(path: Path, names: dict) -> dict:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz archive ({first_line(exc)}); save it again with numpy.savez") from None
+    if expanded > MAX_ARRAY_BYTES:
+        raise DataError(f"{path}: expands to {expanded:,} bytes, more than {MAX_ARRAY_BYTES >> 30} GiB; audit a sample of the records")
+    arrays = {}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.keys())
+            for role, key in names.items():
+                if key is None:
+                    continue
+                if key not in keys:
+                    raise DataError(f"{path}: no array '{key}' ({role}); the archive holds: {', '.join(keys) or 'nothing'}")
+                arrays[role] = archive[key]
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataError(f"{path}: an array holds Python objects (pickled), which privaudit never loads; save numbers or numpy strings") from None
+        raise DataError(f"{path}: an array is unreadable ({first_line(exc)}); save the archive again with numpy.savez") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz archive ({first_line(exc)}); save it again with numpy.savez") from None
+    return arrays
+
+
+def _sibling(path: Path, name: str) -> Path:
+    return path.parent / (name if name.lower().endswith(".npy") else f"{name}.npy")
+
+
+def _folder_images(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # larger raises DecompressionBombError before decoding
+    files = sorted(p for p in root.glob("*/*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(f"{root}: no images found; lay the folder out as <root>/<class>/<image>.png (or .jpg)")
+    pixels, shape, total = [], None, 0
+    for file in files:
+        try:
+            with Image.open(file) as image:
+                if image.width * image.height > MAX_IMAGE_PIXELS:
+                    raise DataError(f"{file}: {image.width} × {image.height} pixels, more than the {MAX_IMAGE_PIXELS:,} allowed; resize the images")
+                image = image.convert("L" if image.mode in ("1", "L", "I;16", "I", "F") else "RGB")
+                array = np.asarray(image, dtype=np.float32) / 255.0
+        except DataError:
+            raise
+        except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+            raise DataError(f"{file}: not a readable image ({first_line(exc)}); replace or remove it") from None
+        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+        if shape is None:
+            shape = array.shape
+        elif array.shape != shape:
+            raise DataError(f"{file}: shape (channels, height, width) {array.shape}, but {files[0]} has {shape}; every image must have the same size and colour mode")
+        total += array.nbytes
+        if total > MAX_ARRAY_BYTES:
+            raise DataError(f"{root}: the images decode to more than {MAX_ARRAY_BYTES >> 30} GiB; audit a sample of them")
+        pixels.append(array.reshape(-1))
+    ids = np.array([p.relative_to(root).as_posix() for p in files])
+    labels = np.array([p.parent.name for p in files])
+    return np.stack(pixels), labels, ids, tuple(int(v) for v in shape)
+
+
+def read_image_table(path: str | Path, *, label: str | None, id_column: str | None = None,
+                     membership_column: str | None = None) -> tuple[pd.DataFrame, list[str], tuple | None]:
+    """Read an image or tensor source into ``(table, pixel_columns, image_shape)``.
+
+    Parameters
+    ----------
+    path : path
+        ``.npz``, ``.npy`` or a folder (see the module docstring).
+    label, id_column, membership_column : str
+        The config's ``data.label``, ``data.id_column`` and ``membership.column``:
+        keys of the npz, sibling ``.npy`` files, or (folder) ``label: class``.
+
+    Returns
+    -------
+    table : DataFrame
+        Pixel columns (float32), then the columns named ``label``, ``id_column`` and
+        ``membership_column`` (ids as text).
+    pixel_columns : list of str
+        ``pixel_0`` … in C-order.
+    image_shape : tuple or None
+        ``(C, H, W)``; None for flat ``(n, d)`` vectors.
+    """
+    path = Path(path)
+    if label is None:
+        raise DataError(f"{path}: data.label is missing; name the labels ({'label: class' if path.is_dir() else 'the key or file of the labels'})")
+    if path.is_dir():
+        if label != FOLDER_LABEL:
+            raise DataError(f"{path}: an image folder's labels are its class folders: set data.label to '{FOLDER_LABEL}', not '{label}'")
+        if membership_column is not None or id_column is not None:
+            raise DataError(f"{path}: an image folder has no id or membership column; ids are relative paths (coat/0001.png): "
+                            "give membership as index files (membership.members / nonmembers) and leave data.id_column out")
+        flat, labels, ids, shape = _folder_images(path)
+        columns = {label: labels, FOLDER_ID: ids}
+    else:
+        names = {"images": IMAGES_KEY, "labels": label, "ids": id_column, "membership": membership_column}
+        if path.suffix.lower() == ".npz":
+            if not path.is_file():
+                raise DataError(f"{path}: file not found; check the path (relative to the config file)")
+            arrays, source = _npz_arrays(path, names), lambda role: f"{path} ['{names[role]}']"
+        else:
+            arrays = {"images": _load_npy(path)}
+            arrays.update({role: _load_npy(_sibling(path, key)) for role, key in names.items() if role != "images" and key is not None})
+            source = lambda role: str(path if role == "images" else _sibling(path, names[role]))  # noqa: E731
+        flat, shape = _checked_images(arrays["images"], source("images"))
+        n = flat.shape[0]
+        columns = {label: _checked_column(arrays["labels"], n, source("labels"), "labels")}
+        if id_column is not None:
+            columns[id_column] = _checked_column(arrays["ids"], n, source("ids"), "ids").astype(str)
+        if membership_column is not None:
+            columns[membership_column] = _checked_column(arrays["membership"], n, source("membership"), "membership roles").astype(str)
+    pixel_columns = [f"pixel_{i}" for i in range(flat.shape[1])]
+    table = pd.concat([pd.DataFrame(flat, columns=pixel_columns, copy=False), pd.DataFrame(columns)], axis=1)
+    return table, pixel_columns, shape
