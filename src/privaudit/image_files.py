@@ -37,6 +37,7 @@ per image file, which also stops decompression bombs).
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -56,7 +57,7 @@ FOLDER_LABEL = "class"
 FOLDER_ID = "record_id"
 #: arrays (expanded) and decoded images may total at most this many bytes
 MAX_ARRAY_BYTES = 8 * 1024**3
-#: one image file may have at most this many pixels (width × height); Pillow's bomb check is set to it
+#: one image file may have at most this many pixels (width × height), checked from its header before decoding
 MAX_IMAGE_PIXELS = 4096 * 4096
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -139,21 +140,21 @@ def _sibling(path: Path, name: str) -> Path:
 def _folder_images(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
     from PIL import Image
 
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # larger raises DecompressionBombError before decoding
     files = sorted(p for p in root.glob("*/*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DataError(f"{root}: no images found; lay the folder out as <root>/<class>/<image>.png (or .jpg)")
     pixels, shape, total = [], None, 0
     for file in files:
         try:
-            with Image.open(file) as image:
+            with warnings.catch_warnings(), Image.open(file) as image:  # the size is checked from the header, before decoding
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
                 if image.width * image.height > MAX_IMAGE_PIXELS:
                     raise DataError(f"{file}: {image.width} × {image.height} pixels, more than the {MAX_IMAGE_PIXELS:,} allowed; resize the images")
                 image = image.convert("L" if image.mode in ("1", "L", "I;16", "I", "F") else "RGB")
                 array = np.asarray(image, dtype=np.float32) / 255.0
         except DataError:
             raise
-        except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning, SyntaxError) as exc:
             raise DataError(f"{file}: not a readable image ({first_line(exc)}); replace or remove it") from None
         array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         if shape is None:

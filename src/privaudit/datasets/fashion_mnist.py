@@ -63,11 +63,12 @@ def read_idx(path: str | Path, *, magic: int, shape: tuple) -> np.ndarray:
     data = _read_gzip(path)
     n_dims = magic & 0xFF
     header = 4 + 4 * n_dims
+    found = int.from_bytes(data[:4], "big") if len(data) >= 4 else None
+    if found != magic:
+        shown = "missing" if found is None else f"0x{found:08x}"
+        raise DataError(f"{path}: idx magic number {shown}, expected 0x{magic:08x}; not a Fashion-MNIST {'image' if n_dims == 3 else 'label'} file")
     if len(data) < header:
         raise DataError(f"{path}: {len(data)} bytes, shorter than an idx header; reinstall the package")
-    found = int.from_bytes(data[:4], "big")
-    if found != magic:
-        raise DataError(f"{path}: idx magic number 0x{found:08x}, expected 0x{magic:08x}; not a Fashion-MNIST {'image' if n_dims == 3 else 'label'} file")
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims))
     if any(want is not None and got != want for got, want in zip(dims, shape)):
         raise DataError(f"{path}: idx dimensions {dims}, expected {tuple('n' if w is None else w for w in shape)}; not a Fashion-MNIST file")

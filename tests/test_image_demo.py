@@ -1,0 +1,56 @@
+"""``privaudit demo --images --small`` end to end: Fashion-MNIST (the Debian package, .ci/run installs it), a CNN, reference models, the report.
+
+Slow (about a minute on 2 cores): trains the CNN and 4 reference models on 250 images each.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("image-demo") / "privaudit-image-demo"
+    completed = subprocess.run([sys.executable, "-c", "from privaudit.cli import main; main()", "demo", "--images", "--small", "--out", str(out)],
+                               capture_output=True, text=True, timeout=900)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "report.html" in completed.stdout
+    return out
+
+
+@pytest.mark.timeout(960)
+def test_image_demo_writes_its_files_and_a_report_of_the_cnn(demo_dir):
+    for name in ("data/fashion_mnist_demo.npz", "models/cnn.safetensors", "models/training.json", "config.yaml", "report.json", "report.html", "scores.csv"):
+        assert (demo_dir / name).is_file(), name
+    config = yaml.safe_load((demo_dir / "config.yaml").read_text())
+    assert config["targets"][0]["factory"] == "privaudit.models:build_cnn"
+    with np.load(demo_dir / "data/fashion_mnist_demo.npz") as arrays:
+        assert arrays["images"].shape[1:] == (28, 28) and arrays["images"].dtype == np.float32
+        roles = arrays["membership"]
+    assert (roles == "member").sum() == 250 and (roles == "nonmember").sum() == 750 and (roles == "population").sum() == 1_000
+    training = json.loads((demo_dir / "models/training.json").read_text())
+    assert training["accuracy"]["members"] > training["accuracy"]["nonmembers"] + 0.05  # the CNN overfits
+
+
+@pytest.mark.timeout(960)
+def test_image_demo_attacks_find_the_members(demo_dir):
+    report = json.loads((demo_dir / "report.json").read_text())
+    results = {r["attack"]: r for r in report["results"]}
+    loss = results["threshold[loss]"]
+    assert loss["n_members"] == 250 and loss["n_nonmembers"] == 750
+    assert loss["auc_ci"][0] > 0.5, loss["auc_ci"]
+    lira = [name for name in results if name.startswith("lira[")]
+    assert {"online", "offline"} <= {name[5:].split(",")[0].rstrip("]") for name in lira}
+    assert any(name.startswith("rmia[") for name in results)
+    best_reference = max(results[name]["auc"] for name in results if name.startswith(("lira[", "rmia[")))
+    assert best_reference > loss["auc"]
+    reference = report["run"]["reference"]["cnn"]
+    assert (reference["n_models"], reference["mode"], reference["train_size"]) == (4, "online", 250)
