@@ -206,3 +206,17 @@ def test_build_cnn_takes_flat_pixels_and_is_a_builtin_factory():
         build_cnn([28, 28], 10)
     with pytest.raises(ConfigError, match="shrink"):
         build_cnn([1, 4, 4], 10, channels=[2, 2, 2])
+
+
+def test_cnn_recipes_train_one_at_a_time_and_the_ensemble_backend_refuses_them_in_one_line():
+    from privaudit.models import TrainingConfig
+    from privaudit.reference.backend_choice import choose_local_backend
+    from privaudit.reference.ensemble import EnsembleRecipe
+    from privaudit.reference.recipes import TorchRecipe
+
+    recipe = TorchRecipe("privaudit.models:build_cnn", {"image_shape": [1, 6, 5], "n_classes": 4, "channels": [4], "hidden": 8},
+                         TrainingConfig(epochs=1))
+    backend, reason = choose_local_backend(recipe, 8, n_jobs=2)
+    assert backend == "process" and "only build_mlp" in reason
+    with pytest.raises(ConfigError, match="build_cnn.*use backend 'sequential' or 'process'"):
+        EnsembleRecipe(recipe)
