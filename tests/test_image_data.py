@@ -220,3 +220,13 @@ def test_cnn_recipes_train_one_at_a_time_and_the_ensemble_backend_refuses_them_i
     assert backend == "process" and "only build_mlp" in reason
     with pytest.raises(ConfigError, match="build_cnn.*use backend 'sequential' or 'process'"):
         EnsembleRecipe(recipe)
+
+
+def test_demo_flags_are_checked(capsys):
+    from privaudit.cli import main
+
+    for argv, expected in ((["demo", "--small"], "--small goes with --llm or --images"), (["demo", "--llm", "--images"], "choose one")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        assert expected in capsys.readouterr().err
