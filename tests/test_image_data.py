@@ -230,3 +230,15 @@ def test_demo_flags_are_checked(capsys):
             main(argv)
         assert exit_info.value.code == 2
         assert expected in capsys.readouterr().err
+
+
+def test_oversized_arrays_are_refused_before_loading(tmp_path, monkeypatch):
+    from privaudit import image_files
+
+    np.savez(tmp_path / "big.npz", images=IMAGES, labels=LABELS, split=ROLES)
+    np.save(tmp_path / "big.npy", IMAGES)
+    monkeypatch.setattr(image_files, "MAX_ARRAY_BYTES", IMAGES.nbytes // 2)
+    with pytest.raises(DataError, match="big.npz: expands to .* bytes, more than the"):
+        load_audit_data(tmp_path / "big.npz", label="labels", membership_column="split")
+    with pytest.raises(DataError, match="big.npy: .* bytes, more than the"):
+        load_audit_data(tmp_path / "big.npy", label="labels", membership_column="split")

@@ -95,7 +95,7 @@ def _load_npy(path: Path) -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{path}: file not found; check the path (relative to the config file)")
     if path.stat().st_size > MAX_ARRAY_BYTES:
-        raise DataError(f"{path}: larger than {MAX_ARRAY_BYTES >> 30} GiB; audit a sample of the records")
+        raise DataError(f"{path}: {path.stat().st_size:,} bytes, more than the {MAX_ARRAY_BYTES:,} allowed; audit a sample of the records")
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -113,7 +113,7 @@ def _npz_arrays(path: Path, names: dict) -> dict:
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz archive ({first_line(exc)}); save it again with numpy.savez") from None
     if expanded > MAX_ARRAY_BYTES:
-        raise DataError(f"{path}: expands to {expanded:,} bytes, more than {MAX_ARRAY_BYTES >> 30} GiB; audit a sample of the records")
+        raise DataError(f"{path}: expands to {expanded:,} bytes, more than the {MAX_ARRAY_BYTES:,} allowed; audit a sample of the records")
     arrays = {}
     try:
         with np.load(path, allow_pickle=False) as archive:
