@@ -242,3 +242,27 @@ def test_oversized_arrays_are_refused_before_loading(tmp_path, monkeypatch):
         load_audit_data(tmp_path / "big.npz", label="labels", membership_column="split")
     with pytest.raises(DataError, match="big.npy: .* bytes, more than the"):
         load_audit_data(tmp_path / "big.npy", label="labels", membership_column="split")
+
+
+def test_training_augmentation_flips_and_shifts_each_image_with_reflection():
+    import torch
+
+    from privaudit.models import ImageAugmentation, augment_batch
+
+    images = RNG.normal(size=(400, 2, 5, 4)).astype(np.float32)
+    augmentation = ImageAugmentation((2, 5, 4), flip=True, shift=1)
+    out = augment_batch(torch, torch.from_numpy(images.reshape(400, -1)), augmentation, torch.Generator().manual_seed(0)).numpy()
+    seen = set()
+    for image, augmented in zip(images, out.reshape(400, 2, 5, 4)):
+        matches = []
+        for flip in (False, True):
+            padded = np.pad(image[..., ::-1] if flip else image, ((0, 0), (1, 1), (1, 1)), mode="reflect")
+            for dy in range(3):
+                for dx in range(3):
+                    if np.array_equal(padded[:, dy : dy + 5, dx : dx + 4], augmented):
+                        matches.append((flip, dy, dx))
+        assert len(matches) == 1, matches  # exactly one mirror/shift of the image
+        seen.add(matches[0])
+    assert len(seen) == 18  # every mirror × shift occurs among 400 draws
+    with pytest.raises(ConfigError, match="nothing would change"):
+        ImageAugmentation((1, 5, 4), flip=False, shift=0)

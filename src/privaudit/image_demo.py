@@ -14,7 +14,10 @@
 2. **Target**: :func:`privaudit.models.build_cnn` (two 3 × 3 conv + pool
    blocks, a ReLU layer), Adam without regularisation for many epochs on few
    images, so it overfits (``models/cnn.safetensors``; ``models/training.json``
-   holds its train and test accuracy).
+   holds its train and test accuracy). Like LiRA's CIFAR-10 models it trains on
+   randomly mirrored and 1-pixel-shifted images
+   (:class:`~privaudit.models.ImageAugmentation`), so the mirrors and shifts the
+   augmented attacks query are images the model has seen.
 3. **Reference models**, trained like the target (same CNN, optimiser, epochs
    and training-set size), in an **online** design on the audited records:
    every model trains on exactly ``members`` records, and each audited record
@@ -52,7 +55,7 @@ __all__ = ["ImageDemoSettings", "DEFAULT_SETTINGS", "SMALL_SETTINGS", "IMAGE_DEM
 
 TARGET_NAME = "cnn"
 IMAGE_DEMO_FILES = ("data/fashion_mnist_demo.npz", "models/cnn.safetensors", "models/training.json", "config.yaml", "reference-models/")
-#: the augmented queries of the demo's augmented attacks: mirror and shifts of up to 1 pixel (Q = 18)
+#: the augmentation the CNN and its reference models train with, and the augmented attacks query: mirror and shifts of up to 1 pixel (Q = 18)
 AUGMENT = {"flip": True, "shift": 1}
 
 
@@ -120,7 +123,8 @@ def _split(n_images: int, settings: ImageDemoSettings, seed: int) -> np.ndarray:
 def _write_config(out, seed: int, settings: ImageDemoSettings, classes) -> Path:
     import yaml
 
-    training = {"epochs": settings.epochs, "batch_size": settings.batch_size, "learning_rate": settings.learning_rate}
+    training = {"epochs": settings.epochs, "batch_size": settings.batch_size, "learning_rate": settings.learning_rate,
+                "augment": {"image_shape": [1, 28, 28], **AUGMENT}}
     config = {
         "seed": seed,
         "data": {"path": "data/fashion_mnist_demo.npz", "label": "labels", "id_column": "ids", "classes": list(classes),
@@ -144,7 +148,7 @@ def prepare_image_demo(out, images: np.ndarray, labels: np.ndarray, ids: np.ndar
                        progress: Callable[[str], None] | None = None) -> Path:
     """Train the target and stage data, model and config in the open output folder ``out``; returns the config path."""
     from privaudit.datasets.fashion_mnist import FASHION_MNIST_CLASSES
-    from privaudit.models import TrainingConfig, build_cnn, train_classifier
+    from privaudit.models import ImageAugmentation, TrainingConfig, build_cnn, train_classifier
     from privaudit.progress import track
 
     torch = require("torch", "torch")
@@ -156,7 +160,8 @@ def prepare_image_demo(out, images: np.ndarray, labels: np.ndarray, ids: np.ndar
     np.savez_compressed(out.stage_path("data/fashion_mnist_demo.npz"), images=pixels, labels=np.array(FASHION_MNIST_CLASSES)[labels[chosen]],
                         ids=ids[chosen], membership=roles)
     flat, y = pixels.reshape(len(chosen), -1), labels[chosen]
-    training = TrainingConfig(epochs=settings.epochs, batch_size=settings.batch_size, learning_rate=settings.learning_rate)
+    training = TrainingConfig(epochs=settings.epochs, batch_size=settings.batch_size, learning_rate=settings.learning_rate,
+                              augment=ImageAugmentation((1, 28, 28), **AUGMENT))
     torch.manual_seed(seed)
     module = build_cnn((1, 28, 28), len(FASHION_MNIST_CLASSES), channels=settings.channels, hidden=settings.hidden)
     with track(progress, f"training the CNN on {m:,} Fashion-MNIST members", training.epochs, "epochs") as advance:

@@ -16,7 +16,7 @@ import numpy as np
 
 from privaudit.exceptions import ConfigError, require
 
-__all__ = ["build_mlp", "build_cnn", "DPConfig", "DP_ACCOUNTANTS", "TrainingConfig", "noise_multiplier", "train_classifier"]
+__all__ = ["build_mlp", "build_cnn", "ImageAugmentation", "augment_batch", "DPConfig", "DP_ACCOUNTANTS", "TrainingConfig", "noise_multiplier", "train_classifier"]
 
 #: Privacy accountants Opacus offers: Rényi DP (Mironov 2017), privacy random variables (Gopi et al. 2021),
 #: Gaussian DP (Dong et al. 2019; Opacus warns it can underestimate ε).
@@ -133,6 +133,50 @@ def _suggest_delta(n: int) -> float:
 
 
 @dataclass(frozen=True)
+class ImageAugmentation:
+    """Random augmentation of each training image, drawn afresh for every minibatch (as LiRA's CIFAR-10 models train).
+
+    Each image of a minibatch is mirrored left–right with probability ½ (``flip``) and
+    shifted by (dy, dx) drawn uniformly from {−shift … shift}², the border filled by
+    reflection (the augmentation LiRA's reference code trains with, and that
+    :mod:`privaudit.augmentations` queries). ``image_shape`` = (C, H, W) of the flat
+    pixel rows (C-order), as in ``RecordSet.image_shape``.
+    """
+
+    image_shape: tuple
+    flip: bool = True
+    shift: int = 0
+
+    def __post_init__(self) -> None:
+        shape = tuple(int(v) for v in self.image_shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ConfigError(f"training augment: image_shape must be [channels, height, width], got {list(self.image_shape)}")
+        if not 0 <= int(self.shift) < min(shape[1:]):
+            raise ConfigError(f"training augment: shift must be a whole number from 0 to less than the image's side, got {self.shift!r}")
+        if not self.flip and not self.shift:
+            raise ConfigError("training augment: flip is false and shift is 0, so nothing would change; set flip: true or shift ≥ 1")
+        object.__setattr__(self, "image_shape", shape)
+
+
+def augment_batch(torch, batch, augmentation: ImageAugmentation, generator):
+    """``batch`` (b, C·H·W) with each image randomly flipped and shifted (see :class:`ImageAugmentation`); same shape."""
+    images = batch.reshape(-1, *augmentation.image_shape)
+    if augmentation.flip:
+        mirrored = torch.rand(len(images), generator=generator) < 0.5
+        images = torch.where(mirrored[:, None, None, None], images.flip(-1), images)
+    s = int(augmentation.shift)
+    if s:
+        height, width = augmentation.image_shape[1:]
+        padded = torch.nn.functional.pad(images, (s, s, s, s), mode="reflect")
+        offsets = torch.randint(0, 2 * s + 1, (len(images), 2), generator=generator)
+        rows = (offsets[:, 0, None] + torch.arange(height))[:, None, :, None]
+        cols = (offsets[:, 1, None] + torch.arange(width))[:, None, None, :]
+        index = torch.arange(len(images))[:, None, None, None]
+        images = padded[index, torch.arange(images.shape[1])[None, :, None, None], rows, cols]
+    return images.reshape(len(images), -1)
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """How to train a classifier: Adam on cross-entropy, minibatches, optional regularisation and DP-SGD.
 
@@ -150,6 +194,8 @@ class TrainingConfig:
     label_smoothing: float = 0.0
     patience: int = 0
     dp: DPConfig | None = None
+    #: random flips and shifts of image records in every minibatch (:class:`ImageAugmentation`); None: none
+    augment: ImageAugmentation | None = None
 
 
 class _EarlyStopping:
@@ -211,6 +257,11 @@ def train_classifier(module, features: np.ndarray, labels: np.ndarray, config: T
     optimiser = torch.optim.Adam(module.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     stopping = _EarlyStopping(torch, module, validation, config.patience)
+    if config.dp is not None and config.augment is not None:
+        raise ConfigError("training augment is not available with DP-SGD; drop one of them")
+    if config.augment is not None and x.shape[1] != int(np.prod(config.augment.image_shape)):
+        raise ConfigError(f"training augment: image_shape {list(config.augment.image_shape)} has {int(np.prod(config.augment.image_shape))} pixels, "
+                          f"but the records have {x.shape[1]} feature columns")
     if config.dp is not None:
         epoch, dp_info = _train_private(torch, module, x, y, optimiser, loss_fn, config, seed, stopping, on_epoch)
     else:
@@ -223,7 +274,8 @@ def train_classifier(module, features: np.ndarray, labels: np.ndarray, config: T
             for start in range(0, len(x), config.batch_size):
                 batch = order[start : start + config.batch_size]
                 optimiser.zero_grad(set_to_none=True)
-                loss = loss_fn(module(x[batch]), y[batch])
+                inputs = x[batch] if config.augment is None else augment_batch(torch, x[batch], config.augment, generator)
+                loss = loss_fn(module(inputs), y[batch])
                 loss.backward()
                 optimiser.step()
                 losses.append(loss.detach())

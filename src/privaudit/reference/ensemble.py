@@ -95,6 +95,8 @@ def mlp_architecture(recipe) -> dict:
     if not isinstance(recipe, TorchRecipe) or recipe.factory != MLP_FACTORY:
         what = f"a TorchRecipe with factory '{recipe.factory}'" if isinstance(recipe, TorchRecipe) else type(recipe).__name__
         raise ConfigError(f"the ensemble trainer trains only TorchRecipe models with factory '{MLP_FACTORY}', not {what}; use backend 'sequential' or 'process'")
+    if recipe.training.augment is not None:
+        raise ConfigError("the ensemble trainer does not augment images; reference models with a training augment train with backend 'sequential' or 'process'")
     if recipe.training.dp is not None:
         raise ConfigError("the ensemble trainer does not do DP-SGD (per-record clipping and noise); DP reference models train with backend 'sequential' or 'process'")
     try:

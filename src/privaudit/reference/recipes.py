@@ -230,8 +230,9 @@ class TorchRecipe:
         except (OSError, TypeError):
             source = None
         training = asdict(self.training)
-        if training["dp"] is None:
-            del training["dp"]  # keys of models trained without DP stay what they were before DP existed
+        for key in ("dp", "augment"):
+            if training[key] is None:
+                del training[key]  # keys of models trained without DP / augmentation stay what they were before those existed
         fingerprint = {
             "recipe": "torch", "factory": self.factory, "factory_source_sha256": source,
             "factory_kwargs": describe_object(self.factory_kwargs), "training": training,

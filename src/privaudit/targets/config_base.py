@@ -49,6 +49,14 @@ class DPTrainingConfig(StrictModel):
     accountant: Literal["rdp", "prv", "gdp"] = "rdp"
 
 
+class TrainingAugmentConfig(StrictModel):
+    """Random flips and shifts of image records while training (``training: {augment: {image_shape: [1, 28, 28], flip: true, shift: 1}}``)."""
+
+    image_shape: list[int] = Field(min_length=3, max_length=3)
+    flip: bool = True
+    shift: int = Field(default=0, ge=0)
+
+
 class TrainingRecipeConfig(StrictModel):
     """How a torch reference model is trained (Adam on cross-entropy; see privaudit.models.TrainingConfig).
 
@@ -64,13 +72,16 @@ class TrainingRecipeConfig(StrictModel):
     weight_decay: float = Field(default=0.0, ge=0)
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
     dp: DPTrainingConfig | None = None
+    #: image records: random flips/shifts per minibatch, like a target trained with them (privaudit.models.ImageAugmentation)
+    augment: TrainingAugmentConfig | None = None
 
     def to_training_config(self):
         """The :class:`privaudit.models.TrainingConfig` this recipe describes."""
-        from privaudit.models import DPConfig, TrainingConfig
+        from privaudit.models import DPConfig, ImageAugmentation, TrainingConfig
 
-        values = self.model_dump(exclude={"dp"})
-        return TrainingConfig(**values, dp=None if self.dp is None else DPConfig(**self.dp.model_dump()))
+        values = self.model_dump(exclude={"dp", "augment"})
+        augment = None if self.augment is None else ImageAugmentation(tuple(self.augment.image_shape), self.augment.flip, self.augment.shift)
+        return TrainingConfig(**values, dp=None if self.dp is None else DPConfig(**self.dp.model_dump()), augment=augment)
 
 
 class OutputDefenceConfig(StrictModel):
