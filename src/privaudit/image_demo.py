@@ -171,7 +171,7 @@ def prepare_image_demo(out, images: np.ndarray, labels: np.ndarray, ids: np.ndar
         predicted = np.concatenate([module(torch.from_numpy(flat[i : min(i + 4096, m + n)])).argmax(1).numpy() for i in range(0, m + n, 4096)])
     accuracy = {"members": float((predicted[:m] == y[:m]).mean()), "nonmembers": float((predicted[m:] == y[m : m + n]).mean())}
     save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(out.stage_path("models/cnn.safetensors")))
-    out.write_text("models/training.json", json.dumps({"settings": asdict(settings), "accuracy": accuracy, **info}, indent=2))
+    out.write_text("models/training.json", json.dumps({"settings": asdict(settings), "augment": AUGMENT, "accuracy": accuracy, **info}, indent=2))
     if progress is not None:
         progress(f"CNN accuracy: {accuracy['members']:.1%} on members, {accuracy['nonmembers']:.1%} on non-members")
     return _write_config(out, seed, settings, FASHION_MNIST_CLASSES)
