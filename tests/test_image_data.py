@@ -266,3 +266,19 @@ def test_training_augmentation_flips_and_shifts_each_image_with_reflection():
     assert len(seen) == 18  # every mirror × shift occurs among 400 draws
     with pytest.raises(ConfigError, match="nothing would change"):
         ImageAugmentation((1, 5, 4), flip=False, shift=0)
+
+
+def test_training_augment_in_a_reference_recipe_config():
+    from privaudit.models import ImageAugmentation
+    from privaudit.reference.recipes import TorchRecipe
+    from privaudit.targets.config_base import TrainingRecipeConfig
+
+    recipe = TrainingRecipeConfig(epochs=3, augment={"image_shape": [1, 6, 5], "flip": True, "shift": 1})
+    assert recipe.to_training_config().augment == ImageAugmentation((1, 6, 5), True, 1)
+    kwargs = {"image_shape": [1, 6, 5], "n_classes": 2, "channels": [2], "hidden": 4}
+    plain = TorchRecipe("privaudit.models:build_cnn", kwargs, TrainingRecipeConfig(epochs=3).to_training_config()).fingerprint()
+    augmented = TorchRecipe("privaudit.models:build_cnn", kwargs, recipe.to_training_config()).fingerprint()
+    assert "augment" not in plain["training"]  # keys of models trained without augmentation are unchanged
+    assert augmented["training"]["augment"] == {"image_shape": (1, 6, 5), "flip": True, "shift": 1}
+    with pytest.raises(Exception, match="image_shape"):
+        TrainingRecipeConfig(augment={"image_shape": [28, 28]})
