@@ -52,5 +52,11 @@ def test_image_demo_attacks_find_the_members(demo_dir):
     assert any(name.startswith("rmia[") for name in results)
     best_reference = max(results[name]["auc"] for name in results if name.startswith(("lira[", "rmia[")))
     assert best_reference > loss["auc"]
+    from privaudit.image_demo import image_demo_attacks
+
+    augmented = [spec for spec in image_demo_attacks() if isinstance(spec, dict) and spec.get("augment")]
+    assert len([name for name in lira if ",aug=" in name]) == len(augmented)  # 2 once the attacks accept augment (online, offline)
+    if augmented:
+        assert report["targets"][0]["queries"]["per_record"] > 1  # the augmented copies are counted
     reference = report["run"]["reference"]["cnn"]
     assert (reference["n_models"], reference["mode"], reference["train_size"]) == (4, "online", 250)
