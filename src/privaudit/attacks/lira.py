@@ -37,11 +37,15 @@ Choices (the paper leaves them open or its code differs):
   ranking anyway.
 * σ is floored at ``STD_FLOOR`` (1e-6 nats) so identical reference values
   (e.g. saturated outputs) give finite scores.
-* **Several queries** (augmentations; target ``(n, Q)``, reference
-  ``(n, K, Q)``): each query gets its own μ and σ and the per-query
-  statistics are **summed** — the log-likelihood of a Gaussian with diagonal
-  covariance (paper §IV-C; the reference code averages, which ranks the same
-  for a fixed Q). Offline, the per-query log-odds are summed the same way.
+* **Several queries** (``augment``, paper §VI-B "Augmentations"; target
+  ``(n, Q)``, reference ``(n, K, Q)``, the same Q copies of each record from
+  :mod:`privaudit.augmentations`): each query gets its own μ and σ and the
+  per-query statistics are **summed** — the log-likelihood ratio of Gaussians
+  with diagonal covariance, i.e. the queries are treated as independent given
+  membership (the paper's choice: it fits a diagonal multivariate Gaussian;
+  the reference code averages the per-query ratios, which ranks the same for
+  a fixed Q). Offline, the per-query log-odds are summed the same way. The
+  variance choice (per-example or global) applies per query.
 
 Shapes: target signal ``(n,)`` or ``(n, Q)``; reference ``(n, K)`` or
 ``(n, K, Q)``; ``in_mask`` ``(n, K)``; scores ``(n,)``, higher = member.
@@ -191,6 +195,11 @@ class LiRAAttack(ReferenceAttack):
     signal : str
         Registered signal modelled as Gaussian; default ``"logit_confidence"``
         (the paper's φ). It is oriented by its ``member_direction`` first.
+    augment : bool, dict or None
+        Query each record's augmented copies (image records only): ``True``
+        for a mirror and 1-pixel shifts (Q = 18), or ``{flip: bool, shift: int}``
+        (:func:`~privaudit.augmentations.parse_augment`); None (default) for
+        one plain query. The signal is then read as ``signal@<key>``, shape (n, Q).
 
     Attributes
     ----------
@@ -204,15 +213,18 @@ class LiRAAttack(ReferenceAttack):
 
     name = "lira"
 
-    def __init__(self, *, mode: str = "online", variance: str = "per_example", signal: str = "logit_confidence") -> None:
+    def __init__(self, *, mode: str = "online", variance: str = "per_example", signal: str = "logit_confidence", augment=None) -> None:
         self.mode = mode
         self.variance = variance
         self.signal = signal
+        self.augment = augment
 
     @property
     def display_name(self) -> str:
         fixed = ",global variance" if self.variance == "global" else ""
-        return f"{self.name}[{self.mode}{fixed},{self.signal}]"
+        augmentation = self.augmentation
+        augmented = f",aug={augmentation.key}" if augmentation is not None else ""
+        return f"{self.name}[{self.mode}{fixed},{self.signal}{augmented}]"
 
     def _score(self, signals, labels, reference) -> np.ndarray:
         from privaudit.signals import SIGNALS
@@ -222,8 +234,9 @@ class LiRAAttack(ReferenceAttack):
         if self.variance not in ("per_example", "global"):
             raise ConfigError(f"attack 'lira': variance must be 'per_example' or 'global', got {self.variance!r}")
         direction = SIGNALS.get(self.signal).member_direction
-        values = check_reference_signal(reference, self.signal, labels.shape[0], self.display_name)
-        target, ref = stack_queries(signals[self.signal], values, attack=self.display_name)
+        key = self.signal_key(self.signal)
+        values = check_reference_signal(reference, key, labels.shape[0], self.display_name)
+        target, ref = stack_queries(signals[key], values, attack=self.display_name)
         in_mask = np.asarray(reference.in_mask)
         try:
             if self.mode == "online":
