@@ -174,7 +174,8 @@ class QueryCount:
     records : int
         Distinct records asked about (the audited records, plus population records when they were queried).
     by_source : dict
-        ``"outputs"`` (the plain query) and each query signal's key → ``{"total", "per_record",
+        ``"outputs"`` (the plain query), each query signal's key and ``"augmentations:<key>"`` (the Q
+        augmented copies of each record, :mod:`privaudit.augmentations`) → ``{"total", "per_record",
         "max_per_record", "calls", "records"}``; ``per_record`` is the mean over the records it covers.
     """
 
