@@ -53,8 +53,10 @@ each query with its own reference mean; "more than half" is strict, so with
 an even Q a tie (exactly half) does not count. The vote is not a monotone
 function of one number per record, so it is computed block-wise over x
 (:func:`rmia_multi_query_scores`, O(n · n_z · Q) time, bounded memory), not
-by sorting. This rule was implemented from the paper's description; the
-authors' code for it (privacy_meter) was not available to compare against.
+by sorting. This rule is implemented from our reading of the paper's
+treatment of augmented queries; neither that passage nor the authors' code
+for it could be checked while writing this (privacy_meter's public RMIA code
+takes one query), so treat it as unverified against the original.
 Offline, ``a`` is tuned on query 0 (each record itself). The reported log
 likelihood ratio is the sum over queries of log ratio_q(x) (the joint ratio
 if the queries were independent).
