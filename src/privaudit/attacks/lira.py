@@ -42,10 +42,11 @@ Choices (the paper leaves them open or its code differs):
   :mod:`privaudit.augmentations`): each query gets its own μ and σ and the
   per-query statistics are **summed** — the log-likelihood ratio of Gaussians
   with diagonal covariance, i.e. the queries are treated as independent given
-  membership (the paper's choice: it fits a diagonal multivariate Gaussian;
-  the reference code averages the per-query ratios, which ranks the same for
-  a fixed Q). Offline, the per-query log-odds are summed the same way. The
-  variance choice (per-example or global) applies per query.
+  membership. The reference code (``research/mi_lira_2021/plot.py``,
+  ``generate_ours``) fits the same per-query Gaussians and *averages* the
+  per-query log-likelihood ratios, which ranks records the same for a fixed
+  Q. Offline, the per-query log-odds are summed the same way. The variance
+  choice (per-example or global) applies per query.
 
 Shapes: target signal ``(n,)`` or ``(n, Q)``; reference ``(n, K)`` or
 ``(n, K, Q)``; ``in_mask`` ``(n, K)``; scores ``(n,)``, higher = member.
