@@ -66,6 +66,18 @@ def test_bad_augment_is_a_one_line_config_error_naming_the_attack(value, words):
     assert "attack 'lira'" in message and words in message and "\n" not in message
 
 
+def test_bad_augment_in_a_config_is_refused_at_load_in_one_line():
+    from privaudit.config import parse_config
+
+    raw = {"data": {"path": "x.csv", "label": "y", "membership": {"column": "split"}},
+           "targets": [{"name": "t", "type": "sklearn", "path": "m.skops"}], "attacks": [{"name": "rmia", "augment": {"shift": "1"}}]}
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    assert "attack 'rmia': augment shift must be a whole number" in str(info.value) and "\n" not in str(info.value)
+    raw["attacks"] = [{"name": "rmia", "augment": {"shift": 2}}]
+    assert parse_config(raw).attacks == [{"name": "rmia", "augment": {"shift": 2}}]
+
+
 def test_copies_are_record_major_with_ids_labels_and_image_shape_kept():
     rng = np.random.default_rng(0)
     records = image_records(rng.normal(size=(3, 2, 5, 6)), labels=[0, 1, 1])
