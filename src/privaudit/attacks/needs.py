@@ -17,6 +17,9 @@ probes on the attack. Each field is one kind of input:
 * ``query_signals`` — :class:`~privaudit.query_signals.QueryRequest` objects
   computed by asking the target about perturbed copies of every record
   (label-only attacks); the signal's values are stored under ``request.key``;
+* ``features`` — the records' feature tables too: ``fit(..., features=)`` gets the
+  population's, ``score(..., features=)`` the scored records' (QMIA regresses
+  the score on them);
 * ``text_queries`` — :class:`~privaudit.text.attacks.TextQuery` objects
   (token log-probabilities of texts, lower-cased texts or neighbours, from
   the target or a reference language model); a text attack scores
@@ -26,7 +29,7 @@ Example
 -------
 >>> from privaudit.attacks import build_attack
 >>> build_attack({"name": "classwise_threshold", "signal": "loss"}).needs
-AttackNeeds(signals=('loss',), population=True, reference=False, reference_mode=None, population_z=False, query_signals=(), text_queries=())
+AttackNeeds(signals=('loss',), population=True, reference=False, reference_mode=None, population_z=False, query_signals=(), text_queries=(), features=False)
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class AttackNeeds:
     population_z: bool = False
     query_signals: tuple = ()
     text_queries: tuple = ()
+    #: fit and score also take ``features=`` (the records' feature DataFrame); see the module docstring
+    features: bool = False
 
     @property
     def texts(self) -> bool:
