@@ -15,7 +15,7 @@ Two tables, each attack on the same records and the same reference models (one t
   The wall time of training the K models (batched-ensemble backend, one thread) gives the cost per model.
 * **offline** (QMIA vs reference models): the demo's audit (1,000 members, 10,000 non-members) with its 16
   offline reference models (population records only): LOSS, offline LiRA (per-example, global, auto), offline
-  RMIA, and QMIA (one quantile regressor fitted on the 35,842 population records' target scores; no reference
+  RMIA (and offline LiRA per-example vs global with the first 2, 4 and 8 of the models), and QMIA (one quantile regressor fitted on the 35,842 population records' target scores; no reference
   model), with the fit time of the regressor beside the training time of 16 reference models.
 
 Every row gives AUC with its 95 % bootstrap interval and TPR at 1 % and 0.1 % FPR with 95 % Clopper–Pearson
@@ -33,13 +33,18 @@ ONLINE_MODELS = (2, 4, 8, 16)
 N_NONMEMBERS_ONLINE = 1000
 
 
-def _row(label: str, r, extra: str = "") -> str:
+def _name(attack, r) -> str:
+    """The result's display name, with LiRA's variance parameter when it was ``auto`` (the name shows what ran)."""
+    return r.attack + (" (variance: auto)" if getattr(attack, "variance", None) == "auto" else "")
+
+
+def _row(label: str, r, extra: str = "", name: str | None = None) -> str:
     cells = []
     for fpr in (0.01, 0.001):
         op = r.metrics.operating_points[fpr]
         cells.append(f"{op.tpr:.1%} [{op.ci[0]:.1%}, {op.ci[1]:.1%}]")
     low, high = r.metrics.auc_ci
-    return f"| {label} | {r.attack} | {r.metrics.auc:.3f} [{low:.3f}, {high:.3f}] | {cells[0]} | {cells[1]} |{extra}"
+    return f"| {label} | {name or r.attack} | {r.metrics.auc:.3f} [{low:.3f}, {high:.3f}] | {cells[0]} | {cells[1]} |{extra}"
 
 
 def _load(folder: str):
@@ -81,8 +86,8 @@ def online_part(folder: str, seed: int) -> None:
         seconds = time.perf_counter() - started
         info = result.reference["overfit_mlp"]
         cost = f" {seconds:.0f} ({seconds / k:.1f}) |" if info["trained"] == k else f" reused {info['reused']} |"
-        for r in result.results:
-            print(_row("—" if r.attack.startswith("threshold") else str(k), r, cost), flush=True)
+        for attack, r in zip(attacks, result.results, strict=True):
+            print(_row("—" if r.attack.startswith("threshold") else str(k), r, cost, _name(attack, r)), flush=True)
 
 
 def offline_part(folder: str) -> None:
@@ -97,14 +102,20 @@ def offline_part(folder: str) -> None:
     attacks += [build_attack({"name": "lira", "mode": "offline", "variance": v}) for v in ("per_example", "global", "auto")]
     attacks += [build_attack({"name": "rmia", "mode": "offline"})]
     result = audit(data, [target], attacks, n_bootstrap=200, seed=config.seed, reference=plan)
-    for r in result.results:
-        print(_row("—" if r.attack.startswith("threshold") else str(plan.n_models), r, " |"), flush=True)
-    for spec in ({"name": "qmia"}, {"name": "qmia", "signal": "logit_confidence"}):
-        qmia = build_attack(spec)
-        started = time.perf_counter()
-        result = audit(data, [target], [qmia], n_bootstrap=200, seed=config.seed)
-        seconds = time.perf_counter() - started
-        print(_row("0 (1 regressor)", result.results[0], f" {qmia.fit_seconds_:.1f} (audit {seconds:.0f}) |"), flush=True)
+    for attack, r in zip(attacks, result.results, strict=True):
+        print(_row("—" if r.attack.startswith("threshold") else str(plan.n_models), r, " |", _name(attack, r)), flush=True)
+    for k in (2, 4, 8):  # LiRA's variance with fewer OUT models per record: the demo's first k models (the offline design nests)
+        variants = [build_attack({"name": "lira", "mode": "offline", "variance": v}) for v in ("per_example", "global")]
+        fewer = audit(data, [target], variants, n_bootstrap=200, seed=config.seed, reference=replace(plan, n_models=k))
+        for r in fewer.results:
+            print(_row(str(k), r, " |"), flush=True)
+    qmia = build_attack({"name": "qmia"})  # α = 1 %, the hinge score (logit_confidence, equal for two classes)
+    started = time.perf_counter()
+    result = audit(data, [target], [qmia], n_bootstrap=200, seed=config.seed)
+    seconds = time.perf_counter() - started
+    print(_row("0 (1 regressor)", result.results[0], f" {qmia.fit_seconds_:.1f} (whole audit {seconds:.0f}) |"), flush=True)
+    print(f"QMIA: fitted on {qmia.n_population_:,} population records ({qmia.n_population_ - qmia.n_population_ // 5:,} for the regressor, "
+          f"{qmia.n_population_ // 5:,} for the conformal shift {qmia.conformal_shift_:.3f}), {qmia.regressor_.n_iter_} boosting rounds")
 
 
 def main() -> None:

@@ -85,7 +85,7 @@ STD_FLOOR = 1e-6
 #: ``variance="auto"`` to use per-example variances; below it ``auto`` uses the pooled (global) variance.
 #: Chosen by measurement (``benchmarks/bench_power.py``, BENCHMARKS.md "Attack power per model trained"):
 #: see :func:`resolve_variance`.
-PER_EXAMPLE_MIN_MODELS = 32
+PER_EXAMPLE_MIN_MODELS = 8
 
 Variance = Literal["per_example", "global"]
 VARIANCES = ("auto", "per_example", "global")

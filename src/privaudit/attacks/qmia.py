@@ -26,30 +26,49 @@ Choices, following the paper where it decides:
 * **conditioning on (x, y)**: the paper's regressor sees the record and its
   label (a network with one quantile output per class, read at y). Here the
   label joins the features as one categorical column.
-* **model**: scikit-learn's ``HistGradientBoostingRegressor(loss="quantile",
-  quantile=1 − α)`` (the paper trains a network on images; gradient-boosted
-  trees are the standard tabular regressor and also run on pixel columns).
+* **model** (``model``): the paper regresses the quantile directly with the
+  pinball loss (``"quantile"``: ``HistGradientBoostingRegressor(loss="quantile",
+  quantile=1 − α)``, score s − q̂), or through a Gaussian whose mean μ(x, y)
+  and standard deviation σ(x, y) are predicted, q = μ + σ·Φ⁻¹(1 − α) — the
+  choice of the authors' own tabular experiments (amazon-science/quantile-mia,
+  ``tabular_QMIA/qmia_ACS.py``: CatBoost with ``RMSEWithUncertainty`` on the
+  logit score). ``"gaussian"`` (default) follows that code with scikit-learn:
+  μ̂ by squared error, then σ̂² as the mean of the squared residuals
+  (Poisson deviance, log link, which estimates a conditional mean of a
+  non-negative target); score (s − μ̂)/σ̂, so every FPR is read on one
+  standardised scale (the ranking Φ⁻¹ of the Gaussian's quantiles gives).
+  On the Adult demo target the pinball model at α = 1 % is much weaker at
+  low FPR (BENCHMARKS.md): the logit score's upper tail among non-members is
+  heavy, and a 99 % quantile learned from it is mostly noise. Gradient-boosted
+  trees are the standard tabular regressor and also run on pixel columns
+  (the paper trains a network on images). Limitation: a target whose
+  probabilities are exactly 0 or 1 (e.g. a random forest with pure leaves)
+  gives logit scores of ±744 whose squared residuals swamp σ̂; on such a
+  forest the gaussian model's AUC was 0.56 against LOSS's 0.81 (the quantile
+  model 0.81): use ``model: quantile`` or ``signal: confidence`` there.
   Categorical columns (strings, booleans, pandas categories) are coded by the
   categories seen in the population and passed as categorical features;
   unseen categories at scoring time are missing values (HistGradientBoosting's
   own handling). A categorical column with more than 255 categories keeps its
   254 most frequent ones (the rest are missing). Each leaf holds at least
-  ``⌈20/α⌉`` population records (:data:`LEAF_EXCEEDANCES`), so about 20 of
+  ``⌈20/α⌉`` population records in the quantile model (:data:`LEAF_EXCEEDANCES`), so about 20 of
   them lie above a leaf's quantile: with ⌈5/α⌉ the leaves' quantiles overfit
   (out-of-sample exceedance 1.3 % at α = 1 % on ``tests/test_qmia.py``'s
   case; 1.1 % with ⌈20/α⌉). Boosting (step 0.05, at most ``max_iter``
   rounds) stops early on a held-out 10 % of the training records (the
   paper also tunes on public data only — never on audited records).
-* **conformal shift** (not in the paper): a boosted quantile regressor
+  The gaussian model's leaves hold at least :data:`GAUSSIAN_LEAF` records.
+* **conformal shift** (not in the paper): a boosted regressor
   overfits its training records, so out of sample more than α of the
   non-members exceed it (about 1.1 % instead of 1 % in
   ``tests/test_qmia.py``'s case). The regressor is therefore fitted on a seeded 80 % of the
-  population, and its predictions are raised by the split-conformal shift c
+  population, and its margins are lowered by the split-conformal shift c
   computed on the other 20 % (:func:`conformal_shift`; Romano et al. 2019,
-  "Conformalized Quantile Regression"): score = s − q̂ − c, whose exceedance
+  "Conformalized Quantile Regression"): score = margin − c, whose exceedance
   rate on exchangeable non-members is at most α marginally. The shift is
-  additive, so regions where the score varies little become slightly
-  conservative (0.6–0.9 % instead of 1 % in the test's calm region).
+  additive, so with the quantile model regions where the score varies
+  little become slightly conservative (0.6–0.9 % instead of 1 % in the
+  test's calm region); the gaussian model's margin is already standardised.
 * **α** (``fpr``, default 1 %): the level the regressor is fitted for. The
   ROC at other FPRs reads the same margin; it is calibrated only at α.
 
@@ -88,6 +107,12 @@ MAX_CATEGORIES = 255
 #: boosting step size, and records above the quantile each leaf expects (a leaf holds ⌈LEAF_EXCEEDANCES/α⌉ records)
 LEARNING_RATE = 0.05
 LEAF_EXCEEDANCES = 20
+#: fewest population records per leaf of the gaussian model's mean and variance regressors
+GAUSSIAN_LEAF = 200
+#: smallest σ̂ the gaussian model divides by (units of the score)
+SPREAD_FLOOR = 1e-6
+#: the regression models: the authors' tabular Gaussian (mean, std) and the paper's pinball quantile regression
+MODELS = ("gaussian", "quantile")
 
 
 def min_population(fpr: float) -> int:
@@ -147,7 +172,11 @@ class QuantileRegressionAttack(SignalAttack):
     Parameters
     ----------
     fpr : float in (0, 0.5]
-        α: the regressor predicts each record's non-member (1 − α)-quantile.
+        α: the level at which ``score > 0`` is calibrated (and the quantile model's level).
+    model : {"gaussian", "quantile"}
+        ``"gaussian"`` (default, the authors' tabular code): the score's mean and
+        standard deviation given the record, score (s − μ̂)/σ̂; ``"quantile"``:
+        the (1 − α)-quantile by pinball loss, score s − q̂.
     signal : str
         Score function s (default ``"logit_confidence"``, the hinge score for two classes).
     max_iter : int
@@ -158,7 +187,10 @@ class QuantileRegressionAttack(SignalAttack):
     Attributes
     ----------
     regressor_ : HistGradientBoostingRegressor
-        Fitted on the population's (features, label) → oriented score.
+        Fitted on the population's (features, label) → oriented score: its
+        (1 − α)-quantile (``model="quantile"``) or its mean (``"gaussian"``).
+    scale_regressor_ : HistGradientBoostingRegressor or None
+        ``"gaussian"``: the mean squared residual σ̂² given (features, label).
     coding_ : FeatureCoding
     n_population_ : int
         Population records fitted on.
@@ -175,7 +207,7 @@ class QuantileRegressionAttack(SignalAttack):
     >>> rng = np.random.default_rng(0)
     >>> x = pd.DataFrame({"x": rng.uniform(0, 1, 2000)})
     >>> s = rng.normal(0, 1 + 3 * x["x"].to_numpy())       # spread grows with x
-    >>> attack = QuantileRegressionAttack(signal="confidence", fpr=0.1)
+    >>> attack = QuantileRegressionAttack(signal="confidence", fpr=0.1, model="quantile")
     >>> attack = attack.fit({"confidence": s}, np.zeros(2000, int), features=x)
     >>> bool(abs((attack.score({"confidence": s}, np.zeros(2000, int), features=x) > 0).mean() - 0.1) < 0.03)
     True
@@ -184,15 +216,17 @@ class QuantileRegressionAttack(SignalAttack):
     name = "qmia"
     needs_population = True
 
-    def __init__(self, *, fpr: float = 0.01, signal: str = "logit_confidence", max_iter: int = 300, seed: int = 0) -> None:
+    def __init__(self, *, fpr: float = 0.01, model: str = "gaussian", signal: str = "logit_confidence", max_iter: int = 300,
+                 seed: int = 0) -> None:
         self.fpr = fpr
+        self.model = model
         self.signal = signal
         self.max_iter = max_iter
         self.seed = seed
 
     @property
     def display_name(self) -> str:
-        return f"{self.name}[{self.signal}]"
+        return f"{self.name}[{self.model},{self.signal}]"
 
     @property
     def needs(self) -> AttackNeeds:
@@ -202,13 +236,13 @@ class QuantileRegressionAttack(SignalAttack):
     def _check_params(self) -> None:
         if not (isinstance(self.fpr, (int, float)) and 0 < self.fpr <= 0.5):
             raise ConfigError(f"attack 'qmia': fpr must lie in (0, 0.5], got {self.fpr!r}")
+        if self.model not in MODELS:
+            raise ConfigError(f"attack 'qmia': model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if not (isinstance(self.max_iter, int) and self.max_iter >= 1):
             raise ConfigError(f"attack 'qmia': max_iter must be a positive integer, got {self.max_iter!r}")
 
     def fit(self, signals, labels, *, features: pd.DataFrame | None = None) -> "QuantileRegressionAttack":
-        """Fit the (1 − α)-quantile regressor on population records; returns ``self``."""
-        from sklearn.ensemble import HistGradientBoostingRegressor
-
+        """Fit the regressor(s) on population records and the conformal shift; returns ``self``."""
         self._check_params()
         labels = np.asarray(labels)
         oriented = self._oriented(signals, labels)
@@ -221,27 +255,45 @@ class QuantileRegressionAttack(SignalAttack):
         matrix = self.coding_.transform(features, labels)
         calibration = np.random.default_rng([int(self.seed), 0x0A11]).permutation(labels.size)
         calibration, train = calibration[: labels.size // 5], calibration[labels.size // 5:]
-        self.regressor_ = HistGradientBoostingRegressor(
-            loss="quantile", quantile=1 - self.fpr, max_iter=self.max_iter, learning_rate=LEARNING_RATE,
-            min_samples_leaf=math.ceil(LEAF_EXCEEDANCES / self.fpr), categorical_features=self.coding_.categorical_mask,
-            early_stopping=True, validation_fraction=0.1, n_iter_no_change=20, random_state=self.seed,
-        )
         started = time.perf_counter()
-        self.regressor_.fit(matrix[train], oriented[train])
-        self.conformal_shift_ = conformal_shift(oriented[calibration] - self.regressor_.predict(matrix[calibration]), self.fpr)
+        if self.model == "quantile":
+            self.regressor_ = self._regressor("quantile", math.ceil(LEAF_EXCEEDANCES / self.fpr)).fit(matrix[train], oriented[train])
+            self.scale_regressor_ = None
+        else:  # mean by squared error, then the variance as the mean of the squared residuals (Poisson deviance, log link)
+            self.regressor_ = self._regressor("squared_error", GAUSSIAN_LEAF).fit(matrix[train], oriented[train])
+            squares = (oriented[train] - self.regressor_.predict(matrix[train])) ** 2
+            self.scale_regressor_ = self._regressor("poisson", GAUSSIAN_LEAF).fit(matrix[train], squares)
+        self.conformal_shift_ = conformal_shift(self._margin(oriented[calibration], matrix[calibration]), self.fpr)
         self.fit_seconds_ = time.perf_counter() - started
         self.n_population_ = int(labels.size)
-        self.population_scores_ = np.sort(oriented - self.regressor_.predict(matrix) - self.conformal_shift_)
+        self.population_scores_ = np.sort(self._margin(oriented, matrix) - self.conformal_shift_)
         return self
 
+    def _regressor(self, loss: str, leaf: int):
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        return HistGradientBoostingRegressor(
+            loss=loss, max_iter=self.max_iter, learning_rate=LEARNING_RATE, min_samples_leaf=leaf,
+            categorical_features=self.coding_.categorical_mask, early_stopping=True, validation_fraction=0.1,
+            n_iter_no_change=20, random_state=self.seed, **({"quantile": 1 - self.fpr} if loss == "quantile" else {}),
+        )
+
+    def _margin(self, oriented: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """s − q̂ (quantile model) or (s − μ̂)/σ̂ (gaussian model), before the conformal shift."""
+        centre = self.regressor_.predict(matrix)
+        if self.scale_regressor_ is None:
+            return oriented - centre
+        spread = np.sqrt(np.maximum(self.scale_regressor_.predict(matrix), 0.0))
+        return (oriented - centre) / np.maximum(spread, SPREAD_FLOOR)
+
     def score(self, signals, labels, *, features: pd.DataFrame | None = None) -> np.ndarray:
-        """``s(x, y) − q̂(x, y)`` per record, shape (n,); > 0 means flagged at level ``fpr``."""
+        """The margin over the record's predicted non-member quantile, shape (n,); > 0 means flagged at level ``fpr``."""
         if not hasattr(self, "regressor_"):
             raise NotFittedError(f"attack '{self.display_name}' is not fitted: call fit() on population records (with their features) first")
         labels = np.asarray(labels)
         oriented = self._oriented(signals, labels)
         features = _check_features(features, labels.size)
-        return oriented - self.regressor_.predict(self.coding_.transform(features, labels)) - self.conformal_shift_
+        return self._margin(oriented, self.coding_.transform(features, labels)) - self.conformal_shift_
 
     def predict(self, signals, labels, *, fpr: float, features: pd.DataFrame | None = None) -> np.ndarray:
         """Member decisions flagging a fraction ≤ ``fpr`` of the population (their in-sample margins)."""
