@@ -87,7 +87,8 @@ def test_offline_mode_from_config(folder, tmp_path):
     raw["compute"]["store"] = str(tmp_path / "cache")
     result = run_audit(parse_config(raw), tmp_path)
     names = {r.attack for r in result.results}
-    assert "lira[offline,logit_confidence]" in names and "rmia[offline,confidence]" in names
+    # 3 OUT models per record, below PER_EXAMPLE_MIN_MODELS: LiRA's default (variance auto) ran with the global variance
+    assert "lira[offline,global variance,logit_confidence]" in names and "rmia[offline,confidence]" in names
     assert result.reference["tree"]["trained"] == 3
 
 
