@@ -130,3 +130,34 @@ def test_the_pipeline_refuses_data_without_population_in_one_line():
 
     with pytest.raises(DataError, match="population records"):
         score_attack(QuantileRegressionAttack(), Collected({"logit_confidence": np.zeros(3)}), np.zeros(3, int), None)
+
+
+def test_image_records_regress_on_their_pixel_columns():
+    """Image records (RecordSet.image_shape) are feature columns of pixels: QMIA fits and scores them like any table."""
+    from dataclasses import replace
+
+    from sklearn.ensemble import RandomForestClassifier
+
+    from privaudit.data import AuditData, audit_data_from_frame
+    from privaudit.pipeline import audit
+    from privaudit.targets.sklearn import SklearnTarget
+
+    rng = np.random.default_rng(5)
+    n, side = 3000, 6
+    labels = rng.integers(0, 3, n)
+    patterns = rng.normal(0, 1, (3, side * side))
+    pixels = patterns[labels] + rng.normal(0, 2.0, (n, side * side))
+    frame = pd.DataFrame(pixels, columns=[f"p{i}" for i in range(side * side)])
+    frame["label"] = labels
+    frame["record_id"] = [f"img-{i}" for i in range(n)]
+    frame["split"] = np.r_[np.repeat(["member", "nonmember"], 250), np.repeat("population", n - 500)]
+    pixel_columns = [f"p{i}" for i in range(side * side)]
+    flat = audit_data_from_frame(frame, label="label", id_column="record_id", features=pixel_columns, membership_column="split")
+    data = AuditData(replace(flat.records, image_shape=(1, side, side)), flat.members, flat.nonmembers, flat.population)
+    members = frame[frame.split == "member"]
+    with threadpool_limits(limits=1):
+        forest = RandomForestClassifier(n_estimators=100, min_samples_leaf=2, random_state=0).fit(members[pixel_columns], members.label)
+        qmia = build_attack({"name": "qmia"})
+        result = audit(data, [SklearnTarget(forest, name="pixels")], [qmia], n_bootstrap=50, seed=0)
+    assert qmia.coding_.categorical_mask.tolist() == [False] * side * side + [True]  # pixels numeric, the label categorical
+    assert result.results[0].metrics.auc > 0.6, result.results[0].metrics.auc
