@@ -101,7 +101,7 @@ def resolve_variance(variance: str, in_mask: np.ndarray, *, mode: str) -> Varian
     :data:`PER_EXAMPLE_MIN_MODELS` reference models on each side the statistic
     uses (IN and OUT online, OUT offline), else ``"global"``.
 
-    Evidence for the number (8). Carlini et al. (2022, §VI, "fixed variance")
+    Evidence for the number (8). Carlini et al. (2022, their "fixed variance")
     find per-example variances pay off only with many reference models and
     recommend the fixed (global) variance below about 64 models. Measured on
     the Adult demo's overfit MLP (``benchmarks/bench_power.py``, BENCHMARKS.md

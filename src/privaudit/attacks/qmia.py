@@ -7,13 +7,21 @@ of the target's score given the record:
 
     q̂(x, y) ≈ inf{ t : Pr[ s(x, y) > t | x, y ] ≤ α }   over non-members (x, y),
 
-by minimising the pinball loss of level 1 − α (the paper's quantile-regression
-objective; its decision rule flags a record as a member when
-``s(x, y) > q̂(x, y)``, which has false-positive rate α on non-members
-exchangeable with the population, *per region of the feature space*, not
-only on average). The membership score here is the margin over the predicted
-quantile, ``s(x, y) − q̂(x, y)``: positive = flagged at level α; sweeping a
-threshold over it traces an ROC (exact calibration holds at 0).
+by minimising the pinball loss of level τ = 1 − α over population records,
+
+    ℓ_τ(q, s) = τ · max(s − q, 0) + (1 − τ) · max(q − s, 0),
+
+or, in the Gaussian form, the negative log-likelihood
+``log σ(x, y) + (s − μ(x, y))² / (2σ(x, y)²)`` with
+q = μ + σ·Φ⁻¹(1 − α) (the paper's two objectives; equations are cited here by
+their content, not by number). The paper's decision rule flags a record as
+a member when ``s(x, y) > q̂(x, y)``; if q̂ were the true conditional
+quantile, its false-positive rate on non-members exchangeable with the
+population would be α in every region of the feature space, not only on
+average. The membership score here is the margin over the predicted
+quantile — ``s − q̂`` (quantile model) or ``(s − μ̂)/σ̂`` (Gaussian model,
+default) — minus a conformal shift that makes ``score > 0`` flag at most α
+of such non-members (below); sweeping a threshold over it traces an ROC.
 
 Choices, following the paper where it decides:
 
