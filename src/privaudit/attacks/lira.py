@@ -105,13 +105,14 @@ def resolve_variance(variance: str, in_mask: np.ndarray, *, mode: str) -> Varian
     find per-example variances pay off only with many reference models and
     recommend the fixed (global) variance below about 64 models. Measured on
     the Adult demo's overfit MLP (``benchmarks/bench_power.py``, BENCHMARKS.md
-    "Attack power per model trained"; 1,000 members, TPR at 1 % FPR):
-    with 2 and 4 models per side (online, 4 and 8 models) the per-example
-    variance finds 2.3 % and 5.6 % of members against the global variance's
-    7.7 % and 9.6 %; with 8 per side they are about equal (online 16 models:
-    14.5 % vs 13.1 %; offline 8 OUT models: 3.0 % vs 3.2 %); with 16 OUT
-    models (offline) per-example is ahead (4.0 % vs 3.0 %). One target and
-    one seed: a measured default, not a law.
+    "Attack power per model trained"; 1,000 members, TPR at 1 % FPR, two
+    draws): with 2 and 4 models per side (online, 4 and 8 models) the
+    per-example variance finds 2.3 % / 1.0 % and 5.6 % / 2.7 % of members
+    against the global variance's 7.7 % / 7.5 % and 9.6 % / 12.2 %; with 8 per
+    side it is ahead or equal (online 16 models: 14.5 % vs 13.1 %, 17.7 % vs
+    14.3 %; offline 8 OUT models: 3.0 % vs 3.2 %); with 16 OUT models
+    (offline) ahead (4.0 % vs 3.0 %). One target: a measured default, not a
+    law (at 0.1 % FPR the evidence at 8 per side is mixed).
 
     >>> import numpy as np
     >>> resolve_variance("auto", np.zeros((3, 4), bool), mode="offline")
