@@ -4,7 +4,8 @@ Run after ``privaudit demo --out FOLDER`` (the demo's 16 cached offline referenc
 online models are trained into ``FOLDER``'s store, so give a copy of a shared demo folder)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_power.py FOLDER                # both parts
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_power.py FOLDER --part online  # one part
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_power.py FOLDER --part online  # one part (or offline, qmia)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_power.py FOLDER --part online --seed 1  # another draw, 30 new models
 
 Two tables, each attack on the same records and the same reference models (one torch thread):
 
@@ -15,8 +16,10 @@ Two tables, each attack on the same records and the same reference models (one t
   The wall time of training the K models (batched-ensemble backend, one thread) gives the cost per model.
 * **offline** (QMIA vs reference models): the demo's audit (1,000 members, 10,000 non-members) with its 16
   offline reference models (population records only): LOSS, offline LiRA (per-example, global, auto), offline
-  RMIA (and offline LiRA per-example vs global with the first 2, 4 and 8 of the models), and QMIA (one quantile regressor fitted on the 35,842 population records' target scores; no reference
-  model), with the fit time of the regressor beside the training time of 16 reference models.
+  RMIA (and offline LiRA per-example vs global with the first 2, 4 and 8 of the models), and QMIA with each
+  of its models (gaussian, quantile; one regressor fitted on the 35,842 population records' target scores,
+  features and labels; no reference model), with the regressor's fit time (the online part gives the
+  training time of a reference model).
 
 Every row gives AUC with its 95 % bootstrap interval and TPR at 1 % and 0.1 % FPR with 95 % Clopper–Pearson
 intervals; n members / non-members are printed above each table.
