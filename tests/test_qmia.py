@@ -161,3 +161,18 @@ def test_image_records_regress_on_their_pixel_columns():
         result = audit(data, [SklearnTarget(forest, name="pixels")], [qmia], n_bootstrap=50, seed=0)
     assert qmia.coding_.categorical_mask.tolist() == [False] * side * side + [True]  # pixels numeric, the label categorical
     assert result.results[0].metrics.auc > 0.6, result.results[0].metrics.auc
+
+
+def test_feature_coding_stays_within_histgradientboostings_category_limit():
+    from privaudit.attacks.qmia import MAX_CATEGORIES, FeatureCoding
+
+    rng = np.random.default_rng(2)
+    table = pd.DataFrame({"city": [f"c{i}" for i in rng.integers(0, 400, 5000)], "flag": rng.random(5000) < 0.5,
+                          "age": rng.integers(18, 90, 5000)})
+    many_classes = rng.integers(0, 300, 5000)
+    coding = FeatureCoding(table, many_classes)
+    assert coding.categorical_mask.tolist() == [True, True, False, False]  # 300 classes: the label is a number
+    matrix = coding.transform(table, many_classes)
+    assert np.nanmax(matrix[:, 0]) == MAX_CATEGORIES - 2 and np.isnan(matrix[:, 0]).any()  # the 254 most frequent cities, the rest missing
+    assert set(np.unique(matrix[:, 1])) == {0.0, 1.0} and np.array_equal(matrix[:, 2], table["age"].to_numpy(float))
+    assert FeatureCoding(table, rng.integers(0, 10, 5000)).categorical_mask[-1]

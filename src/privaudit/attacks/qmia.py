@@ -135,11 +135,13 @@ class FeatureCoding:
     column (strings, booleans, categories) becomes integer codes of the
     categories seen at fit (at most :data:`MAX_CATEGORIES` − 1, the most
     frequent), NaN for missing or unseen values. The label is appended as a
-    last categorical column.
+    last column, categorical unless there are more classes than
+    HistGradientBoosting's categories allow (then a number).
     """
 
-    def __init__(self, features: pd.DataFrame) -> None:
+    def __init__(self, features: pd.DataFrame, labels: np.ndarray) -> None:
         self.columns = [str(c) for c in features.columns]
+        self.label_categorical = bool(np.asarray(labels).size == 0 or int(np.max(labels)) < MAX_CATEGORIES - 1)
         self.categories: dict[str, pd.Index] = {}
         for name, column in zip(self.columns, features.columns, strict=True):
             values = features[column]
@@ -149,8 +151,8 @@ class FeatureCoding:
 
     @property
     def categorical_mask(self) -> np.ndarray:
-        """Bool ``(n_columns + 1,)``: which columns are categorical (the last one, the label, always)."""
-        return np.array([name in self.categories for name in self.columns] + [True])
+        """Bool ``(n_columns + 1,)``: which columns are categorical (the last one is the label)."""
+        return np.array([name in self.categories for name in self.columns] + [self.label_categorical])
 
     def transform(self, features: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
         """``(n, n_columns + 1)`` float64 matrix; refuses a table whose columns differ from the population's."""
@@ -259,7 +261,7 @@ class QuantileRegressionAttack(SignalAttack):
         if labels.size < needed:
             raise DataError(f"attack 'qmia' needs at least {needed:,} population records at fpr = {self.fpr:g} (so about 10 lie above "
                             f"the {1 - self.fpr:g}-quantile it learns); the data has {labels.size:,}: add population records or raise fpr")
-        self.coding_ = FeatureCoding(features)
+        self.coding_ = FeatureCoding(features, labels)
         matrix = self.coding_.transform(features, labels)
         calibration = np.random.default_rng([int(self.seed), 0x0A11]).permutation(labels.size)
         calibration, train = calibration[: labels.size // 5], calibration[labels.size // 5:]
