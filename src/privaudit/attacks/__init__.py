@@ -14,6 +14,7 @@ from privaudit.attacks.classwise import ClasswiseThresholdAttack
 from privaudit.attacks.label_only import LabelOnlyAugmentationAttack, LabelOnlyBoundaryAttack
 from privaudit.attacks.lira import LiRAAttack
 from privaudit.attacks.needs import AttackNeeds
+from privaudit.attacks.qmia import QuantileRegressionAttack
 from privaudit.attacks.rmia import RMIAAttack
 from privaudit.attacks.shadow import ShadowModelAttack
 from privaudit.attacks.threshold import ThresholdAttack
@@ -27,6 +28,7 @@ __all__ = [
     "LabelOnlyAugmentationAttack",
     "LabelOnlyBoundaryAttack",
     "LiRAAttack",
+    "QuantileRegressionAttack",
     "RMIAAttack",
     "ReferenceCalibratedAttack",
     "ShadowModelAttack",

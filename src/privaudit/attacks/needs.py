@@ -26,6 +26,9 @@ probes on the attack. Each field is one kind of input:
   ``logit_confidence@flip,shift=1``) so they never mix with plain values. Each
   distinct augmentation is queried once per run. An attack has at most one;
   empty means one plain query per record;
+* ``features`` — the records' feature tables too: ``fit(..., features=)`` gets the
+  population's, ``score(..., features=)`` the scored records' (QMIA regresses
+  the score on them);
 * ``text_queries`` — :class:`~privaudit.text.attacks.TextQuery` objects
   (token log-probabilities of texts, lower-cased texts or neighbours, from
   the target or a reference language model); a text attack scores
@@ -35,7 +38,7 @@ Example
 -------
 >>> from privaudit.attacks import build_attack
 >>> build_attack({"name": "classwise_threshold", "signal": "loss"}).needs
-AttackNeeds(signals=('loss',), population=True, reference=False, reference_mode=None, population_z=False, query_signals=(), augmentations=(), text_queries=())
+AttackNeeds(signals=('loss',), population=True, reference=False, reference_mode=None, population_z=False, query_signals=(), augmentations=(), text_queries=(), features=False)
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ class AttackNeeds:
     #: Augmentations the ``signals`` are wanted under (at most one); () for one plain query per record
     augmentations: tuple = ()
     text_queries: tuple = ()
+    #: fit and score also take ``features=`` (the records' feature DataFrame); see the module docstring
+    features: bool = False
 
     @property
     def texts(self) -> bool:

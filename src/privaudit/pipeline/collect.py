@@ -45,6 +45,8 @@ class Collected:
     :class:`~privaudit.query_signals.QueryCount` of records asked about.
     For a text audit, ``texts`` are the audited texts, ``answers`` the token
     log-probabilities by query key and ``text_stats`` their scoring statistics.
+    ``features`` / ``population_features`` are the queried and population
+    records' feature tables when an attack's needs ask for them (QMIA), else None.
     """
 
     signals: dict
@@ -55,6 +57,8 @@ class Collected:
     texts: list | None = None
     answers: dict | None = None
     text_stats: dict | None = None
+    features: object = None
+    population_features: object = None
 
 
 def check_needs(target, attacks: Sequence, *, has_population: bool, plan) -> None:
@@ -128,6 +132,9 @@ def collect(target, data, records, attacks: Sequence, *, plan=None, seed: int = 
         for key, spend in spent.items():
             ledger.add_queries(key, spend.queries, spend.calls)
     collected = Collected(signals, population_signals, queries=ledger.count())
+    if any(n.features for n in needs):  # attacks that regress on the records themselves (QMIA)
+        collected.features = records.features
+        collected.population_features = data.records.features.iloc[data.population] if data.population.size else None
     if wants_reference:
         collected.reference, collected.reference_info = _reference_signals(target, data, needs, plan, population_signals, seed, say, reference_query,
                                                                             reference_design)
