@@ -17,6 +17,10 @@ probes on the attack. Each field is one kind of input:
 * ``query_signals`` — :class:`~privaudit.query_signals.QueryRequest` objects
   computed by asking the target about perturbed copies of every record
   (label-only attacks); the signal's values are stored under ``request.key``;
+* ``reference_query_signals`` — :class:`~privaudit.query_signals.ReplayRequest`
+  objects: the same perturbed copies asked of the reference models as well
+  (their values, ``(n_records, n_models)``, in the reference signals under
+  ``replay.key``); reference queries are the attacker's own, not the target's;
 * ``text_queries`` — :class:`~privaudit.text.attacks.TextQuery` objects
   (token log-probabilities of texts, lower-cased texts or neighbours, from
   the target or a reference language model); a text attack scores
@@ -26,7 +30,7 @@ Example
 -------
 >>> from privaudit.attacks import build_attack
 >>> build_attack({"name": "classwise_threshold", "signal": "loss"}).needs
-AttackNeeds(signals=('loss',), population=True, reference=False, reference_mode=None, population_z=False, query_signals=(), text_queries=())
+AttackNeeds(signals=('loss',), population=True, reference=False, reference_mode=None, population_z=False, query_signals=(), text_queries=(), reference_query_signals=())
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class AttackNeeds:
     population_z: bool = False
     query_signals: tuple = ()
     text_queries: tuple = ()
+    reference_query_signals: tuple = ()
 
     @property
     def texts(self) -> bool:
