@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import privaudit
 from privaudit import OutputDefence, OutputDefenceTarget, SklearnTarget
 from privaudit.attacks import build_attack
-from privaudit.attacks.label_flip import LabelOnlyFlipAttack, LabelOnlyFlipCalibratedAttack, calibrated_flip_scores
+from privaudit.attacks.label_flip import SIGMA_FLOOR, LabelOnlyFlipAttack, LabelOnlyFlipCalibratedAttack, calibrated_flip_scores
 from privaudit.data import RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.query_signals import FeatureSpace, LabelOracle, compute_query_signals, query_request, request_rng
@@ -181,7 +181,9 @@ def test_calibration_subtracts_the_mean_of_out_models_only():
     target = np.array([9.0, 5.0, 2.0])
     reference = np.array([[9.0, 1.0], [3.0, 5.0], [2.0, 2.0]])
     in_mask = np.array([[False, True], [False, False], [False, False]])
-    np.testing.assert_allclose(calibrated_flip_scores(target, reference, in_mask), [0.0, 1.0, 0.0])
+    np.testing.assert_allclose(calibrated_flip_scores(target, reference, in_mask, variance="global"), [0.0, 1.0, 0.0])
+    # per example: record 1's OUT values 3, 5 have σ = 1, so (5 − 4) / √(1 + σ₀²); the others have σ = 0
+    np.testing.assert_allclose(calibrated_flip_scores(target, reference, in_mask), [0.0, 1.0 / np.sqrt(1 + SIGMA_FLOOR**2), 0.0])
     with pytest.raises(DataError, match="trained every reference model"):
         calibrated_flip_scores(target, reference, np.ones((3, 2), bool))
 
@@ -190,6 +192,7 @@ def test_calibration_subtracts_the_mean_of_out_models_only():
     ({"name": "label_only_flip", "queries_per_record": 0}, "queries_per_record must be a whole number ≥ 1"),
     ({"name": "label_only_flip_calibrated", "reference_orders": 0}, "reference_orders must be a whole number ≥ 1"),
     ({"name": "label_only_flip_calibrated", "mode": "both"}, "mode must be 'offline' or 'online'"),
+    ({"name": "label_only_flip_calibrated", "variance": "local"}, "variance must be 'per_example' or 'global'"),
 ])
 def test_bad_parameters_are_one_line_config_errors(spec, message):
     with pytest.raises(ConfigError, match=message):
@@ -203,3 +206,14 @@ def test_data_without_categorical_columns_is_refused_before_any_query():
         compute_query_signals(target, records, [LabelOnlyFlipAttack().query_signal], correct=np.ones(2, bool))
     assert target.calls == 0
     assert LabelOnlyFlipCalibratedAttack().required_signals == (LabelOnlyFlipAttack().signal,)
+
+
+def test_label_only_defaults_add_the_calibrated_flip_attack_only_with_reference_models_and_categories():
+    from privaudit.pipeline import default_attacks
+
+    mixed = pd.DataFrame({"x": [0.5, 1.5, 2.5], "c": ["a", "b", "a"]})
+    with_reference = default_attacks("labels", True, "online", features=mixed, n_reference_models=4)
+    assert [a.name for a in with_reference][-1] == "label_only_flip_calibrated" and with_reference[-1].mode == "online"
+    assert "label_only_flip_calibrated" not in [a.name for a in default_attacks("labels", True, None, features=mixed)]
+    assert "label_only_flip_calibrated" not in [a.name for a in default_attacks("labels", True, "offline", features=mixed[["x"]])]
+    assert "label_only_flip_calibrated" not in [a.name for a in default_attacks("labels", True, "offline", features=None)]

@@ -9,24 +9,30 @@ et al. (2021, "Label-Only Membership Inference Attacks", ICML).
 
 ``label_only_flip_calibrated`` removes each record's *difficulty* from it, as
 LiRA does for confidences (Carlini et al. 2022, "Membership Inference Attacks
-From First Principles", offline variant, §IV-C): the same copies of the record
-(same orders, same replacement values) are asked of K reference models trained
-like the target on population records, which never saw the audited records, and
+From First Principles", offline variant, §IV-C, a one-sided Gaussian test against
+the OUT distribution): the same copies of the record (same orders, same replacement
+values) are asked of K reference models trained like the target on population
+records, which never saw the audited records, and
 
-    score(x, y) = d_target(x, y) − mean_{k OUT} d_k(x, y) ,
+    score(x, y) = (d_target(x, y) − μ_out(x, y)) / √(σ_out(x, y)² + σ₀²) ,
 
-where d_target is the target's flip distance over R orders (its R·C-query budget)
-and d_k reference model k's over the first ``reference_orders`` of those orders.
-This is offline LiRA's statistic with one global variance (Carlini et al. recommend
-a global variance below about 64 reference models; dividing every record by the
-same σ leaves the ranking unchanged, so it is left out). A record the target keeps
-robust although models that did not train on it give way early scores high;
-a record every model keeps (an easy, typical record) scores near 0 — which is what
-breaks the tie at the top of the raw score, where ~30 % of the demo's records keep
-their label in every copy. Reference models are the attacker's own: they are asked
-every copy without early stopping, and those rows are *not* target queries (the
-audit's query count holds only the target's; the reference rows are reported as
-``replayed_rows`` in the reference info).
+where d_target is the target's flip distance over R orders (its R·C-query budget),
+μ_out and σ_out the mean and standard deviation (ddof 0) of the OUT reference
+models' flip distances over the first ``reference_orders`` of those orders, and
+σ₀ = :data:`SIGMA_FLOOR` (half a flip) keeps records on which every reference model
+agrees from dividing by zero. ``variance="global"`` divides every record by the
+same σ instead, i.e. ranks by d_target − μ_out. The choice was made on the reference
+side, not on audited records: with one demo reference model playing the target
+(its 1,000 training records against 4,000 other population records, 4 orders, the
+other 15 models calibrating), per-example gave TPR 6.1 % at 1 % FPR against 3.5 %
+for the global variance, at equal AUC (0.69); BENCHMARKS.md, "label-only attacks
+at low FPR". A record the target keeps robust although models that did not train
+on it give way early scores high; a record every model keeps (an easy, typical
+record) scores near 0 — which breaks the tie at the top of the raw score, where
+~30 % of the demo's records keep their label in every copy. Reference models are
+the attacker's own: they are asked every copy without early stopping, and those
+rows are *not* target queries (the audit's query count holds only the target's;
+the reference rows are reported as ``replayed_rows`` in the reference info).
 """
 
 from __future__ import annotations
@@ -41,7 +47,10 @@ from privaudit.exceptions import ConfigError, DataError
 from privaudit.query_signals import QueryRequest, ReplayRequest, query_request
 from privaudit.query_signals.base import check_whole_number
 
-__all__ = ["LabelOnlyFlipAttack", "LabelOnlyFlipCalibratedAttack", "calibrated_flip_scores"]
+__all__ = ["LabelOnlyFlipAttack", "LabelOnlyFlipCalibratedAttack", "calibrated_flip_scores", "SIGMA_FLOOR", "calibrated_flip_attacks_for"]
+
+#: σ₀, in flips: added in quadrature to each record's reference standard deviation (per-example variance).
+SIGMA_FLOOR = 0.5
 
 
 @ATTACKS.register("label_only_flip")
@@ -66,8 +75,8 @@ class LabelOnlyFlipAttack(QuerySignalAttack):
         self.queries_per_record = queries_per_record
 
 
-def calibrated_flip_scores(target: np.ndarray, reference: np.ndarray, in_mask: np.ndarray) -> np.ndarray:
-    """``target − mean of the OUT reference values`` per record, shape (n,).
+def calibrated_flip_scores(target: np.ndarray, reference: np.ndarray, in_mask: np.ndarray, *, variance: str = "per_example") -> np.ndarray:
+    """``(target − μ_out) / √(σ_out² + σ₀²)`` per record, shape (n,) (``variance="global"``: ``target − μ_out``).
 
     Parameters
     ----------
@@ -77,6 +86,7 @@ def calibrated_flip_scores(target: np.ndarray, reference: np.ndarray, in_mask: n
         The reference models' flip distances on the same copies.
     in_mask : bool ndarray (n, K)
         True where a record trained reference model k (those entries are left out).
+    variance : {"per_example", "global"}
 
     Raises
     ------
@@ -85,15 +95,25 @@ def calibrated_flip_scores(target: np.ndarray, reference: np.ndarray, in_mask: n
 
     Examples
     --------
-    >>> calibrated_flip_scores(np.array([9.0, 9.0]), np.array([[9.0, 9.0], [3.0, 5.0]]), np.zeros((2, 2), bool))
+    >>> calibrated_flip_scores(np.array([9.0, 9.0]), np.array([[9.0, 9.0], [3.0, 5.0]]), np.zeros((2, 2), bool), variance="global")
     array([0., 5.])
+    >>> calibrated_flip_scores(np.array([9.0, 9.0]), np.array([[9.0, 9.0], [3.0, 5.0]]), np.zeros((2, 2), bool)).round(3)
+    array([0.   , 4.472])
     """
+    if variance not in ("per_example", "global"):
+        raise ConfigError(f"variance must be 'per_example' or 'global', not {variance!r}")
     out = ~np.asarray(in_mask, dtype=bool)
     count = out.sum(axis=1)
     if (count == 0).any():
         raise DataError(f"{int((count == 0).sum())} record(s) trained every reference model, so none gives an OUT flip distance; "
                         "use offline reference models (mode: offline) or more models")
-    return np.asarray(target, dtype=np.float64) - np.where(out, reference, 0.0).sum(axis=1) / count
+    reference = np.asarray(reference, dtype=np.float64)
+    mean = np.where(out, reference, 0.0).sum(axis=1) / count
+    margin = np.asarray(target, dtype=np.float64) - mean
+    if variance == "global":
+        return margin
+    spread = np.where(out, (reference - mean[:, None]) ** 2, 0.0).sum(axis=1) / count
+    return margin / np.sqrt(spread + SIGMA_FLOOR**2)
 
 
 @ATTACKS.register("label_only_flip_calibrated")
@@ -101,8 +121,8 @@ class LabelOnlyFlipCalibratedAttack(ReferenceAttack):
     """Flip distance calibrated per record with reference models (see the module docstring), labels only.
 
     Score: the target's flip distance minus the mean flip distance of the reference
-    models that did not train on the record, on the same copies; higher = more likely
-    a member. The target spends at most ``queries_per_record`` queries per record; the
+    models that did not train on the record, on the same copies, in units of their
+    standard deviation (floored at :data:`SIGMA_FLOOR`); higher = more likely a member. The target spends at most ``queries_per_record`` queries per record; the
     reference models answer ``1 + reference_orders · C`` copies of each record, outside that budget.
 
     Parameters
@@ -113,6 +133,8 @@ class LabelOnlyFlipCalibratedAttack(ReferenceAttack):
         Orders replayed on each reference model (the first of the target's; capped at its number of orders).
     mode : {"offline", "online"}
         Reference models the attack asks for; either way only OUT models are compared.
+    variance : {"per_example", "global"}
+        Divide by each record's OUT standard deviation (with the floor σ₀) or by one for all.
 
     Examples
     --------
@@ -125,10 +147,11 @@ class LabelOnlyFlipCalibratedAttack(ReferenceAttack):
 
     name = "label_only_flip_calibrated"
 
-    def __init__(self, *, queries_per_record: int = 200, reference_orders: int = 4, mode: str = "offline") -> None:
+    def __init__(self, *, queries_per_record: int = 200, reference_orders: int = 4, mode: str = "offline", variance: str = "per_example") -> None:
         self.queries_per_record = queries_per_record
         self.reference_orders = reference_orders
         self.mode = mode
+        self.variance = variance
 
     @property
     def query_signal(self) -> QueryRequest:
@@ -148,17 +171,38 @@ class LabelOnlyFlipCalibratedAttack(ReferenceAttack):
 
     @property
     def display_name(self) -> str:
-        return f"{self.name}[{self.mode},queries_per_record={self.queries_per_record},reference_orders={self.reference_orders}]"
+        return (f"{self.name}[{self.mode},{self.variance},queries_per_record={self.queries_per_record},"
+                f"reference_orders={self.reference_orders}]")
 
     @property
     def needs(self) -> AttackNeeds:
         """The target's flip distance (a query signal) and the same copies asked of reference models in ``mode``."""
         if self.mode not in ("offline", "online"):
             raise ConfigError(f"attack '{self.name}': mode must be 'offline' or 'online', not {self.mode!r}")
+        if self.variance not in ("per_example", "global"):
+            raise ConfigError(f"attack '{self.name}': variance must be 'per_example' or 'global', not {self.variance!r}")
         return AttackNeeds(reference=True, reference_mode=self.mode, query_signals=(self.query_signal,), reference_query_signals=(self.replay,))
 
     def _score(self, signals, labels, reference) -> np.ndarray:
         key = self.required_signals[0]
         target = np.asarray(signals[key], dtype=np.float64)
         values = check_reference_signal(reference, self.replay.key, target.size, self.display_name)
-        return calibrated_flip_scores(target, values, reference.in_mask)
+        return calibrated_flip_scores(target, values, reference.in_mask, variance=self.variance)
+
+
+def calibrated_flip_attacks_for(features, reference_mode: str | None) -> list:
+    """``[LabelOnlyFlipCalibratedAttack(mode=reference_mode)]`` when reference models are configured and ``features``
+    hold a categorical column with more than one value; else ``[]``.
+
+    A default for label-only targets beside :func:`~privaudit.attacks.label_only.label_only_attacks_for`: on the
+    demo's overfit MLP it is the one label-only attack with a TPR at 1 % FPR above 0 (BENCHMARKS.md, "label-only
+    attacks at low FPR"). Its 200-query default budget must cover the categorical columns; with more than 200 of
+    them it is left out.
+    """
+    if reference_mode is None or features is None or features.shape[1] == 0 or len(features) == 0:
+        return []
+    from privaudit.query_signals import FeatureSpace
+    from privaudit.query_signals.flips import flippable_columns
+
+    count = flippable_columns(FeatureSpace.fit(features)).size
+    return [LabelOnlyFlipCalibratedAttack(mode=reference_mode)] if 0 < count <= 200 else []
