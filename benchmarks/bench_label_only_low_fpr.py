@@ -107,6 +107,7 @@ def _auc(m) -> str:
 
 
 def render(args, picked, rows, machine) -> str:
+    best = max(picked["metrics"], key=lambda name: picked["metrics"][name][0].operating_points[0.01].tpr)
     lines = [
         BEGIN, "# Benchmarks: label-only attacks at low FPR (flip distance)", "",
         f"Measured {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M')} UTC with", "", "```",
@@ -121,7 +122,8 @@ def render(args, picked, rows, machine) -> str:
     for name, (m, top) in picked["metrics"].items():
         lines.append(f"| {name} | {_auc(m)} | {_rate(m.operating_points[0.01])} | {_rate(m.operating_points[0.001])} | {100 * top:.2f} % |")
     lines += [
-        "", "The attack's default is the variant with the highest TPR at 1 % FPR here (per-example variance, σ₀ = 0.5 flips).", "",
+        "", f"Highest TPR at 1 % FPR here: {best}. The attack's default is the per-example variance (σ₀ = 0.5 flips)"
+        + ("." if best == "calibrated, per-example variance" else " — chosen on an earlier measurement, not this one: reconsider it."), "",
         "## 2. The demo target, labels only, at most 200 target queries per record", "",
         f"Demo target `{TARGET}` behind `output_defence: {{labels_only: true}}`; 1,000 members vs 10,000 non-members, seed {args.seed}, "
         f"{args.bootstrap} bootstrap replicates for the AUC interval, exact (Clopper–Pearson) intervals for TPR; 95 %. Queries per record: "

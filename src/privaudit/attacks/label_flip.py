@@ -24,9 +24,9 @@ agrees from dividing by zero. ``variance="global"`` divides every record by the
 same σ instead, i.e. ranks by d_target − μ_out. The choice was made on the reference
 side, not on audited records: with one demo reference model playing the target
 (its 1,000 training records against 4,000 other population records, 4 orders, the
-other 15 models calibrating), per-example gave TPR 6.1 % at 1 % FPR against 3.5 %
-for the global variance, at equal AUC (0.69); BENCHMARKS.md, "label-only attacks
-at low FPR". A record the target keeps robust although models that did not train
+other 15 models calibrating), per-example gave TPR 6.2 % [4.8, 7.9] at 1 % FPR
+against 5.0 % [3.7, 6.5] for the global variance (intervals overlap), at equal AUC
+(0.687 vs 0.685); BENCHMARKS.md, "label-only attacks at low FPR". A record the target keeps robust although models that did not train
 on it give way early scores high; a record every model keeps (an easy, typical
 record) scores near 0 — which breaks the tie at the top of the raw score, where
 ~30 % of the demo's records keep their label in every copy. Reference models are
