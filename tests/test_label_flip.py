@@ -148,6 +148,15 @@ def test_calibrated_flip_attack_separates_members_with_few_ties_at_the_top(overf
     assert flip["max_per_record"] <= 40  # the two attacks share one target signal; reference rows are not target queries
     assert result.reference["forest"]["replayed_rows"] == 800 * (1 + 2 * 8)
 
+    import json
+
+    from privaudit.report import write_report
+
+    write_report(result, tmp_path / "report")  # the report renders the new attacks and counts only the target's queries
+    document = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert document["targets"][0]["queries"]["total"] == queries.total
+    assert {r["attack"].split("[")[0] for r in document["results"]} == {"label_only_flip_calibrated", "label_only_flip"}
+
 
 def test_the_reference_replay_asks_the_same_copies_as_the_target():
     needed = np.array([1, 3, 5, 8, 2, 4])
