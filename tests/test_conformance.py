@@ -102,8 +102,12 @@ def _half_mask(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _reference_signals(difficulty, mask, labels, rng) -> dict[str, np.ndarray]:
+    """Every registered signal per reference model, plus each replayed query signal (the same stand-in, per model)."""
     per_model = [_signals_from_logits(_logits(difficulty, mask[:, k], labels, rng), labels) for k in range(N_REFERENCE)]
-    return {name: np.stack([m[name] for m in per_model], axis=1) for name in SIGNALS.names()}
+    stacked = {name: np.stack([m[name] for m in per_model], axis=1) for name in SIGNALS.names()}
+    replays = [r for a in (ATTACKS.get(n)() for n in ATTACKS.names()) for r in a.needs.reference_query_signals]
+    stacked.update({r.key: np.stack([m[r.request.key] for m in per_model], axis=1) for r in replays})
+    return stacked
 
 
 def make_case(seed: int = SEED) -> Case:
@@ -381,7 +385,8 @@ def test_attack_declares_its_needs_and_scores_from_them_alone(name, signal, case
     reference = None
     if needs.reference:  # the pipeline gives reference attacks the population records z whenever the data has them
         r, names = case.reference, needs.signals
-        reference = ReferenceSignals({k: r.signals[k] for k in names}, r.in_mask, {k: r.population_target[k] for k in names},
+        replayed = [q.key for q in needs.reference_query_signals]  # query signals the pipeline also asks the reference models
+        reference = ReferenceSignals({k: r.signals[k] for k in [*names, *replayed]}, r.in_mask, {k: r.population_target[k] for k in names},
                                      {k: r.population_signals[k] for k in names}, r.population_in_mask, r.population_labels)
     collected = Collected(
         signals={k: case.signals[k] for k in declared},
@@ -536,7 +541,8 @@ def test_attack_refuses_nan_signals(name, signal, runs, case):
             _score(attack, case, signals=signals)
         if _is_reference(attack):
             reference_signals = _copy(case.reference.signals)
-            reference_signals[required][5, 1] = np.nan
+            replayed = [q.key for q in attack.needs.reference_query_signals if q.request.key == required]
+            reference_signals[replayed[0] if replayed else required][5, 1] = np.nan  # the reference models' values of that signal
             with pytest.raises(DataError, match="NaN|finite"):
                 _score(attack, case, reference=_with_reference_signals(case, reference_signals).reference)
         else:

@@ -11,6 +11,7 @@ from typing import Any
 from privaudit.attacks.base import ATTACKS, SignalAttack, build_registered, check_signal
 from privaudit.attacks.calibrated import ReferenceCalibratedAttack
 from privaudit.attacks.classwise import ClasswiseThresholdAttack
+from privaudit.attacks.label_flip import LabelOnlyFlipAttack, LabelOnlyFlipCalibratedAttack
 from privaudit.attacks.label_only import LabelOnlyAugmentationAttack, LabelOnlyBoundaryAttack
 from privaudit.attacks.lira import LiRAAttack
 from privaudit.attacks.needs import AttackNeeds
@@ -27,6 +28,8 @@ __all__ = [
     "ClasswiseThresholdAttack",
     "LabelOnlyAugmentationAttack",
     "LabelOnlyBoundaryAttack",
+    "LabelOnlyFlipAttack",
+    "LabelOnlyFlipCalibratedAttack",
     "LiRAAttack",
     "QuantileRegressionAttack",
     "RMIAAttack",

@@ -29,6 +29,10 @@ probes on the attack. Each field is one kind of input:
 * ``features`` — the records' feature tables too: ``fit(..., features=)`` gets the
   population's, ``score(..., features=)`` the scored records' (QMIA regresses
   the score on them);
+* ``reference_query_signals`` — :class:`~privaudit.query_signals.ReplayRequest`
+  objects: the same perturbed copies asked of the reference models as well
+  (their values, ``(n_records, n_models)``, in the reference signals under
+  ``replay.key``); reference queries are the attacker's own, not the target's;
 * ``text_queries`` — :class:`~privaudit.text.attacks.TextQuery` objects
   (token log-probabilities of texts, lower-cased texts or neighbours, from
   the target or a reference language model); a text attack scores
@@ -38,7 +42,7 @@ Example
 -------
 >>> from privaudit.attacks import build_attack
 >>> build_attack({"name": "classwise_threshold", "signal": "loss"}).needs
-AttackNeeds(signals=('loss',), population=True, reference=False, reference_mode=None, population_z=False, query_signals=(), augmentations=(), text_queries=(), features=False)
+AttackNeeds(signals=('loss',), population=True, reference=False, reference_mode=None, population_z=False, query_signals=(), augmentations=(), text_queries=(), features=False, reference_query_signals=())
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class AttackNeeds:
     text_queries: tuple = ()
     #: fit and score also take ``features=`` (the records' feature DataFrame); see the module docstring
     features: bool = False
+    reference_query_signals: tuple = ()
 
     @property
     def texts(self) -> bool:

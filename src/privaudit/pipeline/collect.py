@@ -138,6 +138,12 @@ def collect(target, data, records, attacks: Sequence, *, plan=None, seed: int = 
     if wants_reference:
         collected.reference, collected.reference_info = _reference_signals(target, data, needs, plan, population_signals, seed, say, reference_query,
                                                                             reference_design)
+        replays = [r for n in needs if n.reference for r in n.reference_query_signals]
+        if replays:  # the target's perturbed copies asked of the reference models too (label-only calibration)
+            from privaudit.pipeline.reference_queries import replay_on_reference
+
+            collected.reference, rows = replay_on_reference(plan, data, records, collected.reference, replays, seed=seed, design=reference_design, say=say)
+            collected.reference_info["replayed_rows"] = rows
     return collected
 
 
