@@ -142,6 +142,7 @@ def test_report_submodule_after_plain_import():
         ("shadow_model", "needs reference models, which audit_outputs cannot train"),
         ("label_only_boundary", "queries the model on perturbed copies"),
         ("classwise_threshold", "pass population= and labels_population="),
+        ("qmia", "regresses each record's score on its features, which arrays of outputs do not carry"),
     ],
 )
 def test_an_attack_arrays_cannot_serve_is_refused_with_the_arguments_not_a_config_block(leaky, attack, words):

@@ -14,7 +14,8 @@ a random half of the records (``in_mask``), so members must score higher.
 Attacks come in two kinds, told apart by what they declare, not by class:
 
 * signal attacks (``fit(signals, labels)`` on population records, then
-  ``score(signals, labels)``, ``predict(..., fpr=)``);
+  ``score(signals, labels)``, ``predict(..., fpr=)``), each also given
+  ``features=`` (the records' feature table) when ``needs.features`` (QMIA);
 * reference attacks (``needs.reference``): ``score(signals, labels, reference)``
   with a :class:`~privaudit.attacks.reference.ReferenceSignals`.
 
@@ -42,7 +43,7 @@ from privaudit.metrics import roc_auc
 from privaudit.signals import SIGNALS, signals_from_outputs, stable_log_softmax
 
 N_CLASSES = 3
-N_MEMBERS, N_NONMEMBERS, N_POPULATION = 120, 120, 160
+N_MEMBERS, N_NONMEMBERS, N_POPULATION = 120, 120, 1000  # QMIA fits on ≥ 1,000 population records at α = 1 %
 N_REFERENCE = 8
 BOOST = 3.0  # logit a model adds to the true class of a record it trained on
 SEED = 20240501
@@ -62,6 +63,8 @@ class Case:
     population_signals: dict  # target's signals on population records, name → (n_z,)
     population_labels: np.ndarray  # (n_z,)
     reference: object  # ReferenceSignals
+    features: object = None  # DataFrame (n rows): a noisy copy of each record's difficulty and a category
+    population_features: object = None  # DataFrame (n_z rows)
 
 
 def _query_signal_keys() -> list[str]:
@@ -99,8 +102,12 @@ def _half_mask(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _reference_signals(difficulty, mask, labels, rng) -> dict[str, np.ndarray]:
+    """Every registered signal per reference model, plus each replayed query signal (the same stand-in, per model)."""
     per_model = [_signals_from_logits(_logits(difficulty, mask[:, k], labels, rng), labels) for k in range(N_REFERENCE)]
-    return {name: np.stack([m[name] for m in per_model], axis=1) for name in SIGNALS.names()}
+    stacked = {name: np.stack([m[name] for m in per_model], axis=1) for name in SIGNALS.names()}
+    replays = [r for a in (ATTACKS.get(n)() for n in ATTACKS.names()) for r in a.needs.reference_query_signals]
+    stacked.update({r.key: np.stack([m[r.request.key] for m in per_model], axis=1) for r in replays})
+    return stacked
 
 
 def make_case(seed: int = SEED) -> Case:
@@ -127,7 +134,15 @@ def make_case(seed: int = SEED) -> Case:
         population_labels=z_labels,
         model_ids=tuple(f"ref-{k}" for k in range(N_REFERENCE)),
     )
-    return Case(signals, labels, is_member, z_signals, z_labels, reference)
+    return Case(signals, labels, is_member, z_signals, z_labels, reference, _features(difficulty, rng), _features(z_difficulty, rng))
+
+
+def _features(difficulty: np.ndarray, rng: np.random.Generator):
+    """What a record's features tell about its score as a non-member: a noisy difficulty and an unrelated category."""
+    import pandas as pd
+
+    return pd.DataFrame({"difficulty": difficulty + rng.normal(0.0, 0.3, difficulty.size),
+                         "colour": np.array(["red", "green", "blue"])[rng.integers(0, 3, difficulty.size)]})
 
 
 @pytest.fixture(scope="module")
@@ -271,6 +286,8 @@ def _fit(attack, case: Case, *, signals=None, labels=None):
     labels = case.population_labels if labels is None else labels
     if _is_reference(attack):
         return attack.fit(case.signals, case.labels, case.reference)
+    if attack.needs.features:
+        return attack.fit(signals, labels, features=case.population_features)
     return attack.fit(signals, labels)
 
 
@@ -279,7 +296,15 @@ def _score(attack, case: Case, *, signals=None, labels=None, reference=None):
     labels = case.labels if labels is None else labels
     if _is_reference(attack):
         return attack.score(signals, labels, case.reference if reference is None else reference)
+    if attack.needs.features:
+        return attack.score(signals, labels, features=case.features)
     return attack.score(signals, labels)
+
+
+def _predict(attack, case: Case, signals, labels, *, fpr: float, population: bool = False):
+    if attack.needs.features:
+        return attack.predict(signals, labels, fpr=fpr, features=case.population_features if population else case.features)
+    return attack.predict(signals, labels, fpr=fpr)
 
 
 def _fit_score(attack, case: Case) -> np.ndarray:
@@ -360,12 +385,15 @@ def test_attack_declares_its_needs_and_scores_from_them_alone(name, signal, case
     reference = None
     if needs.reference:  # the pipeline gives reference attacks the population records z whenever the data has them
         r, names = case.reference, needs.signals
-        reference = ReferenceSignals({k: r.signals[k] for k in names}, r.in_mask, {k: r.population_target[k] for k in names},
+        replayed = [q.key for q in needs.reference_query_signals]  # query signals the pipeline also asks the reference models
+        reference = ReferenceSignals({k: r.signals[k] for k in [*names, *replayed]}, r.in_mask, {k: r.population_target[k] for k in names},
                                      {k: r.population_signals[k] for k in names}, r.population_in_mask, r.population_labels)
     collected = Collected(
         signals={k: case.signals[k] for k in declared},
         population_signals={k: case.population_signals[k] for k in declared} if needs.population else None,
         reference=reference,
+        features=case.features if needs.features else None,
+        population_features=case.population_features if needs.features else None,
     )
     scored = score_attack(_build(name, signal), collected, case.labels, case.population_labels)
     np.testing.assert_allclose(scored.scores, expected)
@@ -513,7 +541,8 @@ def test_attack_refuses_nan_signals(name, signal, runs, case):
             _score(attack, case, signals=signals)
         if _is_reference(attack):
             reference_signals = _copy(case.reference.signals)
-            reference_signals[required][5, 1] = np.nan
+            replayed = [q.key for q in attack.needs.reference_query_signals if q.request.key == required]
+            reference_signals[replayed[0] if replayed else required][5, 1] = np.nan  # the reference models' values of that signal
             with pytest.raises(DataError, match="NaN|finite"):
                 _score(attack, case, reference=_with_reference_signals(case, reference_signals).reference)
         else:
@@ -570,10 +599,10 @@ def test_signal_attack_predict_respects_fpr_on_population(name, signal, fpr, run
     attack, _ = _run_or_check_refusal(runs, name, signal)
     if attack is None:
         return
-    flagged = attack.predict(case.population_signals, case.population_labels, fpr=fpr)
+    flagged = _predict(attack, case, case.population_signals, case.population_labels, fpr=fpr, population=True)
     assert flagged.dtype == bool and flagged.shape == case.population_labels.shape
     assert flagged.mean() <= fpr
-    decisions = attack.predict(case.signals, case.labels, fpr=fpr)
+    decisions = _predict(attack, case, case.signals, case.labels, fpr=fpr)
     assert decisions.shape == case.labels.shape
     # decisions are a threshold on the score: every flagged record outscores every unflagged one
     scores = _score(attack, case)
@@ -581,7 +610,7 @@ def test_signal_attack_predict_respects_fpr_on_population(name, signal, fpr, run
         assert scores[decisions].min() > scores[~decisions].max()
     for bad in (0.0, 1.0, -0.1):
         with pytest.raises(ValueError):
-            attack.predict(case.signals, case.labels, fpr=bad)
+            _predict(attack, case, case.signals, case.labels, fpr=bad)
 
 
 @pytest.mark.parametrize("name", [n for n in ATTACK_NAMES if not _is_reference(ATTACKS.get(n)())])
@@ -596,5 +625,9 @@ def test_signal_attack_predict_never_exceeds_fpr(name, population, fpr):
     labels = np.zeros(population.size, dtype=np.int64)
     attack = build_attack({"name": name})
     signals = {attack.required_signals[0]: population}
+    if attack.needs.features:  # a regressor (QMIA) refuses populations this small in one line; its FPR is tested in test_qmia.py
+        with pytest.raises(DataError, match="population records"):
+            attack.fit(signals, labels, features=np.zeros((population.size, 1)))
+        return
     attack.fit(signals, labels)
     assert attack.predict(signals, labels, fpr=fpr).mean() <= fpr

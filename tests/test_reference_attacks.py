@@ -104,7 +104,7 @@ def test_lira_online_matches_hand_computed_gaussian_log_likelihood_ratio():
         _log_normal_pdf(1.5, 7 / 3, 7 / 3) - _log_normal_pdf(1.5, -0.5, 0.5),
         _log_normal_pdf(2.5, 2 / 3, 1 / 3) - _log_normal_pdf(2.5, 4.0, 2.0),
     ]
-    attack = LiRAAttack()
+    attack = LiRAAttack(variance="per_example")
     scores = attack.score({"logit_confidence": target}, np.zeros(2), ReferenceSignals({"logit_confidence": reference}, in_mask))
     np.testing.assert_allclose(scores, expected, rtol=1e-12)
     assert attack.variance_fallback_records_ == 0
@@ -134,7 +134,7 @@ def test_lira_sums_per_query_log_likelihood_ratios():
     in_mask[:, :2] = [True, False]
     target = rng.normal(size=(n, q))
     per_query = [lira_online_scores(target[:, [j]], reference[:, :, [j]], in_mask) for j in range(q)]
-    attack = LiRAAttack()
+    attack = LiRAAttack(variance="per_example")
     scores = attack.score({"logit_confidence": target}, np.zeros(n), ReferenceSignals({"logit_confidence": reference}, in_mask))
     assert scores.shape == (n,)
     np.testing.assert_allclose(scores, np.sum(per_query, axis=0), rtol=1e-12)
@@ -152,7 +152,7 @@ def test_lira_records_with_one_model_on_a_side_use_the_pooled_variance():
     # IN residuals: record 0 (1, 3 around 2) → 2 over 1 degree of freedom; record 1 has none
     assert pooled.tolist() == [False, True]
     assert std[1, 0] == pytest.approx(math.sqrt(2.0))
-    attack = LiRAAttack()
+    attack = LiRAAttack(variance="per_example")
     scores = attack.score({"logit_confidence": np.array([2.0, 4.0])}, np.zeros(2), ReferenceSignals({"logit_confidence": reference[:, :, 0]}, in_mask))
     assert scores[1] == pytest.approx(_log_normal_pdf(4.0, 5.0, 2.0) - _log_normal_pdf(4.0, 1.0, 1.0))
     assert attack.variance_fallback_records_ == 1

@@ -52,7 +52,8 @@ def test_reference_models_flag_adds_lira_and_rmia_and_reuses_the_cache(folder):
     assert first.returncode == 0, first.stderr
     report = json.loads((folder / "r1" / "report.json").read_text())
     attacks = {r["attack"]: r for r in report["results"]}
-    assert {"lira[online,logit_confidence]", "rmia[online,confidence]"} <= set(attacks)
+    # 4 models = 2 per side, below PER_EXAMPLE_MIN_MODELS: LiRA's default (variance auto) ran with the global variance
+    assert {"lira[online,global variance,logit_confidence]", "rmia[online,confidence]"} <= set(attacks)
     # an unregularised tree memorises its members: reference attacks must find them
     assert attacks["rmia[online,confidence]"]["auc"] > 0.6
     assert len(list((folder / "cache").iterdir())) >= 4
@@ -86,7 +87,8 @@ def test_offline_mode_from_config(folder, tmp_path):
     raw["compute"]["store"] = str(tmp_path / "cache")
     result = run_audit(parse_config(raw), tmp_path)
     names = {r.attack for r in result.results}
-    assert "lira[offline,logit_confidence]" in names and "rmia[offline,confidence]" in names
+    # 3 OUT models per record, below PER_EXAMPLE_MIN_MODELS: LiRA's default (variance auto) ran with the global variance
+    assert "lira[offline,global variance,logit_confidence]" in names and "rmia[offline,confidence]" in names
     assert result.reference["tree"]["trained"] == 3
 
 

@@ -11,9 +11,11 @@ from typing import Any
 from privaudit.attacks.base import ATTACKS, SignalAttack, build_registered, check_signal
 from privaudit.attacks.calibrated import ReferenceCalibratedAttack
 from privaudit.attacks.classwise import ClasswiseThresholdAttack
+from privaudit.attacks.label_flip import LabelOnlyFlipAttack, LabelOnlyFlipCalibratedAttack
 from privaudit.attacks.label_only import LabelOnlyAugmentationAttack, LabelOnlyBoundaryAttack
 from privaudit.attacks.lira import LiRAAttack
 from privaudit.attacks.needs import AttackNeeds
+from privaudit.attacks.qmia import QuantileRegressionAttack
 from privaudit.attacks.rmia import RMIAAttack
 from privaudit.attacks.shadow import ShadowModelAttack
 from privaudit.attacks.threshold import ThresholdAttack
@@ -26,7 +28,10 @@ __all__ = [
     "ClasswiseThresholdAttack",
     "LabelOnlyAugmentationAttack",
     "LabelOnlyBoundaryAttack",
+    "LabelOnlyFlipAttack",
+    "LabelOnlyFlipCalibratedAttack",
     "LiRAAttack",
+    "QuantileRegressionAttack",
     "RMIAAttack",
     "ReferenceCalibratedAttack",
     "ShadowModelAttack",

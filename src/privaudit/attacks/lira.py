@@ -21,6 +21,9 @@ Choices (the paper leaves them open or its code differs):
 * μ is the sample **mean** (the paper's notation; its code uses the median);
   σ² the unbiased sample variance (``ddof=1``; its code uses ``ddof=0``, which
   makes the Gaussians too narrow with few models).
+* ``variance="auto"`` (default) uses per-record variances only when every
+  record has at least :data:`PER_EXAMPLE_MIN_MODELS` models on each side
+  used, else the global variance (:func:`resolve_variance` gives the evidence).
 * ``variance="global"`` (the paper's "fixed variance", recommended with few
   reference models) pools the within-record variance over all records,
   separately for IN and OUT: Σ_i Σ_k (φ_ik − μ_i)² / Σ_i (n_i − 1). The
@@ -37,11 +40,16 @@ Choices (the paper leaves them open or its code differs):
   ranking anyway.
 * σ is floored at ``STD_FLOOR`` (1e-6 nats) so identical reference values
   (e.g. saturated outputs) give finite scores.
-* **Several queries** (augmentations; target ``(n, Q)``, reference
-  ``(n, K, Q)``): each query gets its own μ and σ and the per-query
-  statistics are **summed** — the log-likelihood of a Gaussian with diagonal
-  covariance (paper §IV-C; the reference code averages, which ranks the same
-  for a fixed Q). Offline, the per-query log-odds are summed the same way.
+* **Several queries** (``augment``, paper §VI-B "Augmentations"; target
+  ``(n, Q)``, reference ``(n, K, Q)``, the same Q copies of each record from
+  :mod:`privaudit.augmentations`): each query gets its own μ and σ and the
+  per-query statistics are **summed** — the log-likelihood ratio of Gaussians
+  with diagonal covariance, i.e. the queries are treated as independent given
+  membership. The reference code (``research/mi_lira_2021/plot.py``,
+  ``generate_ours``) fits the same per-query Gaussians and *averages* the
+  per-query log-likelihood ratios, which ranks records the same for a fixed
+  Q. Offline, the per-query log-odds are summed the same way. The variance
+  choice (per-example or global) applies per query.
 
 Shapes: target signal ``(n,)`` or ``(n, Q)``; reference ``(n, K)`` or
 ``(n, K, Q)``; ``in_mask`` ``(n, K)``; scores ``(n,)``, higher = member.
@@ -69,6 +77,8 @@ from privaudit.exceptions import ConfigError, DataError
 
 __all__ = [
     "STD_FLOOR",
+    "PER_EXAMPLE_MIN_MODELS",
+    "resolve_variance",
     "LiRAAttack",
     "stack_queries",
     "fit_gaussians",
@@ -79,7 +89,48 @@ __all__ = [
 #: Smallest standard deviation used (nats of φ), so constant reference values stay finite.
 STD_FLOOR = 1e-6
 
+#: fewest reference models a record needs on every side LiRA uses (IN and OUT online, OUT offline) for
+#: ``variance="auto"`` to use per-example variances; below it ``auto`` uses the pooled (global) variance.
+#: Chosen by measurement (``benchmarks/bench_power.py``, BENCHMARKS.md "Attack power per model trained"):
+#: see :func:`resolve_variance`.
+PER_EXAMPLE_MIN_MODELS = 8
+
 Variance = Literal["per_example", "global"]
+VARIANCES = ("auto", "per_example", "global")
+
+
+def resolve_variance(variance: str, in_mask: np.ndarray, *, mode: str) -> Variance:
+    """The variance LiRA uses: ``variance`` itself, or for ``"auto"`` the choice by the number of models.
+
+    ``"auto"`` gives ``"per_example"`` only when every record has at least
+    :data:`PER_EXAMPLE_MIN_MODELS` reference models on each side the statistic
+    uses (IN and OUT online, OUT offline), else ``"global"``.
+
+    Evidence for the number (8). Carlini et al. (2022, their "fixed variance")
+    find per-example variances pay off only with many reference models and
+    recommend the fixed (global) variance below about 64 models. Measured on
+    the Adult demo's overfit MLP (``benchmarks/bench_power.py``, BENCHMARKS.md
+    "Attack power per model trained"; 1,000 members, TPR at 1 % FPR, two
+    draws): with 2 and 4 models per side (online, 4 and 8 models) the
+    per-example variance finds 2.3 % / 1.0 % and 5.6 % / 2.7 % of members
+    against the global variance's 7.7 % / 7.5 % and 9.6 % / 12.2 %; with 8 per
+    side it is ahead or equal (online 16 models: 14.5 % vs 13.1 %, 17.7 % vs
+    14.3 %; offline 8 OUT models: 3.0 % vs 3.2 %); with 16 OUT models
+    (offline) ahead (4.0 % vs 3.0 %). One target: a measured default, not a
+    law (at 0.1 % FPR the evidence at 8 per side is mixed).
+
+    >>> import numpy as np
+    >>> resolve_variance("auto", np.zeros((3, 4), bool), mode="offline")
+    'global'
+    >>> resolve_variance("per_example", np.zeros((3, 4), bool), mode="offline")
+    'per_example'
+    """
+    if variance != "auto":
+        return variance  # type: ignore[return-value]
+    in_mask = np.asarray(in_mask, dtype=bool)
+    per_side = [(~in_mask).sum(axis=1)] + ([in_mask.sum(axis=1)] if mode == "online" else [])
+    fewest = min(int(side.min()) for side in per_side) if in_mask.size else 0
+    return "per_example" if fewest >= PER_EXAMPLE_MIN_MODELS else "global"
 
 
 def stack_queries(target: np.ndarray, reference: np.ndarray, *, attack: str) -> tuple[np.ndarray, np.ndarray]:
@@ -185,18 +236,35 @@ class LiRAAttack(ReferenceAttack):
     mode : {"online", "offline"}
         Online fits IN and OUT Gaussians (needs ≥ 1 IN and ≥ 1 OUT model per
         record); offline tests against OUT only.
-    variance : {"per_example", "global"}
-        Per-record variances, or one pooled variance per side ("fixed
-        variance" in the paper, better with few reference models).
+    variance : {"auto", "per_example", "global"}
+        ``"auto"`` (default): per-record variances when every record has at
+        least :data:`PER_EXAMPLE_MIN_MODELS` models on each side used, else one
+        pooled variance per side (:func:`resolve_variance`, which gives the
+        evidence). ``"per_example"`` / ``"global"`` force one choice
+        ("fixed variance" in the paper is ``"global"``).
     signal : str
         Registered signal modelled as Gaussian; default ``"logit_confidence"``
         (the paper's φ). It is oriented by its ``member_direction`` first.
+    augment : bool, dict or None
+        Query each record's augmented copies (image records only): ``True``
+        for a mirror and 1-pixel shifts (Q = 18), or ``{flip: bool, shift: int}``
+        (:func:`~privaudit.augmentations.parse_augment`); None (default) for
+        one plain query. The signal is then read as ``signal@<key>``, shape (n, Q).
+
+    The display name says which variance ran: ``lira[online,logit_confidence]``
+    is the per-example variance, ``lira[online,global variance,logit_confidence]``
+    the global one. With ``"auto"`` the name is the plain one until ``score``
+    has resolved the choice, then that of the variance used, so reports name
+    what was computed (and a name copied from a report reproduces it).
 
     Attributes
     ----------
+    variance_used_ : {"per_example", "global"}
+        Set by ``score``: the variance that was used (``"auto"`` resolved).
     variance_fallback_records_ : int
-        Set by ``score``: records that used the pooled variance because they
-        had < 2 reference models on a side (all records when ``variance="global"``).
+        Set by ``score``: records that used the pooled variance (all records
+        with global variance; with per-example variance those with < 2
+        reference models on a side).
     log_likelihood_ratios_ : ndarray of shape (n,) or None
         Set by ``score``: online, each record's log likelihood ratio (the score
         itself); offline ``None`` (a one-sided test against OUT models only).
@@ -204,35 +272,42 @@ class LiRAAttack(ReferenceAttack):
 
     name = "lira"
 
-    def __init__(self, *, mode: str = "online", variance: str = "per_example", signal: str = "logit_confidence") -> None:
+    def __init__(self, *, mode: str = "online", variance: str = "auto", signal: str = "logit_confidence", augment=None) -> None:
         self.mode = mode
         self.variance = variance
         self.signal = signal
+        self.augment = augment
 
     @property
     def display_name(self) -> str:
-        fixed = ",global variance" if self.variance == "global" else ""
-        return f"{self.name}[{self.mode}{fixed},{self.signal}]"
+        used = self.variance if self.variance != "auto" else getattr(self, "variance_used_", "auto")
+        fixed = ",global variance" if used == "global" else ""
+        augmentation = self.augmentation
+        augmented = f",aug={augmentation.key}" if augmentation is not None else ""
+        return f"{self.name}[{self.mode}{fixed},{self.signal}{augmented}]"
 
     def _score(self, signals, labels, reference) -> np.ndarray:
         from privaudit.signals import SIGNALS
 
         if self.mode not in ("online", "offline"):
             raise ConfigError(f"attack 'lira': mode must be 'online' or 'offline', got {self.mode!r}")
-        if self.variance not in ("per_example", "global"):
-            raise ConfigError(f"attack 'lira': variance must be 'per_example' or 'global', got {self.variance!r}")
+        if self.variance not in VARIANCES:
+            raise ConfigError(f"attack 'lira': variance must be one of {', '.join(VARIANCES)}, got {self.variance!r}")
         direction = SIGNALS.get(self.signal).member_direction
-        values = check_reference_signal(reference, self.signal, labels.shape[0], self.display_name)
-        target, ref = stack_queries(signals[self.signal], values, attack=self.display_name)
+        key = self.signal_key(self.signal)
+        values = check_reference_signal(reference, key, labels.shape[0], self.display_name)
+        target, ref = stack_queries(signals[key], values, attack=self.display_name)
         in_mask = np.asarray(reference.in_mask)
+        variance = resolve_variance(self.variance, in_mask, mode=self.mode)
         try:
             if self.mode == "online":
-                scores, pooled = _online(direction * target, direction * ref, in_mask, self.variance)
+                scores, pooled = _online(direction * target, direction * ref, in_mask, variance)
             else:
-                scores, pooled = _offline(direction * target, direction * ref, in_mask, self.variance)
+                scores, pooled = _offline(direction * target, direction * ref, in_mask, variance)
         except DataError as exc:
             side = "IN and OUT" if self.mode == "online" else "OUT"
             raise DataError(f"attack '{self.display_name}' needs {side} reference models for every record: {exc}") from None
+        self.variance_used_ = variance
         self.variance_fallback_records_ = int(pooled.sum())
         # online: the score is the log likelihood ratio log N(φ; IN) / N(φ; OUT); offline is a one-sided test, no ratio
         self.log_likelihood_ratios_ = scores if self.mode == "online" else None

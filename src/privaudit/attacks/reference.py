@@ -6,7 +6,8 @@ signals, as a :class:`ReferenceSignals`:
 
 * ``signals[name]`` — shape ``(n_records, n_models)``, or
   ``(n_records, n_models, n_queries)`` when each record was queried several
-  times (augmentations); row ``i`` is audited record ``i``, in the order of
+  times (augmentations, stored under ``name@<augmentations key>``, see
+  :func:`~privaudit.augmentations.augmented_signal_key`); row ``i`` is audited record ``i``, in the order of
   the target signals passed beside it;
 * ``in_mask`` — bool ``(n_records, n_models)``, True where the record was in
   that reference model's training set (online attacks use both sides;
@@ -33,6 +34,7 @@ from sklearn.base import BaseEstimator
 
 from privaudit.attacks.base import check_signal
 from privaudit.attacks.needs import AttackNeeds
+from privaudit.augmentations import Augmentations, augmented_signal_key, parse_augment
 from privaudit.exceptions import CapabilityError, DataError
 
 __all__ = ["ReferenceSignals", "ReferenceAttack", "check_reference_signal"]
@@ -108,6 +110,8 @@ class ReferenceAttack(BaseEstimator):
     needs_population_z: bool = False
     #: "online" attacks need reference models with each record IN; "offline" only OUT models.
     mode: str = "online"
+    #: the ``augment`` parameter (None: one plain query per record); see :attr:`augmentation`
+    augment = None
 
     @property
     def required_signals(self) -> tuple[str, ...]:
@@ -119,10 +123,22 @@ class ReferenceAttack(BaseEstimator):
         return self.name
 
     @property
+    def augmentation(self) -> Augmentations | None:
+        """The parsed ``augment`` parameter (:func:`~privaudit.augmentations.parse_augment`), or None for one plain query."""
+        return parse_augment(self.augment, attack=self.name)
+
+    def signal_key(self, name: str) -> str:
+        """Where signal ``name`` is read from: ``name``, or ``name@<augmentations key>`` for an augmented attack."""
+        return augmented_signal_key(name, self.augmentation)
+
+    @property
     def needs(self) -> AttackNeeds:
-        """Reference models in ``mode`` (and population records z when ``needs_population_z``), plus the target's signals."""
+        """Reference models in ``mode`` (and population records z when ``needs_population_z``), plus the target's signals
+        (on the augmented copies of each record when ``augment`` is set)."""
+        augmentation = self.augmentation
         return AttackNeeds(signals=tuple(self.required_signals), population=bool(self.needs_population), reference=True,
-                           reference_mode=self.mode, population_z=bool(self.needs_population_z))
+                           reference_mode=self.mode, population_z=bool(self.needs_population_z),
+                           augmentations=() if augmentation is None else (augmentation,))
 
     def fit(self, signals=None, labels=None, reference: ReferenceSignals | None = None) -> "ReferenceAttack":
         """Nothing to learn beyond what ``score`` reads from ``reference``; returns ``self``."""
@@ -131,7 +147,7 @@ class ReferenceAttack(BaseEstimator):
     def score(self, signals: Mapping[str, np.ndarray], labels: np.ndarray, reference: ReferenceSignals) -> np.ndarray:
         """Membership score per record, shape (n,), higher = more likely a member."""
         labels = np.asarray(labels)
-        for name in self.required_signals:
+        for name in map(self.signal_key, self.required_signals):
             values = np.asarray(signals.get(name)) if name in signals else None
             if values is not None and values.ndim == 2:  # (n, n_queries)
                 if values.shape[0] != labels.shape[0] or not np.all(np.isfinite(values)):

@@ -39,8 +39,27 @@ has ratio 0 rather than NaN.
 
 Shapes: target signal ``(n,)``, reference ``(n, K)``; population target
 ``(n_z,)``, population reference ``(n_z, K)``; scores ``(n,)`` in [0, 1],
-higher = member. Several queries per record are refused (the paper's rule for
-augmentations is not implemented).
+higher = member.
+
+**Augmented queries** (``augment``; target ``(n, Q)``, reference
+``(n, K, Q)``, the same for z): the paper (§5 and its appendix on
+augmentations, following LiRA's multi-query setting) computes the pairwise
+likelihood ratio on each of the Q augmented versions of x and z separately
+and lets x dominate z by **majority vote** over the augmentations:
+x ≻ z ⇔ #{q : ratio_q(x)/ratio_q(z) ≥ γ} > Q/2, and Score(x) = Pr_z[x ≻ z].
+Here ratio_q(x) = Pr(x_q | θ)/Pr(x_q), Pr(x_q) the mean over the reference
+models' Pr(x_q | θ_k) (offline: OUT models with the same linear correction),
+each query with its own reference mean; "more than half" is strict, so with
+an even Q a tie (exactly half) does not count. The vote is not a monotone
+function of one number per record, so it is computed block-wise over x
+(:func:`rmia_multi_query_scores`, O(n · n_z · Q) time, bounded memory), not
+by sorting. This rule is implemented from our reading of the paper's
+treatment of augmented queries; neither that passage nor the authors' code
+for it could be checked while writing this (privacy_meter's public RMIA code
+takes one query), so treat it as unverified against the original.
+Offline, ``a`` is tuned on query 0 (each record itself). The reported log
+likelihood ratio is the sum over queries of log ratio_q(x) (the joint ratio
+if the queries were independent).
 
 Example
 -------
@@ -65,6 +84,7 @@ __all__ = [
     "reference_probability",
     "rmia_scores",
     "rmia_scores_dense",
+    "rmia_multi_query_scores",
     "tune_offline_a",
 ]
 
@@ -116,6 +136,25 @@ def rmia_scores(ratio_x: np.ndarray, ratio_z: np.ndarray, *, gamma: float = 1.0)
     ratio_z = np.sort(np.asarray(ratio_z, dtype=np.float64))
     threshold = np.asarray(ratio_x, dtype=np.float64) / gamma
     return np.searchsorted(ratio_z, threshold, side="right") / ratio_z.size
+
+
+def rmia_multi_query_scores(ratio_x: np.ndarray, ratio_z: np.ndarray, *, gamma: float = 1.0, block_cells: int = 1 << 24) -> np.ndarray:
+    """Majority-vote RMIA over Q queries: fraction of z with ``ratio_z[z, q] ≤ ratio_x[x, q] / γ`` for more than Q/2 of the q.
+
+    ``ratio_x`` (n, Q), ``ratio_z`` (n_z, Q); returns (n,). Computed over
+    blocks of x rows so that at most ``block_cells`` comparisons are held at once.
+    With Q = 1 it equals :func:`rmia_scores`.
+    """
+    ratio_x = np.asarray(ratio_x, dtype=np.float64)
+    ratio_z = np.asarray(ratio_z, dtype=np.float64)
+    n, q = ratio_x.shape
+    threshold = ratio_x / gamma
+    scores = np.empty(n)
+    step = max(1, block_cells // max(1, ratio_z.shape[0] * q))
+    for start in range(0, n, step):
+        votes = (ratio_z[None, :, :] <= threshold[start:start + step, None, :]).sum(axis=2)  # (block, n_z)
+        scores[start:start + step] = (2 * votes > q).mean(axis=1)
+    return scores
 
 
 def rmia_scores_dense(ratio_x: np.ndarray, ratio_z: np.ndarray, *, gamma: float = 1.0) -> np.ndarray:
@@ -182,6 +221,10 @@ class RMIAAttack(ReferenceAttack):
         Offline correction; None tunes it on a reference model (≥ 2 models needed).
     signal : str
         ``"confidence"`` (default), ``"logit_confidence"`` or ``"loss"``.
+    augment : bool, dict or None
+        Query the augmented copies of x and z (image records only; see the
+        module docstring and :func:`~privaudit.augmentations.parse_augment`);
+        None (default) for one plain query.
 
     Attributes
     ----------
@@ -198,15 +241,17 @@ class RMIAAttack(ReferenceAttack):
     name = "rmia"
     needs_population_z = True
 
-    def __init__(self, *, mode: str = "online", gamma: float = 1.0, offline_a: float | None = None, signal: str = "confidence") -> None:
+    def __init__(self, *, mode: str = "online", gamma: float = 1.0, offline_a: float | None = None, signal: str = "confidence", augment=None) -> None:
         self.mode = mode
         self.gamma = gamma
         self.offline_a = offline_a
         self.signal = signal
+        self.augment = augment
 
     @property
     def display_name(self) -> str:
-        return f"{self.name}[{self.mode},{self.signal}]"
+        augmentation = self.augmentation
+        return f"{self.name}[{self.mode},{self.signal}{f',aug={augmentation.key}' if augmentation is not None else ''}]"
 
     def _check_params(self) -> None:
         if self.mode not in ("online", "offline"):
@@ -218,15 +263,22 @@ class RMIAAttack(ReferenceAttack):
 
     def _score(self, signals, labels, reference: ReferenceSignals) -> np.ndarray:
         self._check_params()
-        name = self.display_name
-        target_x = np.asarray(signals[self.signal], dtype=np.float64)
-        if self.signal not in reference.population_target:
-            raise CapabilityError(f"attack '{name}' needs the target's signal '{self.signal}' on population records, which was not computed")
-        target_z = np.asarray(reference.population_target[self.signal], dtype=np.float64)
-        reference_x = check_reference_signal(reference, self.signal, labels.shape[0], name)
-        reference_z = check_reference_signal(reference, self.signal, labels.shape[0], name, population=True)
-        if target_x.ndim != 1 or reference_x.ndim != 2 or target_z.ndim != 1 or reference_z.ndim != 2:
-            raise DataError(f"attack '{name}' takes one query per record: target (n,), reference (n, K); got {target_x.shape} and {reference_x.shape}")
+        name, key = self.display_name, self.signal_key(self.signal)
+        target_x = np.asarray(signals[key], dtype=np.float64)
+        if key not in reference.population_target:
+            raise CapabilityError(f"attack '{name}' needs the target's signal '{key}' on population records, which was not computed")
+        target_z = np.asarray(reference.population_target[key], dtype=np.float64)
+        reference_x = check_reference_signal(reference, key, labels.shape[0], name)
+        reference_z = check_reference_signal(reference, key, labels.shape[0], name, population=True)
+        queries = 1 if self.augmentation is None else self.augmentation.n_queries
+        if queries == 1:
+            fits = (target_x.ndim, reference_x.ndim, target_z.ndim, reference_z.ndim) == (1, 2, 1, 2)
+        else:
+            fits = (target_x.shape[1:] == (queries,) and reference_x.ndim == 3 and reference_x.shape[2] == queries
+                    and target_z.shape[1:] == (queries,) and reference_z.ndim == 3 and reference_z.shape[2] == queries)
+        if not fits:
+            raise DataError(f"attack '{name}' takes {'one query' if queries == 1 else f'{queries} queries'} per record; got target {target_x.shape}, "
+                            f"reference {reference_x.shape}, population target {target_z.shape}, population reference {reference_z.shape}")
         if target_z.shape[0] != reference_z.shape[0] or not np.all(np.isfinite(target_z)):
             raise DataError(f"attack '{name}': population target signal {target_z.shape} must be finite with one value per population record {reference_z.shape[0]}")
         p_x, p_z = to_probability(target_x, self.signal), to_probability(target_z, self.signal)
@@ -237,21 +289,40 @@ class RMIAAttack(ReferenceAttack):
         a = 1.0
         self.offline_a_aucs_ = None
         if self.mode == "offline":
-            if self.offline_a is None:
-                a, self.offline_a_aucs_ = tune_offline_a(ref_x, mask_x, ref_z, mask_z, gamma=self.gamma)
+            if self.offline_a is None:  # on query 0, each record itself, when there are several
+                a, self.offline_a_aucs_ = tune_offline_a(_first_query(ref_x), mask_x, _first_query(ref_z), mask_z, gamma=self.gamma)
             else:
                 a = float(self.offline_a)
             self.offline_a_ = a
-        pr_x = reference_probability(ref_x, mask_x, mode=self.mode, offline_a=a)
-        pr_z = reference_probability(ref_z, mask_z, mode=self.mode, offline_a=a)
+        pr_x = _per_query_probability(ref_x, mask_x, mode=self.mode, offline_a=a)
+        pr_z = _per_query_probability(ref_z, mask_z, mode=self.mode, offline_a=a)
         if np.isnan(pr_x).any():
-            raise DataError(f"attack '{name}': {int(np.isnan(pr_x).sum())} audited record(s) have no OUT reference model; offline RMIA needs one")
-        usable_z = ~np.isnan(pr_z)
+            missing = int(np.isnan(pr_x).reshape(len(pr_x), -1).any(axis=1).sum())
+            raise DataError(f"attack '{name}': {missing} audited record(s) have no OUT reference model; offline RMIA needs one")
+        usable_z = ~np.isnan(pr_z).reshape(len(pr_z), -1).any(axis=1)
         if not usable_z.any():
             raise DataError(f"attack '{name}': no population record has an OUT reference model (each is in the training set of every model), so none can "
                             "serve as z; train more reference models, or each on fewer records than the population "
                             "(reference.train_size, e.g. train_size: members)")
         self.n_population_used_ = int(usable_z.sum())
         with np.errstate(divide="ignore"):  # Pr(x|θ) = 0 gives log LR = −inf, i.e. LR = 0
-            self.log_likelihood_ratios_ = np.log(p_x) - np.log(pr_x)  # log Pr(x|θ)/Pr(x), the paper's LR(x)
-        return rmia_scores(p_x / pr_x, p_z[usable_z] / pr_z[usable_z], gamma=self.gamma)
+            log_ratios = np.log(p_x) - np.log(pr_x)  # log Pr(x|θ)/Pr(x), the paper's LR(x)
+        if queries == 1:
+            self.log_likelihood_ratios_ = log_ratios
+            return rmia_scores(p_x / pr_x, p_z[usable_z] / pr_z[usable_z], gamma=self.gamma)
+        self.log_likelihood_ratios_ = log_ratios.sum(axis=1)  # the joint ratio if the queries were independent
+        return rmia_multi_query_scores(p_x / pr_x, p_z[usable_z] / pr_z[usable_z], gamma=self.gamma)
+
+
+def _first_query(reference: np.ndarray) -> np.ndarray:
+    """``(n, K)`` of query 0 from ``(n, K)`` or ``(n, K, Q)``."""
+    return reference if reference.ndim == 2 else reference[:, :, 0]
+
+
+def _per_query_probability(reference: np.ndarray, in_mask: np.ndarray, *, mode: str, offline_a: float) -> np.ndarray:
+    """:func:`reference_probability` for ``(n, K)`` → (n,), or per query for ``(n, K, Q)`` → (n, Q)."""
+    if reference.ndim == 2:
+        return reference_probability(reference, in_mask, mode=mode, offline_a=offline_a)
+    n, k, q = reference.shape
+    flat = reference.transpose(0, 2, 1).reshape(n * q, k)
+    return reference_probability(flat, np.repeat(np.asarray(in_mask, dtype=bool), q, axis=0), mode=mode, offline_a=offline_a).reshape(n, q)

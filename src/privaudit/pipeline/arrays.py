@@ -87,6 +87,9 @@ def _check_array_attacks(attacks, has_population: bool) -> None:
         if needs.query_signals:
             raise CapabilityError(f"{ARRAY_SOURCE}: attack '{name}' queries the model on perturbed copies of records, which arrays of "
                                   "outputs cannot answer; use 'correctness' for a label-only audit")
+        if needs.features:
+            raise CapabilityError(f"{ARRAY_SOURCE}: attack '{name}' regresses each record's score on its features, which arrays of "
+                                  "outputs do not carry; run privaudit.audit with the records and a target, or use classwise_threshold")
         if needs.any_population and not has_population:
             raise CapabilityError(f"{ARRAY_SOURCE}: attack '{name}' needs outputs on known non-members outside the audit; "
                                   "pass population= and labels_population=")

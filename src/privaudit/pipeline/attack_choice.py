@@ -34,11 +34,13 @@ def default_attacks(output_kind: str, has_population: bool, reference_mode: str 
 
     A label-only target gets ``correctness`` and, when ``features`` (the audited records' feature table, for a
     target that can answer perturbed copies) allow, the label-only query attacks
-    (:func:`privaudit.attacks.label_only.label_only_attacks_for`)."""
+    (:func:`privaudit.attacks.label_only.label_only_attacks_for`), and with reference models the flip distance
+    calibrated on them (:func:`privaudit.attacks.label_flip.calibrated_flip_attacks_for`)."""
     if output_kind == "labels":
+        from privaudit.attacks.label_flip import calibrated_flip_attacks_for
         from privaudit.attacks.label_only import label_only_attacks_for
 
-        return [ThresholdAttack(signal="correctness"), *label_only_attacks_for(features)]
+        return [ThresholdAttack(signal="correctness"), *label_only_attacks_for(features), *calibrated_flip_attacks_for(features, reference_mode)]
     attacks = [ThresholdAttack(signal=name) for name in SIGNALS.names() if SIGNALS.get(name).needs == "probabilities"]
     if has_population:
         attacks.append(build_attack({"name": "classwise_threshold", "signal": "loss"}))

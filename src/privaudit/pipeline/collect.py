@@ -1,8 +1,10 @@
 """Step 2 of every run: the ONE place that queries targets, driven by the attacks' declared needs.
 
 :func:`check_needs` refuses what a target or the data cannot give before any
-query is spent; :func:`collect` asks a tabular target for the signals, the
-population signals, the label-only query signals and the reference models'
+query is spent; :func:`collect` asks a tabular or image target for the signals, the
+population signals, the signals on augmented copies (:mod:`privaudit.augmentations`,
+shape (n, Q), under ``signal@<key>``; each distinct augmentation once, counted in the
+ledger as ``augmentations:<key>``), the label-only query signals and the reference models'
 signals that the attacks' :class:`~privaudit.attacks.needs.AttackNeeds` name
 (``privaudit check`` passes all its parts — checked records, members, null,
 fabricated profiles — as one record set, so they are scored in one pass);
@@ -19,13 +21,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from privaudit.exceptions import CapabilityError, DataError
+from privaudit.augmentations import augmented_signal_key
+from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.progress import reference_training_progress
 from privaudit.query_signals import QueryLedger, check_query_requests, compute_query_signals
 from privaudit.signals import SIGNALS, compute_signals
 from privaudit.text.token_scores import score_texts
 
-__all__ = ["Collected", "check_needs", "collect", "collect_text", "api_call_counts", "split_parts", "missing_population_error"]
+__all__ = ["Collected", "check_needs", "collect", "collect_text", "api_call_counts", "split_parts", "missing_population_error", "augmented_needs",
+           "augmented_signals"]
 
 
 @dataclass
@@ -41,6 +45,8 @@ class Collected:
     :class:`~privaudit.query_signals.QueryCount` of records asked about.
     For a text audit, ``texts`` are the audited texts, ``answers`` the token
     log-probabilities by query key and ``text_stats`` their scoring statistics.
+    ``features`` / ``population_features`` are the queried and population
+    records' feature tables when an attack's needs ask for them (QMIA), else None.
     """
 
     signals: dict
@@ -51,6 +57,8 @@ class Collected:
     texts: list | None = None
     answers: dict | None = None
     text_stats: dict | None = None
+    features: object = None
+    population_features: object = None
 
 
 def check_needs(target, attacks: Sequence, *, has_population: bool, plan) -> None:
@@ -93,7 +101,15 @@ def collect(target, data, records, attacks: Sequence, *, plan=None, seed: int = 
     requests = {q.key: q for n in needs for q in n.query_signals}
     if requests:
         check_query_requests(target, records, list(requests.values()))  # before any query is spent
-    names = sorted({s for n in needs for s in n.signals} | set(always) | ({"correctness"} if requests else set()))
+    augmented = augmented_needs(needs)
+    for attack in attacks:  # refuse tabular records before any query is spent
+        for augmentations in attack.needs.augmentations:
+            try:
+                augmentations.check(records)
+            except (CapabilityError, ConfigError) as exc:
+                raise type(exc)(f"attack '{attack.display_name}': {exc}") from None
+    plain = [n for n in needs if not n.augmentations]
+    names = sorted({s for n in plain for s in n.signals} | set(always) | ({"correctness"} if requests else set()))
     ledger = QueryLedger()
     signals = compute_signals(target, records, names, progress=progress, description=f"querying {target.name}")  # per answered batch
     ledger.add_outputs(len(records))
@@ -103,27 +119,63 @@ def collect(target, data, records, attacks: Sequence, *, plan=None, seed: int = 
         population = data.records.subset(data.population)
         population_signals = compute_signals(target, population, names, progress=progress, description=f"querying {target.name} on population records")
         ledger.add_outputs(len(population))
+    for augmentations, (aug_names, on_population) in augmented.items():
+        signals.update(augmented_signals(target, records, augmentations, aug_names, progress))
+        per_record = [np.full(len(records), augmentations.n_queries)]
+        if on_population and population_signals is not None:
+            population_signals.update(augmented_signals(target, population, augmentations, aug_names, progress, where=" on population records"))
+            per_record.append(np.full(len(population), augmentations.n_queries))
+        ledger.add_queries(f"augmentations:{augmentations.key}", np.concatenate(per_record), len(per_record))
     if requests:
         values, spent = compute_query_signals(target, records, list(requests.values()), correct=signals["correctness"] > 0, seed=seed, progress=say)
         signals.update(values)
         for key, spend in spent.items():
             ledger.add_queries(key, spend.queries, spend.calls)
     collected = Collected(signals, population_signals, queries=ledger.count())
+    if any(n.features for n in needs):  # attacks that regress on the records themselves (QMIA)
+        collected.features = records.features
+        collected.population_features = data.records.features.iloc[data.population] if data.population.size else None
     if wants_reference:
         collected.reference, collected.reference_info = _reference_signals(target, data, needs, plan, population_signals, seed, say, reference_query,
                                                                             reference_design)
+        replays = [r for n in needs if n.reference for r in n.reference_query_signals]
+        if replays:  # the target's perturbed copies asked of the reference models too (label-only calibration)
+            from privaudit.pipeline.reference_queries import replay_on_reference
+
+            collected.reference, rows = replay_on_reference(plan, data, records, collected.reference, replays, seed=seed, design=reference_design, say=say)
+            collected.reference_info["replayed_rows"] = rows
     return collected
+
+
+def augmented_needs(needs: Sequence) -> dict:
+    """``{Augmentations: (signal names, on population records)}`` over the attacks' needs: each distinct augmentation once."""
+    merged: dict = {}
+    for need in needs:
+        for augmentations in need.augmentations:
+            names, population = merged.get(augmentations, (set(), False))
+            merged[augmentations] = (names | set(need.signals), population or need.any_population)
+    return {augmentations: (sorted(names), population) for augmentations, (names, population) in merged.items()}
+
+
+def augmented_signals(target, records, augmentations, names: Sequence[str], progress=None, *, where: str = "") -> dict:
+    """Signals ``names`` on the Q augmented copies of ``records``, each of shape (n, Q), under ``name@<key>``."""
+    copies = augmentations.apply(records)
+    values = compute_signals(target, copies, list(names), progress=progress,
+                             description=f"querying {target.name}{where} on {augmentations.n_queries} augmented copies ({augmentations.key})")
+    return {augmented_signal_key(name, augmentations): values[name].reshape(len(records), augmentations.n_queries) for name in names}
 
 
 def _reference_signals(target, data, needs, plan, population_signals, seed, say, query, design=None):
     """Train (or reuse) the plan's reference models and take their signals; returns ``(ReferenceSignals, info)``."""
     from privaudit.reference.plan import reference_signals
 
-    names = sorted({s for n in needs if n.reference for s in n.signals})
+    names = sorted({s for n in needs if n.reference and not n.augmentations for s in n.signals})
+    augmented = [(a, aug_names, population) for a, (aug_names, population) in augmented_needs([n for n in needs if n.reference]).items()]
+    keys = names + [augmented_signal_key(name, a) for a, aug_names, population in augmented if population for name in aug_names]
     say(f"{target.name}: {plan.n_models} reference models ({plan.choice or plan.mode}; store {plan.store})")
     signals, engine, backend = reference_signals(
-        plan, data, names, target_population_signals={n: population_signals[n] for n in names} if population_signals else None,
-        seed=seed, progress=reference_training_progress(say, target.name), query=query, design=design,
+        plan, data, names, target_population_signals={k: population_signals[k] for k in keys} if population_signals else None,
+        seed=seed, progress=reference_training_progress(say, target.name), query=query, design=design, augmented=augmented,
     )
     info = {"n_models": plan.n_models, "mode": plan.mode, "backend": backend, "trained": engine.trained, "reused": engine.reused,
             "train_size": plan.train_size, "store": str(plan.store), **({"choice": plan.choice} if plan.choice else {})}

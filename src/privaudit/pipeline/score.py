@@ -3,7 +3,8 @@
 * text attacks (``needs.text_queries``): ``score(texts, answers)``;
 * reference attacks (``needs.reference``): ``fit(signals, labels, reference).score(signals, labels, reference)``;
 * attacks that learn from population records (``needs.population``):
-  ``fit(population_signals, population_labels)`` then ``score(signals, labels)``;
+  ``fit(population_signals, population_labels)`` then ``score(signals, labels)``,
+  each with ``features=`` (the records' feature table) when ``needs.features``;
 * the rest: ``score(signals, labels)``.
 
 Every score is a float array over the queried records, higher = more likely a member.
@@ -40,11 +41,15 @@ def score_attack(attack, collected: Collected, labels: np.ndarray | None = None,
     elif needs.reference:
         scores = attack.fit(signals, labels, collected.reference).score(signals, labels, collected.reference)
     else:
+        with_features = needs.features
         if needs.population:
-            if collected.population_signals is None:
+            if collected.population_signals is None or (with_features and collected.population_features is None):
                 raise missing_population_error(attack)
-            attack.fit(collected.population_signals, population_labels)
-        scores = attack.score(signals, labels)
+            if with_features:
+                attack.fit(collected.population_signals, population_labels, features=collected.population_features)
+            else:
+                attack.fit(collected.population_signals, population_labels)
+        scores = attack.score(signals, labels, features=collected.features) if with_features else attack.score(signals, labels)
     ratios = getattr(attack, "log_likelihood_ratios_", None)  # a fitted attribute (set by score), not a need
     return Scored(attack, np.asarray(scores, dtype=np.float64), None if ratios is None else np.asarray(ratios, dtype=np.float64))
 

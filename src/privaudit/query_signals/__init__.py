@@ -13,7 +13,9 @@ Registered query signals (:data:`QUERY_SIGNALS`; Choquette-Choo et al. 2021):
 * ``augmentation_robustness`` — share of k randomly perturbed copies (plus the
   record) labelled correctly (:mod:`~privaudit.query_signals.augmentation`);
 * ``boundary_distance`` — L2 distance to the decision boundary, found within a
-  per-record query budget (:mod:`~privaudit.query_signals.boundary`).
+  per-record query budget (:mod:`~privaudit.query_signals.boundary`);
+* ``flip_distance`` — mean number of categorical values replaced, in random
+  orders, before the label changes (:mod:`~privaudit.query_signals.flips`).
 
 Example
 -------
@@ -42,6 +44,7 @@ import numpy as np
 
 from privaudit.query_signals import augmentation as _augmentation  # noqa: F401  (registers "augmentation_robustness")
 from privaudit.query_signals import boundary as _boundary  # noqa: F401  (registers "boundary_distance")
+from privaudit.query_signals import flips as _flips  # noqa: F401  (registers "flip_distance")
 from privaudit.query_signals.base import (
     QUERY_SIGNALS,
     LabelOracle,
@@ -49,6 +52,8 @@ from privaudit.query_signals.base import (
     QueryLedger,
     QueryRequest,
     QuerySignal,
+    ReplayCopies,
+    ReplayRequest,
     answers_new_records,
     predicted_labels,
     query_request,
@@ -59,7 +64,8 @@ from privaudit.progress import track
 
 __all__ = [
     "QUERY_SIGNALS", "QuerySignal", "QueryRequest", "QueryCount", "QueryLedger", "QuerySpend", "LabelOracle", "FeatureSpace",
-    "query_request", "compute_query_signals", "check_query_requests", "answers_new_records", "predicted_labels",
+    "ReplayCopies", "ReplayRequest",
+    "query_request", "request_rng", "compute_query_signals", "check_query_requests", "answers_new_records", "predicted_labels",
 ]
 
 
@@ -71,7 +77,7 @@ class QuerySpend:
     calls: int
 
 
-def _rng(seed: int, key: str) -> np.random.Generator:
+def request_rng(seed: int, key: str) -> np.random.Generator:
     """A generator fixed by the audit seed and the request (so adding a request never changes another's draws)."""
     return np.random.default_rng([zlib.crc32(key.encode()), int(seed) & 0xFFFFFFFFFFFFFFFF])
 
@@ -142,6 +148,6 @@ def compute_query_signals(
         budget = len(records) * signal.budget(**dict(request.params)) if signal.budget is not None else 0  # 0: count without a total
         with track(progress, f"{target.name}: querying perturbed copies for {request.key}", budget, "queries") as advance:
             oracle = LabelOracle(target, records, space, advance=advance if progress is not None else None)
-            signals[request.key] = np.asarray(signal.function(oracle, correct, _rng(seed, request.key), **dict(request.params)), dtype=np.float64)
+            signals[request.key] = np.asarray(signal.function(oracle, correct, request_rng(seed, request.key), **dict(request.params)), dtype=np.float64)
         spent[request.key] = QuerySpend(oracle.queries.copy(), oracle.calls)
     return signals, spent

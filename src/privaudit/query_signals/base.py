@@ -21,7 +21,7 @@ from privaudit.registry import Registry
 
 __all__ = [
     "QuerySignal", "QUERY_SIGNALS", "QueryRequest", "query_request", "LabelOracle", "QueryCount", "QueryLedger",
-    "predicted_labels", "answers_new_records", "QUERY_BATCH_ROWS",
+    "predicted_labels", "answers_new_records", "QUERY_BATCH_ROWS", "ReplayCopies", "ReplayRequest",
 ]
 
 #: Rows per ``predict`` call. Bounds the memory of a perturbed feature table; a target may split a call further.
@@ -52,6 +52,11 @@ class QuerySignal:
     budget : callable, optional
         ``budget(**params) -> int``: the most queries the signal asks per record (a
         progress step's total; the step may end sooner).
+    replay : callable, optional
+        ``replay(space, numeric, codes, rng, orders, **params) -> ReplayCopies``: the same
+        perturbed copies (same ``rng``), limited to ``orders`` rounds and without early
+        stopping, to be asked of reference models (:class:`ReplayRequest`); None when the
+        signal cannot be replayed.
     """
 
     name: str
@@ -61,6 +66,45 @@ class QuerySignal:
     applies: Callable[..., None]
     description: str
     budget: Callable[..., int] | None = None
+    replay: Callable[..., "ReplayCopies"] | None = None
+
+
+@dataclass(frozen=True)
+class ReplayCopies:
+    """Perturbed copies to ask reference models about, and how their answers become one value per record and model.
+
+    Attributes
+    ----------
+    owner : ndarray of int, shape (N,)
+        The record each copy belongs to.
+    numeric, codes : ndarray, shapes (N, m) and (N, c)
+        The copies' raw numeric values and category codes.
+    values : callable
+        ``values(hits) -> ndarray (n, n_models)`` from ``hits``, bool (N, n_models): whether each
+        model gave copy i its record's label.
+    """
+
+    owner: np.ndarray
+    numeric: np.ndarray
+    codes: np.ndarray
+    values: Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """A query signal to compute on reference models too, from ``orders`` rounds of the target's own copies.
+
+    Reference models are the attacker's own, so their queries are not counted against the
+    target's budget. ``key`` names the values in the reference signals (the request's key
+    and ``reference_orders``).
+    """
+
+    request: "QueryRequest"
+    orders: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.request.key}|reference_orders={self.orders}"
 
 
 QUERY_SIGNALS: Registry[QuerySignal] = Registry("query signal")
@@ -174,7 +218,8 @@ class QueryCount:
     records : int
         Distinct records asked about (the audited records, plus population records when they were queried).
     by_source : dict
-        ``"outputs"`` (the plain query) and each query signal's key → ``{"total", "per_record",
+        ``"outputs"`` (the plain query), each query signal's key and ``"augmentations:<key>"`` (the Q
+        augmented copies of each record, :mod:`privaudit.augmentations`) → ``{"total", "per_record",
         "max_per_record", "calls", "records"}``; ``per_record`` is the mean over the records it covers.
     """
 

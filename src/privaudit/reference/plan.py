@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -143,6 +143,7 @@ def reference_signals(
     progress: Callable[[int, int, str], None] | None = None,
     query=None,
     design=None,
+    augmented: Sequence[tuple] = (),
 ):
     """Train (or reuse) the plan's models and compute signals ``names`` from their outputs.
 
@@ -152,6 +153,12 @@ def reference_signals(
     model's training set. ``design``: a precomputed ``(pool RecordSet, keep
     mask)`` to train on instead of the plan's own design (an online check's,
     :func:`~privaudit.reference.check_design.check_online_design`).
+    ``augmented``: ``(Augmentations, signal names, with_population)`` triples: the
+    models are also asked about the Q augmented copies of every audited record
+    (and of every population record when ``with_population``) in the same pass,
+    and signal ``name`` on them is returned under ``name@<key>``
+    (:func:`~privaudit.augmentations.augmented_signal_key`), shape
+    ``(n_audited, n_models, Q)`` (population ``(n_population, n_models, Q)``).
 
     Returns
     -------
@@ -188,6 +195,10 @@ def reference_signals(
         query_records, n_audited = data.records.subset(positions), data.audited.size
     else:
         query_records, n_audited = concat_records([query, data.records.subset(data.population)]), len(query)
+    n_plain = len(query_records)
+    if augmented:
+        query_records, segments = _with_augmented_copies(query_records, n_audited, augmented)
+        names = sorted(set(names) | {name for _, more, _ in augmented for name in more})
     store = ReferenceStore(plan.store)
     backend, recipe, reason = plan.resolve(stored=lambda candidate: all_stored(candidate, pool_records, keep, store, seed))
     if progress is not None:
@@ -208,16 +219,41 @@ def reference_signals(
             stacked[name][:, k] = per_model[name]
     in_mask = _in_mask_on(query_records.ids, pool_records.ids, keep)
     has_population = data.population.size > 0 and target_population_signals is not None
+    audited_signals = {name: values[:n_audited] for name, values in stacked.items()}
+    population_signals = {name: values[n_audited:n_plain] for name, values in stacked.items()}
+    for key, start, n_records, n_queries, population in (segments if augmented else ()):
+        for name in names:
+            values = stacked[name][start:start + n_records * n_queries].reshape(n_records, n_queries, -1).transpose(0, 2, 1)  # (n, K, Q)
+            (population_signals if population else audited_signals)[f"{name}@{key}"] = values
     signals = ReferenceSignals(
-        signals={name: values[:n_audited] for name, values in stacked.items()},
+        signals=audited_signals,
         in_mask=in_mask[:n_audited],
         population_target=target_population_signals if has_population else None,
-        population_signals={name: values[n_audited:] for name, values in stacked.items()} if has_population else None,
-        population_in_mask=in_mask[n_audited:] if has_population else None,
-        population_labels=labels[n_audited:] if has_population else None,
+        population_signals=population_signals if has_population else None,
+        population_in_mask=in_mask[n_audited:n_plain] if has_population else None,
+        population_labels=labels[n_audited:n_plain] if has_population else None,
         model_ids=outputs.model_keys,
     )
     return signals, outputs, backend
+
+
+def _with_augmented_copies(query_records, n_audited: int, augmented: Sequence[tuple]):
+    """``query_records`` followed by the augmented copies of its audited part (and population part, where asked).
+
+    Returns the longer record set and one ``(key, start row, n records, Q, is population)`` per appended segment.
+    """
+    from privaudit.data import concat_records
+
+    audited, population = query_records.subset(np.arange(n_audited)), query_records.subset(np.arange(n_audited, len(query_records)))
+    parts, segments, start = [query_records], [], len(query_records)
+    for augmentations, _, with_population in augmented:
+        for records, is_population in ((audited, False), (population, True)):
+            if is_population and (not with_population or len(records) == 0):
+                continue
+            parts.append(augmentations.apply(records))
+            segments.append((augmentations.key, start, len(records), augmentations.n_queries, is_population))
+            start += len(parts[-1])
+    return concat_records(parts), segments
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,9 @@ def queries_text(queries) -> str:
     >>> queries_text(QueryCount(66, 3, 3, {"outputs": {"total": 3, "per_record": 1.0, "max_per_record": 1},
     ...                                    "boundary_distance:max_radius=4": {"total": 63, "per_record": 21.0, "max_per_record": 64}}))
     'queries spent: 66 total, 22 per record (plain query 1; boundary_distance 21, at most 64)'
+    >>> queries_text(QueryCount(38, 2, 2, {"outputs": {"total": 2, "per_record": 1.0, "max_per_record": 1},
+    ...                                    "augmentations:flip,shift=1": {"total": 36, "per_record": 18.0, "max_per_record": 18}}))
+    'queries spent: 38 total, 19 per record (plain query 1; augmented copies (flip,shift=1) 18)'
     """
     if queries is None:
         return ""
@@ -113,7 +116,8 @@ def queries_text(queries) -> str:
         if key == "outputs":
             parts.append(f"plain query {_per_record(entry['per_record'])}")
             continue
-        text = f"{key.split(':', 1)[0]} {_per_record(entry['per_record'])}"
+        name, _, setting = key.partition(":")
+        text = f"{f'augmented copies ({setting})' if name == 'augmentations' else name} {_per_record(entry['per_record'])}"
         if entry.get("max_per_record") is not None and entry["max_per_record"] != entry["per_record"]:
             text += f", at most {count(entry['max_per_record'])}"
         parts.append(text)
