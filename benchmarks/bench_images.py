@@ -92,7 +92,8 @@ def main(argv=None) -> int:
         f"{first['n_members']:,} members vs {first['n_nonmembers']:,} non-members, {report['data']['n_population']:,} "
         f"population records; {reference['n_models']} reference models ({reference['choice']}; backend {reference['backend']}). "
         f"The CNN's accuracy: {training['accuracy']['members']:.1%} on members, {training['accuracy']['nonmembers']:.1%} on non-members. "
-        f"Whole run (data, target, reference models, audit, report): {seconds / 60:.1f} min.",
+        f"Whole run (data, target, reference models, audit, report): {seconds / 60:.1f} min, "
+        f"{reference['trained']} reference models trained and {reference['reused']} reused from the store.",
         cpus,
         f"- Queries to the target: {queries['total']:,} ({queries['per_record']:.1f} per audited or population record).",
         "",
