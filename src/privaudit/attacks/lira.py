@@ -255,7 +255,14 @@ class LiRAAttack(ReferenceAttack):
     is the per-example variance, ``lira[online,global variance,logit_confidence]``
     the global one. With ``"auto"`` the name is the plain one until ``score``
     has resolved the choice, then that of the variance used, so reports name
-    what was computed (and a name copied from a report reproduces it).
+    what was computed. A name copied from a report builds (``build_attack``):
+    ``lira[<mode>,global variance,…]`` the global variance, the plain name the
+    default ``auto`` — which reproduces the per-example variance wherever
+    ``auto`` chose it, but not a run of explicit ``variance: per_example``
+    below :data:`PER_EXAMPLE_MIN_MODELS` models per side (same plain name):
+    give that as ``{name: lira, variance: per_example}``. Two LiRA entries of
+    one run share a name only when they computed the same scores (``auto``
+    resolved to the variance the other names explicitly).
 
     Attributes
     ----------

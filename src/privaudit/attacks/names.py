@@ -72,7 +72,8 @@ def standard_variants() -> dict:
 
     Threshold and class-wise threshold attacks on each signal, and the
     reference attacks (LiRA, RMIA, calibrated loss) in each mode with their
-    default parameters. Other parameter values are given as a config mapping
+    default parameters, and LiRA with the global variance (the name its default
+    reports when it resolves ``variance: auto`` to it). Other parameter values are given as a config mapping
     (``{name: lira, variance: global}``).
     """
     from privaudit.attacks.base import ATTACKS
@@ -81,6 +82,9 @@ def standard_variants() -> dict:
     variants = [ATTACKS.get("threshold")(signal=s) for s in SIGNALS.names()]
     variants += [ATTACKS.get("classwise_threshold")(signal=s) for s in SIGNALS.names() if SIGNALS.get(s).needs == "probabilities"]
     variants += [ATTACKS.get(name)(mode=mode) for name in ("lira", "rmia", "reference_calibrated_loss") for mode in ("online", "offline")]
+    # LiRA's default (variance auto) is reported as ``lira[<mode>,global variance,…]`` below PER_EXAMPLE_MIN_MODELS
+    # models per side: that name must build what it computed, the global variance
+    variants += [ATTACKS.get("lira")(mode=mode, variance="global") for mode in ("online", "offline")]
     return {attack.display_name: attack for attack in variants}
 
 
