@@ -33,7 +33,8 @@ Choices, following the paper where it decides:
   signal may be given (oriented by its ``member_direction``).
 * **conditioning on (x, y)**: the paper's regressor sees the record and its
   label (a network with one quantile output per class, read at y). Here the
-  label joins the features as one categorical column.
+  label joins the features as one categorical column — also for the gaussian
+  model, whose tabular code (``qmia_ACS.py``) regresses on x alone.
 * **model** (``model``): the paper regresses the quantile directly with the
   pinball loss (``"quantile"``: ``HistGradientBoostingRegressor(loss="quantile",
   quantile=1 − α)``, score s − q̂), or through a Gaussian whose mean μ(x, y)
