@@ -282,3 +282,31 @@ def test_training_augment_in_a_reference_recipe_config():
     assert augmented["training"]["augment"] == {"image_shape": (1, 6, 5), "flip": True, "shift": 1}
     with pytest.raises(Exception, match="image_shape"):
         TrainingRecipeConfig(augment={"image_shape": [28, 28]})
+
+
+def _lying_npy(shape) -> bytes:
+    import io
+
+    stream = io.BytesIO()
+    np.lib.format.write_array_header_1_0(stream, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return stream.getvalue() + bytes(100)
+
+
+def test_a_header_that_lies_about_its_shape_is_refused_before_allocating(tmp_path):
+    """A 200-byte file declaring a terabyte must not reach numpy's allocation (a MemoryError traceback before the fix)."""
+    import zipfile
+
+    huge = (10**6, 1000, 1000)
+    (tmp_path / "lie.npy").write_bytes(_lying_npy(huge))
+    np.save(tmp_path / "labels.npy", LABELS)
+    np.save(tmp_path / "split.npy", ROLES)
+    with zipfile.ZipFile(tmp_path / "lie.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("images.npy", _lying_npy(huge))
+        for key, values in (("labels", LABELS), ("split", ROLES)):
+            with archive.open(f"{key}.npy", "w") as member:
+                np.save(member, values)
+    for path, where in ((tmp_path / "lie.npy", "lie.npy"), (tmp_path / "lie.npz", "lie.npz ['images']")):
+        with pytest.raises(DataError) as info:
+            load_audit_data(path, label="labels", membership_column="split")
+        message = str(info.value)
+        assert where in message and "header declares shape (1000000, 1000, 1000)" in message and "\n" not in message

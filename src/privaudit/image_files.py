@@ -91,11 +91,33 @@ def _checked_column(values: np.ndarray, n: int, where: str, role: str) -> np.nda
     return values
 
 
+def _declared_size(stream, stored: int, where: str) -> None:
+    """Refuse a ``.npy`` whose header promises more data than the ``stored`` bytes hold, before numpy allocates it."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = reader(stream)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise DataError(f"{where}: not a readable .npy array ({first_line(exc)}); save it again with numpy.save") from None
+    if dtype.hasobject:
+        raise DataError(f"{where}: holds Python objects (a pickled array), which privaudit never loads; save numbers or numpy strings")
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > stored - stream.tell():
+        raise DataError(f"{where}: its header declares shape {shape} ({declared:,} bytes) but only {max(stored - stream.tell(), 0):,} bytes "
+                        "follow; the file is truncated or corrupt: save it again with numpy.save")
+
+
 def _load_npy(path: Path) -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{path}: file not found; check the path (relative to the config file)")
     if path.stat().st_size > MAX_ARRAY_BYTES:
         raise DataError(f"{path}: {path.stat().st_size:,} bytes, more than the {MAX_ARRAY_BYTES:,} allowed; audit a sample of the records")
+    try:
+        stream = path.open("rb")
+    except OSError as exc:
+        raise DataError(f"{path}: could not be read ({first_line(exc)}); check its permissions") from None
+    with stream:  # the header is checked before numpy allocates what it declares
+        _declared_size(stream, path.stat().st_size, str(path))
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -107,13 +129,18 @@ def _load_npy(path: Path) -> np.ndarray:
 
 
 def _npz_arrays(path: Path, names: dict) -> dict:
+    wanted = {f"{key}.npy" for key in names.values() if key is not None}
     try:
         with zipfile.ZipFile(path) as archive:
             expanded = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            if expanded > MAX_ARRAY_BYTES:
+                raise DataError(f"{path}: expands to {expanded:,} bytes, more than the {MAX_ARRAY_BYTES:,} allowed; audit a sample of the records")
+            for info in archive.infolist():  # zipfile stops each member at its declared size; its .npy header must fit in it
+                if info.filename in wanted:
+                    with archive.open(info) as stream:
+                        _declared_size(stream, info.file_size, f"{path} ['{info.filename[:-4]}']")
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise DataError(f"{path}: not a readable .npz archive ({first_line(exc)}); save it again with numpy.savez") from None
-    if expanded > MAX_ARRAY_BYTES:
-        raise DataError(f"{path}: expands to {expanded:,} bytes, more than the {MAX_ARRAY_BYTES:,} allowed; audit a sample of the records")
     arrays = {}
     try:
         with np.load(path, allow_pickle=False) as archive:
