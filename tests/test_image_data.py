@@ -310,3 +310,50 @@ def test_a_header_that_lies_about_its_shape_is_refused_before_allocating(tmp_pat
             load_audit_data(path, label="labels", membership_column="split")
         message = str(info.value)
         assert where in message and "header declares shape (1000000, 1000, 1000)" in message and "\n" not in message
+
+
+def test_image_folder_refuses_what_it_would_skip_or_read_from_outside(tmp_path):
+    """Other file types, subfolders and links leading outside the root are refused in one line; 16-bit grey keeps its scale."""
+    import os
+
+    from PIL import Image
+
+    root = tmp_path / "folder"
+    _write_folder(root, IMAGES[:4, 0], ["a", "b", "a", "b"])
+    (tmp_path / "m.txt").write_text("a/000.png\n")
+    (tmp_path / "n.txt").write_text("b/001.png\n")
+
+    def refused(expected):
+        with pytest.raises(DataError) as info:
+            load_audit_data(root, label="class", members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt")
+        assert expected in str(info.value) and "\n" not in str(info.value)
+
+    (root / "a" / ".DS_Store").write_bytes(b"\x00\x01")  # hidden: ignored
+    assert len(load_audit_data(root, label="class", members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt").records.ids) == 4
+    Image.fromarray(IMAGES[5, 0]).save(root / "a" / "005.bmp")
+    refused("005.bmp: not a .png/.jpg/.jpeg image")
+    (root / "a" / "005.bmp").unlink()
+    (root / "a" / "nested").mkdir()
+    refused("nested: a folder inside a class folder")
+    (root / "a" / "nested").rmdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    Image.fromarray(IMAGES[6, 0]).save(outside / "secret.png")
+    os.symlink(outside / "secret.png", root / "a" / "006.png")
+    refused("006.png: a symbolic link to")
+    (root / "a" / "006.png").unlink()
+    os.symlink(outside, root / "c")
+    refused("secret.png: a symbolic link to")
+    (root / "c").unlink()
+    os.symlink(root / "a" / "000.png", root / "b" / "007.png")  # a link inside the root is read like the file
+    assert len(load_audit_data(root, label="class", members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt").records.ids) == 5
+    (root / "b" / "007.png").unlink()
+    deep = np.full((6, 5), 60_000, np.uint16)
+    for name in ("000", "002"):
+        Image.fromarray(deep).save(root / "a" / f"{name}.png")  # 16-bit grey: was clipped to 1.0 by converting to 8 bits
+    for name in ("001", "003"):
+        Image.fromarray(deep // 2).save(root / "b" / f"{name}.png")
+    data = load_audit_data(root, label="class", members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt")
+    pixels = data.records.features.to_numpy(np.float32)
+    row = {record_id: i for i, record_id in enumerate(data.records.ids)}
+    assert np.allclose(pixels[row["a/000.png"]], 60_000 / 65_535) and np.allclose(pixels[row["b/001.png"]], 30_000 / 65_535)

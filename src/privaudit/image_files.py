@@ -25,8 +25,12 @@ a folder
     ``root/<class>/<file>.png|.jpg|.jpeg``: the label is the class folder
     (give ``label: class``), the record id the path relative to the root
     (``coat/0001.png``); membership from index files of those ids. Pixels are
-    scaled to [0, 1]; grey-scale images have one channel, others are converted
-    to RGB (three). Every image must have the same size.
+    scaled to [0, 1] (8-bit by 255, 16-bit grey by 65535; 32-bit and float
+    modes are refused); grey-scale images have one channel, others are
+    converted to RGB (three). Every image must have the same size. Anything
+    else in a class folder (another file type, a subfolder, a symbolic link
+    leading outside the root) is refused rather than skipped; hidden names
+    (``.DS_Store``) are ignored.
 
 Hostile input ends in one :class:`~privaudit.exceptions.DataError` line naming
 the file, the key and the fix: object (pickled) arrays, non-numeric or complex
@@ -164,12 +168,32 @@ def _sibling(path: Path, name: str) -> Path:
     return path.parent / (name if name.lower().endswith(".npy") else f"{name}.npy")
 
 
+def _folder_files(root: Path) -> list[Path]:
+    """The image files of ``root/<class>/``, refusing what would be silently skipped or read from outside ``root``."""
+    inside, files = root.resolve(), []
+    for path in sorted(root.glob("*/*")):
+        if path.name.startswith(".") or path.parent.name.startswith("."):  # .DS_Store, .ipynb_checkpoints: not records
+            continue
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # a broken link or a loop of links
+            raise DataError(f"{path}: cannot be followed ({first_line(exc)}); replace it with the image file") from None
+        if not target.is_relative_to(inside):
+            raise DataError(f"{path}: a symbolic link to {target}, outside the image folder {root}; copy the file into the folder")
+        if path.is_dir():
+            raise DataError(f"{path}: a folder inside a class folder is not read; put the images directly in <root>/<class>/")
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DataError(f"{path}: not a {'/'.join(IMAGE_SUFFIXES)} image, and it would be skipped; convert it to PNG or move it out of {root}")
+        files.append(path)
+    if not files:
+        raise DataError(f"{root}: no images found; lay the folder out as <root>/<class>/<image>.png (or .jpg)")
+    return files
+
+
 def _folder_images(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
     from PIL import Image
 
-    files = sorted(p for p in root.glob("*/*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DataError(f"{root}: no images found; lay the folder out as <root>/<class>/<image>.png (or .jpg)")
+    files = _folder_files(root)
     pixels, shape, total = [], None, 0
     for file in files:
         try:
@@ -177,8 +201,12 @@ def _folder_images(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, tupl
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 if image.width * image.height > MAX_IMAGE_PIXELS:
                     raise DataError(f"{file}: {image.width} × {image.height} pixels, more than the {MAX_IMAGE_PIXELS:,} allowed; resize the images")
-                image = image.convert("L" if image.mode in ("1", "L", "I;16", "I", "F") else "RGB")
-                array = np.asarray(image, dtype=np.float32) / 255.0
+                if image.mode in ("I", "F"):  # 32-bit integers or floats: no scale to map to [0, 1]
+                    raise DataError(f"{file}: colour mode {image.mode} (32-bit integer or float pixels); save the images as 8- or 16-bit PNG or JPEG")
+                if image.mode.startswith("I;16"):  # 16-bit grey: scaled by 65535 (converting to "L" would clip at 255)
+                    array = np.asarray(image).astype(np.float32) / 65535.0
+                else:
+                    array = np.asarray(image.convert("L" if image.mode in ("1", "L") else "RGB"), dtype=np.float32) / 255.0
         except DataError:
             raise
         except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning, SyntaxError) as exc:
