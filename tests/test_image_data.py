@@ -225,7 +225,9 @@ def test_cnn_recipes_train_one_at_a_time_and_the_ensemble_backend_refuses_them_i
 def test_demo_flags_are_checked(capsys):
     from privaudit.cli import main
 
-    for argv, expected in ((["demo", "--small"], "--small goes with --llm or --images"), (["demo", "--llm", "--images"], "choose one")):
+    for argv, expected in ((["demo", "--small"], "--small goes with --llm or --images"), (["demo", "--llm", "--images"], "choose one"),
+                           (["demo", "--images", "--small", "--reference-models", "0"], "--images trains 4 (--small) or 12 reference models by design"),
+                           (["demo", "--llm", "--reference-models", "16"], "--reference-models applies to the Adult demo")):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 2
@@ -357,3 +359,18 @@ def test_image_folder_refuses_what_it_would_skip_or_read_from_outside(tmp_path):
     pixels = data.records.features.to_numpy(np.float32)
     row = {record_id: i for i, record_id in enumerate(data.records.ids)}
     assert np.allclose(pixels[row["a/000.png"]], 60_000 / 65_535) and np.allclose(pixels[row["b/001.png"]], 30_000 / 65_535)
+
+
+def test_image_records_to_check_stay_images_and_refuse_a_fabricated_null(tmp_path):
+
+    from privaudit.record_input import records_from_frame
+    from privaudit.record_nulls import fabricate_null
+
+    np.savez(tmp_path / "data.npz", images=IMAGES, labels=LABELS, ids=IDS, split=ROLES)
+    data = load_audit_data(tmp_path / "data.npz", label="labels", id_column="ids", membership_column="split")
+    frame = data.records.features.iloc[:3].copy()
+    frame["labels"], frame["ids"] = LABELS[:3], IDS[:3]
+    records = records_from_frame(frame, data, label="labels", id_column="ids")
+    assert records.image_shape == (3, 6, 5) and list(records.ids) == list(IDS[:3])
+    with pytest.raises(CapabilityError, match="--null fabricated draws tabular profiles, not images"):
+        fabricate_null(data, "labels", 100, 0, [])
