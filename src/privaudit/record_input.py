@@ -76,7 +76,7 @@ def records_from_frame(frame: pd.DataFrame, data: AuditData, *, label: str, id_c
         ids = frame[id_column].astype(str).to_numpy()
     else:
         ids = np.array([f"record-{i + 1}" for i in range(len(frame))])
-    return RecordSet(ids, features, labels, data.records.classes)
+    return RecordSet(ids, features, labels, data.records.classes, data.records.image_shape)  # image records stay images
 
 
 def records_from_pairs(pairs: Sequence[str], data: AuditData, *, label: str, id_column: str | None = None) -> RecordSet:
