@@ -59,6 +59,11 @@ def test_npy_with_sibling_arrays_and_index_files(tmp_path):
     assert [data.records.classes[i] for i in data.records.labels] == [FASHION_MNIST_CLASSES[i] for i in LABELS]
 
 
+def test_two_channels_first_are_not_mistaken_for_channels_last(tmp_path):
+    np.savez(tmp_path / "two.npz", images=IMAGES[:, :2, :, :4], labels=LABELS, split=ROLES)  # (n, 2, 6, 4): W = 4 looks like RGBA
+    assert load_audit_data(tmp_path / "two.npz", label="labels", membership_column="split").records.image_shape == (2, 6, 4)
+
+
 def test_flat_vectors_have_no_image_shape(tmp_path):
     np.savez(tmp_path / "x.npz", images=RNG.normal(size=(N, 7)), labels=LABELS, split=ROLES)
     data = load_audit_data(tmp_path / "x.npz", label="labels", membership_column="split")

@@ -77,7 +77,7 @@ def _checked_images(images: np.ndarray, where: str) -> tuple[np.ndarray, tuple |
         raise DataError(f"{where}: images have dtype {images.dtype}; store real numbers (uint8 or float pixels)")
     if images.ndim not in (2, 3, 4) or images.shape[0] == 0 or 0 in images.shape:
         raise DataError(f"{where}: images have shape {images.shape}; use (n, H, W), (n, C, H, W) channels first, or (n, d) flat vectors")
-    if images.ndim == 4 and images.shape[-1] in (1, 3, 4) and images.shape[1] not in (1, 3, 4):
+    if images.ndim == 4 and images.shape[-1] in (1, 3, 4) and images.shape[1] > 4:  # (n, H, W, C); 2 channels first is not this
         raise DataError(f"{where}: images have shape {images.shape}, channels last; store them channels first: images.transpose(0, 3, 1, 2)")
     shape = None if images.ndim == 2 else ((1, *images.shape[1:]) if images.ndim == 3 else tuple(images.shape[1:]))
     flat = images.reshape(images.shape[0], -1).astype(np.float32)
