@@ -379,3 +379,19 @@ def test_image_records_to_check_stay_images_and_refuse_a_fabricated_null(tmp_pat
     assert records.image_shape == (3, 6, 5) and list(records.ids) == list(IDS[:3])
     with pytest.raises(CapabilityError, match="--null fabricated draws tabular profiles, not images"):
         fabricate_null(data, "labels", 100, 0, [])
+
+
+def test_a_cnn_given_images_of_another_size_is_a_one_line_target_error():
+    """Was a torch RuntimeError traceback (unflatten) from `privaudit audit` when data.path held 27 × 27 images for a 28 × 28 CNN."""
+    import pandas as pd
+
+    from privaudit.data import RecordSet
+    from privaudit.exceptions import TargetError
+    from privaudit.models import build_cnn
+    from privaudit.targets import TorchTarget
+
+    target = TorchTarget(build_cnn([1, 6, 5], 4, channels=[4], hidden=8), name="cnn")
+    pixels = RNG.random((3, 25)).astype(np.float32)
+    records = RecordSet(np.array(["a", "b", "c"]), pd.DataFrame(pixels), np.array([0, 1, 2]), (0, 1, 2, 3), image_shape=(1, 5, 5))
+    with pytest.raises(TargetError, match=r"target 'cnn': the model cannot take these records, 25 values each \(images 1 × 5 × 5\)"):
+        target.predict(records)
