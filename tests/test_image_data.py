@@ -377,6 +377,9 @@ def test_image_records_to_check_stay_images_and_refuse_a_fabricated_null(tmp_pat
     frame["labels"], frame["ids"] = LABELS[:3], IDS[:3]
     records = records_from_frame(frame, data, label="labels", id_column="ids")
     assert records.image_shape == (3, 6, 5) and list(records.ids) == list(IDS[:3])
+    frame.loc[1, "pixel_7"] = np.nan  # was scored, and blamed on the target ("NaN or infinite logits")
+    with pytest.raises(DataError, match=r"checked.csv: 1 records have NaN or infinite pixels \(first: row 2, column 'pixel_7'\)"):
+        records_from_frame(frame, data, label="labels", id_column="ids", source="checked.csv")
     with pytest.raises(CapabilityError, match="--null fabricated draws tabular profiles, not images"):
         fabricate_null(data, "labels", 100, 0, [])
 

@@ -66,6 +66,12 @@ def records_from_frame(frame: pd.DataFrame, data: AuditData, *, label: str, id_c
     if len(frame) == 0:
         raise DataError(f"{source}: no records to check")
     features = pd.DataFrame({c: _coerce(frame[c].reset_index(drop=True), reference[c], c, source) for c in reference.columns})
+    if data.records.image_shape is not None:  # the audit's images were refused with NaN or infinite pixels: so are these
+        bad = ~np.isfinite(features.to_numpy(np.float64))
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise DataError(f"{source}: {int(bad.any(axis=1).sum())} records have NaN or infinite pixels (first: row {row + 1}, column "
+                            f"'{features.columns[column]}'); give every pixel a number")
     by_text = {str(c): i for i, c in enumerate(data.records.classes)}
     raw = frame[label].astype(str).str.strip()
     unknown = sorted(set(raw) - set(by_text))
