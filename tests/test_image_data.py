@@ -312,6 +312,13 @@ def test_a_header_that_lies_about_its_shape_is_refused_before_allocating(tmp_pat
         for key, values in (("labels", LABELS), ("split", ROLES)):
             with archive.open(f"{key}.npy", "w") as member:
                 np.save(member, values)
+    with zipfile.ZipFile(tmp_path / "raw.npz", "w") as archive:  # a member without the .npy magic: numpy hands back its bytes
+        archive.writestr("images", b"not an array")
+        for key, values in (("labels", LABELS), ("split", ROLES)):
+            with archive.open(f"{key}.npy", "w") as member:
+                np.save(member, values)
+    with pytest.raises(DataError, match=r"raw.npz \['images'\]: not a readable .npy array"):
+        load_audit_data(tmp_path / "raw.npz", label="labels", membership_column="split")
     for path, where in ((tmp_path / "lie.npy", "lie.npy"), (tmp_path / "lie.npz", "lie.npz ['images']")):
         with pytest.raises(DataError) as info:
             load_audit_data(path, label="labels", membership_column="split")

@@ -133,7 +133,7 @@ def _load_npy(path: Path) -> np.ndarray:
 
 
 def _npz_arrays(path: Path, names: dict) -> dict:
-    wanted = {f"{key}.npy" for key in names.values() if key is not None}
+    wanted = {name for key in names.values() if key is not None for name in (key, f"{key}.npy")}  # numpy reads either member name
     try:
         with zipfile.ZipFile(path) as archive:
             expanded = sum(info.file_size for info in archive.infolist())
@@ -142,7 +142,7 @@ def _npz_arrays(path: Path, names: dict) -> dict:
             for info in archive.infolist():  # zipfile stops each member at its declared size; its .npy header must fit in it
                 if info.filename in wanted:
                     with archive.open(info) as stream:
-                        _declared_size(stream, info.file_size, f"{path} ['{info.filename[:-4]}']")
+                        _declared_size(stream, info.file_size, f"{path} ['{info.filename.removesuffix('.npy')}']")
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise DataError(f"{path}: not a readable .npz archive ({first_line(exc)}); save it again with numpy.savez") from None
     arrays = {}
