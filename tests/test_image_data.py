@@ -389,6 +389,11 @@ def test_image_records_to_check_stay_images_and_refuse_a_fabricated_null(tmp_pat
         records_from_frame(frame, data, label="labels", id_column="ids", source="checked.csv")
     with pytest.raises(CapabilityError, match="--null fabricated draws tabular profiles, not images"):
         fabricate_null(data, "labels", 100, 0, [])
+    from privaudit.person_check import check_persons
+
+    scored = {"checked": np.zeros(3), "real": np.zeros(data.nonmembers.size), "members": np.zeros(data.members.size)}
+    with pytest.raises(ConfigError, match=r"--person-column: image or array data \(.*data.npz\) carry no person ids"):  # said: set data.person_column
+        check_persons(data, IDS[:3], scored, None, alpha=0.05, seed=0, null="real", notes=[])
 
 
 def test_a_cnn_given_images_of_another_size_is_a_one_line_target_error():
