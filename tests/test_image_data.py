@@ -119,6 +119,7 @@ def _error(tmp_path, **arrays):
     ({"images": IMAGES[:, :, :, :, None], "labels": LABELS, "split": ROLES}, "shape"),
     ({"pixels": IMAGES, "labels": LABELS, "split": ROLES}, "no array 'images'"),
     ({"images": IMAGES, "labels": LABELS, "split": np.array(["maybe"] * N)}, "unknown values"),
+    ({"images": IMAGES, "labels": np.where(np.arange(N) == 4, "", LABELS.astype(str)), "split": ROLES}, "1 labels are empty (first: row 4)"),
 ])
 def test_hostile_arrays_are_one_line_errors(tmp_path, arrays, expected):
     assert expected in _error(tmp_path, **arrays)

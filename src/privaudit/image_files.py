@@ -92,6 +92,8 @@ def _checked_column(values: np.ndarray, n: int, where: str, role: str) -> np.nda
         raise DataError(f"{where}: {role} have shape {values.shape} but there are {n} images; give one value per image, shape ({n},)")
     if values.dtype.kind not in "biuU":
         raise DataError(f"{where}: {role} have dtype {values.dtype}; store integers or strings (numpy unicode), not floats or objects")
+    if role == "labels" and values.dtype.kind == "U" and (empty := np.flatnonzero(np.char.strip(values) == "")).size:
+        raise DataError(f"{where}: {empty.size} labels are empty (first: row {int(empty[0])}); give every image its class")
     return values
 
 
