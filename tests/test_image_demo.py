@@ -99,3 +99,11 @@ def test_image_records_through_check_and_groups(demo_dir, tmp_path):
     completed = _cli("audit", tmp_path / "grouped.yaml")
     assert completed.returncode == 2 and len(completed.stderr.strip().splitlines()) == 1, completed.stderr[-2000:]
     assert "groups by column need a table" in completed.stderr and "by: label" in completed.stderr
+
+    grouped.update(groups=None, targets=[grouped["targets"][0], {**grouped["targets"][0], "name": "before"}])
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump(grouped))
+    for extra in ([], ["--before", "before"]):  # a record check and a deletion check by person
+        completed = _cli("check", tmp_path / "two.yaml", "--target", "cnn", *extra, "--records", tmp_path / "records.csv",
+                         "--person-column", "ids", "--attack", "qmia", "-q")
+        assert completed.returncode == 2 and len(completed.stderr.strip().splitlines()) == 1, completed.stderr[-2000:]
+        assert "image or array data" in completed.stderr and "carry no person ids" in completed.stderr
