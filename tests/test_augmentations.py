@@ -148,6 +148,17 @@ def test_tabular_records_and_too_large_shifts_are_refused():
         Augmentations(shift=3).apply(image_records(np.zeros((1, 1, 3, 3))))
 
 
+def test_copies_that_would_not_fit_in_memory_are_refused_before_they_are_made(monkeypatch):
+    """Q grows as shift²: a shift of 13 on 28 × 28 images is 1,458 copies of each record; refused up front, not by the OOM killer."""
+    from privaudit import augmentations
+
+    records = image_records(np.zeros((10, 1, 28, 28), np.float32))
+    monkeypatch.setattr(augmentations, "MAX_AUGMENTED_BYTES", 10 * 18 * 28 * 28 * 4)  # exactly room for shift=1 (Q = 18)
+    assert len(Augmentations(shift=1).apply(records)) == 180
+    with pytest.raises(ConfigError, match=r"augment flip,shift=13 makes 1,458 copies of each of 10 records .*use a smaller shift"):
+        Augmentations(shift=13).apply(records)
+
+
 # --- the multi-query statistics ---------------------------------------------------------------------------------
 
 

@@ -59,6 +59,11 @@ def test_npy_with_sibling_arrays_and_index_files(tmp_path):
     assert [data.records.classes[i] for i in data.records.labels] == [FASHION_MNIST_CLASSES[i] for i in LABELS]
 
 
+def test_two_channels_first_are_not_mistaken_for_channels_last(tmp_path):
+    np.savez(tmp_path / "two.npz", images=IMAGES[:, :2, :, :4], labels=LABELS, split=ROLES)  # (n, 2, 6, 4): W = 4 looks like RGBA
+    assert load_audit_data(tmp_path / "two.npz", label="labels", membership_column="split").records.image_shape == (2, 6, 4)
+
+
 def test_flat_vectors_have_no_image_shape(tmp_path):
     np.savez(tmp_path / "x.npz", images=RNG.normal(size=(N, 7)), labels=LABELS, split=ROLES)
     data = load_audit_data(tmp_path / "x.npz", label="labels", membership_column="split")
@@ -114,6 +119,7 @@ def _error(tmp_path, **arrays):
     ({"images": IMAGES[:, :, :, :, None], "labels": LABELS, "split": ROLES}, "shape"),
     ({"pixels": IMAGES, "labels": LABELS, "split": ROLES}, "no array 'images'"),
     ({"images": IMAGES, "labels": LABELS, "split": np.array(["maybe"] * N)}, "unknown values"),
+    ({"images": IMAGES, "labels": np.where(np.arange(N) == 4, "", LABELS.astype(str)), "split": ROLES}, "1 labels are empty (first: row 4)"),
 ])
 def test_hostile_arrays_are_one_line_errors(tmp_path, arrays, expected):
     assert expected in _error(tmp_path, **arrays)
@@ -225,7 +231,9 @@ def test_cnn_recipes_train_one_at_a_time_and_the_ensemble_backend_refuses_them_i
 def test_demo_flags_are_checked(capsys):
     from privaudit.cli import main
 
-    for argv, expected in ((["demo", "--small"], "--small goes with --llm or --images"), (["demo", "--llm", "--images"], "choose one")):
+    for argv, expected in ((["demo", "--small"], "--small goes with --llm or --images"), (["demo", "--llm", "--images"], "choose one"),
+                           (["demo", "--images", "--small", "--reference-models", "0"], "--images trains 4 (--small) or 12 reference models by design"),
+                           (["demo", "--llm", "--reference-models", "16"], "--reference-models applies to the Adult demo")):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 2
@@ -282,3 +290,124 @@ def test_training_augment_in_a_reference_recipe_config():
     assert augmented["training"]["augment"] == {"image_shape": (1, 6, 5), "flip": True, "shift": 1}
     with pytest.raises(Exception, match="image_shape"):
         TrainingRecipeConfig(augment={"image_shape": [28, 28]})
+
+
+def _lying_npy(shape) -> bytes:
+    import io
+
+    stream = io.BytesIO()
+    np.lib.format.write_array_header_1_0(stream, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return stream.getvalue() + bytes(100)
+
+
+def test_a_header_that_lies_about_its_shape_is_refused_before_allocating(tmp_path):
+    """A 200-byte file declaring a terabyte must not reach numpy's allocation (a MemoryError traceback before the fix)."""
+    import zipfile
+
+    huge = (10**6, 1000, 1000)
+    (tmp_path / "lie.npy").write_bytes(_lying_npy(huge))
+    np.save(tmp_path / "labels.npy", LABELS)
+    np.save(tmp_path / "split.npy", ROLES)
+    with zipfile.ZipFile(tmp_path / "lie.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("images.npy", _lying_npy(huge))
+        for key, values in (("labels", LABELS), ("split", ROLES)):
+            with archive.open(f"{key}.npy", "w") as member:
+                np.save(member, values)
+    with zipfile.ZipFile(tmp_path / "raw.npz", "w") as archive:  # a member without the .npy magic: numpy hands back its bytes
+        archive.writestr("images", b"not an array")
+        for key, values in (("labels", LABELS), ("split", ROLES)):
+            with archive.open(f"{key}.npy", "w") as member:
+                np.save(member, values)
+    with pytest.raises(DataError, match=r"raw.npz \['images'\]: not a readable .npy array"):
+        load_audit_data(tmp_path / "raw.npz", label="labels", membership_column="split")
+    for path, where in ((tmp_path / "lie.npy", "lie.npy"), (tmp_path / "lie.npz", "lie.npz ['images']")):
+        with pytest.raises(DataError) as info:
+            load_audit_data(path, label="labels", membership_column="split")
+        message = str(info.value)
+        assert where in message and "header declares shape (1000000, 1000, 1000)" in message and "\n" not in message
+
+
+def test_image_folder_refuses_what_it_would_skip_or_read_from_outside(tmp_path):
+    """Other file types, subfolders and links leading outside the root are refused in one line; 16-bit grey keeps its scale."""
+    import os
+
+    from PIL import Image
+
+    root = tmp_path / "folder"
+    _write_folder(root, IMAGES[:4, 0], ["a", "b", "a", "b"])
+    (tmp_path / "m.txt").write_text("a/000.png\n")
+    (tmp_path / "n.txt").write_text("b/001.png\n")
+
+    def refused(expected):
+        with pytest.raises(DataError) as info:
+            load_audit_data(root, label="class", members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt")
+        assert expected in str(info.value) and "\n" not in str(info.value)
+
+    (root / "a" / ".DS_Store").write_bytes(b"\x00\x01")  # hidden: ignored
+    assert len(load_audit_data(root, label="class", members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt").records.ids) == 4
+    Image.fromarray(IMAGES[5, 0]).save(root / "a" / "005.bmp")
+    refused("005.bmp: not a .png/.jpg/.jpeg image")
+    (root / "a" / "005.bmp").unlink()
+    (root / "a" / "nested").mkdir()
+    refused("nested: a folder inside a class folder")
+    (root / "a" / "nested").rmdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    Image.fromarray(IMAGES[6, 0]).save(outside / "secret.png")
+    os.symlink(outside / "secret.png", root / "a" / "006.png")
+    refused("006.png: a symbolic link to")
+    (root / "a" / "006.png").unlink()
+    os.symlink(outside, root / "c")
+    refused("secret.png: a symbolic link to")
+    (root / "c").unlink()
+    os.symlink(root / "a" / "000.png", root / "b" / "007.png")  # a link inside the root is read like the file
+    assert len(load_audit_data(root, label="class", members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt").records.ids) == 5
+    (root / "b" / "007.png").unlink()
+    deep = np.full((6, 5), 60_000, np.uint16)
+    for name in ("000", "002"):
+        Image.fromarray(deep).save(root / "a" / f"{name}.png")  # 16-bit grey: was clipped to 1.0 by converting to 8 bits
+    for name in ("001", "003"):
+        Image.fromarray(deep // 2).save(root / "b" / f"{name}.png")
+    data = load_audit_data(root, label="class", members_file=tmp_path / "m.txt", nonmembers_file=tmp_path / "n.txt")
+    pixels = data.records.features.to_numpy(np.float32)
+    row = {record_id: i for i, record_id in enumerate(data.records.ids)}
+    assert np.allclose(pixels[row["a/000.png"]], 60_000 / 65_535) and np.allclose(pixels[row["b/001.png"]], 30_000 / 65_535)
+
+
+def test_image_records_to_check_stay_images_and_refuse_a_fabricated_null(tmp_path):
+
+    from privaudit.record_input import records_from_frame
+    from privaudit.record_nulls import fabricate_null
+
+    np.savez(tmp_path / "data.npz", images=IMAGES, labels=LABELS, ids=IDS, split=ROLES)
+    data = load_audit_data(tmp_path / "data.npz", label="labels", id_column="ids", membership_column="split")
+    frame = data.records.features.iloc[:3].copy()
+    frame["labels"], frame["ids"] = LABELS[:3], IDS[:3]
+    records = records_from_frame(frame, data, label="labels", id_column="ids")
+    assert records.image_shape == (3, 6, 5) and list(records.ids) == list(IDS[:3])
+    frame.loc[1, "pixel_7"] = np.nan  # was scored, and blamed on the target ("NaN or infinite logits")
+    with pytest.raises(DataError, match=r"checked.csv: 1 records have NaN or infinite pixels \(first: row 2, column 'pixel_7'\)"):
+        records_from_frame(frame, data, label="labels", id_column="ids", source="checked.csv")
+    with pytest.raises(CapabilityError, match="--null fabricated draws tabular profiles, not images"):
+        fabricate_null(data, "labels", 100, 0, [])
+    from privaudit.person_check import check_persons
+
+    scored = {"checked": np.zeros(3), "real": np.zeros(data.nonmembers.size), "members": np.zeros(data.members.size)}
+    with pytest.raises(ConfigError, match=r"--person-column: image or array data \(.*data.npz\) carry no person ids"):  # said: set data.person_column
+        check_persons(data, IDS[:3], scored, None, alpha=0.05, seed=0, null="real", notes=[])
+
+
+def test_a_cnn_given_images_of_another_size_is_a_one_line_target_error():
+    """Was a torch RuntimeError traceback (unflatten) from `privaudit audit` when data.path held 27 × 27 images for a 28 × 28 CNN."""
+    import pandas as pd
+
+    from privaudit.data import RecordSet
+    from privaudit.exceptions import TargetError
+    from privaudit.models import build_cnn
+    from privaudit.targets import TorchTarget
+
+    target = TorchTarget(build_cnn([1, 6, 5], 4, channels=[4], hidden=8), name="cnn")
+    pixels = RNG.random((3, 25)).astype(np.float32)
+    records = RecordSet(np.array(["a", "b", "c"]), pd.DataFrame(pixels), np.array([0, 1, 2]), (0, 1, 2, 3), image_shape=(1, 5, 5))
+    with pytest.raises(TargetError, match=r"target 'cnn': the model cannot take these records, 25 values each \(images 1 × 5 × 5\)"):
+        target.predict(records)

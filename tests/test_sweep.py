@@ -315,6 +315,9 @@ def test_missing_data_file_and_user_mistakes_found_before_training(tmp_path, cap
     del no_reference["reference"]
     line = _cli_error(tmp_path, no_reference, capsys)
     assert "attacks: 'rmia" in line and "add a reference block" in line
+    augmented = _config(attacks=["loss", {"name": "lira", "mode": "offline", "augment": True}])  # tabular records: no images to flip
+    line = _cli_error(tmp_path, augmented, capsys)
+    assert "attacks: 'lira[" in line and "augmentations need image records" in line
     missing = tmp_path / "nope.yaml"
     with pytest.raises(SystemExit) as exit_info:
         main(["sweep", str(missing)])

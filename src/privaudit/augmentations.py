@@ -21,7 +21,8 @@ query 0 here is the record itself (no flip, offset (0, 0)), then the other
 offsets of the unflipped image in row-major order of (dy, dx), then the
 flipped image's offsets in the same order, (0, 0) first.
 
-Reflect padding needs ``shift < height`` and ``shift < width``.
+Reflect padding needs ``shift < height`` and ``shift < width``; the copies of
+one record set must fit in :data:`MAX_AUGMENTED_BYTES` (Q grows as shift²).
 
 Example
 -------
@@ -51,8 +52,10 @@ import pandas as pd
 
 from privaudit.exceptions import CapabilityError, ConfigError
 
-__all__ = ["Augmentations", "parse_augment", "augmented_signal_key", "DEFAULT_AUGMENTATIONS"]
+__all__ = ["Augmentations", "parse_augment", "augmented_signal_key", "DEFAULT_AUGMENTATIONS", "MAX_AUGMENTED_BYTES"]
 
+#: the augmented copies of one record set (n · Q images, made at once by :meth:`Augmentations.apply`) may take at most this many bytes
+MAX_AUGMENTED_BYTES = 8 * 1024**3
 #: how to write the ``augment`` parameter, for error messages
 AUGMENT_FIX = "give augment: true (a mirror and 1-pixel shifts, 18 queries) or a mapping such as {flip: true, shift: 2}"
 
@@ -98,6 +101,11 @@ class Augmentations:
         channels, height, width = (int(s) for s in shape)
         if self.shift >= min(height, width):
             raise ConfigError(f"augment shift={self.shift} needs images larger than the shift; these are {height}×{width} pixels: use a smaller shift")
+        itemsize = max((np.dtype(d).itemsize if np.issubdtype(d, np.number) else 8) for d in set(records.features.dtypes))
+        size = len(records) * self.n_queries * channels * height * width * itemsize
+        if size > MAX_AUGMENTED_BYTES:  # the copies are made at once (apply): refuse before memory runs out, not after
+            raise ConfigError(f"augment {self.key} makes {self.n_queries:,} copies of each of {len(records):,} records ({size / 1024**3:.1f} GiB, "
+                              f"more than the {MAX_AUGMENTED_BYTES >> 30} GiB allowed); use a smaller shift (shift=1: 18 queries) or audit a sample")
         return channels, height, width
 
     def apply(self, records):

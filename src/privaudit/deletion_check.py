@@ -43,6 +43,7 @@ import numpy as np
 
 from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
+from privaudit.image_files import is_image_source
 from privaudit.metrics.pvalues import benjamini_hochberg
 from privaudit.persons import person_power, person_tests
 
@@ -273,6 +274,8 @@ def run_deletion_check(config, base_dir: str | Path, *, records_file: str | Path
     if person_column is not None:
         persons = person_ids_from_frame(frame, person_column, str(records_file), d.id_column)
         data_persons = after_inputs.data.person_ids  # data.person_column of the config
+        if data_persons is None and is_image_source(Path(base_dir) / d.path):
+            raise ConfigError(f"--person-column: image or array data ({d.path}) carry no person ids; check the records one by one (leave --person-column out)")
         if data_persons is None:  # else the data file's column of the same name
             table = read_table(Path(base_dir) / d.path, text_columns=text_columns)
             if person_column not in table.columns or not d.id_column:

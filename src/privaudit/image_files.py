@@ -25,8 +25,12 @@ a folder
     ``root/<class>/<file>.png|.jpg|.jpeg``: the label is the class folder
     (give ``label: class``), the record id the path relative to the root
     (``coat/0001.png``); membership from index files of those ids. Pixels are
-    scaled to [0, 1]; grey-scale images have one channel, others are converted
-    to RGB (three). Every image must have the same size.
+    scaled to [0, 1] (8-bit by 255, 16-bit grey by 65535; 32-bit and float
+    modes are refused); grey-scale images have one channel, others are
+    converted to RGB (three). Every image must have the same size. Anything
+    else in a class folder (another file type, a subfolder, a symbolic link
+    leading outside the root) is refused rather than skipped; hidden names
+    (``.DS_Store``) are ignored.
 
 Hostile input ends in one :class:`~privaudit.exceptions.DataError` line naming
 the file, the key and the fix: object (pickled) arrays, non-numeric or complex
@@ -73,7 +77,7 @@ def _checked_images(images: np.ndarray, where: str) -> tuple[np.ndarray, tuple |
         raise DataError(f"{where}: images have dtype {images.dtype}; store real numbers (uint8 or float pixels)")
     if images.ndim not in (2, 3, 4) or images.shape[0] == 0 or 0 in images.shape:
         raise DataError(f"{where}: images have shape {images.shape}; use (n, H, W), (n, C, H, W) channels first, or (n, d) flat vectors")
-    if images.ndim == 4 and images.shape[-1] in (1, 3, 4) and images.shape[1] not in (1, 3, 4):
+    if images.ndim == 4 and images.shape[-1] in (1, 3, 4) and images.shape[1] > 4:  # (n, H, W, C); 2 channels first is not this
         raise DataError(f"{where}: images have shape {images.shape}, channels last; store them channels first: images.transpose(0, 3, 1, 2)")
     shape = None if images.ndim == 2 else ((1, *images.shape[1:]) if images.ndim == 3 else tuple(images.shape[1:]))
     flat = images.reshape(images.shape[0], -1).astype(np.float32)
@@ -88,7 +92,25 @@ def _checked_column(values: np.ndarray, n: int, where: str, role: str) -> np.nda
         raise DataError(f"{where}: {role} have shape {values.shape} but there are {n} images; give one value per image, shape ({n},)")
     if values.dtype.kind not in "biuU":
         raise DataError(f"{where}: {role} have dtype {values.dtype}; store integers or strings (numpy unicode), not floats or objects")
+    if role == "labels" and values.dtype.kind == "U" and (empty := np.flatnonzero(np.char.strip(values) == "")).size:
+        raise DataError(f"{where}: {empty.size} labels are empty (first: row {int(empty[0])}); give every image its class")
     return values
+
+
+def _declared_size(stream, stored: int, where: str) -> None:
+    """Refuse a ``.npy`` whose header promises more data than the ``stored`` bytes hold, before numpy allocates it."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = reader(stream)
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise DataError(f"{where}: not a readable .npy array ({first_line(exc)}); save it again with numpy.save") from None
+    if dtype.hasobject:
+        raise DataError(f"{where}: holds Python objects (a pickled array), which privaudit never loads; save numbers or numpy strings")
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > stored - stream.tell():
+        raise DataError(f"{where}: its header declares shape {shape} ({declared:,} bytes) but only {max(stored - stream.tell(), 0):,} bytes "
+                        "follow; the file is truncated or corrupt: save it again with numpy.save")
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -96,6 +118,12 @@ def _load_npy(path: Path) -> np.ndarray:
         raise DataError(f"{path}: file not found; check the path (relative to the config file)")
     if path.stat().st_size > MAX_ARRAY_BYTES:
         raise DataError(f"{path}: {path.stat().st_size:,} bytes, more than the {MAX_ARRAY_BYTES:,} allowed; audit a sample of the records")
+    try:
+        stream = path.open("rb")
+    except OSError as exc:
+        raise DataError(f"{path}: could not be read ({first_line(exc)}); check its permissions") from None
+    with stream:  # the header is checked before numpy allocates what it declares
+        _declared_size(stream, path.stat().st_size, str(path))
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -107,13 +135,18 @@ def _load_npy(path: Path) -> np.ndarray:
 
 
 def _npz_arrays(path: Path, names: dict) -> dict:
+    wanted = {name for key in names.values() if key is not None for name in (key, f"{key}.npy")}  # numpy reads either member name
     try:
         with zipfile.ZipFile(path) as archive:
             expanded = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            if expanded > MAX_ARRAY_BYTES:
+                raise DataError(f"{path}: expands to {expanded:,} bytes, more than the {MAX_ARRAY_BYTES:,} allowed; audit a sample of the records")
+            for info in archive.infolist():  # zipfile stops each member at its declared size; its .npy header must fit in it
+                if info.filename in wanted:
+                    with archive.open(info) as stream:
+                        _declared_size(stream, info.file_size, f"{path} ['{info.filename.removesuffix('.npy')}']")
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
         raise DataError(f"{path}: not a readable .npz archive ({first_line(exc)}); save it again with numpy.savez") from None
-    if expanded > MAX_ARRAY_BYTES:
-        raise DataError(f"{path}: expands to {expanded:,} bytes, more than the {MAX_ARRAY_BYTES:,} allowed; audit a sample of the records")
     arrays = {}
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -137,12 +170,32 @@ def _sibling(path: Path, name: str) -> Path:
     return path.parent / (name if name.lower().endswith(".npy") else f"{name}.npy")
 
 
+def _folder_files(root: Path) -> list[Path]:
+    """The image files of ``root/<class>/``, refusing what would be silently skipped or read from outside ``root``."""
+    inside, files = root.resolve(), []
+    for path in sorted(root.glob("*/*")):
+        if path.name.startswith(".") or path.parent.name.startswith("."):  # .DS_Store, .ipynb_checkpoints: not records
+            continue
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:  # a broken link or a loop of links
+            raise DataError(f"{path}: cannot be followed ({first_line(exc)}); replace it with the image file") from None
+        if not target.is_relative_to(inside):
+            raise DataError(f"{path}: a symbolic link to {target}, outside the image folder {root}; copy the file into the folder")
+        if path.is_dir():
+            raise DataError(f"{path}: a folder inside a class folder is not read; put the images directly in <root>/<class>/")
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise DataError(f"{path}: not a {'/'.join(IMAGE_SUFFIXES)} image, and it would be skipped; convert it to PNG or move it out of {root}")
+        files.append(path)
+    if not files:
+        raise DataError(f"{root}: no images found; lay the folder out as <root>/<class>/<image>.png (or .jpg)")
+    return files
+
+
 def _folder_images(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
     from PIL import Image
 
-    files = sorted(p for p in root.glob("*/*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DataError(f"{root}: no images found; lay the folder out as <root>/<class>/<image>.png (or .jpg)")
+    files = _folder_files(root)
     pixels, shape, total = [], None, 0
     for file in files:
         try:
@@ -150,8 +203,12 @@ def _folder_images(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, tupl
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 if image.width * image.height > MAX_IMAGE_PIXELS:
                     raise DataError(f"{file}: {image.width} × {image.height} pixels, more than the {MAX_IMAGE_PIXELS:,} allowed; resize the images")
-                image = image.convert("L" if image.mode in ("1", "L", "I;16", "I", "F") else "RGB")
-                array = np.asarray(image, dtype=np.float32) / 255.0
+                if image.mode in ("I", "F"):  # 32-bit integers or floats: no scale to map to [0, 1]
+                    raise DataError(f"{file}: colour mode {image.mode} (32-bit integer or float pixels); save the images as 8- or 16-bit PNG or JPEG")
+                if image.mode.startswith("I;16"):  # 16-bit grey: scaled by 65535 (converting to "L" would clip at 255)
+                    array = np.asarray(image).astype(np.float32) / 65535.0
+                else:
+                    array = np.asarray(image.convert("L" if image.mode in ("1", "L") else "RGB"), dtype=np.float32) / 255.0
         except DataError:
             raise
         except (OSError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning, SyntaxError) as exc:

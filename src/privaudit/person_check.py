@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from privaudit.exceptions import ConfigError, DataError
+from privaudit.image_files import is_image_source
 from privaudit.metrics.pvalues import benjamini_hochberg, zero_count_upper_bound
 from privaudit.persons import person_power, person_tests
 from privaudit.record_verdicts import STRONG_EVIDENCE, format_p_value
@@ -155,6 +156,9 @@ def check_persons(data, checked_person_ids, scored: dict, log_ratios: dict | Non
     """
     if null != "real":
         raise ConfigError(f"--person-column tests persons against real non-member persons; use --null real (got --null {null})")
+    if data.person_ids is None and data.source and is_image_source(data.source):
+        raise ConfigError(f"--person-column: image or array data ({data.source}) carry no person ids (data.person_column does not apply to "
+                          "them), so there are no real non-member persons for the null; check the records one by one (leave --person-column out)")
     if data.person_ids is None:
         raise ConfigError(f"--person-column: the audit data ({data.source}) has no person column, so null persons cannot be real "
                           "non-member persons (random groups of records would be too narrow a null); set data.person_column "

@@ -66,6 +66,12 @@ def records_from_frame(frame: pd.DataFrame, data: AuditData, *, label: str, id_c
     if len(frame) == 0:
         raise DataError(f"{source}: no records to check")
     features = pd.DataFrame({c: _coerce(frame[c].reset_index(drop=True), reference[c], c, source) for c in reference.columns})
+    if data.records.image_shape is not None:  # the audit's images were refused with NaN or infinite pixels: so are these
+        bad = ~np.isfinite(features.to_numpy(np.float64))
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise DataError(f"{source}: {int(bad.any(axis=1).sum())} records have NaN or infinite pixels (first: row {row + 1}, column "
+                            f"'{features.columns[column]}'); give every pixel a number")
     by_text = {str(c): i for i, c in enumerate(data.records.classes)}
     raw = frame[label].astype(str).str.strip()
     unknown = sorted(set(raw) - set(by_text))
@@ -76,7 +82,7 @@ def records_from_frame(frame: pd.DataFrame, data: AuditData, *, label: str, id_c
         ids = frame[id_column].astype(str).to_numpy()
     else:
         ids = np.array([f"record-{i + 1}" for i in range(len(frame))])
-    return RecordSet(ids, features, labels, data.records.classes)
+    return RecordSet(ids, features, labels, data.records.classes, data.records.image_shape)  # image records stay images
 
 
 def records_from_pairs(pairs: Sequence[str], data: AuditData, *, label: str, id_column: str | None = None) -> RecordSet:

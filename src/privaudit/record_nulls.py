@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from privaudit.data import AuditData, RecordSet
-from privaudit.exceptions import ConfigError, DataError
+from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.metrics.intervals import clopper_pearson
 from privaudit.metrics.pvalues import empirical_p_values, profile_p_values
 
@@ -95,7 +95,14 @@ class FabricatedNull:
 
 
 def fabricate_null(data: AuditData, label_name: str, n: int, seed: int, notes: list[str], generator: str = "kernel") -> FabricatedNull:
-    """Fit the profile model ``generator`` on the population (else on half the non-members) and draw ``n`` profiles."""
+    """Fit the profile model ``generator`` on the population (else on half the non-members) and draw ``n`` profiles.
+
+    Refused for image records: the profile models draw tabular columns one by
+    one (or through a Gaussian copula), which does not make images.
+    """
+    if data.records.image_shape is not None:
+        raise CapabilityError(f"--null fabricated draws tabular profiles, not images ({data.records.image_shape[1]} × {data.records.image_shape[2]} "
+                              "pixels per record); use --null real (the audit's non-members)")
     try:
         from privaudit.fabricate import PROFILE_MODELS, fidelity_report
     except ImportError as exc:

@@ -62,7 +62,8 @@ def build_attack(spec: str | dict[str, Any]):
             try:
                 return variants[resolve_attack_name(spec, variants, field="attack", where="privaudit's standard variants")]
             except UnknownNameError as exc:
-                raise ConfigError(f"{exc}; for other parameters give a mapping, e.g. {{name: lira, mode: offline, variance: global}}") from None
+                raise ConfigError(f"{exc}; for other parameters give a mapping in the config's attacks (check --attack then names it), "
+                                  "e.g. {name: lira, mode: offline, variance: global, augment: true}") from None
         spec = {"name": spec}
     cls, params = build_registered(ATTACKS, spec, hint=f" (a signal name alone means a threshold attack on it: {', '.join(SIGNALS.names())})")
     if "signal" in params and params["signal"] not in SIGNALS:

@@ -17,7 +17,7 @@ import numpy as np
 from privaudit.data import AuditData
 from privaudit.exceptions import DataError
 
-__all__ = ["AuditInputs", "load_inputs", "load_data", "check_membership_randomized", "RANDOMIZED_SPLIT_MIN_P"]
+__all__ = ["AuditInputs", "load_inputs", "load_data", "group_table", "check_membership_randomized", "RANDOMIZED_SPLIT_MIN_P"]
 
 #: ``membership_randomized`` is refused when a fair-coin split this uneven has a two-sided p-value below this.
 RANDOMIZED_SPLIT_MIN_P = 1e-3
@@ -66,11 +66,21 @@ def load_inputs(config, base_dir: str | Path = ".", *, target_names: Sequence[st
     plans = plans_from_config(chosen, base_dir, data=data)
     labels = None
     if groups and config.groups:
-        from privaudit.data import read_table
         from privaudit.metrics.groups import labels_from_specs
 
-        labels = labels_from_specs([g.model_dump() for g in config.groups], data, read_table=lambda: read_table(base_dir / config.data.path))
+        labels = labels_from_specs([g.model_dump() for g in config.groups], data, read_table=lambda: group_table(base_dir / config.data.path))
     return AuditInputs(data, targets, plans, labels)
+
+
+def group_table(path: Path):
+    """The data table a ``groups`` column is read from; an image or array source has none (one line saying what works)."""
+    from privaudit.data import read_table
+    from privaudit.image_files import is_image_source
+
+    if is_image_source(path):
+        raise DataError(f"{path}: groups by column need a table (CSV or Parquet), and an image or array source has only pixels; "
+                        "group by label (by: label), class_frequency or outlierness instead")
+    return read_table(path)
 
 
 def check_membership_randomized(is_member, source: str = "<memory>") -> None:

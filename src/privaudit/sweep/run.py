@@ -48,7 +48,7 @@ from privaudit.exceptions import ConfigError, require
 from privaudit.output_folder import OutputFolder
 from privaudit.progress import prefixed, track
 from privaudit.sweep.results import RESULT_FILE, SETTING_FORMAT, WEIGHTS_FILE, clean_temporary, find_trained, read_result
-from privaudit.sweep.settings import ResolvedSetting, attack_specs, check_setting, resolve_settings
+from privaudit.sweep.settings import ResolvedSetting, attack_specs, check_augmented, check_setting, resolve_settings
 
 __all__ = ["run_sweep", "SweepRun", "ENCODER_FILE"]
 
@@ -346,7 +346,8 @@ def run_sweep(config, base_dir: str | Path = ".", *, out_dir: str | Path | None 
     with OutputFolder(out, command="sweep", names=SWEEP_FILES, force=force, what="--out" if out_dir is not None else "output folder") as folder:
         sweep = _Sweep(config, base_dir, out, say)  # the folder is checked and locked first: a refusal comes before any work
         settings = resolve_settings(config)
-        attack_specs(config, "probabilities")  # reference attacks without a reference block are refused before any training
+        specs, _ = attack_specs(config, "probabilities")  # reference attacks without a reference block are refused before any training
+        check_augmented(specs or [], sweep.data.records)
         for setting in settings:
             check_setting(setting, config, int(sweep.data.members.size), sweep.n_classes)
         sweep.folder = folder

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from privaudit.exceptions import ConfigError, require
 
-__all__ = ["ResolvedSetting", "resolve_settings", "describe_setting", "attack_specs", "check_setting"]
+__all__ = ["ResolvedSetting", "resolve_settings", "describe_setting", "attack_specs", "check_setting", "check_augmented"]
 
 
 @dataclass(frozen=True)
@@ -140,3 +140,17 @@ def check_setting(setting: ResolvedSetting, config, n_members: int, n_classes: i
     defence = setting.output_defence or {}
     if defence.get("top_k") is not None and defence["top_k"] > n_classes:
         raise ConfigError(f"{where}.output_defence.top_k: {defence['top_k']} but the data has {n_classes} classes; use top_k ≤ {n_classes}")
+
+
+def check_augmented(specs: list, records) -> None:
+    """Refuse an attack's ``augment`` that the sweep's records cannot take (tabular records, too many copies) before any training."""
+    from privaudit.attacks import build_attack
+    from privaudit.exceptions import CapabilityError
+
+    for spec in specs:
+        attack = build_attack(spec)
+        for augmentations in attack.needs.augmentations:
+            try:
+                augmentations.check(records)
+            except (CapabilityError, ConfigError) as exc:
+                raise type(exc)(f"attacks: '{attack.display_name}': {exc}") from None

@@ -94,7 +94,12 @@ class TorchTarget:
         with torch.no_grad():
             for start in range(0, len(inputs), self.batch_size):
                 batch = torch.from_numpy(inputs[start : start + self.batch_size]).to(self.device)
-                chunks.append(self.module(batch).detach().cpu().double().numpy())
+                try:
+                    chunks.append(self.module(batch).detach().cpu().double().numpy())
+                except RuntimeError as exc:  # e.g. images of another size than the CNN was built for (factory_kwargs.image_shape)
+                    shape = "" if records.image_shape is None else f" (images {' × '.join(map(str, records.image_shape))})"
+                    raise TargetError(f"target '{self.name}': the model cannot take these records, {inputs.shape[1]} values each{shape} "
+                                      f"({str(exc).splitlines()[0]}); build it for the data (factory_kwargs) or give data of the size it was trained on") from None
                 if on_batch is not None:
                     on_batch(len(batch))
         outputs = np.concatenate(chunks) if chunks else np.empty((0, len(records.classes)))
