@@ -41,15 +41,11 @@ def score_attack(attack, collected: Collected, labels: np.ndarray | None = None,
     elif needs.reference:
         scores = attack.fit(signals, labels, collected.reference).score(signals, labels, collected.reference)
     else:
-        with_features = needs.features
         if needs.population:
-            if collected.population_signals is None or (with_features and collected.population_features is None):
+            if collected.population_signals is None or (needs.features and collected.population_features is None):
                 raise missing_population_error(attack)
-            if with_features:
-                attack.fit(collected.population_signals, population_labels, features=collected.population_features)
-            else:
-                attack.fit(collected.population_signals, population_labels)
-        scores = attack.score(signals, labels, features=collected.features) if with_features else attack.score(signals, labels)
+            attack.fit(collected.population_signals, population_labels, **({"features": collected.population_features} if needs.features else {}))
+        scores = attack.score(signals, labels, **({"features": collected.features} if needs.features else {}))
     ratios = getattr(attack, "log_likelihood_ratios_", None)  # a fitted attribute (set by score), not a need
     return Scored(attack, np.asarray(scores, dtype=np.float64), None if ratios is None else np.asarray(ratios, dtype=np.float64))
 
