@@ -125,7 +125,7 @@ def test_json_and_terminal_forms_carry_the_deletion_block():
                             by_person=True, power=power)
     document = deletion_result_to_dict(result)
     assert document["kind"] == "deletion" and [p["person"] for p in document["persons"]] == ["p0", "p1", "p2"]
-    assert set(document["persons"][0]["deletion"]) == {"before_statistic", "before_p_value", "delta", "p_drop", "q_drop", "n_null_persons"}
+    assert set(document["persons"][0]["deletion"]) == {"before_statistic", "before_p_value", "before_q_value", "delta", "p_drop", "q_drop", "n_null_persons"}
     assert set(document["power_by_size"]) == {"1", "2"} and document["null_how"]["2"].startswith("200 real non-member persons")
     console = Console(width=200, record=True)
     print_deletion(result, console=console)
@@ -173,3 +173,26 @@ def test_record_level_deletion_check_on_retrained_forests():
     same = check_deletion(before, before, data, deleted, attack="loss", alpha=ALPHA, seed=0)
     assert all(p.delta == 0 and p.p_drop == 1 for p in same.persons)
     assert not any("as a deletion would" in p.verdict and "changed" in p.verdict for p in same.persons)
+
+
+def test_detectable_before_is_corrected_over_the_checked_persons():
+    """"Detectable before" needs the before-test's BH q ≤ α: a raw before-p of 0.01 among many checked persons is not enough."""
+    unadjusted = deletion_verdict(0.5, 0.5, 0.01, 0.01, 0.02, ALPHA, 0.3, 3, q_before=0.3)
+    assert unadjusted.startswith("Cannot tell") and "once every checked person is counted (before p = 0.01, q = 0.3 > 0.05" in unadjusted
+    assert "detectable before (p = 0.01, q = 0.02)" in deletion_verdict(0.5, 0.5, 0.01, 0.01, 0.02, ALPHA, 0.3, 3, q_before=0.02)
+
+
+def test_no_checked_non_member_is_called_detectable_before_more_often_than_alpha():
+    """Global null (60 checked non-member persons, none deleted, none trained on): the share of runs where ANY verdict says
+    "detectable before" stays within α + 3σ (BH over the checked persons controls the family-wise rate under the global null);
+    with the raw before-p, about 1 − 0.95^60 ≈ 95 % of runs would carry such a verdict."""
+    rng = np.random.default_rng(11)
+    n_runs, n_checked, n_null, k = 300, 60, 200, 2
+    flagged = 0
+    for run in range(n_runs):
+        null_after, null_before = _model_pair(rng, n_null, k, 0.0, 0.0)
+        after, before = _model_pair(rng, n_checked, k, 0.0, 0.0)
+        result, _, _, _ = deletion_tests(after, before, _persons(n_checked, k, "c"), null_after, null_before,
+                                         _persons(n_null, k, "n"), alpha=ALPHA, seed=run)
+        flagged += any("detectable before (" in p.verdict for p in result)
+    assert flagged / n_runs <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / n_runs)

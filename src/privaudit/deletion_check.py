@@ -12,7 +12,9 @@ the post-deletion target (``after``) and on the pre-deletion target
    else of their pooled normal scores; null persons of the same size drawn
    from real non-member persons). Significant (Benjamini–Hochberg ``q ≤ α``
    over the checked persons): evidence of the person's records remains.
-2. **Before**: the same test on the pre-deletion model, and its power for a
+2. **Before**: the same test on the pre-deletion model (detectable before:
+   its Benjamini–Hochberg ``q ≤ α`` over the checked persons, as for the
+   after-test), and its power for a
    person of that size (:func:`privaudit.persons.person_power` on the audit's
    member persons, the checked persons left out) — if the person was not
    detectable before deletion, the after-test's silence says nothing.
@@ -61,6 +63,7 @@ class PersonDeletion:
     q_after: float
     statistic_before: float
     p_before: float
+    q_before: float
     delta: float
     p_drop: float
     q_drop: float
@@ -94,8 +97,15 @@ class DeletionResult:
 
 
 def deletion_verdict(p_after: float, q_after: float, p_before: float, p_drop: float, q_drop: float, alpha: float,
-                     power: float, n_records: int) -> str:
-    """The wording of one person's deletion verdict (see the module docstring for the rules)."""
+                     power: float, n_records: int, *, q_before: float | None = None) -> str:
+    """The wording of one person's deletion verdict (see the module docstring for the rules).
+
+    ``q_before``: the before-test's Benjamini–Hochberg q over the checked persons (``None``: one checked person,
+    where q equals p). "Detectable before" needs ``q_before ≤ α``, like "still detectable after" needs ``q_after ≤ α``:
+    with many checked persons, some raw before-p fall below α by chance, and their after-silence would be
+    read as evidence of deletion.
+    """
+    q_before = p_before if q_before is None else q_before
     unit = "person" if n_records > 1 else "record"
     power_text = f"the test's power for a {unit} of {n_records} record(s) before deletion is {100 * power:.0f} %" if np.isfinite(power) \
         else f"the test's power for a {unit} of {n_records} record(s) could not be measured (no member of that size)"
@@ -104,17 +114,20 @@ def deletion_verdict(p_after: float, q_after: float, p_before: float, p_drop: fl
                 f"still treats this {unit}'s records as training data more than it treats real non-members'.")
     after = (f"no trace detectable after deletion (p = {p_after:.3g})" if p_after > alpha else
              f"no significant trace after deletion once every checked {unit} is counted (p = {p_after:.3g}, q = {q_after:.3g} > {alpha:g})")
-    if p_before > alpha:
+    if q_before > alpha:
         change = (f"the model did change on this {unit} more than on non-members (p_drop = {p_drop:.3g}, q = {q_drop:.3g})"
                   if q_drop <= alpha else f"change p_drop = {p_drop:.3g}")
-        return (f"Cannot tell: this {unit} was not detectable before deletion either (before p = {p_before:.3g}; {power_text}), "
+        before = (f"was not detectable before deletion either (before p = {p_before:.3g}; {power_text})" if p_before > alpha else
+                  f"was not significantly detectable before deletion either once every checked {unit} is counted "
+                  f"(before p = {p_before:.3g}, q = {q_before:.3g} > {alpha:g}; {power_text})")
+        return (f"Cannot tell: this {unit} {before}, "
                 f"so {after} is no evidence that it was deleted; {change}.")
     after = after[0].upper() + after[1:]
     if q_drop <= alpha:
         return (f"{after}, and the model changed on this {unit} as a deletion would: its evidence fell more than "
-                f"non-members' did (p_drop = {p_drop:.3g}, q = {q_drop:.3g}); detectable before (p = {p_before:.3g}).")
+                f"non-members' did (p_drop = {p_drop:.3g}, q = {q_drop:.3g}); detectable before (p = {p_before:.3g}, q = {q_before:.3g}).")
     return (f"{after}; {power_text}; but the change is not distinguishable from non-members' (p_drop = {p_drop:.3g}): "
-            f"detectable before (p = {p_before:.3g}), weaker evidence of deletion.")
+            f"detectable before (p = {p_before:.3g}, q = {q_before:.3g}), weaker evidence of deletion.")
 
 
 def deletion_tests(after, before, persons, null_after, null_before, null_persons, *, member_before=None, member_persons=None,
@@ -160,6 +173,7 @@ def deletion_tests(after, before, persons, null_after, null_before, null_persons
         p_drop[at] = (1.0 + np.searchsorted(null_delta, delta[at], side="right")) / (1.0 + null_delta.size)
     q_after = benjamini_hochberg(t_after.p_value) if len(t_after.persons) > 1 else t_after.p_value.copy()
     q_drop = benjamini_hochberg(p_drop) if len(p_drop) > 1 else p_drop.copy()
+    q_before = benjamini_hochberg(t_before.p_value) if len(t_before.persons) > 1 else t_before.p_value.copy()
     power = {}
     if member_before is not None and np.asarray(member_before).size:
         sizes = sorted({int(k) for k in t_after.n_records} | {int(k) for k in power_sizes})
@@ -172,10 +186,11 @@ def deletion_tests(after, before, persons, null_after, null_before, null_persons
         results.append(PersonDeletion(
             person=str(person), n_records=k, statistic_after=float(t_after.statistic[i]), p_after=float(t_after.p_value[i]),
             q_after=float(q_after[i]), statistic_before=float(t_before.statistic[i]), p_before=float(t_before.p_value[i]),
+            q_before=float(q_before[i]),
             delta=float(delta[i]), p_drop=float(p_drop[i]), q_drop=float(q_drop[i]), n_null_persons=int(t_after.n_null_persons[i]),
             power=float(pw), power_ci=(float(pw_ci[0]), float(pw_ci[1])), still_detectable=bool(q_after[i] <= alpha),
             verdict=deletion_verdict(float(t_after.p_value[i]), float(q_after[i]), float(t_before.p_value[i]), float(p_drop[i]),
-                                     float(q_drop[i]), alpha, float(pw), k),
+                                     float(q_drop[i]), alpha, float(pw), k, q_before=float(q_before[i])),
         ))
     how = {int(k): t_after.null_how[int(np.flatnonzero(t_after.n_records == k)[0])] for k in np.unique(t_after.n_records)}
     return results, t_after.method, how, power

@@ -18,7 +18,7 @@ def deletion_result_to_dict(result: DeletionResult) -> dict:
             "verdict": p.verdict,
             "power": {"value": p.power, "ci95": list(p.power_ci),
                       "meaning": f"share of the pre-deletion model's member persons of {p.n_records} record(s) with p ≤ alpha"},
-            "deletion": {"before_statistic": p.statistic_before, "before_p_value": p.p_before, "delta": p.delta,
+            "deletion": {"before_statistic": p.statistic_before, "before_p_value": p.p_before, "before_q_value": p.q_before, "delta": p.delta,
                          "p_drop": p.p_drop, "q_drop": p.q_drop, "n_null_persons": p.n_null_persons},
         })
     return {
@@ -42,10 +42,10 @@ def print_deletion(result: DeletionResult, console=None) -> None:
 
     console = console or Console()
     table = Table(title=Text(f"deletion check · after: {result.target} · before: {result.before} · {result.attack}"))
-    for column in ("person" if result.by_person else "id", "records", "p after", "q after", "p before", "Δ", "p_drop", "verdict"):
+    for column in ("person" if result.by_person else "id", "records", "p after", "q after", "p before", "q before", "Δ", "p_drop", "verdict"):
         table.add_column(column, overflow="fold")
     for p in result.persons:
-        table.add_row(Text(p.person), str(p.n_records), f"{p.p_after:.3g}", f"{p.q_after:.3g}", f"{p.p_before:.3g}", f"{p.delta:+.3g}",
+        table.add_row(Text(p.person), str(p.n_records), f"{p.p_after:.3g}", f"{p.q_after:.3g}", f"{p.p_before:.3g}", f"{p.q_before:.3g}", f"{p.delta:+.3g}",
                       f"{p.p_drop:.3g}", Text(p.verdict))
     console.print(table)
     console.print(f"still detectable after deletion: {result.still_detectable} of {len(result.persons)} (q ≤ {result.alpha:g})")
