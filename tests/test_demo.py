@@ -113,7 +113,7 @@ def test_demo_report_has_groups_and_worked_record_and_person_checks(demo_dir):
     persons = person_check["persons"]
     assert sorted(p["n_records"] for p in persons) == [1, 1, 3, 3, 5, 5]
     assert len(person_check["records"]) == 18
-    assert all(0 < p["p_value"] <= p["q_value"] <= 1 and 0 <= p["power"] <= 1 for p in persons)
+    assert all(0 < p["p_value"] <= p["q_value"] <= 1 and 0 <= p["power"]["value"] <= 1 for p in persons)
     html = (demo_dir / "report.html").read_text()
     assert "Was this record used? overfit_mlp" in html and "By sex" in html and "By age band" in html
     assert "Was this person&#39;s data used? admission_forest" in html or "Was this person's data used? admission_forest" in html

@@ -28,7 +28,7 @@ def test_rand_hie_persons_example(tmp_path):
     assert [p["n_records"] for p in persons] == [1, 3, 5, 1, 3, 5]
     assert len(check["records"]) == 18 and check["attack"].startswith("rmia[offline")
     for p in persons:
-        assert p["n_null_persons"] > 100 and p["power"] is not None and p["power_ci"][0] <= p["power"] <= p["power_ci"][1]
+        assert p["n_null_persons"] > 100 and p["power"]["value"] is not None and p["power"]["ci95"][0] <= p["power"]["value"] <= p["power"]["ci95"][1]
         assert p["verdict"].startswith(("Strong evidence", "Moderate evidence", "No evidence"))
     assert any("log-likelihood ratios" in n for n in check["notes"])
     assert "person-level AUC" in run.stdout and "truly a member" in run.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from privaudit.record_check import CheckResult
 from privaudit.record_verdicts import format_p_value
+from privaudit.report.json_values import person_power_entry
 
 __all__ = ["check_result_to_dict", "print_check", "check_context"]
 
@@ -27,8 +28,8 @@ def check_result_to_dict(result: CheckResult) -> dict:
         ],
         **({} if result.persons is None else {"persons": [
             {"person": v.person, "n_records": v.n_records, "statistic": v.statistic, "p_value": v.p_value, "q_value": v.q_value,
-             "significant": v.significant, "verdict": v.verdict, "power": v.power, "power_ci": list(v.power_ci),
-             "n_member_persons": v.n_member_persons, "n_null_persons": v.n_null_persons, "null_how": v.null_how}
+             "significant": v.significant, "verdict": v.verdict, "power": person_power_entry(v.power, v.power_ci, v.n_member_persons, v.n_records),
+             "n_null_persons": v.n_null_persons, "null_how": v.null_how}
             for v in result.persons
         ]}),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from privaudit.deletion_check import DeletionResult
+from privaudit.report.json_values import person_power_entry
 
 __all__ = ["deletion_result_to_dict", "print_deletion"]
 
@@ -16,8 +17,7 @@ def deletion_result_to_dict(result: DeletionResult) -> dict:
             "person" if result.by_person else "id": p.person, "n_records": p.n_records,
             "statistic": p.statistic_after, "p_value": p.p_after, "q_value": p.q_after, "significant": p.still_detectable,
             "verdict": p.verdict,
-            "power": {"value": p.power, "ci95": list(p.power_ci),
-                      "meaning": f"share of the pre-deletion model's member persons of {p.n_records} record(s) with p ≤ alpha"},
+            "power": person_power_entry(p.power, p.power_ci, result.power.get(p.n_records, (None, None, None))[2], p.n_records, model="the pre-deletion model's "),
             "deletion": {"before_statistic": p.statistic_before, "before_p_value": p.p_before, "before_q_value": p.q_before, "delta": p.delta,
                          "p_drop": p.p_drop, "q_drop": p.q_drop, "n_null_persons": p.n_null_persons},
         })

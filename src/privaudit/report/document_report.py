@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from privaudit.pipeline.document_check import DocumentCheck
 from privaudit.record_verdicts import format_p_value
+from privaudit.report.json_values import person_power_entry
 
 __all__ = ["document_check_to_dict", "print_document_check"]
 
@@ -22,8 +23,7 @@ def document_check_to_dict(result: DocumentCheck) -> dict:
         "documents": [{"id": d.document, "author": d.author, "score": d.score, "p_value": d.p_value, "q_value": d.q_value,
                        "significant": d.significant, "verdict": d.verdict} for d in result.documents],
         "persons": [{"person": a.person, "n_records": a.n_records, "statistic": a.statistic, "p_value": a.p_value, "q_value": a.q_value,
-                     "significant": a.significant, "verdict": a.verdict, "power": a.power,
-                     "power_ci95": None if a.power_ci is None else list(a.power_ci), "n_member_persons": a.n_member_persons,
+                     "significant": a.significant, "verdict": a.verdict, "power": person_power_entry(a.power, a.power_ci, a.n_member_persons, a.n_records),
                      "n_null_persons": a.n_null_persons, "null_how": a.null_how} for a in result.authors],
     }
 
