@@ -331,3 +331,15 @@ def test_cli_online_errors_are_one_line(cli_config, capsys, config, extra, expec
     errors = [line for line in err.splitlines() if not line.startswith("· ")]
     assert code != 0 and len(errors) == 1 and errors[0].startswith("privaudit: error: ") and expected in errors[0], err
     assert "Traceback" not in err
+
+
+def test_the_default_attack_note_names_what_ran_after_lira_auto_variance_resolves(setup, online_result, monkeypatch):
+    """With LiRA as the online default (threshold lowered to this fixture's 4 models), ``variance: auto`` resolves to the
+    global variance while scoring; the "chosen by default" note is worded after that, so it names the attack that ran."""
+    import privaudit.record_online as record_online
+
+    target, data, held_out, plan = setup
+    monkeypatch.setattr(record_online, "LIRA_ONLINE_MIN_MODELS", N_MODELS)
+    result = check_records(target, data, held_out, reference=plan, mode="online", alpha=ALPHA)
+    assert "global variance" in result.attack and result.reference["trained"] == 0
+    assert result.notes[0].startswith(f"attack {result.attack} was chosen by default")

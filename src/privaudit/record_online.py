@@ -60,8 +60,12 @@ def strongest_online_attack(n_models: int, *, has_population: bool) -> tuple[dic
         "Carlini et al. recommend for few models")
 
 
-def online_check_attack(attack, reference, notes: list[str], *, has_population: bool):
-    """Build an online check's attack and plan: ``(attack, plan in online mode)``; the default's choice goes into ``notes``.
+def online_check_attack(attack, reference, *, has_population: bool):
+    """Build an online check's attack and plan: ``(attack, plan in online mode, reason)``.
+
+    ``reason``: why the attack was chosen when ``attack`` is None (the default), else None. The caller
+    words the note after scoring, when the attack's display name shows what ran (LiRA's ``auto``
+    variance resolves only then).
 
     Only reference attacks with a mode (``lira``, ``rmia``, ``reference_calibrated_loss``) run online.
     """
@@ -84,9 +88,7 @@ def online_check_attack(attack, reference, notes: list[str], *, has_population: 
     if not attack.needs.reference or getattr(attack, "mode", None) != "online":
         raise ConfigError(f"attack '{attack.display_name}' uses no online reference models; --mode online runs lira, rmia or "
                           "reference_calibrated_loss (or leave out --attack): drop --mode online for this attack")
-    if reason is not None:
-        notes.append(f"attack {attack.display_name} was chosen by default: {reason}")
-    return attack, replace(reference, mode="online")
+    return attack, replace(reference, mode="online"), reason
 
 
 def _has_mode(name: str) -> bool:
@@ -152,8 +154,10 @@ def online_parts(target, data, attack, records, reference, notes: list[str], *, 
     if mode not in CHECK_MODES or null != "real":
         raise ConfigError(f"check mode '{mode}' with null '{null}': modes are offline and online, and an online check takes the real null only "
                           "(fabricated profiles would have to be trained into the reference models too); use --null real")
-    attack, plan = online_check_attack(attack, reference, notes, has_population=bool(data.population.size))
+    attack, plan, reason = online_check_attack(attack, reference, has_population=bool(data.population.size))
     online = score_online(target, data, attack, records, plan, seed=seed, progress=progress, groups=person_ids)
+    if reason is not None:  # after scoring: the display name shows the variance LiRA's ``auto`` chose
+        notes.append(f"attack {attack.display_name} was chosen by default: {reason}")
     notes.append(online.info["design"])
     scores = {"checked": online.checked, "members": online.members, "real": online.null}
     return attack, scores, online.log_likelihood_ratios, online.null_ids, online.member_ids, online.info
