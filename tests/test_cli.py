@@ -189,3 +189,20 @@ def test_keyboard_interrupt_exits_130(monkeypatch, capsys, audit_folder):
         main(["audit", str(audit_folder / "audit.yaml"), "--quiet"])
     assert exit_info.value.code == 130
     assert capsys.readouterr().err.strip() == "privaudit: error: interrupted"
+
+
+def test_out_of_memory_is_one_line_with_exit_3(monkeypatch, capsys, audit_folder):
+    """numpy's own allocation failure (an array of 8 PB) inside the audit: one line saying what to shrink, exit 3, no traceback."""
+    import numpy as np
+
+    audit_module = sys.modules["privaudit.pipeline"]
+
+    def too_big(*args, **kwargs):
+        np.empty((10**15,), dtype=np.float64)
+
+    monkeypatch.setattr(audit_module, "run_audit", too_big)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["audit", str(audit_folder / "audit.yaml"), "--quiet", "--force"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 3 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("privaudit: error: out of memory (") and "fewer reference models" in err

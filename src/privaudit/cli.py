@@ -7,6 +7,8 @@ result and maps errors to exit codes:
 * 1 — ``privaudit gate``: the report exceeds at least one bar;
 * 2 — a user mistake (:class:`~privaudit.exceptions.PrivauditError` or a bad
   option): one line ``privaudit: error: ...`` on stderr, no traceback;
+* 3 — out of memory (``MemoryError``): one line saying what to shrink;
+  reference models already trained stay in the store and a rerun reuses them;
 * 130 — interrupted with Ctrl-C.
 
 Anything else is a bug in privaudit and keeps its traceback.
@@ -27,6 +29,7 @@ __all__ = ["main", "cli"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_OUT_OF_MEMORY = 3
 
 
 #: --force for every command that writes a folder (privaudit.output_folder.OutputFolder)
@@ -375,6 +378,11 @@ def main(argv: list[str] | None = None) -> None:
         _fail("interrupted", EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         _fail("interrupted", EXIT_INTERRUPTED)
+    except MemoryError as exc:
+        detail = f" ({exc})" if str(exc) else ""
+        _fail(f"out of memory{detail}: audit fewer records (a smaller data file), fewer reference models or "
+              "augmented copies, or run on a machine with more memory; reference models already trained stay in the store "
+              "and a rerun reuses them", EXIT_OUT_OF_MEMORY)
     except click.ClickException as exc:
         _fail(exc.format_message(), exc.exit_code)
     except click.exceptions.Exit as exc:
