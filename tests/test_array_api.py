@@ -172,3 +172,29 @@ def test_best_of_an_unknown_target_names_the_targets_there(leaky):
     with pytest.raises(privaudit.exceptions.UnknownNameError) as caught:
         result.best("model")
     assert str(caught.value) == "no target 'model' in this result; targets: mine"
+
+
+def test_a_target_no_better_than_the_majority_class_on_its_members_gets_a_check_the_inputs_warning():
+    """A model that names its members' most common class no more often than that class occurs (inputs scaled wrongly,
+    columns swapped): the "no leakage" verdict and the report notes say to check the inputs; a model that fits its
+    members does not get the warning."""
+    from privaudit.report.verdict import report_notes, untrained_input_sentence
+
+    rng = np.random.default_rng(5)
+    n = 400
+    labels_m, labels_n = (rng.random(n) < 0.7).astype(int), (rng.random(n) < 0.7).astype(int)
+    # every record gets the same near-constant answer favouring class 0, whatever it is: 30 % accuracy, majority class 70 %
+    constant = np.tile([0.0, -0.5], (n, 1)) + rng.normal(0.0, 0.01, (n, 2))
+    broken = privaudit.audit_outputs(members=constant, nonmembers=constant.copy(), labels_members=labels_m,
+                                     labels_nonmembers=labels_n, kind="logits", n_bootstrap=50)
+    (target,) = [t.name for t in broken.targets]
+    sentence = untrained_input_sentence(broken, target)
+    from privaudit.report.formatting import percent
+
+    assert sentence is not None and sentence.startswith("Check the inputs") and f"({percent(max(labels_m.mean(), 1 - labels_m.mean()))}, 400 members" in sentence
+    assert broken.verdict[target].startswith("No leakage detected") and sentence in broken.verdict[target] and sentence in report_notes(broken)
+    m, ym = _logits(n, 2.5, 1)
+    fitted = privaudit.audit_outputs(members=m, nonmembers=_logits(n, 0.5, 2)[0], labels_members=ym,
+                                     labels_nonmembers=_logits(n, 0.5, 2)[1], kind="logits", n_bootstrap=50)
+    assert untrained_input_sentence(fitted, fitted.targets[0].name) is None
+    assert not any(note.startswith("Check the inputs") for note in report_notes(fitted))

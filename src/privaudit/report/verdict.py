@@ -21,7 +21,8 @@ from privaudit.report.formatting import (
     auc_text, confidence_label, count, fpr_label, min_nonmembers, p_value_text, percent, percent_range,
 )
 
-__all__ = ["verdict", "leaks", "claim_for", "grade", "badge", "report_notes", "lowest_supported_point", "show_epsilon"]
+__all__ = ["verdict", "leaks", "claim_for", "grade", "badge", "report_notes", "lowest_supported_point", "show_epsilon",
+           "untrained_input_sentence"]
 
 #: status → (badge text, CSS class / colour family)
 _BADGES = {
@@ -198,6 +199,33 @@ def _graded_text(result: AuditResult, claim: TargetClaim, best: AttackResult, si
     return text + _masking_sentence(result, best.target)
 
 
+def untrained_input_sentence(result: AuditResult, target_name: str) -> str | None:
+    """A warning when ``target_name`` predicts its own members' labels no better than always naming their most common class.
+
+    A model that does no better than a constant on its training records is either untrained (or trained away,
+    e.g. by heavy noise) or, far more often, is not receiving its inputs as it was trained on them: feature
+    columns in another order or scale, pixels in 0–255 for a model trained on 0–1, another label mapping. Its
+    scores then describe that input, not the model's training, so a "no leakage detected" must not be read as
+    evidence about the model. Returns None when the member accuracy exceeds the majority rate, when the target
+    answers no labels (a text audit: NaN accuracy), or when there are no members.
+    """
+    import numpy as np
+
+    summary = next((t for t in result.targets if t.name == target_name), None)
+    is_member = np.asarray(result.is_member, dtype=bool)
+    if summary is None or not np.isfinite(summary.accuracy_members) or not is_member.any():
+        return None
+    _, counts = np.unique(np.asarray(result.labels)[is_member], return_counts=True)
+    majority = counts.max() / counts.sum()
+    if summary.accuracy_members > majority:
+        return None
+    return (f"Check the inputs: {target_name} labels its own members correctly only {percent(summary.accuracy_members)} of the "
+            f"time, no better than always naming their most common class ({percent(majority)}, {count(int(is_member.sum()))} members). "
+            "A trained model does better on its training records, so the records probably do not reach it as it was trained on "
+            "them (feature order or scale, pixel scale 0–255 vs 0–1, label mapping), or it learned nothing; the scores then "
+            "describe this input, not the model's training.")
+
+
 def verdict(result: AuditResult, target_name: str) -> str:
     """One paragraph in plain words on whether ``target_name`` leaks membership, and how much.
 
@@ -251,7 +279,7 @@ def verdict(result: AuditResult, target_name: str) -> str:
         return (f"No leakage detected: the corrected test over all attacks finds none at α = {claim.alpha:g} ({_correction(claim)}; "
                 f"smallest adjusted p {p_value_text(claim.min_p_upper, _p_floor(claim))}; {which}, {auc_text(m.auc, m.auc_ci, m.confidence)}, "
                 f"on {sizes}).{_floor_sentence(claim)} This is not proof that the model is private: "
-                f"{_next_steps(result, target_name)} may find more.")
+                f"{_next_steps(result, target_name)} may find more." + (f" {untrained}" if (untrained := untrained_input_sentence(result, target_name)) else ""))
     return _graded_text(result, claim, best, sizes)
 
 
@@ -303,6 +331,7 @@ def report_notes(result: AuditResult) -> list[str]:
         notes.append(f"No verdict either way below {count(c.min_members)} members and {count(c.min_nonmembers)} non-members: "
                      "the tests and intervals cannot support a claim about the model at that size.")
     notes.append(_reference_note(result, targets))
+    notes.extend(sentence for t in targets if (sentence := untrained_input_sentence(result, t)))
     if not show_epsilon(result) and any(r.metrics.epsilon_lower_bound is not None for r in result.results):
         notes.append("ε: membership was not randomised by coin flips, so the ε figure is only a heuristic estimate, not a "
                      "lower bound; it is in report.json (labelled heuristic) and not shown here, where it could contradict "
