@@ -26,7 +26,7 @@ import pandas as pd
 
 from privaudit.exceptions import DataError
 
-__all__ = ["read_table", "read_id_file", "record_ids", "first_line"]
+__all__ = ["read_table", "read_id_file", "record_ids", "first_line", "gunzip_capped"]
 
 #: compressed files are expanded up to this many bytes (a gzip bomb stops here)
 MAX_TABLE_BYTES = 4 * 1024**3
@@ -50,15 +50,29 @@ def _csv_bytes(path: Path, compressed: bool) -> bytes:
         return raw
     if raw[:2] != b"\x1f\x8b":
         raise DataError(f"{path}: not a gzip file although its name ends in .gz; rename it without .gz or compress it with gzip")
+    return gunzip_capped(path, MAX_TABLE_BYTES, fix="copy or download it again", too_large="split it or use Parquet",
+                         stream=io.BytesIO(raw))
+
+
+def gunzip_capped(path: Path, limit: int, *, fix: str, too_large: str, stream=None) -> bytes:
+    """The decompressed bytes of the gzip file ``path`` (or of ``stream``, its bytes already read), at most ``limit``.
+
+    A truncated or corrupt stream, or one expanding past ``limit`` (a decompression bomb stops at ``limit + 1``
+    bytes read), is one :class:`~privaudit.exceptions.DataError` line naming ``path`` and the fix (``fix``:
+    for a damaged file; ``too_large``: for one over the limit). A missing file raises ``FileNotFoundError``.
+    """
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
-            data = stream.read(MAX_TABLE_BYTES + 1)
+        with gzip.GzipFile(fileobj=stream) if stream is not None else gzip.open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise
     except EOFError:  # click would turn this into "interrupted" (exit 130)
-        raise DataError(f"{path}: the gzip stream is truncated (the file ends early); copy or download it again") from None
+        raise DataError(f"{path}: the gzip stream is truncated (the file ends early); {fix}") from None
     except (OSError, zlib.error) as exc:
-        raise DataError(f"{path}: the gzip stream is corrupt ({first_line(exc)}); copy or download it again") from None
-    if len(data) > MAX_TABLE_BYTES:
-        raise DataError(f"{path}: expands to more than {MAX_TABLE_BYTES >> 30} GiB; split it or use Parquet")
+        raise DataError(f"{path}: the gzip stream is corrupt ({first_line(exc)}); {fix}") from None
+    if len(data) > limit:
+        size = f"{limit >> 30} GiB" if limit >= 1 << 30 else f"{limit >> 20} MiB"
+        raise DataError(f"{path}: expands to more than {size}; {too_large}")
     return data
 
 

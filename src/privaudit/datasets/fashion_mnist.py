@@ -16,12 +16,11 @@ naming the file.
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from privaudit.data_files import gunzip_capped
 from privaudit.exceptions import CapabilityError, DataError
 
 __all__ = ["load_fashion_mnist", "FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES", "FASHION_MNIST_INSTALL_HINT"]
@@ -38,17 +37,10 @@ _MAX_BYTES = 64 * 1024**2  # the largest file expands to 47 MB: more is not Fash
 
 def _read_gzip(path: Path) -> bytes:
     try:
-        with gzip.open(path, "rb") as stream:
-            data = stream.read(_MAX_BYTES + 1)
+        return gunzip_capped(path, _MAX_BYTES, fix="reinstall with: sudo apt-get install --reinstall dataset-fashion-mnist",
+                             too_large="no Fashion-MNIST file does; reinstall the package")
     except FileNotFoundError:
         raise CapabilityError(f"{path}: Fashion-MNIST is not installed; {FASHION_MNIST_INSTALL_HINT}") from None
-    except EOFError:
-        raise DataError(f"{path}: the gzip stream is truncated (the file ends early); reinstall with: sudo apt-get install --reinstall dataset-fashion-mnist") from None
-    except (OSError, zlib.error) as exc:
-        raise DataError(f"{path}: not a readable gzip file ({exc}); reinstall with: sudo apt-get install --reinstall dataset-fashion-mnist") from None
-    if len(data) > _MAX_BYTES:
-        raise DataError(f"{path}: expands to more than {_MAX_BYTES >> 20} MiB, which no Fashion-MNIST file does; reinstall the package")
-    return data
 
 
 def read_idx(path: str | Path, *, magic: int, shape: tuple) -> np.ndarray:
