@@ -172,7 +172,7 @@ def test_idx_reader_checks_magic_dimensions_and_size(tmp_path):
     with pytest.raises(DataError, match="truncated.gz: the gzip stream is truncated"):
         read_idx(truncated, magic=0x803, shape=(None, 28, 28))
     (tmp_path / "plain.gz").write_bytes(b"not gzip")
-    with pytest.raises(DataError, match="plain.gz: the gzip stream is corrupt \(Not a gzipped file"):
+    with pytest.raises(DataError, match=r"plain.gz: the gzip stream is corrupt \(Not a gzipped file"):
         read_idx(tmp_path / "plain.gz", magic=0x803, shape=(None, 28, 28))
 
 
