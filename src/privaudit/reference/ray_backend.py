@@ -2,8 +2,12 @@
 
 Each model is one ``ray.remote(num_cpus=1)`` task. Without a running Ray
 session, ``ray.init()`` starts a local one (``num_cpus=n_jobs``) or connects to
-the cluster at ``ray_address`` (e.g. ``"ray://head:10001"`` or ``"auto"``); a
-session started here is shut down at the end, one already running is left alone.
+the cluster at ``ray_address`` (e.g. ``"ray://head:10001"``, ``"head:6379"`` or
+``"auto"``); a session started here is shut down at the end, one already running
+is left alone. An address of the form ``host:port`` (or ``ray://host:port``) is
+probed with one TCP connection first (:data:`CONNECT_TIMEOUT_S`), because
+``ray.init`` keeps retrying an address nobody answers at for many minutes: a
+closed port or an unknown host is a one-line :class:`ConfigError` instead.
 
 Storage: a task writes its model straight into the store when it sees the same
 store folder as the driver (a shared filesystem, always true on one machine;
@@ -13,23 +17,88 @@ so a cluster without a shared filesystem works too, at the price of moving
 each model through Ray's object store and losing in-flight models with the
 driver. Workers must be able to ``import privaudit`` (and the recipe's
 factory module) in the same versions as the driver.
+
+Lost nodes: a task whose worker process or node dies (a node killed, its
+machine lost, the worker killed by the out-of-memory monitor) is rerun
+elsewhere, up to :data:`SYSTEM_RETRIES` times (``max_retries``), and so is a
+finished task whose result object was lost with its node (Ray's lineage
+reconstruction). An exception raised by the training code itself is never
+retried (``retry_exceptions=False``): it reaches the driver at once. A model
+can therefore be trained twice — the first attempt may have written it into a
+shared store just before its node died. That is safe: a model's content key
+fixes its recipe, records and seed, so both attempts produce the same files
+(when training is deterministic given the seed), and the store publishes a
+model with one atomic rename, keeping the first copy when a second writer
+arrives (:meth:`ReferenceStore.save_model`); the driver receives one result
+per model either way. Temporary folders a dead node left behind are removed
+by the next run's :meth:`ReferenceStore.clean_temporary`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import socket
 
-from privaudit.exceptions import require
+from privaudit.exceptions import ConfigError, require
 from privaudit.reference.store import ReferenceStore
 from privaudit.reference.worker import ModelTask, TaskResult, limit_threads, run_task
 
-__all__ = ["run_on_ray"]
+__all__ = ["run_on_ray", "check_ray_reachable", "SYSTEM_RETRIES", "CONNECT_TIMEOUT_S"]
+
+#: reruns of a task whose worker or node died (never of one whose training code raised)
+SYSTEM_RETRIES = 3
+#: seconds to wait for the TCP handshake with a cluster address before calling it unreachable
+CONNECT_TIMEOUT_S = 10.0
 
 
 def _ray_task(recipe, pool, query, query_digest: str, task: ModelTask, store_root: str, store_identity: str) -> TaskResult:
     limit_threads()
     store = ReferenceStore(store_root)
     return run_task(recipe, pool, query, query_digest, task, store if store.sees(store_identity) else None)
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of ``host:port`` or ``ray://host:port`` (IPv6 in brackets); None for ``auto`` and other forms."""
+    rest = address.strip()
+    if "://" in rest:
+        scheme, _, rest = rest.partition("://")
+        if scheme != "ray":
+            return None
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    if not colon or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def check_ray_reachable(address: str, *, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise :class:`ConfigError` unless something accepts a TCP connection at ``address`` within ``timeout`` s.
+
+    Addresses that are not ``host:port`` (``"auto"``, ``"local"``) are left to Ray.
+    """
+    target = _host_port(address)
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__).lower()
+        raise ConfigError(
+            f"--ray-address / compute.ray_address '{address}': no Ray cluster answers there ({reason} within {timeout:g} s); "
+            "start one with `ray start --head` and give its address, or leave the address out to start a local Ray instance"
+        ) from None
+
+
+def _connect(ray, ray_address, n_jobs) -> None:
+    if not ray_address:
+        ray.init(num_cpus=n_jobs, include_dashboard=False)
+        return
+    check_ray_reachable(ray_address)
+    try:
+        ray.init(address=ray_address, include_dashboard=False)
+    except ConnectionError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"--ray-address / compute.ray_address '{ray_address}': cannot connect to a Ray cluster there ({first})") from None
 
 
 def run_on_ray(recipe, pool, query, query_digest: str, tasks: list[ModelTask], store: ReferenceStore, *, n_jobs=None, ray_address=None, on_done) -> None:
@@ -39,12 +108,11 @@ def run_on_ray(recipe, pool, query, query_digest: str, tasks: list[ModelTask], s
     ray = require("ray", "ray")
     started = not ray.is_initialized()
     if started:
-        options = {"address": ray_address} if ray_address else {"num_cpus": n_jobs}
-        ray.init(**options, include_dashboard=False)
+        _connect(ray, ray_address, n_jobs)
     pending: dict = {}
     try:
         identity = store.identity()
-        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        remote = ray.remote(num_cpus=1, max_retries=SYSTEM_RETRIES, retry_exceptions=False)(_ray_task)
         shared = [ray.put(recipe), ray.put(pool), ray.put(query)]
         for task in tasks:
             if task.kind == "query":  # the worker may not see the store (a remote cluster): ship the stored model
