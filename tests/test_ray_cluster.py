@@ -373,3 +373,80 @@ def test_an_unreachable_ray_address_fails_in_one_line(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("privaudit: error: "), run.stderr
     assert f"{HOST}:{closed}" in lines[0] and "no Ray cluster answers there" in lines[0]
     assert "Traceback" not in run.stderr
+
+
+# -- the backend's edges, without a cluster ------------------------------------------------------------------
+@pytest.mark.parametrize(("address", "expected"), [
+    ("127.0.0.2:6379", ("127.0.0.2", 6379)), ("ray://head:10001", ("head", 10001)), ("ray://head:10001/", ("head", 10001)),
+    ("[::1]:6379", ("::1", 6379)), ("auto", None), ("local", None), ("http://head:8265", None), ("head", None), (":6379", None),
+])
+def test_which_addresses_are_probed(address, expected):
+    from privaudit.reference.ray_backend import _host_port
+
+    assert _host_port(address) == expected
+
+
+class _FakeRay:
+    """What :func:`wait_for_results` uses of ``ray``: ``wait``, ``get``, ``cluster_resources`` and the real ``exceptions``."""
+
+    def __init__(self, outcomes: dict, cpus: float) -> None:
+        import ray.exceptions
+
+        self.exceptions, self.outcomes, self.cpus = ray.exceptions, outcomes, cpus
+
+    def wait(self, refs, num_returns, timeout):
+        ready = [ref for ref in refs if ref in self.outcomes][:num_returns]
+        if not ready:
+            time.sleep(timeout)
+        return ready, [ref for ref in refs if ref not in ready]
+
+    def get(self, ref):
+        outcome = self.outcomes[ref]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def cluster_resources(self):
+        return {"CPU": self.cpus} if self.cpus else {}
+
+
+def _task(index: int):
+    from privaudit.reference.worker import ModelTask
+
+    return ModelTask(index=index, key=f"k{index}", kind="train", seed=index, positions=np.arange(3), meta={})
+
+
+def test_a_model_lost_beyond_its_reruns_is_one_line_and_an_application_error_passes_through():
+    import ray.exceptions
+
+    from privaudit.exceptions import TargetError
+    from privaudit.reference.ray_backend import SYSTEM_RETRIES, wait_for_results
+
+    done = []
+    fake = _FakeRay({"a": "result a", "b": ray.exceptions.NodeDiedError("node 1f2e is dead\nmore detail")}, cpus=1)
+    with pytest.raises(TargetError) as lost:
+        wait_for_results(fake, {"a": _task(0), "b": _task(3)}, done.append, poll_s=0.01)
+    message = str(lost.value)
+    assert done == ["result a"] and "\n" not in message
+    assert message.startswith(f"reference model 3 was lost on the Ray cluster even after {SYSTEM_RETRIES} reruns (NodeDiedError: node 1f2e is dead)")
+
+    cause = ray.exceptions.RayTaskError("_ray_task", "Traceback ...", ValueError("bad estimator")).as_instanceof_cause()
+    with pytest.raises(ValueError) as raised:  # the training code's exception, not retried nor reworded
+        wait_for_results(_FakeRay({"c": cause}, cpus=1), {"c": _task(1)}, done.append, poll_s=0.01)
+    assert raised.value is cause and not isinstance(raised.value, TargetError)
+
+
+def test_a_cluster_without_cpus_ends_the_wait_and_one_with_cpus_does_not():
+    from privaudit.exceptions import TargetError
+    from privaudit.reference.ray_backend import wait_for_results
+
+    start = time.monotonic()
+    with pytest.raises(TargetError, match=r"no CPU for 0.3 s while 2 reference model\(s\) wait \(1, 4\)"):
+        wait_for_results(_FakeRay({}, cpus=0), {"a": _task(4), "b": _task(1)}, print, patience_s=0.3, poll_s=0.05)
+    assert 0.3 <= time.monotonic() - start < 5
+
+    fake, done = _FakeRay({}, cpus=2), []
+    timer = __import__("threading").Timer(0.6, lambda: fake.outcomes.update(a="late result"))
+    timer.start()
+    wait_for_results(fake, {"a": _task(0)}, done.append, patience_s=0.3, poll_s=0.05)  # CPUs present: waits past the patience
+    assert done == ["late result"]

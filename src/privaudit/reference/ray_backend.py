@@ -31,24 +31,32 @@ fixes its recipe, records and seed, so both attempts produce the same files
 model with one atomic rename, keeping the first copy when a second writer
 arrives (:meth:`ReferenceStore.save_model`); the driver receives one result
 per model either way. Temporary folders a dead node left behind are removed
-by the next run's :meth:`ReferenceStore.clean_temporary`.
+by the next run's :meth:`ReferenceStore.clean_temporary`. A model lost more
+often than that (or a result Ray cannot recover) ends the run with one line
+naming the model and Ray's error; and when the cluster has had no CPU for
+:data:`NO_CPU_PATIENCE_S` seconds while models wait (every worker node gone —
+Ray itself would wait forever), so does the run. Models finished by then are
+in the store, so a rerun trains only the rest.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import socket
+import time
 
-from privaudit.exceptions import ConfigError, require
+from privaudit.exceptions import ConfigError, TargetError, require
 from privaudit.reference.store import ReferenceStore
 from privaudit.reference.worker import ModelTask, TaskResult, limit_threads, run_task
 
-__all__ = ["run_on_ray", "check_ray_reachable", "SYSTEM_RETRIES", "CONNECT_TIMEOUT_S"]
+__all__ = ["run_on_ray", "check_ray_reachable", "wait_for_results", "SYSTEM_RETRIES", "CONNECT_TIMEOUT_S", "NO_CPU_PATIENCE_S"]
 
 #: reruns of a task whose worker or node died (never of one whose training code raised)
 SYSTEM_RETRIES = 3
 #: seconds to wait for the TCP handshake with a cluster address before calling it unreachable
 CONNECT_TIMEOUT_S = 10.0
+#: seconds models may wait on a cluster without any CPU (all worker nodes lost) before the run gives up
+NO_CPU_PATIENCE_S = 120.0
 
 
 def _ray_task(recipe, pool, query, query_digest: str, task: ModelTask, store_root: str, store_identity: str) -> TaskResult:
@@ -101,6 +109,48 @@ def _connect(ray, ray_address, n_jobs) -> None:
         raise ConfigError(f"--ray-address / compute.ray_address '{ray_address}': cannot connect to a Ray cluster there ({first})") from None
 
 
+def _result(ray, ref, task: ModelTask) -> TaskResult:
+    """``ray.get(ref)``; a system failure Ray could not recover from becomes one :class:`TargetError` line."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError:
+        raise  # the training code's own exception (Ray makes it an instance of that exception's class too)
+    except ray.exceptions.RayError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise TargetError(
+            f"reference model {task.index} was lost on the Ray cluster even after {SYSTEM_RETRIES} reruns "
+            f"({type(exc).__name__}{': ' + first if first else ''}); check the cluster's nodes (`ray status`) and rerun: "
+            "models already finished are kept in the store"
+        ) from None
+
+
+def wait_for_results(ray, pending: dict, on_done, *, patience_s: float = NO_CPU_PATIENCE_S, poll_s: float = 5.0) -> None:
+    """Call ``on_done(result)`` as each of ``pending`` (``{ObjectRef: ModelTask}``) finishes, emptying it.
+
+    Raises :class:`TargetError` when the cluster has had no CPU for ``patience_s`` seconds while
+    tasks still wait (Ray would wait forever for a node to come back).
+    """
+    without_cpu_since = None
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1, timeout=poll_s)
+        for ref in done:
+            on_done(_result(ray, ref, pending.pop(ref)))
+        if done:
+            without_cpu_since = None
+            continue
+        if float(ray.cluster_resources().get("CPU", 0.0)) > 0:
+            without_cpu_since = None
+        elif without_cpu_since is None:
+            without_cpu_since = time.monotonic()
+        elif time.monotonic() - without_cpu_since >= patience_s:
+            waiting = sorted(task.index for task in pending.values())
+            raise TargetError(
+                f"the Ray cluster has had no CPU for {patience_s:g} s while {len(waiting)} reference model(s) wait "
+                f"({', '.join(map(str, waiting[:10]))}{', ...' if len(waiting) > 10 else ''}): its worker nodes are gone; "
+                "add nodes (`ray start --address ...`) and rerun: models already finished are kept in the store"
+            )
+
+
 def run_on_ray(recipe, pool, query, query_digest: str, tasks: list[ModelTask], store: ReferenceStore, *, n_jobs=None, ray_address=None, on_done) -> None:
     """Run ``tasks`` as Ray tasks; ``on_done(result)`` in the driver as each finishes (see the module docstring)."""
     if not tasks:
@@ -118,11 +168,7 @@ def run_on_ray(recipe, pool, query, query_digest: str, tasks: list[ModelTask], s
             if task.kind == "query":  # the worker may not see the store (a remote cluster): ship the stored model
                 task = dataclasses.replace(task, files=store.read_model_files(task.key))
             pending[remote.remote(*shared, query_digest, task, str(store.root), identity)] = task
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                pending.pop(ref)
-                on_done(ray.get(ref))
+        wait_for_results(ray, pending, on_done)
     except KeyboardInterrupt:
         for ref in pending:
             ray.cancel(ref, force=True)
