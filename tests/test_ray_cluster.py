@@ -351,7 +351,7 @@ def test_a_node_killed_mid_run_loses_nothing(make_cluster, tmp_path):
                 killed_during = finished
         time.sleep(0.05)
     assert not victim.processes()
-    _finish(audit)
+    _finish(audit)  # with max_retries=0 this fails with Ray's NodeDiedError: the kill does land on a running task
     assert killed_during < N_MODELS
     outputs = _stored_outputs(store)
     assert outputs.keys() == expected.keys()
