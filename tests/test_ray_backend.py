@@ -1,0 +1,103 @@
+"""The Ray backend's edges without a cluster: which addresses are probed, lost models and CPU-less clusters end in one line.
+
+The same code on a real multi-node cluster (a node killed mid-run, a store only the driver sees) is in
+``tests/test_ray_cluster.py``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from privaudit.exceptions import ConfigError, TargetError
+from privaudit.reference.ray_backend import SYSTEM_RETRIES, check_ray_reachable, wait_for_results
+from privaudit.reference.worker import ModelTask
+
+
+def _closed_port(host: str = "127.0.0.1", family=socket.AF_INET) -> int:
+    with socket.socket(family) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]  # released on return: nothing listens there
+
+
+@pytest.mark.parametrize("address", ["auto", "local", "head", "http://127.0.0.1:{port}", ":{port}"])
+def test_addresses_that_are_not_host_and_port_are_left_to_ray(address):
+    check_ray_reachable(address.format(port=_closed_port()), timeout=1)  # nothing listens, yet no probe and no error
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:{port}", "ray://127.0.0.1:{port}", "ray://127.0.0.1:{port}/", "[::1]:{port6}"])
+def test_a_closed_port_is_refused_in_one_line(address):
+    address = address.format(port=_closed_port(), port6=_closed_port("::1", socket.AF_INET6))
+    with pytest.raises(ConfigError, match="no Ray cluster answers there .connection refused within 1 s.") as refused:
+        check_ray_reachable(address, timeout=1)
+    assert f"'{address}'" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_listening_port_passes_the_probe():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        check_ray_reachable(f"127.0.0.1:{server.getsockname()[1]}", timeout=5)
+        check_ray_reachable(f"ray://127.0.0.1:{server.getsockname()[1]}", timeout=5)
+
+
+class _FakeRay:
+    """What :func:`wait_for_results` uses of ``ray``: ``wait``, ``get``, ``cluster_resources`` and the real ``exceptions``."""
+
+    def __init__(self, outcomes: dict, cpus: float) -> None:
+        import ray.exceptions
+
+        self.exceptions, self.outcomes, self.cpus = ray.exceptions, outcomes, cpus
+
+    def wait(self, refs, num_returns, timeout):
+        ready = [ref for ref in refs if ref in self.outcomes][:num_returns]
+        if not ready:
+            time.sleep(timeout)
+        return ready, [ref for ref in refs if ref not in ready]
+
+    def get(self, ref):
+        outcome = self.outcomes[ref]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def cluster_resources(self):
+        return {"CPU": self.cpus} if self.cpus else {}
+
+
+def _task(index: int) -> ModelTask:
+    return ModelTask(index=index, key=f"k{index}", kind="train", seed=index, positions=np.arange(3), meta={})
+
+
+def test_a_model_lost_beyond_its_reruns_is_one_line_and_an_application_error_passes_through():
+    import ray.exceptions
+
+    done = []
+    fake = _FakeRay({"a": "result a", "b": ray.exceptions.NodeDiedError("node 1f2e is dead\nmore detail")}, cpus=1)
+    with pytest.raises(TargetError) as lost:
+        wait_for_results(fake, {"a": _task(0), "b": _task(3)}, done.append, poll_s=0.01)
+    message = str(lost.value)
+    assert done == ["result a"] and "\n" not in message
+    assert message.startswith(f"reference model 3 was lost on the Ray cluster even after {SYSTEM_RETRIES} reruns (NodeDiedError: node 1f2e is dead)")
+
+    cause = ray.exceptions.RayTaskError("_ray_task", "Traceback ...", ValueError("bad estimator")).as_instanceof_cause()
+    with pytest.raises(ValueError) as raised:  # the training code's exception, not retried nor reworded
+        wait_for_results(_FakeRay({"c": cause}, cpus=1), {"c": _task(1)}, done.append, poll_s=0.01)
+    assert raised.value is cause and not isinstance(raised.value, TargetError)
+
+
+def test_a_cluster_without_cpus_ends_the_wait_and_one_with_cpus_does_not():
+    start = time.monotonic()
+    with pytest.raises(TargetError, match=r"no CPU for 0.3 s while 2 reference model\(s\) wait \(1, 4\)"):
+        wait_for_results(_FakeRay({}, cpus=0), {"a": _task(4), "b": _task(1)}, print, patience_s=0.3, poll_s=0.05)
+    assert 0.3 <= time.monotonic() - start < 5
+
+    fake, done = _FakeRay({}, cpus=2), []
+    timer = threading.Timer(0.6, lambda: fake.outcomes.update(a="late result"))
+    timer.start()
+    wait_for_results(fake, {"a": _task(0)}, done.append, patience_s=0.3, poll_s=0.05)  # CPUs present: waits past the patience
+    assert done == ["late result"]
