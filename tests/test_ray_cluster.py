@@ -4,9 +4,10 @@ The fixtures start their own cluster with ``ray start``: a head node (``--num-cp
 elsewhere) and worker nodes with ``--num-cpus 1``, each ``ray start --block`` in its own session, so one node
 can be killed alone (``SIGKILL`` to its process group) and nothing else on the machine is touched (never
 ``ray stop``). The nodes listen on 127.0.0.2: Ray rewrites ``--node-ip-address 127.0.0.1`` into the host's
-network address, but leaves the rest of 127.0.0.0/8 (all loopback on Linux) alone. Worker nodes start inside a
-private mount namespace (``unshare --mount``) with an empty tmpfs over a ``driver-only`` folder: a store there is
-genuinely invisible to the workers, as on a cluster without a shared filesystem. Each cluster writes its session
+network address, but leaves the rest of 127.0.0.0/8 (all loopback on Linux) alone. For the store only the driver
+sees, the worker nodes start inside a private mount namespace (``unshare --mount``, in a user namespace when not
+root) with an empty tmpfs over a ``driver-only`` folder: a store there is genuinely invisible to the workers, as on
+a cluster without a shared filesystem. Each cluster writes its session
 ids to the file ``$PRIVAUDIT_RAY_PIDS`` names (``.ci/run`` kills what a crashed session left), and the fixtures
 check that no process of theirs survives.
 """
@@ -162,10 +163,10 @@ class LoopbackCluster:
         return self._start("head", ["--head", "--port", str(self.port), "--num-cpus", "0", "--include-dashboard", "false",
                                     "--temp-dir", str(self.temp_dir)], [])
 
-    def add_worker(self, name: str) -> Node:
-        """A node with one CPU in its own mount namespace, where ``self.hidden`` is an empty tmpfs."""
-        hide = ["sh", "-c", 'mount -t tmpfs -o size=1m privaudit-hidden "$0" && exec "$@"', str(self.hidden)]
-        return self._start(name, ["--address", self.address, "--num-cpus", "1"], [*_mount_namespace_prefix(), *hide])
+    def add_worker(self, name: str, *, hide: bool) -> Node:
+        """A node with one CPU; with ``hide``, in its own mount namespace where ``self.hidden`` is an empty tmpfs."""
+        prefix = [*_mount_namespace_prefix(), "sh", "-c", 'mount -t tmpfs -o size=1m privaudit-hidden "$0" && exec "$@"', str(self.hidden)] if hide else []
+        return self._start(name, ["--address", self.address, "--num-cpus", "1"], prefix)
 
     def stop(self) -> None:
         """SIGTERM each ``ray start --block`` (it stops its node's processes), SIGKILL whatever is left after 5 s; no Ray process survives."""
@@ -185,14 +186,14 @@ class LoopbackCluster:
 def make_cluster(tmp_path):
     clusters: list[LoopbackCluster] = []
 
-    def make(workers: int) -> LoopbackCluster:
+    def make(workers: int, *, hide: bool = False) -> LoopbackCluster:
         hidden = tmp_path / "driver-only"
         hidden.mkdir(exist_ok=True)
         cluster = LoopbackCluster(tmp_path, hidden)
         clusters.append(cluster)
         cluster.start_head()
         for k in range(workers):
-            cluster.add_worker(f"worker{k + 1}")
+            cluster.add_worker(f"worker{k + 1}", hide=hide)
         return cluster
 
     yield make
@@ -308,7 +309,7 @@ def test_shared_store_on_a_two_node_cluster_equals_the_sequential_run(make_clust
     assert _results(tmp_path / "report") == expected_results
     info = _reference_info(tmp_path / "report")
     assert info["backend"] == "ray" and info["trained"] == N_MODELS
-    # the head has no CPUs: every model trained on a worker node, and the workers see this store (no tmpfs over it)
+    # the head has no CPUs: every model trained on a worker node, and those see this store (no mount namespace here)
     for node in cluster.nodes[1:]:
         assert node.processes(), f"{node.name} died during the run"
 
@@ -316,7 +317,7 @@ def test_shared_store_on_a_two_node_cluster_equals_the_sequential_run(make_clust
 @pytest.mark.slow
 def test_store_only_the_driver_sees_gets_the_models_shipped_back(make_cluster, baseline, tmp_path):
     config, expected, expected_results = baseline
-    cluster = make_cluster(workers=2)
+    cluster = make_cluster(workers=2, hide=True)
     store = cluster.hidden / "cache"
     # the workers' view of the folder is their own empty tmpfs: a file made here does not show there
     (cluster.hidden / "probe").write_text("driver only")
