@@ -243,6 +243,25 @@ def _stored_outputs(store: Path) -> dict[str, np.ndarray]:
     return found
 
 
+def _all_outputs(store: Path) -> dict[tuple[str, str], np.ndarray]:
+    """Every outputs array in a store: ``{(key, "outputs-<query digest>"): array}``."""
+    return {(model.name, array.stem): np.load(array, allow_pickle=False)
+            for model in store.iterdir() if (model / "meta.json").is_file() for array in model.glob("outputs-*.npy")}
+
+
+def _fewer_population(config: Path, folder: Path, *, drop: int) -> Path:
+    """``config``'s audit without its first ``drop`` population records, in ``folder`` with its own store."""
+    import pandas as pd
+
+    folder.mkdir(parents=True)
+    raw = yaml.safe_load(config.read_text())
+    frame = pd.read_csv(config.parent / raw["data"]["path"])
+    frame.drop(frame.index[frame.split == "population"][:drop]).to_csv(folder / "records.csv", index=False)
+    shutil.copy(config.parent / raw["targets"][0]["path"], folder / raw["targets"][0]["path"])
+    (folder / "audit.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return folder / "audit.yaml"
+
+
 def _results(report: Path) -> dict:
     return {r["attack"]: (r["auc"], r.get("tpr_at_fpr")) for r in json.loads((report / "report.json").read_text())["results"]}
 
@@ -331,6 +350,23 @@ def test_store_only_the_driver_sees_gets_the_models_shipped_back(make_cluster, b
     assert _results(tmp_path / "report") == expected_results
     assert all(view.is_dir() and not any(view.iterdir()) for view in views)  # no worker wrote into the store: the driver did
     assert not list(store.rglob(".tmp-*"))
+
+    # the stored models asked about other records (20 population records fewer; the models trained on audited records
+    # only): the driver ships each model's files to the workers, which send back its outputs
+    fewer = _fewer_population(config, tmp_path / "fewer", drop=20)
+    sequential = run_cli("audit", str(fewer), "--reference-models", str(N_MODELS), "--out", str(tmp_path / "fewer" / "report"), "-q")
+    assert sequential.returncode == 0, sequential.stderr
+    _finish(_on_cluster(fewer, cluster, store, tmp_path / "report-fewer"))
+    info = _reference_info(tmp_path / "report-fewer")
+    assert info["trained"] == 0 and info["reused"] == N_MODELS
+    new = _all_outputs(tmp_path / "fewer" / "cache")
+    assert len(new) == N_MODELS and {key for key, _ in new} == expected.keys()
+    on_cluster = _all_outputs(store)
+    assert len(on_cluster) == 2 * N_MODELS  # the first query set's and this one's
+    for name, outputs in new.items():
+        assert np.array_equal(on_cluster[name], outputs), name
+    assert _results(tmp_path / "report-fewer") == _results(tmp_path / "fewer" / "report")
+    assert all(view.is_dir() and not any(view.iterdir()) for view in views)
 
 
 @pytest.mark.slow
