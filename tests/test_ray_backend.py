@@ -101,3 +101,38 @@ def test_a_cluster_without_cpus_ends_the_wait_and_one_with_cpus_does_not():
     timer.start()
     wait_for_results(fake, {"a": _task(0)}, done.append, patience_s=0.3, poll_s=0.05)  # CPUs present: waits past the patience
     assert done == ["late result"]
+
+
+def test_a_model_trained_twice_keeps_the_first_copy_and_leaves_no_litter(tmp_path):
+    """A task rerun after its node died may find its model already published (by the lost attempt, in a shared store)
+    or deliver it again as files (a store only the driver sees): both are accepted, and the store keeps one copy."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from privaudit.data import RecordSet
+    from privaudit.reference import ReferenceStore, SklearnRecipe
+    from privaudit.reference.store import STORE_FORMAT, records_digest
+    from privaudit.reference.worker import run_task
+    from privaudit.writer_temporaries import TMP_PREFIX
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3))
+    records = RecordSet(np.array([f"r{i:02d}" for i in range(40)]), pd.DataFrame(x, columns=list("abc")), (x[:, 0] > 0).astype(np.intp), (0, 1))
+    recipe, store = SklearnRecipe(LogisticRegression()), ReferenceStore(tmp_path / "store")
+    store.identity()
+    key = store.model_key(recipe, records.ids, 11)
+    task = ModelTask(index=0, key=key, kind="train", seed=11, positions=np.arange(40), meta={"format": STORE_FORMAT, "seed": 11})
+    digest = records_digest(records)
+
+    run_task(recipe, records, records, digest, task, store)  # the attempt lost with its node had published the model
+    first = (store.root / key / "meta.json").stat()
+    again = run_task(recipe, records, records, digest, task, store)  # the rerun, same shared store
+    shipped = run_task(recipe, records, records, digest, task, None)  # the rerun on a worker without the store
+    store.save_files(shipped.key, shipped.files)  # what the driver does with it
+    assert again.files is None and shipped.files is not None
+    assert [p.name for p in store.root.iterdir() if not p.name.startswith(".")] == [key]
+    assert (store.root / key / "meta.json").stat().st_ino == first.st_ino  # the first copy was kept
+    assert not list(store.root.rglob(f"{TMP_PREFIX}*"))
+    outputs = store.load_outputs(key, digest, (40, 2))
+    assert np.array_equal(outputs, np.load(next((store.root / key).glob("outputs-*.npy"))))
+    store.verify_model(key)
