@@ -19,8 +19,9 @@ driver. Workers must be able to ``import privaudit`` (and the recipe's
 factory module) in the same versions as the driver.
 
 Lost nodes: a task whose worker process or node dies (a node killed, its
-machine lost, the worker killed by the out-of-memory monitor) is rerun
-elsewhere, up to :data:`SYSTEM_RETRIES` times (``max_retries``), and so is a
+machine lost, the worker process crashed) is rerun elsewhere, up to
+:data:`SYSTEM_RETRIES` times (``max_retries``; a worker Ray's own memory
+monitor kills follows Ray's ``task_oom_retries`` setting), and so is a
 finished task whose result object was lost with its node (Ray's lineage
 reconstruction). An exception raised by the training code itself is never
 retried (``retry_exceptions=False``): it reaches the driver at once. A model
