@@ -32,17 +32,59 @@ def test_addresses_that_are_not_host_and_port_are_left_to_ray(address):
 @pytest.mark.parametrize("address", ["127.0.0.1:{port}", "ray://127.0.0.1:{port}", "ray://127.0.0.1:{port}/", "[::1]:{port6}"])
 def test_a_closed_port_is_refused_in_one_line(address):
     address = address.format(port=_closed_port(), port6=_closed_port("::1", socket.AF_INET6))
-    with pytest.raises(ConfigError, match="no Ray cluster answers there .connection refused within 1 s.") as refused:
+    with pytest.raises(ConfigError, match=r"no Ray cluster answers there \(connection refused\); start one with `ray start --head`") as refused:
         check_ray_reachable(address, timeout=1)
     assert f"'{address}'" in str(refused.value) and "\n" not in str(refused.value)
 
 
-def test_a_listening_port_passes_the_probe():
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        check_ray_reachable(f"127.0.0.1:{server.getsockname()[1]}", timeout=5)
-        check_ray_reachable(f"ray://127.0.0.1:{server.getsockname()[1]}", timeout=5)
+def _serve(answer: bytes | None):
+    """A listener on 127.0.0.1 that answers each connection with ``answer`` once it has read something (None: stays silent)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def reply(connection: socket.socket) -> None:
+        with connection:
+            connection.recv(64)
+            if answer is not None:
+                connection.sendall(answer)
+            time.sleep(2)
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=reply, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize(("answer", "passes"), [
+    (bytes([0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100]), True),  # an HTTP/2 server's first frame: SETTINGS (as Ray's gRPC sends)
+    (None, False),  # a silent listener: ray.init would wait for minutes
+    (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", False),  # a web server
+    (bytes([0, 0, 0, 1, 4, 0, 0, 0, 1]), False),  # HTTP/2 but not opening with SETTINGS
+])
+def test_the_probe_wants_an_http2_settings_frame(answer, passes):
+    with _serve(answer) as server:
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+        if passes:
+            check_ray_reachable(address, timeout=1)
+            check_ray_reachable(f"ray://{address}", timeout=1)
+        else:
+            with pytest.raises(ConfigError, match="something listens there but does not answer as a Ray cluster .no gRPC reply to the HTTP/2 preface within 1 s."):
+                check_ray_reachable(address, timeout=1)
+
+
+def test_with_tls_only_the_connection_is_checked(monkeypatch):
+    monkeypatch.setenv("RAY_USE_TLS", "1")
+    with _serve(None) as server:
+        check_ray_reachable(f"127.0.0.1:{server.getsockname()[1]}", timeout=1)
+    with pytest.raises(ConfigError, match="connection refused"):
+        check_ray_reachable(f"127.0.0.1:{_closed_port()}", timeout=1)
 
 
 class _FakeRay:

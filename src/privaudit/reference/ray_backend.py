@@ -5,9 +5,11 @@ session, ``ray.init()`` starts a local one (``num_cpus=n_jobs``) or connects to
 the cluster at ``ray_address`` (e.g. ``"ray://head:10001"``, ``"head:6379"`` or
 ``"auto"``); a session started here is shut down at the end, one already running
 is left alone. An address of the form ``host:port`` (or ``ray://host:port``) is
-probed with one TCP connection first (:data:`CONNECT_TIMEOUT_S`), because
-``ray.init`` keeps retrying an address nobody answers at for many minutes: a
-closed port or an unknown host is a one-line :class:`ConfigError` instead.
+probed first with one TCP connection and the HTTP/2 preface gRPC speaks
+(:func:`check_ray_reachable`, :data:`CONNECT_TIMEOUT_S`), because ``ray.init``
+keeps retrying an address no Ray answers at for many minutes: a closed port,
+an unknown host or a port where something else listens is a one-line
+:class:`ConfigError` instead.
 
 Storage: a task writes its model straight into the store when it sees the same
 store folder as the driver (a shared filesystem, always true on one machine;
@@ -43,6 +45,7 @@ in the store, so a rerun trains only the rest.
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 import time
 
@@ -56,6 +59,9 @@ __all__ = ["run_on_ray", "check_ray_reachable", "wait_for_results", "SYSTEM_RETR
 SYSTEM_RETRIES = 3
 #: seconds to wait for the TCP handshake with a cluster address before calling it unreachable
 CONNECT_TIMEOUT_S = 10.0
+_HTTP2_SETTINGS = 0x04  # frame type of an HTTP/2 SETTINGS frame
+#: the HTTP/2 client connection preface followed by an empty SETTINGS frame (RFC 9113, section 3.4)
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, _HTTP2_SETTINGS, 0, 0, 0, 0, 0])
 #: seconds models may wait on a cluster without any CPU (all worker nodes lost) before the run gives up
 NO_CPU_PATIENCE_S = 120.0
 
@@ -79,23 +85,49 @@ def _host_port(address: str) -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
-def check_ray_reachable(address: str, *, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """Raise :class:`ConfigError` unless something accepts a TCP connection at ``address`` within ``timeout`` s.
+def _first_frame_header(connection: socket.socket) -> bytes:
+    """Send the HTTP/2 client preface and an empty SETTINGS frame; return up to the 9 header bytes of the server's first frame."""
+    connection.sendall(_HTTP2_PREFACE)
+    header = b""
+    while len(header) < 9:
+        chunk = connection.recv(9 - len(header))
+        if not chunk:
+            break
+        header += chunk
+    return header
 
-    Addresses that are not ``host:port`` (``"auto"``, ``"local"``) are left to Ray.
+
+def check_ray_reachable(address: str, *, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise :class:`ConfigError` unless a gRPC server (Ray's GCS or Ray Client server) answers at ``address`` within ``timeout`` s.
+
+    The check opens one TCP connection and sends the HTTP/2 connection preface: every HTTP/2 server's
+    first frame in reply is a SETTINGS frame (RFC 9113, section 3.4), which a closed port, a silent
+    listener or a web server does not send. With ``RAY_USE_TLS`` set the reply is a TLS handshake
+    instead, so only the TCP connection is checked. Addresses that are not ``host:port``
+    (``"auto"``, ``"local"``) are left to Ray.
     """
     target = _host_port(address)
     if target is None:
         return
+    where = f"--ray-address / compute.ray_address '{address}'"
+    hint = "start one with `ray start --head` and give its address, or leave the address out to start a local Ray instance"
+    tls = os.environ.get("RAY_USE_TLS", "0").strip().lower() not in ("", "0", "false", "no")
     try:
-        with socket.create_connection(target, timeout=timeout):
-            pass
+        connection = socket.create_connection(target, timeout=timeout)
     except OSError as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__).lower()
-        raise ConfigError(
-            f"--ray-address / compute.ray_address '{address}': no Ray cluster answers there ({reason} within {timeout:g} s); "
-            "start one with `ray start --head` and give its address, or leave the address out to start a local Ray instance"
-        ) from None
+        reason = f"no answer within {timeout:g} s" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__).lower()
+        raise ConfigError(f"{where}: no Ray cluster answers there ({reason}); {hint}") from None
+    with connection:
+        if tls:
+            return
+        try:
+            connection.settimeout(timeout)
+            header = _first_frame_header(connection)
+        except OSError:
+            header = b""
+    if len(header) < 9 or header[3] != _HTTP2_SETTINGS:
+        raise ConfigError(f"{where}: something listens there but does not answer as a Ray cluster (no gRPC reply to the HTTP/2 preface "
+                          f"within {timeout:g} s); {hint}")
 
 
 def _connect(ray, ray_address, n_jobs) -> None:
