@@ -47,6 +47,31 @@ HSJ = {"norm": 2, "max_iter": 10, "max_eval": 1000, "init_eval": 100, "init_size
 N_SHADOW = 3  # ART's ShadowModels default and its notebook's
 TARGETS = {"adult": "overfit_mlp", "images": "cnn"}
 
+NOTES = [
+    "How each peer was run (`benchmarks/peer_art.py`, `benchmarks/peer_privacy_meter.py`):", "",
+    "- **ART** wraps the same torch module privaudit audits in `PyTorchClassifier` (logits out, `clip_values=(0, 1)`); before "
+    "the attacks the script checks that it answers exactly as privaudit's target does on 500 evaluation records. "
+    "`MembershipInferenceBlackBox` is fitted on the labelled split (`fit(x_members, y, x_nonmembers, y)`, ART's README) with its "
+    "default `rf` and `nn` attack models; the score is `infer(..., probabilities=True)`. `ShadowModels` trains 3 shadow models "
+    "(ART's default; `disjoint_datasets=True`, half of each shadow set IN) with ART's own `fit` and the target's recipe (epochs, batch "
+    "size, Adam learning rate; no augmentation — the image target trained with mirrors and shifts), on population records; the "
+    "shadow predictions train an `rf` black-box attack (ART's shadow-model notebook). `LabelOnlyGapAttack` scores 1 for a correctly "
+    "labelled record, 0 otherwise. `LabelOnlyDecisionBoundary`: τ from `calibrate_distance_threshold` on labelled records, and as "
+    "score the HopSkipJump L2 distance `infer` thresholds (0 for misclassified records), computed as `infer` computes it; "
+    "HopSkipJump at ART's defaults except `max_iter` 10 (default 50) and `max_eval` 1,000 (default 10,000), to fit the machine.",
+    "- **ML Privacy Meter 1.0.1** (PyPI) imports tensorflow and opacus at import time and declares no requirements; it ran in a "
+    "separate venv (Python 3.11, torch 2.13 CPU, tensorflow-cpu 2.21, opacus 1.6). Its `PopulationMetric` (attack P of Ye et al. "
+    "2022: the target's loss against quantiles of its loss on the population records) ran through the library's own `Dataset`, "
+    "`InformationSource`, `PytorchModelTensor` and `ModelLoss`; the score is minus the loss signal it thresholds. Its "
+    "`ReferenceMetric` and `ShadowMetric` need reference or shadow models trained by the user outside the library and were not run.",
+    "- **privaudit**: `privaudit.audit` on the demo's own audited records and reference models (so nothing is retrained), each "
+    "attack in its own audit (its own wall time and query count), scores then evaluated on the rows' records. The online rows on "
+    "Adult use new online reference models (the demo's are offline), trained like the target into the demo folder's store.",
+    "- Every row's AUC interval is privaudit's stratified bootstrap, its TPR intervals Clopper–Pearson, all from the same function "
+    "on the same records; ties are not broken (a score with many equal values, such as the gap attack's 0/1 or a random "
+    "forest's vote fractions, cannot reach a low FPR except at 0 TPR).",
+]
+
 
 def say(message: str) -> None:
     print(f"· {message}", file=sys.stderr, flush=True)
@@ -96,7 +121,23 @@ def metrics(scores, is_member, seed: int, n_bootstrap: int) -> dict:
     return out
 
 
-def privaudit_rows(kind, data, spec, target, plan, split, sub, args) -> list[dict]:
+def part(members, nonmembers) -> tuple[np.ndarray, np.ndarray]:
+    """An evaluation part: positions (members first) and their membership."""
+    members, nonmembers = np.asarray(members), np.asarray(nonmembers)
+    return np.concatenate([members, nonmembers]), np.concatenate([np.ones(members.size, bool), np.zeros(nonmembers.size, bool)])
+
+
+def score_parts(scores, scored_positions, parts: dict, args) -> dict:
+    """Metrics of ``scores`` (one per ``scored_positions``) on every part whose records were all scored; None for the others."""
+    scores, scored_positions = np.asarray(scores, dtype=float), np.asarray(scored_positions)
+    out = {}
+    for name, (positions, is_member) in parts.items():
+        inside = np.isin(positions, scored_positions).all()
+        out[name] = metrics(scores[positions_in(scored_positions, positions)], is_member, args.seed, args.bootstrap) if inside else None
+    return out
+
+
+def privaudit_rows(kind, data, spec, target, plan, parts, sub, args) -> list[dict]:
     """privaudit's attacks through its public API on the demo's audit, evaluated on the evaluation records (and the subsample)."""
     import privaudit
     from privaudit.data import AuditData
@@ -108,9 +149,6 @@ def privaudit_rows(kind, data, spec, target, plan, split, sub, args) -> list[dic
         access = f"probabilities, 1 query; {plan.n_models} reference models ({mode}{', IN/OUT of the audited records' if mode == 'online' else ', population records only'})"
         specs.append((f"LiRA {mode}", {"name": "lira", "mode": mode}, access, "none"))
         specs.append((f"RMIA {mode}", {"name": "rmia", "mode": mode}, access, "none"))
-    where_eval = positions_in(data.audited, split.evaluation)
-    where_sub = positions_in(data.audited, np.concatenate(sub))
-    sub_is_member = np.concatenate([np.ones(sub[0].size, bool), np.zeros(sub[1].size, bool)])
     rows = []
     for label, attack, access, labelled in specs:  # one audit per attack: its own wall time and query count
         say(f"{kind}: privaudit {label} on the demo's {data.audited.size:,} audited records …")
@@ -119,8 +157,7 @@ def privaudit_rows(kind, data, spec, target, plan, split, sub, args) -> list[dic
         r = result.results[0]
         rows.append({"tool": "privaudit", "attack": f"{label} (`{r.attack}`)", "access": access, "labelled": labelled,
                      "queries_per_record": result.targets[0].queries.total / data.audited.size, "seconds": time.perf_counter() - started,
-                     "seconds_note": "", "eval": metrics(r.scores[where_eval], split.evaluation_is_member, args.seed, args.bootstrap),
-                     "subsample": metrics(r.scores[where_sub], sub_is_member, args.seed, args.bootstrap)})
+                     "seconds_note": "", **score_parts(r.scores, data.audited, parts, args)})
     if kind == "adult":  # the label-only flip distance, on the subsample (the HopSkipJump rows' records)
         labels_only = load_target({**spec.model_dump(), "output_defence": {"labels_only": True}}, Path(args.adult_dir), spec.name)
         small = AuditData(data.records, sub[0], sub[1], data.population, source=data.source)
@@ -132,11 +169,43 @@ def privaudit_rows(kind, data, spec, target, plan, split, sub, args) -> list[dic
         rows.append({"tool": "privaudit", "attack": f"flip distance, calibrated (`{res.results[0].attack}`)",
                      "access": f"labels only, ≤ 200 queries; {plan.n_models} reference models (population records only)", "labelled": "none",
                      "queries_per_record": q.total / small.audited.size, "seconds": time.perf_counter() - started, "seconds_note": "",
-                     "eval": None, "subsample": metrics(res.results[0].scores, small.audited_is_member, args.seed, args.bootstrap)})
+                     **score_parts(res.results[0].scores, small.audited, parts, args)})
+    if kind == "adult" and args.online_models:
+        rows += online_rows(data, target, plan, parts, args)
     return rows
 
 
-def art_rows(kind, data, spec, target, split, sub, args) -> list[dict]:
+def online_rows(data, target, plan, parts, args) -> list[dict]:
+    """Online LiRA and RMIA on the Adult target: reference models trained IN and OUT of the "online" part's records.
+
+    The demo's reference models are offline (population records only); as ``bench_power.py``'s online part, a new
+    online design puts each of the part's records IN half of ``--online-models`` models trained like the target
+    (1,000 records each, the target's recipe), stored in the demo folder's store (a rerun reuses them).
+    """
+    from dataclasses import replace
+
+    import privaudit
+    from privaudit.data import AuditData
+
+    positions, is_member = parts["online"]
+    small = AuditData(data.records, np.sort(positions[is_member]), np.sort(positions[~is_member]), data.population, source=data.source)
+    online = replace(plan, n_models=args.online_models, mode="online", train_size=data.members.size, include_population=False, backend="ensemble", n_jobs=1)
+    access = f"probabilities, 1 query; {args.online_models} reference models (online: each scored record IN half of them)"
+    rows = []
+    for label, attack in (("LiRA online", {"name": "lira", "mode": "online"}), ("RMIA online", {"name": "rmia", "mode": "online"})):
+        say(f"adult: privaudit {label} on the {small.audited.size:,} records of the online part ({args.online_models} models) …")
+        started = time.perf_counter()
+        result = privaudit.audit(small, [target], [attack], reference=online, n_bootstrap=10, seed=args.seed)
+        r = result.results[0]
+        info = result.reference.get(target.name) or {}
+        rows.append({"tool": "privaudit", "attack": f"{label} (`{r.attack}`)", "access": access, "labelled": "none",
+                     "queries_per_record": result.targets[0].queries.total / small.audited.size, "seconds": time.perf_counter() - started,
+                     "seconds_note": "" if not info.get("trained") else f"trained {info['trained']} models",
+                     **score_parts(r.scores, small.audited, parts, args)})
+    return rows
+
+
+def art_rows(kind, data, spec, target, split, parts, sub, args) -> list[dict]:
     """ART's attacks around the same torch module (:mod:`peer_art`); queries per record = target rows the attack asked for
     (its training or calibration included) over the records it scored."""
     import peer_art
@@ -148,10 +217,13 @@ def art_rows(kind, data, spec, target, split, sub, args) -> list[dict]:
     counter = QueryCounter()
     like_target = {"epochs": recipe.epochs, "batch_size": recipe.batch_size, "learning_rate": recipe.learning_rate}
     classifier = peer_art.art_classifier(target.module, n_inputs, n_classes, counter=counter, **like_target)
-    ev, ev_member = split.evaluation, split.evaluation_is_member
-    sub_pos = np.concatenate(sub)
-    sub_is_member = np.concatenate([np.ones(sub[0].size, bool), np.zeros(sub[1].size, bool)])
-    where_sub = positions_in(ev, sub_pos)
+    ev, sub_pos = split.evaluation, np.concatenate(sub)
+    check = ev[:: max(1, ev.size // 500)]  # ART must see what privaudit sees: the same outputs for the same records
+    classifier.counter = None
+    gap_to_privaudit = float(np.max(np.abs(classifier.predict(x_all[check]) - target.predict(data.records.subset(check)))))
+    classifier.counter = counter
+    if gap_to_privaudit > 1e-4:
+        raise SystemExit(f"{kind}: ART's wrapper answers differently from privaudit's target (max |Δ logit| {gap_to_privaudit:.2g})")
     tm, tn = split.train_members, split.train_nonmembers
     rows = []
 
@@ -162,11 +234,7 @@ def art_rows(kind, data, spec, target, split, sub, args) -> list[dict]:
         seconds = time.perf_counter() - started
         row = {"tool": "ART 1.20.1", "attack": label, "access": access, "labelled": labelled, "seconds": seconds, "seconds_note": note,
                "queries_total": counter.since(before), "queries_per_record": counter.since(before) / scores.size}
-        if scores.size == ev.size:
-            row["eval"] = metrics(scores, ev_member, args.seed, args.bootstrap)
-            row["subsample"] = metrics(scores[where_sub], sub_is_member, args.seed, args.bootstrap)
-        else:
-            row["eval"], row["subsample"] = None, metrics(scores, sub_is_member, args.seed, args.bootstrap)
+        row.update(score_parts(scores, ev if scores.size == ev.size else sub_pos, parts, args))
         rows.append(row)
         say(f"  AUC {(row['eval'] or row['subsample'])['auc']:.3f}, {seconds:.0f} s, {row['queries_per_record']:.1f} queries per record")
 
@@ -195,7 +263,7 @@ def art_rows(kind, data, spec, target, split, sub, args) -> list[dict]:
     return rows
 
 
-def privacy_meter_rows(kind, data, target, split, sub, args) -> list[dict]:
+def privacy_meter_rows(kind, data, target, split, parts, args) -> list[dict]:
     """ML Privacy Meter 1.0.1's population attack, in its own venv (:mod:`peer_privacy_meter`), on the evaluation records."""
     import subprocess
     import tempfile
@@ -219,12 +287,10 @@ def privacy_meter_rows(kind, data, target, split, sub, args) -> list[dict]:
     scores = np.asarray(got["scores"], dtype=float)
     if not np.array_equal(np.asarray(got["true_labels"], bool), split.evaluation_is_member):
         raise SystemExit("privacy-meter returned its records in another order than the evaluation records")
-    sub_is_member = np.concatenate([np.ones(sub[0].size, bool), np.zeros(sub[1].size, bool)])
     row = {"tool": "ML Privacy Meter 1.0.1", "attack": "PopulationMetric (loss vs population-loss quantiles)",
            "access": "loss (probabilities + label), 1 query; population records' losses", "labelled": "none",
            "queries_per_record": got["queries"] / scores.size, "seconds": seconds, "seconds_note": "",
-           "eval": metrics(scores, split.evaluation_is_member, args.seed, args.bootstrap),
-           "subsample": metrics(scores[positions_in(split.evaluation, np.concatenate(sub))], sub_is_member, args.seed, args.bootstrap),
+           **score_parts(scores, split.evaluation, parts, args),
            "seconds_inside": got["seconds"]}
     say(f"  AUC {row['eval']['auc']:.3f}, {seconds:.0f} s")
     return [row]
@@ -244,11 +310,12 @@ def _table(rows, part: str) -> list[str]:
              "TPR @ 1 % FPR [95 % CI] | TPR @ 0.1 % FPR [95 % CI] | target queries / record | wall s |",
              "|---|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        m = r[part]
+        m = r.get(part)
         if m is None:
             continue
+        note = f" ({r['seconds_note']})" if r["seconds_note"] else ""
         lines.append(f"| {r['tool']} | {r['attack']} | {r['access']} | {r['labelled']} | {m['n_members']:,} / {m['n_nonmembers']:,} | {_auc(m)} | "
-                     f"{_tpr(m, 0.01)} | {_tpr(m, 0.001)} | {r['queries_per_record']:,.1f} | {r['seconds']:.0f}{'¹' if r['seconds_note'] else ''} |")
+                     f"{_tpr(m, 0.01)} | {_tpr(m, 0.001)} | {r['queries_per_record']:,.1f} | {r['seconds']:.0f}{note} |")
     return lines
 
 
@@ -258,14 +325,17 @@ def render(run: dict) -> str:
              "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_peers.py --adult-dir A --image-dir I --json run.json --write BENCHMARKS.md", "```", "",
              run["cpu"], f"- load average at the end: {run['load_end']}; Python {run['python']}, numpy {run['numpy']}, torch {run['torch']}, "
              f"ART {run['art']}; whole run {run['minutes']:.1f} min", ""]
-    for part in run["targets"].values():
-        lines += [f"### {part['title']}", "", part["protocol"], "", "**Evaluation records** (every row scored on the same held-out records):", ""]
-        lines += _table(part["rows"], "eval")
-        lines += ["", f"**HopSkipJump subsample** ({part['subsample']}; every row re-evaluated on these records):", ""]
-        lines += _table(part["rows"], "subsample")
-        lines += ["", f"ART's calibrated τ = {part['rows'][-1].get('tau', float('nan')):.4g}. "
-                  "Target queries / record: rows the target was asked about by the attack (its training, calibration and population queries included) over the records it scored. ¹ including τ's calibration.", ""]
-    lines += run["notes"] + [END]
+    for target_run in run["targets"].values():
+        lines += [f"### {target_run['title']}", "", target_run["protocol"], "", "**Evaluation records** (every row scored on the same held-out records):", ""]
+        lines += _table(target_run["rows"], "eval")
+        if target_run.get("online"):
+            lines += ["", f"**Online part** ({target_run['online']}; every row re-evaluated on these records):", ""]
+            lines += _table(target_run["rows"], "online")
+        lines += ["", f"**HopSkipJump subsample** ({target_run['subsample']}; every row re-evaluated on these records):", ""]
+        lines += _table(target_run["rows"], "subsample")
+        lines += ["", f"ART's calibrated τ = {target_run['rows'][-1].get('tau', float('nan')):.4g}. "
+                  "Target queries / record: rows the target was asked about by the attack (its training, calibration and population queries included) over the records it scored.", ""]
+    lines += run["notes"] + ["", run.get("reproduced", "Reproducibility: not checked in this run (`--compare` an earlier run's `--json`)."), END]
     return "\n".join(lines)
 
 
@@ -276,7 +346,7 @@ def compare(current: dict, earlier: dict) -> list[str]:
         before = {r["attack"]: r for r in earlier["targets"].get(kind, {}).get("rows", [])}
         for r in part["rows"]:
             old = before.get(r["attack"])
-            for key in ("eval", "subsample", "queries_per_record"):
+            for key in ("eval", "online", "subsample", "queries_per_record"):
                 if old is None or old.get(key) != r.get(key):
                     diffs.append(f"{kind} / {r['attack']} / {key}: {None if old is None else old.get(key)} → {r.get(key)}")
     return diffs
@@ -290,6 +360,8 @@ def main(argv=None) -> int:
     parser.add_argument("--train-each", type=int, default=500, help="labelled members (and as many non-members) given to ART's black-box attack")
     parser.add_argument("--hsj-each", type=int, default=200, help="evaluation members (and as many non-members) scored by HopSkipJump")
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--online-models", type=int, default=16, help="Adult: online reference models for privaudit's online rows (0: none)")
+    parser.add_argument("--online-nonmembers", type=int, default=1500, help="Adult: evaluation non-members in the online part")
     parser.add_argument("--privacy-meter-python", type=Path, default=None,
                         help="python of a venv with privacy-meter==1.0.1 (tensorflow-cpu, opacus, torch): adds its population-attack rows")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
@@ -306,7 +378,7 @@ def main(argv=None) -> int:
     clock = time.perf_counter()
     run = {"when": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"), "seed": args.seed, "bootstrap": args.bootstrap,
            "cpu": cpu_line(), "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__, "art": art.__version__,
-           "targets": {}, "notes": []}
+           "targets": {}, "notes": NOTES}
     folders = {"adult": args.adult_dir, "images": args.image_dir}
     for kind, folder in folders.items():
         if folder is None:
@@ -314,10 +386,13 @@ def main(argv=None) -> int:
         config, data, spec, target, plan = load(kind, Path(folder), args.seed)
         split = attack_training_split(data.members, data.nonmembers, args.train_each, args.seed)
         sub = subsample(split.eval_members, split.eval_nonmembers, args.hsj_each, args.seed)
-        rows = privaudit_rows(kind, data, spec, target, plan, split, sub, args)
+        parts = {"eval": part(split.eval_members, split.eval_nonmembers), "subsample": part(*sub)}
+        if kind == "adult" and args.online_models:  # all evaluation members, a seeded sample of the non-members
+            parts["online"] = part(*subsample(split.eval_members, split.eval_nonmembers, args.online_nonmembers, args.seed + 1))
+        rows = privaudit_rows(kind, data, spec, target, plan, parts, sub, args)
         if args.privacy_meter_python is not None:
-            rows += privacy_meter_rows(kind, data, target, split, sub, args)
-        rows += art_rows(kind, data, spec, target, split, sub, args)
+            rows += privacy_meter_rows(kind, data, target, split, parts, args)
+        rows += art_rows(kind, data, spec, target, split, parts, sub, args)
         title = {"adult": "Adult demo, `overfit_mlp` (2 × 512 MLP, 1,000 members)", "images": "Image demo, `cnn` (Fashion-MNIST CNN, 1,000 members)"}[kind]
         protocol = (f"{data.members.size:,} members, {data.nonmembers.size:,} non-members, {data.population.size:,} population records. Labelled split "
                     f"(seeded): {split.train_members.size:,} members + {split.train_nonmembers.size:,} non-members, given only to the attacks that "
@@ -325,17 +400,25 @@ def main(argv=None) -> int:
                     f"reference models: the demo's {plan.n_models} ({plan.mode}), reused from its store.")
         run["targets"][kind] = {"title": title, "protocol": protocol, "rows": rows,
                                 "subsample": f"{sub[0].size} members + {sub[1].size} non-members of the evaluation records, seeded"}
+        if "online" in parts:
+            n_on = parts["online"][1]
+            run["targets"][kind]["online"] = (f"{n_on.sum():,} members + {(~n_on).sum():,} non-members of the evaluation records (seeded), "
+                                              f"each IN half of {args.online_models} new online reference models")
     run["minutes"] = (time.perf_counter() - clock) / 60
     import os
 
     run["load_end"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    if args.compare:
+        earlier = json.loads(args.compare.read_text(encoding="utf-8"))
+        diffs = compare(run, earlier)
+        run["reproduced"] = (f"Reproducibility: a second run of the same command ({run['when']} UTC) against the first ({earlier['when']} UTC): "
+                             + ("**every figure equal** (AUC, intervals, TPRs, queries; only wall times differ)." if not diffs else
+                                f"**{len(diffs)} figures differ**: " + "; ".join(diffs[:10])))
+        print(run["reproduced"], file=sys.stderr)
     text = render(run)
     print(text)
     if args.json:
         args.json.write_text(json.dumps(run, indent=1, default=float), encoding="utf-8")
-    if args.compare:
-        diffs = compare(run, json.loads(args.compare.read_text(encoding="utf-8")))
-        print("reproduced: every figure equal to " + str(args.compare) if not diffs else "NOT reproduced:\n" + "\n".join(diffs))
     if args.write:
         replace_section(args.write, text, BEGIN, END)
     return 0

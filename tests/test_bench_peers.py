@@ -87,3 +87,15 @@ def test_query_counter_counts_rows_per_call():
     predict(np.zeros((7, 3)))
     predict([[0.0] * 3])
     assert counter.rows == 136 and counter.calls == 3 and counter.since(start) == 8
+
+
+def test_compare_reports_a_changed_figure_and_ignores_wall_time():
+    from bench_peers import compare
+
+    row = {"attack": "LOSS", "eval": {"auc": 0.6, "0.01": {"tpr": 0.02, "ci": [0.01, 0.03]}}, "subsample": None, "queries_per_record": 1.0, "seconds": 3.0}
+    first = {"targets": {"adult": {"rows": [row]}}}
+    slower = {"targets": {"adult": {"rows": [{**row, "seconds": 9.0}]}}}
+    assert compare(slower, first) == []
+    changed = {"targets": {"adult": {"rows": [{**row, "eval": {**row["eval"], "auc": 0.61}}]}}}
+    assert len(compare(changed, first)) == 1 and "LOSS / eval" in compare(changed, first)[0]
+    assert compare({"targets": {"adult": {"rows": [{**row, "attack": "new"}]}}}, first)  # a row the earlier run lacks
