@@ -10,6 +10,9 @@ quantity ART thresholds (the HopSkipJump distance; correct / wrong for the gap a
 
 from __future__ import annotations
 
+import itertools
+from contextlib import contextmanager
+
 import numpy as np
 
 INSTALL_HINT = "the peer benchmark needs IBM ART: pip install -e '.[bench]' (adversarial-robustness-toolbox==1.20.1)"
@@ -61,6 +64,29 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@contextmanager
+def seeded_fresh_random_states(seed: int):
+    """Make ``np.random.RandomState()`` without a seed draw from a seeded sequence while the block runs.
+
+    ART 1.20's HopSkipJump draws its starting points from ``np.random.RandomState()`` created afresh for each
+    record (``hop_skip_jump.py``, ``_init_sample``), seeded from the operating system: no global seed reaches it,
+    so two runs differ. Inside this block each such generator gets the next seed of a sequence fixed by ``seed``
+    (a subclass, so ``isinstance`` checks still hold).
+    """
+    original = np.random.RandomState
+    counter = itertools.count()
+
+    class SeededRandomState(original):
+        def __init__(self, state=None):
+            super().__init__(int(np.random.default_rng([seed, next(counter)]).integers(2**32)) if state is None else state)
+
+    np.random.RandomState = SeededRandomState
+    try:
+        yield
+    finally:
+        np.random.RandomState = original
+
+
 def black_box(classifier, attack_model_type: str, x_train_m, y_train_m, x_train_n, y_train_n, x_eval, y_eval, seed: int) -> np.ndarray:
     """``MembershipInferenceBlackBox`` trained on labelled members and non-members (ART's README), scores on ``x_eval``."""
     mi = require_art()
@@ -97,7 +123,7 @@ def boundary_distance(classifier, x_cal_m, y_cal_m, x_cal_n, y_cal_n, x_eval, y_
     ``calibrate_distance_threshold`` runs HopSkipJump on the calibration members and non-members and picks the
     distance τ of best accuracy. ``infer`` thresholds the same distance (0 for misclassified records) at τ; the
     score returned here is that distance, computed as ``infer`` computes it (ART's own HopSkipJump, same
-    arguments). Returns ``(distances, tau)``.
+    arguments), with HopSkipJump's unseeded generators seeded (:func:`seeded_fresh_random_states`). Returns ``(distances, tau)``.
     """
     from art.attacks.evasion.hop_skip_jump import HopSkipJump
     from art.utils import check_and_transform_label_format
@@ -105,10 +131,12 @@ def boundary_distance(classifier, x_cal_m, y_cal_m, x_cal_n, y_cal_n, x_eval, y_
     mi = require_art()
     seed_everything(seed)
     attack = mi.LabelOnlyDecisionBoundary(classifier)
-    attack.calibrate_distance_threshold(x_cal_m, y_cal_m, x_cal_n, y_cal_n, **hsj)
+    with seeded_fresh_random_states(seed):
+        attack.calibrate_distance_threshold(x_cal_m, y_cal_m, x_cal_n, y_cal_n, **hsj)
     seed_everything(seed + 1)
     onehot = check_and_transform_label_format(y_eval, nb_classes=classifier.nb_classes)
-    x_adv = HopSkipJump(classifier=classifier, targeted=False, **hsj).generate(x=x_eval, y=onehot)
+    with seeded_fresh_random_states(seed + 1):
+        x_adv = HopSkipJump(classifier=classifier, targeted=False, **hsj).generate(x=x_eval, y=onehot)
     distance = np.linalg.norm((x_adv - x_eval).reshape(len(x_eval), -1), ord=2, axis=1)
     distance[np.argmax(classifier.predict(x_eval), axis=1) != np.asarray(y_eval)] = 0.0
     return distance, float(attack.distance_threshold_tau)

@@ -99,3 +99,26 @@ def test_compare_reports_a_changed_figure_and_ignores_wall_time():
     changed = {"targets": {"adult": {"rows": [{**row, "eval": {**row["eval"], "auc": 0.61}}]}}}
     assert len(compare(changed, first)) == 1 and "LOSS / eval" in compare(changed, first)[0]
     assert compare({"targets": {"adult": {"rows": [{**row, "attack": "new"}]}}}, first)  # a row the earlier run lacks
+
+
+def test_fresh_random_states_are_seeded_inside_the_block_only():
+    """ART's HopSkipJump makes an unseeded np.random.RandomState() per record; the bench seeds them (peer_art imports ART lazily)."""
+    from peer_art import seeded_fresh_random_states
+
+    original = np.random.RandomState
+
+    def draws():
+        return [np.random.RandomState().uniform(size=3) for _ in range(2)]
+
+    with seeded_fresh_random_states(5):
+        first = draws()
+        assert isinstance(np.random.RandomState(), original)
+        np.testing.assert_array_equal(np.random.RandomState(7).uniform(size=3), original(7).uniform(size=3))  # an explicit seed is kept
+    with seeded_fresh_random_states(5):
+        second = draws()
+    assert np.random.RandomState is original
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    assert not np.array_equal(first[0], first[1])
+    with seeded_fresh_random_states(6):
+        assert not np.array_equal(draws()[0], first[0])
