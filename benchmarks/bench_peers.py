@@ -2,8 +2,12 @@
 
 One command (install the peers first: ``pip install -e '.[bench]'``)::
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_peers.py --adult-dir A --image-dir I --json run1.json --write BENCHMARKS.md
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_peers.py --adult-dir A --image-dir I --json run2.json --compare run1.json
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_peers.py --adult-dir A --image-dir I --json run1.json
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_peers.py --adult-dir A --image-dir I --json run2.json --compare run1.json --write BENCHMARKS.md
+
+ML Privacy Meter's rows need ``--privacy-meter-python PY``, the python of a separate venv (it imports tensorflow and opacus;
+built here with ``python3.11 -m venv pmvenv && pmvenv/bin/pip install torch==2.13.0 privacy-meter==1.0.1 tensorflow-cpu opacus
+pandas seaborn jinja2 pillow matplotlib scikit-learn``, torch from its CPU wheel).
 
 ``A`` / ``I``: a finished ``privaudit demo --out A`` / ``privaudit demo --images --out I`` (trained there when the folder has
 no config.yaml; their reference-model stores are reused, and the label-only replay writes into the Adult one: use copies).
@@ -146,7 +150,7 @@ def privaudit_rows(kind, data, spec, target, plan, parts, sub, args) -> list[dic
     online = plan.mode == "online"
     specs = [("LOSS", "loss", "probabilities, 1 query", "none")]
     for mode in (("online", "offline") if online else ("offline",)):
-        access = f"probabilities, 1 query; {plan.n_models} reference models ({mode}{', IN/OUT of the audited records' if mode == 'online' else ', population records only'})"
+        access = f"probabilities, 1 query per record and per population record; {plan.n_models} reference models ({mode}{', IN/OUT of the audited records' if mode == 'online' else ', population records only'})"
         specs.append((f"LiRA {mode}", {"name": "lira", "mode": mode}, access, "none"))
         specs.append((f"RMIA {mode}", {"name": "rmia", "mode": mode}, access, "none"))
     rows = []
@@ -167,7 +171,7 @@ def privaudit_rows(kind, data, spec, target, plan, parts, sub, args) -> list[dic
         res = privaudit.audit(small, [labels_only], [flip], reference=plan, n_bootstrap=10, seed=args.seed)
         q = res.targets[0].queries
         rows.append({"tool": "privaudit", "attack": f"flip distance, calibrated (`{res.results[0].attack}`)",
-                     "access": f"labels only, ≤ 200 queries; {plan.n_models} reference models (population records only)", "labelled": "none",
+                     "access": f"labels only, ≤ 200 queries per record, 1 per population record; {plan.n_models} reference models (population records only)", "labelled": "none",
                      "queries_per_record": q.total / small.audited.size, "seconds": time.perf_counter() - started, "seconds_note": "",
                      **score_parts(res.results[0].scores, small.audited, parts, args)})
     if kind == "adult" and args.online_models:
@@ -190,7 +194,7 @@ def online_rows(data, target, plan, parts, args) -> list[dict]:
     positions, is_member = parts["online"]
     small = AuditData(data.records, np.sort(positions[is_member]), np.sort(positions[~is_member]), data.population, source=data.source)
     online = replace(plan, n_models=args.online_models, mode="online", train_size=data.members.size, include_population=False, backend="ensemble", n_jobs=1)
-    access = f"probabilities, 1 query; {args.online_models} reference models (online: each scored record IN half of them)"
+    access = f"probabilities, 1 query per record and per population record; {args.online_models} reference models (online: each scored record IN half of them)"
     rows = []
     for label, attack in (("LiRA online", {"name": "lira", "mode": "online"}), ("RMIA online", {"name": "rmia", "mode": "online"})):
         say(f"adult: privaudit {label} on the {small.audited.size:,} records of the online part ({args.online_models} models) …")
@@ -321,8 +325,10 @@ def _table(rows, part: str) -> list[str]:
 
 def render(run: dict) -> str:
     lines = [BEGIN, "## Peer benchmark: privaudit and IBM ART 1.20 on the same targets and records (`benchmarks/bench_peers.py`)", "",
-             f"Measured {run['when']} UTC with one command (seed {run['seed']}, one torch thread, {run['bootstrap']} bootstrap resamples):", "",
-             "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_peers.py --adult-dir A --image-dir I --json run.json --write BENCHMARKS.md", "```", "",
+             f"Measured {run['when']} UTC with one command, run twice, the second time with `--compare` (seed {run['seed']}, one torch thread, "
+             f"{run['bootstrap']} bootstrap resamples):", "",
+             "```", "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_peers.py --adult-dir A --image-dir I --privacy-meter-python pmvenv/bin/python \\",
+             "    --json run2.json --compare run1.json --write BENCHMARKS.md", "```", "",
              run["cpu"], f"- load average at the end: {run['load_end']}; Python {run['python']}, numpy {run['numpy']}, torch {run['torch']}, "
              f"ART {run['art']}; whole run {run['minutes']:.1f} min", ""]
     for target_run in run["targets"].values():
