@@ -122,3 +122,12 @@ def test_fresh_random_states_are_seeded_inside_the_block_only():
     assert not np.array_equal(first[0], first[1])
     with seeded_fresh_random_states(6):
         assert not np.array_equal(draws()[0], first[0])
+
+
+def test_missing_art_is_refused_in_one_line_with_the_install_hint(monkeypatch):
+    import peer_art
+
+    monkeypatch.setitem(sys.modules, "art", None)  # `import art` now raises ImportError, as without the bench extra
+    with pytest.raises(SystemExit, match=r"pip install -e '\.\[bench\]'") as refused:
+        peer_art.require_art()
+    assert "\n" not in str(refused.value)
