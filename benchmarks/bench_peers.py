@@ -399,7 +399,7 @@ def main(argv=None) -> int:
         if args.privacy_meter_python is not None:
             rows += privacy_meter_rows(kind, data, target, split, parts, args)
         rows += art_rows(kind, data, spec, target, split, parts, sub, args)
-        title = {"adult": "Adult demo, `overfit_mlp` (2 × 512 MLP, 1,000 members)", "images": "Image demo, `cnn` (Fashion-MNIST CNN, 1,000 members)"}[kind]
+        title = {"adult": "Adult demo, `overfit_mlp` (2 × 512 MLP", "images": "Image demo, `cnn` (Fashion-MNIST CNN"}[kind] + f", {data.members.size:,} members)"
         protocol = (f"{data.members.size:,} members, {data.nonmembers.size:,} non-members, {data.population.size:,} population records. Labelled split "
                     f"(seeded): {split.train_members.size:,} members + {split.train_nonmembers.size:,} non-members, given only to the attacks that "
                     f"say so; evaluation: the other {split.eval_members.size:,} members and {split.eval_nonmembers.size:,} non-members. privaudit's "
