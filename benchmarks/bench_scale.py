@@ -8,8 +8,8 @@ Run from the repository root (one command, fixed seeds)::
 Data (synthetic, seeded; :func:`make_audit`): n audited records (half members) and n/10 population
 records, 10 classes. Each record has a difficulty d ~ N(0, 1); a model's logit for the true class is
 1.5 + d + noise, raised by ``SHIFT`` when the model trained on the record, other classes' logits N(0, 1).
-The target trained on the members; each of the 16 reference models on a random half of the audited and
-population records (an online design, ``keep`` in ``refs.npz``). Written as ``data.parquet`` (record_id,
+The target trained on the members; every audited and population record is IN a random 8 of the 16 reference
+models (an online design, ``keep`` in ``refs.npz``). Written as ``data.parquet`` (record_id,
 label, split), ``target.parquet`` (the target's logits) and ``refs.npz``
 (:mod:`privaudit.reference.precomputed`), audited by ``privaudit audit`` with the config's default attacks.
 
@@ -69,10 +69,10 @@ def make_audit(folder: Path, n_audited: int, *, seed: int = 0, n_models: int = N
     target = logits(member, np.random.default_rng(seed + 1))
     pd.DataFrame({"record_id": ids, **{str(c): target[:, c] for c in range(N_CLASSES)}}).to_parquet(folder / "target.parquet", index=False)
     del target
-    keep = np.zeros((n_models, n), dtype=bool)
+    # each record IN exactly half of the models (Carlini et al. 2022's balanced online design)
+    keep = np.argsort(rng.random((n, n_models), dtype=np.float32), axis=1).T < n_models // 2
     outputs = np.empty((n_models, n, N_CLASSES), dtype=np.float32)
     for k in range(n_models):
-        keep[k] = rng.random(n) < 0.5
         outputs[k] = logits(keep[k], np.random.default_rng(seed + 100 + k))
     save_reference_outputs(folder / "refs.npz", ids, keep, outputs, "logits")
     del outputs

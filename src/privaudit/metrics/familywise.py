@@ -160,7 +160,8 @@ def max_t_test(scores, is_member, *, n_permutations: int = DEFAULT_PERMUTATIONS,
     seed : int
         Seed of the relabellings; the same seed gives the same p-values.
     chunk : int
-        Permutations drawn per block (memory: chunk × min(n_m, n_n) indices).
+        Permutations drawn per block at most (memory: K × chunk × min(n_m, n_n) gathered ranks);
+        lowered so that block stays near 16 million numbers. The p-values do not depend on it.
 
     Returns
     -------
@@ -183,6 +184,9 @@ def max_t_test(scores, is_member, *, n_permutations: int = DEFAULT_PERMUTATIONS,
     rng = np.random.default_rng(seed)
     exceed_upper = np.zeros(z.size, dtype=np.int64)
     exceed_lower = np.zeros(z.size, dtype=np.int64)
+    # the gathered block is (K, chunk, n_small) doubles and the shuffle (chunk, n) integers: keep both near 16 M
+    # elements (128 MB), so a million records need no more memory than a thousand, only more blocks
+    chunk = max(1, min(int(chunk), 16_000_000 // max(1, z.size * n_small, n)))
     done = 0
     while done < n_permutations:
         b = min(chunk, n_permutations - done)

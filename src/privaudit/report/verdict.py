@@ -293,9 +293,9 @@ def report_notes(result: AuditResult) -> list[str]:
         ),
     ]
     methods = {r.metrics.auc_ci_method for r in result.results}
-    auc_method = "stratified percentile bootstrap" if methods == {"bootstrap"} else (
-        "Hoeffding's distribution-free interval (the sample is below the minimum for a verdict)" if methods == {"hoeffding"}
-        else "stratified percentile bootstrap, or Hoeffding's distribution-free interval where the sample is below the minimum")
+    named = {"bootstrap": "stratified percentile bootstrap", "delong": "DeLong's normal interval (from 50,000 members and non-members each)",
+             "hoeffding": "Hoeffding's distribution-free interval where the sample is below the minimum for a verdict"}
+    auc_method = ", or ".join(named[m] for m in ("bootstrap", "delong", "hoeffding") if m in methods) or named["bootstrap"]
     notes.append(f"Intervals in the tables are {level}, each on its own: AUC by {auc_method}; TPR and FPR by the exact "
                  "Clopper–Pearson interval at the chosen threshold (not accounting for how it was chosen).")
     if any(c.status == "too_few_records" for c in claims):

@@ -116,10 +116,11 @@ class PrecomputedTarget:
         return [by_name[n] for n in named]
 
     def predict(self, records) -> np.ndarray:
-        missing = ~np.isin(records.ids, self.table.index.to_numpy())
+        positions = self.table.index.get_indexer(records.ids)  # hashed lookup: O(n), where isin on text ids is quadratic
+        missing = positions < 0
         if missing.any():
             raise DataError(f"{self.source}: no outputs for {int(missing.sum())} audited records (e.g. id {records.ids[missing][0]}); the file must cover every member, non-member and population record")
-        rows = self.table.loc[records.ids, self._output_columns(records.classes)]
+        rows = self.table[self._output_columns(records.classes)].iloc[positions]
         if self.output_kind == "labels":
             inverse = {str(c): i for i, c in enumerate(records.classes)}
             values = rows.iloc[:, 0].astype(str)
