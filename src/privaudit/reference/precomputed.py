@@ -69,7 +69,7 @@ class PrecomputedReferences:
         missing = rows < 0
         if missing.any():
             first = np.asarray(ids)[missing][0]
-            raise DataError(f"{self.source}: record_ids has no row for {int(missing.sum()):,} of the {what} (e.g. id {first!r}); "
+            raise DataError(f"{self.source}: record_ids has no row for {int(missing.sum()):,} of the {what} (e.g. id {str(first)!r}); "
                             "the reference outputs must cover every audited and population record of the data")
         return rows
 
@@ -154,12 +154,12 @@ def check_reference_arrays(arrays: dict, *, source: str, n_classes: int | None =
     unique, counts = np.unique(ids, return_counts=True)
     if unique.size != n:
         repeated = unique[counts > 1]
-        raise _one_line(source, "record_ids", f"lists {repeated.size:,} ids more than once (e.g. {repeated[0]!r})", "list each record id once")
+        raise _one_line(source, "record_ids", f"lists {repeated.size:,} ids more than once (e.g. {str(repeated[0])!r})", "list each record id once")
     for k in range(n_models):  # per model: never a (K, n, C) temporary
         finite = np.isfinite(outputs[k])
         if not finite.all():
             row = int(np.flatnonzero(~finite.all(axis=1))[0])
-            raise _one_line(source, "outputs", f"holds NaN or infinite values (model {k}, record {ids[row]!r})", "every output must be a finite number")
+            raise _one_line(source, "outputs", f"holds NaN or infinite values (model {k}, record {str(ids[row])!r})", "every output must be a finite number")
         if str(kind) == "probabilities" and (outputs[k].min() < 0 or outputs[k].max() > 1):
             raise _one_line(source, "outputs", f"holds values outside [0, 1] for model {k} though kind is 'probabilities'",
                             "save kind='logits' if these are logits")
@@ -173,7 +173,7 @@ def check_reference_ids(refs: PrecomputedReferences, data) -> None:
     extra = ~np.isin(refs.record_ids, wanted)
     if extra.any():
         raise _one_line(refs.source, "record_ids", f"lists {int(extra.sum()):,} ids that are not audited or population records of the data "
-                        f"(e.g. {refs.record_ids[extra][0]!r})", "save the outputs on the data's records only, or add those records to the data")
+                        f"(e.g. {str(refs.record_ids[extra][0])!r})", "save the outputs on the data's records only, or add those records to the data")
 
 
 def save_reference_outputs(path, record_ids, keep, outputs, kind: str) -> None:
