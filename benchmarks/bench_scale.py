@@ -40,6 +40,15 @@ N_CLASSES = 10
 N_MODELS = 16
 SHIFT = 1.0
 BEGIN, END = "<!-- bench_scale:begin -->", "<!-- bench_scale:end -->"
+#: where each stage ends, read off the audit's progress lines (the last stage ends with the process)
+STAGE_MARKERS = (
+    ("load", lambda line: "querying target" in line),
+    ("signals", lambda line: "scoring" in line and "attack(s)" in line),
+    ("attacks", lambda line: "scoring" in line and "attack(s)" in line and " in " in line),
+    ("metrics", lambda line: "metrics of" in line and " in " in line),
+)
+STAGES = ("load (start-up, data, reference file)", "signals (target + 16 reference models)", "attacks", "metrics with CIs",
+          "corrected tests + report")
 
 
 def make_audit(folder: Path, n_audited: int, *, seed: int = 0, n_models: int = N_MODELS) -> Path:
@@ -95,20 +104,30 @@ def run_one(n_audited: int, folder: Path, seed: int) -> dict:
     command = [sys.executable, "-m", "privaudit.cli", "audit", str(config), "--force"]
     started = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, cwd=folder)
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=folder)
+    stamps, lines = {}, []
+    for line in proc.stderr:  # progress lines, stamped as they arrive: the stage boundaries
+        lines.append(line)
+        now = time.perf_counter() - started
+        for stage, marker in STAGE_MARKERS:
+            if stage not in stamps and marker(line):
+                stamps[stage] = now
+    returncode = proc.wait()
     wall = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if proc.returncode != 0:
-        raise SystemExit(f"audit of {n_audited:,} records failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    if returncode != 0:
+        raise SystemExit(f"audit of {n_audited:,} records failed ({returncode}):\n{''.join(lines)[-3000:]}")
+    bounds = [0.0] + [stamps.get(stage, float("nan")) for stage, _ in STAGE_MARKERS] + [wall]
+    stages = {name: bounds[i + 1] - bounds[i] for i, name in enumerate(STAGES)}
     report = folder / "report"
     result = json.loads((report / "report.json").read_text(encoding="utf-8"))
-    attacks = [a.get("attack") or a.get("name") for a in result.get("attacks", [])]
+    attacks = [r["attack"] for r in result["results"]]
     sizes = {p.name: p.stat().st_size for p in report.iterdir() if p.is_file()}
     return {
-        "n_audited": n_audited, "n_population": max(n_audited // 10, 100), "seconds": wall,
+        "n_audited": n_audited, "n_population": max(n_audited // 10, 100), "seconds": wall, "stages": stages,
         "peak_mib": peak_kib / 1024 if peak_kib > before else float("nan"), "attacks": attacks,
         "html_kib": sizes.get("report.html", 0) / 1024, "report_kib": sum(sizes.values()) / 1024,
-        "best_auc": max((a.get("auc") or 0.0) for a in result.get("attacks", [])) if result.get("attacks") else float("nan"),
+        "best_auc": max(r["auc"] for r in result["results"]), "auc_ci_methods": sorted({r["auc_ci_method"] for r in result["results"]}),
     }
 
 
@@ -127,13 +146,20 @@ def slopes(rows: list[dict], key: str) -> list[str]:
     return out
 
 
+def stage_table(rows: list[dict]) -> str:
+    lines = ["| audited records | " + " | ".join(STAGES) + " |", "|---:|" + "---:|" * len(STAGES)]
+    for row in rows:
+        lines.append(f"| {row['n_audited']:,} | " + " | ".join(f"{row['stages'][s]:.1f} s" for s in STAGES) + " |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     time_slopes, memory_slopes = ["–", *slopes(rows, "seconds")], ["–", *slopes(rows, "peak_mib")]
-    lines = ["| audited records | population | wall time | peak RSS | time slope | memory slope | report.html | report folder | best AUC |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| audited records | population | wall time | peak RSS | time slope | memory slope | report.html | report folder | best AUC | AUC CI |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for row, ts, ms in zip(rows, time_slopes, memory_slopes):
         lines.append(f"| {row['n_audited']:,} | {row['n_population']:,} | {row['seconds']:.1f} s | {row['peak_mib']:,.0f} MiB | {ts} | {ms} | "
-                     f"{row['html_kib']:,.0f} KiB | {row['report_kib']:,.0f} KiB | {row['best_auc']:.3f} |")
+                     f"{row['html_kib']:,.0f} KiB | {row['report_kib']:,.0f} KiB | {row['best_auc']:.3f} | {', '.join(row['auc_ci_methods'])} |")
     return "\n".join(lines)
 
 
@@ -155,7 +181,7 @@ def main(argv=None) -> None:
             raise SystemExit(proc.stderr[-3000:] or proc.stdout[-3000:])
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         print(f"{n:>9,} records: {rows[-1]['seconds']:.1f} s, {rows[-1]['peak_mib']:,.0f} MiB peak", flush=True)
-    text = table(rows)
+    text = table(rows) + "\n\nPer stage (wall time, from the progress lines' arrival):\n\n" + stage_table(rows)
     print(text)
     print("attacks:", ", ".join(rows[-1]["attacks"]))
     if args.write:
