@@ -99,3 +99,37 @@ def test_report_of_250k_records_stays_small(tmp_path):
     result.write_report(tmp_path / "report")
     html = (tmp_path / "report" / "report.html").stat().st_size
     assert html < 1_500_000, html
+
+
+def _correlated_attacks(n: int, rng, shift: float):
+    is_member = rng.random(n) < 0.5
+    base = rng.normal(size=n) + shift * is_member
+    scores = np.stack([base, base + 0.5 * rng.normal(size=n), np.round(base, 1), rng.normal(size=n) + shift * is_member])
+    return scores, is_member
+
+
+def test_max_t_normal_limit_agrees_with_the_relabellings():
+    from privaudit.metrics.familywise import MAX_T_METHOD, NORMAL_MAX_T_METHOD, max_t_test
+
+    scores, is_member = _correlated_attacks(20_000, np.random.default_rng(11), 0.025)
+    permuted = max_t_test(scores, is_member, n_permutations=1999, seed=0, normal_from=None)
+    normal = max_t_test(scores, is_member, n_permutations=1999, seed=0, normal_from=5_000)
+    assert permuted.method == MAX_T_METHOD and normal.method == NORMAL_MAX_T_METHOD
+    np.testing.assert_array_equal(permuted.z, normal.z)
+    assert 0.01 < permuted.p_upper.min() < 0.5  # p-values in the range where a difference would show
+    np.testing.assert_allclose(normal.p_upper, permuted.p_upper, atol=0.04)
+    np.testing.assert_allclose(normal.p_lower, permuted.p_lower, atol=0.04)
+
+
+def test_max_t_normal_limit_holds_its_false_claim_rate_under_the_null():
+    """400 null audits (no attack separates members), four correlated attacks: P(min adjusted p ≤ 0.05) ≤ 0.05 + 3σ, p-values uniform."""
+    from privaudit.metrics.familywise import max_t_test
+
+    rng = np.random.default_rng(12)
+    runs, minimum = 400, []
+    for run in range(runs):
+        scores, is_member = _correlated_attacks(4_000, rng, 0.0)
+        minimum.append(max_t_test(scores, is_member, n_permutations=999, seed=run, normal_from=1_000).p_upper.min())
+    minimum = np.asarray(minimum)
+    assert (minimum <= 0.05).mean() <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / runs)
+    assert stats.kstest(minimum, "uniform").pvalue > 0.001

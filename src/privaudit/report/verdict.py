@@ -135,7 +135,8 @@ def _masking_sentence(result: AuditResult, target_name: str) -> str:
 
 def _correction(claim: TargetClaim) -> str:
     k = claim.n_attacks
-    return f"{claim.method} over {k} attack{'s' if k != 1 else ''}, {count(claim.n_permutations)} permutations"
+    draws = "draws" if "normal limit" in claim.method else "permutations"
+    return f"{claim.method} over {k} attack{'s' if k != 1 else ''}, {count(claim.n_permutations)} {draws}"
 
 
 def _evidence_text(claim: TargetClaim) -> str:
@@ -273,7 +274,7 @@ def report_notes(result: AuditResult) -> list[str]:
         (
             f"Claims: each target's verdict comes from one test over all its attacks ({k_text} here): a "
             f"{claims[0].method if claims else 'max-T permutation test'}"
-            + (f" with {count(tested[0].n_permutations)} random relabellings" if tested else "")
+            + (f" with {count(tested[0].n_permutations)} {'draws' if 'normal limit' in tested[0].method else 'random relabellings'}" if tested else "")
             + f", which keeps the chance of a false 'leakage detected' at most α = {1 - result.confidence:g} however many "
             "attacks ran and however alike they are. Grades (weak / clear / severe) use intervals that hold together over every "
             f"attack and every FPR ≤ {fpr_label(GRADING_MAX_FPR)} (Bonferroni at {level}: DeLong for the AUC, Clopper–Pearson "
