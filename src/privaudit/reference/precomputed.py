@@ -41,17 +41,26 @@ class PrecomputedReferences:
     ----------
     record_ids : ndarray of str, shape (n,)
     keep : ndarray of bool, shape (K, n)
-    outputs : ndarray of float, shape (K, n, C)
+    outputs : ndarray of float, shape (K, n, C), or None
+        None for a checked file (:func:`load_reference_outputs`): :meth:`read_outputs` reads
+        them again when the signals are computed, so the run does not hold K × n × C numbers
+        through the attacks, metrics and report.
     output_kind : {"probabilities", "logits"}
     source : str
         The file, named in errors.
+    path : Path, optional
+        The file the outputs are read from when ``outputs`` is None.
+    shape : tuple of int
+        ``outputs``' shape (K, n, C) as checked.
     """
 
     record_ids: np.ndarray
     keep: np.ndarray
-    outputs: np.ndarray
+    outputs: np.ndarray | None
     output_kind: str
     source: str = "<arrays>"
+    path: Path | None = None
+    shape: tuple = ()
 
     @property
     def n_models(self) -> int:
@@ -73,9 +82,16 @@ class PrecomputedReferences:
                             "the reference outputs must cover every audited and population record of the data")
         return rows
 
-    def model_outputs(self, k: int, rows: np.ndarray) -> np.ndarray:
-        """Model ``k``'s outputs on ``rows``, shape (len(rows), C), in the file's float type (no float64 copy of all models)."""
-        return self.outputs[k][rows]
+    def read_outputs(self) -> np.ndarray:
+        """The (K, n, C) outputs: held ones, or read again from the checked file (which must still match)."""
+        if self.outputs is not None:
+            return self.outputs
+        with np.load(self.path, allow_pickle=False) as archive:
+            outputs = archive["outputs"]
+        if outputs.shape != self.shape or outputs.dtype.kind != "f":
+            raise _one_line(self.source, "outputs", f"changed while privaudit ran (now shape {outputs.shape}, type {outputs.dtype})",
+                            "leave the file alone during the audit and run it again")
+        return outputs
 
 
 def _one_line(source, array: str, problem: str, fix: str) -> DataError:
@@ -123,7 +139,8 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
             except ValueError:  # object arrays refuse to load without pickle
                 raise _one_line(source, name, "holds Python objects (it needs pickle, which privaudit never loads)",
                                 "save it as numbers or text (e.g. numpy.asarray(ids, dtype=str))") from None
-    return check_reference_arrays(arrays, source=source, n_classes=n_classes)
+    refs = check_reference_arrays(arrays, source=source, n_classes=n_classes)
+    return PrecomputedReferences(refs.record_ids, refs.keep, None, refs.output_kind, source, path=path, shape=refs.shape)
 
 
 def check_reference_arrays(arrays: dict, *, source: str, n_classes: int | None = None) -> PrecomputedReferences:
@@ -163,7 +180,7 @@ def check_reference_arrays(arrays: dict, *, source: str, n_classes: int | None =
         if str(kind) == "probabilities" and (outputs[k].min() < 0 or outputs[k].max() > 1):
             raise _one_line(source, "outputs", f"holds values outside [0, 1] for model {k} though kind is 'probabilities'",
                             "save kind='logits' if these are logits")
-    return PrecomputedReferences(ids, keep, outputs, str(kind), source)
+    return PrecomputedReferences(ids, keep, outputs, str(kind), source, shape=tuple(outputs.shape))
 
 
 def check_reference_ids(refs: PrecomputedReferences, data) -> None:
