@@ -197,7 +197,7 @@ class TargetConfigBase(StrictModel):
         if self.reference_recipe == "training":
             return f"target '{self.name}': reference models of a {self.type} target need {key} (epochs, batch_size, learning_rate, ...)"
         return (f"target '{self.name}': a {self.type} target cannot be retrained, so its reference models need {key}: "
-                "a skops file of an estimator trained like it")
+                "a skops file of an estimator trained like it (or reference.outputs: an .npz of reference models' outputs trained elsewhere)")
 
 
 class ClassifierTargetConfig(TargetConfigBase):

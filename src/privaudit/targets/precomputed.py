@@ -25,7 +25,8 @@ class PrecomputedTargetConfig(ClassifierTargetConfig):
     ``record_id``): its record-id column. ``columns``: the output columns in the
     data's class order (default: one column named after each class; for
     ``labels``, the one predicted-label column). It cannot be retrained: reference
-    models need ``reference.estimator``.
+    models need ``reference.estimator``, or their outputs from elsewhere in ``reference.outputs``
+    (:mod:`privaudit.reference.precomputed`).
     """
 
     type: Literal["precomputed"]
