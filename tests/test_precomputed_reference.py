@@ -176,3 +176,16 @@ def test_config_refuses_training_keys_beside_outputs(folder):
     raw["targets"][0]["reference"] = {"outputs": "refs.npz", "models": 8}
     with pytest.raises(ConfigError, match="reference.outputs gives models trained elsewhere .* so models does not apply; remove it"):
         parse_config(raw)
+
+
+def test_file_is_read_model_by_model_and_compressed_files_work_too(tmp_path, trained):
+    _, seen = trained
+    ids, keep, outputs = np.asarray(seen["ids"]).astype(str), seen["in_mask"].T.copy(), seen["outputs"].astype(np.float32)
+    save_reference_outputs(tmp_path / "plain.npz", ids, keep, outputs, seen["kind"])
+    np.savez_compressed(tmp_path / "packed.npz", record_ids=ids, keep=keep, outputs=outputs, kind=np.array(seen["kind"]))
+    for name in ("plain.npz", "packed.npz"):
+        refs = load_reference_outputs(tmp_path / name, n_classes=2)
+        assert refs.outputs is None and refs.shape == outputs.shape  # nothing of K × n × C kept after the check
+        read = refs.model_reader()
+        for k in range(outputs.shape[0]):
+            np.testing.assert_array_equal(read(k), outputs[k])

@@ -33,10 +33,10 @@ def precomputed_reference_signals(plan, data, names: list[str], target_populatio
     else:
         query_records, n_audited = concat_records([query, data.records.subset(data.population)]), len(query)
     rows = refs.rows_for(query_records.ids)
-    outputs_all = refs.read_outputs()  # (K, n, C) in the file's float type, dropped when this returns
+    read = refs.model_reader()  # model k's (n, C) outputs, read from the file one model at a time
     in_mask = refs.keep[:, rows].T
     signals = signals_of_models(plan, data, names, target_population_signals, query_records, n_audited, len(query_records),
-                                 lambda k: outputs_all[k][rows], refs.output_kind, in_mask, refs.model_keys, ())
+                                 lambda k: read(k)[rows], refs.output_kind, in_mask, refs.model_keys, ())
     outputs = ReferenceOutputs(np.empty((refs.n_models, 0, 0), dtype=np.float32), refs.output_kind, refs.model_keys, trained=0, reused=0)
     return signals, outputs, "precomputed"
 

@@ -17,6 +17,7 @@ trained (:func:`privaudit.reference.plan.reference_signals`), so an attack canno
 
 from __future__ import annotations
 
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +43,9 @@ class PrecomputedReferences:
     record_ids : ndarray of str, shape (n,)
     keep : ndarray of bool, shape (K, n)
     outputs : ndarray of float, shape (K, n, C), or None
-        None for a checked file (:func:`load_reference_outputs`): :meth:`read_outputs` reads
-        them again when the signals are computed, so the run does not hold K × n × C numbers
-        through the attacks, metrics and report.
+        None for a checked file (:func:`load_reference_outputs`): :meth:`model_reader` reads
+        them again, one model at a time, when the signals are computed, so the run never holds
+        K × n × C numbers.
     output_kind : {"probabilities", "logits"}
     source : str
         The file, named in errors.
@@ -82,16 +83,69 @@ class PrecomputedReferences:
                             "the reference outputs must cover every audited and population record of the data")
         return rows
 
-    def read_outputs(self) -> np.ndarray:
-        """The (K, n, C) outputs: held ones, or read again from the checked file (which must still match)."""
+    def model_reader(self):
+        """``read(k)`` → model k's (n, C) outputs in the file's float type.
+
+        Held outputs are sliced; a checked file is read one model at a time where ``numpy.savez``
+        stored the array uncompressed (never all K × n × C numbers at once), else read whole once.
+        """
         if self.outputs is not None:
-            return self.outputs
-        with np.load(self.path, allow_pickle=False) as archive:
-            outputs = archive["outputs"]
-        if outputs.shape != self.shape or outputs.dtype.kind != "f":
-            raise _one_line(self.source, "outputs", f"changed while privaudit ran (now shape {outputs.shape}, type {outputs.dtype})",
+            return lambda k: self.outputs[k]
+        models = _StoredModels.open(self.path)
+        if models is None:
+            with np.load(self.path, allow_pickle=False) as archive:
+                whole = archive["outputs"]
+            models = whole
+        if tuple(models.shape) != self.shape or models.dtype.kind != "f":
+            raise _one_line(self.source, "outputs", f"changed while privaudit ran (now shape {models.shape}, type {models.dtype})",
                             "leave the file alone during the audit and run it again")
-        return outputs
+        return lambda k: np.asarray(models[k])
+
+
+class _StoredModels:
+    """An uncompressed, C-ordered ``outputs.npy`` inside an ``.npz``, read one model (first index) at a time."""
+
+    def __init__(self, path: Path, offset: int, dtype: np.dtype, shape: tuple) -> None:
+        self.path, self.offset, self.dtype, self.shape = path, offset, dtype, tuple(shape)
+        self.ndim = len(self.shape)
+
+    @classmethod
+    def open(cls, path: Path, name: str = "outputs"):
+        """The member's layout, or None when it is compressed, Fortran-ordered or not plain numbers."""
+        try:
+            with zipfile.ZipFile(path) as archive:
+                info = archive.getinfo(f"{name}.npy")
+        except (KeyError, OSError, zipfile.BadZipFile):
+            return None
+        if info.compress_type != zipfile.ZIP_STORED:
+            return None
+        with open(path, "rb") as handle:
+            handle.seek(info.header_offset)
+            local = handle.read(30)
+            if len(local) < 30 or local[:4] != b"PK\x03\x04":
+                return None
+            name_length, extra_length = struct.unpack("<HH", local[26:30])
+            handle.seek(info.header_offset + 30 + name_length + extra_length)
+            try:
+                version = np.lib.format.read_magic(handle)
+                header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if header is None:
+                    return None
+                shape, fortran, dtype = header(handle)
+            except ValueError:
+                return None
+            if fortran or dtype.hasobject or len(shape) != 3:
+                return None
+            return cls(path, handle.tell(), dtype, shape)
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        count = int(self.shape[1]) * int(self.shape[2])
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset + int(k) * count * self.dtype.itemsize)
+            values = np.fromfile(handle, dtype=self.dtype, count=count)
+        if values.size != count:
+            raise DataError(f"{self.path}: array 'outputs' is cut short (model {k}); write the file again")
+        return values.reshape(self.shape[1], self.shape[2])
 
 
 def _one_line(source, array: str, problem: str, fix: str) -> DataError:
@@ -134,8 +188,9 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
                             "save record_ids (n,), keep (K, n) bool, outputs (K, n, C) and kind ('probabilities' or 'logits')")
         arrays = {}
         for name in _ARRAYS:
+            stored = _StoredModels.open(path) if name == "outputs" else None
             try:
-                arrays[name] = archive[name]
+                arrays[name] = stored if stored is not None else archive[name]  # outputs: checked model by model, never all held
             except ValueError:  # object arrays refuse to load without pickle
                 raise _one_line(source, name, "holds Python objects (it needs pickle, which privaudit never loads)",
                                 "save it as numbers or text (e.g. numpy.asarray(ids, dtype=str))") from None
@@ -145,7 +200,8 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
 
 def check_reference_arrays(arrays: dict, *, source: str, n_classes: int | None = None) -> PrecomputedReferences:
     """Check the four arrays of a reference-outputs file; see :func:`load_reference_outputs`."""
-    ids, keep, outputs, kind = (np.asarray(arrays[name]) for name in _ARRAYS)
+    ids, keep, kind = (np.asarray(arrays[name]) for name in ("record_ids", "keep", "kind"))
+    outputs = arrays["outputs"] if isinstance(arrays["outputs"], _StoredModels) else np.asarray(arrays["outputs"])
     if kind.ndim != 0 or kind.dtype.kind != "U" or str(kind) not in OUTPUT_KINDS:
         raise _one_line(source, "kind", f"is {kind!r}", "save kind=numpy.array('probabilities') or numpy.array('logits')")
     if ids.ndim != 1 or ids.dtype.kind not in "UiuS":
@@ -173,14 +229,16 @@ def check_reference_arrays(arrays: dict, *, source: str, n_classes: int | None =
         repeated = unique[counts > 1]
         raise _one_line(source, "record_ids", f"lists {repeated.size:,} ids more than once (e.g. {str(repeated[0])!r})", "list each record id once")
     for k in range(n_models):  # per model: never a (K, n, C) temporary
-        finite = np.isfinite(outputs[k])
+        model = outputs[k]
+        finite = np.isfinite(model)
         if not finite.all():
             row = int(np.flatnonzero(~finite.all(axis=1))[0])
             raise _one_line(source, "outputs", f"holds NaN or infinite values (model {k}, record {str(ids[row])!r})", "every output must be a finite number")
-        if str(kind) == "probabilities" and (outputs[k].min() < 0 or outputs[k].max() > 1):
+        if str(kind) == "probabilities" and (model.min() < 0 or model.max() > 1):
             raise _one_line(source, "outputs", f"holds values outside [0, 1] for model {k} though kind is 'probabilities'",
                             "save kind='logits' if these are logits")
-    return PrecomputedReferences(ids, keep, outputs, str(kind), source, shape=tuple(outputs.shape))
+    held = None if isinstance(outputs, _StoredModels) else outputs
+    return PrecomputedReferences(ids, keep, held, str(kind), source, shape=tuple(outputs.shape))
 
 
 def check_reference_ids(refs: PrecomputedReferences, data) -> None:
