@@ -331,7 +331,8 @@ def plans_from_config(config, base_dir: str | Path, *, data=None) -> dict[str, R
             continue
         field = f"targets.{target.name}.reference"
         if ref.outputs is not None:
-            plans[target.name] = _precomputed_plan(ref.outputs, base_dir, data, field, store)
+            defence = None if target.output_defence is None else OutputDefence(**target.output_defence.model_dump())
+            plans[target.name] = _precomputed_plan(ref.outputs, base_dir, data, field, store, defence)
             continue
         trusted = list(target.trusted_types or [])
         if target.reference_recipe == "training":
@@ -357,8 +358,11 @@ def plans_from_config(config, base_dir: str | Path, *, data=None) -> dict[str, R
     return plans
 
 
-def _precomputed_plan(path: str, base_dir: Path, data, field: str, store: Path) -> ReferencePlan:
-    """A plan that reads ``reference.outputs`` (checked against ``data``) instead of training; online when any audited record is IN a model."""
+def _precomputed_plan(path: str, base_dir: Path, data, field: str, store: Path, output_defence=None) -> ReferencePlan:
+    """A plan that reads ``reference.outputs`` (checked against ``data``) instead of training; online when any audited record is IN a model.
+
+    The target's output defence applies to these outputs too, as to models privaudit trains (they answer like the target).
+    """
     from privaudit.reference.precomputed import check_reference_ids, load_reference_outputs
 
     refs = load_reference_outputs(base_dir / path, field=f"{field}.outputs", n_classes=None if data is None else len(data.records.classes))
@@ -368,6 +372,6 @@ def _precomputed_plan(path: str, base_dir: Path, data, field: str, store: Path) 
     else:
         audited_in = refs.keep.any()
     mode = "online" if audited_in else "offline"
-    return ReferencePlan(None, n_models=refs.n_models, mode=mode, store=store, field=field, precomputed=refs,
+    return ReferencePlan(None, n_models=refs.n_models, mode=mode, store=store, field=field, precomputed=refs, output_defence=output_defence,
                          choice=f"{mode}, {refs.n_models} models trained elsewhere, outputs from {path}")
 
