@@ -32,7 +32,9 @@ def precomputed_reference_signals(plan, data, names: list[str], target_populatio
         query_records, n_audited = data.records.subset(np.concatenate([data.audited, data.population])), data.audited.size
     else:
         query_records, n_audited = concat_records([query, data.records.subset(data.population)]), len(query)
-    rows = refs.rows_for(query_records.ids)
+    what = "audited and population records" if query is None else ("records asked about (checked records, or perturbed copies a label-only "
+                                                                    "attack asks reference models about, which outputs from a file cannot answer)")
+    rows = refs.rows_for(query_records.ids, what=what)
     read = refs.model_reader()  # model k's (n, C) outputs, read from the file one model at a time
     in_mask = refs.keep[:, rows].T
     signals = signals_of_models(plan, data, names, target_population_signals, query_records, n_audited, len(query_records),

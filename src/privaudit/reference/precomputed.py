@@ -80,7 +80,7 @@ class PrecomputedReferences:
         if missing.any():
             first = np.asarray(ids)[missing][0]
             raise DataError(f"{self.source}: record_ids has no row for {int(missing.sum()):,} of the {what} (e.g. id {str(first)!r}); "
-                            "the reference outputs must cover every audited and population record of the data")
+                            "the reference outputs must cover every record the models are asked about")
         return rows
 
     def model_reader(self):
