@@ -72,7 +72,6 @@ def test_delong_interval_covers_the_true_auc_95_percent_at_the_switch_size():
     assert abs(covered / runs - 0.95) <= 3 * sigma, covered
 
 
-@pytest.mark.slow
 def test_report_of_250k_records_stays_small(tmp_path):
     """A 250,000-record audit of precomputed outputs: the HTML report is bounded (plots thinned and binned, not per record)."""
     import yaml
