@@ -20,7 +20,6 @@ from __future__ import annotations
 import struct
 import zipfile
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -73,14 +72,9 @@ class PrecomputedReferences:
         """One key per model: the file and the model's index (the store keys of trained models' place)."""
         return tuple(f"{Path(self.source).name}#{k}" for k in range(self.n_models))
 
-    @cached_property
-    def id_index(self) -> pd.Index:
-        """The record ids as a hashed index, built once (each lookup of a million ids then costs one pass)."""
-        return pd.Index(self.record_ids)
-
     def rows_for(self, ids, *, what: str = "audited and population records") -> np.ndarray:
         """Rows of the file for record ``ids`` (in that order); a DataError names a missing id."""
-        rows = self.id_index.get_indexer(np.asarray(ids).astype(str))
+        rows = pd.Index(self.record_ids).get_indexer(np.asarray(ids).astype(str))  # hashed; not kept (~100 MB of objects at 1M)
         missing = rows < 0
         if missing.any():
             first = np.asarray(ids)[missing][0]
