@@ -22,7 +22,7 @@ from privaudit.metrics.epsilon import (
     epsilon_lower_bound_at_threshold,
     one_run_lower_bound,
 )
-from privaudit.metrics.intervals import bootstrap_auc, clopper_pearson
+from privaudit.metrics.intervals import DELONG_MIN_RECORDS, bootstrap_auc, clopper_pearson, delong_auc_interval
 from privaudit.metrics.roc import check_scores, max_advantage, roc_auc, roc_curve, tpr_at_fpr
 from privaudit.metrics.small_sample import HOEFFDING_METHOD, MIN_MEMBERS, MIN_NONMEMBERS, enough_records, hoeffding_auc_interval
 
@@ -40,6 +40,7 @@ __all__ = [
     "max_advantage",
     "clopper_pearson",
     "bootstrap_auc",
+    "delong_auc_interval",
     "check_scores",
     "DEFAULT_DELTA",
     "AuditEpsilon",
@@ -100,7 +101,8 @@ class ScoreMetrics:
     confidence: float = 0.95
     n_bootstrap: int = 1000
     epsilon_lower_bound: AuditEpsilon | None = None
-    #: how ``auc_ci`` was computed: "bootstrap" (stratified percentile), or "hoeffding" below
+    #: how ``auc_ci`` was computed: "bootstrap" (stratified percentile), "delong" from DELONG_MIN_RECORDS members and
+    #: non-members each (:func:`~privaudit.metrics.intervals.delong_auc_interval`), or "hoeffding" below
     #: MIN_MEMBERS / MIN_NONMEMBERS, where a bootstrap is meaningless (:mod:`privaudit.metrics.small_sample`)
     auc_ci_method: str = "bootstrap"
 
@@ -136,7 +138,8 @@ def evaluate_scores(
 
     With fewer than ``MIN_MEMBERS`` members or ``MIN_NONMEMBERS`` non-members
     the AUC interval is Hoeffding's distribution-free one instead of the
-    bootstrap (``auc_ci_method`` says which).
+    bootstrap; from ``DELONG_MIN_RECORDS`` (50,000) members and non-members each it is
+    DeLong's O(n log n) normal interval (``auc_ci_method`` says which).
 
     Parameters
     ----------
@@ -173,7 +176,10 @@ def evaluate_scores(
     n_nonmembers = int(is_member.size - n_members)
     fpr, tpr, thresholds = roc_curve(scores, is_member)
     auc = float(np.trapezoid(tpr, fpr))
-    if enough_records(n_members, n_nonmembers):
+    if min(n_members, n_nonmembers) >= DELONG_MIN_RECORDS:  # 1,000 resamples of n records would dominate the audit's cost
+        lower, upper, _ = delong_auc_interval(scores, is_member, confidence=confidence)
+        auc_ci_method = "delong"
+    elif enough_records(n_members, n_nonmembers):
         lower, upper, _ = bootstrap_auc(scores, is_member, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
         auc_ci_method = "bootstrap"
     else:  # a bootstrap of a handful of records is meaningless: the distribution-free interval instead

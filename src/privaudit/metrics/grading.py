@@ -238,7 +238,7 @@ def target_claim(target: str, attacks, scores, is_member, operating_points=None,
         status, evidence = "none_detected", None
     else:
         status = grade
-    return TargetClaim(status=status, n_permutations=test.n_permutations, p_upper=tuple(float(p) for p in test.p_upper),
+    return TargetClaim(status=status, method=test.method, n_permutations=test.n_permutations, p_upper=tuple(float(p) for p in test.p_upper),
                        p_lower=tuple(float(p) for p in test.p_lower), n_simultaneous=m, auc_bounds=bounds, evidence=evidence,
                        **base)
 

@@ -7,6 +7,12 @@
   design). Each replicate is evaluated exactly through weighted counts on
   the sorted non-member scores, O(B·(n_m + n_n)) after one sort, with no
   re-sorting per replicate.
+* :func:`delong_auc_interval` — DeLong, DeLong & Clarke-Pearson (1988): the AUC's
+  variance from its structural components, O(n log n) (one sort, two
+  ``searchsorted``), a normal interval. :func:`privaudit.metrics.evaluate_scores`
+  uses it from :data:`DELONG_MIN_RECORDS` members and non-members each, where the
+  bootstrap's 1,000 × n resampled counts dominate an audit's cost and the normal
+  approximation it relies on is excellent.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from scipy import stats
 
 from privaudit.metrics.roc import check_scores
 
-__all__ = ["clopper_pearson", "bootstrap_auc"]
+__all__ = ["clopper_pearson", "bootstrap_auc", "delong_auc_interval", "DELONG_MIN_RECORDS"]
+
+#: from this many members AND non-members, AUC intervals are DeLong's instead of the bootstrap's
+DELONG_MIN_RECORDS = 50_000
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -70,3 +79,27 @@ def bootstrap_auc(
     alpha = 1.0 - confidence
     lower, upper = np.quantile(replicates, [alpha / 2, 1 - alpha / 2])
     return float(lower), float(upper), replicates
+
+
+def delong_auc_interval(scores, is_member, *, confidence: float = 0.95) -> tuple[float, float, float]:
+    """DeLong's normal interval for the AUC; returns ``(lower, upper, standard error)``.
+
+    DeLong, DeLong & Clarke-Pearson (1988), eqs. for the structural components:
+    V10_i = (#{non-members < s_i} + ½ #{= s_i}) / n_n for member i and
+    V01_j = (#{members > t_j} + ½ #{= t_j}) / n_m for non-member j; AUC = mean V10,
+    Var(AUC) = S10 / n_m + S01 / n_n with S the sample variances (ddof 1).
+    The interval AUC ± z·SE is clipped to [0, 1]. Cost: one sort of each class
+    and a ``searchsorted`` each way, O(n log n), no resampling.
+    """
+    scores, is_member = check_scores(scores, is_member)
+    members, nonmembers = np.sort(scores[is_member]), np.sort(scores[~is_member])
+    n_m, n_n = members.size, nonmembers.size
+    if n_m < 2 or n_n < 2:
+        raise ValueError("DeLong's variance needs at least 2 members and 2 non-members")
+    v10 = (np.searchsorted(nonmembers, members, "left") + np.searchsorted(nonmembers, members, "right")) / (2.0 * n_n)
+    v01 = ((n_m - np.searchsorted(members, nonmembers, "right")) + (n_m - np.searchsorted(members, nonmembers, "left"))) / (2.0 * n_m)
+    auc = float(v10.mean())
+    se = float(np.sqrt(v10.var(ddof=1) / n_m + v01.var(ddof=1) / n_n))
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return max(0.0, auc - z * se), min(1.0, auc + z * se), se
+

@@ -237,11 +237,13 @@ def _best_threshold(members: np.ndarray, nonmembers: np.ndarray, delta: float, c
     sorted_members, sorted_nonmembers = np.sort(members), np.sort(nonmembers)
     fn = np.searchsorted(sorted_members, candidates, side="left")
     fp = nonmembers.size - np.searchsorted(sorted_nonmembers, candidates, side="left")
-    term_fpr, term_fnr, _, _ = _bound_terms(fp, nonmembers.size, fn, members.size, delta, confidence)
     if max_fpr is None:
+        term_fpr, term_fnr, _, _ = _bound_terms(fp, nonmembers.size, fn, members.size, delta, confidence)
         return float(candidates[int(np.argmax(np.maximum(term_fpr, term_fnr)))])
-    objective = np.where(fp <= max_fpr * nonmembers.size, term_fpr, -np.inf)
-    return float(candidates[int(np.argmax(objective))])
+    # only tests within max_fpr compete: the exact bounds (one betaincinv each) are computed for those alone
+    eligible = np.flatnonzero(fp <= max_fpr * nonmembers.size)  # never empty: +inf flags no one
+    term_fpr = _bound_terms(fp[eligible], nonmembers.size, fn[eligible], members.size, delta, confidence)[0]
+    return float(candidates[eligible[int(np.argmax(term_fpr))]])
 
 
 def epsilon_lower_bound(member_scores, nonmember_scores, *, delta: float = 0.0, confidence: float = 0.95, seed: int = 0, split: bool = True,

@@ -5,7 +5,9 @@
 * :mod:`~privaudit.reference.recipes` — how to train one (``SklearnRecipe``, ``TorchRecipe``; a ``Recipe`` protocol);
 * :mod:`~privaudit.reference.store` — where finished models and outputs live (atomic, content-keyed, no pickle);
 * :mod:`~privaudit.reference.engine` — :func:`train_reference_models`, over the registered ``BACKENDS``
-  (``sequential``, ``process``, ``ray``).
+  (``sequential``, ``process``, ``ray``);
+* :mod:`~privaudit.reference.precomputed` — models trained elsewhere: their outputs and ``keep`` masks
+  from an ``.npz`` (:func:`load_reference_outputs`, :func:`save_reference_outputs`; config ``reference: {outputs: ...}``).
 
 ``import privaudit.reference`` imports neither torch nor ray.
 
@@ -30,6 +32,7 @@ Examples
 from privaudit.reference.backends import BACKENDS
 from privaudit.reference.design import offline_keep_mask, reference_design, reference_keep_mask
 from privaudit.reference.engine import ReferenceOutputs, train_reference_models
+from privaudit.reference.precomputed import PrecomputedReferences, load_reference_outputs, save_reference_outputs
 from privaudit.reference.recipes import Recipe, SklearnRecipe, TorchRecipe
 from privaudit.reference.store import STORE_FORMAT, ReferenceStore
 from privaudit.reference.worker import model_seed
@@ -37,14 +40,17 @@ from privaudit.reference.worker import model_seed
 __all__ = [
     "BACKENDS",
     "STORE_FORMAT",
+    "PrecomputedReferences",
     "Recipe",
     "ReferenceOutputs",
     "ReferenceStore",
     "SklearnRecipe",
     "TorchRecipe",
     "model_seed",
+    "load_reference_outputs",
     "offline_keep_mask",
     "reference_design",
     "reference_keep_mask",
+    "save_reference_outputs",
     "train_reference_models",
 ]

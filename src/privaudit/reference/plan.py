@@ -66,6 +66,9 @@ class ReferencePlan:
     exact_train_size : bool
         Offline only: every model trains on exactly ``train_size`` population records, drawn
         independently per model (:func:`privaudit.reference.design.offline_keep_mask`); set for ``train_size: members``.
+    precomputed : PrecomputedReferences, optional
+        Models trained elsewhere (``reference: {outputs: refs.npz}``,
+        :mod:`privaudit.reference.precomputed`): their outputs and ``keep`` masks replace training.
     """
 
     recipe: object
@@ -82,6 +85,7 @@ class ReferencePlan:
     field: str = "reference"
     choice: str | None = None
     exact_train_size: bool = False
+    precomputed: object | None = None
 
     def __post_init__(self) -> None:
         if self.n_models < 1:
@@ -125,9 +129,10 @@ class ReferencePlan:
 
 def _in_mask_on(query_ids: np.ndarray, pool_ids: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Rows of ``keep`` for the query records, matched by record id (False for records outside the pool)."""
-    row_of = {str(rid): i for i, rid in enumerate(pool_ids)}
+    import pandas as pd
+
     mask = np.zeros((len(query_ids), keep.shape[1]), dtype=bool)
-    rows = np.array([row_of.get(str(rid), -1) for rid in query_ids], dtype=np.intp)
+    rows = pd.Index(np.asarray(pool_ids).astype(str)).get_indexer(np.asarray(query_ids).astype(str))
     inside = rows >= 0
     mask[inside] = keep[rows[inside]]
     return mask
@@ -170,13 +175,16 @@ def reference_signals(
     backend : str
         The backend that ran (``local`` resolved by measurement).
     """
-    from privaudit.attacks.reference import ReferenceSignals
     from privaudit.data import concat_records
     from privaudit.reference.design import reference_design
     from privaudit.reference.engine import all_stored, train_reference_models
+    from privaudit.reference.model_signals import signals_of_models
     from privaudit.reference.store import ReferenceStore
-    from privaudit.signals import signals_from_outputs
 
+    if plan.precomputed is not None:
+        from privaudit.reference.model_signals import precomputed_reference_signals
+
+        return precomputed_reference_signals(plan, data, names, target_population_signals, query=query, design=design, augmented=augmented)
     if data.records.features.shape[1] == 0:
         raise ConfigError(
             f"{plan.field}: the data file {getattr(data, 'source', 'data.path')} has no feature columns to train reference models on; "
@@ -208,31 +216,10 @@ def reference_signals(
         store=store, seed=seed, backend=backend,
         n_jobs=plan.n_jobs, ray_address=plan.ray_address, progress=progress,
     )
-    labels = query_records.labels
-    stacked = {name: np.empty((len(query_records), outputs.n_models)) for name in names}
-    for k in range(outputs.n_models):
-        model_outputs, kind = outputs.outputs[k], outputs.output_kind
-        if plan.output_defence is not None:
-            model_outputs, kind = plan.output_defence.apply(model_outputs, kind)
-        per_model = signals_from_outputs(model_outputs, kind, labels, list(names), source=f"reference model {k}")
-        for name in names:
-            stacked[name][:, k] = per_model[name]
-    in_mask = _in_mask_on(query_records.ids, pool_records.ids, keep)
-    has_population = data.population.size > 0 and target_population_signals is not None
-    audited_signals = {name: values[:n_audited] for name, values in stacked.items()}
-    population_signals = {name: values[n_audited:n_plain] for name, values in stacked.items()}
-    for key, start, n_records, n_queries, population in (segments if augmented else ()):
-        for name in names:
-            values = stacked[name][start:start + n_records * n_queries].reshape(n_records, n_queries, -1).transpose(0, 2, 1)  # (n, K, Q)
-            (population_signals if population else audited_signals)[f"{name}@{key}"] = values
-    signals = ReferenceSignals(
-        signals=audited_signals,
-        in_mask=in_mask[:n_audited],
-        population_target=target_population_signals if has_population else None,
-        population_signals=population_signals if has_population else None,
-        population_in_mask=in_mask[n_audited:n_plain] if has_population else None,
-        population_labels=labels[n_audited:n_plain] if has_population else None,
-        model_ids=outputs.model_keys,
+    signals = signals_of_models(
+        plan, data, names, target_population_signals, query_records, n_audited, n_plain,
+        lambda k: outputs.outputs[k], outputs.output_kind, _in_mask_on(query_records.ids, pool_records.ids, keep), outputs.model_keys,
+        segments if augmented else (),
     )
     return signals, outputs, backend
 
@@ -343,6 +330,10 @@ def plans_from_config(config, base_dir: str | Path, *, data=None) -> dict[str, R
         if ref is None:
             continue
         field = f"targets.{target.name}.reference"
+        if ref.outputs is not None:
+            defence = None if target.output_defence is None else OutputDefence(**target.output_defence.model_dump())
+            plans[target.name] = _precomputed_plan(ref.outputs, base_dir, data, field, store, defence)
+            continue
         trusted = list(target.trusted_types or [])
         if target.reference_recipe == "training":
             spec = target.model_dump()
@@ -365,3 +356,22 @@ def plans_from_config(config, base_dir: str | Path, *, data=None) -> dict[str, R
             field=field, choice=size.choice, exact_train_size=size.exact_train_size,
         )
     return plans
+
+
+def _precomputed_plan(path: str, base_dir: Path, data, field: str, store: Path, output_defence=None) -> ReferencePlan:
+    """A plan that reads ``reference.outputs`` (checked against ``data``) instead of training; online when any audited record is IN a model.
+
+    The target's output defence applies to these outputs too, as to models privaudit trains (they answer like the target).
+    """
+    from privaudit.reference.precomputed import check_reference_ids, load_reference_outputs
+
+    refs = load_reference_outputs(base_dir / path, field=f"{field}.outputs", n_classes=None if data is None else len(data.records.classes))
+    if data is not None:
+        check_reference_ids(refs, data)
+        audited_in = refs.keep[:, refs.rows_for(data.records.ids[data.audited])].any()
+    else:
+        audited_in = refs.keep.any()
+    mode = "online" if audited_in else "offline"
+    return ReferencePlan(None, n_models=refs.n_models, mode=mode, store=store, field=field, precomputed=refs, output_defence=output_defence,
+                         choice=f"{mode}, {refs.n_models} models trained elsewhere, outputs from {path}")
+

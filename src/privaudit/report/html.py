@@ -83,10 +83,17 @@ def _auc_interval_label(result: AuditResult) -> str:
     """How the AUC intervals were computed, for the table footnote."""
     methods = {r.metrics.auc_ci_method for r in result.results}
     n_bootstrap = result.results[0].metrics.n_bootstrap if result.results else 0
+    delong = "DeLong's normal interval (O(n log n); from 50,000 members and non-members each)"
     if methods <= {"bootstrap"}:
         return f"stratified bootstrap ({formatting.count(n_bootstrap)} replicates)"
+    if methods <= {"delong"}:
+        return delong
+    parts = [f"stratified bootstrap ({formatting.count(n_bootstrap)} replicates)"] if "bootstrap" in methods else []
+    parts += [delong] if "delong" in methods else []
+    if "hoeffding" not in methods:
+        return "; ".join(parts)
     return ("Hoeffding's distribution-free interval (fewer records than a verdict needs, where a bootstrap is meaningless)"
-            + (f", elsewhere stratified bootstrap ({formatting.count(n_bootstrap)} replicates)" if "bootstrap" in methods else ""))
+            + (f", elsewhere {'; '.join(parts)}" if parts else ""))
 
 
 def _exposed_records(result: AuditResult, best) -> list[dict]:

@@ -33,8 +33,14 @@ _DASHES = ["-", (0, (5, 2)), (0, (1.5, 1.5)), (0, (6, 2, 1.5, 2)), (0, (3, 3)), 
 PLOT_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
 
-def thin_log_curve(fpr: np.ndarray, tpr: np.ndarray, *, floor: float = ROC_LIMIT / 10, steps_per_decade: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def thin_log_curve(fpr: np.ndarray, tpr: np.ndarray, *, floor: float = ROC_LIMIT / 10, steps_per_decade: int = 200,
+                   exact_at=(0.1, 0.01, 0.001)) -> tuple[np.ndarray, np.ndarray]:
     """Drop ROC points that coincide on a log-log plot; keep the first and last point of each run.
+
+    The kept points are bounded by the grid, not by the records: a monotone curve crosses at most
+    about 2 × (decades shown) × ``steps_per_decade`` cells, so a million-record ROC is drawn
+    from a few thousand points. The point :func:`privaudit.metrics.tpr_at_fpr` reads at each FPR
+    in ``exact_at`` is always kept, so the drawn step curve's TPR there equals the full curve's.
 
     Parameters
     ----------
@@ -44,21 +50,26 @@ def thin_log_curve(fpr: np.ndarray, tpr: np.ndarray, *, floor: float = ROC_LIMIT
         Values below are raised to it (0 has no place on a log axis).
     steps_per_decade : int
         Resolution of the grid on which points count as coinciding.
+    exact_at : sequence of float
+        FPRs (the report's table) where the thinned curve keeps the exact operating point.
 
     Returns
     -------
     fpr, tpr : arrays, shape (m,), m ≤ k
         Floored, in the original order.
     """
-    fpr = np.maximum(np.asarray(fpr, dtype=np.float64), floor)
+    raw = np.asarray(fpr, dtype=np.float64)
+    fpr = np.maximum(raw, floor)
     tpr = np.maximum(np.asarray(tpr, dtype=np.float64), floor)
     if fpr.size == 0:
         return fpr, tpr
+    # the last point at or below each FPR: where TPR (non-decreasing along the curve) is highest, as tpr_at_fpr reads it
+    operating = np.searchsorted(raw, np.asarray(exact_at, dtype=np.float64) + 1e-15, side="right") - 1
     keys = np.stack([np.round(np.log10(fpr) * steps_per_decade), np.round(np.log10(tpr) * steps_per_decade)], axis=1)
     change = np.r_[True, np.any(keys[1:] != keys[:-1], axis=1)]
     starts = np.flatnonzero(change)
     ends = np.r_[starts[1:] - 1, fpr.size - 1]
-    keep = np.unique(np.r_[starts, ends])
+    keep = np.unique(np.r_[starts, ends, operating[operating >= 0]])
     return fpr[keep], tpr[keep]
 
 
@@ -181,7 +192,7 @@ def roc_svg(results: list[AttackResult], is_member: np.ndarray, *, plot_id: str,
                          label=f"unresolved: < {MIN_EXPECTED_FALSE_POSITIVES} expected false positives")
         axes.plot([ROC_LIMIT, 1], [ROC_LIMIT, 1], color="#888888", linestyle="--", linewidth=1, label="chance")
         for i, (group, (fpr, tpr)) in enumerate(coinciding_curves(results, is_member)):
-            fpr, tpr = thin_log_curve(fpr, tpr)
+            fpr, tpr = thin_log_curve(fpr, tpr, exact_at=sorted({f for r in group for f in r.metrics.operating_points}))
             axes.plot(fpr, tpr, drawstyle="steps-post", color=PLOT_COLOURS[i % len(PLOT_COLOURS)], linestyle=_DASHES[i % len(_DASHES)], linewidth=1.5,
                       label=roc_legend_label(group))
         axes.set_xscale("log")

@@ -136,7 +136,8 @@ def _masking_sentence(result: AuditResult, target_name: str) -> str:
 
 def _correction(claim: TargetClaim) -> str:
     k = claim.n_attacks
-    return f"{claim.method} over {k} attack{'s' if k != 1 else ''}, {count(claim.n_permutations)} permutations"
+    draws = "draws" if "normal limit" in claim.method else "permutations"
+    return f"{claim.method} over {k} attack{'s' if k != 1 else ''}, {count(claim.n_permutations)} {draws}"
 
 
 def _evidence_text(claim: TargetClaim) -> str:
@@ -301,7 +302,7 @@ def report_notes(result: AuditResult) -> list[str]:
         (
             f"Claims: each target's verdict comes from one test over all its attacks ({k_text} here): a "
             f"{claims[0].method if claims else 'max-T permutation test'}"
-            + (f" with {count(tested[0].n_permutations)} random relabellings" if tested else "")
+            + (f" with {count(tested[0].n_permutations)} {'draws' if 'normal limit' in tested[0].method else 'random relabellings'}" if tested else "")
             + f", which keeps the chance of a false 'leakage detected' at most α = {1 - result.confidence:g} however many "
             "attacks ran and however alike they are. Grades (weak / clear / severe) use intervals that hold together over every "
             f"attack and every FPR ≤ {fpr_label(GRADING_MAX_FPR)} (Bonferroni at {level}: DeLong for the AUC, Clopper–Pearson "
@@ -321,9 +322,9 @@ def report_notes(result: AuditResult) -> list[str]:
         ),
     ]
     methods = {r.metrics.auc_ci_method for r in result.results}
-    auc_method = "stratified percentile bootstrap" if methods == {"bootstrap"} else (
-        "Hoeffding's distribution-free interval (the sample is below the minimum for a verdict)" if methods == {"hoeffding"}
-        else "stratified percentile bootstrap, or Hoeffding's distribution-free interval where the sample is below the minimum")
+    named = {"bootstrap": "stratified percentile bootstrap", "delong": "DeLong's normal interval (from 50,000 members and non-members each)",
+             "hoeffding": "Hoeffding's distribution-free interval where the sample is below the minimum for a verdict"}
+    auc_method = ", or ".join(named[m] for m in ("bootstrap", "delong", "hoeffding") if m in methods) or named["bootstrap"]
     notes.append(f"Intervals in the tables are {level}, each on its own: AUC by {auc_method}; TPR and FPR by the exact "
                  "Clopper–Pearson interval at the chosen threshold (not accounting for how it was chosen).")
     if any(c.status == "too_few_records" for c in claims):

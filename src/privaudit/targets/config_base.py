@@ -113,6 +113,8 @@ class ReferenceConfig(StrictModel):
     when the population holds at least twice ``train_size`` records, else online; the
     run says which it chose (:func:`privaudit.reference.plan.resolve_reference_size`).
     ``--reference-models N`` on a target without a block uses ``{models: N, mode: auto, train_size: members}``.
+    ``outputs: refs.npz``: reference models trained elsewhere, their outputs and training masks read from the
+    file (:mod:`privaudit.reference.precomputed`) instead of training any; the count and design come from the file.
     """
 
     models: int = Field(default=16, ge=1)
@@ -122,6 +124,17 @@ class ReferenceConfig(StrictModel):
     include_population: bool = True
     estimator: str | None = None
     training: TrainingRecipeConfig | None = None
+    outputs: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _file_or_training(self):
+        """With ``outputs`` the file says everything; a training key beside it would be silently ignored, so it is refused."""
+        if self.outputs is not None:
+            given = sorted(set(self.model_fields_set) - {"outputs"})
+            if given:
+                raise ValueError(f"reference.outputs gives models trained elsewhere (their count and keep masks are in the file), "
+                                 f"so {', '.join(given)} does not apply; remove {'it' if len(given) == 1 else 'them'}")
+        return self
 
     @field_validator("train_size", mode="before")
     @classmethod
@@ -184,7 +197,7 @@ class TargetConfigBase(StrictModel):
         if self.reference_recipe == "training":
             return f"target '{self.name}': reference models of a {self.type} target need {key} (epochs, batch_size, learning_rate, ...)"
         return (f"target '{self.name}': a {self.type} target cannot be retrained, so its reference models need {key}: "
-                "a skops file of an estimator trained like it")
+                "a skops file of an estimator trained like it (or reference.outputs: an .npz of reference models' outputs trained elsewhere)")
 
 
 class ClassifierTargetConfig(TargetConfigBase):
@@ -201,7 +214,7 @@ class ClassifierTargetConfig(TargetConfigBase):
     @model_validator(mode="after")
     def _reference_recipe_fits_the_type(self):
         ref = self.reference
-        if ref is None:
+        if ref is None or ref.outputs is not None:  # outputs: models trained elsewhere, no recipe needed
             return self
         other = "training" if self.reference_recipe == "estimator" else "estimator"
         if getattr(ref, other) is not None:

@@ -25,7 +25,8 @@ class PrecomputedTargetConfig(ClassifierTargetConfig):
     ``record_id``): its record-id column. ``columns``: the output columns in the
     data's class order (default: one column named after each class; for
     ``labels``, the one predicted-label column). It cannot be retrained: reference
-    models need ``reference.estimator``.
+    models need ``reference.estimator``, or their outputs from elsewhere in ``reference.outputs``
+    (:mod:`privaudit.reference.precomputed`).
     """
 
     type: Literal["precomputed"]
@@ -116,10 +117,11 @@ class PrecomputedTarget:
         return [by_name[n] for n in named]
 
     def predict(self, records) -> np.ndarray:
-        missing = ~np.isin(records.ids, self.table.index.to_numpy())
+        positions = self.table.index.get_indexer(records.ids)  # hashed lookup: O(n), where isin on text ids is quadratic
+        missing = positions < 0
         if missing.any():
             raise DataError(f"{self.source}: no outputs for {int(missing.sum())} audited records (e.g. id {records.ids[missing][0]}); the file must cover every member, non-member and population record")
-        rows = self.table.loc[records.ids, self._output_columns(records.classes)]
+        rows = self.table[self._output_columns(records.classes)].iloc[positions]
         if self.output_kind == "labels":
             inverse = {str(c): i for i, c in enumerate(records.classes)}
             values = rows.iloc[:, 0].astype(str)

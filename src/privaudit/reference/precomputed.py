@@ -1,0 +1,257 @@
+"""Reference models trained elsewhere: their outputs and training masks read from an ``.npz`` file.
+
+A config's ``reference: {outputs: refs.npz}`` replaces training: the file holds
+
+* ``record_ids`` (n,) — text or integer record ids, unique, the data's audited and population ids;
+* ``keep`` (K, n) bool — ``keep[k, i]`` is True when reference model k trained on record i
+  (all False on the audited records = an offline design);
+* ``outputs`` (K, n, C) float — model k's answer for record i, columns in the data's class order;
+* ``kind`` — a text scalar, ``probabilities`` or ``logits``.
+
+:func:`load_reference_outputs` reads it with ``allow_pickle=False`` and checks every array
+(one-line :class:`~privaudit.exceptions.DataError` naming the file, the array and the fix);
+:func:`check_reference_ids` matches its ids to the audit's data. The models' outputs then go
+through the same signal code and the same IN/OUT reading of ``keep`` as models the engine
+trained (:func:`privaudit.reference.plan.reference_signals`), so an attack cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from privaudit.exceptions import ConfigError, DataError
+
+__all__ = ["PrecomputedReferences", "load_reference_outputs", "check_reference_ids", "save_reference_outputs", "OUTPUT_KINDS"]
+
+#: what ``kind`` may say
+OUTPUT_KINDS = ("probabilities", "logits")
+_ARRAYS = ("record_ids", "keep", "outputs", "kind")
+
+
+@dataclass(frozen=True)
+class PrecomputedReferences:
+    """Reference models' outputs and training masks, checked (:func:`load_reference_outputs`).
+
+    Attributes
+    ----------
+    record_ids : ndarray of str, shape (n,)
+    keep : ndarray of bool, shape (K, n)
+    outputs : ndarray of float, shape (K, n, C), or None
+        None for a checked file (:func:`load_reference_outputs`): :meth:`model_reader` reads
+        them again, one model at a time, when the signals are computed, so the run never holds
+        K × n × C numbers.
+    output_kind : {"probabilities", "logits"}
+    source : str
+        The file, named in errors.
+    path : Path, optional
+        The file the outputs are read from when ``outputs`` is None.
+    shape : tuple of int
+        ``outputs``' shape (K, n, C) as checked.
+    """
+
+    record_ids: np.ndarray
+    keep: np.ndarray
+    outputs: np.ndarray | None
+    output_kind: str
+    source: str = "<arrays>"
+    path: Path | None = None
+    shape: tuple = ()
+
+    @property
+    def n_models(self) -> int:
+        return int(self.keep.shape[0])
+
+    @property
+    def model_keys(self) -> tuple[str, ...]:
+        """One key per model: the file and the model's index (the store keys of trained models' place)."""
+        return tuple(f"{Path(self.source).name}#{k}" for k in range(self.n_models))
+
+    def rows_for(self, ids, *, what: str = "audited and population records") -> np.ndarray:
+        """Rows of the file for record ``ids`` (in that order); a DataError names a missing id."""
+        rows = pd.Index(self.record_ids).get_indexer(np.asarray(ids).astype(str))  # hashed; not kept (~100 MB of objects at 1M)
+        missing = rows < 0
+        if missing.any():
+            first = np.asarray(ids)[missing][0]
+            raise DataError(f"{self.source}: record_ids has no row for {int(missing.sum()):,} of the {what} (e.g. id {str(first)!r}); "
+                            "the reference outputs must cover every record the models are asked about")
+        return rows
+
+    def model_reader(self):
+        """``read(k)`` → model k's (n, C) outputs in the file's float type.
+
+        Held outputs are sliced; a checked file is read one model at a time where ``numpy.savez``
+        stored the array uncompressed (never all K × n × C numbers at once), else read whole once.
+        """
+        if self.outputs is not None:
+            return lambda k: self.outputs[k]
+        models = _StoredModels.open(self.path)
+        if models is None:
+            with np.load(self.path, allow_pickle=False) as archive:
+                whole = archive["outputs"]
+            models = whole
+        if tuple(models.shape) != self.shape or models.dtype.kind != "f":
+            raise _one_line(self.source, "outputs", f"changed while privaudit ran (now shape {models.shape}, type {models.dtype})",
+                            "leave the file alone during the audit and run it again")
+        return lambda k: np.asarray(models[k])
+
+
+class _StoredModels:
+    """An uncompressed, C-ordered ``outputs.npy`` inside an ``.npz``, read one model (first index) at a time."""
+
+    def __init__(self, path: Path, offset: int, dtype: np.dtype, shape: tuple) -> None:
+        self.path, self.offset, self.dtype, self.shape = path, offset, dtype, tuple(shape)
+        self.ndim = len(self.shape)
+
+    @classmethod
+    def open(cls, path: Path, name: str = "outputs"):
+        """The member's layout, or None when it is compressed, Fortran-ordered or not plain numbers."""
+        try:
+            with zipfile.ZipFile(path) as archive:
+                info = archive.getinfo(f"{name}.npy")
+        except (KeyError, OSError, zipfile.BadZipFile):
+            return None
+        if info.compress_type != zipfile.ZIP_STORED:
+            return None
+        with open(path, "rb") as handle:
+            handle.seek(info.header_offset)
+            local = handle.read(30)
+            if len(local) < 30 or local[:4] != b"PK\x03\x04":
+                return None
+            name_length, extra_length = struct.unpack("<HH", local[26:30])
+            handle.seek(info.header_offset + 30 + name_length + extra_length)
+            try:
+                version = np.lib.format.read_magic(handle)
+                header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if header is None:
+                    return None
+                shape, fortran, dtype = header(handle)
+            except ValueError:
+                return None
+            if fortran or dtype.hasobject or len(shape) != 3:
+                return None
+            return cls(path, handle.tell(), dtype, shape)
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        count = int(self.shape[1]) * int(self.shape[2])
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset + int(k) * count * self.dtype.itemsize)
+            values = np.fromfile(handle, dtype=self.dtype, count=count)
+        if values.size != count:
+            raise DataError(f"{self.path}: array 'outputs' is cut short (model {k}); write the file again")
+        return values.reshape(self.shape[1], self.shape[2])
+
+
+def _one_line(source, array: str, problem: str, fix: str) -> DataError:
+    return DataError(f"{source}: array '{array}' {problem}; {fix}")
+
+
+def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes: int | None = None) -> PrecomputedReferences:
+    """Read and check a reference-outputs file (``numpy.savez`` / ``savez_compressed``, ``allow_pickle=False``).
+
+    Parameters
+    ----------
+    path : str or Path
+    field : str
+        The config key naming the file (in errors about the file itself).
+    n_classes : int, optional
+        The data's class count; ``outputs`` must have that many columns.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not an ``.npz`` archive.
+    DataError
+        An array is missing, has the wrong shape or type, holds NaN/inf, repeated ids,
+        probabilities that are not probabilities, or an unknown kind.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise ConfigError(f"{field}: {source} not found; give the .npz file of record_ids, keep, outputs and kind (paths are relative to the config)")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ConfigError(f"{field}: {source} is not a numpy .npz archive ({exc}); write it with numpy.savez(record_ids=..., keep=..., outputs=..., kind=...)") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ConfigError(f"{field}: {source} holds one array, not an .npz archive; write it with numpy.savez(record_ids=..., keep=..., outputs=..., kind=...)")
+    with archive:
+        absent = [name for name in _ARRAYS if name not in archive.files]
+        if absent:
+            raise DataError(f"{source}: no array {', '.join(map(repr, absent))} (it holds {', '.join(archive.files) or 'none'}); "
+                            "save record_ids (n,), keep (K, n) bool, outputs (K, n, C) and kind ('probabilities' or 'logits')")
+        arrays = {}
+        for name in _ARRAYS:
+            stored = _StoredModels.open(path) if name == "outputs" else None
+            try:
+                arrays[name] = stored if stored is not None else archive[name]  # outputs: checked model by model, never all held
+            except ValueError:  # object arrays refuse to load without pickle
+                raise _one_line(source, name, "holds Python objects (it needs pickle, which privaudit never loads)",
+                                "save it as numbers or text (e.g. numpy.asarray(ids, dtype=str))") from None
+    refs = check_reference_arrays(arrays, source=source, n_classes=n_classes)
+    return PrecomputedReferences(refs.record_ids, refs.keep, None, refs.output_kind, source, path=path, shape=refs.shape)
+
+
+def check_reference_arrays(arrays: dict, *, source: str, n_classes: int | None = None) -> PrecomputedReferences:
+    """Check the four arrays of a reference-outputs file; see :func:`load_reference_outputs`."""
+    ids, keep, kind = (np.asarray(arrays[name]) for name in ("record_ids", "keep", "kind"))
+    outputs = arrays["outputs"] if isinstance(arrays["outputs"], _StoredModels) else np.asarray(arrays["outputs"])
+    if kind.ndim != 0 or kind.dtype.kind != "U" or str(kind) not in OUTPUT_KINDS:
+        raise _one_line(source, "kind", f"is {kind!r}", "save kind=numpy.array('probabilities') or numpy.array('logits')")
+    if ids.ndim != 1 or ids.dtype.kind not in "UiuS":
+        raise _one_line(source, "record_ids", f"has shape {ids.shape} and type {ids.dtype}", "save one text or integer id per record, shape (n,)")
+    ids = ids.astype(str)
+    n = ids.size
+    if outputs.ndim != 3 or outputs.shape[1] != n:
+        raise _one_line(source, "outputs", f"has shape {outputs.shape}, expected (K models, {n:,} records, C classes)", "save one row per record id for every model")
+    if outputs.dtype.kind != "f":
+        raise _one_line(source, "outputs", f"has type {outputs.dtype}", "save the outputs as float32 (or float64) numbers")
+    n_models = outputs.shape[0]
+    if keep.dtype != np.bool_:
+        raise _one_line(source, "keep", f"has type {keep.dtype}, not bool", "save keep as a boolean (K, n) matrix: True where model k trained on record i")
+    if keep.shape != (n_models, n):
+        raise _one_line(source, "keep", f"has shape {keep.shape}, expected ({n_models}, {n:,}) like outputs' models × records", "save one row per model, one column per record id")
+    if n_models < 1 or n < 1:
+        raise _one_line(source, "outputs", f"has shape {outputs.shape}: no model or no record", "save at least one model's outputs on the records")
+    if n_classes is not None and outputs.shape[2] != n_classes:
+        raise _one_line(source, "outputs", f"has {outputs.shape[2]} columns, but the data has {n_classes} classes",
+                        "save one column per class, in the data's class order")
+    if outputs.shape[2] < 2:
+        raise _one_line(source, "outputs", f"has {outputs.shape[2]} column", "save one column per class (at least 2)")
+    repeated = pd.Index(ids).duplicated()  # hashed: no sort of a million strings
+    if repeated.any():
+        twice = pd.unique(ids[repeated])
+        raise _one_line(source, "record_ids", f"lists {twice.size:,} ids more than once (e.g. {str(twice[0])!r})", "list each record id once")
+    for k in range(n_models):  # per model: never a (K, n, C) temporary
+        model = outputs[k]
+        finite = np.isfinite(model)
+        if not finite.all():
+            row = int(np.flatnonzero(~finite.all(axis=1))[0])
+            raise _one_line(source, "outputs", f"holds NaN or infinite values (model {k}, record {str(ids[row])!r})", "every output must be a finite number")
+        if str(kind) == "probabilities" and (model.min() < 0 or model.max() > 1):
+            raise _one_line(source, "outputs", f"holds values outside [0, 1] for model {k} though kind is 'probabilities'",
+                            "save kind='logits' if these are logits")
+    held = None if isinstance(outputs, _StoredModels) else outputs
+    return PrecomputedReferences(ids, keep, held, str(kind), source, shape=tuple(outputs.shape))
+
+
+def check_reference_ids(refs: PrecomputedReferences, data) -> None:
+    """The file's ids must be exactly the data's audited and population ids: a missing or extra id is named."""
+    wanted = data.records.ids[np.concatenate([data.audited, data.population])].astype(str)
+    refs.rows_for(wanted)
+    extra = pd.Index(wanted).get_indexer(refs.record_ids) < 0
+    if extra.any():
+        raise _one_line(refs.source, "record_ids", f"lists {int(extra.sum()):,} ids that are not audited or population records of the data "
+                        f"(e.g. {str(refs.record_ids[extra][0])!r})", "save the outputs on the data's records only, or add those records to the data")
+
+
+def save_reference_outputs(path, record_ids, keep, outputs, kind: str) -> None:
+    """Write a reference-outputs file in the layout :func:`load_reference_outputs` reads (uncompressed ``.npz``)."""
+    if kind not in OUTPUT_KINDS:
+        raise ConfigError(f"kind must be one of {OUTPUT_KINDS}, not {kind!r}")
+    np.savez(path, record_ids=np.asarray(record_ids).astype(str), keep=np.asarray(keep, dtype=bool), outputs=np.asarray(outputs), kind=np.array(kind))

@@ -1,0 +1,191 @@
+"""Reference models trained elsewhere: ``reference: {outputs: refs.npz}`` gives the same attack scores as training them here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from privaudit.config import load_config
+from privaudit.datasets import make_synthetic_tabular
+from privaudit.exceptions import ConfigError, DataError
+from privaudit.reference.precomputed import check_reference_ids, load_reference_outputs, save_reference_outputs
+
+FEATURES = ["x0", "x1", "x2", "x3", "x4"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """600 audited + 300 population records, an overfit tree, a config training 4 online reference models."""
+    import skops.io as sio
+    from sklearn.tree import DecisionTreeClassifier
+
+    folder = tmp_path_factory.mktemp("precomputed-reference")
+    frame = make_synthetic_tabular(900, label_noise=0.3, seed=5)
+    frame["split"] = np.random.default_rng(1).permutation(np.array(["member"] * 300 + ["nonmember"] * 300 + ["population"] * 300))
+    frame.to_csv(folder / "records.csv", index=False)
+    members = frame[frame.split == "member"]
+    sio.dump(DecisionTreeClassifier(random_state=0).fit(members[FEATURES], members.label), folder / "tree.skops")
+    config = {
+        "seed": 0,
+        "data": {"path": "records.csv", "label": "label", "id_column": "record_id", "features": FEATURES, "membership": {"column": "split"}},
+        "targets": [{"name": "tree", "type": "sklearn", "path": "tree.skops", "trusted_types": ["sklearn.tree._tree.Tree"],
+                     "reference": {"models": 4, "mode": "online"}}],
+        "metrics": {"bootstrap": 100},
+        "compute": {"backend": "sequential", "store": "cache"},
+        "output": "report",
+    }
+    (folder / "trained.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    config["targets"][0]["reference"] = {"outputs": "refs.npz"}
+    (folder / "precomputed.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(folder):
+    """The trained run's result, and the reference outputs and IN masks its attacks saw, written to refs.npz."""
+    import privaudit.reference.model_signals as model_signals
+    from privaudit.pipeline import run_audit
+
+    seen = {}
+    original = model_signals.signals_of_models
+
+    def spy(plan, data, names, target_population_signals, query_records, n_audited, n_plain, model_outputs, output_kind, in_mask, model_keys, segments):
+        seen.update(ids=query_records.ids, in_mask=in_mask, kind=output_kind, outputs=np.stack([model_outputs(k) for k in range(len(model_keys))]))
+        return original(plan, data, names, target_population_signals, query_records, n_audited, n_plain, model_outputs, output_kind, in_mask,
+                        model_keys, segments)
+
+    model_signals.signals_of_models = spy
+    try:
+        config, base = load_config(folder / "trained.yaml")
+        result = run_audit(config, base)
+    finally:
+        model_signals.signals_of_models = original
+    save_reference_outputs(folder / "refs.npz", seen["ids"], seen["in_mask"].T, seen["outputs"], seen["kind"])
+    return result, seen
+
+
+def test_precomputed_outputs_give_identical_attack_scores(folder, trained):
+    from privaudit.pipeline import run_audit
+
+    result, _ = trained
+    config, base = load_config(folder / "precomputed.yaml")
+    again = run_audit(config, base)
+    assert again.reference["tree"]["backend"] == "precomputed" and again.reference["tree"]["n_models"] == 4
+    assert again.reference["tree"]["mode"] == "online"
+    scores = {r.attack: r.scores for r in result.results}
+    reference_attacks = [r for r in again.results if r.attack.startswith(("lira", "rmia", "reference_calibrated"))]
+    assert {r.attack.split("[")[0] for r in reference_attacks} >= {"lira", "rmia", "reference_calibrated_loss"}
+    assert set(scores) == {r.attack for r in again.results}
+    for r in again.results:
+        np.testing.assert_array_equal(r.scores, scores[r.attack], err_msg=r.attack)
+
+
+def test_offline_keep_makes_an_offline_plan(folder, trained, tmp_path):
+    from privaudit.pipeline.inputs import load_data
+    from privaudit.reference.plan import plans_from_config
+
+    _, seen = trained
+    keep = seen["in_mask"].T.copy()
+    config, base = load_config(folder / "precomputed.yaml")
+    data = load_data(config.data, base)
+    keep[:, np.isin(seen["ids"], data.records.ids[data.audited])] = False  # no audited record trained any model
+    save_reference_outputs(tmp_path / "refs.npz", seen["ids"], keep, seen["outputs"], seen["kind"])
+    plan = plans_from_config(config, tmp_path, data=data)["tree"]
+    assert plan.mode == "offline" and plan.n_models == 4 and plan.precomputed is not None
+
+
+def _hostile(tmp_path, seen, **change) -> Path:
+    arrays = {"record_ids": np.asarray(seen["ids"]).astype(str), "keep": seen["in_mask"].T.copy(), "outputs": seen["outputs"].astype(np.float32),
+              "kind": np.array(seen["kind"])}
+    arrays.update(change)
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    path = tmp_path / "refs.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def _nan_outputs(seen):
+    outputs = seen["outputs"].astype(np.float32)
+    outputs[2, 7, 0] = np.nan
+    return outputs
+
+
+HOSTILE = {
+    "missing array": (lambda s: {"keep": None}, "no array 'keep'"),
+    "pickled ids": (lambda s: {"record_ids": np.asarray(s["ids"]).astype(object)}, "array 'record_ids' holds Python objects"),
+    "repeated id": (lambda s: {"record_ids": np.r_[np.asarray(s["ids"])[:1], np.asarray(s["ids"])[:-1]].astype(str)}, "more than once"),
+    "keep not bool": (lambda s: {"keep": s["in_mask"].T.astype(np.int8)}, "array 'keep' has type int8, not bool"),
+    "keep shape": (lambda s: {"keep": s["in_mask"].T[:, :-1].copy()}, "array 'keep' has shape"),
+    "NaN": (lambda s: {"outputs": _nan_outputs(s)}, "NaN or infinite values (model 2"),
+    "integer outputs": (lambda s: {"outputs": s["outputs"].astype(np.int64)}, "array 'outputs' has type int64"),
+    "class count": (lambda s: {"outputs": np.concatenate([s["outputs"], s["outputs"][:, :, :1]], axis=2).astype(np.float32)}, "but the data has 2 classes"),
+    "kind": (lambda s: {"kind": np.array("scores")}, "array 'kind' is"),
+    "probabilities out of range": (lambda s: {"outputs": (s["outputs"] * 3).astype(np.float32)}, "outside [0, 1]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_files_are_refused_in_one_line(tmp_path, trained, case):
+    _, seen = trained
+    change, message = HOSTILE[case]
+    path = _hostile(tmp_path, seen, **change(seen))
+    with pytest.raises((DataError, ConfigError)) as caught:
+        load_reference_outputs(path, n_classes=2)
+    text = str(caught.value)
+    assert message in text and str(path) in text and "\n" not in text
+
+
+def test_ids_must_match_the_data(folder, tmp_path, trained):
+    from privaudit.pipeline.inputs import load_data
+
+    _, seen = trained
+    config, base = load_config(folder / "precomputed.yaml")
+    data = load_data(config.data, base)
+    ids = np.asarray(seen["ids"]).astype(str)
+    short = _hostile(tmp_path, seen, record_ids=ids[1:], keep=seen["in_mask"].T[:, 1:].copy(), outputs=seen["outputs"][:, 1:].astype(np.float32))
+    with pytest.raises(DataError, match=rf"record_ids has no row for 1 of the audited and population records \(e.g. id '{ids[0]}'\)"):
+        check_reference_ids(load_reference_outputs(short), data)
+    extra = _hostile(tmp_path, seen, record_ids=np.r_[ids, ["stranger"]], keep=np.c_[seen["in_mask"].T, np.zeros(4, bool)],
+                     outputs=np.concatenate([seen["outputs"], seen["outputs"][:, :1]], axis=1).astype(np.float32))
+    with pytest.raises(DataError, match=r"lists 1 ids that are not audited or population records of the data \(e.g. 'stranger'\)"):
+        check_reference_ids(load_reference_outputs(extra), data)
+
+
+def test_cli_refuses_a_bad_file_in_one_line_with_a_nonzero_exit(folder, trained, tmp_path):
+    _, seen = trained
+    config = yaml.safe_load((folder / "precomputed.yaml").read_text())
+    config["data"]["path"] = str(folder / "records.csv")
+    config["targets"][0]["path"] = str(folder / "tree.skops")
+    (tmp_path / "audit.yaml").write_text(yaml.safe_dump(config))
+    _hostile(tmp_path, seen, keep=seen["in_mask"].T.astype(np.uint8))
+    proc = subprocess.run([sys.executable, "-m", "privaudit.cli", "audit", str(tmp_path / "audit.yaml"), "-q"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "array 'keep' has type uint8, not bool" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_config_refuses_training_keys_beside_outputs(folder):
+    from privaudit.config import parse_config
+
+    raw = yaml.safe_load((folder / "precomputed.yaml").read_text())
+    raw["targets"][0]["reference"] = {"outputs": "refs.npz", "models": 8}
+    with pytest.raises(ConfigError, match="reference.outputs gives models trained elsewhere .* so models does not apply; remove it"):
+        parse_config(raw)
+
+
+def test_file_is_read_model_by_model_and_compressed_files_work_too(tmp_path, trained):
+    _, seen = trained
+    ids, keep, outputs = np.asarray(seen["ids"]).astype(str), seen["in_mask"].T.copy(), seen["outputs"].astype(np.float32)
+    save_reference_outputs(tmp_path / "plain.npz", ids, keep, outputs, seen["kind"])
+    np.savez_compressed(tmp_path / "packed.npz", record_ids=ids, keep=keep, outputs=outputs, kind=np.array(seen["kind"]))
+    for name in ("plain.npz", "packed.npz"):
+        refs = load_reference_outputs(tmp_path / name, n_classes=2)
+        assert refs.outputs is None and refs.shape == outputs.shape  # nothing of K × n × C kept after the check
+        read = refs.model_reader()
+        for k in range(outputs.shape[0]):
+            np.testing.assert_array_equal(read(k), outputs[k])
