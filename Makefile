@@ -8,7 +8,7 @@ TORCH_VERSION := 2.13.0
 DEMO_DIR ?= privaudit-demo
 SWEEP_DIR ?= privaudit-sweep
 
-.PHONY: demo sweep lint test test-fast bench clean
+.PHONY: demo sweep lint test test-fast bench bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_http.py --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_llm.py --write BENCHMARKS.md
 	$(BIN)/python benchmarks/bench_claims_power.py --write BENCHMARKS.md
+	$(BIN)/python benchmarks/bench_scale.py --write BENCHMARKS.md
+
+# privaudit beside IBM ART (the `bench` extra) on the Adult and image demos, trained into bench-peers/ on first use
+# (about 30 min then; ML Privacy Meter's rows need its own venv: see benchmarks/bench_peers.py).
+bench-peers: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	mkdir -p bench-peers
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench_peers.py --adult-dir bench-peers/adult --image-dir bench-peers/images --write BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) $(SWEEP_DIR) build dist src/*.egg-info
+	rm -rf $(VENV) $(DEMO_DIR) $(SWEEP_DIR) bench-peers build dist src/*.egg-info
