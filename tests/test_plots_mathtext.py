@@ -19,7 +19,7 @@ VALID = "$x^2$"
 
 def _result(attack: str, seed: int) -> AttackResult:
     rng = np.random.default_rng(seed)
-    return AttackResult(target=f"model {BROKEN}", attack=attack, signal="loss", scores=rng.normal(size=60), metrics=SimpleNamespace(auc=0.61))
+    return AttackResult(target=f"model {BROKEN}", attack=attack, signal="loss", scores=rng.normal(size=60), metrics=SimpleNamespace(auc=0.61, operating_points={}))
 
 
 @pytest.fixture
