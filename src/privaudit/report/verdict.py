@@ -327,7 +327,8 @@ def report_notes(result: AuditResult) -> list[str]:
     ]
     methods = {r.metrics.auc_ci_method for r in result.results}
     named = {"bootstrap": "stratified percentile bootstrap", "delong": "DeLong's normal interval (from 50,000 members and non-members each)",
-             "hoeffding": "Hoeffding's distribution-free interval where the sample is below the minimum for a verdict"}
+             "hoeffding": "Hoeffding's distribution-free interval where the sample is below the minimum for a verdict or the "
+                          "scores separate members from non-members completely (where the others have zero width)"}
     auc_method = ", or ".join(named[m] for m in ("bootstrap", "delong", "hoeffding") if m in methods) or named["bootstrap"]
     notes.append(f"Intervals in the tables are {level}, each on its own: AUC by {auc_method}; TPR and FPR by the exact "
                  "Clopper–Pearson interval at the chosen threshold (not accounting for how it was chosen).")
