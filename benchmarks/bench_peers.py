@@ -305,8 +305,16 @@ def _auc(m) -> str:
 
 
 def _tpr(m, fpr) -> str:
+    """The TPR cell; † where fewer than MIN_EXPECTED_FALSE_POSITIVES non-members are expected above the threshold (the FPR is not pinned down)."""
+    from privaudit.metrics import MIN_EXPECTED_FALSE_POSITIVES
+
     op = m[str(fpr)]
-    return f"{100 * op['tpr']:.1f} % [{100 * op['ci'][0]:.1f}, {100 * op['ci'][1]:.1f}]"
+    dagger = " †" if m["n_nonmembers"] * fpr < MIN_EXPECTED_FALSE_POSITIVES else ""
+    return f"{100 * op['tpr']:.1f} % [{100 * op['ci'][0]:.1f}, {100 * op['ci'][1]:.1f}]{dagger}"
+
+
+UNSUPPORTED_NOTE = ("† fewer than 10 false positives expected at this FPR (non-members × FPR < 10): the TPR's interval does not "
+                    "include the FPR's own uncertainty there (privaudit's reports mark such points unsupported); read the AUC or the 1 % column.")
 
 
 def _table(rows, part: str) -> list[str]:
@@ -339,6 +347,7 @@ def render(run: dict) -> str:
             lines += _table(target_run["rows"], "online")
         lines += ["", f"**HopSkipJump subsample** ({target_run['subsample']}; every row re-evaluated on these records):", ""]
         lines += _table(target_run["rows"], "subsample")
+        lines += ["", UNSUPPORTED_NOTE]
         lines += ["", f"ART's calibrated τ = {target_run['rows'][-1].get('tau', float('nan')):.4g}. "
                   "Target queries / record: rows the target was asked about by the attack (its training, calibration and population queries included) over the records it scored.", ""]
     lines += run["notes"] + ["", run.get("reproduced", "Reproducibility: not checked in this run (`--compare` an earlier run's `--json`)."), END]

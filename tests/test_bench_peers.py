@@ -131,3 +131,16 @@ def test_missing_art_is_refused_in_one_line_with_the_install_hint(monkeypatch):
     with pytest.raises(SystemExit, match=r"pip install -e '\.\[bench\]'") as refused:
         peer_art.require_art()
     assert "\n" not in str(refused.value)
+
+
+def test_tpr_cells_resting_on_fewer_than_ten_expected_false_positives_are_marked():
+    """Review of issue 17: TPR at 0.1 % FPR on 9,500 (or 1,500, or 200) non-members rests on < 10 expected false positives."""
+    from bench_peers import _table
+
+    metrics = {"auc": 0.7, "auc_ci": [0.68, 0.72], "n_members": 500,
+               "0.01": {"tpr": 0.05, "ci": [0.03, 0.07]}, "0.001": {"tpr": 0.016, "ci": [0.007, 0.031]}}
+    row = {"tool": "t", "attack": "a", "access": "x", "labelled": "none", "seconds_note": "", "queries_per_record": 1.0, "seconds": 1.0}
+    for n_nonmembers, marked_1, marked_01 in ((9_500, False, True), (1_500, False, True), (200, True, True), (20_000, False, False)):
+        line = _table([{**row, "eval": {**metrics, "n_nonmembers": n_nonmembers}}], "eval")[-1]
+        cells = line.split(" | ")
+        assert cells[6].endswith("†") == marked_1 and cells[7].endswith("†") == marked_01, (n_nonmembers, line)

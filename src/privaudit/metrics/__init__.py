@@ -139,7 +139,8 @@ def evaluate_scores(
     With fewer than ``MIN_MEMBERS`` members or ``MIN_NONMEMBERS`` non-members
     the AUC interval is Hoeffding's distribution-free one instead of the
     bootstrap; from ``DELONG_MIN_RECORDS`` (50,000) members and non-members each it is
-    DeLong's O(n log n) normal interval (``auc_ci_method`` says which).
+    DeLong's O(n log n) normal interval (``auc_ci_method`` says which). Where the scores separate members
+    from non-members completely (AUC 0 or 1) both would have zero width, and Hoeffding's interval is used.
 
     Parameters
     ----------
@@ -183,6 +184,10 @@ def evaluate_scores(
         lower, upper, _ = bootstrap_auc(scores, is_member, n_bootstrap=n_bootstrap, confidence=confidence, seed=seed)
         auc_ci_method = "bootstrap"
     else:  # a bootstrap of a handful of records is meaningless: the distribution-free interval instead
+        (lower, upper), auc_ci_method = hoeffding_auc_interval(auc, n_members, n_nonmembers, confidence), HOEFFDING_METHOD
+    if auc_ci_method != HOEFFDING_METHOD and upper == lower and auc in (0.0, 1.0):
+        # complete separation: every resample (and DeLong's variance) sees none of the rare crossings a true AUC just
+        # below 1 allows, so the interval would be the point; Hoeffding's distribution-free one is valid at any AUC
         (lower, upper), auc_ci_method = hoeffding_auc_interval(auc, n_members, n_nonmembers, confidence), HOEFFDING_METHOD
     advantage = max_advantage(fpr, tpr)
     points = {}

@@ -55,6 +55,7 @@ __all__ = [
     "rank_sum_statistics",
     "max_t_test",
     "delong_variance",
+    "normal_limit_holds",
 ]
 
 #: Permutations of the max-T test: p-values then resolve to 1/2000 = 0.0005, below α = 0.001.
@@ -64,8 +65,15 @@ DEFAULT_PERMUTATIONS = 1999
 MAX_T_METHOD = "max-T permutation test (Westfall & Young single-step)"
 #: from this many members AND non-members, the max-T test draws from the permutation distribution's normal limit
 NORMAL_MAX_T_MIN_RECORDS = 50_000
+#: the normal limit is used only where every attack's rank sum is close enough to normal for the tail at α = 0.001:
+#: its exact permutation skewness at most this (one-term Edgeworth: ~5 % relative error in a 0.001 tail) ...
+NORMAL_MAX_T_MAX_SKEWNESS = 0.01
+#: ... and no record carries more than this share of the rank sum's variance (Hájek's / Noether's condition;
+#: a handful of records tied apart from the rest make the rank sum a near-binomial lattice, not a normal)
+NORMAL_MAX_T_MAX_NOETHER = 1e-3
 NORMAL_MAX_T_METHOD = ("max-T test (Westfall & Young single-step) on the permutation distribution's normal limit "
-                       f"(Hájek; used from {NORMAL_MAX_T_MIN_RECORDS:,} members and non-members each)")
+                       f"(Hájek; used from {NORMAL_MAX_T_MIN_RECORDS:,} members and non-members each where every attack's "
+                       "rank sum has skewness ≤ 0.01 and no dominant tied group)")
 
 # Permutation statistics within this of the observed one count as "at least as extreme" (rounding in the sums).
 _TIE_TOLERANCE = 1e-9
@@ -167,6 +175,9 @@ def max_t_test(scores, is_member, *, n_permutations: int = DEFAULT_PERMUTATIONS,
     O(B · K · n) — at a million records the difference between a second and minutes — and at
     50,000 per side the normal limit is accurate far beyond the 1/(B + 1) resolution of the p-values
     (checked against the relabellings in ``tests/test_report_scale.py``). ``normal_from=None`` always relabels.
+    The limit is used only where :func:`normal_limit_holds`: heavy ties (label-only scores, a few records
+    tied apart from the rest) with unbalanced classes leave the rank sum skewed or lattice-like even at
+    millions of records, and its normal tail then understates P[p ≤ α] several-fold; those audits relabel.
 
     Parameters
     ----------
@@ -202,7 +213,7 @@ def max_t_test(scores, is_member, *, n_permutations: int = DEFAULT_PERMUTATIONS,
     rng = np.random.default_rng(seed)
     exceed_upper = np.zeros(z.size, dtype=np.int64)
     exceed_lower = np.zeros(z.size, dtype=np.int64)
-    if normal_from is not None and min(n_small, n - n_small) >= normal_from:
+    if normal_from is not None and min(n_small, n - n_small) >= normal_from and normal_limit_holds(ranks, n_m):
         z_star = _normal_limit_draws(ranks, null_sd, int(n_permutations), rng)
         exceed_upper = (z_star.max(axis=1)[:, None] >= z[None, :] - _TIE_TOLERANCE).sum(axis=0)
         exceed_lower = (z_star.min(axis=1)[:, None] <= z[None, :] + _TIE_TOLERANCE).sum(axis=0)
@@ -231,6 +242,42 @@ def max_t_test(scores, is_member, *, n_permutations: int = DEFAULT_PERMUTATIONS,
     p_upper = (1.0 + exceed_upper) / (n_permutations + 1.0)
     p_lower = (1.0 + exceed_lower) / (n_permutations + 1.0)
     return MaxTTest(auc=auc, z=z, p_upper=p_upper, p_lower=p_lower, n_permutations=int(n_permutations))
+
+
+def normal_limit_holds(ranks: np.ndarray, n_members: int) -> bool:
+    """Whether every attack's members' rank sum is near enough to normal for the max-T test's normal limit.
+
+    With ``c_i`` the centred mid-ranks of one attack, n records of which ``n_m`` members drawn without
+    replacement, the rank sum's exact permutation moments are Var = n_m n_n / (n (n − 1)) Σc² and
+    μ₃ = n_m n_n (n − 2 n_m) / (n (n − 1) (n − 2)) Σc³. The limit is used when the skewness
+    μ₃ / Var^{3/2} is at most :data:`NORMAL_MAX_T_MAX_SKEWNESS` in size and max c² / Σc² (Noether's
+    condition) at most :data:`NORMAL_MAX_T_MAX_NOETHER`, for every attack; an attack whose scores are
+    all tied (Σc² = 0) is ignored (its z is 0 either way).
+
+    Parameters
+    ----------
+    ranks : ndarray, shape (K, n)
+        Mid-ranks per attack (:func:`rank_sum_statistics`).
+    n_members : int
+
+    Returns
+    -------
+    bool
+    """
+    n = ranks.shape[1]
+    n_m, n_n = float(n_members), float(n - n_members)
+    if n < 3:
+        return False
+    for row in ranks:
+        c = row - row.mean()
+        c2 = float(np.dot(c, c))
+        if c2 <= 0:
+            continue
+        variance = n_m * n_n / (n * (n - 1.0)) * c2
+        mu3 = n_m * n_n * (n - 2.0 * n_m) / (n * (n - 1.0) * (n - 2.0)) * float(np.sum(c**3))
+        if abs(mu3) / variance**1.5 > NORMAL_MAX_T_MAX_SKEWNESS or float(np.max(c * c)) / c2 > NORMAL_MAX_T_MAX_NOETHER:
+            return False
+    return True
 
 
 def _normal_limit_draws(ranks: np.ndarray, null_sd: np.ndarray, n_draws: int, rng) -> np.ndarray:

@@ -363,7 +363,7 @@ def _precomputed_plan(path: str, base_dir: Path, data, field: str, store: Path, 
 
     The target's output defence applies to these outputs too, as to models privaudit trains (they answer like the target).
     """
-    from privaudit.reference.precomputed import check_reference_ids, load_reference_outputs
+    from privaudit.reference.precomputed import check_online_keep, check_reference_ids, load_reference_outputs
 
     refs = load_reference_outputs(base_dir / path, field=f"{field}.outputs", n_classes=None if data is None else len(data.records.classes))
     if data is not None:
@@ -372,6 +372,8 @@ def _precomputed_plan(path: str, base_dir: Path, data, field: str, store: Path, 
     else:
         audited_in = refs.keep.any()
     mode = "online" if audited_in else "offline"
+    if audited_in and data is not None:
+        check_online_keep(refs, data.records.ids[data.audited])
     return ReferencePlan(None, n_models=refs.n_models, mode=mode, store=store, field=field, precomputed=refs, output_defence=output_defence,
                          choice=f"{mode}, {refs.n_models} models trained elsewhere, outputs from {path}")
 

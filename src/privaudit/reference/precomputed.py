@@ -27,7 +27,8 @@ import pandas as pd
 
 from privaudit.exceptions import ConfigError, DataError
 
-__all__ = ["PrecomputedReferences", "load_reference_outputs", "check_reference_ids", "save_reference_outputs", "OUTPUT_KINDS"]
+__all__ = ["PrecomputedReferences", "load_reference_outputs", "check_reference_ids", "check_online_keep", "save_reference_outputs",
+           "OUTPUT_KINDS"]
 
 #: what ``kind`` may say
 OUTPUT_KINDS = ("probabilities", "logits")
@@ -248,6 +249,24 @@ def check_reference_ids(refs: PrecomputedReferences, data) -> None:
     if extra.any():
         raise _one_line(refs.source, "record_ids", f"lists {int(extra.sum()):,} ids that are not audited or population records of the data "
                         f"(e.g. {str(refs.record_ids[extra][0])!r})", "save the outputs on the data's records only, or add those records to the data")
+
+
+def check_online_keep(refs: PrecomputedReferences, ids) -> None:
+    """An online audit needs every audited record IN at least one model and OUT of at least one; else a DataError names them.
+
+    Online LiRA fits each record's IN and OUT Gaussians (Carlini et al. 2022, eq. 4) and online RMIA's
+    Pr(x) averages IN and OUT models alike (Zarifzadeh et al. 2024, sec. 3): a record with no IN model or
+    no OUT model has nothing to fit one side from, so it is refused here, naming the file and the fix,
+    instead of deep inside an attack.
+    """
+    keep = refs.keep[:, refs.rows_for(ids, what="audited records")]
+    n_in = keep.sum(axis=0)
+    for bad, side in ((n_in == 0, "IN no reference model"), (n_in == keep.shape[0], "IN every reference model (OUT of none)")):
+        if bad.any():
+            first = str(np.asarray(ids)[bad][0])
+            raise DataError(f"{refs.source}: keep makes the audit online (some audited records are IN a model), but {int(bad.sum()):,} "
+                            f"audited record(s) are {side} (e.g. id {first!r}); online attacks need IN and OUT models for every "
+                            "audited record: train each on about half of the models, or mark no audited record IN any model for an offline audit")
 
 
 def save_reference_outputs(path, record_ids, keep, outputs, kind: str) -> None:

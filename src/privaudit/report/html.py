@@ -92,7 +92,8 @@ def _auc_interval_label(result: AuditResult) -> str:
     parts += [delong] if "delong" in methods else []
     if "hoeffding" not in methods:
         return "; ".join(parts)
-    return ("Hoeffding's distribution-free interval (fewer records than a verdict needs, where a bootstrap is meaningless)"
+    return ("Hoeffding's distribution-free interval (fewer records than a verdict needs, where a bootstrap is meaningless, "
+            "or complete separation, where the others have zero width)"
             + (f", elsewhere {'; '.join(parts)}" if parts else ""))
 
 

@@ -207,7 +207,10 @@ def untrained_input_sentence(result: AuditResult, target_name: str) -> str | Non
     e.g. by heavy noise) or, far more often, is not receiving its inputs as it was trained on them: feature
     columns in another order or scale, pixels in 0–255 for a model trained on 0–1, another label mapping. Its
     scores then describe that input, not the model's training, so a "no leakage detected" must not be read as
-    evidence about the model. Returns None when the member accuracy exceeds the majority rate, when the target
+    evidence about the model. The rule is a point comparison on the members' accuracy, so the sentence names the
+    legitimate exceptions (class-weighted training on imbalanced classes keeps accuracy below the majority share on
+    purpose; a DP-SGD model at a small ε may learn next to nothing, and its "no leakage" then does describe it).
+    Returns None when the member accuracy exceeds the majority rate, when the target
     answers no labels (a text audit: NaN accuracy), or when there are no members.
     """
     import numpy as np
@@ -222,9 +225,10 @@ def untrained_input_sentence(result: AuditResult, target_name: str) -> str | Non
         return None
     return (f"Check the inputs: {target_name} labels its own members correctly only {percent(summary.accuracy_members)} of the "
             f"time, no better than always naming their most common class ({percent(majority)}, {count(int(is_member.sum()))} members). "
-            "A trained model does better on its training records, so the records probably do not reach it as it was trained on "
-            "them (feature order or scale, pixel scale 0–255 vs 0–1, label mapping), or it learned nothing; the scores then "
-            "describe this input, not the model's training.")
+            "Unless it was trained to do that (class weights that trade accuracy for the rarer classes, or so much noise, e.g. "
+            "DP-SGD at a small ε, or regularisation that it learned next to nothing; then the audit stands), the records probably "
+            "do not reach it as it was trained on them (feature order or scale, pixel scale 0–255 vs 0–1, label mapping), and the "
+            "scores then describe this input, not the model's training.")
 
 
 def verdict(result: AuditResult, target_name: str) -> str:
@@ -323,7 +327,8 @@ def report_notes(result: AuditResult) -> list[str]:
     ]
     methods = {r.metrics.auc_ci_method for r in result.results}
     named = {"bootstrap": "stratified percentile bootstrap", "delong": "DeLong's normal interval (from 50,000 members and non-members each)",
-             "hoeffding": "Hoeffding's distribution-free interval where the sample is below the minimum for a verdict"}
+             "hoeffding": "Hoeffding's distribution-free interval where the sample is below the minimum for a verdict or the "
+                          "scores separate members from non-members completely (where the others have zero width)"}
     auc_method = ", or ".join(named[m] for m in ("bootstrap", "delong", "hoeffding") if m in methods) or named["bootstrap"]
     notes.append(f"Intervals in the tables are {level}, each on its own: AUC by {auc_method}; TPR and FPR by the exact "
                  "Clopper–Pearson interval at the chosen threshold (not accounting for how it was chosen).")
