@@ -189,3 +189,56 @@ def test_file_is_read_model_by_model_and_compressed_files_work_too(tmp_path, tra
         read = refs.model_reader()
         for k in range(outputs.shape[0]):
             np.testing.assert_array_equal(read(k), outputs[k])
+
+
+def _npz_with_member(path: Path, arrays: dict, name: str, member: bytes, compress: bool = False) -> Path:
+    """An .npz of ``arrays`` whose ``name.npy`` member is replaced by raw ``member`` bytes."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as archive:
+        for key, value in arrays.items():
+            if key == name:
+                archive.writestr(f"{key}.npy", member)
+                continue
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, value)
+            archive.writestr(f"{key}.npy", buffer.getvalue())
+    return path
+
+
+def _header(shape, dtype) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, shape, dtype", [("record_ids", (10**11,), "<U10"), ("keep", (4, 10**11), "|b1"), ("outputs", (4, 900, 2), "<f4")])
+def test_a_header_claiming_more_than_is_stored_is_refused_before_allocating(tmp_path, trained, name, shape, dtype):
+    _, seen = trained
+    arrays = {"record_ids": np.asarray(seen["ids"]).astype(str), "keep": seen["in_mask"].T.copy(), "outputs": seen["outputs"].astype(np.float32),
+              "kind": np.array(seen["kind"])}
+    path = _npz_with_member(tmp_path / "refs.npz", arrays, name, _header(shape, dtype) + b"\0" * 100)
+    with pytest.raises(DataError) as caught:
+        load_reference_outputs(path, n_classes=2)
+    text = str(caught.value)
+    assert f"array '{name}' has a header declaring shape {shape}" in text and "100 bytes of data are stored" in text and "\n" not in text
+
+
+def test_a_compressed_bomb_of_ids_is_refused_from_its_header(tmp_path, trained):
+    _, seen = trained
+    arrays = {"record_ids": np.asarray(seen["ids"]).astype(str), "keep": seen["in_mask"].T.copy(), "outputs": seen["outputs"].astype(np.float32),
+              "kind": np.array(seen["kind"])}
+    n_ids = 5_000_000  # 200 MB of zeros that deflate to ~200 kB
+    path = _npz_with_member(tmp_path / "refs.npz", arrays, "record_ids", _header((n_ids,), "<U10") + bytes(n_ids * 40), compress=True)
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(DataError, match=r"array 'record_ids' lists 5,000,000 ids but the data has only 900 audited and population records"):
+        load_reference_outputs(path, n_classes=2, n_records=900)
+
+
+def test_an_empty_file_is_named(tmp_path):
+    (tmp_path / "refs.npz").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"refs.npz is not a numpy .npz archive"):
+        load_reference_outputs(tmp_path / "refs.npz")

@@ -365,7 +365,8 @@ def _precomputed_plan(path: str, base_dir: Path, data, field: str, store: Path, 
     """
     from privaudit.reference.precomputed import check_reference_ids, load_reference_outputs
 
-    refs = load_reference_outputs(base_dir / path, field=f"{field}.outputs", n_classes=None if data is None else len(data.records.classes))
+    refs = load_reference_outputs(base_dir / path, field=f"{field}.outputs", n_classes=None if data is None else len(data.records.classes),
+                                  n_records=None if data is None else data.audited.size + data.population.size)
     if data is not None:
         check_reference_ids(refs, data)
         audited_in = refs.keep[:, refs.rows_for(data.records.ids[data.audited])].any()
