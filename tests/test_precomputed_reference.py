@@ -242,3 +242,29 @@ def test_an_empty_file_is_named(tmp_path):
     (tmp_path / "refs.npz").write_bytes(b"")
     with pytest.raises(ConfigError, match=r"refs.npz is not a numpy .npz archive"):
         load_reference_outputs(tmp_path / "refs.npz")
+
+
+@pytest.mark.parametrize("theirs, ours", [("7", "007"), ("a1 ", "a1"), ("cafe\u0301", "caf\u00e9"), ("REC-1", "rec-1")])
+def test_ids_written_differently_are_refused_naming_the_difference(theirs, ours):
+    import pandas as pd
+
+    from privaudit.data import RecordSet
+    from privaudit.reference.precomputed import PrecomputedReferences
+    from privaudit.targets.precomputed import PrecomputedTarget
+
+    refs = PrecomputedReferences(np.array([theirs, "other"]), np.zeros((1, 2), bool), None, "probabilities", "refs.npz")
+    with pytest.raises(DataError) as caught:
+        refs.rows_for(np.array([ours, "other"]))
+    assert f"(id {ours!r} is written {theirs!r} there: ids are matched exactly as written" in str(caught.value)
+    table = pd.DataFrame({"record_id": [theirs, "other"], "0": [0.5, 0.5], "1": [0.5, 0.5]})
+    target = PrecomputedTarget(table, name="t", source="outputs.csv")
+    records = RecordSet(np.array([ours, "other"]), pd.DataFrame({"x": [0.0, 1.0]}), np.array([0, 1]), (0, 1))
+    with pytest.raises(DataError, match=rf"no outputs for 1 audited records .*is written {theirs!r} there"):
+        target.predict(records)
+    assert refs.rows_for(np.array(["other"])).tolist() == [1]  # exact ids still match
+
+
+def test_ids_that_differ_otherwise_get_no_false_hint():
+    from privaudit.data_files import id_near_miss
+
+    assert id_near_miss(["17"], ["7", "170"]) == "" and id_near_miss(["a b"], ["ab"]) == ""

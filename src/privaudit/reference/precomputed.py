@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from privaudit.data_files import id_near_miss
 from privaudit.exceptions import ConfigError, DataError
 
 __all__ = ["PrecomputedReferences", "load_reference_outputs", "check_reference_ids", "save_reference_outputs", "OUTPUT_KINDS"]
@@ -78,7 +79,8 @@ class PrecomputedReferences:
         missing = rows < 0
         if missing.any():
             first = np.asarray(ids)[missing][0]
-            raise DataError(f"{self.source}: record_ids has no row for {int(missing.sum()):,} of the {what} (e.g. id {str(first)!r}); "
+            hint = id_near_miss(np.asarray(ids)[missing], self.record_ids)
+            raise DataError(f"{self.source}: record_ids has no row for {int(missing.sum()):,} of the {what} (e.g. id {str(first)!r}){hint}; "
                             "the reference outputs must cover every record the models are asked about")
         return rows
 
