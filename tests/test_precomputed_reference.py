@@ -268,3 +268,14 @@ def test_ids_that_differ_otherwise_get_no_false_hint():
     from privaudit.data_files import id_near_miss
 
     assert id_near_miss(["17"], ["7", "170"]) == "" and id_near_miss(["a b"], ["ab"]) == ""
+
+
+def test_command_line_overrides_keep_a_precomputed_reference_block(folder):
+    from privaudit.config import with_reference_overrides
+
+    config, _ = load_config(folder / "precomputed.yaml")
+    for options in ({"backend": "ray"}, {"ray_address": "127.0.0.1:6379"}, {"backend": "process"}):
+        changed = with_reference_overrides(config, **options)  # was refused: the dumped defaults looked like training keys
+        assert changed.targets[0].reference.outputs == "refs.npz" and changed.targets[0].reference.model_fields_set == {"outputs"}
+    with pytest.raises(ConfigError, match=r"--reference-models: targets.tree.reference.outputs gives models trained elsewhere .*leave the option out"):
+        with_reference_overrides(config, models=8)
