@@ -279,3 +279,16 @@ def test_command_line_overrides_keep_a_precomputed_reference_block(folder):
         assert changed.targets[0].reference.outputs == "refs.npz" and changed.targets[0].reference.model_fields_set == {"outputs"}
     with pytest.raises(ConfigError, match=r"--reference-models: targets.tree.reference.outputs gives models trained elsewhere .*leave the option out"):
         with_reference_overrides(config, models=8)
+
+
+def test_check_with_a_precomputed_online_file_does_not_claim_population_only_training(folder, trained, tmp_path):
+    import pandas as pd
+
+    records = pd.read_csv(folder / "records.csv")
+    records[records.split == "member"].head(3).drop(columns=["split"]).to_csv(tmp_path / "check.csv", index=False)
+    proc = subprocess.run([sys.executable, "-m", "privaudit.cli", "check", str(folder / "precomputed.yaml"), "--records", str(tmp_path / "check.csv"),
+                           "--attack", "lira"], capture_output=True, text=True, timeout=300)
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 0, proc.stderr
+    assert "on population records only" not in said
+    assert "trained on some audited records (their keep masks); the offline attack reads, for each checked record, only the models" in said
