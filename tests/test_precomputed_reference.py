@@ -292,3 +292,23 @@ def test_check_with_a_precomputed_online_file_does_not_claim_population_only_tra
     assert proc.returncode == 0, proc.stderr
     assert "on population records only" not in said
     assert "trained on some audited records (their keep masks); the offline attack reads, for each checked record, only the models" in said
+
+
+def test_a_reference_file_outside_the_config_folder_leaves_no_local_path_in_the_report(folder, trained, tmp_path):
+    import shutil
+
+    elsewhere = tmp_path / "private-store-xyz"
+    elsewhere.mkdir()
+    shutil.copy(folder / "refs.npz", elsewhere / "refs.npz")
+    config = yaml.safe_load((folder / "precomputed.yaml").read_text())
+    config["data"]["path"] = str(folder / "records.csv")
+    config["targets"][0]["path"] = str(folder / "tree.skops")
+    config["targets"][0]["reference"] = {"outputs": str(elsewhere / "refs.npz")}
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit" / "audit.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run([sys.executable, "-m", "privaudit.cli", "audit", str(tmp_path / "audit" / "audit.yaml"), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = (tmp_path / "audit" / "report" / "report.json").read_text()
+    assert "private-store-xyz" not in report and "outputs from refs.npz" in report
+    assert "private-store-xyz" not in (tmp_path / "audit" / "report" / "report.html").read_text()

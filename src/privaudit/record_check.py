@@ -167,7 +167,7 @@ def check_attack(attack, reference, notes: list[str], *, output_kind: str = "pro
     if reference.mode != "offline":
         reference = replace(reference, mode="offline")
         if getattr(reference, "precomputed", None) is not None:  # models trained elsewhere: their keep masks, not population-only training
-            notes.append(f"reference models from {reference.precomputed.source} trained on some audited records (their keep masks); "
+            notes.append(f"reference models from {Path(reference.precomputed.source).name} trained on some audited records (their keep masks); "
                          "the offline attack reads, for each checked record, only the models that did not train on it")
         else:
             notes.append("reference models were trained offline (on population records only): online models would have to be "

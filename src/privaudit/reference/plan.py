@@ -364,6 +364,7 @@ def _precomputed_plan(path: str, base_dir: Path, data, field: str, store: Path, 
     The target's output defence applies to these outputs too, as to models privaudit trains (they answer like the target).
     """
     from privaudit.reference.precomputed import check_reference_ids, load_reference_outputs
+    from privaudit.shared_paths import shareable_path
 
     refs = load_reference_outputs(base_dir / path, field=f"{field}.outputs", n_classes=None if data is None else len(data.records.classes),
                                   n_records=None if data is None else data.audited.size + data.population.size)
@@ -374,5 +375,5 @@ def _precomputed_plan(path: str, base_dir: Path, data, field: str, store: Path, 
         audited_in = refs.keep.any()
     mode = "online" if audited_in else "offline"
     return ReferencePlan(None, n_models=refs.n_models, mode=mode, store=store, field=field, precomputed=refs, output_defence=output_defence,
-                         choice=f"{mode}, {refs.n_models} models trained elsewhere, outputs from {path}")
+                         choice=f"{mode}, {refs.n_models} models trained elsewhere, outputs from {shareable_path(str(path), base_dir)}")  # no local path in reports
 
