@@ -312,3 +312,13 @@ def test_a_reference_file_outside_the_config_folder_leaves_no_local_path_in_the_
     report = (tmp_path / "audit" / "report" / "report.json").read_text()
     assert "private-store-xyz" not in report and "outputs from refs.npz" in report
     assert "private-store-xyz" not in (tmp_path / "audit" / "report" / "report.html").read_text()
+
+
+def test_a_compressed_member_inflating_a_thousandfold_is_refused_unread(tmp_path, trained):
+    _, seen = trained
+    arrays = {"record_ids": np.asarray(seen["ids"]).astype(str), "keep": seen["in_mask"].T.copy(), "kind": np.array(seen["kind"]),
+              "outputs": seen["outputs"].astype(np.float32)}
+    k = 40_000  # 40,000 models × 900 records × 2 classes of zeros: 288 MB that deflate to ~280 kB
+    path = _npz_with_member(tmp_path / "refs.npz", arrays, "outputs", _header((k, 900, 2), "<f4") + bytes(k * 900 * 2 * 4), compress=True)
+    with pytest.raises(DataError, match=r"array 'outputs' inflates from [\d,]+ to [\d,]+ bytes \([\d,]+×, a zip bomb\?\)"):
+        load_reference_outputs(path, n_classes=2, n_records=900)

@@ -33,6 +33,8 @@ __all__ = ["PrecomputedReferences", "load_reference_outputs", "check_reference_i
 #: what ``kind`` may say
 OUTPUT_KINDS = ("probabilities", "logits")
 _ARRAYS = ("record_ids", "keep", "outputs", "kind")
+#: a compressed member inflating beyond both of these is refused unread (real float outputs and ids compress a few times, not 1000×)
+_BOMB_MIN_BYTES, _BOMB_RATIO = 64 * 2**20, 1000
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def _declared_layout(archive: zipfile.ZipFile, name: str):
             shape, _, dtype = header(stream) if version != (3, 0) else header(stream, version)
         except (ValueError, TypeError, EOFError, OSError, zipfile.BadZipFile):
             return None
-        return tuple(int(d) for d in shape), dtype, stream.tell(), info.file_size
+        return tuple(int(d) for d in shape), dtype, stream.tell(), info.file_size, info.compress_size
 
 
 def _check_declared_sizes(path: Path, source: str, n_records: int | None) -> None:
@@ -177,12 +179,13 @@ def _check_declared_sizes(path: Path, source: str, n_records: int | None) -> Non
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile):
         return  # np.load already read it; nothing more to check
+    shapes = {}
     with archive:
         for name in _ARRAYS:
             layout = _declared_layout(archive, name)
             if layout is None:
                 raise _one_line(source, name, "has an unreadable .npy header", "write the file again with numpy.savez")
-            shape, dtype, header_bytes, stored = layout
+            shape, dtype, header_bytes, stored, packed = layout
             if dtype.hasobject:
                 continue  # refused below without being read (privaudit never unpickles)
             declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
@@ -192,6 +195,13 @@ def _check_declared_sizes(path: Path, source: str, n_records: int | None) -> Non
             if name == "record_ids" and n_records is not None and len(shape) == 1 and shape[0] > n_records:
                 raise _one_line(source, name, f"lists {shape[0]:,} ids but the data has only {n_records:,} audited and population records",
                                 "save the outputs on the data's audited and population records only")
+            shapes[name] = shape
+            if name != "keep" and stored > _BOMB_MIN_BYTES and stored > _BOMB_RATIO * max(packed, 1):  # keep: bounded by outputs below
+                raise _one_line(source, name, f"inflates from {packed:,} to {stored:,} bytes ({stored // max(packed, 1):,}×, a zip bomb?)",
+                                "save real outputs with numpy.savez (uncompressed; read one model at a time) or numpy.savez_compressed")
+    keep, outputs = shapes.get("keep"), shapes.get("outputs")
+    if keep is not None and outputs is not None and len(outputs) == 3 and keep != outputs[:2]:
+        raise _one_line(source, "keep", f"has shape {keep}, expected {outputs[:2]} like outputs' models × records", "save one row per model, one column per record id")
 
 
 def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes: int | None = None,
