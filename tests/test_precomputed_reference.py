@@ -322,3 +322,9 @@ def test_a_compressed_member_inflating_a_thousandfold_is_refused_unread(tmp_path
     path = _npz_with_member(tmp_path / "refs.npz", arrays, "outputs", _header((k, 900, 2), "<f4") + bytes(k * 900 * 2 * 4), compress=True)
     with pytest.raises(DataError, match=r"array 'outputs' inflates from [\d,]+ to [\d,]+ bytes \([\d,]+×, a zip bomb\?\)"):
         load_reference_outputs(path, n_classes=2, n_records=900)
+
+
+def test_a_folder_is_named_as_a_folder(tmp_path):
+    (tmp_path / "refs.npz").mkdir()
+    with pytest.raises(ConfigError, match=r"refs.npz is a folder; give the .npz file in it"):
+        load_reference_outputs(tmp_path / "refs.npz")

@@ -229,6 +229,8 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
     """
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise ConfigError(f"{field}: {source} is a folder; give the .npz file in it (numpy.savez(record_ids=..., keep=..., outputs=..., kind=...))")
     if not path.is_file():
         raise ConfigError(f"{field}: {source} not found; give the .npz file of record_ids, keep, outputs and kind (paths are relative to the config)")
     try:
