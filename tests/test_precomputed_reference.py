@@ -328,3 +328,15 @@ def test_a_folder_is_named_as_a_folder(tmp_path):
     (tmp_path / "refs.npz").mkdir()
     with pytest.raises(ConfigError, match=r"refs.npz is a folder; give the .npz file in it"):
         load_reference_outputs(tmp_path / "refs.npz")
+
+
+def test_an_online_check_with_a_reference_file_is_refused_before_any_design(folder, trained, tmp_path):
+    import pandas as pd
+
+    records = pd.read_csv(folder / "records.csv")
+    records[records.split == "member"].head(3).drop(columns=["split"]).to_csv(tmp_path / "check.csv", index=False)
+    proc = subprocess.run([sys.executable, "-m", "privaudit.cli", "check", str(folder / "precomputed.yaml"), "--records", str(tmp_path / "check.csv"),
+                           "--mode", "online"], capture_output=True, text=True, timeout=300)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode != 0 and len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "reference.outputs: --mode online trains reference models with the checked records inside" in lines[0]
