@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _sections import cpu_line, replace_section  # noqa: E402  (benchmarks/ is the script folder)
+from _sections import check_section_markers, cpu_line, refuse_existing, replace_section  # noqa: E402  (benchmarks/ is the script folder)
 from peer_protocol import QueryCounter, attack_training_split, positions_in, subsample  # noqa: E402
 
 BEGIN = "<!-- peers: written by benchmarks/bench_peers.py; edits between these markers are replaced -->"
@@ -81,6 +81,16 @@ def say(message: str) -> None:
     print(f"· {message}", file=sys.stderr, flush=True)
 
 
+def check_demo_folder(kind: str, folder: Path) -> None:
+    """SystemExit (one line) unless ``folder`` is a demo folder (``config.yaml``), or new or empty (the demo is trained there)."""
+    option = {"adult": "--adult-dir", "images": "--image-dir"}[kind]
+    if folder.exists() and not folder.is_dir():
+        raise SystemExit(f"{option} {folder}: not a folder; give a `privaudit demo --out` folder, or a new one to train the demo in")
+    if folder.is_dir() and not (folder / "config.yaml").is_file() and any(folder.iterdir()):
+        raise SystemExit(f"{option} {folder}: not a privaudit demo folder (no config.yaml) and not empty, so the demo is not trained "
+                         "there; give a `privaudit demo --out` folder, or a new or empty one")
+
+
 def load(kind: str, folder: Path, seed: int):
     """The demo's config, data, target and reference plan (the demo is trained into ``folder`` when it has no config)."""
     from privaudit.config import load_config
@@ -102,7 +112,10 @@ def load(kind: str, folder: Path, seed: int):
     d = config.data
     data = load_audit_data(base / d.path, label=d.label, id_column=d.id_column, features=d.features,
                            membership_column=d.membership.column, classes=d.classes)
-    spec = next(t for t in config.targets if t.name == TARGETS[kind])
+    spec = next((t for t in config.targets if t.name == TARGETS[kind]), None)
+    if spec is None:
+        raise SystemExit(f"{folder / 'config.yaml'}: no target named {TARGETS[kind]!r}, so this is not the {kind} demo's folder; "
+                         "give a `privaudit demo --out` folder (or `--images` for the image demo), or a new one")
     target = load_target(spec.model_dump(), base, spec.name)
     return config, data, spec, target, plans_from_config(config, base, data=data)[spec.name]
 
@@ -382,7 +395,14 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--compare", type=Path, default=None, help="an earlier run's --json: report whether every figure reproduces")
     parser.add_argument("--write", type=Path, default=None, help="replace the peers section of this file (BENCHMARKS.md)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     args = parser.parse_args(argv)
+    refuse_existing(args.json, "--json", args.overwrite)  # before the run: never replace the user's file unasked
+    if args.write:
+        check_section_markers(args.write, BEGIN, END)
+    for kind, folder in (("adult", args.adult_dir), ("images", args.image_dir)):
+        if folder is not None:
+            check_demo_folder(kind, Path(folder))
     import peer_art
     import torch
 

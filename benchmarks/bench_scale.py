@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sections import cpu_line, replace_section  # noqa: E402
+from _sections import check_section_markers, cpu_line, replace_section  # noqa: E402
 
 N_CLASSES = 10
 N_MODELS = 16
@@ -173,6 +173,8 @@ def main(argv=None) -> None:
     if args.child:
         child(args.child, args.seed)
         return
+    if args.write:
+        check_section_markers(args.write, BEGIN, END)  # before the runs: a damaged file is found in seconds, not after an hour
     load, machine = os.getloadavg(), cpu_line()  # the machine line names the load at the start
     rows = []
     for n in args.sizes:

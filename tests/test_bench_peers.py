@@ -144,3 +144,60 @@ def test_tpr_cells_resting_on_fewer_than_ten_expected_false_positives_are_marked
         line = _table([{**row, "eval": {**metrics, "n_nonmembers": n_nonmembers}}], "eval")[-1]
         cells = line.split(" | ")
         assert cells[6].endswith("†") == marked_1 and cells[7].endswith("†") == marked_01, (n_nonmembers, line)
+
+
+def test_an_existing_json_is_not_overwritten_and_the_check_comes_before_the_run(tmp_path):
+    from bench_peers import main
+
+    mine = tmp_path / "figures.json"
+    mine.write_text("the user's own file")
+    with pytest.raises(SystemExit, match=r"--json .*figures.json: exists; give a new path, or add --overwrite"):
+        main(["--adult-dir", str(tmp_path / "demo"), "--json", str(mine)])
+    assert mine.read_text() == "the user's own file" and not (tmp_path / "demo").exists()
+
+
+def test_a_folder_that_is_not_a_demo_is_refused_not_trained_into(tmp_path):
+    from bench_peers import main
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "holiday.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(SystemExit, match=r"--adult-dir .*photos: not a privaudit demo folder \(no config.yaml\) and not empty"):
+        main(["--adult-dir", str(tmp_path / "photos")])
+    assert sorted(p.name for p in (tmp_path / "photos").iterdir()) == ["holiday.jpg"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit, match=r"--image-dir .*file: not a folder"):
+        main(["--adult-dir", str(tmp_path / "new"), "--image-dir", str(tmp_path / "file")])
+
+
+@pytest.mark.parametrize("text", ["# Benchmarks\n<!-- peers:begin -->\nold\n", "<!-- peers:end -->\n<!-- peers:begin -->\n"])
+def test_write_refuses_a_file_with_damaged_markers_before_the_run(tmp_path, text):
+    from bench_peers import BEGIN, END, main
+
+    text = text.replace("<!-- peers:begin -->", BEGIN).replace("<!-- peers:end -->", END)
+    target = tmp_path / "BENCHMARKS.md"
+    target.write_text(text)
+    with pytest.raises(SystemExit, match=r"--write .*BENCHMARKS.md: holds the section markers"):
+        main(["--adult-dir", str(tmp_path / "demo"), "--write", str(target)])
+    assert target.read_text() == text and not (tmp_path / "demo").exists()
+
+
+def test_write_appends_to_a_file_without_markers_and_replaces_between_them(tmp_path):
+    from _sections import replace_section
+
+    target = tmp_path / "B.md"
+    target.write_text("# mine\n")
+    replace_section(target, "<b>\nnew\n<e>", "<b>", "<e>")
+    replace_section(target, "<b>\nnewer\n<e>", "<b>", "<e>")
+    assert target.read_text() == "# mine\n\n<b>\nnewer\n<e>\n"
+
+
+def test_a_demo_config_without_the_demo_target_is_named(tmp_path):
+    import yaml
+    from bench_peers import load
+
+    (tmp_path / "records.csv").write_text("record_id,x,label,split\na,1,0,member\nb,2,1,nonmember\n")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({
+        "data": {"path": "records.csv", "label": "label", "id_column": "record_id", "features": ["x"], "membership": {"column": "split"}},
+        "targets": [{"name": "other", "type": "precomputed", "path": "records.csv", "outputs": "labels", "columns": ["label"]}]}))
+    with pytest.raises(SystemExit, match=r"config.yaml: no target named 'overfit_mlp', so this is not the adult demo's folder"):
+        load("adult", tmp_path, 0)

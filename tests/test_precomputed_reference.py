@@ -189,3 +189,154 @@ def test_file_is_read_model_by_model_and_compressed_files_work_too(tmp_path, tra
         read = refs.model_reader()
         for k in range(outputs.shape[0]):
             np.testing.assert_array_equal(read(k), outputs[k])
+
+
+def _npz_with_member(path: Path, arrays: dict, name: str, member: bytes, compress: bool = False) -> Path:
+    """An .npz of ``arrays`` whose ``name.npy`` member is replaced by raw ``member`` bytes."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as archive:
+        for key, value in arrays.items():
+            if key == name:
+                archive.writestr(f"{key}.npy", member)
+                continue
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, value)
+            archive.writestr(f"{key}.npy", buffer.getvalue())
+    return path
+
+
+def _header(shape, dtype) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, shape, dtype", [("record_ids", (10**11,), "<U10"), ("keep", (4, 10**11), "|b1"), ("outputs", (4, 900, 2), "<f4")])
+def test_a_header_claiming_more_than_is_stored_is_refused_before_allocating(tmp_path, trained, name, shape, dtype):
+    _, seen = trained
+    arrays = {"record_ids": np.asarray(seen["ids"]).astype(str), "keep": seen["in_mask"].T.copy(), "outputs": seen["outputs"].astype(np.float32),
+              "kind": np.array(seen["kind"])}
+    path = _npz_with_member(tmp_path / "refs.npz", arrays, name, _header(shape, dtype) + b"\0" * 100)
+    with pytest.raises(DataError) as caught:
+        load_reference_outputs(path, n_classes=2)
+    text = str(caught.value)
+    assert f"array '{name}' has a header declaring shape {shape}" in text and "100 bytes of data are stored" in text and "\n" not in text
+
+
+def test_a_compressed_bomb_of_ids_is_refused_from_its_header(tmp_path, trained):
+    _, seen = trained
+    arrays = {"record_ids": np.asarray(seen["ids"]).astype(str), "keep": seen["in_mask"].T.copy(), "outputs": seen["outputs"].astype(np.float32),
+              "kind": np.array(seen["kind"])}
+    n_ids = 5_000_000  # 200 MB of zeros that deflate to ~200 kB
+    path = _npz_with_member(tmp_path / "refs.npz", arrays, "record_ids", _header((n_ids,), "<U10") + bytes(n_ids * 40), compress=True)
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(DataError, match=r"array 'record_ids' lists 5,000,000 ids but the data has only 900 audited and population records"):
+        load_reference_outputs(path, n_classes=2, n_records=900)
+
+
+def test_an_empty_file_is_named(tmp_path):
+    (tmp_path / "refs.npz").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"refs.npz is not a numpy .npz archive"):
+        load_reference_outputs(tmp_path / "refs.npz")
+
+
+@pytest.mark.parametrize("theirs, ours", [("7", "007"), ("a1 ", "a1"), ("cafe\u0301", "caf\u00e9"), ("REC-1", "rec-1")])
+def test_ids_written_differently_are_refused_naming_the_difference(theirs, ours):
+    import pandas as pd
+
+    from privaudit.data import RecordSet
+    from privaudit.reference.precomputed import PrecomputedReferences
+    from privaudit.targets.precomputed import PrecomputedTarget
+
+    refs = PrecomputedReferences(np.array([theirs, "other"]), np.zeros((1, 2), bool), None, "probabilities", "refs.npz")
+    with pytest.raises(DataError) as caught:
+        refs.rows_for(np.array([ours, "other"]))
+    assert f"(id {ours!r} is written {theirs!r} there: ids are matched exactly as written" in str(caught.value)
+    table = pd.DataFrame({"record_id": [theirs, "other"], "0": [0.5, 0.5], "1": [0.5, 0.5]})
+    target = PrecomputedTarget(table, name="t", source="outputs.csv")
+    records = RecordSet(np.array([ours, "other"]), pd.DataFrame({"x": [0.0, 1.0]}), np.array([0, 1]), (0, 1))
+    with pytest.raises(DataError, match=rf"no outputs for 1 audited records .*is written {theirs!r} there"):
+        target.predict(records)
+    assert refs.rows_for(np.array(["other"])).tolist() == [1]  # exact ids still match
+
+
+def test_ids_that_differ_otherwise_get_no_false_hint():
+    from privaudit.data_files import id_near_miss
+
+    assert id_near_miss(["17"], ["7", "170"]) == "" and id_near_miss(["a b"], ["ab"]) == ""
+
+
+def test_command_line_overrides_keep_a_precomputed_reference_block(folder):
+    from privaudit.config import with_reference_overrides
+
+    config, _ = load_config(folder / "precomputed.yaml")
+    for options in ({"backend": "ray"}, {"ray_address": "127.0.0.1:6379"}, {"backend": "process"}):
+        changed = with_reference_overrides(config, **options)  # was refused: the dumped defaults looked like training keys
+        assert changed.targets[0].reference.outputs == "refs.npz" and changed.targets[0].reference.model_fields_set == {"outputs"}
+    with pytest.raises(ConfigError, match=r"--reference-models: targets.tree.reference.outputs gives models trained elsewhere .*leave the option out"):
+        with_reference_overrides(config, models=8)
+
+
+def test_check_with_a_precomputed_online_file_does_not_claim_population_only_training(folder, trained, tmp_path):
+    import pandas as pd
+
+    records = pd.read_csv(folder / "records.csv")
+    records[records.split == "member"].head(3).drop(columns=["split"]).to_csv(tmp_path / "check.csv", index=False)
+    proc = subprocess.run([sys.executable, "-m", "privaudit.cli", "check", str(folder / "precomputed.yaml"), "--records", str(tmp_path / "check.csv"),
+                           "--attack", "lira"], capture_output=True, text=True, timeout=300)
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 0, proc.stderr
+    assert "on population records only" not in said
+    assert "trained on some audited records (their keep masks); the offline attack reads, for each checked record, only the models" in said
+
+
+def test_a_reference_file_outside_the_config_folder_leaves_no_local_path_in_the_report(folder, trained, tmp_path):
+    import shutil
+
+    elsewhere = tmp_path / "private-store-xyz"
+    elsewhere.mkdir()
+    shutil.copy(folder / "refs.npz", elsewhere / "refs.npz")
+    config = yaml.safe_load((folder / "precomputed.yaml").read_text())
+    config["data"]["path"] = str(folder / "records.csv")
+    config["targets"][0]["path"] = str(folder / "tree.skops")
+    config["targets"][0]["reference"] = {"outputs": str(elsewhere / "refs.npz")}
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit" / "audit.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run([sys.executable, "-m", "privaudit.cli", "audit", str(tmp_path / "audit" / "audit.yaml"), "-q"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = (tmp_path / "audit" / "report" / "report.json").read_text()
+    assert "private-store-xyz" not in report and "outputs from refs.npz" in report
+    assert "private-store-xyz" not in (tmp_path / "audit" / "report" / "report.html").read_text()
+
+
+def test_a_compressed_member_inflating_a_thousandfold_is_refused_unread(tmp_path, trained):
+    _, seen = trained
+    arrays = {"record_ids": np.asarray(seen["ids"]).astype(str), "keep": seen["in_mask"].T.copy(), "kind": np.array(seen["kind"]),
+              "outputs": seen["outputs"].astype(np.float32)}
+    k = 40_000  # 40,000 models × 900 records × 2 classes of zeros: 288 MB that deflate to ~280 kB
+    path = _npz_with_member(tmp_path / "refs.npz", arrays, "outputs", _header((k, 900, 2), "<f4") + bytes(k * 900 * 2 * 4), compress=True)
+    with pytest.raises(DataError, match=r"array 'outputs' inflates from [\d,]+ to [\d,]+ bytes \([\d,]+×, a zip bomb\?\)"):
+        load_reference_outputs(path, n_classes=2, n_records=900)
+
+
+def test_a_folder_is_named_as_a_folder(tmp_path):
+    (tmp_path / "refs.npz").mkdir()
+    with pytest.raises(ConfigError, match=r"refs.npz is a folder; give the .npz file in it"):
+        load_reference_outputs(tmp_path / "refs.npz")
+
+
+def test_an_online_check_with_a_reference_file_is_refused_before_any_design(folder, trained, tmp_path):
+    import pandas as pd
+
+    records = pd.read_csv(folder / "records.csv")
+    records[records.split == "member"].head(3).drop(columns=["split"]).to_csv(tmp_path / "check.csv", index=False)
+    proc = subprocess.run([sys.executable, "-m", "privaudit.cli", "check", str(folder / "precomputed.yaml"), "--records", str(tmp_path / "check.csv"),
+                           "--mode", "online"], capture_output=True, text=True, timeout=300)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode != 0 and len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "reference.outputs: --mode online trains reference models with the checked records inside" in lines[0]

@@ -24,7 +24,7 @@ def _closed_port(host: str = "127.0.0.1", family=socket.AF_INET) -> int:
         return s.getsockname()[1]  # released on return: nothing listens there
 
 
-@pytest.mark.parametrize("address", ["auto", "local", "head", "http://127.0.0.1:{port}", ":{port}"])
+@pytest.mark.parametrize("address", ["auto", "local", "head", "::1", "[::1]"])
 def test_addresses_that_are_not_host_and_port_are_left_to_ray(address):
     check_ray_reachable(address.format(port=_closed_port()), timeout=1)  # nothing listens, yet no probe and no error
 
@@ -178,3 +178,30 @@ def test_a_model_trained_twice_keeps_the_first_copy_and_leaves_no_litter(tmp_pat
     outputs = store.load_outputs(key, digest, (40, 2))
     assert np.array_equal(outputs, np.load(next((store.root / key).glob("outputs-*.npy"))))
     store.verify_model(key)
+
+
+@pytest.mark.parametrize("address, message", [
+    ("http://127.0.0.1:8265", r"the scheme 'http://' is not a Ray cluster address; give the head's GCS address host:6379"),
+    ("127.0.0.1:abc", r"'127.0.0.1:abc': the port 'abc' is not a number from 1 to 65535"),
+    ("ray://127.0.0.1:notaport", r"the port 'notaport' is not a number"),
+    ("[::1]:x", r"the port 'x' is not a number"),
+    ("127.0.0.1:99999", r"the port '99999' is not a number from 1 to 65535"),
+    ("ray://alice:s3cr3tTOKEN@127.0.0.1:10001", r"'ray://\*\*\*@127.0.0.1:10001': Ray addresses carry no user name or password"),
+    ("alice:s3cr3tTOKEN@127.0.0.1:6379", r"'\*\*\*@127.0.0.1:6379': Ray addresses carry no user name or password"),
+])
+def test_malformed_addresses_are_one_line_before_any_connection(address, message, monkeypatch):
+    def no_connection(*args, **kwargs):
+        raise AssertionError("the probe must not connect to a malformed address")
+
+    monkeypatch.setattr(socket, "create_connection", no_connection)
+    with pytest.raises(ConfigError, match=message) as refused:
+        check_ray_reachable(address, timeout=1)
+    assert "s3cr3tTOKEN" not in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_config_address_with_a_token_is_refused_without_printing_it():
+    from privaudit.trust import check_ray_address
+
+    with pytest.raises(ConfigError) as refused:
+        check_ray_address("ray://alice:s3cr3tTOKEN@127.0.0.1:10001", "audit.yaml: compute.ray_address", trust_code=False)
+    assert "s3cr3tTOKEN" not in str(refused.value) and "ray://***@127.0.0.1:10001" in str(refused.value)

@@ -296,6 +296,12 @@ def with_reference_overrides(config: AuditConfig, *, models: int | None = None, 
     ``reference.estimator`` for precomputed and http targets).
     """
     raw = config.model_dump(mode="json")
+    for target, spec in zip(raw["targets"], config.targets, strict=True):
+        if getattr(getattr(spec, "reference", None), "outputs", None) is not None:  # the dump lists every default; the file's block says only outputs
+            if models is not None:
+                raise ConfigError(f"--reference-models: targets.{spec.name}.reference.outputs gives models trained elsewhere (their count is "
+                                  "in the file); leave the option out for this config")
+            target["reference"] = {"outputs": spec.reference.outputs}
     if models is not None:
         for target, spec in zip(raw["targets"], config.targets, strict=True):
             if spec.reference_recipe is None:

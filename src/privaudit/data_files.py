@@ -26,7 +26,7 @@ import pandas as pd
 
 from privaudit.exceptions import DataError
 
-__all__ = ["read_table", "read_id_file", "record_ids", "first_line", "gunzip_capped"]
+__all__ = ["read_table", "read_id_file", "record_ids", "first_line", "gunzip_capped", "id_near_miss"]
 
 #: compressed files are expanded up to this many bytes (a gzip bomb stops here)
 MAX_TABLE_BYTES = 4 * 1024**3
@@ -207,3 +207,25 @@ def record_ids(column: pd.Series, *, source: str, column_name: str) -> np.ndarra
             "record ids must be unique"
         )
     return ids
+
+
+def _loose_id(value) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFC", str(value)).strip()
+    return (text.lstrip("0") or "0") if text.isdigit() else text.casefold()
+
+
+def id_near_miss(missing, available, *, limit: int = 1000) -> str:
+    """``" (…)"`` naming an id of ``available`` that differs from one of ``missing`` (first ``limit``) only in leading zeros,
+    surrounding spaces, case or Unicode form, or ``""``. Ids are matched exactly as written; this only explains a refusal
+    (called on the error path: one pass over ``available``)."""
+    loose = {}
+    for value in available:
+        loose.setdefault(_loose_id(value), str(value))
+    for value in list(missing)[:limit]:
+        other = loose.get(_loose_id(value))
+        if other is not None:
+            return (f" (id {str(value)!r} is written {other!r} there: ids are matched exactly as written, so leading zeros, spaces, "
+                    "case and Unicode form must agree; write the ids the same way in both files, e.g. both as text)")
+    return ""

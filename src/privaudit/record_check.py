@@ -166,8 +166,12 @@ def check_attack(attack, reference, notes: list[str], *, output_kind: str = "pro
                               "config (models, and for torch targets a training recipe), or use a threshold attack (loss, logit_confidence)")
     if reference.mode != "offline":
         reference = replace(reference, mode="offline")
-        notes.append("reference models were trained offline (on population records only): online models would have to be "
-                     "trained with each checked record inside")
+        if getattr(reference, "precomputed", None) is not None:  # models trained elsewhere: their keep masks, not population-only training
+            notes.append(f"reference models from {Path(reference.precomputed.source).name} trained on some audited records (their keep masks); "
+                         "the offline attack reads, for each checked record, only the models that did not train on it")
+        else:
+            notes.append("reference models were trained offline (on population records only): online models would have to be "
+                         "trained with each checked record inside")
     return attack, reference
 
 

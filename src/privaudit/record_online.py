@@ -74,6 +74,10 @@ def online_check_attack(attack, reference, *, has_population: bool):
     if reference is None:
         raise CapabilityError("--mode online trains reference models around the checked records: add a 'reference' block to the target "
                               "in the config (models, and for torch targets a training recipe), or check with --mode offline")
+    if getattr(reference, "precomputed", None) is not None:  # refused before the design is drawn and announced
+        raise CapabilityError(f"{reference.field}.outputs: --mode online trains reference models with the checked records inside, which "
+                              "outputs from a file cannot answer; check with --mode offline, or use reference models privaudit trains "
+                              "(reference.estimator or reference.training)")
     reason = None
     if attack is None:
         attack, reason = strongest_online_attack(reference.n_models, has_population=has_population)

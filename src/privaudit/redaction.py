@@ -29,7 +29,7 @@ import re
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "MIN_SECRET_LENGTH", "redact_url", "redact_text", "redact_config", "secret_patterns", "find_secret"]
+__all__ = ["REDACTED", "MIN_SECRET_LENGTH", "redact_url", "redact_address", "redact_text", "redact_config", "secret_patterns", "find_secret"]
 
 #: What a secret is replaced by.
 REDACTED = "***"
@@ -69,6 +69,21 @@ def redact_url(url: str) -> str:
         keys = [key for key, _ in parse_qsl(parts.query, keep_blank_values=True)] or [REDACTED]
         query = "&".join(f"{quote(key, safe='')}={REDACTED}" if key != REDACTED else REDACTED for key in keys)
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def redact_address(address: str) -> str:
+    """A cluster address (``host:port``, ``ray://user:token@host:port``) with any ``user:secret@`` part masked, for messages and logs.
+
+    Examples
+    --------
+    >>> redact_address("ray://alice:tok@10.0.0.1:10001")
+    'ray://***@10.0.0.1:10001'
+    """
+    scheme, sep, rest = address.strip().rpartition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{path}"
 
 
 def redact_text(text: str) -> str:

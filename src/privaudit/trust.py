@@ -32,6 +32,7 @@ from typing import Any, Iterable
 
 from privaudit.config_loading import one_line
 from privaudit.exceptions import ConfigError, UntrustedCodeError
+from privaudit.redaction import redact_address
 
 __all__ = [
     "BUILTIN_FACTORIES", "ALLOWED_TYPE_PACKAGES", "check_callable", "check_ray_address", "check_factory_kwargs", "check_factory_signature",
@@ -119,7 +120,7 @@ def check_ray_address(address: Any, field: str, *, trust_code: bool) -> None:
     """
     if address and not trust_code:
         raise UntrustedCodeError(
-            f"{field}: connecting to the Ray cluster at '{address}' would run code it sends back (Ray results are pickled); "
+            f"{field}: connecting to the Ray cluster at '{redact_address(str(address))}' would run code it sends back (Ray results are pickled); "
             f"give the address with --ray-address yourself, or {TRUST_HINT}"
         )
 

@@ -364,8 +364,10 @@ def _precomputed_plan(path: str, base_dir: Path, data, field: str, store: Path, 
     The target's output defence applies to these outputs too, as to models privaudit trains (they answer like the target).
     """
     from privaudit.reference.precomputed import check_online_keep, check_reference_ids, load_reference_outputs
+    from privaudit.shared_paths import shareable_path
 
-    refs = load_reference_outputs(base_dir / path, field=f"{field}.outputs", n_classes=None if data is None else len(data.records.classes))
+    refs = load_reference_outputs(base_dir / path, field=f"{field}.outputs", n_classes=None if data is None else len(data.records.classes),
+                                  n_records=None if data is None else data.audited.size + data.population.size)
     if data is not None:
         check_reference_ids(refs, data)
         audited_in = refs.keep[:, refs.rows_for(data.records.ids[data.audited])].any()
@@ -375,5 +377,5 @@ def _precomputed_plan(path: str, base_dir: Path, data, field: str, store: Path, 
     if audited_in and data is not None:
         check_online_keep(refs, data.records.ids[data.audited])
     return ReferencePlan(None, n_models=refs.n_models, mode=mode, store=store, field=field, precomputed=refs, output_defence=output_defence,
-                         choice=f"{mode}, {refs.n_models} models trained elsewhere, outputs from {path}")
+                         choice=f"{mode}, {refs.n_models} models trained elsewhere, outputs from {shareable_path(str(path), base_dir)}")  # no local path in reports
 

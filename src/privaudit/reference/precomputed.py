@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from privaudit.data_files import id_near_miss
 from privaudit.exceptions import ConfigError, DataError
 
 __all__ = ["PrecomputedReferences", "load_reference_outputs", "check_reference_ids", "check_online_keep", "save_reference_outputs",
@@ -33,6 +34,8 @@ __all__ = ["PrecomputedReferences", "load_reference_outputs", "check_reference_i
 #: what ``kind`` may say
 OUTPUT_KINDS = ("probabilities", "logits")
 _ARRAYS = ("record_ids", "keep", "outputs", "kind")
+#: a compressed member inflating beyond both of these is refused unread (real float outputs and ids compress a few times, not 1000×)
+_BOMB_MIN_BYTES, _BOMB_RATIO = 64 * 2**20, 1000
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ class PrecomputedReferences:
         missing = rows < 0
         if missing.any():
             first = np.asarray(ids)[missing][0]
-            raise DataError(f"{self.source}: record_ids has no row for {int(missing.sum()):,} of the {what} (e.g. id {str(first)!r}); "
+            hint = id_near_miss(np.asarray(ids)[missing], self.record_ids)
+            raise DataError(f"{self.source}: record_ids has no row for {int(missing.sum()):,} of the {what} (e.g. id {str(first)!r}){hint}; "
                             "the reference outputs must cover every record the models are asked about")
         return rows
 
@@ -152,7 +156,57 @@ def _one_line(source, array: str, problem: str, fix: str) -> DataError:
     return DataError(f"{source}: array '{array}' {problem}; {fix}")
 
 
-def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes: int | None = None) -> PrecomputedReferences:
+def _declared_layout(archive: zipfile.ZipFile, name: str):
+    """``(shape, dtype, header bytes, member bytes)`` from ``name.npy``'s header, read from the stream (nothing allocated); None if unreadable."""
+    info = archive.getinfo(f"{name}.npy")
+    with archive.open(info) as stream:
+        try:
+            version = np.lib.format.read_magic(stream)
+            header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0,
+                      (3, 0): getattr(np.lib.format, "_read_array_header", None)}.get(version)
+            shape, _, dtype = header(stream) if version != (3, 0) else header(stream, version)
+        except (ValueError, TypeError, EOFError, OSError, zipfile.BadZipFile):
+            return None
+        return tuple(int(d) for d in shape), dtype, stream.tell(), info.file_size, info.compress_size
+
+
+def _check_declared_sizes(path: Path, source: str, n_records: int | None) -> None:
+    """Each array's header must describe exactly the bytes stored after it, and no more ids than the data has records.
+
+    Read before numpy allocates anything: a tiny file whose header claims a huge shape (or a compressed
+    member that would inflate beyond what its header says) is refused in one line instead of allocating it.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile):
+        return  # np.load already read it; nothing more to check
+    shapes = {}
+    with archive:
+        for name in _ARRAYS:
+            layout = _declared_layout(archive, name)
+            if layout is None:
+                raise _one_line(source, name, "has an unreadable .npy header", "write the file again with numpy.savez")
+            shape, dtype, header_bytes, stored, packed = layout
+            if dtype.hasobject:
+                continue  # refused below without being read (privaudit never unpickles)
+            declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if header_bytes + declared != stored:
+                raise _one_line(source, name, f"has a header declaring shape {shape} of {dtype} ({declared:,} bytes) but {stored - header_bytes:,} "
+                                "bytes of data are stored", "write the file again with numpy.savez (the file is damaged or was edited)")
+            if name == "record_ids" and n_records is not None and len(shape) == 1 and shape[0] > n_records:
+                raise _one_line(source, name, f"lists {shape[0]:,} ids but the data has only {n_records:,} audited and population records",
+                                "save the outputs on the data's audited and population records only")
+            shapes[name] = shape
+            if name != "keep" and stored > _BOMB_MIN_BYTES and stored > _BOMB_RATIO * max(packed, 1):  # keep: bounded by outputs below
+                raise _one_line(source, name, f"inflates from {packed:,} to {stored:,} bytes ({stored // max(packed, 1):,}×, a zip bomb?)",
+                                "save real outputs with numpy.savez (uncompressed; read one model at a time) or numpy.savez_compressed")
+    keep, outputs = shapes.get("keep"), shapes.get("outputs")
+    if keep is not None and outputs is not None and len(outputs) == 3 and keep != outputs[:2]:
+        raise _one_line(source, "keep", f"has shape {keep}, expected {outputs[:2]} like outputs' models × records", "save one row per model, one column per record id")
+
+
+def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes: int | None = None,
+                           n_records: int | None = None) -> PrecomputedReferences:
     """Read and check a reference-outputs file (``numpy.savez`` / ``savez_compressed``, ``allow_pickle=False``).
 
     Parameters
@@ -162,6 +216,9 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
         The config key naming the file (in errors about the file itself).
     n_classes : int, optional
         The data's class count; ``outputs`` must have that many columns.
+    n_records : int, optional
+        The data's audited and population record count: ``record_ids`` may not declare more
+        (checked from the headers, before anything is allocated).
 
     Raises
     ------
@@ -173,11 +230,13 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
     """
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise ConfigError(f"{field}: {source} is a folder; give the .npz file in it (numpy.savez(record_ids=..., keep=..., outputs=..., kind=...))")
     if not path.is_file():
         raise ConfigError(f"{field}: {source} not found; give the .npz file of record_ids, keep, outputs and kind (paths are relative to the config)")
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ConfigError(f"{field}: {source} is not a numpy .npz archive ({exc}); write it with numpy.savez(record_ids=..., keep=..., outputs=..., kind=...)") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ConfigError(f"{field}: {source} holds one array, not an .npz archive; write it with numpy.savez(record_ids=..., keep=..., outputs=..., kind=...)")
@@ -186,6 +245,7 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
         if absent:
             raise DataError(f"{source}: no array {', '.join(map(repr, absent))} (it holds {', '.join(archive.files) or 'none'}); "
                             "save record_ids (n,), keep (K, n) bool, outputs (K, n, C) and kind ('probabilities' or 'logits')")
+        _check_declared_sizes(path, source, n_records)  # before any array is allocated
         arrays = {}
         for name in _ARRAYS:
             stored = _StoredModels.open(path) if name == "outputs" else None

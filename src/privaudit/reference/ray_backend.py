@@ -50,6 +50,7 @@ import socket
 import time
 
 from privaudit.exceptions import ConfigError, TargetError, require
+from privaudit.redaction import redact_address
 from privaudit.reference.store import ReferenceStore
 from privaudit.reference.worker import ModelTask, TaskResult, limit_threads, run_task
 
@@ -80,9 +81,32 @@ def _host_port(address: str) -> tuple[str, int] | None:
         if scheme != "ray":
             return None
     host, colon, port = rest.rstrip("/").rpartition(":")
-    if not colon or not port.isdigit() or not host:
+    if not colon or not port.isdigit() or not host or (":" in host and not host.startswith("[")):  # a bare IPv6 address has no port
         return None
     return host.strip("[]"), int(port)
+
+
+def _refuse_malformed(address: str) -> None:
+    """One-line :class:`ConfigError` for an address Ray would reject with a traceback (or misread): a scheme other
+    than ``ray://``, credentials, a port that is not a number in 1–65535."""
+    where = f"--ray-address / compute.ray_address '{redact_address(address)}'"
+    text = address.strip()
+    scheme, sep, rest = text.partition("://")
+    if sep and scheme != "ray":
+        raise ConfigError(f"{where}: the scheme '{scheme}://' is not a Ray cluster address; give the head's GCS address host:6379 "
+                          "(or ray://host:10001 with `pip install 'ray[client]'`), not a dashboard or job-server URL")
+    rest = rest if sep else text
+    if "@" in rest.partition("/")[0]:
+        raise ConfigError(f"{where}: Ray addresses carry no user name or password; remove the part before '@' "
+                          "(Ray authenticates with its own settings, e.g. RAY_USE_TLS)")
+    rest = rest.rstrip("/")
+    if rest.startswith("["):  # [IPv6]:port
+        port = rest.partition("]:")[2] if "]:" in rest else None
+    else:  # host:port; a bare IPv6 address (several colons) or a name alone is left to Ray
+        port = rest.partition(":")[2] if rest.count(":") == 1 else None
+    if port is not None:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{where}: the port '{port}' is not a number from 1 to 65535; give host:port, e.g. 127.0.0.1:6379")
 
 
 def _first_frame_header(connection: socket.socket) -> bytes:
@@ -106,10 +130,11 @@ def check_ray_reachable(address: str, *, timeout: float = CONNECT_TIMEOUT_S) -> 
     instead, so only the TCP connection is checked. Addresses that are not ``host:port``
     (``"auto"``, ``"local"``) are left to Ray.
     """
+    _refuse_malformed(address)
     target = _host_port(address)
     if target is None:
         return
-    where = f"--ray-address / compute.ray_address '{address}'"
+    where = f"--ray-address / compute.ray_address '{redact_address(address)}'"
     hint = "start one with `ray start --head` and give its address, or leave the address out to start a local Ray instance"
     tls = os.environ.get("RAY_USE_TLS", "0").strip().lower() not in ("", "0", "false", "no")
     try:
@@ -137,9 +162,9 @@ def _connect(ray, ray_address, n_jobs) -> None:
     check_ray_reachable(ray_address)
     try:
         ray.init(address=ray_address, include_dashboard=False)
-    except ConnectionError as exc:
+    except (ConnectionError, ValueError, RuntimeError) as exc:  # ValueError: an address Ray cannot parse, or ray:// without ray[client]
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"--ray-address / compute.ray_address '{ray_address}': cannot connect to a Ray cluster there ({first})") from None
+        raise ConfigError(f"--ray-address / compute.ray_address '{redact_address(ray_address)}': cannot connect to a Ray cluster there ({first})") from None
 
 
 def _result(ray, ref, task: ModelTask) -> TaskResult:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
-from privaudit.data_files import read_table, record_ids
+from privaudit.data_files import id_near_miss, read_table, record_ids
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.targets.base import check_outputs
 from privaudit.targets.config_base import ClassifierTargetConfig, refuse_boolean_class_names
@@ -120,7 +120,9 @@ class PrecomputedTarget:
         positions = self.table.index.get_indexer(records.ids)  # hashed lookup: O(n), where isin on text ids is quadratic
         missing = positions < 0
         if missing.any():
-            raise DataError(f"{self.source}: no outputs for {int(missing.sum())} audited records (e.g. id {records.ids[missing][0]}); the file must cover every member, non-member and population record")
+            hint = id_near_miss(records.ids[missing], self.table.index)
+            raise DataError(f"{self.source}: no outputs for {int(missing.sum())} audited records (e.g. id {records.ids[missing][0]}){hint}; "
+                            "the file must cover every member, non-member and population record")
         rows = self.table[self._output_columns(records.classes)].iloc[positions]
         if self.output_kind == "labels":
             inverse = {str(c): i for i, c in enumerate(records.classes)}
