@@ -205,3 +205,53 @@ def test_a_config_address_with_a_token_is_refused_without_printing_it():
     with pytest.raises(ConfigError) as refused:
         check_ray_address("ray://alice:s3cr3tTOKEN@127.0.0.1:10001", "audit.yaml: compute.ray_address", trust_code=False)
     assert "s3cr3tTOKEN" not in str(refused.value) and "ray://***@127.0.0.1:10001" in str(refused.value)
+
+
+def _serve_http2_forever():
+    """A listener on 127.0.0.1 that opens every connection with an HTTP/2 SETTINGS frame and then reads forever: it passes the
+    preface probe, yet it is no Ray cluster (ray.init against it blocks in Ray's C++ client, deaf to Python signals)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(50)
+
+    def reply(connection: socket.socket) -> None:
+        with connection:
+            try:
+                connection.recv(65536)
+                connection.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+                while connection.recv(65536):
+                    pass
+            except OSError:
+                return
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=reply, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return server
+
+
+@pytest.mark.slow
+def test_an_http2_server_that_is_not_ray_ends_in_one_line_within_the_deadline():
+    """Review of issue 17: such a server made `ray.init` hang past 100 s. The driver connection is tried in a child process
+    killed at the deadline: one ConfigError line, the address's credentials masked, and no Ray process left behind."""
+    from privaudit.reference.ray_backend import check_ray_accepts_driver
+
+    with _serve_http2_forever() as server:
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+        check_ray_reachable(address, timeout=1)  # the preface probe alone is fooled
+        started = time.monotonic()
+        with pytest.raises(ConfigError) as refused:
+            check_ray_accepts_driver(address, deadline=8)
+        assert time.monotonic() - started < 30
+        message = str(refused.value)
+        assert "\n" not in message and "no Ray cluster accepted a driver there within 8 s" in message and address in message
+    # a child that fails (ray:// needs ray[client], or nothing listens) is one line too, and never shows the token
+    with pytest.raises(ConfigError) as failed:
+        check_ray_accepts_driver(f"ray://alice:s3cret@127.0.0.1:{_closed_port()}", deadline=60)
+    assert "\n" not in str(failed.value) and "s3cret" not in str(failed.value) and "cannot connect to a Ray cluster there" in str(failed.value)

@@ -9,7 +9,11 @@ probed first with one TCP connection and the HTTP/2 preface gRPC speaks
 (:func:`check_ray_reachable`, :data:`CONNECT_TIMEOUT_S`), because ``ray.init``
 keeps retrying an address no Ray answers at for many minutes: a closed port,
 an unknown host or a port where something else listens is a one-line
-:class:`ConfigError` instead.
+:class:`ConfigError` instead. A server that does speak HTTP/2 but is no Ray
+cluster passes that probe, and ``ray.init`` would then block in Ray's C++
+client with no deadline; so the connection is first tried in a child process
+(``ray.init`` and ``ray.shutdown``) killed after :data:`INIT_DEADLINE_S`
+seconds: a cluster that does not accept a driver by then is one line too.
 
 Storage: a task writes its model straight into the store when it sees the same
 store folder as the driver (a shared filesystem, always true on one machine;
@@ -54,7 +58,8 @@ from privaudit.redaction import redact_address
 from privaudit.reference.store import ReferenceStore
 from privaudit.reference.worker import ModelTask, TaskResult, limit_threads, run_task
 
-__all__ = ["run_on_ray", "check_ray_reachable", "wait_for_results", "SYSTEM_RETRIES", "CONNECT_TIMEOUT_S", "NO_CPU_PATIENCE_S"]
+__all__ = ["run_on_ray", "check_ray_reachable", "check_ray_accepts_driver", "wait_for_results", "SYSTEM_RETRIES", "CONNECT_TIMEOUT_S",
+           "INIT_DEADLINE_S", "NO_CPU_PATIENCE_S"]
 
 #: reruns of a task whose worker or node died (never of one whose training code raised)
 SYSTEM_RETRIES = 3
@@ -63,6 +68,8 @@ CONNECT_TIMEOUT_S = 10.0
 _HTTP2_SETTINGS = 0x04  # frame type of an HTTP/2 SETTINGS frame
 #: the HTTP/2 client connection preface followed by an empty SETTINGS frame (RFC 9113, section 3.4)
 _HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, _HTTP2_SETTINGS, 0, 0, 0, 0, 0])
+#: seconds a child process may take to connect to the cluster as a driver before the address is called no Ray cluster
+INIT_DEADLINE_S = 90.0
 #: seconds models may wait on a cluster without any CPU (all worker nodes lost) before the run gives up
 NO_CPU_PATIENCE_S = 120.0
 
@@ -155,11 +162,42 @@ def check_ray_reachable(address: str, *, timeout: float = CONNECT_TIMEOUT_S) -> 
                           f"within {timeout:g} s); {hint}")
 
 
+#: the address travels in the environment, not on the command line other users' ``ps`` shows
+_INIT_PROBE = ("import os, ray; ray.init(address=os.environ.pop('PRIVAUDIT_RAY_PROBE_ADDRESS'), include_dashboard=False, "
+               "log_to_driver=False); ray.shutdown()")
+
+
+def check_ray_accepts_driver(address: str, *, deadline: float = INIT_DEADLINE_S) -> None:
+    """Connect to ``address`` as a Ray driver in a child process killed after ``deadline`` seconds.
+
+    ``ray.init`` against a server that speaks HTTP/2 but is not a Ray cluster blocks in Ray's C++ client and
+    ignores Python signals, so the attempt runs where it can be killed. Raises :class:`ConfigError` (one line,
+    the address's credentials masked) when the child fails or runs out of time.
+    """
+    import subprocess
+    import sys
+
+    where = f"--ray-address / compute.ray_address '{redact_address(address)}'"
+    try:
+        done = subprocess.run([sys.executable, "-c", _INIT_PROBE], capture_output=True, text=True, timeout=deadline,
+                              stdin=subprocess.DEVNULL, env={**os.environ, "PRIVAUDIT_RAY_PROBE_ADDRESS": address})
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{where}: no Ray cluster accepted a driver there within {deadline:g} s (something answers at that "
+                          "address, but not as Ray's GCS); give the head node's GCS address (`ray start --head` prints it)") from None
+    if done.returncode != 0:
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit status {done.returncode}"
+        secret = address.strip().rpartition("://")[2].partition("/")[0].rpartition("@")[0]
+        last = last.replace(secret, "***") if secret else last
+        raise ConfigError(f"{where}: cannot connect to a Ray cluster there ({last[:300]})")
+
+
 def _connect(ray, ray_address, n_jobs) -> None:
     if not ray_address:
         ray.init(num_cpus=n_jobs, include_dashboard=False)
         return
     check_ray_reachable(ray_address)
+    check_ray_accepts_driver(ray_address)
     try:
         ray.init(address=ray_address, include_dashboard=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:  # ValueError: an address Ray cannot parse, or ray:// without ray[client]
