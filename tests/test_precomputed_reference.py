@@ -11,11 +11,10 @@ import pytest
 import yaml
 
 from privaudit.config import load_config
-from privaudit.datasets import make_synthetic_tabular
 from privaudit.exceptions import ConfigError, DataError
 from privaudit.reference.precomputed import check_reference_ids, load_reference_outputs, save_reference_outputs
 
-FEATURES = ["x0", "x1", "x2", "x3", "x4"]
+from audit_folders import FEATURES, tree_config, write_split_records  # noqa: E402  (tests/ helper)
 
 
 @pytest.fixture(scope="module")
@@ -25,20 +24,9 @@ def folder(tmp_path_factory) -> Path:
     from sklearn.tree import DecisionTreeClassifier
 
     folder = tmp_path_factory.mktemp("precomputed-reference")
-    frame = make_synthetic_tabular(900, label_noise=0.3, seed=5)
-    frame["split"] = np.random.default_rng(1).permutation(np.array(["member"] * 300 + ["nonmember"] * 300 + ["population"] * 300))
-    frame.to_csv(folder / "records.csv", index=False)
-    members = frame[frame.split == "member"]
+    members = write_split_records(folder, 300)
     sio.dump(DecisionTreeClassifier(random_state=0).fit(members[FEATURES], members.label), folder / "tree.skops")
-    config = {
-        "seed": 0,
-        "data": {"path": "records.csv", "label": "label", "id_column": "record_id", "features": FEATURES, "membership": {"column": "split"}},
-        "targets": [{"name": "tree", "type": "sklearn", "path": "tree.skops", "trusted_types": ["sklearn.tree._tree.Tree"],
-                     "reference": {"models": 4, "mode": "online"}}],
-        "metrics": {"bootstrap": 100},
-        "compute": {"backend": "sequential", "store": "cache"},
-        "output": "report",
-    }
+    config = tree_config({"name": "tree", "path": "tree.skops", "reference": {"models": 4, "mode": "online"}})
     (folder / "trained.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     config["targets"][0]["reference"] = {"outputs": "refs.npz"}
     (folder / "precomputed.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

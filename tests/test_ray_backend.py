@@ -37,18 +37,11 @@ def test_a_closed_port_is_refused_in_one_line(address):
     assert f"'{address}'" in str(refused.value) and "\n" not in str(refused.value)
 
 
-def _serve(answer: bytes | None):
-    """A listener on 127.0.0.1 that answers each connection with ``answer`` once it has read something (None: stays silent)."""
+def _listen(reply):
+    """A listener on 127.0.0.1 that hands each connection to ``reply`` in its own thread."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
-    server.listen()
-
-    def reply(connection: socket.socket) -> None:
-        with connection:
-            connection.recv(64)
-            if answer is not None:
-                connection.sendall(answer)
-            time.sleep(2)
+    server.listen(50)
 
     def accept() -> None:
         while True:
@@ -60,6 +53,19 @@ def _serve(answer: bytes | None):
 
     threading.Thread(target=accept, daemon=True).start()
     return server
+
+
+def _serve(answer: bytes | None):
+    """A listener that answers each connection with ``answer`` once it has read something (None: stays silent)."""
+
+    def reply(connection: socket.socket) -> None:
+        with connection:
+            connection.recv(64)
+            if answer is not None:
+                connection.sendall(answer)
+            time.sleep(2)
+
+    return _listen(reply)
 
 
 @pytest.mark.parametrize(("answer", "passes"), [
@@ -208,11 +214,8 @@ def test_a_config_address_with_a_token_is_refused_without_printing_it():
 
 
 def _serve_http2_forever():
-    """A listener on 127.0.0.1 that opens every connection with an HTTP/2 SETTINGS frame and then reads forever: it passes the
-    preface probe, yet it is no Ray cluster (ray.init against it blocks in Ray's C++ client, deaf to Python signals)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(50)
+    """A listener that opens every connection with an HTTP/2 SETTINGS frame and then reads forever: it passes the preface
+    probe, yet it is no Ray cluster (ray.init against it blocks in Ray's C++ client, deaf to Python signals)."""
 
     def reply(connection: socket.socket) -> None:
         with connection:
@@ -224,16 +227,7 @@ def _serve_http2_forever():
             except OSError:
                 return
 
-    def accept() -> None:
-        while True:
-            try:
-                connection, _ = server.accept()
-            except OSError:
-                return
-            threading.Thread(target=reply, args=(connection,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    return server
+    return _listen(reply)
 
 
 @pytest.mark.slow

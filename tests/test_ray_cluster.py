@@ -31,9 +31,8 @@ import pytest
 import yaml
 
 import privaudit
-from privaudit.datasets import make_synthetic_tabular
 
-FEATURES = ["x0", "x1", "x2", "x3", "x4"]
+from audit_folders import FEATURES, tree_config, write_split_records  # noqa: E402  (tests/ helper)
 SRC = Path(privaudit.__file__).resolve().parents[1]  # the checkout under test, whatever the venv's install points at
 RAY = Path(sys.executable).with_name("ray")
 HOST = "127.0.0.2"  # loopback that Ray does not rewrite (see the module docstring)
@@ -210,20 +209,10 @@ def _write_audit(folder: Path, n_estimators: int) -> Path:
     from sklearn.ensemble import GradientBoostingClassifier
 
     folder.mkdir(parents=True, exist_ok=True)
-    frame = make_synthetic_tabular(450, label_noise=0.3, seed=5)
-    frame["split"] = np.random.default_rng(1).permutation(np.array(["member"] * 150 + ["nonmember"] * 150 + ["population"] * 150))
-    frame.to_csv(folder / "records.csv", index=False)
-    members = frame[frame.split == "member"]
+    members = write_split_records(folder, 150)
     model = GradientBoostingClassifier(n_estimators=n_estimators, max_depth=3, random_state=0).fit(members[FEATURES], members.label)
     sio.dump(model, folder / "target.skops")
-    config = {
-        "seed": 0,
-        "data": {"path": "records.csv", "label": "label", "id_column": "record_id", "features": FEATURES, "membership": {"column": "split"}},
-        "targets": [{"name": "boost", "type": "sklearn", "path": "target.skops", "trusted_types": ["sklearn.tree._tree.Tree"]}],
-        "metrics": {"bootstrap": 100},
-        "compute": {"backend": "sequential", "store": "cache"},
-        "output": "report",
-    }
+    config = tree_config({"name": "boost", "path": "target.skops"})
     (folder / "audit.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return folder / "audit.yaml"
 

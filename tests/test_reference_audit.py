@@ -7,15 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
 from privaudit.config import load_config, parse_config, with_reference_overrides
-from privaudit.datasets import make_synthetic_tabular
 from privaudit.exceptions import CapabilityError, ConfigError
 
-FEATURES = ["x0", "x1", "x2", "x3", "x4"]
+from audit_folders import FEATURES, tree_config, write_split_records  # noqa: E402  (tests/ helper)
 
 
 @pytest.fixture(scope="module")
@@ -25,20 +23,10 @@ def folder(tmp_path_factory) -> Path:
     from sklearn.tree import DecisionTreeClassifier
 
     folder = tmp_path_factory.mktemp("reference")
-    frame = make_synthetic_tabular(900, label_noise=0.3, seed=5)
-    frame["split"] = np.random.default_rng(1).permutation(np.array(["member"] * 300 + ["nonmember"] * 300 + ["population"] * 300))
-    frame.to_csv(folder / "records.csv", index=False)
-    members = frame[frame.split == "member"]
+    members = write_split_records(folder, 300)
     tree = DecisionTreeClassifier(min_samples_leaf=1, random_state=0).fit(members[FEATURES], members.label)
     sio.dump(tree, folder / "tree.skops")
-    config = {
-        "seed": 0,
-        "data": {"path": "records.csv", "label": "label", "id_column": "record_id", "features": FEATURES, "membership": {"column": "split"}},
-        "targets": [{"name": "tree", "type": "sklearn", "path": "tree.skops", "trusted_types": ["sklearn.tree._tree.Tree"]}],
-        "metrics": {"bootstrap": 100},
-        "compute": {"backend": "sequential", "store": "cache"},
-        "output": "report",
-    }
+    config = tree_config({"name": "tree", "path": "tree.skops"})
     (folder / "audit.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return folder
 
