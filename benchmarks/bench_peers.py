@@ -163,9 +163,9 @@ def privaudit_rows(kind, data, spec, target, plan, parts, sub, args) -> list[dic
     online = plan.mode == "online"
     specs = [("LOSS", "loss", "probabilities, 1 query", "none")]
     for mode in (("online", "offline") if online else ("offline",)):
-        access = f"probabilities, 1 query per record and per population record; {plan.n_models} reference models ({mode}{', IN/OUT of the audited records' if mode == 'online' else ', population records only'})"
-        specs.append((f"LiRA {mode}", {"name": "lira", "mode": mode}, access, "none"))
-        specs.append((f"RMIA {mode}", {"name": "rmia", "mode": mode}, access, "none"))
+        models = f"{plan.n_models} reference models ({mode}{', IN/OUT of the audited records' if mode == 'online' else ', population records only'})"
+        specs.append((f"LiRA {mode}", {"name": "lira", "mode": mode}, f"probabilities, 1 query per record; {models}", "none"))
+        specs.append((f"RMIA {mode}", {"name": "rmia", "mode": mode}, f"probabilities, 1 query per record and per population record (z); {models}", "none"))
     rows = []
     for label, attack, access, labelled in specs:  # one audit per attack: its own wall time and query count
         say(f"{kind}: privaudit {label} on the demo's {data.audited.size:,} audited records …")
@@ -184,7 +184,7 @@ def privaudit_rows(kind, data, spec, target, plan, parts, sub, args) -> list[dic
         res = privaudit.audit(small, [labels_only], [flip], reference=plan, n_bootstrap=10, seed=args.seed)
         q = res.targets[0].queries
         rows.append({"tool": "privaudit", "attack": f"flip distance, calibrated (`{res.results[0].attack}`)",
-                     "access": f"labels only, ≤ 200 queries per record, 1 per population record; {plan.n_models} reference models (population records only)", "labelled": "none",
+                     "access": f"labels only, ≤ 200 queries per record; {plan.n_models} reference models (population records only)", "labelled": "none",
                      "queries_per_record": q.total / small.audited.size, "seconds": time.perf_counter() - started, "seconds_note": "",
                      **score_parts(res.results[0].scores, small.audited, parts, args)})
     if kind == "adult" and args.online_models:
@@ -207,9 +207,10 @@ def online_rows(data, target, plan, parts, args) -> list[dict]:
     positions, is_member = parts["online"]
     small = AuditData(data.records, np.sort(positions[is_member]), np.sort(positions[~is_member]), data.population, source=data.source)
     online = replace(plan, n_models=args.online_models, mode="online", train_size=data.members.size, include_population=False, backend="ensemble", n_jobs=1)
-    access = f"probabilities, 1 query per record and per population record; {args.online_models} reference models (online: each scored record IN half of them)"
+    models = f"{args.online_models} reference models (online: each scored record IN half of them)"
     rows = []
-    for label, attack in (("LiRA online", {"name": "lira", "mode": "online"}), ("RMIA online", {"name": "rmia", "mode": "online"})):
+    for label, attack, access in (("LiRA online", {"name": "lira", "mode": "online"}, f"probabilities, 1 query per record; {models}"),
+                                  ("RMIA online", {"name": "rmia", "mode": "online"}, f"probabilities, 1 query per record and per population record (z); {models}")):
         say(f"adult: privaudit {label} on the {small.audited.size:,} records of the online part ({args.online_models} models) …")
         started = time.perf_counter()
         result = privaudit.audit(small, [target], [attack], reference=online, n_bootstrap=10, seed=args.seed)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -78,6 +79,32 @@ def test_offline_mode_from_config(folder, tmp_path):
     # 3 OUT models per record, below PER_EXAMPLE_MIN_MODELS: LiRA's default (variance auto) ran with the global variance
     assert "lira[offline,global variance,logit_confidence]" in names and "rmia[offline,confidence]" in names
     assert result.reference["tree"]["trained"] == 3
+
+
+def test_the_target_is_asked_about_population_records_only_for_attacks_that_read_them(folder, tmp_path):
+    """Offline LiRA and the shadow-model attack read the reference models on population records, never the target:
+    the target answers only the 600 audited records. RMIA's z needs the target on them too (+300). The shadow
+    attack's scores are the same whether or not the target was asked (its reference rows on z do not depend on it)."""
+    from privaudit.pipeline import run_audit
+
+    raw = yaml.safe_load((folder / "audit.yaml").read_text())
+    raw["data"]["path"] = str(folder / "records.csv")
+    raw["targets"][0]["path"] = str(folder / "tree.skops")
+    raw["targets"][0]["reference"] = {"models": 3, "mode": "offline", "train_size": 150}
+    raw["compute"]["store"] = str(tmp_path / "cache")
+    shadow = {"name": "shadow_model", "per_class": False}
+
+    def audit(attacks):
+        result = run_audit(parse_config({**raw, "attacks": attacks}), tmp_path)
+        return result.targets[0].queries, {r.attack: r for r in result.results}
+
+    without, results = audit([{"name": "lira", "mode": "offline"}, shadow])
+    assert without.records == without.total == 600 and without.by_source["outputs"]["calls"] == 1
+    with_z, results_z = audit([shadow, {"name": "rmia", "mode": "offline"}])
+    assert with_z.records == with_z.total == 900
+    name = next(n for n in results if n.startswith("shadow_model"))
+    np.testing.assert_array_equal(results[name].scores, results_z[name].scores)
+    assert results[name].metrics.auc > 0.5
 
 
 def test_reference_attack_without_reference_models_is_a_clear_error(folder, tmp_path):

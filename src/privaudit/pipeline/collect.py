@@ -115,7 +115,7 @@ def collect(target, data, records, attacks: Sequence, *, plan=None, seed: int = 
     ledger.add_outputs(len(records))
     population_signals = None
     wants_reference = any(n.reference for n in needs)
-    if data.population.size and (wants_reference or any(n.any_population for n in needs)):
+    if data.population.size and any(n.any_population for n in needs):  # only attacks that read the target on z ask it about them
         population = data.records.subset(data.population)
         population_signals = compute_signals(target, population, names, progress=progress, description=f"querying {target.name} on population records")
         ledger.add_outputs(len(population))

@@ -60,7 +60,7 @@ def signals_of_models(plan, data, names, target_population_signals, query_record
         for name in names:
             stacked[name][:, k] = per_model[name]
         del outputs_k, per_model
-    has_population = data.population.size > 0 and target_population_signals is not None
+    has_population = data.population.size > 0  # the models' own population signals; the target's only where it was asked (RMIA's z)
     audited_signals = {name: values[:n_audited] for name, values in stacked.items()}
     population_signals = {name: values[n_audited:n_plain] for name, values in stacked.items()}
     for key, start, n_records, n_queries, population in segments:
@@ -70,7 +70,7 @@ def signals_of_models(plan, data, names, target_population_signals, query_record
     signals = ReferenceSignals(
         signals=audited_signals,
         in_mask=in_mask[:n_audited],
-        population_target=target_population_signals if has_population else None,
+        population_target=target_population_signals if has_population and target_population_signals is not None else None,
         population_signals=population_signals if has_population else None,
         population_in_mask=in_mask[n_audited:n_plain] if has_population else None,
         population_labels=labels[n_audited:n_plain] if has_population else None,
