@@ -179,6 +179,49 @@ def test_file_is_read_model_by_model_and_compressed_files_work_too(tmp_path, tra
             np.testing.assert_array_equal(read(k), outputs[k])
 
 
+def test_a_compressed_file_is_inflated_one_model_at_a_time_in_any_order(tmp_path):
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    n_models, n, classes = 8, 20_000, 10
+    outputs = rng.dirichlet(np.ones(classes), size=(n_models, n)).astype(np.float32)  # 6.4 MB in all, 0.8 MB per model
+    ids = np.array([f"r{i}" for i in range(n)])
+    keep = rng.random((n_models, n)) < 0.5
+    np.savez_compressed(tmp_path / "packed.npz", record_ids=ids, keep=keep, outputs=outputs, kind=np.array("probabilities"))
+    tracemalloc.start()
+    try:
+        refs = load_reference_outputs(tmp_path / "packed.npz", n_classes=classes)
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        read = refs.model_reader()
+        order = (0, 1, 5, 2, 7, 7, 0)  # in order, skipping ahead, back again (the stream restarts)
+        same = [bool(np.array_equal(read(k), outputs[k])) for k in order]
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert same == [True] * len(order)
+    assert peak < 1.6 * outputs[0].nbytes < outputs.nbytes / 4  # one model at a time (read whole: all eight, 6.4 MB)
+
+
+def test_a_damaged_compressed_file_is_refused_in_one_line(tmp_path):
+    import zipfile
+
+    rng = np.random.default_rng(1)
+    outputs = rng.dirichlet(np.ones(3), size=(4, 5_000)).astype(np.float32)
+    ids = np.array([f"r{i}" for i in range(5_000)])
+    path = tmp_path / "packed.npz"
+    np.savez_compressed(path, record_ids=ids, keep=rng.random((4, 5_000)) < 0.5, outputs=outputs, kind=np.array("probabilities"))
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("outputs.npy")
+    raw = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    middle = start + info.compress_size // 2
+    raw[middle:middle + 64] = bytes(64)  # zero 64 bytes in the middle of the deflated numbers
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"packed\.npz: array 'outputs' (cannot be inflated|cannot be read|is cut short)"):
+        load_reference_outputs(path, n_classes=3)
+
+
 def _npz_with_member(path: Path, arrays: dict, name: str, member: bytes, compress: bool = False) -> Path:
     """An .npz of ``arrays`` whose ``name.npy`` member is replaced by raw ``member`` bytes."""
     import io

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,16 +91,19 @@ class PrecomputedReferences:
     def model_reader(self):
         """``read(k)`` → model k's (n, C) outputs in the file's float type.
 
-        Held outputs are sliced; a checked file is read one model at a time where ``numpy.savez``
-        stored the array uncompressed (never all K × n × C numbers at once), else read whole once.
+        Held outputs are sliced; a checked file is read one model at a time (never all K × n × C
+        numbers at once): seeked where ``numpy.savez`` stored the array uncompressed, inflated in
+        order where ``numpy.savez_compressed`` deflated it; only a Fortran-ordered array is read whole.
         """
         if self.outputs is not None:
             return lambda k: self.outputs[k]
         models = _StoredModels.open(self.path)
         if models is None:
-            with np.load(self.path, allow_pickle=False) as archive:
-                whole = archive["outputs"]
-            models = whole
+            try:
+                with np.load(self.path, allow_pickle=False) as archive:
+                    models = archive["outputs"]
+            except (OSError, ValueError, EOFError, KeyError, zlib.error, zipfile.BadZipFile) as exc:
+                raise _one_line(self.source, "outputs", f"cannot be read again ({exc})", "leave the file alone during the audit and run it again") from None
         if tuple(models.shape) != self.shape or models.dtype.kind != "f":
             raise _one_line(self.source, "outputs", f"changed while privaudit ran (now shape {models.shape}, type {models.dtype})",
                             "leave the file alone during the audit and run it again")
@@ -122,7 +126,7 @@ class _StoredModels:
         except (KeyError, OSError, zipfile.BadZipFile):
             return None
         if info.compress_type != zipfile.ZIP_STORED:
-            return None
+            return _CompressedModels.open(path, name)
         with open(path, "rb") as handle:
             handle.seek(info.header_offset)
             local = handle.read(30)
@@ -150,6 +154,90 @@ class _StoredModels:
         if values.size != count:
             raise DataError(f"{self.path}: array 'outputs' is cut short (model {k}); write the file again")
         return values.reshape(self.shape[1], self.shape[2])
+
+
+_INFLATE_CHUNK = 1 << 16  # zipfile makes ~3 temporary copies of each read; 64 KiB keeps them negligible
+
+
+class _CompressedModels(_StoredModels):
+    """A compressed (``numpy.savez_compressed``), C-ordered ``outputs.npy``, inflated one model at a time.
+
+    Model k's numbers are consecutive in the inflated stream, so reading the models in order
+    (as the checks and the signals do) inflates the member once per pass and never holds more
+    than one model; asking for an earlier model starts the stream again.
+    """
+
+    def __init__(self, path: Path, name: str, header_bytes: int, dtype: np.dtype, shape: tuple) -> None:
+        super().__init__(path, header_bytes, dtype, shape)
+        self.name = name
+        self._archive = self._stream = None
+        self._next = 0
+
+    @classmethod
+    def open(cls, path: Path, name: str = "outputs"):
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        try:
+            with zipfile.ZipFile(path) as archive, archive.open(f"{name}.npy") as stream:
+                header = readers.get(np.lib.format.read_magic(stream))
+                if header is None:
+                    return None
+                shape, fortran, dtype = header(stream)
+                header_bytes = stream.tell()
+        except (KeyError, OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile):
+            return None
+        if fortran or dtype.hasobject or len(shape) != 3:  # Fortran order (or not numbers): read whole, as numpy does
+            return None
+        return cls(path, name, header_bytes, dtype, tuple(int(d) for d in shape))
+
+    def close(self) -> None:
+        for handle in (self._stream, self._archive):
+            if handle is not None:
+                handle.close()
+        self._archive = self._stream = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _read_exactly(self, buffer: memoryview, k: int, *, to_end: bool = False) -> None:
+        done = 0
+        try:
+            while done < len(buffer):
+                got = self._stream.readinto(buffer[done:done + _INFLATE_CHUNK])  # zipfile builds each read as bytes: keep them small
+                if not got:
+                    break
+                done += got
+            if to_end and self._stream.read(1):
+                self.close()
+                raise DataError(f"{self.path}: array '{self.name}' has bytes beyond its declared shape {self.shape}; write the file again")
+        except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+            self.close()
+            raise DataError(f"{self.path}: array '{self.name}' cannot be inflated at model {k} ({exc}); write the file again") from None
+        if done != len(buffer):
+            self.close()
+            raise DataError(f"{self.path}: array '{self.name}' is cut short (model {k}); write the file again")
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        k = int(k)
+        count = int(self.shape[1]) * int(self.shape[2])
+        if self._stream is None or k < self._next:
+            self.close()
+            self._archive = zipfile.ZipFile(self.path)
+            self._stream = self._archive.open(f"{self.name}.npy")
+            self._read_exactly(memoryview(bytearray(self.offset)), k)  # the .npy header
+            self._next = 0
+        values = np.empty(count, dtype=self.dtype)
+        while self._next <= k:  # skip earlier models (none when read in order), keep model k
+            self._read_exactly(memoryview(values).cast("B"), k)
+            self._next += 1
+        if self._next >= self.shape[0]:  # the last model: read to the end, where zipfile checks the member's CRC
+            self._read_exactly(memoryview(bytearray(0)), k, to_end=True)
+            self.close()
+        return values.reshape(self.shape[1], self.shape[2])
+
+    def verify(self) -> None:
+        """Inflate the whole member once (nothing kept), so a bad CRC or a cut stream is named as such."""
+        self.close()
+        self[self.shape[0] - 1]
 
 
 def _one_line(source, array: str, problem: str, fix: str) -> DataError:
@@ -254,6 +342,8 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
             except ValueError:  # object arrays refuse to load without pickle
                 raise _one_line(source, name, "holds Python objects (it needs pickle, which privaudit never loads)",
                                 "save it as numbers or text (e.g. numpy.asarray(ids, dtype=str))") from None
+            except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:  # a damaged member (bad CRC, cut deflate stream)
+                raise _one_line(source, name, f"cannot be read ({exc})", "write the file again with numpy.savez") from None
     refs = check_reference_arrays(arrays, source=source, n_classes=n_classes)
     return PrecomputedReferences(refs.record_ids, refs.keep, None, refs.output_kind, source, path=path, shape=refs.shape)
 
@@ -289,16 +379,24 @@ def check_reference_arrays(arrays: dict, *, source: str, n_classes: int | None =
         twice = pd.unique(ids[repeated])
         raise _one_line(source, "record_ids", f"lists {twice.size:,} ids more than once (e.g. {str(twice[0])!r})", "list each record id once")
     for k in range(n_models):  # per model: never a (K, n, C) temporary
-        model = outputs[k]
-        finite = np.isfinite(model)
-        if not finite.all():
-            row = int(np.flatnonzero(~finite.all(axis=1))[0])
-            raise _one_line(source, "outputs", f"holds NaN or infinite values (model {k}, record {str(ids[row])!r})", "every output must be a finite number")
-        if str(kind) == "probabilities" and (model.min() < 0 or model.max() > 1):
-            raise _one_line(source, "outputs", f"holds values outside [0, 1] for model {k} though kind is 'probabilities'",
-                            "save kind='logits' if these are logits")
+        try:
+            _check_model_outputs(outputs[k], k, ids, str(kind), source)
+        except DataError:
+            if isinstance(outputs, _CompressedModels):
+                outputs.verify()  # a damaged deflate stream can inflate to wrong numbers: name the damage, not the numbers
+            raise
     held = None if isinstance(outputs, _StoredModels) else outputs
     return PrecomputedReferences(ids, keep, held, str(kind), source, shape=tuple(outputs.shape))
+
+
+def _check_model_outputs(model: np.ndarray, k: int, ids: np.ndarray, kind: str, source: str) -> None:
+    finite = np.isfinite(model)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite.all(axis=1))[0])
+        raise _one_line(source, "outputs", f"holds NaN or infinite values (model {k}, record {str(ids[row])!r})", "every output must be a finite number")
+    if kind == "probabilities" and (model.min() < 0 or model.max() > 1):
+        raise _one_line(source, "outputs", f"holds values outside [0, 1] for model {k} though kind is 'probabilities'",
+                        "save kind='logits' if these are logits")
 
 
 def check_reference_ids(refs: PrecomputedReferences, data) -> None:
