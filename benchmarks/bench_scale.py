@@ -51,8 +51,11 @@ STAGES = ("load (start-up, data, reference file)", "signals (target + 16 referen
           "corrected tests + report")
 
 
-def make_audit(folder: Path, n_audited: int, *, seed: int = 0, n_models: int = N_MODELS) -> Path:
-    """Write the synthetic audit of ``n_audited`` records (see the module docstring); returns the config path."""
+def make_audit(folder: Path, n_audited: int, *, seed: int = 0, n_models: int = N_MODELS, compressed: bool = False) -> Path:
+    """Write the synthetic audit of ``n_audited`` records (see the module docstring); returns the config path.
+
+    ``compressed``: write ``refs.npz`` with ``numpy.savez_compressed`` (deflated members) instead of uncompressed.
+    """
     import pandas as pd
 
     from privaudit.reference.precomputed import save_reference_outputs
@@ -83,7 +86,10 @@ def make_audit(folder: Path, n_audited: int, *, seed: int = 0, n_models: int = N
     outputs = np.empty((n_models, n, N_CLASSES), dtype=np.float32)
     for k in range(n_models):
         outputs[k] = logits(keep[k], np.random.default_rng(seed + 100 + k))
-    save_reference_outputs(folder / "refs.npz", ids, keep, outputs, "logits")
+    if compressed:
+        np.savez_compressed(folder / "refs.npz", record_ids=ids, keep=keep, outputs=outputs, kind=np.array("logits"))
+    else:
+        save_reference_outputs(folder / "refs.npz", ids, keep, outputs, "logits")
     del outputs
     config = folder / "audit.yaml"
     config.write_text(
@@ -96,9 +102,9 @@ def make_audit(folder: Path, n_audited: int, *, seed: int = 0, n_models: int = N
     return config
 
 
-def run_one(n_audited: int, folder: Path, seed: int) -> dict:
+def run_one(n_audited: int, folder: Path, seed: int, compressed: bool = False) -> dict:
     """Write the data, then time ``privaudit audit`` on it in a subprocess; returns one table row."""
-    config = make_audit(folder, n_audited, seed=seed)
+    config = make_audit(folder, n_audited, seed=seed, compressed=compressed)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     command = [sys.executable, "-m", "privaudit.cli", "audit", str(config), "--force"]
@@ -131,10 +137,10 @@ def run_one(n_audited: int, folder: Path, seed: int) -> dict:
     }
 
 
-def child(n_audited: int, seed: int) -> None:
+def child(n_audited: int, seed: int, compressed: bool = False) -> None:
     """Run one size in this (fresh) process and print its row as JSON: peak RSS is then this size's own."""
     with tempfile.TemporaryDirectory(prefix=f"bench-scale-{n_audited}-") as tmp:
-        row = run_one(n_audited, Path(tmp), seed)
+        row = run_one(n_audited, Path(tmp), seed, compressed)
     print(json.dumps(row))
 
 
@@ -168,17 +174,22 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", type=Path, help="write the table into this markdown file (BENCHMARKS.md)")
+    parser.add_argument("--compressed", action="store_true",
+                        help="write refs.npz with numpy.savez_compressed (printed only: the BENCHMARKS.md table is the uncompressed file's)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.seed)
+        child(args.child, args.seed, args.compressed)
         return
+    if args.compressed and args.write:
+        parser.error("--compressed prints its figures; --write keeps the uncompressed file's table")
     if args.write:
         check_section_markers(args.write, BEGIN, END)  # before the runs: a damaged file is found in seconds, not after an hour
     load, machine = os.getloadavg(), cpu_line()  # the machine line names the load at the start
     rows = []
     for n in args.sizes:
-        proc = subprocess.run([sys.executable, __file__, "--child", str(n), "--seed", str(args.seed)], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, __file__, "--child", str(n), "--seed", str(args.seed), *(["--compressed"] if args.compressed else [])],
+                              capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(proc.stderr[-3000:] or proc.stdout[-3000:])
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
