@@ -371,3 +371,106 @@ def test_an_online_check_with_a_reference_file_is_refused_before_any_design(fold
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode != 0 and len(lines) == 1 and "Traceback" not in proc.stderr
     assert "reference.outputs: --mode online trains reference models with the checked records inside" in lines[0]
+
+
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_a_file_rewritten_after_its_checks_is_refused_not_read(tmp_path, save):
+    """The checks ran on the file as loaded; a file rewritten before the models are read (here: the same ids in another order,
+    so each row would be scored as another record's) is refused in one line, never read unchecked."""
+    import os
+
+    rng = np.random.default_rng(3)
+    outputs = rng.dirichlet(np.ones(3), size=(3, 400)).astype(np.float32)
+    ids = np.array([f"r{i}" for i in range(400)])
+    keep = rng.random((3, 400)) < 0.5
+    path = tmp_path / "refs.npz"
+    save(path, record_ids=ids, keep=keep, outputs=outputs, kind=np.array("probabilities"))
+    refs = load_reference_outputs(path, n_classes=3)
+    order = rng.permutation(400)
+    save(path, record_ids=ids[order], keep=keep[:, order], outputs=outputs[:, order], kind=np.array("probabilities"))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a coarse clock could otherwise give the same time
+    with pytest.raises(DataError) as caught:
+        refs.model_reader()
+    assert f"{path}: array 'outputs' changed while privaudit ran" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_a_model_reader_takes_numpy_indices(tmp_path, save):
+    rng = np.random.default_rng(4)
+    outputs = rng.dirichlet(np.ones(3), size=(3, 50)).astype(np.float32)
+    path = tmp_path / "refs.npz"
+    save(path, record_ids=np.arange(50), keep=rng.random((3, 50)) < 0.5, outputs=outputs, kind=np.array("probabilities"))
+    read = load_reference_outputs(path, n_classes=3).model_reader()
+    for k in (-1, 2, -3, 0):
+        np.testing.assert_array_equal(read(k), outputs[k])
+    for k in (3, -4):
+        with pytest.raises(IndexError):
+            read(k)
+
+
+def _claim_sizes(path: Path, name: str, *, file_size: int | None = None, compress_size: int | None = None) -> Path:
+    """Edit the central directory entry of ``name`` to claim other sizes (what a hand-edited or damaged zip can say)."""
+    import struct
+
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"PK\x01\x02")
+    while at >= 0:
+        length = struct.unpack_from("<H", raw, at + 28)[0]
+        if raw[at + 46:at + 46 + length] == name.encode():
+            packed, size = struct.unpack_from("<II", raw, at + 20)
+            struct.pack_into("<II", raw, at + 20, packed if compress_size is None else compress_size, size if file_size is None else file_size)
+        at = raw.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def _small_arrays(n_models=3, n=200):
+    rng = np.random.default_rng(5)
+    return {"record_ids": np.array([f"r{i}" for i in range(n)]), "keep": rng.random((n_models, n)) < 0.5,
+            "outputs": rng.dirichlet(np.ones(2), size=(n_models, n)).astype(np.float32), "kind": np.array("probabilities")}
+
+
+def test_a_member_shorter_than_its_zip_entry_says_is_named_as_cut_short_not_as_python_objects(tmp_path):
+    arrays = _small_arrays()
+    full = _header((3, 200), "|b1")
+    path = _npz_with_member(tmp_path / "refs.npz", arrays, "keep", full + bytes(500), compress=True)  # 600 numbers declared, 500 stored
+    _claim_sizes(path, "keep.npy", file_size=len(full) + 600)
+    with pytest.raises(DataError) as caught:
+        load_reference_outputs(path, n_classes=2)
+    text = str(caught.value)
+    assert f"{path}: array 'keep' cannot be read" in text and "Python objects" not in text and "\n" not in text
+
+
+def test_a_zip_entry_claiming_more_bytes_than_the_file_holds_is_refused_before_allocating(tmp_path):
+    """A directory entry may not claim a packed size beyond the file: with it, the thousandfold bomb check would pass a
+    header declaring 1.2 GB of outputs (and 600 MB of keep, which numpy would allocate) in a file of a few kB."""
+    import tracemalloc
+
+    import io
+    import zipfile
+
+    arrays = _small_arrays()
+    n_models = 2_000_000
+    outputs_header, keep_header = _header((n_models, 200, 2), "<f4"), _header((n_models, 200), "|b1")
+    path = tmp_path / "refs.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in ("record_ids", "kind"):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, arrays[name])
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+        archive.writestr("keep.npy", keep_header + arrays["keep"].tobytes())
+        archive.writestr("outputs.npy", outputs_header + arrays["outputs"].tobytes())
+    declared = n_models * 200 * 2 * 4
+    _claim_sizes(path, "outputs.npy", file_size=len(outputs_header) + declared, compress_size=declared // 999)
+    _claim_sizes(path, "keep.npy", file_size=len(keep_header) + n_models * 200)
+    assert path.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as caught:
+            load_reference_outputs(path, n_classes=2)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert f"{path}: array 'outputs' " in str(caught.value) and "packed bytes, more than the whole file" in str(caught.value)
+    assert peak < 50 * 2**20

@@ -17,6 +17,7 @@ trained (:func:`privaudit.reference.plan.reference_signals`), so an attack canno
 
 from __future__ import annotations
 
+import operator
 import struct
 import zipfile
 import zlib
@@ -58,6 +59,8 @@ class PrecomputedReferences:
         The file the outputs are read from when ``outputs`` is None.
     shape : tuple of int
         ``outputs``' shape (K, n, C) as checked.
+    stamp : tuple
+        The file's size, modification time and ``outputs`` member CRC when it was checked.
     """
 
     record_ids: np.ndarray
@@ -67,6 +70,8 @@ class PrecomputedReferences:
     source: str = "<arrays>"
     path: Path | None = None
     shape: tuple = ()
+    #: the file as checked (size, modification time, the outputs member's CRC): a file that differs when read is refused
+    stamp: tuple = ()
 
     @property
     def n_models(self) -> int:
@@ -97,6 +102,7 @@ class PrecomputedReferences:
         """
         if self.outputs is not None:
             return lambda k: self.outputs[k]
+        self._check_unchanged()
         models = _StoredModels.open(self.path)
         if models is None:
             try:
@@ -107,7 +113,38 @@ class PrecomputedReferences:
         if tuple(models.shape) != self.shape or models.dtype.kind != "f":
             raise _one_line(self.source, "outputs", f"changed while privaudit ran (now shape {models.shape}, type {models.dtype})",
                             "leave the file alone during the audit and run it again")
-        return lambda k: np.asarray(models[k])
+        n_models = self.shape[0]
+
+        def read(k) -> np.ndarray:
+            k = operator.index(k)
+            if not -n_models <= k < n_models:
+                raise IndexError(f"model {k} is out of range for {n_models} models")
+            self._check_unchanged()  # one stat per model: the numbers read are the numbers checked
+            return np.asarray(models[k % n_models])
+
+        return read
+
+    def _check_unchanged(self) -> None:
+        if not self.stamp:
+            return
+        try:
+            now = _file_stamp(self.path)
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise _one_line(self.source, "outputs", f"cannot be read again ({exc})", "leave the file alone during the audit and run it again") from None
+        if now != self.stamp:
+            raise _one_line(self.source, "outputs", "changed while privaudit ran (the file is not the one checked)",
+                            "leave the file alone during the audit and run it again")
+
+
+def _file_stamp(path: Path) -> tuple:
+    """``(size, modification time, CRC of outputs.npy)``: what tells the file checked from a file written over it."""
+    stat = path.stat()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            crc = archive.getinfo("outputs.npy").CRC if "outputs.npy" in archive.namelist() else None
+    except zipfile.BadZipFile:
+        crc = None  # not an archive (np.load names what it is)
+    return stat.st_size, stat.st_mtime_ns, crc
 
 
 class _StoredModels:
@@ -258,8 +295,10 @@ def _declared_layout(archive: zipfile.ZipFile, name: str):
         return tuple(int(d) for d in shape), dtype, stream.tell(), info.file_size, info.compress_size
 
 
-def _check_declared_sizes(path: Path, source: str, n_records: int | None) -> None:
+def _check_declared_sizes(path: Path, source: str, n_records: int | None) -> set:
     """Each array's header must describe exactly the bytes stored after it, and no more ids than the data has records.
+
+    Returns the names of the arrays that hold Python objects (refused when numpy will not load them).
 
     Read before numpy allocates anything: a tiny file whose header claims a huge shape (or a compressed
     member that would inflate beyond what its header says) is refused in one line instead of allocating it.
@@ -267,15 +306,19 @@ def _check_declared_sizes(path: Path, source: str, n_records: int | None) -> Non
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile):
-        return  # np.load already read it; nothing more to check
-    shapes = {}
+        return set()  # np.load already read it; nothing more to check
+    shapes, objects, file_bytes = {}, set(), path.stat().st_size
     with archive:
         for name in _ARRAYS:
             layout = _declared_layout(archive, name)
             if layout is None:
                 raise _one_line(source, name, "has an unreadable .npy header", "write the file again with numpy.savez")
             shape, dtype, header_bytes, stored, packed = layout
+            if packed > file_bytes:  # else the bomb check below would trust a ratio the file cannot hold
+                raise _one_line(source, name, f"has a zip entry claiming {packed:,} packed bytes, more than the whole file ({file_bytes:,} bytes)",
+                                "write the file again with numpy.savez (the file is cut short or was edited)")
             if dtype.hasobject:
+                objects.add(name)
                 continue  # refused below without being read (privaudit never unpickles)
             declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
             if header_bytes + declared != stored:
@@ -291,6 +334,7 @@ def _check_declared_sizes(path: Path, source: str, n_records: int | None) -> Non
     keep, outputs = shapes.get("keep"), shapes.get("outputs")
     if keep is not None and outputs is not None and len(outputs) == 3 and keep != outputs[:2]:
         raise _one_line(source, "keep", f"has shape {keep}, expected {outputs[:2]} like outputs' models × records", "save one row per model, one column per record id")
+    return objects
 
 
 def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes: int | None = None,
@@ -323,6 +367,7 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
     if not path.is_file():
         raise ConfigError(f"{field}: {source} not found; give the .npz file of record_ids, keep, outputs and kind (paths are relative to the config)")
     try:
+        stamp = _file_stamp(path)  # before anything is read: a file written over during the checks differs from it
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ConfigError(f"{field}: {source} is not a numpy .npz archive ({exc}); write it with numpy.savez(record_ids=..., keep=..., outputs=..., kind=...)") from None
@@ -333,19 +378,21 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
         if absent:
             raise DataError(f"{source}: no array {', '.join(map(repr, absent))} (it holds {', '.join(archive.files) or 'none'}); "
                             "save record_ids (n,), keep (K, n) bool, outputs (K, n, C) and kind ('probabilities' or 'logits')")
-        _check_declared_sizes(path, source, n_records)  # before any array is allocated
+        objects = _check_declared_sizes(path, source, n_records)  # before any array is allocated
         arrays = {}
         for name in _ARRAYS:
             stored = _StoredModels.open(path) if name == "outputs" else None
             try:
                 arrays[name] = stored if stored is not None else archive[name]  # outputs: checked model by model, never all held
-            except ValueError:  # object arrays refuse to load without pickle
-                raise _one_line(source, name, "holds Python objects (it needs pickle, which privaudit never loads)",
-                                "save it as numbers or text (e.g. numpy.asarray(ids, dtype=str))") from None
+            except ValueError as exc:
+                if name in objects:  # object arrays refuse to load without pickle
+                    raise _one_line(source, name, "holds Python objects (it needs pickle, which privaudit never loads)",
+                                    "save it as numbers or text (e.g. numpy.asarray(ids, dtype=str))") from None
+                raise _one_line(source, name, f"cannot be read ({exc})", "write the file again with numpy.savez") from None  # e.g. fewer bytes than declared
             except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:  # a damaged member (bad CRC, cut deflate stream)
                 raise _one_line(source, name, f"cannot be read ({exc})", "write the file again with numpy.savez") from None
     refs = check_reference_arrays(arrays, source=source, n_classes=n_classes)
-    return PrecomputedReferences(refs.record_ids, refs.keep, None, refs.output_kind, source, path=path, shape=refs.shape)
+    return PrecomputedReferences(refs.record_ids, refs.keep, None, refs.output_kind, source, path=path, shape=refs.shape, stamp=stamp)
 
 
 def check_reference_arrays(arrays: dict, *, source: str, n_classes: int | None = None) -> PrecomputedReferences:
