@@ -168,7 +168,7 @@ def test_check_command_with_person_column(cli_folder, capsys, monkeypatch):
     assert [p["person"] for p in result["persons"]] == ["m3", "m4", "n5"]
     keys = {"person", "n_records", "statistic", "p_value", "q_value", "verdict", "power", "n_null_persons", "null_how"}
     assert keys <= set(result["persons"][0]) and len(result["records"]) > 3
-    assert set(result["persons"][0]["power"]) == {"value", "ci95", "n_member_persons", "meaning"}
+    assert set(result["persons"][0]["power"]) == {"value", "ci95", "n_member_persons", "meaning", "bh_floor"}
     code, out, err = _run(capsys, "check", "audit.yaml", "--records", "people.csv", "--person-column", "person", "--attack", "loss")
     assert code == 0 and "persons" in out and "records" in out
     code, out, err = _run(capsys, "check", "audit.yaml", "--records", "people.csv", "--person-column", "who")

@@ -157,10 +157,10 @@ def test_power_grows_with_records_and_is_alpha_for_non_members():
     power = person_power(members, member_ids, null, null_ids, [1, 3, 5], ALPHA, seed=2)
     assert set(power) == {1, 3, 5}
     assert power[1][0] < power[3][0] < power[5][0]
-    for p, (low, high), n in power.values():
-        assert low <= p <= high and n >= 400
+    for p, (low, high), n, floor, _ in power.values():
+        assert low <= p <= high and n >= 400 and floor == p  # one checked person: alpha / 1 = alpha
     fresh, fresh_ids = people(rng, 3_000, [1, 3, 5], prefix="f", effect=0.3)
-    for p, _, n in person_power(fresh, fresh_ids, null, null_ids, [1, 3, 5], ALPHA, seed=2).values():
+    for p, _, n, _, _ in person_power(fresh, fresh_ids, null, null_ids, [1, 3, 5], ALPHA, seed=2).values():
         assert p <= fpr_bound(n)
     assert person_power(members, member_ids, null, null_ids, [9], ALPHA)[9][2] == 0
 
