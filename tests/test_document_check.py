@@ -419,7 +419,7 @@ def test_the_share_of_member_documents_bh_calls_used_lies_between_the_floor_and_
         first = first or result
         rates.append(np.mean([d.significant for d in result.documents[:n_members]]))
     rate, se = np.mean(rates), np.std(rates) / np.sqrt(reps)
-    assert first.power_floor + 0.2 < first.power  # bounds far apart (about 30 % and 80 %), so the check can fail
+    assert first.power_floor + 0.2 < first.power  # bounds far apart (about 21 % and 81 %; BH gives about 53 %), so the check can fail
     assert first.power_floor - 3 * se <= rate <= first.power + 3 * se
     assert rate > first.power_floor + 0.1 and rate < first.power - 0.1  # strictly inside: neither bound is BH's power
 
