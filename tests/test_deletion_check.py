@@ -196,3 +196,29 @@ def test_no_checked_non_member_is_called_detectable_before_more_often_than_alpha
                                          _persons(n_null, k, "n"), alpha=ALPHA, seed=run)
         flagged += any("detectable before (" in p.verdict for p in result)
     assert flagged / n_runs <= ALPHA + 3 * np.sqrt(ALPHA * (1 - ALPHA) / n_runs)
+
+
+def test_deletion_verdict_with_several_persons_quotes_the_power_and_its_bh_floor():
+    several = deletion_verdict(0.5, 0.5, 0.4, 0.01, 0.02, ALPHA, 0.3, 3, q_before=0.6, multiple=8, power_floor=0.05)
+    assert ("the test's power for a person of 3 record(s) before deletion is 30 % checked alone; checked with the other 7, "
+            "between 5 % (p ≤ α/8 = 0.0063) and 30 %") in several
+    assert deletion_verdict(0.5, 0.5, 0.4, 0.01, 0.02, ALPHA, 0.3, 3, power_floor=0.3) == deletion_verdict(0.5, 0.5, 0.4, 0.01, 0.02, ALPHA, 0.3, 3)
+
+
+def test_deletion_tests_measure_the_floor_at_alpha_over_the_checked_persons():
+    from privaudit.deletion_check import DeletionResult
+    from privaudit.report.deletion_report import deletion_result_to_dict
+
+    rng = np.random.default_rng(2)
+    null_after, null_before = _model_pair(rng, 300, 1, 0.0, 0.0)
+    after, before = _model_pair(rng, 10, 1, 0.0, 0.0)
+    member_before, _ = _model_pair(rng, 400, 1, 1.5, 0.0)
+    persons, method, how, power = deletion_tests(after, before, _persons(10, 1, "p"), null_after, null_before, _persons(300, 1, "n"),
+                                                 member_before=member_before, member_persons=_persons(400, 1, "m"))
+    member_p = (1 + (np.sort(null_before)[None, :] >= member_before[:, None]).sum(axis=1)) / 301
+    assert power[1].value == np.mean(member_p <= ALPHA) and power[1].floor == np.mean(member_p <= ALPHA / 10)
+    assert power[1].floor < power[1].value and all(p.power_floor == power[1].floor for p in persons)
+    document = deletion_result_to_dict(DeletionResult(target="after", before="before", attack="loss", alpha=ALPHA, method=method,
+                                                      persons=persons, null_how=how, by_person=True, power=power))
+    assert document["persons"][0]["power"]["bh_floor"]["value"] == power[1].floor
+    assert document["power_by_size"]["1"]["bh_floor"]["alpha"] == pytest.approx(ALPHA / 10)

@@ -386,3 +386,52 @@ def test_a_document_given_twice_for_an_author_check_is_refused(text_folder, stan
     (tmp_path / "twice.jsonl").write_text(line + line.replace('"a"', '"b"'))
     code, out, err = _run(capsys, "check", "lm.yaml", "--documents", str(tmp_path / "twice.jsonl"), "--author-column", "author")
     assert code == 2 and err.count("\n") == 1 and "twice.jsonl, line 2: the same text as line 1" in err, err
+
+
+def test_document_power_and_bh_floor_are_the_hand_counts():
+    """Null scores 0..198 (199 documents); 20 member texts placed so that j null documents score higher: p = (1 + j)/200."""
+    null = np.arange(199, dtype=float)
+    members = 198.5 - np.repeat([0, 4, 9, 50], 5)  # p = 0.005, 0.025, 0.05, 0.255
+    five = check_documents(_texts("c", 5), np.full(5, 100.5), _texts("n", 199), null, members, alpha=ALPHA, blind=False)
+    # power: p ≤ 0.05 for 15 of 20; floor: p ≤ 0.05/5 = 0.01 for 5 of 20
+    assert (five.power, five.power_floor) == (15 / 20, 5 / 20)
+    assert five.power_floor_ci == pytest.approx(stats.beta.ppf([0.025, 0.975], [5, 6], [16, 15]))
+    silent = five.documents[0].verdict
+    assert silent.startswith("No evidence this document was used")
+    assert ("detects about 75 % of training documents at α = 0.05 checked alone; checked with the other 4, "
+            "between 25 % (p ≤ α/5 = 0.01) and 75 %") in silent
+    from privaudit.report.document_report import document_check_to_dict
+
+    assert document_check_to_dict(five)["power"]["bh_floor"]["alpha"] == pytest.approx(ALPHA / 5)
+    one = check_documents(_texts("c", 1), np.full(1, 100.5), _texts("n", 199), null, members, alpha=ALPHA, blind=False)
+    assert one.power_floor == one.power == 15 / 20 and "α/" not in one.documents[0].verdict
+
+
+def test_the_share_of_member_documents_bh_calls_used_lies_between_the_floor_and_the_power():
+    """600 checks of m = 40 documents, 10 of them members (score N(2.5, 1) against a N(0, 1) null of 2,000)."""
+    rng = np.random.default_rng(3)
+    m, n_members, reps = 40, 10, 600
+    null, members = rng.normal(size=2000), rng.normal(2.5, 1.0, size=20_000)
+    rates, first = [], None
+    for _ in range(reps):
+        checked = np.r_[rng.normal(2.5, 1.0, size=n_members), rng.normal(size=m - n_members)]
+        result = check_documents(_texts("c", m), checked, _texts("n", 2000), null, members, alpha=ALPHA, blind=False)
+        first = first or result
+        rates.append(np.mean([d.significant for d in result.documents[:n_members]]))
+    rate, se = np.mean(rates), np.std(rates) / np.sqrt(reps)
+    assert first.power_floor + 0.2 < first.power  # bounds far apart (about 21 % and 81 %; BH gives about 53 %), so the check can fail
+    assert first.power_floor - 3 * se <= rate <= first.power + 3 * se
+    assert rate > first.power_floor + 0.1 and rate < first.power - 0.1  # strictly inside: neither bound is BH's power
+
+
+def test_author_verdict_with_several_authors_quotes_the_bh_floor():
+    rng = np.random.default_rng(4)
+    null, null_authors = rng.normal(size=600), np.repeat([f"n{i}" for i in range(200)], 3)
+    members, member_authors = rng.normal(0.8, 1.0, size=150), np.repeat([f"m{i}" for i in range(50)], 3)
+    checked, checked_authors = rng.normal(size=12), np.repeat([f"c{i}" for i in range(4)], 3)
+    result = check_documents(_texts("c", 12), checked, _texts("n", 600), null, members, alpha=ALPHA, blind=False,
+                             checked_authors=checked_authors, null_authors=null_authors, member_authors=member_authors)
+    author = next(a for a in result.authors if not a.significant)
+    assert author.power_floor is not None and author.power_floor <= author.power
+    assert (f"checked with the other 3, between {100 * author.power_floor:.0f} % (p ≤ α/4 = 0.013) and "
+            f"{100 * author.power:.0f} %") in author.verdict and "training authors" in author.verdict

@@ -168,7 +168,7 @@ def test_check_command_with_person_column(cli_folder, capsys, monkeypatch):
     assert [p["person"] for p in result["persons"]] == ["m3", "m4", "n5"]
     keys = {"person", "n_records", "statistic", "p_value", "q_value", "verdict", "power", "n_null_persons", "null_how"}
     assert keys <= set(result["persons"][0]) and len(result["records"]) > 3
-    assert set(result["persons"][0]["power"]) == {"value", "ci95", "n_member_persons", "meaning"}
+    assert set(result["persons"][0]["power"]) == {"value", "ci95", "n_member_persons", "meaning", "bh_floor"}
     code, out, err = _run(capsys, "check", "audit.yaml", "--records", "people.csv", "--person-column", "person", "--attack", "loss")
     assert code == 0 and "persons" in out and "records" in out
     code, out, err = _run(capsys, "check", "audit.yaml", "--records", "people.csv", "--person-column", "who")
@@ -330,3 +330,10 @@ def test_deletion_check_falling_back_to_the_data_files_person_column_validates_i
     code, out, err = _run(capsys, "check", "deletion.yaml", "--records", "people.csv", "--person-column", "person", "--target", "after",
                           "--before", "forest", "--attack", "loss")
     assert code == 2 and err.count("\n") == 1 and "spoilt_data.csv" in err and expected in err, err
+
+
+def test_person_verdict_with_several_persons_quotes_the_power_and_its_bh_floor():
+    several = person_verdict(0.4, 0.8, ALPHA, 0.62, 500, 3, multiple=12, power_floor=0.21)
+    assert ("this test detects about 62 % of training persons with 3 records at α = 0.05 checked alone; checked with the other 11, "
+            "between 21 % (p ≤ α/12 = 0.0042) and 62 %") in several
+    assert person_verdict(0.4, None, ALPHA, 0.62, 500, 3, power_floor=0.62) == person_verdict(0.4, None, ALPHA, 0.62, 500, 3)

@@ -15,6 +15,7 @@ import pytest
 from scipy.stats import kstest
 
 from privaudit.exceptions import DataError
+from privaudit.metrics.intervals import clopper_pearson
 from privaudit.metrics.pvalues import empirical_p_values
 from privaudit.persons import MIN_NULL_PERSONS, group_codes, normal_scores, person_power, person_tests
 
@@ -157,10 +158,10 @@ def test_power_grows_with_records_and_is_alpha_for_non_members():
     power = person_power(members, member_ids, null, null_ids, [1, 3, 5], ALPHA, seed=2)
     assert set(power) == {1, 3, 5}
     assert power[1][0] < power[3][0] < power[5][0]
-    for p, (low, high), n in power.values():
-        assert low <= p <= high and n >= 400
+    for p, (low, high), n, floor, _ in power.values():
+        assert low <= p <= high and n >= 400 and floor == p  # one checked person: alpha / 1 = alpha
     fresh, fresh_ids = people(rng, 3_000, [1, 3, 5], prefix="f", effect=0.3)
-    for p, _, n in person_power(fresh, fresh_ids, null, null_ids, [1, 3, 5], ALPHA, seed=2).values():
+    for p, _, n, _, _ in person_power(fresh, fresh_ids, null, null_ids, [1, 3, 5], ALPHA, seed=2).values():
         assert p <= fpr_bound(n)
     assert person_power(members, member_ids, null, null_ids, [9], ALPHA)[9][2] == 0
 
@@ -196,3 +197,18 @@ def test_online_audit_design_uses_the_data_person_column():
     for person in np.unique(pool_persons):
         rows = keep[pool_persons == person]
         assert (rows == rows[0]).all()
+
+
+def test_person_power_floor_is_the_hand_count_at_alpha_over_m():
+    """199 null persons of one record scored 0..198; 20 member persons placed so that j null persons score higher: p = (1 + j)/200."""
+    null, null_ids = np.arange(199, dtype=float), np.array([f"n{i}" for i in range(199)])
+    j = np.repeat([0, 4, 9, 50], 5)  # p = 0.005, 0.025, 0.05, 0.255, five member persons each
+    members, member_ids = 198.5 - j, np.array([f"m{i}" for i in range(20)])
+    np.testing.assert_allclose(empirical_p_values(members, null), (1 + j) / 200)
+    five = person_power(members, member_ids, null, null_ids, [1], ALPHA, multiple=5)[1]
+    # power: p ≤ 0.05 for 15 of 20; floor: p ≤ 0.05/5 = 0.01 for 5 of 20 (the p = 0.005 persons)
+    assert (five.value, five.n_member_persons, five.floor) == (15 / 20, 20, 5 / 20)
+    assert five.floor_ci95 == pytest.approx(clopper_pearson(5, 20)) and five.ci95 == pytest.approx(clopper_pearson(15, 20))
+    alone = person_power(members, member_ids, null, null_ids, [1], ALPHA)[1]
+    assert alone.floor == alone.value == 15 / 20 and alone.floor_ci95 == alone.ci95
+    assert person_power(members, member_ids, null, null_ids, [9], ALPHA, multiple=5)[9].n_member_persons == 0

@@ -376,3 +376,38 @@ def test_check_command_errors_are_one_line_with_exit_2(cli_folder, capsys, monke
     code, out, err = _run(capsys, "check", "audit.yaml", *extra)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("privaudit: error: ") and expected in err
+
+
+# ---------------------------------------------------------------- power and its Benjamini–Hochberg floor
+
+
+def test_no_evidence_verdict_with_several_records_quotes_the_power_and_its_bh_floor():
+    several = verdict(0.3, 0.9, ALPHA, 0.29, 10_000, multiple=12, power_floor=0.08)
+    assert ("this test detects about 29 % of training records at α = 0.05 checked alone; checked with the other 11, "
+            "between 8 % (p ≤ α/12 = 0.0042) and 29 %") in several
+    alone = verdict(0.3, None, ALPHA, 0.29, 10_000, power_floor=0.29)
+    assert alone == verdict(0.3, None, ALPHA, 0.29, 10_000)  # one record: the wording is unchanged
+    assert "α/" not in alone and "checked alone" not in alone
+
+
+
+def test_record_check_power_floor_is_the_member_share_at_alpha_over_m(synthetic_setup):
+    from privaudit.pipeline import score_parts
+    from privaudit.record_check import check_attack
+    from privaudit.report.check_report import check_result_to_dict
+
+    target, data, held_out = synthetic_setup
+    several = check_records(target, data, held_out.subset(np.arange(20)), attack="loss", null="real", alpha=ALPHA)
+    attack, _ = check_attack("loss", None, [], output_kind=target.output_kind, has_population=True)
+    scored, _, _ = score_parts(target, data, attack, {"members": data.records.subset(data.members),
+                                                      "real": data.records.subset(data.nonmembers)}, plan=None, seed=0)
+    member_p = empirical_p_values(scored["members"], scored["real"])
+    hits, floor_hits = int((member_p <= ALPHA).sum()), int((member_p <= ALPHA / 20).sum())
+    assert several.power == hits / N_MEMBERS and several.power_floor == floor_hits / N_MEMBERS
+    assert several.power_floor_ci == pytest.approx(clopper_pearson(floor_hits, N_MEMBERS))
+    floor = check_result_to_dict(several)["power"]["bh_floor"]
+    assert floor["alpha"] == pytest.approx(ALPHA / 20) and floor["value"] == several.power_floor
+    silent = next(r.verdict for r in several.records if not r.significant)
+    assert f"between {100 * several.power_floor:.0f} % (p ≤ α/20 = 0.0025) and {100 * several.power:.0f} %" in silent
+    one = check_records(target, data, held_out.subset(np.arange(1)), attack="loss", null="real", alpha=ALPHA)
+    assert one.power_floor == one.power and check_result_to_dict(one)["power"]["bh_floor"]["alpha"] == ALPHA

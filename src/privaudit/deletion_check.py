@@ -17,7 +17,10 @@ the post-deletion target (``after``) and on the pre-deletion target
    after-test), and its power for a
    person of that size (:func:`privaudit.persons.person_power` on the audit's
    member persons, the checked persons left out) — if the person was not
-   detectable before deletion, the after-test's silence says nothing.
+   detectable before deletion, the after-test's silence says nothing. With
+   ``m`` > 1 checked persons the power (share of member persons with p ≤ α)
+   is an upper bound on the chance a member person is called detectable before
+   (q ≤ α); the share with p ≤ α/m (``power_floor``) is a lower bound.
 3. **The change** ``Δ = T_after − T_before`` of the person's statistic,
    compared with the changes of the *same* null persons between the two
    models: ``p_drop = (1 + #{null Δ ≤ Δ}) / (1 + n_null)``. Small ``p_drop``:
@@ -47,7 +50,8 @@ from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
 from privaudit.image_files import is_image_source
 from privaudit.metrics.pvalues import benjamini_hochberg
-from privaudit.persons import person_power, person_tests
+from privaudit.persons import PersonPower, person_power, person_tests
+from privaudit.record_verdicts import power_clause
 
 __all__ = ["PersonDeletion", "DeletionResult", "deletion_tests", "deletion_verdict", "check_deletion", "run_deletion_check"]
 
@@ -72,6 +76,9 @@ class PersonDeletion:
     power_ci: tuple[float, float]
     still_detectable: bool
     verdict: str
+    #: share of the pre-deletion model's member persons with p ≤ alpha / m (m checked persons; equals ``power`` when m = 1)
+    power_floor: float = float("nan")
+    power_floor_ci: tuple[float, float] = (0.0, 1.0)
 
 
 @dataclass
@@ -87,7 +94,8 @@ class DeletionResult:
     null_how: dict
     by_person: bool
     notes: list[str] = field(default_factory=list)
-    #: {k: (power, (ci_low, ci_high), n_member_persons)} of the before-test for persons of k records (:func:`person_power`)
+    #: {k: PersonPower(power, (ci_low, ci_high), n_member_persons, floor, floor_ci)} of the before-test for persons
+    #: of k records (:func:`person_power`; floor: p ≤ alpha / m over the m checked persons)
     power: dict = field(default_factory=dict)
 
     @property
@@ -97,17 +105,23 @@ class DeletionResult:
 
 
 def deletion_verdict(p_after: float, q_after: float, p_before: float, p_drop: float, q_drop: float, alpha: float,
-                     power: float, n_records: int, *, q_before: float | None = None) -> str:
+                     power: float, n_records: int, *, q_before: float | None = None, multiple: int = 1,
+                     power_floor: float | None = None) -> str:
     """The wording of one person's deletion verdict (see the module docstring for the rules).
 
     ``q_before``: the before-test's Benjamini–Hochberg q over the checked persons (``None``: one checked person,
     where q equals p). "Detectable before" needs ``q_before ≤ α``, like "still detectable after" needs ``q_after ≤ α``:
     with many checked persons, some raw before-p fall below α by chance, and their after-silence would be
     read as evidence of deletion.
+
+    ``multiple``: how many persons were checked; ``power_floor``: the share of member persons with
+    p ≤ ``alpha / multiple``, quoted beside ``power`` when ``multiple`` > 1
+    (:func:`privaudit.record_verdicts.power_clause`).
     """
     q_before = p_before if q_before is None else q_before
     unit = "person" if n_records > 1 else "record"
-    power_text = f"the test's power for a {unit} of {n_records} record(s) before deletion is {100 * power:.0f} %" if np.isfinite(power) \
+    power_text = power_clause(f"the test's power for a {unit} of {n_records} record(s) before deletion is {{power}}", power, alpha,
+                              multiple, power_floor) if np.isfinite(power) \
         else f"the test's power for a {unit} of {n_records} record(s) could not be measured (no member of that size)"
     if q_after <= alpha:
         return (f"Still detectable after deletion (p = {p_after:.3g}, q = {q_after:.3g} ≤ {alpha:g}): the post-deletion model "
@@ -154,7 +168,7 @@ def deletion_tests(after, before, persons, null_after, null_before, null_persons
 
     Returns
     -------
-    (list of PersonDeletion, method, {size: how its null persons were drawn}, {size: (power, ci, n_member_persons)})
+    (list of PersonDeletion, method, {size: how its null persons were drawn}, {size: PersonPower})
     """
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha must lie in (0, 1), got {alpha}")
@@ -178,11 +192,11 @@ def deletion_tests(after, before, persons, null_after, null_before, null_persons
     if member_before is not None and np.asarray(member_before).size:
         sizes = sorted({int(k) for k in t_after.n_records} | {int(k) for k in power_sizes})
         power = person_power(member_before, member_persons, null_before, null_persons, sizes, alpha, seed=seed,
-                             member_llr=llr.get("members"), null_llr=llr.get("before", (None, None))[1])
+                             member_llr=llr.get("members"), null_llr=llr.get("before", (None, None))[1], multiple=len(t_after.persons))
     results = []
     for i, person in enumerate(t_after.persons):
         k = int(t_after.n_records[i])
-        pw, pw_ci, _ = power.get(k, (float("nan"), (0.0, 1.0), 0))
+        pw, pw_ci, _, floor, floor_ci = power.get(k, PersonPower(float("nan"), (0.0, 1.0), 0, float("nan"), (0.0, 1.0)))
         results.append(PersonDeletion(
             person=str(person), n_records=k, statistic_after=float(t_after.statistic[i]), p_after=float(t_after.p_value[i]),
             q_after=float(q_after[i]), statistic_before=float(t_before.statistic[i]), p_before=float(t_before.p_value[i]),
@@ -190,7 +204,9 @@ def deletion_tests(after, before, persons, null_after, null_before, null_persons
             delta=float(delta[i]), p_drop=float(p_drop[i]), q_drop=float(q_drop[i]), n_null_persons=int(t_after.n_null_persons[i]),
             power=float(pw), power_ci=(float(pw_ci[0]), float(pw_ci[1])), still_detectable=bool(q_after[i] <= alpha),
             verdict=deletion_verdict(float(t_after.p_value[i]), float(q_after[i]), float(t_before.p_value[i]), float(p_drop[i]),
-                                     float(q_drop[i]), alpha, float(pw), k, q_before=float(q_before[i])),
+                                     float(q_drop[i]), alpha, float(pw), k, q_before=float(q_before[i]), multiple=len(t_after.persons),
+                                     power_floor=float(floor)),
+            power_floor=float(floor), power_floor_ci=(float(floor_ci[0]), float(floor_ci[1])),
         ))
     how = {int(k): t_after.null_how[int(np.flatnonzero(t_after.n_records == k)[0])] for k in np.unique(t_after.n_records)}
     return results, t_after.method, how, power

@@ -23,7 +23,9 @@ and tests each person once (:func:`check_persons`):
   persons of that size no p can reach α and the verdict says no verdict is possible.
 * **Power** for a person of that size: the share of the audit's *member*
   persons with ``k`` records whose p ≤ α (:func:`~privaudit.persons.person_power`),
-  with its 95 % Clopper–Pearson interval and the number of member persons.
+  with its 95 % Clopper–Pearson interval and the number of member persons; with
+  ``m`` > 1 checked persons also the share whose p ≤ α/m (``power_floor``): a
+  member person is called used (q ≤ α) at least that often and at most at the power.
 
 The record-level results of the same check are kept beside the persons.
 """
@@ -38,7 +40,7 @@ from privaudit.exceptions import ConfigError, DataError
 from privaudit.image_files import is_image_source
 from privaudit.metrics.pvalues import benjamini_hochberg, zero_count_upper_bound
 from privaudit.persons import person_power, person_tests
-from privaudit.record_verdicts import STRONG_EVIDENCE, format_p_value
+from privaudit.record_verdicts import STRONG_EVIDENCE, format_p_value, power_clause
 
 __all__ = ["PersonVerdict", "check_persons", "person_verdict", "person_ids_from_frame", "PERSON_EXCHANGEABILITY"]
 
@@ -64,15 +66,21 @@ class PersonVerdict:
     n_member_persons: int
     n_null_persons: int
     null_how: str
+    #: share of the same member persons with p ≤ alpha / m (m checked persons; equals ``power`` when m = 1), None when unmeasured
+    power_floor: float | None = None
+    power_floor_ci: tuple[float, float] | None = None
 
 
-def person_verdict(p: float, q: float | None, alpha: float, power: float | None, n_null: int, k: int, multiple: int = 1) -> str:
+def person_verdict(p: float, q: float | None, alpha: float, power: float | None, n_null: int, k: int, multiple: int = 1, *,
+                   power_floor: float | None = None) -> str:
     """A plain-language verdict for one person of ``k`` records (wording follows :func:`privaudit.record_verdicts.verdict`).
 
     ``p``: the person's p-value against ``n_null`` null persons of ``k``
     records; ``q``: its Benjamini–Hochberg q-value across ``multiple``
     persons; ``power``: the share of member persons of ``k`` records this test
-    flags at ``alpha`` (None when none could be measured).
+    flags at ``alpha`` (None when none could be measured); ``power_floor``: their
+    share with p ≤ ``alpha / multiple``, quoted beside it when ``multiple`` > 1
+    (:func:`privaudit.record_verdicts.power_clause`).
     """
     records = f"{k} record{'s' if k != 1 else ''}"
     floor = 1 / (n_null + 1)
@@ -95,8 +103,9 @@ def person_verdict(p: float, q: float | None, alpha: float, power: float | None,
     if decisive <= alpha:
         strength = "Strong evidence" if decisive <= STRONG_EVIDENCE else "Moderate evidence"
         return f"{strength} this person's data was used in training ({p_text}: {how_rare}). {PERSON_EXCHANGEABILITY}"
-    power_text = (f"this test detects about {100 * power:.0f} % of training persons with {records} at α = {alpha:g} "
-                  "(power measured on the audit's member persons)" if power is not None and np.isfinite(power)
+    power_text = (power_clause(f"this test detects about {{power}} of training persons with {records} at α = {alpha:g}",
+                               power, alpha, multiple, power_floor)
+                  + " (power measured on the audit's member persons)" if power is not None and np.isfinite(power)
                   else f"its power for persons with {records} is unknown (no member person with {records} to measure it on)")
     return (f"No evidence this person's data was used in training ({p_text}: {how_rare}). "
             f"This is not evidence that it was not used: {power_text}.")
@@ -188,8 +197,9 @@ def check_persons(data, checked_person_ids, scored: dict, log_ratios: dict | Non
     tests = person_tests(scored["checked"], checked_person_ids, scored["real"], null_persons, seed=seed,
                          checked_llr=None if llr is None else llr["checked"], null_llr=None if llr is None else llr["real"])
     sizes = sorted({int(k) for k in tests.n_records})
+    m = len(tests.persons)
     power = person_power(scored["members"], member_persons, scored["real"], null_persons, sizes, alpha, seed=seed,
-                         member_llr=None if llr is None else llr["members"], null_llr=None if llr is None else llr["real"])
+                         member_llr=None if llr is None else llr["members"], null_llr=None if llr is None else llr["real"], multiple=m)
     notes.append("person statistic: " + ("the sum of the person's per-record log-likelihood ratios (Kandpal et al. 2023, user inference)"
                                          if tests.method == "llr_sum" else
                                          "the sum of the person's records' normal scores in the pooled ranking of checked and null records"))
@@ -198,19 +208,21 @@ def check_persons(data, checked_person_ids, scored: dict, log_ratios: dict | Non
         notes.append(f"null persons for persons with {k} record(s): {how}")
     if tests.left_out:
         notes.append(f"{tests.left_out} checked person(s) are non-member persons of the audit data and were left out of the null")
-    m = len(tests.persons)
     q = benjamini_hochberg(tests.p_value) if m > 1 else tests.p_value.copy()
     reachable = tests.can_reach(alpha)
     out = []
     for i, person in enumerate(tests.persons):
         k = int(tests.n_records[i])
-        pw, ci, n_members = power[k]
+        pw, ci, n_members, floor, floor_ci = power[k]
         pw = None if not np.isfinite(pw) else float(pw)
+        floor = None if pw is None else float(floor)
         out.append(PersonVerdict(
             person=person, n_records=k, statistic=float(tests.statistic[i]), p_value=float(tests.p_value[i]), q_value=float(q[i]),
             significant=bool(q[i] <= alpha and reachable[i]),
-            verdict=person_verdict(float(tests.p_value[i]), float(q[i]) if m > 1 else None, alpha, pw, int(tests.n_null_persons[i]), k, m),
+            verdict=person_verdict(float(tests.p_value[i]), float(q[i]) if m > 1 else None, alpha, pw, int(tests.n_null_persons[i]), k, m,
+                                   power_floor=floor),
             power=pw, power_ci=(float(ci[0]), float(ci[1])), n_member_persons=int(n_members),
             n_null_persons=int(tests.n_null_persons[i]), null_how=tests.null_how[i],
+            power_floor=floor, power_floor_ci=None if floor is None else (float(floor_ci[0]), float(floor_ci[1])),
         ))
     return out

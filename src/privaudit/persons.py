@@ -64,13 +64,14 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from privaudit.exceptions import DataError
 from privaudit.metrics.intervals import clopper_pearson
 
-__all__ = ["MIN_NULL_PERSONS", "PersonTests", "person_tests", "person_power", "person_statistics", "normal_scores", "group_codes"]
+__all__ = ["MIN_NULL_PERSONS", "PersonTests", "PersonPower", "person_tests", "person_power", "person_statistics", "normal_scores", "group_codes"]
 
 #: null persons with exactly k records are used when at least this many exist (else persons with ≥ k records, reduced)
 MIN_NULL_PERSONS = 100
@@ -108,6 +109,24 @@ class PersonTests:
     def can_reach(self, alpha: float) -> np.ndarray:
         """Per person: can any p reach ``alpha``? (``1 / (1 + n_null) ≤ alpha``, i.e. at least ``1/α − 1`` null persons)."""
         return 1.0 / (1.0 + self.n_null_persons) <= alpha * (1 + 1e-12)
+
+
+class PersonPower(NamedTuple):
+    """Power of the person test for persons of one size (:func:`person_power`).
+
+    ``value``: share of member persons with ``p ≤ alpha`` (``ci95`` its 95 %
+    Clopper–Pearson interval) over ``n_member_persons``; ``floor``: share with
+    ``p ≤ alpha / multiple`` (``floor_ci95``), the Bonferroni level, below which
+    Benjamini–Hochberg over ``multiple`` checked persons always rejects — a lower
+    bound on the chance a member person is called used, ``value`` an upper one.
+    Equal to ``value`` when ``multiple`` is 1.
+    """
+
+    value: float
+    ci95: tuple
+    n_member_persons: int
+    floor: float
+    floor_ci95: tuple
 
 
 def group_codes(ids) -> tuple[list, np.ndarray]:
@@ -269,7 +288,7 @@ def person_tests(checked_scores, checked_persons, null_scores, null_persons=None
 
 def person_power(member_scores, member_persons, null_scores, null_persons, sizes, alpha: float, *, seed: int = 0,
                  member_llr=None, null_llr=None, min_null_persons: int = MIN_NULL_PERSONS,
-                 min_member_persons: int = 20) -> dict:
+                 min_member_persons: int = 20, multiple: int = 1) -> dict:
     """Power of the person test at ``alpha`` for persons of each size in ``sizes``, measured on member persons.
 
     Member persons of size ``k`` are those with exactly ``k`` member records
@@ -278,13 +297,20 @@ def person_power(member_scores, member_persons, null_scores, null_persons, sizes
     with :func:`person_tests` against the null persons (one size at a time, so
     the pooled ranks are those of the members of that size and the null).
 
+    ``multiple``: how many persons are checked together (Benjamini–Hochberg
+    across them); the floor counts the same member persons' ``p ≤ alpha / multiple``
+    (one run of the tests gives both).
+
     Returns
     -------
     dict
-        ``{k: (power, (ci_low, ci_high), n_member_persons)}``: the share of
-        member persons with ``p ≤ alpha`` and its 95 % Clopper–Pearson
-        interval; ``(nan, (0.0, 1.0), 0)`` when no member person has ``k`` records.
+        ``{k: PersonPower(power, (ci_low, ci_high), n_member_persons, floor, (floor_low, floor_high))}``:
+        the share of member persons with ``p ≤ alpha`` (and with ``p ≤ alpha / multiple``)
+        and its 95 % Clopper–Pearson interval; ``(nan, (0.0, 1.0), 0, nan, (0.0, 1.0))``
+        when no member person has ``k`` records.
     """
+    if int(multiple) < 1:
+        raise ValueError(f"multiple must be at least 1, got {multiple}")
     scores = _finite("member scores", member_scores)
     member_ids = np.asarray([str(x) for x in np.asarray(member_persons, dtype=object).ravel()], dtype=object)
     _, codes = group_codes(member_ids)
@@ -300,11 +326,12 @@ def person_power(member_scores, member_persons, null_scores, null_persons, sizes
         else:
             keep = _random_k(codes, counts, k, np.random.default_rng([seed, 11, k])) if codes.size else exact
         if not keep.any():
-            out[k] = (float("nan"), (0.0, 1.0), 0)
+            out[k] = PersonPower(float("nan"), (0.0, 1.0), 0, float("nan"), (0.0, 1.0))
             continue
         tests = person_tests(scores[keep], member_ids[keep], null_scores, null_persons, seed=seed,
                              checked_llr=None if llr is None else llr[keep], null_llr=null_llr,
                              min_null_persons=min_null_persons)
         hits, n = int((tests.p_value <= alpha).sum()), len(tests.persons)
-        out[k] = (hits / n, clopper_pearson(hits, n), n)
+        floor_hits = int((tests.p_value <= alpha / int(multiple)).sum())
+        out[k] = PersonPower(hits / n, clopper_pearson(hits, n), n, floor_hits / n, clopper_pearson(floor_hits, n))
     return out

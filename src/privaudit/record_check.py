@@ -124,6 +124,10 @@ class CheckResult:
     persons: list | None = None
     #: online checks: mode, pool sizes, n_models, models trained/reused, backend and the design (None offline)
     reference: dict | None = None
+    #: share of the same members with p ≤ alpha / m (m checked records; equals ``power`` when m = 1): a lower
+    #: bound on the chance Benjamini–Hochberg calls a training record used, ``power`` the upper one
+    power_floor: float | None = None
+    power_floor_ci: tuple[float, float] | None = None
 
 
 def check_attack(attack, reference, notes: list[str], *, output_kind: str = "probabilities", has_population: bool = True):
@@ -237,7 +241,9 @@ def check_records(
         ``power`` is the fraction of the audit's members with p ≤ ``alpha``
         under the nulls the verdicts use (a single test, no multiplicity
         correction; with both nulls, the larger p), with its 95 %
-        Clopper–Pearson interval. With a fabricated null, ``fidelity`` holds
+        Clopper–Pearson interval; ``power_floor`` the same members' share
+        with p ≤ ``alpha / m`` (m checked records), a lower bound on the
+        chance Benjamini–Hochberg calls a training record used. With a fabricated null, ``fidelity`` holds
         the profile model's fidelity report plus ``score_check``
         (:func:`~privaudit.record_nulls.fabricated_score_check` against real
         non-members the profile model did not see). ``withheld`` is True when
@@ -303,6 +309,8 @@ def check_records(
     hits = int((member_p <= alpha).sum())
     power = hits / member_scores.size
     power_ci = clopper_pearson(hits, member_scores.size)
+    floor_hits = int((member_p <= alpha / m).sum())
+    power_floor, power_floor_ci = floor_hits / member_scores.size, clopper_pearson(floor_hits, member_scores.size)
     if m > 1:
         note = (f"{m} records were checked, so p-values were adjusted with the Benjamini–Hochberg procedure, which controls the "
                 f"false-discovery rate, not the family-wise error rate: among records called 'used in training' (q ≤ {alpha:g}), "
@@ -322,7 +330,7 @@ def check_records(
             if decider == "fabricated" and p_final[i] > raw["fabricated"] * (1 + 1e-12):
                 caveat = f"fabricated-null p = {raw['fabricated']:.2g}, counted as {p_final[i]:g}, the smallest level its check covers"
             text = verdict(float(p_final[i]), float(q[i]) if m > 1 else None, alpha, power, n_real_records[decider], m,
-                           null_records=words[decider], caveat=caveat)
+                           null_records=words[decider], caveat=caveat, power_floor=power_floor)
         verdicts.append(
             RecordVerdict(
                 record_id=str(records.ids[i]),
@@ -339,6 +347,7 @@ def check_records(
         target=target.name, attack=attack.display_name, null=null, alpha=alpha, records=verdicts, n_null=n_null,
         power=power, power_ci=power_ci, n_members=int(member_scores.size), multiple_testing_note=note,
         fidelity=fidelity, notes=notes, n_real_records=n_real_records, withheld=withheld, persons=persons, reference=reference_info,
+        power_floor=power_floor, power_floor_ci=power_floor_ci,
     )
 
 

@@ -12,6 +12,13 @@ Bands on the decisive value (q with several records, else p), at level α:
 * otherwise "No evidence ...", with the power of the test, since absence of
   evidence is not evidence of absence.
 
+The power is the share of known members with p ≤ α: the chance a training
+record is flagged when checked alone. With ``m`` > 1 records checked together
+a record is called used only when its Benjamini–Hochberg q ≤ α, which needs
+p ≤ α·r/m for some rank r and always holds when p ≤ α/m; so the power of the
+verdict actually given lies between the share with p ≤ α/m (the floor) and
+the share with p ≤ α. :func:`power_clause` words both, for every check's verdict.
+
 Evidence verdicts state their assumption: the checked record is exchangeable
 with the null records (drawn from the same source and period). A record from
 another hospital, country or year can score member-like without having been
@@ -23,13 +30,15 @@ Example
 True
 >>> "95 % upper bound" in verdict(1 / 1000, None, 0.05, 0.4, 999)
 True
+>>> power_clause("this test detects about {power} of training records at α = 0.05", 0.29, 0.05, 12, 0.08)
+'this test detects about 29 % of training records at α = 0.05 checked alone; checked with the other 11, between 8 % (p ≤ α/12 = 0.0042) and 29 %'
 """
 
 from __future__ import annotations
 
 from privaudit.metrics.pvalues import zero_count_upper_bound
 
-__all__ = ["STRONG_EVIDENCE", "EXCHANGEABILITY", "format_p_value", "verdict", "withheld_verdict"]
+__all__ = ["STRONG_EVIDENCE", "EXCHANGEABILITY", "format_p_value", "power_clause", "verdict", "withheld_verdict"]
 
 #: verdict band on the (adjusted) p-value
 STRONG_EVIDENCE = 0.01
@@ -47,8 +56,35 @@ def _share(rate: float) -> str:
     return f"{100 * rate:.2g} %"
 
 
+def power_clause(stem: str, power: float, alpha: float, multiple: int = 1, floor: float | None = None) -> str:
+    """The clause of a verdict that quotes its test's power, with the Benjamini–Hochberg floor when ``multiple`` > 1.
+
+    Parameters
+    ----------
+    stem : str
+        The clause for one checked item, with ``{power}`` where the percentage
+        goes ("this test detects about {power} of training records at α = 0.05").
+    power : float
+        Share of known members with p ≤ ``alpha`` (the item checked alone).
+    alpha : float
+        The level (false-discovery rate when ``multiple`` > 1).
+    multiple : int
+        How many items were checked together (Benjamini–Hochberg across them).
+    floor : float, optional
+        Share of the same members with p ≤ ``alpha / multiple``: Benjamini–Hochberg
+        rejects every such p whatever the other items' p-values, so the chance a
+        training item is called used lies between ``floor`` and ``power``. Left
+        out (or ``multiple`` = 1): the stem alone.
+    """
+    text = stem.replace("{power}", f"{100 * power:.0f} %")
+    if multiple > 1 and floor is not None and floor == floor:  # floor == floor: not NaN
+        text += (f" checked alone; checked with the other {multiple - 1:,}, between {100 * floor:.0f} % "
+                 f"(p ≤ α/{multiple:,} = {format_p_value(alpha / multiple)}) and {100 * power:.0f} %")
+    return text
+
+
 def verdict(p: float, q: float | None, alpha: float, power: float | None, n_null: int, multiple: int = 1, *,
-            null_records: str = "null records", caveat: str | None = None) -> str:
+            null_records: str = "null records", caveat: str | None = None, power_floor: float | None = None) -> str:
     """A plain-language verdict for one record.
 
     Parameters
@@ -72,6 +108,10 @@ def verdict(p: float, q: float | None, alpha: float, power: float | None, n_null
     caveat : str, optional
         A clause added after the p-value (e.g. a fabricated p counted at the
         smallest checked level).
+    power_floor : float, optional
+        Share of the same known training records with p ≤ ``alpha / multiple``;
+        with ``multiple`` > 1 the "No evidence" verdict quotes it beside
+        ``power`` (:func:`power_clause`).
 
     Notes
     -----
@@ -101,7 +141,8 @@ def verdict(p: float, q: float | None, alpha: float, power: float | None, n_null
         strength = "Strong evidence" if decisive <= STRONG_EVIDENCE else "Moderate evidence"
         return f"{strength} this record was used in training ({p_text}: {how_rare}). {EXCHANGEABILITY}"
     power_text = (
-        f"this test detects about {100 * power:.0f} % of training records at α = {alpha:g} (power measured on the audit's members)"
+        power_clause(f"this test detects about {{power}} of training records at α = {alpha:g}", power, alpha, multiple, power_floor)
+        + " (power measured on the audit's members)"
         if power is not None else "the power of this test is unknown"
     )
     return (

@@ -11,7 +11,9 @@ non-member texts — is the conformal ``(1 + #{null ≥ s}) / (n + 1)``
 itself one of the null documents (the same text) is left out of its own null.
 Benjamini–Hochberg q-values across the checked documents; the power is the
 share of the config's member texts with ``p ≤ α`` against the same null
-(Clopper–Pearson 95 % interval).
+(Clopper–Pearson 95 % interval); with ``m`` > 1 checked documents (or authors)
+also the share with ``p ≤ α/m`` (``power_floor``), a lower bound on the chance
+Benjamini–Hochberg calls a member used, the power the upper one.
 
 **Per author** (``--author-column``). Each author's documents are one person
 (:func:`privaudit.persons.person_tests`): the statistic combines the author's
@@ -112,6 +114,9 @@ class DocumentCheck:
     blind: NullBlindBaseline
     multiple_testing_note: str
     notes: list = field(default_factory=list)
+    #: share of the member texts with p ≤ alpha / m (m checked documents; equals ``power`` when m = 1)
+    power_floor: float | None = None
+    power_floor_ci: tuple | None = None
 
 
 def _groups(prefix: str, authors, n: int) -> np.ndarray:
@@ -176,7 +181,7 @@ def _withheld(p: float, q: float | None) -> str:
             "from the null documents without the model (see the blind baseline).")
 
 
-def _document_verdicts(ids, authors, scores, p, alpha, power, n_null, confounded) -> list[DocumentVerdict]:
+def _document_verdicts(ids, authors, scores, p, alpha, power, n_null, confounded, power_floor=None) -> list[DocumentVerdict]:
     m = len(ids)
     q = benjamini_hochberg(p) if m > 1 else p.copy()
     out = []
@@ -184,8 +189,8 @@ def _document_verdicts(ids, authors, scores, p, alpha, power, n_null, confounded
         decisive = float(q[i] if m > 1 else p[i])
         significant = decisive <= alpha
         text = (_withheld(float(p[i]), float(q[i]) if m > 1 else None) if significant and confounded else
-                _reword(verdict(float(p[i]), float(q[i]) if m > 1 else None, alpha, power, n_null, m, null_records="held-out documents"),
-                        "document"))
+                _reword(verdict(float(p[i]), float(q[i]) if m > 1 else None, alpha, power, n_null, m, null_records="held-out documents",
+                                power_floor=power_floor), "document"))
         out.append(DocumentVerdict(str(ids[i]), None if authors is None else str(authors[i]), float(scores[i]), float(p[i]), float(q[i]),
                                    bool(significant and not confounded), text))
     return out
@@ -212,13 +217,14 @@ def _author_verdicts(scores, authors, null_scores, null_authors, member_scores, 
     q = benjamini_hochberg(p) if k > 1 else p.copy()
     sizes = sorted({int(s) for s in tests.n_records})
     power = ({} if member_authors is None else
-             person_power(member_scores, np.asarray(member_authors, dtype=str), null_scores, null_authors, sizes, alpha, seed=seed))
+             person_power(member_scores, np.asarray(member_authors, dtype=str), null_scores, null_authors, sizes, alpha, seed=seed,
+                          multiple=k))
     out = []
     for i, person in enumerate(tests.persons):
         size = int(tests.n_records[i])
-        size_power, size_ci, n_members = power.get(size, (None, None, 0))
+        size_power, size_ci, n_members, floor, floor_ci = power.get(size, (None, None, 0, None, None))
         if size_power is not None and not np.isfinite(size_power):
-            size_power, size_ci = None, None
+            size_power, size_ci, floor, floor_ci = None, None, None, None
         decisive = float(q[i] if k > 1 else p[i])
         significant = decisive <= alpha
         n_null = int(tests.n_null_persons[i])
@@ -227,10 +233,12 @@ def _author_verdicts(scores, authors, null_scores, null_authors, member_scores, 
                 _unreachable(n_null, size, alpha) if 1.0 / (1 + n_null) > alpha else
                 _no_real_null_authors(float(p[i])) if null_authors is None else
                 _reword(verdict(float(p[i]), float(q[i]) if k > 1 else None, alpha, size_power, n_null, k,
-                                null_records=f"non-member authors with {size} document{'s' if size != 1 else ''}"), "author"))
+                                null_records=f"non-member authors with {size} document{'s' if size != 1 else ''}",
+                                power_floor=floor), "author"))
         out.append(AuthorVerdict(str(person), size, float(tests.statistic[i]), float(p[i]), float(q[i]), bool(significant and not confounded),
                                  text, None if size_power is None else float(size_power), None if size_ci is None else tuple(map(float, size_ci)),
-                                 int(n_members), int(tests.n_null_persons[i]), str(tests.null_how[i])))
+                                 int(n_members), int(tests.n_null_persons[i]), str(tests.null_how[i]),
+                                 None if floor is None else float(floor), None if floor_ci is None else tuple(map(float, floor_ci))))
     return out
 
 
@@ -270,12 +278,16 @@ def check_documents(checked_texts: Sequence[str], checked_scores, null_texts: Se
     p, left_out = real_null_p_values(checked_scores, np.asarray(checked_texts, dtype=str), null_scores, np.asarray(null_texts, dtype=str))
     if left_out:
         notes.append(f"{left_out} checked document(s) are held-out (non-member) texts of the config and were left out of their own null")
-    hits = int((empirical_p_values(member_scores, null_scores) <= alpha).sum())
+    member_p = empirical_p_values(member_scores, null_scores)
+    hits = int((member_p <= alpha).sum())
     power, power_ci = hits / member_scores.size, clopper_pearson(hits, member_scores.size)
+    floor_hits = int((member_p <= alpha / m).sum())
+    power_floor, power_floor_ci = floor_hits / member_scores.size, clopper_pearson(floor_hits, member_scores.size)
     baseline = (null_blind_baseline(checked_texts, null_texts, alpha=alpha, seed=seed, checked_authors=checked_authors, null_authors=null_authors,
                                     n_bootstrap=n_bootstrap) if blind else
                 NullBlindBaseline(False, m, len(null_texts), None, None, None, False, "Blind baseline not run (blind=False)."))
-    documents = _document_verdicts(ids, checked_authors, checked_scores, p, alpha, power, int(null_scores.size), baseline.confounded)
+    documents = _document_verdicts(ids, checked_authors, checked_scores, p, alpha, power, int(null_scores.size), baseline.confounded,
+                                   power_floor)
     authors = ([] if checked_authors is None else
                _author_verdicts(checked_scores, checked_authors, null_scores, null_authors, member_scores, member_authors, alpha, seed, baseline.confounded))
     if checked_authors is not None and null_authors is None:
@@ -285,4 +297,5 @@ def check_documents(checked_texts: Sequence[str], checked_scores, null_texts: Se
             if m > 1 else "One document was checked: q = p.")
     return DocumentCheck(target=target, attack=attack, attack_reason=attack_reason, alpha=alpha, documents=documents, authors=authors,
                          n_null=int(null_scores.size), power=float(power), power_ci=tuple(map(float, power_ci)), n_members=int(member_scores.size),
-                         blind=baseline, multiple_testing_note=note, notes=notes)
+                         blind=baseline, multiple_testing_note=note, notes=notes,
+                         power_floor=float(power_floor), power_floor_ci=tuple(map(float, power_floor_ci)))

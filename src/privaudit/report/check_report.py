@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from privaudit.record_check import CheckResult
 from privaudit.record_verdicts import format_p_value
-from privaudit.report.json_values import person_power_entry
+from privaudit.report.formatting import floor_cell, power_floor_sentence
+from privaudit.report.json_values import bh_floor_entry, person_power_entry
 
 __all__ = ["check_result_to_dict", "print_check", "check_context"]
+
+
 
 def check_result_to_dict(result: CheckResult) -> dict:
     """JSON-ready form of a :class:`CheckResult`."""
@@ -17,7 +20,8 @@ def check_result_to_dict(result: CheckResult) -> dict:
                            "meaning": "real records behind each null's p-values (the fabricated null's floor is 1/(N + 1) for these N)"},
         "withheld": result.withheld,
         "power": {"value": result.power, "ci95": list(result.power_ci), "n_members": result.n_members,
-                  "meaning": "fraction of the audit's members (online: of the members sampled into the design) with p ≤ alpha under the same null (one test, uncorrected)"},
+                  "meaning": "fraction of the audit's members (online: of the members sampled into the design) with p ≤ alpha under the same null (one test, uncorrected)",
+                  "bh_floor": bh_floor_entry(result.power_floor, result.power_floor_ci, result.alpha / max(1, len(result.records)))},
         "multiple_testing_note": result.multiple_testing_note, "notes": result.notes,
         "fidelity": result.fidelity,
         "reference": result.reference,
@@ -28,7 +32,8 @@ def check_result_to_dict(result: CheckResult) -> dict:
         ],
         **({} if result.persons is None else {"persons": [
             {"person": v.person, "n_records": v.n_records, "statistic": v.statistic, "p_value": v.p_value, "q_value": v.q_value,
-             "significant": v.significant, "verdict": v.verdict, "power": person_power_entry(v.power, v.power_ci, v.n_member_persons, v.n_records),
+             "significant": v.significant, "verdict": v.verdict, "power": person_power_entry(v.power, v.power_ci, v.n_member_persons, v.n_records, floor=v.power_floor, floor_ci=v.power_floor_ci,
+                                                                                      floor_alpha=result.alpha / len(result.persons)),
              "n_null_persons": v.n_null_persons, "null_how": v.null_how}
             for v in result.persons
         ]}),
@@ -53,7 +58,8 @@ def print_check(result: CheckResult, console=None) -> None:
         for column in ("person", "records", "statistic", "p", "q", "power (95 % CI, n)", "verdict"):
             persons.add_column(column, overflow="fold")
         for v in result.persons:
-            power = "n/a" if v.power is None else f"{100 * v.power:.0f} % ({100 * v.power_ci[0]:.0f}–{100 * v.power_ci[1]:.0f}, {v.n_member_persons:,})"
+            power = "n/a" if v.power is None else (f"{100 * v.power:.0f} % ({100 * v.power_ci[0]:.0f}–{100 * v.power_ci[1]:.0f}, {v.n_member_persons:,})"
+                                                   + floor_cell(v.power_floor, len(result.persons)))
             persons.add_row(Text(v.person), str(v.n_records), f"{v.statistic:.4g}", format_p_value(v.p_value), format_p_value(v.q_value),
                             power, Text(v.verdict))
         console.print(persons)
@@ -61,6 +67,9 @@ def print_check(result: CheckResult, console=None) -> None:
         console.print(Text("verdicts withheld: the fabricated null is not calibrated for this model: use the real null (--null real)", style="bold red"))
     low, high = result.power_ci
     console.print(Text(f"power at α = {result.alpha:g}: {100 * result.power:.1f} % of {result.n_members:,} known training records flagged (95 % CI {100 * low:.1f}–{100 * high:.1f} %)"))
+    floor = power_floor_sentence(result.power_floor, result.power_floor_ci, result.alpha, len(result.records), "records")
+    if floor:
+        console.print(Text(floor))
     console.print(Text(result.multiple_testing_note))
     if result.reference is not None:
         r = result.reference
@@ -89,6 +98,7 @@ def check_context(result: CheckResult, *, truth: dict | None = None) -> dict:
             "truly": None if truth is None or r.record_id not in truth else ("member" if truth[r.record_id] else "non-member"),
         })
     low, high = result.power_ci
+    m = len(result.records)
     return {
         "target": result.target, "attack": result.attack, "null": result.null, "alpha": f"{result.alpha:g}",
         "n_null": ", ".join(f"{k}: {v:,}" + (f" (from {result.n_real_records[k]:,} real records)" if k == "fabricated" and k in result.n_real_records else "")
@@ -96,6 +106,7 @@ def check_context(result: CheckResult, *, truth: dict | None = None) -> dict:
         "withheld": result.withheld,
         "rows": rows, "has_ratio": any(r["likelihood_ratio"] is not None for r in rows), "has_truth": truth is not None,
         "power": f"{100 * result.power:.1f} % (95 % CI {100 * low:.1f}–{100 * high:.1f} %) of {result.n_members:,} known training records",
+        "power_floor": power_floor_sentence(result.power_floor, result.power_floor_ci, result.alpha, m, "records"),
         "multiple_testing_note": result.multiple_testing_note, "notes": list(result.notes),
         "fidelity": None if result.fidelity is None else result.fidelity.get("summary"),
         "score_check": None if result.fidelity is None else (result.fidelity.get("score_check") or {}).get("summary"),
@@ -103,7 +114,7 @@ def check_context(result: CheckResult, *, truth: dict | None = None) -> dict:
             {"person": v.person, "n_records": v.n_records, "statistic": f"{v.statistic:.4g}", "p": format_p_value(v.p_value),
              "q": format_p_value(v.q_value), "significant": v.significant, "verdict": v.verdict,
              "power": "—" if v.power is None else f"{100 * v.power:.0f} % ({100 * v.power_ci[0]:.0f}–{100 * v.power_ci[1]:.0f} %, "
-                                                   f"{v.n_member_persons:,} member persons)"}
+                                                   f"{v.n_member_persons:,} member persons)" + floor_cell(v.power_floor, len(result.persons))}
             for v in result.persons
         ],
     }

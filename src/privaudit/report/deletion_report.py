@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from privaudit.deletion_check import DeletionResult
-from privaudit.report.json_values import person_power_entry
+from privaudit.report.json_values import bh_floor_entry, person_power_entry
 
 __all__ = ["deletion_result_to_dict", "print_deletion"]
 
@@ -12,12 +12,14 @@ def deletion_result_to_dict(result: DeletionResult) -> dict:
     """JSON-ready form of a :class:`~privaudit.deletion_check.DeletionResult`: a ``deletion`` block per person (or record)."""
     key = "persons" if result.by_person else "records"
     entries = []
+    floor_alpha = result.alpha / max(1, len(result.persons))
     for p in result.persons:
         entries.append({
             "person" if result.by_person else "id": p.person, "n_records": p.n_records,
             "statistic": p.statistic_after, "p_value": p.p_after, "q_value": p.q_after, "significant": p.still_detectable,
             "verdict": p.verdict,
-            "power": person_power_entry(p.power, p.power_ci, result.power.get(p.n_records, (None, None, None))[2], p.n_records, model="the pre-deletion model's "),
+            "power": person_power_entry(p.power, p.power_ci, result.power.get(p.n_records, (None, None, None))[2], p.n_records, model="the pre-deletion model's ",
+                                        floor=p.power_floor, floor_ci=p.power_floor_ci, floor_alpha=floor_alpha),
             "deletion": {"before_statistic": p.statistic_before, "before_p_value": p.p_before, "before_q_value": p.q_before, "delta": p.delta,
                          "p_drop": p.p_drop, "q_drop": p.q_drop, "n_null_persons": p.n_null_persons},
         })
@@ -29,7 +31,8 @@ def deletion_result_to_dict(result: DeletionResult) -> dict:
         "delta_meaning": "delta = statistic after − statistic before; p_drop = (1 + #{null persons' delta ≤ delta}) / (1 + n_null_persons): "
                          "small means this person's evidence fell more than real non-members' did, as a deletion would make it",
         "null_how": {str(k): v for k, v in result.null_how.items()},
-        "power_by_size": {str(k): {"value": v[0], "ci95": list(v[1]), "n_member_persons": v[2]} for k, v in result.power.items()},
+        "power_by_size": {str(k): {"value": v[0], "ci95": list(v[1]), "n_member_persons": v[2],
+                                   "bh_floor": bh_floor_entry(v[3], v[4], floor_alpha)} for k, v in result.power.items()},
         "still_detectable": result.still_detectable, "notes": result.notes, key: entries,
     }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["percent", "percent_range", "fpr_label", "auc_text", "count", "confidence_label", "min_nonmembers", "epsilon_value", "epsilon_note", "queries_text", "p_value_text", "without_nulls"]
+__all__ = ["percent", "percent_range", "fpr_label", "auc_text", "count", "confidence_label", "min_nonmembers", "epsilon_value", "epsilon_note", "queries_text", "p_value_text", "without_nulls", "power_floor_sentence", "floor_cell"]
 
 
 def percent(rate: float) -> str:
@@ -136,3 +136,21 @@ def without_nulls(value):
     if isinstance(value, list):
         return [without_nulls(v) for v in value]
     return value
+
+
+def power_floor_sentence(floor, ci, alpha: float, m: int, items: str) -> str | None:
+    """One sentence on the Benjamini–Hochberg floor of a power for ``m`` > 1 checked ``items``; ``None`` when m = 1 or unmeasured.
+
+    >>> power_floor_sentence(0.08, (0.05, 0.12), 0.05, 12, "records")[:60]
+    'Checked with the other 11 records, the chance a training rec'
+    """
+    if m <= 1 or floor is None or floor != floor:
+        return None
+    return (f"Checked with the other {m - 1:,} {items}, the chance a training {items[:-1]} is called used (Benjamini–Hochberg q ≤ {alpha:g}) "
+            f"is at most that power and at least the share with p ≤ α/{m:,} = {alpha / m:.2g}: {100 * floor:.1f} % (95 % CI "
+            f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f} %).")
+
+
+def floor_cell(floor, m: int) -> str:
+    """The Benjamini–Hochberg floor added to a power cell (``"; BH ≥ 8 %"``) when ``m`` > 1 items were checked, else ``""``."""
+    return "" if m <= 1 or floor is None or floor != floor else f"; BH ≥ {100 * floor:.0f} %"
