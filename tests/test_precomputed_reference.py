@@ -222,6 +222,24 @@ def test_a_damaged_compressed_file_is_refused_in_one_line(tmp_path):
         load_reference_outputs(path, n_classes=3)
 
 
+def test_a_format_3_member_is_named_as_such(tmp_path, trained):
+    """numpy writes .npy format 3.0 (a UTF-8 header) only for structured types with non-Latin-1 field names: refused
+    in one line saying so (it used to read as 'an unreadable .npy header')."""
+    import io
+
+    _, seen = trained
+    ids, keep, outputs = np.asarray(seen["ids"]).astype(str), seen["in_mask"].T.copy(), seen["outputs"].astype(np.float32)
+    structured = np.zeros(ids.size, dtype=[("\u00e9t\u0113", "<f4")])  # ē is not Latin-1: numpy must write format 3.0
+    buffer = io.BytesIO()
+    with pytest.warns(UserWarning, match="format 3.0"):
+        np.save(buffer, structured)
+    assert buffer.getvalue()[6:8] == bytes([3, 0])
+    path = _npz_with_member(tmp_path / "v3.npz", {"record_ids": ids, "keep": keep, "outputs": outputs, "kind": np.array(seen["kind"])},
+                            "record_ids", buffer.getvalue())
+    with pytest.raises(DataError, match=r"v3\.npz: array 'record_ids' is a \.npy format 3\.0 array .*; save plain numbers"):
+        load_reference_outputs(path, n_classes=2)
+
+
 def _npz_with_member(path: Path, arrays: dict, name: str, member: bytes, compress: bool = False) -> Path:
     """An .npz of ``arrays`` whose ``name.npy`` member is replaced by raw ``member`` bytes."""
     import io

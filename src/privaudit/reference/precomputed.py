@@ -248,7 +248,7 @@ class _CompressedModels(_StoredModels):
                 raise DataError(f"{self.path}: array '{self.name}' has bytes beyond its declared shape {self.shape}; write the file again")
         except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
             self.close()
-            raise DataError(f"{self.path}: array '{self.name}' cannot be inflated at model {k} ({exc}); write the file again") from None
+            raise DataError(f"{self.path}: array '{self.name}' cannot be inflated at model {k} ({exc or type(exc).__name__}); write the file again") from None
         if done != len(buffer):
             self.close()
             raise DataError(f"{self.path}: array '{self.name}' is cut short (model {k}); write the file again")
@@ -281,15 +281,20 @@ def _one_line(source, array: str, problem: str, fix: str) -> DataError:
     return DataError(f"{source}: array '{array}' {problem}; {fix}")
 
 
+#: what :func:`_declared_layout` returns for a .npy format 3.0 header
+_FORMAT_3 = "format 3.0"
+
+
 def _declared_layout(archive: zipfile.ZipFile, name: str):
     """``(shape, dtype, header bytes, member bytes)`` from ``name.npy``'s header, read from the stream (nothing allocated); None if unreadable."""
     info = archive.getinfo(f"{name}.npy")
     with archive.open(info) as stream:
         try:
             version = np.lib.format.read_magic(stream)
-            header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0,
-                      (3, 0): getattr(np.lib.format, "_read_array_header", None)}.get(version)
-            shape, _, dtype = header(stream) if version != (3, 0) else header(stream, version)
+            if version == (3, 0):  # a UTF-8 header: numpy writes it only for structured types with non-Latin-1 field names
+                return _FORMAT_3
+            header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            shape, _, dtype = header(stream)
         except (ValueError, TypeError, EOFError, OSError, zipfile.BadZipFile):
             return None
         return tuple(int(d) for d in shape), dtype, stream.tell(), info.file_size, info.compress_size
@@ -313,6 +318,9 @@ def _check_declared_sizes(path: Path, source: str, n_records: int | None) -> set
             layout = _declared_layout(archive, name)
             if layout is None:
                 raise _one_line(source, name, "has an unreadable .npy header", "write the file again with numpy.savez")
+            if layout == _FORMAT_3:
+                raise _one_line(source, name, "is a .npy format 3.0 array (a structured type with non-Latin-1 field names)",
+                                "save plain numbers (outputs, keep), text or integers (record_ids, kind)")
             shape, dtype, header_bytes, stored, packed = layout
             if packed > file_bytes:  # else the bomb check below would trust a ratio the file cannot hold
                 raise _one_line(source, name, f"has a zip entry claiming {packed:,} packed bytes, more than the whole file ({file_bytes:,} bytes)",
