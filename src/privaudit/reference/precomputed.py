@@ -18,7 +18,6 @@ trained (:func:`privaudit.reference.plan.reference_signals`), so an attack canno
 from __future__ import annotations
 
 import operator
-import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import pandas as pd
 
 from privaudit.data_files import id_near_miss
 from privaudit.exceptions import ConfigError, DataError
+from privaudit.reference.npz_members import CompressedModels, StoredModels, file_stamp
 
 __all__ = ["PrecomputedReferences", "load_reference_outputs", "check_reference_ids", "check_online_keep", "save_reference_outputs",
            "OUTPUT_KINDS"]
@@ -103,7 +103,7 @@ class PrecomputedReferences:
         if self.outputs is not None:
             return lambda k: self.outputs[k]
         self._check_unchanged()
-        models = _StoredModels.open(self.path)
+        models = StoredModels.open(self.path)
         if models is None:
             try:
                 with np.load(self.path, allow_pickle=False) as archive:
@@ -128,153 +128,13 @@ class PrecomputedReferences:
         if not self.stamp:
             return
         try:
-            now = _file_stamp(self.path)
+            now = file_stamp(self.path)
         except (OSError, zipfile.BadZipFile) as exc:
             raise _one_line(self.source, "outputs", f"cannot be read again ({exc})", "leave the file alone during the audit and run it again") from None
         if now != self.stamp:
             raise _one_line(self.source, "outputs", "changed while privaudit ran (the file is not the one checked)",
                             "leave the file alone during the audit and run it again")
 
-
-def _file_stamp(path: Path) -> tuple:
-    """``(size, modification time, CRC of outputs.npy)``: what tells the file checked from a file written over it."""
-    stat = path.stat()
-    try:
-        with zipfile.ZipFile(path) as archive:
-            crc = archive.getinfo("outputs.npy").CRC if "outputs.npy" in archive.namelist() else None
-    except zipfile.BadZipFile:
-        crc = None  # not an archive (np.load names what it is)
-    return stat.st_size, stat.st_mtime_ns, crc
-
-
-class _StoredModels:
-    """An uncompressed, C-ordered ``outputs.npy`` inside an ``.npz``, read one model (first index) at a time."""
-
-    def __init__(self, path: Path, offset: int, dtype: np.dtype, shape: tuple) -> None:
-        self.path, self.offset, self.dtype, self.shape = path, offset, dtype, tuple(shape)
-        self.ndim = len(self.shape)
-
-    @classmethod
-    def open(cls, path: Path, name: str = "outputs"):
-        """The member's layout, or None when it is compressed, Fortran-ordered or not plain numbers."""
-        try:
-            with zipfile.ZipFile(path) as archive:
-                info = archive.getinfo(f"{name}.npy")
-        except (KeyError, OSError, zipfile.BadZipFile):
-            return None
-        if info.compress_type != zipfile.ZIP_STORED:
-            return _CompressedModels.open(path, name)
-        with open(path, "rb") as handle:
-            handle.seek(info.header_offset)
-            local = handle.read(30)
-            if len(local) < 30 or local[:4] != b"PK\x03\x04":
-                return None
-            name_length, extra_length = struct.unpack("<HH", local[26:30])
-            handle.seek(info.header_offset + 30 + name_length + extra_length)
-            try:
-                version = np.lib.format.read_magic(handle)
-                header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-                if header is None:
-                    return None
-                shape, fortran, dtype = header(handle)
-            except ValueError:
-                return None
-            if fortran or dtype.hasobject or len(shape) != 3:
-                return None
-            return cls(path, handle.tell(), dtype, shape)
-
-    def __getitem__(self, k: int) -> np.ndarray:
-        count = int(self.shape[1]) * int(self.shape[2])
-        with open(self.path, "rb") as handle:
-            handle.seek(self.offset + int(k) * count * self.dtype.itemsize)
-            values = np.fromfile(handle, dtype=self.dtype, count=count)
-        if values.size != count:
-            raise DataError(f"{self.path}: array 'outputs' is cut short (model {k}); write the file again")
-        return values.reshape(self.shape[1], self.shape[2])
-
-
-_INFLATE_CHUNK = 1 << 16  # zipfile makes ~3 temporary copies of each read; 64 KiB keeps them negligible
-
-
-class _CompressedModels(_StoredModels):
-    """A compressed (``numpy.savez_compressed``), C-ordered ``outputs.npy``, inflated one model at a time.
-
-    Model k's numbers are consecutive in the inflated stream, so reading the models in order
-    (as the checks and the signals do) inflates the member once per pass and never holds more
-    than one model; asking for an earlier model starts the stream again.
-    """
-
-    def __init__(self, path: Path, name: str, header_bytes: int, dtype: np.dtype, shape: tuple) -> None:
-        super().__init__(path, header_bytes, dtype, shape)
-        self.name = name
-        self._archive = self._stream = None
-        self._next = 0
-
-    @classmethod
-    def open(cls, path: Path, name: str = "outputs"):
-        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-        try:
-            with zipfile.ZipFile(path) as archive, archive.open(f"{name}.npy") as stream:
-                header = readers.get(np.lib.format.read_magic(stream))
-                if header is None:
-                    return None
-                shape, fortran, dtype = header(stream)
-                header_bytes = stream.tell()
-        except (KeyError, OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile):
-            return None
-        if fortran or dtype.hasobject or len(shape) != 3:  # Fortran order (or not numbers): read whole, as numpy does
-            return None
-        return cls(path, name, header_bytes, dtype, tuple(int(d) for d in shape))
-
-    def close(self) -> None:
-        for handle in (self._stream, self._archive):
-            if handle is not None:
-                handle.close()
-        self._archive = self._stream = None
-
-    def __del__(self) -> None:
-        self.close()
-
-    def _read_exactly(self, buffer: memoryview, k: int, *, to_end: bool = False) -> None:
-        done = 0
-        try:
-            while done < len(buffer):
-                got = self._stream.readinto(buffer[done:done + _INFLATE_CHUNK])  # zipfile builds each read as bytes: keep them small
-                if not got:
-                    break
-                done += got
-            if to_end and self._stream.read(1):
-                self.close()
-                raise DataError(f"{self.path}: array '{self.name}' has bytes beyond its declared shape {self.shape}; write the file again")
-        except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
-            self.close()
-            raise DataError(f"{self.path}: array '{self.name}' cannot be inflated at model {k} ({exc or type(exc).__name__}); write the file again") from None
-        if done != len(buffer):
-            self.close()
-            raise DataError(f"{self.path}: array '{self.name}' is cut short (model {k}); write the file again")
-
-    def __getitem__(self, k: int) -> np.ndarray:
-        k = int(k)
-        count = int(self.shape[1]) * int(self.shape[2])
-        if self._stream is None or k < self._next:
-            self.close()
-            self._archive = zipfile.ZipFile(self.path)
-            self._stream = self._archive.open(f"{self.name}.npy")
-            self._read_exactly(memoryview(bytearray(self.offset)), k)  # the .npy header
-            self._next = 0
-        values = np.empty(count, dtype=self.dtype)
-        while self._next <= k:  # skip earlier models (none when read in order), keep model k
-            self._read_exactly(memoryview(values).cast("B"), k)
-            self._next += 1
-        if self._next >= self.shape[0]:  # the last model: read to the end, where zipfile checks the member's CRC
-            self._read_exactly(memoryview(bytearray(0)), k, to_end=True)
-            self.close()
-        return values.reshape(self.shape[1], self.shape[2])
-
-    def verify(self) -> None:
-        """Inflate the whole member once (nothing kept), so a bad CRC or a cut stream is named as such."""
-        self.close()
-        self[self.shape[0] - 1]
 
 
 def _one_line(source, array: str, problem: str, fix: str) -> DataError:
@@ -375,7 +235,7 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
     if not path.is_file():
         raise ConfigError(f"{field}: {source} not found; give the .npz file of record_ids, keep, outputs and kind (paths are relative to the config)")
     try:
-        stamp = _file_stamp(path)  # before anything is read: a file written over during the checks differs from it
+        stamp = file_stamp(path)  # before anything is read: a file written over during the checks differs from it
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ConfigError(f"{field}: {source} is not a numpy .npz archive ({exc}); write it with numpy.savez(record_ids=..., keep=..., outputs=..., kind=...)") from None
@@ -389,7 +249,7 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
         objects = _check_declared_sizes(path, source, n_records)  # before any array is allocated
         arrays = {}
         for name in _ARRAYS:
-            stored = _StoredModels.open(path) if name == "outputs" else None
+            stored = StoredModels.open(path) if name == "outputs" else None
             try:
                 arrays[name] = stored if stored is not None else archive[name]  # outputs: checked model by model, never all held
             except ValueError as exc:
@@ -406,7 +266,7 @@ def load_reference_outputs(path, *, field: str = "reference.outputs", n_classes:
 def check_reference_arrays(arrays: dict, *, source: str, n_classes: int | None = None) -> PrecomputedReferences:
     """Check the four arrays of a reference-outputs file; see :func:`load_reference_outputs`."""
     ids, keep, kind = (np.asarray(arrays[name]) for name in ("record_ids", "keep", "kind"))
-    outputs = arrays["outputs"] if isinstance(arrays["outputs"], _StoredModels) else np.asarray(arrays["outputs"])
+    outputs = arrays["outputs"] if isinstance(arrays["outputs"], StoredModels) else np.asarray(arrays["outputs"])
     if kind.ndim != 0 or kind.dtype.kind != "U" or str(kind) not in OUTPUT_KINDS:
         raise _one_line(source, "kind", f"is {kind!r}", "save kind=numpy.array('probabilities') or numpy.array('logits')")
     if ids.ndim != 1 or ids.dtype.kind not in "UiuS":
@@ -437,10 +297,10 @@ def check_reference_arrays(arrays: dict, *, source: str, n_classes: int | None =
         try:
             _check_model_outputs(outputs[k], k, ids, str(kind), source)
         except DataError:
-            if isinstance(outputs, _CompressedModels):
+            if isinstance(outputs, CompressedModels):
                 outputs.verify()  # a damaged deflate stream can inflate to wrong numbers: name the damage, not the numbers
             raise
-    held = None if isinstance(outputs, _StoredModels) else outputs
+    held = None if isinstance(outputs, StoredModels) else outputs
     return PrecomputedReferences(ids, keep, held, str(kind), source, shape=tuple(outputs.shape))
 
 
