@@ -69,7 +69,7 @@ from typing import NamedTuple
 import numpy as np
 
 from privaudit.exceptions import DataError
-from privaudit.metrics.intervals import clopper_pearson
+from privaudit.metrics.pvalues import power_and_bh_floor
 
 __all__ = ["MIN_NULL_PERSONS", "PersonTests", "PersonPower", "person_tests", "person_power", "person_statistics", "normal_scores", "group_codes"]
 
@@ -331,7 +331,6 @@ def person_power(member_scores, member_persons, null_scores, null_persons, sizes
         tests = person_tests(scores[keep], member_ids[keep], null_scores, null_persons, seed=seed,
                              checked_llr=None if llr is None else llr[keep], null_llr=null_llr,
                              min_null_persons=min_null_persons)
-        hits, n = int((tests.p_value <= alpha).sum()), len(tests.persons)
-        floor_hits = int((tests.p_value <= alpha / int(multiple)).sum())
-        out[k] = PersonPower(hits / n, clopper_pearson(hits, n), n, floor_hits / n, clopper_pearson(floor_hits, n))
+        power, ci, floor, floor_ci = power_and_bh_floor(tests.p_value, alpha, multiple)
+        out[k] = PersonPower(power, ci, len(tests.persons), floor, floor_ci)
     return out

@@ -68,8 +68,7 @@ import numpy as np
 
 from privaudit.data import AuditData, RecordSet
 from privaudit.exceptions import CapabilityError, ConfigError, DataError
-from privaudit.metrics.intervals import clopper_pearson
-from privaudit.metrics.pvalues import benjamini_hochberg, empirical_p_values, profile_p_values
+from privaudit.metrics.pvalues import benjamini_hochberg, empirical_p_values, power_and_bh_floor, profile_p_values
 from privaudit.person_check import check_persons, person_ids_from_frame
 from privaudit.record_input import CheckInputs, check_inputs, records_from_frame, records_from_pairs
 from privaudit.record_nulls import WITHHELD, decisive_p_values, fabricate_null, fabricated_score_check, real_null_p_values
@@ -306,11 +305,7 @@ def check_records(
 
     m = len(records)
     q = benjamini_hochberg(p_final) if m > 1 else p_final.copy()
-    hits = int((member_p <= alpha).sum())
-    power = hits / member_scores.size
-    power_ci = clopper_pearson(hits, member_scores.size)
-    floor_hits = int((member_p <= alpha / m).sum())
-    power_floor, power_floor_ci = floor_hits / member_scores.size, clopper_pearson(floor_hits, member_scores.size)
+    power, power_ci, power_floor, power_floor_ci = power_and_bh_floor(member_p, alpha, m)
     if m > 1:
         note = (f"{m} records were checked, so p-values were adjusted with the Benjamini–Hochberg procedure, which controls the "
                 f"false-discovery rate, not the family-wise error rate: among records called 'used in training' (q ≤ {alpha:g}), "

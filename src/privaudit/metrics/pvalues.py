@@ -23,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from privaudit.exceptions import DataError
+from privaudit.metrics.intervals import clopper_pearson
 
-__all__ = ["empirical_p_values", "profile_p_values", "zero_count_upper_bound", "benjamini_hochberg"]
+__all__ = ["empirical_p_values", "profile_p_values", "zero_count_upper_bound", "benjamini_hochberg", "power_and_bh_floor"]
 
 
 def _count_at_least(scores, reference_scores, what: str, short: str) -> tuple[np.ndarray, int]:
@@ -139,3 +140,19 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     q = np.empty(m)
     q[order] = np.minimum(ranked, 1.0)
     return q.reshape(p.shape)
+
+
+def power_and_bh_floor(member_p, alpha: float, multiple: int = 1) -> tuple:
+    """A check's power and its Benjamini–Hochberg floor from known members' p-values.
+
+    Returns ``(power, ci, floor, floor_ci)``: the share of ``member_p`` with p ≤ ``alpha`` and the
+    share with p ≤ ``alpha / multiple``, each with its 95 % Clopper–Pearson interval. With
+    ``multiple`` items checked together, Benjamini–Hochberg rejects every p ≤ α/m whatever the
+    other p-values and none above α, so the chance a member is called used lies between the two.
+
+    >>> power_and_bh_floor(np.array([0.001, 0.01, 0.04, 0.5]), 0.05, 10)[::2]
+    (0.75, 0.25)
+    """
+    p = np.asarray(member_p, dtype=np.float64).ravel()
+    hits, floor_hits = int((p <= alpha).sum()), int((p <= alpha / int(multiple)).sum())
+    return hits / p.size, clopper_pearson(hits, p.size), floor_hits / p.size, clopper_pearson(floor_hits, p.size)

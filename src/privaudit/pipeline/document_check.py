@@ -46,8 +46,7 @@ import numpy as np
 
 from privaudit.person_check import PersonVerdict
 from privaudit.exceptions import DataError
-from privaudit.metrics.intervals import clopper_pearson
-from privaudit.metrics.pvalues import benjamini_hochberg, empirical_p_values
+from privaudit.metrics.pvalues import benjamini_hochberg, empirical_p_values, power_and_bh_floor
 from privaudit.record_nulls import real_null_p_values
 from privaudit.record_verdicts import format_p_value, verdict
 
@@ -278,11 +277,7 @@ def check_documents(checked_texts: Sequence[str], checked_scores, null_texts: Se
     p, left_out = real_null_p_values(checked_scores, np.asarray(checked_texts, dtype=str), null_scores, np.asarray(null_texts, dtype=str))
     if left_out:
         notes.append(f"{left_out} checked document(s) are held-out (non-member) texts of the config and were left out of their own null")
-    member_p = empirical_p_values(member_scores, null_scores)
-    hits = int((member_p <= alpha).sum())
-    power, power_ci = hits / member_scores.size, clopper_pearson(hits, member_scores.size)
-    floor_hits = int((member_p <= alpha / m).sum())
-    power_floor, power_floor_ci = floor_hits / member_scores.size, clopper_pearson(floor_hits, member_scores.size)
+    power, power_ci, power_floor, power_floor_ci = power_and_bh_floor(empirical_p_values(member_scores, null_scores), alpha, m)
     baseline = (null_blind_baseline(checked_texts, null_texts, alpha=alpha, seed=seed, checked_authors=checked_authors, null_authors=null_authors,
                                     n_bootstrap=n_bootstrap) if blind else
                 NullBlindBaseline(False, m, len(null_texts), None, None, None, False, "Blind baseline not run (blind=False)."))
