@@ -17,7 +17,19 @@ import numpy as np
 
 from privaudit.exceptions import DataError
 
-__all__ = ["StoredModels", "CompressedModels", "file_stamp", "INFLATE_CHUNK"]
+__all__ = ["StoredModels", "CompressedModels", "file_stamp", "read_npy_header", "INFLATE_CHUNK"]
+
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def read_npy_header(stream) -> tuple:
+    """``(version, header)`` of the ``.npy`` data at ``stream``'s position; ``header`` is ``(shape, fortran_order, dtype)``
+    for formats 1.0 and 2.0, None for any other (3.0: a UTF-8 header, which numpy writes only for structured types).
+
+    Raises ValueError (numpy's) when the magic string or the header is not valid."""
+    version = np.lib.format.read_magic(stream)
+    reader = _HEADER_READERS.get(version)
+    return version, None if reader is None else reader(stream)
 
 
 def file_stamp(path: Path) -> tuple:
@@ -56,13 +68,12 @@ class StoredModels:
             name_length, extra_length = struct.unpack("<HH", local[26:30])
             handle.seek(info.header_offset + 30 + name_length + extra_length)
             try:
-                version = np.lib.format.read_magic(handle)
-                header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-                if header is None:
-                    return None
-                shape, fortran, dtype = header(handle)
+                _, header = read_npy_header(handle)
             except ValueError:
                 return None
+            if header is None:
+                return None
+            shape, fortran, dtype = header
             if fortran or dtype.hasobject or len(shape) != 3:
                 return None
             return cls(path, handle.tell(), dtype, shape)
@@ -96,16 +107,15 @@ class CompressedModels(StoredModels):
 
     @classmethod
     def open(cls, path: Path, name: str = "outputs"):
-        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
         try:
             with zipfile.ZipFile(path) as archive, archive.open(f"{name}.npy") as stream:
-                header = readers.get(np.lib.format.read_magic(stream))
-                if header is None:
-                    return None
-                shape, fortran, dtype = header(stream)
+                _, header = read_npy_header(stream)
                 header_bytes = stream.tell()
         except (KeyError, OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile):
             return None
+        if header is None:
+            return None
+        shape, fortran, dtype = header
         if fortran or dtype.hasobject or len(shape) != 3:  # Fortran order (or not numbers): read whole, as numpy does
             return None
         return cls(path, name, header_bytes, dtype, tuple(int(d) for d in shape))

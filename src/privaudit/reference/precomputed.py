@@ -28,7 +28,7 @@ import pandas as pd
 
 from privaudit.data_files import id_near_miss
 from privaudit.exceptions import ConfigError, DataError
-from privaudit.reference.npz_members import CompressedModels, StoredModels, file_stamp
+from privaudit.reference.npz_members import CompressedModels, StoredModels, file_stamp, read_npy_header
 
 __all__ = ["PrecomputedReferences", "load_reference_outputs", "check_reference_ids", "check_online_keep", "save_reference_outputs",
            "OUTPUT_KINDS"]
@@ -150,13 +150,14 @@ def _declared_layout(archive: zipfile.ZipFile, name: str):
     info = archive.getinfo(f"{name}.npy")
     with archive.open(info) as stream:
         try:
-            version = np.lib.format.read_magic(stream)
-            if version == (3, 0):  # a UTF-8 header: numpy writes it only for structured types with non-Latin-1 field names
-                return _FORMAT_3
-            header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            shape, _, dtype = header(stream)
+            version, header = read_npy_header(stream)
         except (ValueError, TypeError, EOFError, OSError, zipfile.BadZipFile):
             return None
+        if version == (3, 0):  # a UTF-8 header: numpy writes it only for structured types with non-Latin-1 field names
+            return _FORMAT_3
+        if header is None:
+            return None
+        shape, _, dtype = header
         return tuple(int(d) for d in shape), dtype, stream.tell(), info.file_size, info.compress_size
 
 
