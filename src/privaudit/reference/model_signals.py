@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["signals_of_models", "precomputed_reference_signals"]
+__all__ = ["signals_of_models", "precomputed_reference_signals", "reference_query_records"]
 
 
 def precomputed_reference_signals(plan, data, names: list[str], target_population_signals, *, query=None, design=None, augmented=()):
@@ -19,7 +19,6 @@ def precomputed_reference_signals(plan, data, names: list[str], target_populatio
     mask says for a trained model; the outputs go through :func:`signals_of_models`, the code trained models' outputs go through.
     Returns ``(ReferenceSignals, ReferenceOutputs with no outputs kept, "precomputed")``.
     """
-    from privaudit.data import concat_records
     from privaudit.exceptions import CapabilityError
     from privaudit.reference.engine import ReferenceOutputs
 
@@ -28,10 +27,7 @@ def precomputed_reference_signals(plan, data, names: list[str], target_populatio
         what = "augmented copies of the records" if augmented else "an online check's own design"
         raise CapabilityError(f"{plan.field}.outputs: precomputed reference outputs cannot answer {what}; "
                               "use reference models privaudit trains (reference.estimator or reference.training) for that attack")
-    if query is None:
-        query_records, n_audited = data.records.subset(np.concatenate([data.audited, data.population])), data.audited.size
-    else:
-        query_records, n_audited = concat_records([query, data.records.subset(data.population)]), len(query)
+    query_records, n_audited = reference_query_records(data, query)
     what = "audited and population records" if query is None else ("records asked about (checked records, or perturbed copies a label-only "
                                                                     "attack asks reference models about, which outputs from a file cannot answer)")
     rows = refs.rows_for(query_records.ids, what=what)
@@ -41,6 +37,16 @@ def precomputed_reference_signals(plan, data, names: list[str], target_populatio
                                  lambda k: read(k)[rows], refs.output_kind, in_mask, refs.model_keys, ())
     outputs = ReferenceOutputs(np.empty((refs.n_models, 0, 0), dtype=np.float32), refs.output_kind, refs.model_keys, trained=0, reused=0)
     return signals, outputs, "precomputed"
+
+
+def reference_query_records(data, query=None):
+    """``(records, n_audited)`` the reference models are asked about: the audited records (or ``query``, a
+    check's records) followed by the population records."""
+    from privaudit.data import concat_records
+
+    if query is None:
+        return data.records.subset(np.concatenate([data.audited, data.population])), data.audited.size
+    return concat_records([query, data.records.subset(data.population)]), len(query)
 
 
 def signals_of_models(plan, data, names, target_population_signals, query_records, n_audited, n_plain, model_outputs, output_kind,

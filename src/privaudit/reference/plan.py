@@ -175,10 +175,9 @@ def reference_signals(
     backend : str
         The backend that ran (``local`` resolved by measurement).
     """
-    from privaudit.data import concat_records
     from privaudit.reference.design import reference_design
     from privaudit.reference.engine import all_stored, train_reference_models
-    from privaudit.reference.model_signals import signals_of_models
+    from privaudit.reference.model_signals import reference_query_records, signals_of_models
     from privaudit.reference.store import ReferenceStore
 
     if plan.precomputed is not None:
@@ -198,11 +197,7 @@ def reference_signals(
         pool_records = data.records.subset(pool)
     else:
         pool_records, keep = design
-    if query is None:
-        positions = np.concatenate([data.audited, data.population])
-        query_records, n_audited = data.records.subset(positions), data.audited.size
-    else:
-        query_records, n_audited = concat_records([query, data.records.subset(data.population)]), len(query)
+    query_records, n_audited = reference_query_records(data, query)
     n_plain = len(query_records)
     if augmented:
         query_records, segments = _with_augmented_copies(query_records, n_audited, augmented)
